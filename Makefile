@@ -1,0 +1,132 @@
+# DIL: one non-recursive Makefile.  Everything built goes to build/.
+#
+#   make            dilc, libdil, the examples
+#   make demo       build, then run the Kepler demo
+#   make check      build and run every test
+#   make bench      benchmarks (callgrind instruction counts, timings)
+#   make sanitize   the test suite under ASan+UBSan
+#   make generated  refresh generated/ from models/ (then commit it)
+#   V=1             show the commands
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+WARN    = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+          -Wmissing-prototypes -Wno-unused-parameter
+CSTD    = -std=c99 -D_POSIX_C_SOURCE=200809L
+SAN     ?=
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
+# Check's flags are looked up when a recipe runs, after `deps` has had
+# its chance to install it.
+CHECK_CFLAGS = $$(pkg-config --cflags check)
+CHECK_LIBS   = $$(pkg-config --libs check)
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+.PHONY: all demo check bench sanitize generated clean deps examples
+all: $(BUILD)/dilc $(BUILD)/libdil.a examples
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+# ---------------------------------------------------------------- compiler
+COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+COMPILER_GEN := $(BUILD)/compiler/parser.c $(BUILD)/compiler/scanner.c
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(COMPILER_GEN:.c=.o)
+COMPILER_INC := -Icompiler -I$(BUILD)/compiler
+
+$(BUILD)/compiler/parser.c $(BUILD)/compiler/parser.h: compiler/parser.y | deps
+	@mkdir -p $(@D)
+	@echo "  BISON   $<"
+	$(Q)bison -Wall -Werror -o $(BUILD)/compiler/parser.c --header=$(BUILD)/compiler/parser.h $<
+
+$(BUILD)/compiler/scanner.c $(BUILD)/compiler/scanner.h: compiler/scanner.l | deps
+	@mkdir -p $(@D)
+	@echo "  FLEX    $<"
+	$(Q)flex -o $(BUILD)/compiler/scanner.c --header-file=$(BUILD)/compiler/scanner.h $<
+
+# Everything in the compiler may include the generated headers.
+$(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/compiler/main.o: | $(BUILD)/compiler/parser.h $(BUILD)/compiler/scanner.h
+$(BUILD)/compiler/parser.o: $(BUILD)/compiler/scanner.h
+$(BUILD)/compiler/scanner.o: $(BUILD)/compiler/parser.h
+
+# flex/bison output: our warning set minus what their skeletons trip.
+GEN_WARN = -Wno-unused-function -Wno-missing-prototypes -Wno-sign-compare -Wno-shadow
+$(BUILD)/compiler/%.o: $(BUILD)/compiler/%.c
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(GEN_WARN) $(COMPILER_INC) -c $< -o $@
+
+$(BUILD)/compiler/%.o: compiler/%.c | deps
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(COMPILER_INC) -c $< -o $@
+
+$(BUILD)/libdilc.a: $(COMPILER_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/dilc: $(BUILD)/compiler/main.o $(BUILD)/libdilc.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(SAN) -o $@ $^ -lgmp -lm
+
+# ----------------------------------------------------------------- runtime
+RUNTIME_SRC := $(wildcard runtime/*.c)
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
+
+$(BUILD)/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -c $< -o $@
+
+$(BUILD)/libdil.a: $(RUNTIME_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ------------------------------------------------------------ models
+# generated/NAME.c is committed; build/gen/NAME.c is what dilc emits now.
+MODELS  := $(basename $(notdir $(wildcard models/*.dil)))
+GEN_WARN_EMITTED = -Wall -Wextra -Wpedantic -Werror
+
+$(BUILD)/gen/%.c: models/%.dil $(BUILD)/dilc
+	@mkdir -p $(@D)
+	@echo "  DILC    $<"
+	$(Q)$(BUILD)/dilc $< -o $@
+
+$(BUILD)/gen/%.o: generated/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) -std=c99 $(OPT) $(GEN_WARN_EMITTED) $(SAN) -Iruntime -Igenerated -c $< -o $@
+
+generated: $(MODELS:%=$(BUILD)/gen/%.c)
+	$(Q)for m in $(MODELS); do cp $(BUILD)/gen/$$m.c $(BUILD)/gen/$$m.h generated/; done
+	@echo "generated/ refreshed from models/"
+
+# ---------------------------------------------------------------- examples
+EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
+examples: $(EXAMPLES:%=$(BUILD)/examples/%)
+
+# Each example NAME.c uses the models listed on its `// models:` line.
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libdil.a $(MODELS:%=$(BUILD)/gen/%.o)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< \
+	    $$(sed -n 's|^// models: *||p' $< | tr ' ' '\n' | sed '/^$$/d;s|^|$(BUILD)/gen/|;s|$$|.o|') \
+	    $(BUILD)/libdil.a -lm -o $@
+
+demo: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/examples/kepler
+	$(Q)$(BUILD)/examples/kepler
+
+# ------------------------------------------------------------------- tests
+include tests/tests.mk
+
+# ---------------------------------------------------------------- sanitize
+sanitize:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/san OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

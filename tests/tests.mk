@@ -1,0 +1,34 @@
+# tests.mk - included by the Makefile.
+#
+# Unit suites:  tests/check_NAME.c, each a Check program linked against the
+#               compiler library (libdilc.a) and the runtime (libdil.a).
+# Model suites: tests/model_test.c, built once per model in models/ with
+#               that model's generated C (see the comment in that file).
+# Golden tests: tests/run_golden.sh (diagnostics, generated/ freshness).
+
+UNIT_TESTS := $(basename $(notdir $(wildcard tests/check_*.c)))
+TEST_SUPPORT := $(wildcard tests/support/*.c)
+TEST_INC := -Icompiler -I$(BUILD)/compiler -Iruntime -Itests/support
+
+$(BUILD)/tests/check_%: tests/check_%.c $(TEST_SUPPORT) $(BUILD)/libdilc.a $(BUILD)/libdil.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) $(TEST_INC) $< $(TEST_SUPPORT) \
+	    $(BUILD)/libdilc.a $(BUILD)/libdil.a $(CHECK_LIBS) -lgmp -lm -o $@
+
+ifneq ($(wildcard tests/model_test.c),)
+MODEL_TESTS := $(MODELS:%=$(BUILD)/tests/model_%)
+endif
+
+# One binary per model: the model's generated code, the shared harness,
+# the compiler library (for the independent reference evaluation).
+$(BUILD)/tests/model_%: tests/model_test.c $(BUILD)/gen/%.o $(TEST_SUPPORT) $(BUILD)/libdilc.a $(BUILD)/libdil.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) $(TEST_INC) -Igenerated \
+	    -DMODEL_NAME=$* -DMODEL_DESC=$*_model -DMODEL_HEADER='"$*.h"' \
+	    -DMODEL_FILE='"models/$*.dil"' $< $(BUILD)/gen/$*.o $(TEST_SUPPORT) \
+	    $(BUILD)/libdilc.a $(BUILD)/libdil.a $(CHECK_LIBS) -lgmp -lm -o $@
+
+check: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(MODELS:%=$(BUILD)/gen/%.c)
+	$(Q)BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
