@@ -266,6 +266,7 @@ typedef struct Node {
     int offset;               /* LEAF: flat offset of element (0, 0) in block */
     Map map;                  /* VIEW: element (r,c) of this = map(r,c) of arg */
     Map *place;               /* ASSEMBLE: placement of each piece */
+    const char *name;         /* LEAF: the symbol, for printing only */
     unsigned hash;
     struct Node *hnext;       /* hash-cons chain */
     /* per-pass scratch, owned by whichever pass is running */
@@ -311,6 +312,10 @@ Node *ir_row(Node *a, int i);                     /* matrix row i, a vector */
 Node *ir_col(Node *a, int j);                     /* matrix column j */
 Node *ir_slice(Node *a, int r0, int r1, int c0, int c1);  /* half-open */
 Node *ir_concat(int n, Node **parts);             /* scalars and vectors */
+
+/* Every node reachable from the roots, once each, children before parents
+   (sorted by id).  The array is in the arena; returns its length. */
+int ir_topo(Node **roots, int nroots, Node ***out);
 
 /* Printing: readable math with shared nodes named once (--print-derivatives
    and IR dumps), and Graphviz (--dot). */

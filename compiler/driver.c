@@ -1,0 +1,47 @@
+/*
+ * driver.c - the whole compiler on one in-memory source.
+ *
+ * main.c (files, options, exit codes) and the fuzzer both come through
+ * here, so that what is fuzzed is exactly what users run.  A run owns the
+ * arena: everything it allocated is released before it returns.
+ */
+#include "dilc.h"
+
+#include "driver.h"
+
+#include <string.h>
+
+int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
+{
+    int status = 1;
+    ir_init();
+    diag_init(src, diag_out);
+    Decl *decls = parse_file(src);
+    if (diag_errors())
+        goto out;
+    if (o->dump_ast)
+        ast_dump(o->dump_ast, decls);
+    Model *m = sema_model(decls);
+    if (!m || diag_errors())
+        goto out;
+    if (o->check_only) {
+        status = 0;
+        goto out;
+    }
+    Kernels *ks = kern_derive(m);
+    if (o->print_derivatives)
+        kern_print_derivatives(o->print_derivatives, ks);
+    if (o->stats)
+        kern_print_stats(o->stats, ks);
+    if (o->dot)
+        kern_dot(o->dot, ks);
+    EmitOptions eo = {o->prefix ? o->prefix : m->name, o->header_name, src->name};
+    if (o->c_out && emit_c(o->c_out, m, ks, &eo) != 0)
+        goto out;
+    if (o->h_out && emit_h(o->h_out, m, ks, &eo) != 0)
+        goto out;
+    status = 0;
+out:
+    arena_release();
+    return status;
+}

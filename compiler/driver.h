@@ -1,0 +1,24 @@
+/*
+ * driver.h - one compiler run on a buffer (driver.c), shared by main.c
+ * and the fuzz target.
+ */
+#ifndef DRIVER_H
+#define DRIVER_H
+
+#include "dilc.h"
+
+typedef struct DriverOptions {
+    const char *prefix;          /* NULL: the model name */
+    const char *header_name;     /* what the .c includes */
+    int check_only;              /* --check */
+    FILE *print_derivatives;     /* streams for the optional reports, or NULL */
+    FILE *stats;
+    FILE *dot;
+    FILE *dump_ast;
+    FILE *c_out, *h_out;         /* NULL: not emitted */
+} DriverOptions;
+
+/* 0 when the model compiled, 1 when diagnostics were reported. */
+int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out);
+
+#endif

@@ -1,0 +1,901 @@
+/*
+ * ir.c - the tensor IR: hash-consed nodes, simplified as they are built.
+ *
+ * Every builder first simplifies (exact constant folding on GNU MP
+ * rationals, 0 and 1 identities, x - x, collecting constant factors,
+ * composing views) and then looks the result up in one hash table, so a
+ * structurally equal node is never built twice.  This is where common
+ * subexpressions of the score and of all its derivatives are merged, which
+ * is why the emitted kernels compute every shared value once.
+ *
+ * Numerical care (after Lua's lcode.c): folding is exact, so it can never
+ * produce NaN, an infinity or -0.0; a fold that is not exact (sin of a
+ * constant, a power with a fractional exponent) is left to the C compiler.
+ * The identities used (x*0 = 0, x - x = 0, 0/x = 0) are exact for every
+ * finite x; the runtime rejects non-finite inputs before they reach a
+ * kernel (DIL_NOT_FINITE), which is what makes them safe here.
+ */
+#include "dilc.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ir_op_name[OP__COUNT] = {
+#define X(name, arity, cfn, pname) pname,
+    IR_OPS(X)
+#undef X
+};
+const char *const ir_op_cfn[OP__COUNT] = {
+#define X(name, arity, cfn, pname) cfn,
+    IR_OPS(X)
+#undef X
+};
+const int ir_op_arity[OP__COUNT] = {
+#define X(name, arity, cfn, pname) arity,
+    IR_OPS(X)
+#undef X
+};
+
+/* ------------------------------------------------------------------ */
+/* The hash-cons table                                                 */
+/* ------------------------------------------------------------------ */
+
+static Node **table;
+static size_t table_size, table_count;
+static int next_id;
+
+void ir_init(void)
+{
+    table_size = 1024;
+    table = arena_alloc(table_size * sizeof *table);
+    table_count = 0;
+    next_id = 0;
+}
+
+int ir_node_count(void)
+{
+    return next_id;
+}
+
+long ir_size(const Node *n)
+{
+    return (long)n->rows * n->cols;
+}
+
+static unsigned mix(unsigned h, unsigned v)
+{
+    h ^= v + 0x9e3779b9u + (h << 6) + (h >> 2);
+    return h;
+}
+
+static unsigned map_hash(unsigned h, const Map *m)
+{
+    h = mix(h, (unsigned)m->r0);
+    h = mix(h, (unsigned)m->arr);
+    h = mix(h, (unsigned)m->arc);
+    h = mix(h, (unsigned)m->c0);
+    h = mix(h, (unsigned)m->acr);
+    return mix(h, (unsigned)m->acc);
+}
+
+static unsigned node_hash(const Node *n)
+{
+    unsigned h = mix((unsigned)n->op, (unsigned)n->rank);
+    h = mix(h, (unsigned)n->rows);
+    h = mix(h, (unsigned)n->cols);
+    for (int i = 0; i < n->nargs; i++)
+        h = mix(h, (unsigned)n->args[i]->id);
+    switch (n->op) {
+    case OP_CONST:
+        h = mix(h, (unsigned)mpz_get_ui(mpq_numref(n->q)));
+        h = mix(h, (unsigned)mpz_get_ui(mpq_denref(n->q)));
+        h = mix(h, (unsigned)mpq_sgn(n->q));
+        break;
+    case OP_LEAF:
+        h = mix(h, (unsigned)n->block);
+        h = mix(h, (unsigned)n->offset);
+        break;
+    case OP_VIEW:
+        h = map_hash(h, &n->map);
+        break;
+    case OP_ASSEMBLE:
+        for (int i = 0; i < n->nargs; i++)
+            h = map_hash(h, &n->place[i]);
+        break;
+    default:
+        break;
+    }
+    return h;
+}
+
+static int map_eq(const Map *a, const Map *b)
+{
+    return a->r0 == b->r0 && a->arr == b->arr && a->arc == b->arc &&
+           a->c0 == b->c0 && a->acr == b->acr && a->acc == b->acc;
+}
+
+static int node_eq(const Node *a, const Node *b)
+{
+    if (a->op != b->op || a->rank != b->rank || a->rows != b->rows ||
+        a->cols != b->cols || a->nargs != b->nargs)
+        return 0;
+    for (int i = 0; i < a->nargs; i++)
+        if (a->args[i] != b->args[i])
+            return 0;
+    switch (a->op) {
+    case OP_CONST:
+        return mpq_equal(a->q, b->q);
+    case OP_LEAF:
+        return a->block == b->block && a->offset == b->offset;
+    case OP_VIEW:
+        return map_eq(&a->map, &b->map);
+    case OP_ASSEMBLE:
+        for (int i = 0; i < a->nargs; i++)
+            if (!map_eq(&a->place[i], &b->place[i]))
+                return 0;
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+static void table_grow(void)
+{
+    size_t size = table_size * 2;
+    Node **t = arena_alloc(size * sizeof *t);
+    for (size_t i = 0; i < table_size; i++) {
+        Node *n = table[i];
+        while (n) {
+            Node *next = n->hnext;
+            size_t j = n->hash & (size - 1);
+            n->hnext = t[j];
+            t[j] = n;
+            n = next;
+        }
+    }
+    table = t;
+    table_size = size;
+}
+
+/* Interns a candidate node built on the stack: returns the existing equal
+   node, or an arena copy of the candidate. */
+static Node *intern(Node *cand)
+{
+    if (!table)
+        ir_init();
+    cand->hash = node_hash(cand);
+    size_t i = cand->hash & (table_size - 1);
+    for (Node *n = table[i]; n; n = n->hnext)
+        if (n->hash == cand->hash && node_eq(n, cand))
+            return n;
+    Node *n = arena_alloc(sizeof *n);
+    *n = *cand;
+    if (cand->nargs) {
+        n->args = arena_alloc((size_t)cand->nargs * sizeof *n->args);
+        memcpy(n->args, cand->args, (size_t)cand->nargs * sizeof *n->args);
+    }
+    if (cand->op == OP_ASSEMBLE) {
+        n->place = arena_alloc((size_t)cand->nargs * sizeof *n->place);
+        memcpy(n->place, cand->place, (size_t)cand->nargs * sizeof *n->place);
+    }
+    if (cand->op == OP_CONST) {
+        n->q = arena_mpq();
+        mpq_set(n->q, cand->q);
+    }
+    n->id = next_id++;
+    n->hnext = table[i];
+    table[i] = n;
+    if (++table_count > table_size)
+        table_grow();
+    return n;
+}
+
+static Node shaped(Op op, int rank, int rows, int cols)
+{
+    Node n;
+    memset(&n, 0, sizeof n);
+    n.op = op;
+    n.rank = rank;
+    n.rows = rows;
+    n.cols = cols;
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Predicates                                                          */
+/* ------------------------------------------------------------------ */
+
+int ir_is_const(const Node *n, long v)
+{
+    return n->op == OP_CONST && mpz_cmp_ui(mpq_denref(n->q), 1) == 0 &&
+           mpz_cmp_si(mpq_numref(n->q), v) == 0;
+}
+
+int ir_is_zero(const Node *n)
+{
+    if (n->op == OP_BCAST)
+        n = n->args[0];
+    return n->op == OP_CONST && mpq_sgn(n->q) == 0;
+}
+
+/* The constant value every element of n has, or NULL. */
+static mpq_srcptr const_value(const Node *n)
+{
+    if (n->op == OP_BCAST)
+        n = n->args[0];
+    return n->op == OP_CONST ? n->q : NULL;
+}
+
+int ir_is_elementwise(Op op)
+{
+    return op >= OP_ADD && op <= OP_SIGN;
+}
+
+static int same_shape(const Node *a, const Node *b)
+{
+    return a->rank == b->rank && a->rows == b->rows && a->cols == b->cols;
+}
+
+/* ------------------------------------------------------------------ */
+/* Leaves and shapes                                                   */
+/* ------------------------------------------------------------------ */
+
+Node *ir_const(mpq_srcptr q)
+{
+    Node n = shaped(OP_CONST, 0, 1, 1);
+    mpq_t tmp;
+    mpq_init(tmp);
+    mpq_set(tmp, q);
+    n.q = tmp;
+    Node *r = intern(&n);
+    mpq_clear(tmp);
+    return r;
+}
+
+Node *ir_const_si(long v)
+{
+    mpq_t q;
+    mpq_init(q);
+    mpq_set_si(q, v, 1);
+    Node *r = ir_const(q);
+    mpq_clear(q);
+    return r;
+}
+
+Node *ir_leaf(Block b, int offset, int rank, int rows, int cols)
+{
+    Node n = shaped(OP_LEAF, rank, rows, cols);
+    n.block = b;
+    n.offset = offset;
+    return intern(&n);
+}
+
+Node *ir_eye(int size)
+{
+    if (size == 1)
+        return ir_bcast(ir_const_si(1), 2, 1, 1);
+    Node n = shaped(OP_EYE, 2, size, size);
+    return intern(&n);
+}
+
+Node *ir_bcast(Node *s, int rank, int rows, int cols)
+{
+    if (s->rank != 0)
+        unreachable();
+    if (rank == 0)
+        return s;
+    Node n = shaped(OP_BCAST, rank, rows, cols);
+    Node *args[1] = {s};
+    n.args = args;
+    n.nargs = 1;
+    return intern(&n);
+}
+
+Node *ir_zeros(int rank, int rows, int cols)
+{
+    return ir_bcast(ir_const_si(0), rank, rows, cols);
+}
+
+/* Broadcasts a scalar to the shape of `like` (a no-op for tensors). */
+static Node *fit(Node *v, const Node *like)
+{
+    if (v->rank == 0 && like->rank != 0)
+        return ir_bcast(v, like->rank, like->rows, like->cols);
+    return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Views and assembly                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Element (r, c) of the result of `outer` applied after `inner`:
+   inner maps small -> middle, outer maps middle -> large. */
+static Map map_compose(const Map *outer, const Map *inner)
+{
+    Map m;
+    m.r0 = outer->r0 + outer->arr * inner->r0 + outer->arc * inner->c0;
+    m.arr = outer->arr * inner->arr + outer->arc * inner->acr;
+    m.arc = outer->arr * inner->arc + outer->arc * inner->acc;
+    m.c0 = outer->c0 + outer->acr * inner->r0 + outer->acc * inner->c0;
+    m.acr = outer->acr * inner->arr + outer->acc * inner->acr;
+    m.acc = outer->acr * inner->arc + outer->acc * inner->acc;
+    return m;
+}
+
+/* Canonical form: coefficients of an index that is always 0 are 0, and
+   coordinates of a source dimension of size 1 are 0. */
+static Map map_normal(Map m, int rows, int cols, int src_rows, int src_cols)
+{
+    if (rows == 1)
+        m.arr = m.acr = 0;
+    if (cols == 1)
+        m.arc = m.acc = 0;
+    if (src_rows == 1)
+        m.r0 = m.arr = m.arc = 0;
+    if (src_cols == 1)
+        m.c0 = m.acr = m.acc = 0;
+    return m;
+}
+
+static int map_is_identity(const Map *m, int rows, int cols)
+{
+    return m->r0 == 0 && m->c0 == 0 && (rows == 1 || (m->arr == 1 && m->acr == 0)) &&
+           (cols == 1 || (m->arc == 0 && m->acc == 1));
+}
+
+/* A map that places a rows x cols block at (r0, c0) without reordering. */
+static int map_is_block(const Map *m, int rows, int cols)
+{
+    return (rows == 1 || (m->arr == 1 && m->acr == 0)) &&
+           (cols == 1 || (m->arc == 0 && m->acc == 1));
+}
+
+static int blocks_overlap(const Map *a, const Node *pa, const Map *b, const Node *pb)
+{
+    return a->r0 < b->r0 + pb->rows && b->r0 < a->r0 + pa->rows &&
+           a->c0 < b->c0 + pb->cols && b->c0 < a->c0 + pa->cols;
+}
+
+Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
+{
+    map = map_normal(map, rows, cols, a->rows, a->cols);
+    if (same_shape(a, &(Node){.rank = rank, .rows = rows, .cols = cols}) &&
+        map_is_identity(&map, rows, cols))
+        return a;
+    if (a->rank == 0)
+        return ir_bcast(a, rank, rows, cols);
+    if (a->op == OP_BCAST)
+        return ir_bcast(a->args[0], rank, rows, cols);
+    if (a->op == OP_VIEW) {
+        Map m = map_compose(&a->map, &map);
+        return ir_view(a->args[0], rank, rows, cols, m);
+    }
+    if (a->op == OP_ASSEMBLE && map_is_block(&map, rows, cols)) {
+        /* A view of an assembly that covers exactly one rectangular piece
+           and no other is that piece; one that meets no piece is zero. */
+        Node probe = shaped(OP_VIEW, rank, rows, cols);
+        int hit = -1, overlaps = 0, all_blocks = 1;
+        for (int i = 0; i < a->nargs; i++) {
+            Node *p = a->args[i];
+            if (!map_is_block(&a->place[i], p->rows, p->cols)) {
+                all_blocks = 0;
+                break;
+            }
+            if (blocks_overlap(&a->place[i], p, &map, &probe)) {
+                overlaps++;
+                if (same_shape(p, &probe) && a->place[i].r0 == map.r0 && a->place[i].c0 == map.c0)
+                    hit = i;
+            }
+        }
+        if (all_blocks && overlaps == 0)
+            return ir_zeros(rank, rows, cols);
+        if (all_blocks && overlaps == 1 && hit >= 0)
+            return a->args[hit];
+    }
+    if (rank == 0 && a->op == OP_EYE)
+        return ir_const_si(map.r0 == map.c0);
+    Node n = shaped(OP_VIEW, rank, rows, cols);
+    Node *args[1] = {a};
+    n.args = args;
+    n.nargs = 1;
+    n.map = map;
+    return intern(&n);
+}
+
+Node *ir_transpose(Node *a)
+{
+    if (a->rank < 2)
+        return a;
+    Map m = {0, 0, 1, 0, 1, 0};
+    return ir_view(a, 2, a->cols, a->rows, m);
+}
+
+Node *ir_element(Node *a, int i, int j)
+{
+    if (a->rank == 0)
+        return a;
+    Map m = {i, 0, 0, a->rank == 2 ? j : 0, 0, 0};
+    return ir_view(a, 0, 1, 1, m);
+}
+
+Node *ir_row(Node *a, int i)
+{
+    Map m = {i, 0, 0, 0, 1, 0};
+    return ir_view(a, 1, a->cols, 1, m);
+}
+
+Node *ir_col(Node *a, int j)
+{
+    Map m = {0, 1, 0, j, 0, 0};
+    return ir_view(a, 1, a->rows, 1, m);
+}
+
+Node *ir_slice(Node *a, int r0, int r1, int c0, int c1)
+{
+    if (a->rank == 1) {
+        Map m = {r0, 1, 0, 0, 0, 0};
+        return ir_view(a, 1, r1 - r0, 1, m);
+    }
+    Map m = {r0, 1, 0, c0, 0, 1};
+    return ir_view(a, 2, r1 - r0, c1 - c0, m);
+}
+
+Node *ir_concat(int n, Node **parts)
+{
+    int len = 0;
+    for (int i = 0; i < n; i++)
+        len += (int)ir_size(parts[i]);
+    Map *place = arena_alloc((size_t)(n ? n : 1) * sizeof *place);
+    int off = 0;
+    for (int i = 0; i < n; i++) {
+        place[i] = (Map){off, 1, 0, 0, 0, 0};
+        off += (int)ir_size(parts[i]);
+    }
+    return ir_assemble(1, len, 1, n, parts, place);
+}
+
+Node *ir_assemble(int rank, int rows, int cols, int n, Node **pieces, const Map *place)
+{
+    /* Flatten nested assemblies, drop zero pieces, merge pieces placed
+       identically (their sum is one piece). */
+    int cap = 0;
+    for (int i = 0; i < n; i++)
+        cap += pieces[i]->op == OP_ASSEMBLE ? pieces[i]->nargs : 1;
+    Node **ps = arena_alloc((size_t)(cap ? cap : 1) * sizeof *ps);
+    Map *pl = arena_alloc((size_t)(cap ? cap : 1) * sizeof *pl);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        Node *p = pieces[i];
+        int sub = p->op == OP_ASSEMBLE ? p->nargs : 1;
+        for (int j = 0; j < sub; j++) {
+            Node *q = p->op == OP_ASSEMBLE ? p->args[j] : p;
+            Map m = p->op == OP_ASSEMBLE ? map_compose(&place[i], &p->place[j]) : place[i];
+            m = map_normal(m, q->rows, q->cols, rows, cols);
+            if (ir_is_zero(q))
+                continue;
+            int merged = 0;
+            for (int t = 0; t < k && !merged; t++)
+                if (map_eq(&pl[t], &m) && same_shape(ps[t], q)) {
+                    ps[t] = ir_add(ps[t], q);
+                    merged = 1;
+                }
+            if (!merged) {
+                ps[k] = q;
+                pl[k] = m;
+                k++;
+            }
+        }
+    }
+    if (k == 0)
+        return ir_zeros(rank, rows, cols);
+    if (k == 1 && ps[0]->rows == rows && ps[0]->cols == cols &&
+        map_is_identity(&pl[0], rows, cols) && ps[0]->rank == rank)
+        return ps[0];
+    Node nd = shaped(OP_ASSEMBLE, rank, rows, cols);
+    nd.args = ps;
+    nd.nargs = k;
+    nd.place = pl;
+    return intern(&nd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Elementwise arithmetic                                              */
+/* ------------------------------------------------------------------ */
+
+/* Exact a^e for an integer e of modest size; 0 if not folded. */
+static int fold_pow(mpq_ptr out, mpq_srcptr a, mpq_srcptr e)
+{
+    if (mpz_cmp_ui(mpq_denref(e), 1) != 0 || !mpz_fits_slong_p(mpq_numref(e)))
+        return 0;
+    long k = mpz_get_si(mpq_numref(e));
+    if (k < 0 && mpq_sgn(a) == 0)
+        return 0;
+    unsigned long mag = (unsigned long)(k < 0 ? -k : k);
+    /* Keep folded constants small: beyond a few thousand bits the value
+       is far outside double range anyway, and sema reports overflow. */
+    size_t bits = mpz_sizeinbase(mpq_numref(a), 2) + mpz_sizeinbase(mpq_denref(a), 2);
+    if (mag > 4096 || bits * mag > 65536)
+        return 0;
+    mpz_pow_ui(mpq_numref(out), mpq_numref(a), mag);
+    mpz_pow_ui(mpq_denref(out), mpq_denref(a), mag);
+    mpq_canonicalize(out);
+    if (k < 0)
+        mpq_inv(out, out);
+    return 1;
+}
+
+/* a / b with b a power of two is exact in IEEE arithmetic, so it may
+   become a multiplication; any other divisor must stay a division. */
+static int is_pow2(mpq_srcptr q)
+{
+    if (mpq_sgn(q) == 0)
+        return 0;
+    mpz_srcptr num = mpq_numref(q), den = mpq_denref(q);
+    return (mpz_cmpabs_ui(num, 1) == 0 && mpz_popcount(den) == 1) ||
+           (mpz_cmp_ui(den, 1) == 0 && mpz_sizeinbase(num, 2) == mpz_scan1(num, 0) + 1);
+}
+
+static Node *fold_binary(Op op, mpq_srcptr a, mpq_srcptr b)
+{
+    mpq_t r;
+    mpq_init(r);
+    int ok = 1;
+    switch (op) {
+    case OP_ADD: mpq_add(r, a, b); break;
+    case OP_SUB: mpq_sub(r, a, b); break;
+    case OP_MUL: mpq_mul(r, a, b); break;
+    case OP_DIV:
+        if (mpq_sgn(b) == 0)
+            ok = 0;  /* left for sema to report */
+        else
+            mpq_div(r, a, b);
+        break;
+    case OP_POW: ok = fold_pow(r, a, b); break;
+    default: ok = 0;
+    }
+    Node *n = ok ? ir_const(r) : NULL;
+    mpq_clear(r);
+    return n;
+}
+
+static Node *make_binary(Op op, Node *a, Node *b)
+{
+    const Node *like = a->rank ? a : b;
+    Node n = shaped(op, like->rank, like->rows, like->cols);
+    Node *args[2] = {a, b};
+    n.args = args;
+    n.nargs = 2;
+    return intern(&n);
+}
+
+static int is_commutative(Op op)
+{
+    return op == OP_ADD || op == OP_MUL;
+}
+
+Node *ir_binary(Op op, Node *a, Node *b)
+{
+    if (a->rank && b->rank && !same_shape(a, b))
+        unreachable();
+    const Node *like = a->rank ? a : b;
+    int rank = like->rank, rows = like->rows, cols = like->cols;
+    /* A broadcast operand acts through its scalar. */
+    if (a->op == OP_BCAST && b->op == OP_BCAST)
+        return ir_bcast(ir_binary(op, a->args[0], b->args[0]), rank, rows, cols);
+    if (a->op == OP_BCAST && b->rank)
+        a = a->args[0];
+    if (b->op == OP_BCAST && a->rank)
+        b = b->args[0];
+    Node shape = shaped(op, rank, rows, cols);
+    mpq_srcptr ca = const_value(a), cb = const_value(b);
+
+    if (ca && cb) {
+        Node *f = fold_binary(op, ca, cb);
+        if (f)
+            return fit(f, &shape);
+    }
+    /* Canonical order: a constant factor or term goes left; otherwise
+       by id, so that a*b and b*a are one node. */
+    if (is_commutative(op) && ((cb && !ca) || (!ca && !cb && a->id > b->id))) {
+        Node *t = a;
+        a = b;
+        b = t;
+        mpq_srcptr tq = ca;
+        ca = cb;
+        cb = tq;
+    }
+    switch (op) {
+    case OP_ADD:
+        /* 0 + x = x;  x + x = 2x;  x + (-y) = x - y */
+        if (ca && mpq_sgn(ca) == 0)
+            return fit(b, &shape);
+        if (a == b)
+            return ir_mul(ir_const_si(2), a);
+        if (b->op == OP_NEG)
+            return ir_sub(a, b->args[0]);
+        if (a->op == OP_NEG)
+            return ir_sub(b, a->args[0]);
+        break;
+    case OP_SUB:
+        /* x - 0 = x;  0 - x = -x;  x - x = 0;  x - (-y) = x + y */
+        if (cb && mpq_sgn(cb) == 0)
+            return fit(a, &shape);
+        if (ca && mpq_sgn(ca) == 0)
+            return fit(ir_neg(b), &shape);
+        if (a == b)
+            return ir_zeros(rank, rows, cols);
+        if (b->op == OP_NEG)
+            return ir_add(a, b->args[0]);
+        break;
+    case OP_MUL:
+        /* 0x = 0;  1x = x;  (-1)x = -x;  c(dx) = (cd)x;  (-x)y = -(xy) */
+        if (ca && mpq_sgn(ca) == 0)
+            return ir_zeros(rank, rows, cols);
+        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_si(mpq_numref(ca), 1) == 0)
+            return fit(b, &shape);
+        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_si(mpq_numref(ca), -1) == 0)
+            return fit(ir_neg(b), &shape);
+        if (ca && b->op == OP_MUL && const_value(b->args[0])) {
+            Node *c = fold_binary(OP_MUL, ca, const_value(b->args[0]));
+            return ir_mul(c, b->args[1]);
+        }
+        if (a->op == OP_NEG && b->op == OP_NEG)
+            return ir_mul(a->args[0], b->args[0]);
+        if (a->op == OP_NEG)
+            return ir_neg(ir_mul(a->args[0], b));
+        if (b->op == OP_NEG)
+            return ir_neg(ir_mul(a, b->args[0]));
+        break;
+    case OP_DIV:
+        /* x/1 = x;  0/x = 0 (x != 0 at any point we differentiate);
+           x/c = (1/c)x when c is a power of two (exact);  (-x)/y = -(x/y) */
+        if (cb && mpq_sgn(cb) != 0) {
+            if (mpz_cmp_ui(mpq_denref(cb), 1) == 0 && mpz_cmp_ui(mpq_numref(cb), 1) == 0)
+                return fit(a, &shape);
+            if (is_pow2(cb)) {
+                mpq_t inv;
+                mpq_init(inv);
+                mpq_inv(inv, cb);
+                Node *c = ir_const(inv);
+                mpq_clear(inv);
+                return ir_mul(c, a);
+            }
+        }
+        if (ca && mpq_sgn(ca) == 0 && !(cb && mpq_sgn(cb) == 0))
+            return ir_zeros(rank, rows, cols);
+        if (a->op == OP_NEG)
+            return ir_neg(ir_div(a->args[0], b));
+        break;
+    case OP_POW:
+        /* x^0 = 1;  x^1 = x;  1^x = 1 */
+        if (cb && mpq_sgn(cb) == 0)
+            return fit(ir_const_si(1), &shape);
+        if (cb && mpz_cmp_ui(mpq_denref(cb), 1) == 0 && mpz_cmp_ui(mpq_numref(cb), 1) == 0)
+            return fit(a, &shape);
+        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_ui(mpq_numref(ca), 1) == 0)
+            return fit(ir_const_si(1), &shape);
+        break;
+    default:
+        unreachable();
+    }
+    if (a->op == OP_BCAST)
+        a = a->args[0];
+    if (b->op == OP_BCAST)
+        b = b->args[0];
+    if (a->rank == 0 && b->rank == 0 && rank != 0)
+        return ir_bcast(make_binary(op, a, b), rank, rows, cols);
+    return make_binary(op, a, b);
+}
+
+/* Value of f(0) for functions where it is an exact rational, or -1. */
+static int unary_at_zero(Op op)
+{
+    switch (op) {
+    case OP_SIN: case OP_TAN: case OP_ASIN: case OP_ATAN: case OP_SINH:
+    case OP_TANH: case OP_LOG1P: case OP_EXPM1: case OP_SQRT: case OP_ABS:
+    case OP_SIGN:
+        return 0;
+    case OP_COS: case OP_COSH: case OP_EXP:
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+Node *ir_unary(Op op, Node *a)
+{
+    if (a->op == OP_BCAST)
+        return ir_bcast(ir_unary(op, a->args[0]), a->rank, a->rows, a->cols);
+    if (a->op == OP_CONST) {
+        mpq_t r;
+        int folded = 1;
+        mpq_init(r);
+        if (op == OP_NEG)
+            mpq_neg(r, a->q);     /* rationals have no -0: -(0) is 0 */
+        else if (op == OP_ABS)
+            mpq_abs(r, a->q);
+        else if (op == OP_SIGN)
+            mpq_set_si(r, mpq_sgn(a->q), 1);
+        else if (mpq_sgn(a->q) == 0 && unary_at_zero(op) >= 0)
+            mpq_set_si(r, unary_at_zero(op), 1);
+        else
+            folded = 0;
+        Node *n = folded ? ir_const(r) : NULL;
+        mpq_clear(r);
+        if (n)
+            return n;
+    }
+    if (op == OP_NEG && a->op == OP_NEG)
+        return a->args[0];                      /* -(-x) = x */
+    if (op == OP_NEG && a->op == OP_MUL && const_value(a->args[0])) {
+        mpq_t r;                                /* -(cx) = (-c)x */
+        mpq_init(r);
+        mpq_neg(r, const_value(a->args[0]));
+        Node *c = ir_const(r);
+        mpq_clear(r);
+        return ir_mul(c, a->args[1]);
+    }
+    if (op == OP_ABS && (a->op == OP_ABS || a->op == OP_EXP || a->op == OP_SIGMOID))
+        return a;                               /* |x| >= 0 already */
+    if (op == OP_SIGN && (a->op == OP_SIGN))
+        return a;
+    Node n = shaped(op, a->rank, a->rows, a->cols);
+    Node *args[1] = {a};
+    n.args = args;
+    n.nargs = 1;
+    return intern(&n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Linear algebra and reductions                                       */
+/* ------------------------------------------------------------------ */
+
+Node *ir_matmul(Node *a, Node *b)
+{
+    int rank, rows, cols;
+    if (a->rank == 2 && b->rank == 2) {
+        if (a->cols != b->rows) unreachable();
+        rank = 2, rows = a->rows, cols = b->cols;
+    } else if (a->rank == 2 && b->rank == 1) {
+        if (a->cols != b->rows) unreachable();
+        rank = 1, rows = a->rows, cols = 1;
+    } else if (a->rank == 1 && b->rank == 2) {
+        if (a->rows != b->rows) unreachable();
+        rank = 1, rows = b->cols, cols = 1;
+    } else if (a->rank == 1 && b->rank == 1) {
+        if (a->rows != b->rows) unreachable();
+        rank = 0, rows = 1, cols = 1;
+    } else {
+        unreachable();
+    }
+    if (ir_is_zero(a) || ir_is_zero(b))
+        return ir_zeros(rank, rows, cols);
+    if (a->op == OP_EYE)
+        return b;                                   /* I @ x = x */
+    if (b->op == OP_EYE)
+        return a;                                   /* x @ I = x */
+    if (rank == 0)
+        return ir_sum(ir_mul(a, b));                /* a . b, fused */
+    /* A scalar factor of either operand moves outside: (cA) @ B = c (A @ B) */
+    if (a->op == OP_MUL && a->args[0]->op == OP_CONST)
+        return ir_mul(a->args[0], ir_matmul(a->args[1], b));
+    if (b->op == OP_MUL && b->args[0]->op == OP_CONST)
+        return ir_mul(b->args[0], ir_matmul(a, b->args[1]));
+    if (a->op == OP_NEG)
+        return ir_neg(ir_matmul(a->args[0], b));
+    if (b->op == OP_NEG)
+        return ir_neg(ir_matmul(a, b->args[0]));
+    Node n = shaped(OP_MATMUL, rank, rows, cols);
+    Node *args[2] = {a, b};
+    n.args = args;
+    n.nargs = 2;
+    return intern(&n);
+}
+
+Node *ir_outer(Node *a, Node *b)
+{
+    if (a->rank != 1 || b->rank != 1)
+        unreachable();
+    if (ir_is_zero(a) || ir_is_zero(b))
+        return ir_zeros(2, a->rows, b->rows);
+    if (a->op == OP_NEG)
+        return ir_neg(ir_outer(a->args[0], b));
+    if (b->op == OP_NEG)
+        return ir_neg(ir_outer(a, b->args[0]));
+    Node n = shaped(OP_OUTER, 2, a->rows, b->rows);
+    Node *args[2] = {a, b};
+    n.args = args;
+    n.nargs = 2;
+    return intern(&n);
+}
+
+Node *ir_sum(Node *a)
+{
+    if (a->rank == 0)
+        return a;
+    if (a->op == OP_BCAST)                        /* sum(bcast s) = n s */
+        return ir_mul(ir_const_si(ir_size(a)), a->args[0]);
+    if (a->op == OP_NEG)
+        return ir_neg(ir_sum(a->args[0]));
+    if (a->op == OP_MUL && a->args[0]->rank == 0)  /* sum(c x) = c sum(x) */
+        return ir_mul(a->args[0], ir_sum(a->args[1]));
+    if (a->op == OP_MUL && a->args[1]->rank == 0)
+        return ir_mul(a->args[1], ir_sum(a->args[0]));
+    if (a->op == OP_EYE)
+        return ir_const_si(a->rows);
+    Node n = shaped(OP_SUM, 0, 1, 1);
+    Node *args[1] = {a};
+    n.args = args;
+    n.nargs = 1;
+    return intern(&n);
+}
+
+Node *ir_lse(Node *a)
+{
+    if (a->rank == 0)
+        return a;
+    Node n = shaped(OP_LSE, 0, 1, 1);
+    Node *args[1] = {a};
+    n.args = args;
+    n.nargs = 1;
+    return intern(&n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Traversal                                                           */
+/* ------------------------------------------------------------------ */
+
+static int by_id(const void *a, const void *b)
+{
+    const Node *x = *(Node *const *)a, *y = *(Node *const *)b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+int ir_topo(Node **roots, int nroots, Node ***out)
+{
+    int cap = 256, n = 0, sp = 0, scap = 256;
+    Node **list = malloc((size_t)cap * sizeof *list);
+    Node **stack = malloc((size_t)scap * sizeof *stack);
+    if (!list || !stack)
+        dil_fatal("out of memory");
+    for (int r = 0; r < nroots; r++) {
+        if (!roots[r] || roots[r]->mark)
+            continue;
+        roots[r]->mark = 1;
+        stack[sp++] = roots[r];
+        while (sp) {
+            Node *nd = stack[--sp];
+            if (n == cap) {
+                cap *= 2;
+                Node **l = realloc(list, (size_t)cap * sizeof *l);
+                if (!l)
+                    dil_fatal("out of memory");
+                list = l;
+            }
+            list[n++] = nd;
+            for (int i = 0; i < nd->nargs; i++) {
+                Node *c = nd->args[i];
+                if (c->mark)
+                    continue;
+                c->mark = 1;
+                if (sp == scap) {
+                    scap *= 2;
+                    Node **s = realloc(stack, (size_t)scap * sizeof *s);
+                    if (!s)
+                        dil_fatal("out of memory");
+                    stack = s;
+                }
+                stack[sp++] = c;
+            }
+        }
+    }
+    free(stack);
+    for (int i = 0; i < n; i++)
+        list[i]->mark = 0;
+    qsort(list, (size_t)n, sizeof *list, by_id);
+    *out = arena_alloc((size_t)(n ? n : 1) * sizeof **out);
+    memcpy(*out, list, (size_t)n * sizeof *list);
+    free(list);
+    return n;
+}

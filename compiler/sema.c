@@ -1,0 +1,1565 @@
+/*
+ * sema.c - semantic analysis: the declaration list becomes a Model.
+ *
+ * One pass over the declarations, in source order, elaborates every
+ * expression straight into the hash-consed tensor IR (ir.c).  There is no
+ * typed AST in between: the IR node of a value carries its shape, constants
+ * fold exactly as the nodes are built, so "compile-time integer" simply
+ * means "the node is a CONST whose rational is an integer".  Everything the
+ * language unrolls at compile time is unrolled here: `fn` bodies are
+ * inlined at each call with their parameters bound to the argument nodes,
+ * `for` bodies and `sum(t in a:b, e)` are elaborated once per value of t.
+ *
+ * Every rule of SPEC section 2 is checked before the builder that relies
+ * on it is called (the builders abort on bad shapes).  After an error the
+ * offending value becomes POISON, a sentinel that every operation passes
+ * through silently, so one mistake gives one message and elaboration goes
+ * on to find the next.  Errors at a source range already reported are not
+ * repeated (a bad line inside a loop or a fn body is reported once, with a
+ * note naming the loop iteration or the call).
+ *
+ * Names live in one global table (dims, consts, symbols, lets, families,
+ * fns) and a stack of locals (fn parameters, loop indices); a fn body sees
+ * its parameters and the globals defined up to and including the fn
+ * itself, which is checked with a definition counter (`gen`).
+ *
+ * Data values may be used only in the loss.  Each let remembers the first
+ * data use it depends on (its "taint"); using a data symbol or a tainted
+ * let while elaborating the score or residual is reported at that use.
+ */
+#include "dilc.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Limits                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Elements of one tensor, and of one flat block: 2^31 / 8, so that byte
+   offsets of doubles fit an int with room to spare. */
+#define MAX_ELEMS (1L << 28)
+/* Work of the compile-time unrolling (loops, sums, inlined calls): one
+   step per elaborated expression or loop iteration. */
+#define MAX_STEPS 4000000L
+/* Nodes of the IR, all tensors together. */
+#define MAX_NODES 2000000
+/* Bits of an exactly folded constant (numerator plus denominator), and
+   the largest exponent of an exactly folded power (as in ir.c). */
+#define MAX_CONST_BITS 65536
+#define MAX_POW_EXP 4096
+
+/* The value of an expression that already failed: every operation on it
+   yields it again without a message. */
+static Node poison_node;
+#define POISON (&poison_node)
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef enum EntryKind { E_DIM, E_CONST, E_SYMBOL, E_LET, E_FAMILY, E_FN } EntryKind;
+
+/* The first use of a data symbol that a value depends on. */
+typedef struct Taint {
+    const char *name;         /* the data symbol */
+    Loc loc;                  /* where it is used */
+} Taint;
+
+/* Member k of an indexed family. */
+typedef struct Member {
+    long k;
+    Node *val;
+    Loc loc;                  /* the `let x[k]` that defined it */
+    int gen;
+    const Taint *taint;
+} Member;
+
+/* Declared shape of a fn parameter. */
+typedef struct ParamShape {
+    int rank;                 /* -1: any shape */
+    int rows, cols;
+} ParamShape;
+
+typedef struct Entry {
+    EntryKind kind;
+    const char *name;
+    Loc loc;                  /* the defining name */
+    int gen;                  /* definition counter at its definition */
+    Node *val;                /* DIM CONST SYMBOL LET (POISON after an error) */
+    Role role;                /* SYMBOL */
+    const Taint *taint;       /* LET: first data use it depends on */
+    Member *mem;              /* FAMILY: sorted by k */
+    int nmem, capmem;
+    int poisoned;             /* FAMILY: a member definition failed */
+    Decl *fn;                 /* FN */
+    ParamShape *pshape;       /* FN: one per parameter */
+    int bad;                  /* FN: a parameter shape failed */
+    int active;               /* FN: its body is being elaborated */
+    struct Entry *hnext;
+} Entry;
+
+#define NBUCKETS 1024
+
+/* A later definition of a name, found by a scan before elaboration, so
+   that "undefined name" can point at it. */
+typedef struct Later {
+    const char *name;
+    Loc loc;
+    struct Later *hnext;
+} Later;
+
+/* A local binding: fn parameter or loop index.  A barrier hides the
+   locals below it (the caller's) from an inlined fn body. */
+typedef struct Local {
+    const char *name;
+    Node *val;
+    int barrier;
+} Local;
+
+/* Where elaboration is, for the notes under an error. */
+typedef struct Frame {
+    int is_call;              /* 1: inlined call, 0: loop iteration */
+    const char *name;         /* fn or loop index */
+    Loc loc;
+    long value;               /* loop index value */
+} Frame;
+
+/* What the top-level declaration being elaborated is. */
+typedef enum Ctx { CTX_VALUE, CTX_SCORE, CTX_LOSS } Ctx;
+
+/* A CONST that does not fit a double, and the first expression that
+   produced it (checked only if it reaches the model). */
+typedef struct Site {
+    Node *n;
+    Loc loc;
+} Site;
+
+static struct {
+    Entry **globals;          /* NBUCKETS chains */
+    Later **later;
+    int gen;
+    int visible_gen;          /* globals with a larger gen are not in scope */
+    Entry *cur_fn;            /* innermost fn being inlined, or NULL */
+
+    Local *locals;
+    int nlocals, caplocals;
+    Frame *frames;
+    int nframes, capframes;
+
+    Loc *reported;            /* ranges of errors printed */
+    int nreported, capreported;
+    Site *sites;
+    int nsites, capsites;
+
+    Ctx ctx;
+    const Taint *taint;       /* first data use in the current let */
+    long steps;
+    int stopped;              /* error limit or size limit reached */
+
+    Symbol *syms;
+    int nsyms, capsyms;
+    long blk_len[BLK__COUNT];
+    int have_var;
+    Decl *model_decl;
+    Decl *objective;          /* the score or residual */
+    Decl *loss_decl;
+    Model *m;
+} S;
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Grows an arena array to hold at least need elements. */
+static void *grow(void *p, int *cap, int need, size_t elt)
+{
+    if (need <= *cap)
+        return p;
+    int ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap *= 2;
+    void *q = arena_alloc((size_t)ncap * elt);
+    if (p)
+        memcpy(q, p, (size_t)*cap * elt);
+    *cap = ncap;
+    return q;
+}
+
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % NBUCKETS;
+}
+
+static const char *plural(long n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* "scalar", "[3]" or "[2, 3]". */
+static const char *shape_str(const Node *n)
+{
+    if (n->rank == 0)
+        return "scalar";
+    if (n->rank == 1)
+        return arena_printf("[%d]", n->rows);
+    return arena_printf("[%d, %d]", n->rows, n->cols);
+}
+
+static int same_shape(const Node *a, const Node *b)
+{
+    return a->rank == b->rank && a->rows == b->rows && a->cols == b->cols;
+}
+
+/* A rational for a message: exact when short, else its magnitude. */
+static const char *q_str(mpq_srcptr q)
+{
+    size_t digits = mpz_sizeinbase(mpq_numref(q), 10) + mpz_sizeinbase(mpq_denref(q), 10);
+    if (digits > 40)
+        return "a number too long to print";
+    char *s = mpq_get_str(NULL, 10, q);
+    char *r = arena_printf("%s", s);
+    void (*freefn)(void *, size_t);
+    mp_get_memory_functions(NULL, NULL, &freefn);
+    freefn(s, strlen(s) + 1);
+    return r;
+}
+
+static long q_bits(mpq_srcptr q)
+{
+    return (long)(mpz_sizeinbase(mpq_numref(q), 2) + mpz_sizeinbase(mpq_denref(q), 2));
+}
+
+/* The constant every element of n has (CONST or a broadcast one), or NULL. */
+static mpq_srcptr cval(const Node *n)
+{
+    if (n->op == OP_BCAST)
+        n = n->args[0];
+    return n->op == OP_CONST ? n->q : NULL;
+}
+
+static int q_is_int(mpq_srcptr q)
+{
+    return mpz_cmp_ui(mpq_denref(q), 1) == 0;
+}
+
+static const char *role_name(Role r)
+{
+    switch (r) {
+    case ROLE_INPUT: return "input";
+    case ROLE_PARAM: return "param";
+    case ROLE_VAR: return "var";
+    case ROLE_DATA: return "data";
+    }
+    unreachable();
+}
+
+static Block role_block(Role r)
+{
+    switch (r) {
+    case ROLE_INPUT: return BLK_X;
+    case ROLE_PARAM: return BLK_THETA;
+    case ROLE_VAR: return BLK_Y;
+    case ROLE_DATA: return BLK_DATA;
+    }
+    unreachable();
+}
+
+/* ------------------------------------------------------------------ */
+/* Diagnostics                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Reports an error at loc, unless one was already reported at exactly
+   that range (a loop body or fn body elaborated many times would repeat
+   it).  note/nloc: an optional note right after it.  Then one note per
+   enclosing inlined call and loop iteration, innermost first.  Returns
+   whether the error was printed. */
+static int report_note(Loc loc, const Loc *nloc, const char *note, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static int report_note(Loc loc, const Loc *nloc, const char *note, const char *fmt, ...)
+{
+    if (S.stopped)
+        return 0;
+    for (int i = 0; i < S.nreported; i++)
+        if (S.reported[i].begin == loc.begin && S.reported[i].end == loc.end)
+            return 0;
+    S.reported = grow(S.reported, &S.capreported, S.nreported + 1, sizeof *S.reported);
+    S.reported[S.nreported++] = loc;
+
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        unreachable();
+    char *msg = arena_alloc((size_t)len + 1);
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+
+    diag_error(loc, "%s", msg);
+    if (note)
+        diag_note(*nloc, "%s", note);
+    for (int i = S.nframes - 1; i >= 0; i--) {
+        Frame *f = &S.frames[i];
+        if (f->is_call)
+            diag_note(f->loc, "in this call of '%s'", f->name);
+        else
+            diag_note(f->loc, "in the iteration with %s = %ld", f->name, f->value);
+    }
+    if (diag_too_many())
+        S.stopped = 1;
+    return 1;
+}
+
+#define report(loc, ...) report_note((loc), NULL, NULL, __VA_ARGS__)
+
+/* The size limits: reported once, then everything stops. */
+static void too_large(Loc loc)
+{
+    if (S.stopped)
+        return;
+    report(loc, "model too large to unroll: more than %ld elaboration steps or %d IR nodes "
+                "(a loop, a compile-time sum or nested fn calls unroll too far)",
+           MAX_STEPS, MAX_NODES);
+    S.stopped = 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scopes                                                              */
+/* ------------------------------------------------------------------ */
+
+static Entry *global_find(const char *name)
+{
+    for (Entry *e = S.globals[name_hash(name)]; e; e = e->hnext)
+        if (strcmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+/* A global in scope: inside an inlined fn body only those defined up to
+   the fn itself. */
+static Entry *global_visible(const char *name)
+{
+    Entry *e = global_find(name);
+    return e && e->gen <= S.visible_gen ? e : NULL;
+}
+
+static Local *local_find(const char *name)
+{
+    for (int i = S.nlocals - 1; i >= 0; i--) {
+        if (S.locals[i].barrier)
+            return NULL;
+        if (strcmp(S.locals[i].name, name) == 0)
+            return &S.locals[i];
+    }
+    return NULL;
+}
+
+static void local_push(const char *name, Node *val, int barrier)
+{
+    S.locals = grow(S.locals, &S.caplocals, S.nlocals + 1, sizeof *S.locals);
+    S.locals[S.nlocals++] = (Local){name, val, barrier};
+}
+
+static void frame_push(int is_call, const char *name, Loc loc, long value)
+{
+    S.frames = grow(S.frames, &S.capframes, S.nframes + 1, sizeof *S.frames);
+    S.frames[S.nframes++] = (Frame){is_call, name, loc, value};
+}
+
+/* Rule: a global name is defined once.  Returns the new entry, or NULL
+   after reporting the earlier definition. */
+static Entry *define(const char *name, Loc loc, EntryKind kind)
+{
+    Entry *old = global_find(name);
+    if (old) {
+        report_note(loc, &old->loc, arena_printf("'%s' was first defined here", name),
+                    "'%s' is already defined", name);
+        return NULL;
+    }
+    Entry *e = arena_alloc(sizeof *e);
+    e->kind = kind;
+    e->name = name;
+    e->loc = loc;
+    e->gen = ++S.gen;
+    e->val = POISON;
+    unsigned h = name_hash(name);
+    e->hnext = S.globals[h];
+    S.globals[h] = e;
+    return e;
+}
+
+static void later_add(const char *name, Loc loc)
+{
+    unsigned h = name_hash(name);
+    Later *l = arena_alloc(sizeof *l);
+    *l = (Later){name, loc, S.later[h]};
+    S.later[h] = l;
+}
+
+/* Collects every name a declaration defines, loops included. */
+static void later_scan(Decl *d)
+{
+    for (; d; d = d->next) {
+        switch (d->kind) {
+        case DECL_DIM: case DECL_CONST: case DECL_SYMBOL: case DECL_LET: case DECL_FN:
+            if (d->name)
+                later_add(d->name, d->name_loc);
+            break;
+        case DECL_FOR:
+            later_scan(d->body);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* The note under "undefined name": the name exists, but out of scope
+   of the fn being inlined, or it is defined further down. */
+static void undefined(Loc loc, const char *what, const char *name)
+{
+    Entry *e = global_find(name);
+    if (e && S.cur_fn) {
+        report_note(loc, &e->loc,
+                    arena_printf("'%s' is defined here, after '%s' (a fn sees only the "
+                                 "names defined before it)", name, S.cur_fn->name),
+                    "undefined %s '%s'", what, name);
+        return;
+    }
+    for (Later *l = S.later[name_hash(name)]; l; l = l->hnext)
+        if (strcmp(l->name, name) == 0 && l->loc.begin > loc.begin) {
+            report_note(loc, &l->loc, arena_printf("'%s' is defined later, here", name),
+                        "undefined %s '%s'", what, name);
+            return;
+        }
+    report(loc, "undefined %s '%s'", what, name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Built-in functions                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef enum BKind {
+    B_UNARY, B_POW, B_SUM, B_MEAN, B_DOT, B_NORM, B_LSE, B_OUTER, B_EYE, B_ZEROS, B_ONES
+} BKind;
+
+typedef struct Builtin {
+    const char *name;
+    BKind kind;
+    Op op;                    /* B_UNARY */
+    int min, max;             /* arguments */
+} Builtin;
+
+static const Builtin builtins[] = {
+    {"sin", B_UNARY, OP_SIN, 1, 1},       {"cos", B_UNARY, OP_COS, 1, 1},
+    {"tan", B_UNARY, OP_TAN, 1, 1},       {"asin", B_UNARY, OP_ASIN, 1, 1},
+    {"acos", B_UNARY, OP_ACOS, 1, 1},     {"atan", B_UNARY, OP_ATAN, 1, 1},
+    {"sinh", B_UNARY, OP_SINH, 1, 1},     {"cosh", B_UNARY, OP_COSH, 1, 1},
+    {"tanh", B_UNARY, OP_TANH, 1, 1},     {"exp", B_UNARY, OP_EXP, 1, 1},
+    {"log", B_UNARY, OP_LOG, 1, 1},       {"log1p", B_UNARY, OP_LOG1P, 1, 1},
+    {"expm1", B_UNARY, OP_EXPM1, 1, 1},   {"sqrt", B_UNARY, OP_SQRT, 1, 1},
+    {"abs", B_UNARY, OP_ABS, 1, 1},       {"sigmoid", B_UNARY, OP_SIGMOID, 1, 1},
+    {"softplus", B_UNARY, OP_SOFTPLUS, 1, 1},
+    {"pow", B_POW, OP_POW, 2, 2},         {"sum", B_SUM, OP_SUM, 1, 1},
+    {"mean", B_MEAN, OP_SUM, 1, 1},       {"dot", B_DOT, OP_SUM, 2, 2},
+    {"norm", B_NORM, OP_SUM, 1, 1},       {"logsumexp", B_LSE, OP_LSE, 1, 1},
+    {"outer", B_OUTER, OP_OUTER, 2, 2},   {"eye", B_EYE, OP_EYE, 1, 1},
+    {"zeros", B_ZEROS, OP_CONST, 1, 2},   {"ones", B_ONES, OP_CONST, 1, 2},
+};
+
+static const Builtin *builtin_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (strcmp(builtins[i].name, name) == 0)
+            return &builtins[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Constants                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Rule: folded constants stay of a sane size (an unrolled loop can square
+   a constant on every iteration), and a CONST that does not fit a double
+   is remembered with the first expression that produced it; it is an
+   error only if it reaches the model (1e400/1e399 is a fine 10). */
+static Node *check_const(Loc loc, Node *n)
+{
+    if (n->op != OP_CONST)
+        return n;
+    if (q_bits(n->q) > MAX_CONST_BITS) {
+        report(loc, "constant expression too large to fold exactly (more than %d bits)",
+               MAX_CONST_BITS);
+        return POISON;
+    }
+    double d;
+    if (rat_to_double(n->q, &d) != 0) {
+        for (int i = 0; i < S.nsites; i++)
+            if (S.sites[i].n == n)
+                return n;
+        S.sites = grow(S.sites, &S.capsites, S.nsites + 1, sizeof *S.sites);
+        S.sites[S.nsites++] = (Site){n, loc};
+    }
+    return n;
+}
+
+/* Rule: a compile-time integer is a CONST with an integral value that
+   fits an int.  Reports "WHAT must be a compile-time integer" at e. */
+static int const_int(Ast *e, Node *n, const char *what, long *out)
+{
+    if (n == POISON)
+        return -1;
+    if (n->op != OP_CONST) {
+        report(e->loc, "%s must be a compile-time integer", what);
+        return -1;
+    }
+    if (!q_is_int(n->q)) {
+        report(e->loc, "%s must be a compile-time integer, got %s", what, q_str(n->q));
+        return -1;
+    }
+    if (!mpz_fits_sint_p(mpq_numref(n->q))) {
+        report(e->loc, "%s %s is out of range", what, q_str(n->q));
+        return -1;
+    }
+    *out = mpz_get_si(mpq_numref(n->q));
+    return 0;
+}
+
+static Node *elab(Ast *e);
+
+/* Rule: sizes (dims, symbol shapes, eye, zeros, ones) are compile-time
+   integers, positive and at most MAX_ELEMS. */
+static int size_arg(Ast *e, const char *what, int *out)
+{
+    long v;
+    if (const_int(e, elab(e), what, &v) != 0)
+        return -1;
+    if (v <= 0) {
+        report(e->loc, "%s must be positive, got %ld", what, v);
+        return -1;
+    }
+    if (v > MAX_ELEMS) {
+        report(e->loc, "%s %ld is too large (at most %ld)", what, v, MAX_ELEMS);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* Rule: no tensor has more than MAX_ELEMS elements. */
+static int check_elems(Loc loc, long rows, long cols)
+{
+    if (rows * cols > MAX_ELEMS) {
+        report(loc, "tensor of shape [%ld, %ld] is too large (at most %ld elements)",
+               rows, cols, MAX_ELEMS);
+        return -1;
+    }
+    return 0;
+}
+
+/* The symbol whose leaf is n (for messages). */
+static const Symbol *leaf_symbol(const Node *n)
+{
+    for (int i = 0; i < S.nsyms; i++)
+        if (S.syms[i].leaf && S.syms[i].leaf->block == n->block &&
+            n->offset >= S.syms[i].offset &&
+            n->offset < S.syms[i].offset + S.syms[i].rows * S.syms[i].cols)
+            return &S.syms[i];
+    return NULL;
+}
+
+/* The first LEAF reachable from n (of block b, or of any block if b is
+   BLK__COUNT), or NULL. */
+static Node *find_leaf(Node *n, Block b)
+{
+    Node **all;
+    int cnt = ir_topo(&n, 1, &all);
+    for (int i = 0; i < cnt; i++)
+        if (all[i]->op == OP_LEAF && (b == BLK__COUNT || all[i]->block == b))
+            return all[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Expressions                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Rule: data values reach only the loss.  Called at each use of a data
+   symbol (taint NULL) or of a value depending on one. */
+static void use_data(Loc loc, const char *name, const Taint *taint, const char *sym)
+{
+    if (S.ctx == CTX_SCORE) {
+        if (!taint)
+            report(loc, "'data' value '%s' may be used only in the loss", sym);
+        else
+            report_note(loc, &taint->loc, arena_printf("'%s' is used here", sym),
+                        "'%s' depends on 'data' value '%s', which may be used only in the loss",
+                        name, sym);
+        return;
+    }
+    if (!S.taint) {
+        if (taint) {
+            S.taint = taint;
+        } else {
+            Taint *t = arena_alloc(sizeof *t);
+            *t = (Taint){sym, loc};
+            S.taint = t;
+        }
+    }
+}
+
+/* name: a local, or a global value in scope. */
+static Node *elab_name(Ast *e)
+{
+    Local *l = local_find(e->name);
+    if (l)
+        return l->val;
+    Entry *en = global_visible(e->name);
+    if (!en) {
+        if (builtin_find(e->name))
+            report(e->loc, "'%s' is a built-in function; call it as %s(...)", e->name, e->name);
+        else
+            undefined(e->loc, "name", e->name);
+        return POISON;
+    }
+    switch (en->kind) {
+    case E_FAMILY:
+        report(e->loc, "'%s' is an indexed family; read one member as %s[k]", e->name, e->name);
+        return POISON;
+    case E_FN:
+        report(e->loc, "'%s' is a function; call it as %s(...)", e->name, e->name);
+        return POISON;
+    case E_SYMBOL:
+        if (en->role == ROLE_DATA && en->val != POISON)
+            use_data(e->loc, e->name, NULL, e->name);
+        return en->val;
+    case E_LET:
+        if (en->taint)
+            use_data(e->loc, e->name, en->taint, en->taint->name);
+        return en->val;
+    case E_DIM:
+    case E_CONST:
+        return en->val;
+    }
+    unreachable();
+}
+
+/* Rule: + - * / ^ are elementwise; a scalar operand broadcasts, any
+   other pair of shapes must be equal.  Division by a constant zero and
+   0 raised to a negative power are errors; a constant power that would
+   fold into a huge exact number is refused before it is built. */
+static Node *arith(Loc loc, Op op, const char *opname, Node *a, Node *b)
+{
+    if (a == POISON || b == POISON)
+        return POISON;
+    if (a->rank && b->rank && !same_shape(a, b)) {
+        report(loc, "shape mismatch in '%s': %s and %s", opname, shape_str(a), shape_str(b));
+        return POISON;
+    }
+    mpq_srcptr qa = cval(a), qb = cval(b);
+    if (op == OP_DIV && qb && mpq_sgn(qb) == 0) {
+        if (qa)
+            report(loc, "division by zero in a constant expression");
+        else
+            report(loc, "division by zero");
+        return POISON;
+    }
+    if (op == OP_POW && qa && qb && q_is_int(qb)) {
+        int zero = mpq_sgn(qa) == 0;
+        int unit = q_is_int(qa) && mpz_cmpabs_ui(mpq_numref(qa), 1) == 0;
+        if (zero && mpq_sgn(qb) < 0) {
+            report(loc, "division by zero in a constant expression (0 to a negative power)");
+            return POISON;
+        }
+        /* the same bound as ir.c's folding: beyond it a power of
+           constants would silently stay a run-time pow() */
+        if (!zero && !unit &&
+            (mpz_cmpabs_ui(mpq_numref(qb), MAX_POW_EXP) > 0 ||
+             q_bits(qa) * labs(mpz_get_si(mpq_numref(qb))) > MAX_CONST_BITS)) {
+            report(loc, "constant expression too large to fold exactly (more than %d bits)",
+                   MAX_CONST_BITS);
+            return POISON;
+        }
+    }
+    return ir_binary(op, a, b);
+}
+
+/* Rule: '@' takes vectors and matrices, whose inner dimensions agree:
+   [m, k] @ [k, n], [m, k] @ [k], [k] @ [k, n], [k] @ [k] (a dot, scalar). */
+static Node *matmul(Loc loc, Node *a, Node *b)
+{
+    if (a == POISON || b == POISON)
+        return POISON;
+    if (a->rank == 0 || b->rank == 0) {
+        report(loc, "'@' needs a vector or matrix on each side, got %s @ %s", shape_str(a),
+               shape_str(b));
+        return POISON;
+    }
+    int inner_a = a->rank == 2 ? a->cols : a->rows;
+    if (inner_a != b->rows) {
+        report(loc, "matrix product needs inner dimensions to agree: %s @ %s", shape_str(a),
+               shape_str(b));
+        return POISON;
+    }
+    return ir_matmul(a, b);
+}
+
+static Node *elab_binary(Ast *e)
+{
+    Node *a = elab(e->a), *b = elab(e->b);
+    switch (e->op) {
+    case '+': return arith(e->loc, OP_ADD, "+", a, b);
+    case '-': return arith(e->loc, OP_SUB, "-", a, b);
+    case '*': return arith(e->loc, OP_MUL, "*", a, b);
+    case '/': return arith(e->loc, OP_DIV, "/", a, b);
+    case '^': return arith(e->loc, OP_POW, "^", a, b);
+    case '@': return matmul(e->loc, a, b);
+    }
+    unreachable();
+}
+
+/* An index argument: one position, or a half-open range lo:hi. */
+typedef struct Index {
+    int is_range;
+    long lo, hi;
+    Loc loc;
+} Index;
+
+/* Rule: indices are compile-time integers with 0 <= i < n; ranges a:b
+   have 0 <= a < b <= n (a defaults to 0, b to n). */
+static int index_arg(Ast *arg, int n, Index *ix)
+{
+    ix->loc = arg->loc;
+    if (arg->kind != AST_SLICE) {
+        ix->is_range = 0;
+        if (const_int(arg, elab(arg), "index", &ix->lo) != 0)
+            return -1;
+        if (n >= 0 && (ix->lo < 0 || ix->lo >= n)) {
+            report(arg->loc, "index %ld out of bounds for dimension of size %d", ix->lo, n);
+            return -1;
+        }
+        return 0;
+    }
+    ix->is_range = 1;
+    int bad = 0;
+    ix->lo = 0;
+    ix->hi = n;
+    if (arg->a && const_int(arg->a, elab(arg->a), "index", &ix->lo) != 0)
+        bad = 1;
+    if (arg->b && const_int(arg->b, elab(arg->b), "index", &ix->hi) != 0)
+        bad = 1;
+    if (bad || n < 0)
+        return -1;
+    if (ix->lo < 0 || ix->hi > n || ix->lo > ix->hi) {
+        report(arg->loc, "range %ld:%ld out of bounds for dimension of size %d", ix->lo,
+               ix->hi, n);
+        return -1;
+    }
+    if (ix->lo == ix->hi) {
+        report(arg->loc, "range %ld:%ld is empty", ix->lo, ix->hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* "0..2, 5, 7..9": the members of a family in scope, for a message. */
+static const char *members_str(const Entry *f)
+{
+    const char *s = "";
+    int runs = 0;
+    for (int i = 0; i < f->nmem;) {
+        if (f->mem[i].gen > S.visible_gen) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j + 1 < f->nmem && f->mem[j + 1].k == f->mem[j].k + 1 &&
+               f->mem[j + 1].gen <= S.visible_gen)
+            j++;
+        if (++runs > 8)
+            return arena_printf("%s, ...", s);
+        const char *sep = *s ? ", " : "";
+        if (j == i)
+            s = arena_printf("%s%s%ld", s, sep, f->mem[i].k);
+        else
+            s = arena_printf("%s%s%ld..%ld", s, sep, f->mem[i].k, f->mem[j].k);
+        i = j + 1;
+    }
+    return *s ? s : "none";
+}
+
+/* Position of member k in the sorted array, or where it would go. */
+static int member_pos(const Entry *f, long k)
+{
+    int lo = 0, hi = f->nmem;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (f->mem[mid].k < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Rule: a family is read one member at a time, x[k] with k a
+   compile-time integer, and only members already defined. */
+static Node *family_read(Ast *e, Entry *f)
+{
+    if (e->nargs != 1 || e->args[0]->kind == AST_SLICE) {
+        report(e->loc, "family '%s' takes one index k; read an element as %s[k][i]", f->name,
+               f->name);
+        return POISON;
+    }
+    long k;
+    if (const_int(e->args[0], elab(e->args[0]), "index", &k) != 0)
+        return POISON;
+    int p = member_pos(f, k);
+    if (p == f->nmem || f->mem[p].k != k || f->mem[p].gen > S.visible_gen) {
+        if (!f->poisoned)
+            report(e->loc, "family '%s' has no member %ld (defined so far: %s)", f->name, k,
+                   members_str(f));
+        return POISON;
+    }
+    Member *m = &f->mem[p];
+    if (m->taint)
+        use_data(e->loc, arena_printf("%s[%ld]", f->name, k), m->taint, m->taint->name);
+    return m->val;
+}
+
+/* Rule: indexing.  Vector v: v[i] element, v[a:b] slice.  Matrix A:
+   A[i] row, A[a:b] rows, A[i, j] element, A[i, a:b] and A[a:b, j]
+   vectors, A[a:b, c:d] block.  A scalar cannot be indexed. */
+static Node *elab_index(Ast *e)
+{
+    if (e->a->kind == AST_NAME && !local_find(e->a->name)) {
+        Entry *f = global_visible(e->a->name);
+        if (f && f->kind == E_FAMILY)
+            return family_read(e, f);
+    }
+    Node *a = elab(e->a);
+    Index ix[2] = {{0, 0, 0, {0, 0}}, {0, 0, 0, {0, 0}}};
+    int bad = 0;
+    if (e->nargs == 0) {
+        report(e->loc, "an index needs at least one position");
+        return POISON;
+    }
+    if (a == POISON) {
+        for (int i = 0; i < e->nargs; i++)   /* still check the indices */
+            index_arg(e->args[i], -1, &ix[0]);
+        return POISON;
+    }
+    if (a->rank == 0) {
+        report(e->loc, "a scalar cannot be indexed");
+        return POISON;
+    }
+    if (e->nargs > a->rank) {
+        if (a->rank == 1)
+            report(e->loc, "a vector takes 1 index, got %d", e->nargs);
+        else
+            report(e->loc, "a matrix takes 1 or 2 indices, got %d", e->nargs);
+        return POISON;
+    }
+    for (int i = 0; i < e->nargs; i++)
+        if (index_arg(e->args[i], i == 0 ? a->rows : a->cols, &ix[i]) != 0)
+            bad = 1;
+    if (bad)
+        return POISON;
+    int r0 = (int)ix[0].lo, r1 = (int)ix[0].hi;
+    if (a->rank == 1)
+        return ix[0].is_range ? ir_slice(a, r0, r1, 0, 1) : ir_element(a, r0, 0);
+    if (e->nargs == 1)
+        return ix[0].is_range ? ir_slice(a, r0, r1, 0, a->cols) : ir_row(a, r0);
+    int c0 = (int)ix[1].lo, c1 = (int)ix[1].hi;
+    if (!ix[0].is_range && !ix[1].is_range)
+        return ir_element(a, r0, c0);
+    if (!ix[0].is_range)
+        return ir_slice(ir_row(a, r0), c0, c1, 0, 1);
+    if (!ix[1].is_range)
+        return ir_slice(ir_col(a, c0), r0, r1, 0, 1);
+    return ir_slice(a, r0, r1, c0, c1);
+}
+
+/* Rule: [a, b, ...] concatenates scalars and vectors into one vector. */
+static Node *elab_vector(Ast *e)
+{
+    if (e->nargs == 0) {
+        report(e->loc, "an empty vector '[]' has no shape");
+        return POISON;
+    }
+    Node **parts = arena_alloc((size_t)e->nargs * sizeof *parts);
+    int bad = 0;
+    long len = 0;
+    for (int i = 0; i < e->nargs; i++) {
+        parts[i] = elab(e->args[i]);
+        if (parts[i] == POISON) {
+            bad = 1;
+        } else if (parts[i]->rank == 2) {
+            report(e->args[i]->loc, "'[...]' concatenates scalars and vectors, got a matrix %s",
+                   shape_str(parts[i]));
+            bad = 1;
+        } else {
+            len += parts[i]->rows;
+        }
+    }
+    if (bad || check_elems(e->loc, len, 1) != 0)
+        return POISON;
+    return ir_concat(e->nargs, parts);
+}
+
+/* Rule: sum(t in a:b, e) = e[t=a] + ... + e[t=b-1], unrolled; every term
+   has the same shape; an empty range is the scalar 0. */
+static Node *elab_sumrange(Ast *e)
+{
+    long lo, hi;
+    int bad = const_int(e->a, elab(e->a), "range bound", &lo) != 0;
+    bad |= const_int(e->b, elab(e->b), "range bound", &hi) != 0;
+    if (bad)
+        return POISON;
+    Node *acc = NULL;
+    long first = lo;
+    for (long t = lo; t < hi && !S.stopped; t++) {
+        if (++S.steps > MAX_STEPS) {
+            too_large(e->loc);
+            return POISON;
+        }
+        local_push(e->name, ir_const_si(t), 0);
+        frame_push(0, e->name, e->name_loc, t);
+        Node *v = elab(e->c);
+        if (v != POISON && acc && !same_shape(acc, v)) {
+            report(e->c->loc, "shape mismatch in 'sum': %s = %ld gives %s, %s = %ld gave %s",
+                   e->name, t, shape_str(v), e->name, first, shape_str(acc));
+            v = POISON;
+        }
+        S.nframes--;
+        S.nlocals--;
+        if (v == POISON)
+            return POISON;
+        acc = acc ? check_const(e->loc, ir_add(acc, v)) : v;
+        if (acc == POISON)
+            return POISON;
+    }
+    return acc ? acc : ir_const_si(0);
+}
+
+/* Rule: a fn call binds each parameter to its argument (checking the
+   declared shape, if any) and elaborates the body, which sees only its
+   parameters and the globals defined up to the fn.  A call of a fn from
+   inside its own body is recursion, which inlining cannot end. */
+static Node *call_fn(Ast *e, Entry *f)
+{
+    Decl *d = f->fn;
+    Node **args = arena_alloc((size_t)(e->nargs ? e->nargs : 1) * sizeof *args);
+    int bad = 0;
+    for (int i = 0; i < e->nargs; i++)
+        if ((args[i] = elab(e->args[i])) == POISON)
+            bad = 1;
+    if (e->nargs != d->nparams) {
+        report(e->loc, "'%s' takes %d argument%s, got %d", f->name, d->nparams,
+               plural(d->nparams), e->nargs);
+        return POISON;
+    }
+    if (f->active) {
+        report_note(e->loc, &f->loc, arena_printf("'%s' is defined here", f->name),
+                    "recursive call of '%s'", f->name);
+        return POISON;
+    }
+    if (bad || f->bad)
+        return POISON;
+    for (int i = 0; i < d->nparams; i++) {
+        const ParamShape *ps = &f->pshape[i];
+        if (ps->rank < 0)
+            continue;
+        if (args[i]->rank != ps->rank || args[i]->rows != ps->rows || args[i]->cols != ps->cols) {
+            Node want = {.rank = ps->rank, .rows = ps->rows, .cols = ps->cols};
+            report(e->args[i]->loc, "argument %d of '%s' must have shape %s, got %s", i + 1,
+                   f->name, shape_str(&want), shape_str(args[i]));
+            bad = 1;
+        }
+    }
+    if (bad)
+        return POISON;
+    int saved_locals = S.nlocals, saved_gen = S.visible_gen;
+    Entry *saved_fn = S.cur_fn;
+    local_push("", NULL, 1);
+    for (int i = 0; i < d->nparams; i++)
+        local_push(d->params[i].name, args[i], 0);
+    frame_push(1, f->name, e->loc, 0);
+    S.visible_gen = f->gen;
+    S.cur_fn = f;
+    f->active = 1;
+    Node *r = elab(d->value);
+    f->active = 0;
+    S.cur_fn = saved_fn;
+    S.visible_gen = saved_gen;
+    S.nframes--;
+    S.nlocals = saved_locals;
+    return r;
+}
+
+/* Rule: built-in functions; see the table above for their arities. */
+static Node *call_builtin(Ast *e, const Builtin *b)
+{
+    if (e->nargs < b->min || e->nargs > b->max) {
+        if (b->min == b->max)
+            report(e->loc, "'%s' takes %d argument%s, got %d", b->name, b->min, plural(b->min),
+                   e->nargs);
+        else
+            report(e->loc, "'%s' takes %d or %d arguments, got %d", b->name, b->min, b->max,
+                   e->nargs);
+        return POISON;
+    }
+    /* Constructors take sizes, not values. */
+    if (b->kind == B_EYE || b->kind == B_ZEROS || b->kind == B_ONES) {
+        int dims[2] = {1, 1};
+        const char *what = arena_printf("size of '%s'", b->name);
+        int bad = 0;
+        for (int i = 0; i < e->nargs; i++)
+            if (size_arg(e->args[i], what, &dims[i]) != 0)
+                bad = 1;
+        if (bad)
+            return POISON;
+        if (b->kind == B_EYE) {
+            if (check_elems(e->loc, dims[0], dims[0]) != 0)
+                return POISON;
+            return ir_eye(dims[0]);
+        }
+        int rank = e->nargs;
+        if (check_elems(e->loc, dims[0], dims[1]) != 0)
+            return POISON;
+        if (b->kind == B_ZEROS)
+            return ir_zeros(rank, dims[0], dims[1]);
+        return ir_bcast(ir_const_si(1), rank, dims[0], dims[1]);
+    }
+    Node *a = elab(e->args[0]);
+    Node *c = e->nargs > 1 ? elab(e->args[1]) : NULL;
+    if (a == POISON || c == POISON)
+        return POISON;
+    switch (b->kind) {
+    case B_UNARY:
+        return ir_unary(b->op, a);
+    case B_POW:
+        return arith(e->loc, OP_POW, "pow", a, c);
+    /* sum(e): all elements; mean(e) = sum(e) / size(e) */
+    case B_SUM:
+        return ir_sum(a);
+    case B_MEAN:
+        return ir_div(ir_sum(a), ir_const_si(ir_size(a)));
+    /* dot(a, b) = sum(a * b), same shapes */
+    case B_DOT:
+        if (!same_shape(a, c)) {
+            report(e->loc, "'dot' needs operands of the same shape, got %s and %s", shape_str(a),
+                   shape_str(c));
+            return POISON;
+        }
+        return ir_sum(ir_mul(a, c));
+    /* norm(e) = sqrt(sum(e * e)) */
+    case B_NORM:
+        return ir_unary(OP_SQRT, ir_sum(ir_mul(a, a)));
+    case B_LSE:
+        return ir_lse(a);
+    /* outer(a, b)[i, j] = a[i] b[j], of two vectors */
+    case B_OUTER:
+        if (a->rank != 1 || c->rank != 1) {
+            report(e->loc, "'outer' needs two vectors, got %s and %s", shape_str(a), shape_str(c));
+            return POISON;
+        }
+        if (check_elems(e->loc, a->rows, c->rows) != 0)
+            return POISON;
+        return ir_outer(a, c);
+    default:
+        unreachable();
+    }
+}
+
+/* name(args): a fn in scope, else a built-in.  Values (locals and
+   globals) never shadow a function in a call. */
+static Node *elab_call(Ast *e)
+{
+    Loc loc = e->name_loc.end > e->name_loc.begin ? e->name_loc : e->loc;
+    Local *l = local_find(e->name);
+    Entry *f = global_visible(e->name);
+    if (f && f->kind == E_FN)
+        return call_fn(e, f);
+    const Builtin *b = builtin_find(e->name);
+    if (b)
+        return call_builtin(e, b);
+    if (l || f)
+        report(loc, "'%s' is not a function", e->name);
+    else
+        undefined(loc, "function", e->name);
+    return POISON;
+}
+
+/* Elaborates an expression into IR, or POISON after an error.  Every
+   result that is a constant goes through check_const. */
+static Node *elab(Ast *e)
+{
+    if (!e || S.stopped)
+        return POISON;
+    if (++S.steps > MAX_STEPS || ir_node_count() > MAX_NODES) {
+        too_large(e->loc);
+        return POISON;
+    }
+    Node *n = POISON;
+    switch (e->kind) {
+    /* Rule: every number is exact; it goes into the IR as it is. */
+    case AST_NUM:
+        n = ir_const(e->num);
+        break;
+    case AST_NAME:
+        n = elab_name(e);
+        break;
+    case AST_BINARY:
+        n = elab_binary(e);
+        break;
+    /* Rule: -a elementwise, any shape. */
+    case AST_NEG:
+        n = elab(e->a);
+        if (n != POISON)
+            n = ir_neg(n);
+        break;
+    /* Rule: a' transposes a matrix; vectors and scalars are unchanged. */
+    case AST_TRANSPOSE:
+        n = elab(e->a);
+        if (n != POISON)
+            n = ir_transpose(n);
+        break;
+    case AST_CALL:
+        n = elab_call(e);
+        break;
+    case AST_INDEX:
+        n = elab_index(e);
+        break;
+    case AST_SLICE:
+        report(e->loc, "a range 'a:b' may appear only inside an index");
+        break;
+    case AST_VECTOR:
+        n = elab_vector(e);
+        break;
+    case AST_SUMRANGE:
+        n = elab_sumrange(e);
+        break;
+    }
+    if (n != POISON)
+        n = check_const(e->loc, n);
+    return n;
+}
+
+/* Elaborates a let value (or a member's) and records its data taint. */
+static Node *elab_value(Ast *e, const Taint **taint)
+{
+    const Taint *saved = S.taint;
+    S.taint = NULL;
+    Node *n = elab(e);
+    *taint = S.taint;
+    S.taint = saved;
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Declarations                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Rule: `dim N = e`: e a positive compile-time integer; N is then a
+   constant like any other. */
+static void decl_dim(Decl *d)
+{
+    int v, ok = size_arg(d->value, "dimension", &v) == 0;
+    Entry *en = define(d->name, d->name_loc, E_DIM);
+    if (en && ok)
+        en->val = ir_const_si(v);
+}
+
+/* Rule: `const c = e`: e depends on no input, param, var or data. */
+static void decl_const(Decl *d)
+{
+    Node *n = elab(d->value);
+    Entry *en = define(d->name, d->name_loc, E_CONST);
+    if (!en || n == POISON)
+        return;
+    Node *leaf = find_leaf(n, BLK__COUNT);
+    if (leaf) {
+        const Symbol *s = leaf_symbol(leaf);
+        report(d->value->loc, "const '%s' must be a constant expression, but it depends on %s '%s'",
+               d->name, s ? role_name(s->role) : "value", s ? s->name : "?");
+        return;
+    }
+    en->val = n;
+}
+
+/* Rule: `input/param/var/data x[m, n]`: rank 0, 1 or 2, sizes positive
+   compile-time integers; the symbols of one role are laid out one after
+   another in declaration order in that role's flat block.  Only a param
+   may have a default, a constant scalar given to every element. */
+static void decl_symbol(Decl *d)
+{
+    if (d->role == ROLE_VAR)
+        S.have_var = 1;
+    int dims[2] = {1, 1}, bad = 0;
+    if (d->rank > 2) {
+        report(d->name_loc, "'%s' has %d dimensions; at most 2 are supported", d->name, d->rank);
+        bad = 1;
+    } else {
+        for (int i = 0; i < d->rank; i++)
+            if (size_arg(d->shape[i], "dimension", &dims[i]) != 0)
+                bad = 1;
+    }
+    mpq_ptr init = NULL;
+    if (d->value && d->role != ROLE_PARAM) {
+        report(d->value->loc, "only a 'param' may have a default value ('%s' is %s)", d->name,
+               d->role == ROLE_INPUT ? "an input" : d->role == ROLE_VAR ? "a var" : "data");
+        bad = 1;
+    } else if (d->value) {
+        Node *v = elab(d->value);
+        double x;
+        if (v == POISON) {
+            bad = 1;
+        } else if (v->op != OP_CONST) {
+            report(d->value->loc, "default value of '%s' must be a constant scalar, got %s",
+                   d->name, v->rank ? shape_str(v) : "a non-constant expression");
+            bad = 1;
+        } else if (rat_to_double(v->q, &x) != 0) {
+            report(d->value->loc, "constant overflows a double");
+            bad = 1;
+        } else {
+            init = arena_mpq();
+            mpq_set(init, v->q);
+        }
+    }
+    Entry *en = define(d->name, d->name_loc, E_SYMBOL);
+    if (!en)
+        return;
+    en->role = d->role;
+    if (bad || (d->rank == 2 && check_elems(d->name_loc, dims[0], dims[1]) != 0))
+        return;
+    int rows = d->rank >= 1 ? dims[0] : 1, cols = d->rank == 2 ? dims[1] : 1;
+    Block blk = role_block(d->role);
+    if (S.blk_len[blk] + (long)rows * cols > MAX_ELEMS) {
+        report(d->name_loc, "the '%s' block is too large: more than %ld elements in all",
+               role_name(d->role), MAX_ELEMS);
+        return;
+    }
+    S.syms = grow(S.syms, &S.capsyms, S.nsyms + 1, sizeof *S.syms);
+    Symbol *s = &S.syms[S.nsyms++];
+    s->name = d->name;
+    s->loc = d->name_loc;
+    s->role = d->role;
+    s->rank = d->rank;
+    s->rows = rows;
+    s->cols = cols;
+    s->offset = (int)S.blk_len[blk];
+    s->leaf = ir_leaf(blk, s->offset, d->rank, rows, cols);
+    s->leaf->name = d->name;
+    s->init = init;
+    S.blk_len[blk] += (long)rows * cols;
+    en->val = s->leaf;
+}
+
+/* Rule: `let z = e` names a value; `let x[k] = e` defines member k (a
+   compile-time integer >= 0) of family x, once; members may come in any
+   order, but are read only after their definition.  Inside a `for` body
+   only members may be defined (checked by decl_for). */
+static void decl_let(Decl *d)
+{
+    const Taint *taint;
+    if (!d->index) {
+        Entry *old = global_find(d->name);
+        if (old) {
+            define(d->name, d->name_loc, E_LET);   /* reports it */
+            return;
+        }
+        Node *v = elab_value(d->value, &taint);
+        Entry *en = define(d->name, d->name_loc, E_LET);
+        if (!en)
+            return;
+        en->val = v;
+        en->taint = taint;
+        return;
+    }
+    Entry *f = global_find(d->name);
+    if (f && f->kind != E_FAMILY) {
+        define(d->name, d->name_loc, E_FAMILY);    /* reports it */
+        return;
+    }
+    if (!f && !(f = define(d->name, d->name_loc, E_FAMILY)))
+        return;
+    long k;
+    if (const_int(d->index, elab(d->index), "family index", &k) != 0) {
+        f->poisoned = 1;
+        return;
+    }
+    if (k < 0) {
+        report(d->index->loc, "family index must not be negative, got %ld", k);
+        f->poisoned = 1;
+        return;
+    }
+    int p = member_pos(f, k);
+    if (p < f->nmem && f->mem[p].k == k) {
+        report_note(d->name_loc, &f->mem[p].loc, arena_printf("'%s[%ld]' was first defined here", d->name, k),
+                    "'%s[%ld]' is already defined", d->name, k);
+        return;
+    }
+    Node *v = elab_value(d->value, &taint);
+    f->mem = grow(f->mem, &f->capmem, f->nmem + 1, sizeof *f->mem);
+    memmove(&f->mem[p + 1], &f->mem[p], (size_t)(f->nmem - p) * sizeof *f->mem);
+    f->nmem++;
+    f->mem[p] = (Member){k, v, d->name_loc, ++S.gen, taint};
+}
+
+/* Rule: `fn name(a, b[N]) = e`: parameter names distinct, bracketed
+   shapes are compile-time sizes; a fn may not take the name of a
+   built-in function (calls would be ambiguous).  Values may: a call is
+   never confused with a value. */
+static void decl_fn(Decl *d)
+{
+    if (builtin_find(d->name)) {
+        report(d->name_loc, "'%s' is a built-in function and cannot be redefined", d->name);
+        return;
+    }
+    Entry *en = define(d->name, d->name_loc, E_FN);
+    if (!en)
+        return;
+    en->fn = d;
+    en->pshape = arena_alloc((size_t)(d->nparams ? d->nparams : 1) * sizeof *en->pshape);
+    for (int i = 0; i < d->nparams; i++) {
+        Param *p = &d->params[i];
+        ParamShape *ps = &en->pshape[i];
+        for (int j = 0; j < i; j++)
+            if (strcmp(d->params[j].name, p->name) == 0) {
+                report_note(p->loc, &d->params[j].loc,
+                            arena_printf("'%s' was first defined here", p->name),
+                            "'%s' is already defined", p->name);
+                en->bad = 1;
+            }
+        ps->rank = p->rank;
+        ps->rows = ps->cols = 1;
+        if (p->rank > 2) {
+            report(p->loc, "parameter '%s' has %d dimensions; at most 2 are supported", p->name,
+                   p->rank);
+            en->bad = 1;
+            continue;
+        }
+        int dims[2] = {1, 1};
+        for (int j = 0; j < p->rank; j++)
+            if (size_arg(p->shape[j], "dimension", &dims[j]) != 0)
+                en->bad = 1;
+        if (p->rank >= 1)
+            ps->rows = dims[0];
+        if (p->rank == 2)
+            ps->cols = dims[1];
+    }
+}
+
+static void elab_decls(Decl *d, int in_loop);
+
+/* Rule: `for t in a:b { ... }` elaborates its body once for each t in
+   a, a+1, ..., b-1 (none if a >= b), t a constant.  The body may hold
+   only family members and nested loops: a plain `let z` would define z
+   again on every iteration. */
+static void decl_for(Decl *d)
+{
+    long lo, hi;
+    int bad = const_int(d->lo, elab(d->lo), "loop bound", &lo) != 0;
+    bad |= const_int(d->hi, elab(d->hi), "loop bound", &hi) != 0;
+    for (Decl *b = d->body; b; b = b->next) {
+        if (b->kind == DECL_FOR || (b->kind == DECL_LET && b->index))
+            continue;
+        if (b->kind == DECL_LET)
+            report(b->name_loc,
+                   "only family members may be defined in a 'for' body ('let %s' would be "
+                   "redefined on every iteration; write 'let %s[%s] = ...')",
+                   b->name, b->name, d->name);
+        else
+            report(b->loc, "this declaration is not allowed in a 'for' body (only 'let x[k] = ...' "
+                           "and nested 'for')");
+    }
+    if (bad)
+        return;
+    for (long t = lo; t < hi && !S.stopped; t++) {
+        if (++S.steps > MAX_STEPS) {
+            too_large(d->loc);
+            return;
+        }
+        local_push(d->name, ir_const_si(t), 0);
+        frame_push(0, d->name, d->name_loc, t);
+        elab_decls(d->body, 1);
+        S.nframes--;
+        S.nlocals--;
+    }
+}
+
+/* Rule: exactly one of `score` (a scalar) and `residual` (any shape,
+   flattened row-major into r; the score is then 1/2 sum(r^2)).  Neither
+   may use data (see use_data). */
+static void decl_objective(Decl *d)
+{
+    if (S.objective) {
+        report_note(d->loc, &S.objective->loc,
+                    arena_printf("'%s' was given here",
+                                 S.objective->kind == DECL_SCORE ? "score" : "residual"),
+                    "exactly one of 'score' and 'residual' is required");
+        return;
+    }
+    S.objective = d;
+    S.ctx = CTX_SCORE;
+    Node *n = elab(d->value);
+    S.ctx = CTX_VALUE;
+    if (n == POISON)
+        return;
+    if (d->kind == DECL_SCORE) {
+        if (n->rank != 0) {
+            report(d->value->loc, "score must be a scalar, got shape %s", shape_str(n));
+            return;
+        }
+        S.m->score = n;
+        return;
+    }
+    Node *r = n;
+    if (n->rank == 0) {
+        r = ir_concat(1, &n);
+    } else if (n->rank == 2) {
+        /* Row-major flattening is one affine placement:
+           element (i, j) of n goes to element i*cols + j of r. */
+        Map place = {0, n->cols, 1, 0, 0, 0};
+        r = ir_assemble(1, n->rows * n->cols, 1, 1, &n, &place);
+    }
+    S.m->residual = r;
+    S.m->nres = r->rows;
+    /* f = 1/2 * sum(r^2) */
+    mpq_ptr half = arena_mpq();
+    mpq_set_ui(half, 1, 2);
+    S.m->score = ir_mul(ir_const(half), ir_sum(ir_binary(OP_POW, r, ir_const_si(2))));
+}
+
+/* Rule: at most one `loss`, a scalar; it may use anything. */
+static void decl_loss(Decl *d)
+{
+    if (S.loss_decl) {
+        report_note(d->loc, &S.loss_decl->loc, arena_printf("the first 'loss' is here"),
+                    "a model has at most one 'loss'");
+        return;
+    }
+    S.loss_decl = d;
+    S.ctx = CTX_LOSS;
+    Node *n = elab(d->value);
+    S.ctx = CTX_VALUE;
+    if (n == POISON)
+        return;
+    if (n->rank != 0) {
+        report(d->value->loc, "loss must be a scalar, got shape %s", shape_str(n));
+        return;
+    }
+    S.m->loss = n;
+}
+
+static void elab_decls(Decl *d, int in_loop)
+{
+    for (; d && !S.stopped; d = d->next) {
+        if (in_loop && !(d->kind == DECL_FOR || (d->kind == DECL_LET && d->index)))
+            continue;                   /* reported once by decl_for */
+        switch (d->kind) {
+        /* Rule: `model NAME` once, as the first declaration. */
+        case DECL_MODEL:
+            if (S.model_decl)
+                report_note(d->loc, &S.model_decl->loc,
+                            arena_printf("the first 'model' is here"),
+                            "only one 'model' declaration is allowed");
+            else {
+                S.model_decl = d;
+                S.m->name = d->name;
+            }
+            break;
+        case DECL_DIM: decl_dim(d); break;
+        case DECL_CONST: decl_const(d); break;
+        case DECL_SYMBOL: decl_symbol(d); break;
+        case DECL_LET: decl_let(d); break;
+        case DECL_FN: decl_fn(d); break;
+        case DECL_FOR: decl_for(d); break;
+        case DECL_SCORE:
+        case DECL_RESIDUAL: decl_objective(d); break;
+        case DECL_LOSS: decl_loss(d); break;
+        }
+    }
+}
+
+/* Rule: no constant of the model overflows a double.  Reported at the
+   first expression that produced it, else at the declaration. */
+static void check_overflow(Node *root, Loc fallback)
+{
+    if (!root)
+        return;
+    Node **all;
+    int n = ir_topo(&root, 1, &all);
+    for (int i = 0; i < n && !S.stopped; i++) {
+        double d;
+        if (all[i]->op != OP_CONST || rat_to_double(all[i]->q, &d) == 0)
+            continue;
+        Loc loc = fallback;
+        for (int j = 0; j < S.nsites; j++)
+            if (S.sites[j].n == all[i])
+                loc = S.sites[j].loc;
+        report(loc, "constant overflows a double");
+    }
+}
+
+Model *sema_model(Decl *decls)
+{
+    memset(&S, 0, sizeof S);
+    S.globals = arena_alloc(NBUCKETS * sizeof *S.globals);
+    S.later = arena_alloc(NBUCKETS * sizeof *S.later);
+    S.visible_gen = INT_MAX;
+    S.m = arena_alloc(sizeof *S.m);
+    later_scan(decls);
+
+    Loc start = {0, 0};
+    if (decls)
+        start = decls->loc;
+    if (!decls || decls->kind != DECL_MODEL) {
+        Decl *md = decls;
+        while (md && md->kind != DECL_MODEL)
+            md = md->next;
+        if (md)
+            report(md->loc, "'model NAME' must be the first declaration");
+        else
+            report(start, "a model file must start with 'model NAME'");
+    }
+
+    elab_decls(decls, 0);
+
+    Loc where = S.model_decl ? S.model_decl->loc : start;
+    /* Rule: at least one var; exactly one of score and residual. */
+    if (!S.stopped && !S.have_var)
+        report(where, "a model needs at least one 'var'");
+    if (!S.stopped && !S.objective)
+        report(where, "exactly one of 'score' and 'residual' is required");
+    if (!S.stopped && S.objective)
+        check_overflow(S.m->residual ? S.m->residual : S.m->score, S.objective->value->loc);
+    if (!S.stopped && S.loss_decl)
+        check_overflow(S.m->loss, S.loss_decl->value->loc);
+    /* use_data keeps data out of the score; this is the safety net. */
+    if (diag_errors() == 0 && S.m->score && find_leaf(S.m->score, BLK_DATA))
+        unreachable();
+
+    if (diag_errors() > 0)
+        return NULL;
+    Model *m = S.m;
+    m->ny = (int)S.blk_len[BLK_Y];
+    m->nx = (int)S.blk_len[BLK_X];
+    m->ntheta = (int)S.blk_len[BLK_THETA];
+    m->ndata = (int)S.blk_len[BLK_DATA];
+    m->syms = S.syms;
+    m->nsyms = S.nsyms;
+    return m;
+}
