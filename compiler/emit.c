@@ -162,24 +162,41 @@ typedef struct Emitter {
     int need_sq;
 } Emitter;
 
-/* The helpers every emitted file may use; only referenced ones matter,
-   static inline keeps unused ones silent. */
-static const char *const helpers =
-    "static inline double dil_sq(double x) { return x * x; }\n"
-    "static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"
-    "/* 1 / (1 + e^-x) without overflow for large |x| */\n"
-    "static inline double dil_sigmoid(double x)\n"
-    "{\n"
-    "    if (x >= 0)\n"
-    "        return 1.0 / (1.0 + exp(-x));\n"
-    "    double e = exp(x);\n"
-    "    return e / (1.0 + e);\n"
-    "}\n"
-    "/* log(1 + e^x) without overflow for large x */\n"
-    "static inline double dil_softplus(double x)\n"
-    "{\n"
-    "    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));\n"
-    "}\n";
+/* Helper functions an emitted file may need; only those used are written
+   (clang warns about unused static functions even when inline). */
+enum { H_SQ = 1, H_SIGN = 2, H_SIGMOID = 4, H_SOFTPLUS = 8 };
+static const struct {
+    unsigned flag;
+    const char *name, *text;
+} helpers[] = {
+    {H_SQ, "dil_sq", "static inline double dil_sq(double x) { return x * x; }\n"},
+    {H_SIGN, "dil_sign",
+     "static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"},
+    {H_SIGMOID, "dil_sigmoid",
+     "/* 1 / (1 + e^-x) without overflow for large |x| */\n"
+     "static inline double dil_sigmoid(double x)\n"
+     "{\n"
+     "    if (x >= 0)\n"
+     "        return 1.0 / (1.0 + exp(-x));\n"
+     "    double e = exp(x);\n"
+     "    return e / (1.0 + e);\n"
+     "}\n"},
+    {H_SOFTPLUS, "dil_softplus",
+     "/* log(1 + e^x) without overflow for large x */\n"
+     "static inline double dil_softplus(double x)\n"
+     "{\n"
+     "    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));\n"
+     "}\n"},
+};
+
+static unsigned helpers_used;     /* of the file being emitted */
+
+static void use_helper(const char *fn)
+{
+    for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++)
+        if (!strcmp(helpers[i].name, fn))
+            helpers_used |= helpers[i].flag;
+}
 
 static int is_trivial(const Node *n)
 {
@@ -310,6 +327,7 @@ static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
         Aff ra = a->rank ? r : z, ca = a->rank ? c : z;
         if (ir_is_const(b, 2)) {
             e->st.arith += (double)e->trip;
+            use_helper("dil_sq");
             sput(s, "dil_sq(");
             put_expr(e, s, a, ra, ca);
             sput(s, ")");
@@ -339,6 +357,7 @@ static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
     default:
         if (ir_is_elementwise(n->op) && ir_op_cfn[n->op]) {
             e->st.calls += (double)e->trip;
+            use_helper(ir_op_cfn[n->op]);
             sput(s, "%s(", ir_op_cfn[n->op]);
             put_expr(e, s, a, r, c);
             sput(s, ")");
@@ -986,14 +1005,25 @@ int emit_c(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
             p, DILC_VERSION, opt->source_name, m->name, m->ny, m->nx, m->ntheta, m->ndata,
             m->nres, p);
     fprintf(fp, "#include \"%s\"\n\n#include <math.h>\n#include <stddef.h>\n\n", opt->header_name);
-    fputs(helpers, fp);
-    fputc('\n', fp);
+    /* Kernels first into a buffer: which helpers they use is known after. */
+    char *kbuf = NULL;
+    size_t klen = 0;
+    FILE *kf = open_memstream(&kbuf, &klen);
+    if (!kf)
+        dil_fatal("out of memory");
+    helpers_used = 0;
     long work = 0;
     for (int i = 0; i < ks->n; i++) {
-        long w = emit_kernel(fp, &ks->k[i], m, p, NULL);
+        long w = emit_kernel(kf, &ks->k[i], m, p, NULL);
         if (w > work)
             work = w;
     }
+    fclose(kf);
+    for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++)
+        if (helpers_used & helpers[i].flag)
+            fprintf(fp, "%s\n", helpers[i].text);
+    fwrite(kbuf, 1, klen, fp);
+    free(kbuf);
     fprintf(fp, "static const dil_symbol %s_symbols[%d] = {\n", p, m->nsyms ? m->nsyms : 1);
     for (int i = 0; i < m->nsyms; i++) {
         const Symbol *s = &m->syms[i];

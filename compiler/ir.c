@@ -372,8 +372,10 @@ Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
         return ir_view(a->args[0], rank, rows, cols, m);
     }
     if (a->op == OP_ASSEMBLE && map_is_block(&map, rows, cols)) {
-        /* A view of an assembly that covers exactly one rectangular piece
-           and no other is that piece; one that meets no piece is zero. */
+        /* A view of an assembly that lies inside one rectangular piece and
+           meets no other is a view of that piece; one that meets no piece
+           is zero.  (Gradients assembled from per-symbol adjoints are read
+           back this way by the tangent sweep.) */
         Node probe = shaped(OP_VIEW, rank, rows, cols);
         int hit = -1, overlaps = 0, all_blocks = 1;
         for (int i = 0; i < a->nargs; i++) {
@@ -384,14 +386,20 @@ Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
             }
             if (blocks_overlap(&a->place[i], p, &map, &probe)) {
                 overlaps++;
-                if (same_shape(p, &probe) && a->place[i].r0 == map.r0 && a->place[i].c0 == map.c0)
+                const Map *pl = &a->place[i];
+                if (map.r0 >= pl->r0 && map.r0 + rows <= pl->r0 + p->rows &&
+                    map.c0 >= pl->c0 && map.c0 + cols <= pl->c0 + p->cols)
                     hit = i;
             }
         }
         if (all_blocks && overlaps == 0)
             return ir_zeros(rank, rows, cols);
-        if (all_blocks && overlaps == 1 && hit >= 0)
-            return a->args[hit];
+        if (all_blocks && overlaps == 1 && hit >= 0) {
+            Map m = map;
+            m.r0 -= a->place[hit].r0;
+            m.c0 -= a->place[hit].c0;
+            return ir_view(a->args[hit], rank, rows, cols, m);
+        }
     }
     if (rank == 0 && a->op == OP_EYE)
         return ir_const_si(map.r0 == map.c0);
