@@ -28,6 +28,8 @@ Q = @
 endif
 
 .PHONY: all demo check bench sanitize generated clean deps examples
+# Keep intermediate objects (generated model objects are shared by several links).
+.SECONDARY:
 all: $(BUILD)/dilc $(BUILD)/libdil.a examples
 
 deps:
@@ -130,3 +132,14 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ------------------------------------------------------------------- bench
+BENCH_MODELS ?= node_euler node_vdp kepler mpc_linear
+$(BUILD)/bench/kernels_%: bench/kernels.c $(BUILD)/gen/%.o
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated -DMODEL_DESC=$*_model \
+	    -DMODEL_HEADER='"$*.h"' $< $(BUILD)/gen/$*.o -lm -o $@
+
+bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%)
+	$(Q)BUILD=$(BUILD) sh bench/run.sh $(BENCH_MODELS)

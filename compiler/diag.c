@@ -110,6 +110,10 @@ static void show_range(Loc loc)
         return;
     int b = clamp(loc.begin);
     int ls = line_start(b), le = line_end(ls);
+    if (le > ls && src->text[le - 1] == '\r')
+        le--;                 /* a CRLF file: the CR is not shown */
+    if (b > le)
+        b = le;
     int e = loc.end < le ? loc.end : le;
     const unsigned char *t = (const unsigned char *)src->text;
 

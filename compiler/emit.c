@@ -32,6 +32,7 @@
 
 #include "kern.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,7 +248,7 @@ static void put_const(Str *s, mpq_srcptr q)
     if (rat_to_double(q, &d) != 0)
         unreachable();            /* sema rejects constants beyond double */
     rat_format_double(d, buf);
-    if (d < 0)
+    if (signbit(d))
         sput(s, "(%s)", buf);
     else
         sput(s, "%s", buf);
@@ -893,7 +894,7 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
     }
 
     /* Emission in id order, releasing scratch after its last reader. */
-    Node **live = calloc((size_t)(n ? n : 1), sizeof *live);
+    Node **live = calloc(n > 0 ? (size_t)n : 1u, sizeof *live);
     int nlive = 0;
     for (int i = 0; i < n; i++) {
         Node *nd = order[i];

@@ -784,9 +784,13 @@ static void dump_expr(FILE *out, const Ast *e)
         return;
     }
     switch (e->kind) {
-    case AST_NUM:
-        mpq_out_str(out, 10, e->num);
+    case AST_NUM: {
+        /* mpq_get_str needs the digits of both parts, a '/', a '-', a NUL */
+        size_t n = mpz_sizeinbase(mpq_numref(e->num), 10)
+                 + mpz_sizeinbase(mpq_denref(e->num), 10) + 3;
+        fputs(mpq_get_str(arena_alloc(n), 10, e->num), out);
         break;
+    }
     case AST_NAME:
         fputs(e->name, out);
         break;

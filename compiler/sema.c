@@ -50,6 +50,9 @@
    the largest exponent of an exactly folded power (as in ir.c). */
 #define MAX_CONST_BITS 65536
 #define MAX_POW_EXP 4096
+/* Depth of elaboration: the parser bounds the nesting of one expression,
+   but inlining stacks fn bodies on top of each other. */
+#define MAX_DEPTH 5000
 
 /* The value of an expression that already failed: every operation on it
    yields it again without a message. */
@@ -127,6 +130,12 @@ typedef struct Frame {
     long value;               /* loop index value */
 } Frame;
 
+/* An error printed: its range and the format it came from. */
+typedef struct Reported {
+    Loc loc;
+    const char *fmt;
+} Reported;
+
 /* What the top-level declaration being elaborated is. */
 typedef enum Ctx { CTX_VALUE, CTX_SCORE, CTX_LOSS } Ctx;
 
@@ -149,7 +158,7 @@ static struct {
     Frame *frames;
     int nframes, capframes;
 
-    Loc *reported;            /* ranges of errors printed */
+    Reported *reported;       /* errors printed */
     int nreported, capreported;
     Site *sites;
     int nsites, capsites;
@@ -157,6 +166,7 @@ static struct {
     Ctx ctx;
     const Taint *taint;       /* first data use in the current let */
     long steps;
+    int depth;
     int stopped;              /* error limit or size limit reached */
 
     Symbol *syms;
@@ -274,9 +284,9 @@ static Block role_block(Role r)
 /* Diagnostics                                                         */
 /* ------------------------------------------------------------------ */
 
-/* Reports an error at loc, unless one was already reported at exactly
-   that range (a loop body or fn body elaborated many times would repeat
-   it).  note/nloc: an optional note right after it.  Then one note per
+/* Reports an error at loc, unless the same check already reported one
+   at exactly that range (a loop body or fn body elaborated many times
+   would repeat it).  note/nloc: an optional note right after it.  Then one note per
    enclosing inlined call and loop iteration, innermost first.  Returns
    whether the error was printed. */
 static int report_note(Loc loc, const Loc *nloc, const char *note, const char *fmt, ...)
@@ -290,10 +300,11 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
     if (S.stopped)
         return 0;
     for (int i = 0; i < S.nreported; i++)
-        if (S.reported[i].begin == loc.begin && S.reported[i].end == loc.end)
+        if (S.reported[i].loc.begin == loc.begin && S.reported[i].loc.end == loc.end &&
+            S.reported[i].fmt == fmt)
             return 0;
     S.reported = grow(S.reported, &S.capreported, S.nreported + 1, sizeof *S.reported);
-    S.reported[S.nreported++] = loc;
+    S.reported[S.nreported++] = (Reported){loc, fmt};
 
     va_list ap;
     va_start(ap, fmt);
@@ -596,8 +607,9 @@ static Node *find_leaf(Node *n, Block b)
 /* ------------------------------------------------------------------ */
 
 /* Rule: data values reach only the loss.  Called at each use of a data
-   symbol (taint NULL) or of a value depending on one. */
-static void use_data(Loc loc, const char *name, const Taint *taint, const char *sym)
+   symbol (taint NULL) or of a value depending on one.  Returns -1 after
+   an error (the use then becomes POISON). */
+static int use_data(Loc loc, const char *name, const Taint *taint, const char *sym)
 {
     if (S.ctx == CTX_SCORE) {
         if (!taint)
@@ -606,7 +618,7 @@ static void use_data(Loc loc, const char *name, const Taint *taint, const char *
             report_note(loc, &taint->loc, arena_printf("'%s' is used here", sym),
                         "'%s' depends on 'data' value '%s', which may be used only in the loss",
                         name, sym);
-        return;
+        return -1;
     }
     if (!S.taint) {
         if (taint) {
@@ -617,6 +629,7 @@ static void use_data(Loc loc, const char *name, const Taint *taint, const char *
             S.taint = t;
         }
     }
+    return 0;
 }
 
 /* name: a local, or a global value in scope. */
@@ -641,12 +654,13 @@ static Node *elab_name(Ast *e)
         report(e->loc, "'%s' is a function; call it as %s(...)", e->name, e->name);
         return POISON;
     case E_SYMBOL:
-        if (en->role == ROLE_DATA && en->val != POISON)
-            use_data(e->loc, e->name, NULL, e->name);
+        if (en->role == ROLE_DATA && en->val != POISON &&
+            use_data(e->loc, e->name, NULL, e->name) != 0)
+            return POISON;
         return en->val;
     case E_LET:
-        if (en->taint)
-            use_data(e->loc, e->name, en->taint, en->taint->name);
+        if (en->taint && use_data(e->loc, e->name, en->taint, en->taint->name) != 0)
+            return POISON;
         return en->val;
     case E_DIM:
     case E_CONST:
@@ -833,8 +847,9 @@ static Node *family_read(Ast *e, Entry *f)
         return POISON;
     }
     Member *m = &f->mem[p];
-    if (m->taint)
-        use_data(e->loc, arena_printf("%s[%ld]", f->name, k), m->taint, m->taint->name);
+    if (m->taint &&
+        use_data(e->loc, arena_printf("%s[%ld]", f->name, k), m->taint, m->taint->name) != 0)
+        return POISON;
     return m->val;
 }
 
@@ -927,6 +942,10 @@ static Node *elab_sumrange(Ast *e)
     bad |= const_int(e->b, elab(e->b), "range bound", &hi) != 0;
     if (bad)
         return POISON;
+    if (hi > lo && hi - lo > MAX_STEPS - S.steps) {
+        too_large(e->loc);
+        return POISON;
+    }
     Node *acc = NULL;
     long first = lo;
     for (long t = lo; t < hi && !S.stopped; t++) {
@@ -1112,6 +1131,13 @@ static Node *elab(Ast *e)
         too_large(e->loc);
         return POISON;
     }
+    if (S.depth >= MAX_DEPTH) {
+        report(e->loc, "expression nested too deeply after inlining fn calls (more than %d levels)",
+               MAX_DEPTH);
+        S.stopped = 1;
+        return POISON;
+    }
+    S.depth++;
     Node *n = POISON;
     switch (e->kind) {
     /* Rule: every number is exact; it goes into the IR as it is. */
@@ -1152,6 +1178,7 @@ static Node *elab(Ast *e)
         n = elab_sumrange(e);
         break;
     }
+    S.depth--;
     if (n != POISON)
         n = check_const(e->loc, n);
     return n;
@@ -1226,9 +1253,14 @@ static void decl_symbol(Decl *d)
         double x;
         if (v == POISON) {
             bad = 1;
+        } else if (v->rank != 0) {
+            report(d->value->loc, "default value of '%s' must be a scalar, got shape %s",
+                   d->name, shape_str(v));
+            bad = 1;
         } else if (v->op != OP_CONST) {
-            report(d->value->loc, "default value of '%s' must be a constant scalar, got %s",
-                   d->name, v->rank ? shape_str(v) : "a non-constant expression");
+            report(d->value->loc,
+                   "default value of '%s' must be an exact constant (a rational number; "
+                   "functions of constants such as sin(1) are not folded)", d->name);
             bad = 1;
         } else if (rat_to_double(v->q, &x) != 0) {
             report(d->value->loc, "constant overflows a double");
@@ -1387,6 +1419,10 @@ static void decl_for(Decl *d)
     }
     if (bad)
         return;
+    if (hi > lo && hi - lo > MAX_STEPS - S.steps) {
+        too_large(d->loc);
+        return;
+    }
     for (long t = lo; t < hi && !S.stopped; t++) {
         if (++S.steps > MAX_STEPS) {
             too_large(d->loc);
@@ -1534,6 +1570,8 @@ Model *sema_model(Decl *decls)
             report(md->loc, "'model NAME' must be the first declaration");
         else
             report(start, "a model file must start with 'model NAME'");
+        if (!decls)
+            return NULL;
     }
 
     elab_decls(decls, 0);

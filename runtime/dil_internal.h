@@ -1,0 +1,136 @@
+/*
+ * dil_internal.h - what the runtime's files share with each other, never
+ * installed.
+ *
+ * One section per source file.  Every solver runs on a dili_ctx: the model,
+ * its fixed inputs x and theta, the kernel scratch and the info record being
+ * filled.  Kernels are called only through the counted wrappers of util.c,
+ * which also apply the rule "a non-finite value from a kernel is an error"
+ * in one place.  Scratch is carved from the caller's (or our) work array:
+ * the kernel scratch first (m->work_size doubles), then the vectors of the
+ * algorithm; each algorithm file exports how many doubles it needs.
+ */
+#ifndef DIL_INTERNAL_H
+#define DIL_INTERNAL_H
+
+#include <stddef.h>
+
+#include "dil.h"
+
+typedef struct dili_ctx {
+    const dil_model *m;
+    const double *x;      /* nx, may be NULL when nx == 0 */
+    const double *theta;  /* ntheta, may be NULL when ntheta == 0 */
+    double *kw;           /* m->work_size doubles for the kernels */
+    dil_info *info;       /* never NULL: counters are kept here */
+} dili_ctx;
+
+/* ------------------------------------------------------------------ */
+/* util.c: vectors and counted kernel calls                            */
+/* ------------------------------------------------------------------ */
+
+double dili_dot(int n, const double *a, const double *b);
+double dili_norm(int n, const double *a);           /* overflow-safe 2-norm */
+void dili_copy(int n, const double *src, double *dst);
+void dili_zero(int n, double *v);
+void dili_axpy(int n, double a, const double *xv, double *yv);  /* y += a x */
+void dili_scale(int n, double a, double *v);
+int dili_all_finite(int n, const double *v);        /* 1 when all finite */
+int dili_max_int(int a, int b);
+int dili_moved(int n, const double *y, const double *y_try);  /* y_try != y */
+
+/* Each returns DIL_OK or DIL_NOT_FINITE (the output has a NaN or inf). */
+double dili_score(dili_ctx *c, const double *y);    /* value, may be non-finite */
+int dili_grad(dili_ctx *c, const double *y, double *g);
+int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv);
+int dili_residual(dili_ctx *c, const double *y, double *r);
+int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv);
+int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out);
+
+/* Workspace: the caller's, or malloc'ed (*own, freed by the caller of
+   this; NULL on failure). */
+double *dili_work_acquire(const dil_model *m, size_t extra, double *work,
+                          double **own);
+/* Store status in loc and copy loc to info (if not NULL); returns status. */
+int dili_finish(dil_info *info, dil_info *loc, int status);
+void dili_info_init(dil_info *loc);
+
+/* Saturating size arithmetic for work sizes. */
+size_t dili_add(size_t a, size_t b);
+size_t dili_mul(size_t a, size_t b);
+
+/* ------------------------------------------------------------------ */
+/* options.c: argument checks shared by the entry points               */
+/* ------------------------------------------------------------------ */
+
+int dili_check_model(const dil_model *m);           /* DIL_OK or DIL_BAD_ARG */
+int dili_check_options(const dil_model *m, const dil_options *o);
+int dili_default_cap(int ny);                       /* max(2*ny, 50) */
+/* Per-call scratch beyond m->work_size, in doubles. */
+size_t dili_solve_work(const dil_model *m, const dil_options *o);
+size_t dili_backward_work(const dil_model *m, const dil_options *o);
+size_t dili_loss_work(const dil_model *m, const dil_options *o);
+
+/* ------------------------------------------------------------------ */
+/* cg.c: conjugate gradient, Algorithm 1                               */
+/* ------------------------------------------------------------------ */
+
+/* av = A v for a symmetric operator A; returns DIL_OK or DIL_NOT_FINITE. */
+typedef int (*dili_apply_fn)(void *op, const double *v, double *av);
+
+typedef struct dili_cg_problem {
+    int n;
+    dili_apply_fn apply;  /* A; CG solves (A + eps I) x = b */
+    void *op;
+    double eps;           /* >= 0 */
+    double rtol;          /* stop when ||r|| <= rtol * ||b|| */
+    int max_iter;         /* > 0 */
+} dili_cg_problem;
+
+int dili_cg(const dili_cg_problem *pb, const double *b, double *xs,
+            int have_x0, double *r, double *p, double *ap,
+            int *iters, double *relres);
+size_t dili_cg_work(int n);                         /* r, p, ap: 3n */
+
+/* The Hessian H = d2f/dy2 at y as a dili_apply_fn (op: dili_hess_op). */
+typedef struct dili_hess_op {
+    dili_ctx *c;
+    const double *y;
+} dili_hess_op;
+int dili_hess_apply(void *op, const double *v, double *av);
+
+/* ------------------------------------------------------------------ */
+/* dense.c: the naive backward solve                                   */
+/* ------------------------------------------------------------------ */
+
+int dili_dense_solve(dili_ctx *c, const double *y, double eps,
+                     const double *b, double *g, double *w);
+size_t dili_dense_work(int n);                      /* n*n + 3n */
+
+/* ------------------------------------------------------------------ */
+/* line search helpers (newton.c) and the solvers, one file each       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Armijo backtracking along d from y (score f0, slope g0d = g^T d < 0):
+ * the first t in t0, t0/2, ... with f(y + t d) <= f0 + c1 t g0d (+ a few
+ * ulps of |f0|).  On success y_try holds y + t d, *f_try its score.
+ * Returns DIL_OK or DIL_LINE_SEARCH.
+ */
+int dili_armijo(dili_ctx *c, const double *y, double f0, const double *d,
+                double g0d, double t0, const dil_options *o,
+                double *y_try, double *f_try, double *t_out);
+double dili_armijo_slack(double f0);
+
+int dili_newton(dili_ctx *c, double *y, const dil_options *o, double *w);
+size_t dili_newton_work(int ny);
+int dili_gradient(dili_ctx *c, double *y, const dil_options *o, double *w);
+size_t dili_gradient_work(int ny);
+int dili_lbfgs(dili_ctx *c, double *y, const dil_options *o, double *w);
+size_t dili_lbfgs_work(int ny, int mem);
+int dili_gauss_newton(dili_ctx *c, double *y, const dil_options *o, double *w);
+size_t dili_gauss_newton_work(int ny, int nres);
+int dili_fixed_point(dili_ctx *c, double *y, const dil_options *o, double *w);
+size_t dili_fixed_point_work(int ny);
+
+#endif

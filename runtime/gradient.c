@@ -1,0 +1,76 @@
+/*
+ * gradient.c - steepest descent with Armijo backtracking.
+ *
+ * The simplest forward solver: y <- y - t g with g = df/dy and t from
+ * backtracking on the Armijo condition f(y - t g) <= f(y) - c1 t ||g||^2.
+ * It needs only the score and its gradient (no Hessian kernel) and each
+ * step is cheap, but convergence is linear with a rate set by the condition
+ * number of H: expect hundreds to many thousands of iterations, so raise
+ * max_iter well above the Newton default.
+ *
+ * Step-size memory: the first trial is a unit-length move, t = 1/||g||
+ * (capped at 1), so the first step is scale-aware; afterwards each search
+ * starts at twice the last accepted t.  Doubling lets t grow back after a
+ * short step through a curved valley, halving finds a safe step again; the
+ * net cost is about one extra score evaluation per iteration.
+ */
+#include <math.h>
+
+#include "dil_internal.h"
+
+size_t dili_gradient_work(int ny)
+{
+    return dili_mul(2, (size_t)ny);     /* g, y_try */
+}
+
+/*
+ * Contract as dili_newton: w holds dili_gradient_work(ny) doubles; returns
+ * DIL_OK, DIL_MAX_ITER, DIL_LINE_SEARCH or DIL_NOT_FINITE with y the best
+ * (lowest-score) iterate.
+ */
+int dili_gradient(dili_ctx *c, double *y, const dil_options *o, double *w)
+{
+    int n = c->m->ny, k, st;
+    double *g = w, *yt = g + n;
+    double f, gn, t0 = 0.0;
+    dil_info *in = c->info;
+
+    f = dili_score(c, y);
+    in->score = f;
+    if (!isfinite(f))
+        return DIL_NOT_FINITE;
+    st = dili_grad(c, y, g);
+    in->grad_norm = dili_norm(n, g);
+    if (st != DIL_OK)
+        return st;
+
+    for (k = 0;; k++) {
+        double ft = 0.0, t = 0.0;
+
+        gn = dili_norm(n, g);
+        in->iterations = k;
+        in->score = f;
+        in->grad_norm = gn;
+        if (gn <= o->tol)
+            return DIL_OK;
+        if (k >= o->max_iter)
+            return DIL_MAX_ITER;
+        if (k == 0)
+            t0 = fmin(1.0, 1.0 / gn);
+        /* the direction is -g: negate g in place (recomputed after the step) */
+        dili_scale(n, -1.0, g);
+        st = dili_armijo(c, y, f, g, -gn * gn, t0, o, yt, &ft, &t);
+        if (st != DIL_OK)
+            return st;
+        t0 = 2.0 * t;
+        dili_copy(n, yt, y);
+        f = ft;
+        st = dili_grad(c, y, g);
+        if (st != DIL_OK) {
+            in->iterations = k + 1;
+            in->score = f;
+            in->grad_norm = dili_norm(n, g);
+            return st;
+        }
+    }
+}

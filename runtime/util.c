@@ -1,0 +1,195 @@
+/*
+ * util.c - small vector routines and the counted kernel wrappers.
+ *
+ * Every call from the runtime into a model kernel goes through one of the
+ * dili_* wrappers here, so that evaluation counts in dil_info are exact and
+ * the rule "a NaN or infinity produced by a kernel is an error" is applied
+ * in one place: each wrapper scans the kernel's output and reports
+ * DIL_NOT_FINITE, and the solvers stop at once on it.  The scan is O(n), far
+ * below the cost of the kernel itself.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dil_internal.h"
+
+double dili_dot(int n, const double *a, const double *b)
+{
+    double s = 0.0;
+    int i;
+    for (i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/*
+ * The plain sqrt(sum a_i^2) overflows once some |a_i| > 1e154 although the
+ * norm itself is representable; it also underflows to 0 for tiny vectors,
+ * which would turn a relative test into a division by zero.  Take the plain
+ * route first and rescale by max |a_i| only when it fails.
+ */
+double dili_norm(int n, const double *a)
+{
+    double s = dili_dot(n, a, a), amax = 0.0;
+    int i;
+    if (isfinite(s) && s > 1e-280)
+        return sqrt(s);
+    for (i = 0; i < n; i++) {
+        double v = fabs(a[i]);
+        if (!(v <= amax))       /* also propagates NaN */
+            amax = v;
+    }
+    if (amax == 0.0 || !isfinite(amax))
+        return amax;
+    s = 0.0;
+    for (i = 0; i < n; i++) {
+        double v = a[i] / amax;
+        s += v * v;
+    }
+    return amax * sqrt(s);
+}
+
+void dili_copy(int n, const double *src, double *dst)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
+void dili_zero(int n, double *v)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        v[i] = 0.0;
+}
+
+void dili_axpy(int n, double a, const double *xv, double *yv)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        yv[i] += a * xv[i];
+}
+
+void dili_scale(int n, double a, double *v)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        v[i] *= a;
+}
+
+int dili_all_finite(int n, const double *v)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+/*
+ * 1 when y_try differs from y in some component.  Once a backtracked step
+ * is below the rounding unit of y, y + t d == y and the "new" point passes
+ * any decrease test with slack; such a step is no progress and must count
+ * as a failed search, or the solver would spin until max_iter.
+ */
+int dili_moved(int n, const double *y, const double *y_try)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (y_try[i] != y[i])
+            return 1;
+    return 0;
+}
+
+int dili_max_int(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+double dili_score(dili_ctx *c, const double *y)
+{
+    c->info->n_score++;
+    return c->m->score(y, c->x, c->theta, c->kw);
+}
+
+int dili_grad(dili_ctx *c, const double *y, double *g)
+{
+    c->info->n_grad++;
+    c->m->score_grad_y(y, c->x, c->theta, g, c->kw);
+    return dili_all_finite(c->m->ny, g) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv)
+{
+    c->info->n_hvp++;
+    c->m->score_hvp_yy(y, c->x, c->theta, v, hv, c->kw);
+    return dili_all_finite(c->m->ny, hv) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_residual(dili_ctx *c, const double *y, double *r)
+{
+    c->info->n_score++;
+    c->m->residual(y, c->x, c->theta, r, c->kw);
+    return dili_all_finite(c->m->nres, r) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv)
+{
+    c->info->n_jac++;
+    c->m->residual_jvp_y(y, c->x, c->theta, v, jv, c->kw);
+    return dili_all_finite(c->m->nres, jv) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out)
+{
+    c->info->n_jac++;
+    c->m->residual_vjp_y(y, c->x, c->theta, w, out, c->kw);
+    return dili_all_finite(c->m->ny, out) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+size_t dili_add(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+size_t dili_mul(size_t a, size_t b)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return SIZE_MAX;
+    return a * b;
+}
+
+/*
+ * The caller's work, or a fresh block of m->work_size + extra doubles that
+ * the caller of this function frees (through *own) on every path.  NULL
+ * when the allocation fails or the size does not fit a size_t.
+ */
+double *dili_work_acquire(const dil_model *m, size_t extra, double *work,
+                          double **own)
+{
+    size_t need = dili_add(m->work_size, extra);
+    *own = NULL;
+    if (work != NULL)
+        return work;
+    if (need == 0)
+        need = 1;
+    if (need >= SIZE_MAX / sizeof(double))
+        return NULL;
+    *own = (double *)malloc(need * sizeof(double));
+    return *own;
+}
+
+int dili_finish(dil_info *info, dil_info *loc, int status)
+{
+    loc->status = status;
+    if (info != NULL)
+        *info = *loc;
+    return status;
+}
+
+void dili_info_init(dil_info *loc)
+{
+    memset(loc, 0, sizeof *loc);
+}
