@@ -785,6 +785,17 @@ Node *ir_matmul(Node *a, Node *b)
         return a;                                   /* x @ I = x */
     if (rank == 0)
         return ir_sum(ir_mul(a, b));                /* a . b, fused */
+    /* An inner dimension of 1 makes the product elementwise:
+       (m x 1)(1 x n) = outer(a, b), (m x 1) b = a b0, a0 (1 x n) = a0 b,
+       which the emitter fuses instead of running a one-step reduction. */
+    int inner = a->rank == 2 ? a->cols : a->rows;
+    if (inner == 1) {
+        Node *ac = a->rank == 2 ? ir_col(a, 0) : ir_element(a, 0, 0);
+        Node *br = b->rank == 2 ? ir_row(b, 0) : ir_element(b, 0, 0);
+        if (a->rank == 2 && b->rank == 2)
+            return ir_outer(ac, br);
+        return ir_mul(ac, br);
+    }
     /* A scalar factor of either operand moves outside: (cA) @ B = c (A @ B) */
     if (a->op == OP_MUL && a->args[0]->op == OP_CONST)
         return ir_mul(a->args[0], ir_matmul(a->args[1], b));

@@ -21,83 +21,42 @@ double mpc_linear_score(const double *y, const double *x, const double *theta, d
             acc += theta[2*i + l] * x[l];
         t10[i] = acc;
     }
-    double *const t12 = work + 2;
+    double *const t15 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[0];
-        t12[i] = acc;
+        t15[i] = (t10[i] + (theta[i + 4] * y[0]));
     }
-    double *const t13 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t13[i] = (t10[i] + t12[i]);
-    }
-    double *const t14 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t13[l];
-        t14[i] = acc;
-    }
-    double *const t16 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[1];
+            acc += theta[2*i + l] * t15[l];
         t16[i] = acc;
     }
-    double *const t17 = work + 6;
+    double *const t20 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t17[i] = (t14[i] + t16[i]);
+        t20[i] = (t16[i] + (theta[i + 4] * y[1]));
     }
-    double *const t19 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t17[l];
-        t19[i] = acc;
+            acc += theta[2*i + l] * t20[l];
+        t22[i] = acc;
     }
-    double *const t21 = work + 2;
+    double *const t26 = work + 6;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[2];
-        t21[i] = acc;
+        t26[i] = (t22[i] + (theta[i + 4] * y[2]));
     }
-    double *const t22 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t22[i] = (t19[i] + t21[i]);
-    }
-    double *const t24 = work + 0;
+    double *const t28 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t22[l];
-        t24[i] = acc;
+            acc += theta[2*i + l] * t26[l];
+        t28[i] = acc;
     }
-    double *const t26 = work + 2;
+    double *const t32 = work + 8;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[3];
-        t26[i] = acc;
-    }
-    double *const t27 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t27[i] = (t24[i] + t26[i]);
-    }
-    double *const t29 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t27[l];
-        t29[i] = acc;
-    }
-    double *const t31 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[4];
-        t31[i] = acc;
-    }
-    double *const t32 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t32[i] = (t29[i] + t31[i]);
+        t32[i] = (t28[i] + (theta[i + 4] * y[3]));
     }
     double *const t34 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -106,125 +65,106 @@ double mpc_linear_score(const double *y, const double *x, const double *theta, d
             acc += theta[2*i + l] * t32[l];
         t34[i] = acc;
     }
-    double *const t36 = work + 2;
+    double *const t38 = work + 10;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[5];
-        t36[i] = acc;
+        t38[i] = (t34[i] + (theta[i + 4] * y[4]));
     }
-    double *const t37 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t37[i] = (t34[i] + t36[i]);
-    }
-    double *const t39 = work + 0;
+    double *const t40 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t37[l];
-        t39[i] = acc;
+            acc += theta[2*i + l] * t38[l];
+        t40[i] = acc;
     }
-    double *const t41 = work + 2;
+    double *const t44 = work + 12;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[6];
-        t41[i] = acc;
+        t44[i] = (t40[i] + (theta[i + 4] * y[5]));
     }
-    double *const t42 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t42[i] = (t39[i] + t41[i]);
-    }
-    double *const t44 = work + 0;
+    double *const t46 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t42[l];
-        t44[i] = acc;
-    }
-    double *const t46 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[7];
+            acc += theta[2*i + l] * t44[l];
         t46[i] = acc;
     }
-    double *const t47 = work + 18;
+    double *const t50 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t47[i] = (t44[i] + t46[i]);
+        t50[i] = (t46[i] + (theta[i + 4] * y[6]));
     }
-    double *const t49 = work + 0;
+    double *const t52 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t47[l];
-        t49[i] = acc;
+            acc += theta[2*i + l] * t50[l];
+        t52[i] = acc;
     }
-    double *const t51 = work + 2;
+    double *const t56 = work + 16;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[8];
-        t51[i] = acc;
+        t56[i] = (t52[i] + (theta[i + 4] * y[7]));
     }
-    double *const t52 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t52[i] = (t49[i] + t51[i]);
-    }
-    double *const t53 = work + 0;
+    double *const t58 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t52[l];
-        t53[i] = acc;
+            acc += theta[2*i + l] * t56[l];
+        t58[i] = acc;
     }
-    double *const t55 = work + 2;
+    double *const t62 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t62[i] = (t58[i] + (theta[i + 4] * y[8]));
+    }
+    double *const t63 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
-        acc += theta[i + 4] * y[9];
-        t55[i] = acc;
-    }
-    double s60 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s60 += (theta[i + 6] * dil_sq(t13[i]));
-    }
-    double s63 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s63 += (theta[i + 6] * dil_sq(t17[i]));
-    }
-    double s67 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s67 += (theta[i + 6] * dil_sq(t22[i]));
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t62[l];
+        t63[i] = acc;
     }
     double s71 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s71 += (theta[i + 6] * dil_sq(t27[i]));
+        s71 += (theta[i + 6] * dil_sq(t15[i]));
     }
-    double s75 = 0.0;
+    double s74 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s75 += (theta[i + 6] * dil_sq(t32[i]));
+        s74 += (theta[i + 6] * dil_sq(t20[i]));
     }
-    double s79 = 0.0;
+    double s78 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s79 += (theta[i + 6] * dil_sq(t37[i]));
+        s78 += (theta[i + 6] * dil_sq(t26[i]));
     }
-    double s83 = 0.0;
+    double s82 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s83 += (theta[i + 6] * dil_sq(t42[i]));
+        s82 += (theta[i + 6] * dil_sq(t32[i]));
     }
-    double s87 = 0.0;
+    double s86 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s87 += (theta[i + 6] * dil_sq(t47[i]));
+        s86 += (theta[i + 6] * dil_sq(t38[i]));
     }
-    double s91 = 0.0;
+    double s90 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s91 += (theta[i + 6] * dil_sq(t52[i]));
+        s90 += (theta[i + 6] * dil_sq(t44[i]));
     }
-    double s95 = 0.0;
+    double s94 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s95 += (theta[i + 6] * dil_sq((t53[i] + t55[i])));
+        s94 += (theta[i + 6] * dil_sq(t50[i]));
     }
     double s98 = 0.0;
-    for (int i = 0; i < 10; i++) {
-        s98 += dil_sq(y[i]);
+    for (int i = 0; i < 2; i++) {
+        s98 += (theta[i + 6] * dil_sq(t56[i]));
     }
-    return ((((((((((s60 + s63) + s67) + s71) + s75) + s79) + s83) + s87) + s91) + s95) + (2.0 * s98));
+    double s102 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s102 += (theta[i + 6] * dil_sq(t62[i]));
+    }
+    double s106 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s106 += (theta[i + 6] * dil_sq((t63[i] + (theta[i + 4] * y[9]))));
+    }
+    double s109 = 0.0;
+    for (int i = 0; i < 10; i++) {
+        s109 += dil_sq(y[i]);
+    }
+    return ((((((((((s71 + s74) + s78) + s82) + s86) + s90) + s94) + s98) + s102) + s106) + (2.0 * s109));
 }
 
 /* gy = df/dy */
@@ -238,83 +178,42 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
             acc += theta[2*i + l] * x[l];
         t10[i] = acc;
     }
-    double *const t12 = work + 2;
+    double *const t15 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[0];
-        t12[i] = acc;
+        t15[i] = (t10[i] + (theta[i + 4] * y[0]));
     }
-    double *const t13 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t13[i] = (t10[i] + t12[i]);
-    }
-    double *const t14 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t13[l];
-        t14[i] = acc;
-    }
-    double *const t16 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[1];
+            acc += theta[2*i + l] * t15[l];
         t16[i] = acc;
     }
-    double *const t17 = work + 6;
+    double *const t20 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t17[i] = (t14[i] + t16[i]);
+        t20[i] = (t16[i] + (theta[i + 4] * y[1]));
     }
-    double *const t19 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t17[l];
-        t19[i] = acc;
+            acc += theta[2*i + l] * t20[l];
+        t22[i] = acc;
     }
-    double *const t21 = work + 2;
+    double *const t26 = work + 6;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[2];
-        t21[i] = acc;
+        t26[i] = (t22[i] + (theta[i + 4] * y[2]));
     }
-    double *const t22 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t22[i] = (t19[i] + t21[i]);
-    }
-    double *const t24 = work + 0;
+    double *const t28 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t22[l];
-        t24[i] = acc;
+            acc += theta[2*i + l] * t26[l];
+        t28[i] = acc;
     }
-    double *const t26 = work + 2;
+    double *const t32 = work + 8;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[3];
-        t26[i] = acc;
-    }
-    double *const t27 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t27[i] = (t24[i] + t26[i]);
-    }
-    double *const t29 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t27[l];
-        t29[i] = acc;
-    }
-    double *const t31 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[4];
-        t31[i] = acc;
-    }
-    double *const t32 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t32[i] = (t29[i] + t31[i]);
+        t32[i] = (t28[i] + (theta[i + 4] * y[3]));
     }
     double *const t34 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -323,262 +222,213 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
             acc += theta[2*i + l] * t32[l];
         t34[i] = acc;
     }
-    double *const t36 = work + 2;
+    double *const t38 = work + 10;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[5];
-        t36[i] = acc;
+        t38[i] = (t34[i] + (theta[i + 4] * y[4]));
     }
-    double *const t37 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t37[i] = (t34[i] + t36[i]);
-    }
-    double *const t39 = work + 0;
+    double *const t40 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t37[l];
-        t39[i] = acc;
+            acc += theta[2*i + l] * t38[l];
+        t40[i] = acc;
     }
-    double *const t41 = work + 2;
+    double *const t44 = work + 12;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[6];
-        t41[i] = acc;
+        t44[i] = (t40[i] + (theta[i + 4] * y[5]));
     }
-    double *const t42 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t42[i] = (t39[i] + t41[i]);
-    }
-    double *const t44 = work + 0;
+    double *const t46 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t42[l];
-        t44[i] = acc;
-    }
-    double *const t46 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[7];
+            acc += theta[2*i + l] * t44[l];
         t46[i] = acc;
     }
-    double *const t47 = work + 18;
+    double *const t50 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t47[i] = (t44[i] + t46[i]);
+        t50[i] = (t46[i] + (theta[i + 4] * y[6]));
     }
-    double *const t49 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t47[l];
-        t49[i] = acc;
-    }
-    double *const t51 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[8];
-        t51[i] = acc;
-    }
-    double *const t52 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t52[i] = (t49[i] + t51[i]);
-    }
-    double *const t53 = work + 0;
+    double *const t52 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t52[l];
-        t53[i] = acc;
+            acc += theta[2*i + l] * t50[l];
+        t52[i] = acc;
     }
-    double *const t55 = work + 2;
+    double *const t56 = work + 16;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[9];
-        t55[i] = acc;
+        t56[i] = (t52[i] + (theta[i + 4] * y[7]));
     }
-    double *const t109 = work + 22;
+    double *const t58 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t109[i] = (theta[i + 6] * (2.0 * (t53[i] + t55[i])));
-    }
-    double *const t138 = work + 0;
-    {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t109[l] * theta[l + 4];
-        t138[0] = acc;
+            acc += theta[2*i + l] * t56[l];
+        t58[i] = acc;
     }
-    double *const t140 = work + 2;
+    double *const t62 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t62[i] = (t58[i] + (theta[i + 4] * y[8]));
+    }
+    double *const t63 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t62[l];
+        t63[i] = acc;
+    }
+    double *const t120 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t120[i] = (theta[i + 6] * (2.0 * (t63[i] + (theta[i + 4] * y[9]))));
+    }
+    double s150 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s150 += (theta[i + 4] * t120[i]);
+    }
+    double *const t152 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t109[l] * theta[j + 2*l];
-        t140[j] = acc;
+            acc += t120[l] * theta[j + 2*l];
+        t152[j] = acc;
     }
-    double *const t141 = work + 22;
+    double *const t153 = work + 20;
     for (int i = 0; i < 2; i++) {
-        t141[i] = ((theta[i + 6] * (2.0 * t52[i])) + t140[i]);
+        t153[i] = ((theta[i + 6] * (2.0 * t62[i])) + t152[i]);
     }
-    double *const t144 = work + 2;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t141[l] * theta[l + 4];
-        t144[0] = acc;
+    double s157 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s157 += (theta[i + 4] * t153[i]);
     }
-    double *const t147 = work + 20;
+    double *const t160 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t141[l] * theta[j + 2*l];
-        t147[j] = acc;
+            acc += t153[l] * theta[j + 2*l];
+        t160[j] = acc;
     }
-    double *const t148 = work + 22;
+    double *const t161 = work + 18;
     for (int i = 0; i < 2; i++) {
-        t148[i] = ((theta[i + 6] * (2.0 * t47[i])) + t147[i]);
+        t161[i] = ((theta[i + 6] * (2.0 * t56[i])) + t160[i]);
     }
-    double *const t151 = work + 18;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t148[l] * theta[l + 4];
-        t151[0] = acc;
+    double s165 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s165 += (theta[i + 4] * t161[i]);
     }
-    double *const t154 = work + 20;
+    double *const t168 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t148[l] * theta[j + 2*l];
-        t154[j] = acc;
-    }
-    double *const t155 = work + 22;
-    for (int i = 0; i < 2; i++) {
-        t155[i] = ((theta[i + 6] * (2.0 * t42[i])) + t154[i]);
-    }
-    double *const t158 = work + 16;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[l + 4];
-        t158[0] = acc;
-    }
-    double *const t161 = work + 20;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[j + 2*l];
-        t161[j] = acc;
-    }
-    double *const t162 = work + 22;
-    for (int i = 0; i < 2; i++) {
-        t162[i] = ((theta[i + 6] * (2.0 * t37[i])) + t161[i]);
-    }
-    double *const t165 = work + 14;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t162[l] * theta[l + 4];
-        t165[0] = acc;
-    }
-    double *const t168 = work + 20;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t162[l] * theta[j + 2*l];
+            acc += t161[l] * theta[j + 2*l];
         t168[j] = acc;
     }
-    double *const t169 = work + 22;
+    double *const t169 = work + 16;
     for (int i = 0; i < 2; i++) {
-        t169[i] = ((theta[i + 6] * (2.0 * t32[i])) + t168[i]);
+        t169[i] = ((theta[i + 6] * (2.0 * t50[i])) + t168[i]);
     }
-    double *const t172 = work + 12;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t169[l] * theta[l + 4];
-        t172[0] = acc;
+    double s173 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s173 += (theta[i + 4] * t169[i]);
     }
-    double *const t175 = work + 20;
+    double *const t176 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += t169[l] * theta[j + 2*l];
-        t175[j] = acc;
+        t176[j] = acc;
     }
-    double *const t176 = work + 22;
+    double *const t177 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t176[i] = ((theta[i + 6] * (2.0 * t27[i])) + t175[i]);
+        t177[i] = ((theta[i + 6] * (2.0 * t44[i])) + t176[i]);
     }
-    double *const t179 = work + 10;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t176[l] * theta[l + 4];
-        t179[0] = acc;
+    double s181 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s181 += (theta[i + 4] * t177[i]);
     }
-    double *const t182 = work + 20;
+    double *const t184 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t176[l] * theta[j + 2*l];
-        t182[j] = acc;
+            acc += t177[l] * theta[j + 2*l];
+        t184[j] = acc;
     }
-    double *const t183 = work + 22;
+    double *const t185 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t183[i] = ((theta[i + 6] * (2.0 * t22[i])) + t182[i]);
+        t185[i] = ((theta[i + 6] * (2.0 * t38[i])) + t184[i]);
     }
-    double *const t186 = work + 8;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t183[l] * theta[l + 4];
-        t186[0] = acc;
+    double s189 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s189 += (theta[i + 4] * t185[i]);
     }
-    double *const t189 = work + 20;
+    double *const t192 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t183[l] * theta[j + 2*l];
-        t189[j] = acc;
+            acc += t185[l] * theta[j + 2*l];
+        t192[j] = acc;
     }
-    double *const t190 = work + 22;
+    double *const t193 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t190[i] = ((theta[i + 6] * (2.0 * t17[i])) + t189[i]);
+        t193[i] = ((theta[i + 6] * (2.0 * t32[i])) + t192[i]);
     }
-    double *const t193 = work + 6;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t190[l] * theta[l + 4];
-        t193[0] = acc;
+    double s197 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s197 += (theta[i + 4] * t193[i]);
     }
-    double *const t196 = work + 20;
+    double *const t200 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t190[l] * theta[j + 2*l];
-        t196[j] = acc;
+            acc += t193[l] * theta[j + 2*l];
+        t200[j] = acc;
     }
-    double *const t200 = work + 22;
-    {
+    double *const t201 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        t201[i] = ((theta[i + 6] * (2.0 * t26[i])) + t200[i]);
+    }
+    double s205 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s205 += (theta[i + 4] * t201[i]);
+    }
+    double *const t208 = work + 0;
+    for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += ((theta[l + 6] * (2.0 * t13[l])) + t196[l]) * theta[l + 4];
-        t200[0] = acc;
+            acc += t201[l] * theta[j + 2*l];
+        t208[j] = acc;
     }
-    double *const t204 = work + 24;
-    t204[9] = t138[0];
-    t204[8] = t144[0];
-    t204[7] = t151[0];
-    t204[6] = t158[0];
-    t204[5] = t165[0];
-    t204[4] = t172[0];
-    t204[3] = t179[0];
-    t204[2] = t186[0];
-    t204[1] = t193[0];
-    t204[0] = t200[0];
+    double *const t209 = work + 6;
+    for (int i = 0; i < 2; i++) {
+        t209[i] = ((theta[i + 6] * (2.0 * t20[i])) + t208[i]);
+    }
+    double s213 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s213 += (theta[i + 4] * t209[i]);
+    }
+    double *const t216 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t209[l] * theta[j + 2*l];
+        t216[j] = acc;
+    }
+    double s221 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s221 += (theta[i + 4] * ((theta[i + 6] * (2.0 * t15[i])) + t216[i]));
+    }
+    double *const t225 = work + 22;
+    t225[9] = s150;
+    t225[8] = s157;
+    t225[7] = s165;
+    t225[6] = s173;
+    t225[5] = s181;
+    t225[4] = s189;
+    t225[3] = s197;
+    t225[2] = s205;
+    t225[1] = s213;
+    t225[0] = s221;
     for (int i = 0; i < 10; i++) {
-        gy[i] = ((4.0 * y[i]) + t204[i]);
+        gy[i] = ((4.0 * y[i]) + t225[i]);
     }
 }
 
@@ -588,343 +438,257 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
 {
     (void)y;
     (void)x;
-    double *const t211 = work + 0;
+    double *const t233 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[0];
-        t211[i] = acc;
+        t233[i] = (theta[i + 4] * v[0]);
     }
-    double *const t213 = work + 2;
+    double *const t235 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t211[l];
-        t213[i] = acc;
-    }
-    double *const t215 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[1];
-        t215[i] = acc;
-    }
-    double *const t216 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t216[i] = (t213[i] + t215[i]);
-    }
-    double *const t217 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t216[l];
-        t217[i] = acc;
-    }
-    double *const t219 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[2];
-        t219[i] = acc;
-    }
-    double *const t220 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t220[i] = (t217[i] + t219[i]);
-    }
-    double *const t221 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t220[l];
-        t221[i] = acc;
-    }
-    double *const t223 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[3];
-        t223[i] = acc;
-    }
-    double *const t224 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t224[i] = (t221[i] + t223[i]);
-    }
-    double *const t225 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t224[l];
-        t225[i] = acc;
-    }
-    double *const t227 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[4];
-        t227[i] = acc;
-    }
-    double *const t228 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t228[i] = (t225[i] + t227[i]);
-    }
-    double *const t229 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t228[l];
-        t229[i] = acc;
-    }
-    double *const t231 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[5];
-        t231[i] = acc;
-    }
-    double *const t232 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t232[i] = (t229[i] + t231[i]);
-    }
-    double *const t233 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t232[l];
-        t233[i] = acc;
-    }
-    double *const t235 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[6];
+            acc += theta[2*i + l] * t233[l];
         t235[i] = acc;
     }
-    double *const t236 = work + 16;
+    double *const t238 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t236[i] = (t233[i] + t235[i]);
+        t238[i] = (t235[i] + (theta[i + 4] * v[1]));
     }
-    double *const t237 = work + 2;
+    double *const t239 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t236[l];
-        t237[i] = acc;
-    }
-    double *const t239 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[7];
+            acc += theta[2*i + l] * t238[l];
         t239[i] = acc;
     }
-    double *const t240 = work + 18;
+    double *const t242 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t240[i] = (t237[i] + t239[i]);
+        t242[i] = (t239[i] + (theta[i + 4] * v[2]));
     }
-    double *const t241 = work + 2;
+    double *const t243 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t240[l];
-        t241[i] = acc;
-    }
-    double *const t243 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[8];
+            acc += theta[2*i + l] * t242[l];
         t243[i] = acc;
     }
-    double *const t244 = work + 20;
+    double *const t246 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t244[i] = (t241[i] + t243[i]);
+        t246[i] = (t243[i] + (theta[i + 4] * v[3]));
     }
-    double *const t245 = work + 2;
+    double *const t247 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t244[l];
-        t245[i] = acc;
-    }
-    double *const t247 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * v[9];
+            acc += theta[2*i + l] * t246[l];
         t247[i] = acc;
     }
-    double *const t261 = work + 22;
+    double *const t250 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t261[i] = (theta[i + 6] * (2.0 * (t245[i] + t247[i])));
+        t250[i] = (t247[i] + (theta[i + 4] * v[4]));
     }
-    double *const t292 = work + 2;
-    {
+    double *const t251 = work + 2;
+    for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t261[l] * theta[l + 4];
-        t292[0] = acc;
+            acc += theta[2*i + l] * t250[l];
+        t251[i] = acc;
     }
-    double *const t296 = work + 4;
+    double *const t254 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        t254[i] = (t251[i] + (theta[i + 4] * v[5]));
+    }
+    double *const t255 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t254[l];
+        t255[i] = acc;
+    }
+    double *const t258 = work + 14;
+    for (int i = 0; i < 2; i++) {
+        t258[i] = (t255[i] + (theta[i + 4] * v[6]));
+    }
+    double *const t259 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t258[l];
+        t259[i] = acc;
+    }
+    double *const t262 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t262[i] = (t259[i] + (theta[i + 4] * v[7]));
+    }
+    double *const t263 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t262[l];
+        t263[i] = acc;
+    }
+    double *const t266 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t266[i] = (t263[i] + (theta[i + 4] * v[8]));
+    }
+    double *const t267 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t266[l];
+        t267[i] = acc;
+    }
+    double *const t283 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t283[i] = (theta[i + 6] * (2.0 * (t267[i] + (theta[i + 4] * v[9]))));
+    }
+    double s315 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s315 += (theta[i + 4] * t283[i]);
+    }
+    double *const t319 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t261[l] * theta[j + 2*l];
-        t296[j] = acc;
+            acc += t283[l] * theta[j + 2*l];
+        t319[j] = acc;
     }
-    double *const t297 = work + 22;
+    double *const t320 = work + 20;
     for (int i = 0; i < 2; i++) {
-        t297[i] = ((theta[i + 6] * (2.0 * t244[i])) + t296[i]);
+        t320[i] = ((theta[i + 6] * (2.0 * t266[i])) + t319[i]);
     }
-    double *const t302 = work + 4;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t297[l] * theta[l + 4];
-        t302[0] = acc;
+    double s326 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s326 += (theta[i + 4] * t320[i]);
     }
-    double *const t307 = work + 20;
+    double *const t331 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t297[l] * theta[j + 2*l];
-        t307[j] = acc;
+            acc += t320[l] * theta[j + 2*l];
+        t331[j] = acc;
     }
-    double *const t308 = work + 22;
+    double *const t332 = work + 18;
     for (int i = 0; i < 2; i++) {
-        t308[i] = ((theta[i + 6] * (2.0 * t240[i])) + t307[i]);
+        t332[i] = ((theta[i + 6] * (2.0 * t262[i])) + t331[i]);
     }
-    double *const t313 = work + 18;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t308[l] * theta[l + 4];
-        t313[0] = acc;
+    double s338 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s338 += (theta[i + 4] * t332[i]);
     }
-    double *const t318 = work + 20;
+    double *const t343 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t308[l] * theta[j + 2*l];
-        t318[j] = acc;
+            acc += t332[l] * theta[j + 2*l];
+        t343[j] = acc;
     }
-    double *const t319 = work + 22;
+    double *const t344 = work + 16;
     for (int i = 0; i < 2; i++) {
-        t319[i] = ((theta[i + 6] * (2.0 * t236[i])) + t318[i]);
+        t344[i] = ((theta[i + 6] * (2.0 * t258[i])) + t343[i]);
     }
-    double *const t324 = work + 16;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t319[l] * theta[l + 4];
-        t324[0] = acc;
+    double s350 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s350 += (theta[i + 4] * t344[i]);
     }
-    double *const t329 = work + 20;
+    double *const t355 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t319[l] * theta[j + 2*l];
-        t329[j] = acc;
+            acc += t344[l] * theta[j + 2*l];
+        t355[j] = acc;
     }
-    double *const t330 = work + 22;
+    double *const t356 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t330[i] = ((theta[i + 6] * (2.0 * t232[i])) + t329[i]);
+        t356[i] = ((theta[i + 6] * (2.0 * t254[i])) + t355[i]);
     }
-    double *const t335 = work + 14;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t330[l] * theta[l + 4];
-        t335[0] = acc;
+    double s362 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s362 += (theta[i + 4] * t356[i]);
     }
-    double *const t340 = work + 20;
+    double *const t367 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t330[l] * theta[j + 2*l];
-        t340[j] = acc;
+            acc += t356[l] * theta[j + 2*l];
+        t367[j] = acc;
     }
-    double *const t341 = work + 22;
+    double *const t368 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t341[i] = ((theta[i + 6] * (2.0 * t228[i])) + t340[i]);
+        t368[i] = ((theta[i + 6] * (2.0 * t250[i])) + t367[i]);
     }
-    double *const t346 = work + 12;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t341[l] * theta[l + 4];
-        t346[0] = acc;
+    double s374 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s374 += (theta[i + 4] * t368[i]);
     }
-    double *const t351 = work + 20;
+    double *const t379 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t341[l] * theta[j + 2*l];
-        t351[j] = acc;
+            acc += t368[l] * theta[j + 2*l];
+        t379[j] = acc;
     }
-    double *const t352 = work + 22;
+    double *const t380 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t352[i] = ((theta[i + 6] * (2.0 * t224[i])) + t351[i]);
+        t380[i] = ((theta[i + 6] * (2.0 * t246[i])) + t379[i]);
     }
-    double *const t357 = work + 10;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t352[l] * theta[l + 4];
-        t357[0] = acc;
+    double s386 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s386 += (theta[i + 4] * t380[i]);
     }
-    double *const t362 = work + 20;
+    double *const t391 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t352[l] * theta[j + 2*l];
-        t362[j] = acc;
+            acc += t380[l] * theta[j + 2*l];
+        t391[j] = acc;
     }
-    double *const t363 = work + 22;
+    double *const t392 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t363[i] = ((theta[i + 6] * (2.0 * t220[i])) + t362[i]);
+        t392[i] = ((theta[i + 6] * (2.0 * t242[i])) + t391[i]);
     }
-    double *const t368 = work + 8;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t363[l] * theta[l + 4];
-        t368[0] = acc;
+    double s398 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s398 += (theta[i + 4] * t392[i]);
     }
-    double *const t373 = work + 20;
+    double *const t403 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t363[l] * theta[j + 2*l];
-        t373[j] = acc;
+            acc += t392[l] * theta[j + 2*l];
+        t403[j] = acc;
     }
-    double *const t374 = work + 22;
+    double *const t404 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t374[i] = ((theta[i + 6] * (2.0 * t216[i])) + t373[i]);
+        t404[i] = ((theta[i + 6] * (2.0 * t238[i])) + t403[i]);
     }
-    double *const t379 = work + 6;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t374[l] * theta[l + 4];
-        t379[0] = acc;
+    double s410 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s410 += (theta[i + 4] * t404[i]);
     }
-    double *const t384 = work + 20;
+    double *const t415 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t374[l] * theta[j + 2*l];
-        t384[j] = acc;
+            acc += t404[l] * theta[j + 2*l];
+        t415[j] = acc;
     }
-    double *const t390 = work + 22;
-    {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += ((theta[l + 6] * (2.0 * t211[l])) + t384[l]) * theta[l + 4];
-        t390[0] = acc;
+    double s422 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s422 += (theta[i + 4] * ((theta[i + 6] * (2.0 * t233[i])) + t415[i]));
     }
-    double *const t394 = work + 24;
-    t394[9] = t292[0];
-    t394[8] = t302[0];
-    t394[7] = t313[0];
-    t394[6] = t324[0];
-    t394[5] = t335[0];
-    t394[4] = t346[0];
-    t394[3] = t357[0];
-    t394[2] = t368[0];
-    t394[1] = t379[0];
-    t394[0] = t390[0];
+    double *const t426 = work + 22;
+    t426[9] = s315;
+    t426[8] = s326;
+    t426[7] = s338;
+    t426[6] = s350;
+    t426[5] = s362;
+    t426[4] = s374;
+    t426[3] = s386;
+    t426[2] = s398;
+    t426[1] = s410;
+    t426[0] = s422;
     for (int i = 0; i < 10; i++) {
-        hv[i] = ((4.0 * v[i]) + t394[i]);
+        hv[i] = ((4.0 * v[i]) + t426[i]);
     }
 }
 
@@ -934,268 +698,212 @@ void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *the
 {
     (void)y;
     (void)x;
-    double *const t211 = work + 0;
+    double *const t233 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[0];
-        t211[i] = acc;
+        t233[i] = (theta[i + 4] * w[0]);
     }
-    double *const t213 = work + 2;
+    double *const t235 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t211[l];
-        t213[i] = acc;
-    }
-    double *const t215 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[1];
-        t215[i] = acc;
-    }
-    double *const t216 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t216[i] = (t213[i] + t215[i]);
-    }
-    double *const t217 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t216[l];
-        t217[i] = acc;
-    }
-    double *const t219 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[2];
-        t219[i] = acc;
-    }
-    double *const t220 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t220[i] = (t217[i] + t219[i]);
-    }
-    double *const t221 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t220[l];
-        t221[i] = acc;
-    }
-    double *const t223 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[3];
-        t223[i] = acc;
-    }
-    double *const t224 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t224[i] = (t221[i] + t223[i]);
-    }
-    double *const t225 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t224[l];
-        t225[i] = acc;
-    }
-    double *const t227 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[4];
-        t227[i] = acc;
-    }
-    double *const t228 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t228[i] = (t225[i] + t227[i]);
-    }
-    double *const t229 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t228[l];
-        t229[i] = acc;
-    }
-    double *const t231 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[5];
-        t231[i] = acc;
-    }
-    double *const t232 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t232[i] = (t229[i] + t231[i]);
-    }
-    double *const t233 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t232[l];
-        t233[i] = acc;
-    }
-    double *const t235 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[6];
+            acc += theta[2*i + l] * t233[l];
         t235[i] = acc;
     }
-    double *const t236 = work + 16;
+    double *const t238 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t236[i] = (t233[i] + t235[i]);
+        t238[i] = (t235[i] + (theta[i + 4] * w[1]));
     }
-    double *const t237 = work + 2;
+    double *const t239 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t236[l];
-        t237[i] = acc;
-    }
-    double *const t239 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[7];
+            acc += theta[2*i + l] * t238[l];
         t239[i] = acc;
     }
-    double *const t240 = work + 18;
+    double *const t242 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t240[i] = (t237[i] + t239[i]);
+        t242[i] = (t239[i] + (theta[i + 4] * w[2]));
     }
-    double *const t241 = work + 2;
+    double *const t243 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t240[l];
-        t241[i] = acc;
-    }
-    double *const t243 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[8];
+            acc += theta[2*i + l] * t242[l];
         t243[i] = acc;
     }
-    double *const t244 = work + 20;
+    double *const t246 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t244[i] = (t241[i] + t243[i]);
+        t246[i] = (t243[i] + (theta[i + 4] * w[3]));
     }
-    double *const t245 = work + 2;
+    double *const t247 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t244[l];
-        t245[i] = acc;
-    }
-    double *const t247 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[9];
+            acc += theta[2*i + l] * t246[l];
         t247[i] = acc;
     }
-    double *const t261 = work + 22;
+    double *const t250 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t261[i] = (theta[i + 6] * (2.0 * (t245[i] + t247[i])));
+        t250[i] = (t247[i] + (theta[i + 4] * w[4]));
     }
-    double *const t296 = work + 2;
+    double *const t251 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t250[l];
+        t251[i] = acc;
+    }
+    double *const t254 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        t254[i] = (t251[i] + (theta[i + 4] * w[5]));
+    }
+    double *const t255 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t254[l];
+        t255[i] = acc;
+    }
+    double *const t258 = work + 14;
+    for (int i = 0; i < 2; i++) {
+        t258[i] = (t255[i] + (theta[i + 4] * w[6]));
+    }
+    double *const t259 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t258[l];
+        t259[i] = acc;
+    }
+    double *const t262 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t262[i] = (t259[i] + (theta[i + 4] * w[7]));
+    }
+    double *const t263 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t262[l];
+        t263[i] = acc;
+    }
+    double *const t266 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t266[i] = (t263[i] + (theta[i + 4] * w[8]));
+    }
+    double *const t267 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t266[l];
+        t267[i] = acc;
+    }
+    double *const t283 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t283[i] = (theta[i + 6] * (2.0 * (t267[i] + (theta[i + 4] * w[9]))));
+    }
+    double *const t319 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t261[l] * theta[j + 2*l];
-        t296[j] = acc;
+            acc += t283[l] * theta[j + 2*l];
+        t319[j] = acc;
     }
-    double *const t297 = work + 4;
+    double *const t320 = work + 20;
     for (int i = 0; i < 2; i++) {
-        t297[i] = ((theta[i + 6] * (2.0 * t244[i])) + t296[i]);
+        t320[i] = ((theta[i + 6] * (2.0 * t266[i])) + t319[i]);
     }
-    double *const t307 = work + 2;
+    double *const t331 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t297[l] * theta[j + 2*l];
-        t307[j] = acc;
+            acc += t320[l] * theta[j + 2*l];
+        t331[j] = acc;
     }
-    double *const t308 = work + 4;
+    double *const t332 = work + 18;
     for (int i = 0; i < 2; i++) {
-        t308[i] = ((theta[i + 6] * (2.0 * t240[i])) + t307[i]);
+        t332[i] = ((theta[i + 6] * (2.0 * t262[i])) + t331[i]);
     }
-    double *const t318 = work + 2;
+    double *const t343 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t308[l] * theta[j + 2*l];
-        t318[j] = acc;
+            acc += t332[l] * theta[j + 2*l];
+        t343[j] = acc;
     }
-    double *const t319 = work + 4;
+    double *const t344 = work + 16;
     for (int i = 0; i < 2; i++) {
-        t319[i] = ((theta[i + 6] * (2.0 * t236[i])) + t318[i]);
+        t344[i] = ((theta[i + 6] * (2.0 * t258[i])) + t343[i]);
     }
-    double *const t329 = work + 2;
+    double *const t355 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t319[l] * theta[j + 2*l];
-        t329[j] = acc;
+            acc += t344[l] * theta[j + 2*l];
+        t355[j] = acc;
     }
-    double *const t330 = work + 4;
+    double *const t356 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t330[i] = ((theta[i + 6] * (2.0 * t232[i])) + t329[i]);
+        t356[i] = ((theta[i + 6] * (2.0 * t254[i])) + t355[i]);
     }
-    double *const t340 = work + 2;
+    double *const t367 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t330[l] * theta[j + 2*l];
-        t340[j] = acc;
+            acc += t356[l] * theta[j + 2*l];
+        t367[j] = acc;
     }
-    double *const t341 = work + 4;
+    double *const t368 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t341[i] = ((theta[i + 6] * (2.0 * t228[i])) + t340[i]);
+        t368[i] = ((theta[i + 6] * (2.0 * t250[i])) + t367[i]);
     }
-    double *const t351 = work + 2;
+    double *const t379 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t341[l] * theta[j + 2*l];
-        t351[j] = acc;
+            acc += t368[l] * theta[j + 2*l];
+        t379[j] = acc;
     }
-    double *const t352 = work + 4;
+    double *const t380 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t352[i] = ((theta[i + 6] * (2.0 * t224[i])) + t351[i]);
+        t380[i] = ((theta[i + 6] * (2.0 * t246[i])) + t379[i]);
     }
-    double *const t362 = work + 2;
+    double *const t391 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t352[l] * theta[j + 2*l];
-        t362[j] = acc;
+            acc += t380[l] * theta[j + 2*l];
+        t391[j] = acc;
     }
-    double *const t363 = work + 4;
+    double *const t392 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t363[i] = ((theta[i + 6] * (2.0 * t220[i])) + t362[i]);
+        t392[i] = ((theta[i + 6] * (2.0 * t242[i])) + t391[i]);
     }
-    double *const t373 = work + 2;
+    double *const t403 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t363[l] * theta[j + 2*l];
-        t373[j] = acc;
+            acc += t392[l] * theta[j + 2*l];
+        t403[j] = acc;
     }
-    double *const t374 = work + 4;
+    double *const t404 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t374[i] = ((theta[i + 6] * (2.0 * t216[i])) + t373[i]);
+        t404[i] = ((theta[i + 6] * (2.0 * t238[i])) + t403[i]);
     }
-    double *const t384 = work + 2;
+    double *const t415 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t374[l] * theta[j + 2*l];
-        t384[j] = acc;
+            acc += t404[l] * theta[j + 2*l];
+        t415[j] = acc;
     }
-    double *const t385 = work + 4;
+    double *const t416 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t385[i] = ((theta[i + 6] * (2.0 * t211[i])) + t384[i]);
+        t416[i] = ((theta[i + 6] * (2.0 * t233[i])) + t415[i]);
     }
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t385[l] * theta[j + 2*l];
+            acc += t416[l] * theta[j + 2*l];
         out_x[j] = acc;
     }
 }
@@ -1211,83 +919,42 @@ void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double 
             acc += theta[2*i + l] * x[l];
         t10[i] = acc;
     }
-    double *const t12 = work + 2;
+    double *const t15 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[0];
-        t12[i] = acc;
+        t15[i] = (t10[i] + (theta[i + 4] * y[0]));
     }
-    double *const t13 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t13[i] = (t10[i] + t12[i]);
-    }
-    double *const t14 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t13[l];
-        t14[i] = acc;
-    }
-    double *const t16 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[1];
+            acc += theta[2*i + l] * t15[l];
         t16[i] = acc;
     }
-    double *const t17 = work + 6;
+    double *const t20 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t17[i] = (t14[i] + t16[i]);
+        t20[i] = (t16[i] + (theta[i + 4] * y[1]));
     }
-    double *const t19 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t17[l];
-        t19[i] = acc;
+            acc += theta[2*i + l] * t20[l];
+        t22[i] = acc;
     }
-    double *const t21 = work + 2;
+    double *const t26 = work + 6;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[2];
-        t21[i] = acc;
+        t26[i] = (t22[i] + (theta[i + 4] * y[2]));
     }
-    double *const t22 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t22[i] = (t19[i] + t21[i]);
-    }
-    double *const t24 = work + 0;
+    double *const t28 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t22[l];
-        t24[i] = acc;
+            acc += theta[2*i + l] * t26[l];
+        t28[i] = acc;
     }
-    double *const t26 = work + 2;
+    double *const t32 = work + 8;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[3];
-        t26[i] = acc;
-    }
-    double *const t27 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t27[i] = (t24[i] + t26[i]);
-    }
-    double *const t29 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t27[l];
-        t29[i] = acc;
-    }
-    double *const t31 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[4];
-        t31[i] = acc;
-    }
-    double *const t32 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t32[i] = (t29[i] + t31[i]);
+        t32[i] = (t28[i] + (theta[i + 4] * y[3]));
     }
     double *const t34 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -1296,490 +963,415 @@ void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double 
             acc += theta[2*i + l] * t32[l];
         t34[i] = acc;
     }
-    double *const t36 = work + 2;
+    double *const t38 = work + 10;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[5];
-        t36[i] = acc;
+        t38[i] = (t34[i] + (theta[i + 4] * y[4]));
     }
-    double *const t37 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t37[i] = (t34[i] + t36[i]);
-    }
-    double *const t39 = work + 0;
+    double *const t40 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t37[l];
-        t39[i] = acc;
+            acc += theta[2*i + l] * t38[l];
+        t40[i] = acc;
     }
-    double *const t41 = work + 2;
+    double *const t44 = work + 12;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[6];
-        t41[i] = acc;
+        t44[i] = (t40[i] + (theta[i + 4] * y[5]));
     }
-    double *const t42 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t42[i] = (t39[i] + t41[i]);
-    }
-    double *const t44 = work + 0;
+    double *const t46 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t42[l];
-        t44[i] = acc;
-    }
-    double *const t46 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[7];
+            acc += theta[2*i + l] * t44[l];
         t46[i] = acc;
     }
-    double *const t47 = work + 18;
+    double *const t50 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t47[i] = (t44[i] + t46[i]);
+        t50[i] = (t46[i] + (theta[i + 4] * y[6]));
     }
-    double *const t49 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t47[l];
-        t49[i] = acc;
-    }
-    double *const t51 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * y[8];
-        t51[i] = acc;
-    }
-    double *const t52 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t52[i] = (t49[i] + t51[i]);
-    }
-    double *const t53 = work + 0;
+    double *const t52 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t52[l];
-        t53[i] = acc;
+            acc += theta[2*i + l] * t50[l];
+        t52[i] = acc;
     }
-    double *const t55 = work + 2;
+    double *const t56 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t56[i] = (t52[i] + (theta[i + 4] * y[7]));
+    }
+    double *const t58 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
-        acc += theta[i + 4] * y[9];
-        t55[i] = acc;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t56[l];
+        t58[i] = acc;
     }
-    double *const t108 = work + 22;
+    double *const t62 = work + 18;
     for (int i = 0; i < 2; i++) {
-        t108[i] = (2.0 * (t53[i] + t55[i]));
+        t62[i] = (t58[i] + (theta[i + 4] * y[8]));
     }
-    double *const t109 = work + 0;
+    double *const t63 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t109[i] = (theta[i + 6] * t108[i]);
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t62[l];
+        t63[i] = acc;
     }
-    double *const t111 = work + 2;
+    double *const t119 = work + 20;
     for (int i = 0; i < 2; i++) {
-        t111[i] = (2.0 * t52[i]);
+        t119[i] = (2.0 * (t63[i] + (theta[i + 4] * y[9])));
     }
-    double *const t114 = work + 24;
+    double *const t120 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t114[i] = (2.0 * t47[i]);
+        t120[i] = (theta[i + 6] * t119[i]);
     }
-    double *const t117 = work + 26;
+    double *const t122 = work + 22;
     for (int i = 0; i < 2; i++) {
-        t117[i] = (2.0 * t42[i]);
+        t122[i] = (2.0 * t62[i]);
     }
-    double *const t120 = work + 28;
+    double *const t125 = work + 24;
     for (int i = 0; i < 2; i++) {
-        t120[i] = (2.0 * t37[i]);
+        t125[i] = (2.0 * t56[i]);
     }
-    double *const t123 = work + 30;
+    double *const t128 = work + 26;
     for (int i = 0; i < 2; i++) {
-        t123[i] = (2.0 * t32[i]);
+        t128[i] = (2.0 * t50[i]);
     }
-    double *const t126 = work + 32;
+    double *const t131 = work + 28;
     for (int i = 0; i < 2; i++) {
-        t126[i] = (2.0 * t27[i]);
+        t131[i] = (2.0 * t44[i]);
     }
-    double *const t129 = work + 34;
+    double *const t134 = work + 30;
     for (int i = 0; i < 2; i++) {
-        t129[i] = (2.0 * t22[i]);
+        t134[i] = (2.0 * t38[i]);
     }
-    double *const t132 = work + 36;
+    double *const t137 = work + 32;
     for (int i = 0; i < 2; i++) {
-        t132[i] = (2.0 * t17[i]);
+        t137[i] = (2.0 * t32[i]);
     }
-    double *const t135 = work + 38;
+    double *const t140 = work + 34;
     for (int i = 0; i < 2; i++) {
-        t135[i] = (2.0 * t13[i]);
+        t140[i] = (2.0 * t26[i]);
     }
-    double *const t140 = work + 40;
+    double *const t143 = work + 36;
+    for (int i = 0; i < 2; i++) {
+        t143[i] = (2.0 * t20[i]);
+    }
+    double *const t146 = work + 38;
+    for (int i = 0; i < 2; i++) {
+        t146[i] = (2.0 * t15[i]);
+    }
+    double *const t152 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t109[l] * theta[j + 2*l];
-        t140[j] = acc;
+            acc += t120[l] * theta[j + 2*l];
+        t152[j] = acc;
     }
-    double *const t141 = work + 42;
+    double *const t153 = work + 42;
     for (int i = 0; i < 2; i++) {
-        t141[i] = ((theta[i + 6] * t111[i]) + t140[i]);
+        t153[i] = ((theta[i + 6] * t122[i]) + t152[i]);
     }
-    double *const t147 = work + 40;
+    double *const t160 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t141[l] * theta[j + 2*l];
-        t147[j] = acc;
+            acc += t153[l] * theta[j + 2*l];
+        t160[j] = acc;
     }
-    double *const t148 = work + 44;
+    double *const t161 = work + 44;
     for (int i = 0; i < 2; i++) {
-        t148[i] = ((theta[i + 6] * t114[i]) + t147[i]);
-    }
-    double *const t154 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t148[l] * theta[j + 2*l];
-        t154[j] = acc;
-    }
-    double *const t155 = work + 46;
-    for (int i = 0; i < 2; i++) {
-        t155[i] = ((theta[i + 6] * t117[i]) + t154[i]);
-    }
-    double *const t161 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[j + 2*l];
-        t161[j] = acc;
-    }
-    double *const t162 = work + 48;
-    for (int i = 0; i < 2; i++) {
-        t162[i] = ((theta[i + 6] * t120[i]) + t161[i]);
+        t161[i] = ((theta[i + 6] * t125[i]) + t160[i]);
     }
     double *const t168 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t162[l] * theta[j + 2*l];
+            acc += t161[l] * theta[j + 2*l];
         t168[j] = acc;
     }
-    double *const t169 = work + 50;
+    double *const t169 = work + 46;
     for (int i = 0; i < 2; i++) {
-        t169[i] = ((theta[i + 6] * t123[i]) + t168[i]);
+        t169[i] = ((theta[i + 6] * t128[i]) + t168[i]);
     }
-    double *const t175 = work + 40;
+    double *const t176 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += t169[l] * theta[j + 2*l];
-        t175[j] = acc;
+        t176[j] = acc;
     }
-    double *const t176 = work + 52;
+    double *const t177 = work + 48;
     for (int i = 0; i < 2; i++) {
-        t176[i] = ((theta[i + 6] * t126[i]) + t175[i]);
+        t177[i] = ((theta[i + 6] * t131[i]) + t176[i]);
     }
-    double *const t182 = work + 40;
+    double *const t184 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t176[l] * theta[j + 2*l];
-        t182[j] = acc;
+            acc += t177[l] * theta[j + 2*l];
+        t184[j] = acc;
     }
-    double *const t183 = work + 54;
+    double *const t185 = work + 50;
     for (int i = 0; i < 2; i++) {
-        t183[i] = ((theta[i + 6] * t129[i]) + t182[i]);
+        t185[i] = ((theta[i + 6] * t134[i]) + t184[i]);
     }
-    double *const t189 = work + 40;
+    double *const t192 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t183[l] * theta[j + 2*l];
-        t189[j] = acc;
+            acc += t185[l] * theta[j + 2*l];
+        t192[j] = acc;
     }
-    double *const t190 = work + 56;
+    double *const t193 = work + 52;
     for (int i = 0; i < 2; i++) {
-        t190[i] = ((theta[i + 6] * t132[i]) + t189[i]);
+        t193[i] = ((theta[i + 6] * t137[i]) + t192[i]);
     }
-    double *const t196 = work + 40;
+    double *const t200 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t190[l] * theta[j + 2*l];
-        t196[j] = acc;
+            acc += t193[l] * theta[j + 2*l];
+        t200[j] = acc;
     }
-    double *const t211 = work + 58;
+    double *const t201 = work + 54;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[0];
-        t211[i] = acc;
+        t201[i] = ((theta[i + 6] * t140[i]) + t200[i]);
     }
-    double *const t213 = work + 60;
+    double *const t208 = work + 40;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t201[l] * theta[j + 2*l];
+        t208[j] = acc;
+    }
+    double *const t209 = work + 56;
+    for (int i = 0; i < 2; i++) {
+        t209[i] = ((theta[i + 6] * t143[i]) + t208[i]);
+    }
+    double *const t216 = work + 40;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t209[l] * theta[j + 2*l];
+        t216[j] = acc;
+    }
+    double *const t233 = work + 58;
+    for (int i = 0; i < 2; i++) {
+        t233[i] = (theta[i + 4] * w[0]);
+    }
+    double *const t235 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t211[l];
-        t213[i] = acc;
-    }
-    double *const t215 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[1];
-        t215[i] = acc;
-    }
-    double *const t216 = work + 64;
-    for (int i = 0; i < 2; i++) {
-        t216[i] = (t213[i] + t215[i]);
-    }
-    double *const t217 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t216[l];
-        t217[i] = acc;
-    }
-    double *const t219 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[2];
-        t219[i] = acc;
-    }
-    double *const t220 = work + 66;
-    for (int i = 0; i < 2; i++) {
-        t220[i] = (t217[i] + t219[i]);
-    }
-    double *const t221 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t220[l];
-        t221[i] = acc;
-    }
-    double *const t223 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[3];
-        t223[i] = acc;
-    }
-    double *const t224 = work + 68;
-    for (int i = 0; i < 2; i++) {
-        t224[i] = (t221[i] + t223[i]);
-    }
-    double *const t225 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t224[l];
-        t225[i] = acc;
-    }
-    double *const t227 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[4];
-        t227[i] = acc;
-    }
-    double *const t228 = work + 70;
-    for (int i = 0; i < 2; i++) {
-        t228[i] = (t225[i] + t227[i]);
-    }
-    double *const t229 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t228[l];
-        t229[i] = acc;
-    }
-    double *const t231 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[5];
-        t231[i] = acc;
-    }
-    double *const t232 = work + 72;
-    for (int i = 0; i < 2; i++) {
-        t232[i] = (t229[i] + t231[i]);
-    }
-    double *const t233 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t232[l];
-        t233[i] = acc;
-    }
-    double *const t235 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[6];
+            acc += theta[2*i + l] * t233[l];
         t235[i] = acc;
     }
-    double *const t236 = work + 74;
+    double *const t238 = work + 62;
     for (int i = 0; i < 2; i++) {
-        t236[i] = (t233[i] + t235[i]);
+        t238[i] = (t235[i] + (theta[i + 4] * w[1]));
     }
-    double *const t237 = work + 60;
+    double *const t239 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t236[l];
-        t237[i] = acc;
-    }
-    double *const t239 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[7];
+            acc += theta[2*i + l] * t238[l];
         t239[i] = acc;
     }
-    double *const t240 = work + 76;
+    double *const t242 = work + 64;
     for (int i = 0; i < 2; i++) {
-        t240[i] = (t237[i] + t239[i]);
+        t242[i] = (t239[i] + (theta[i + 4] * w[2]));
     }
-    double *const t241 = work + 60;
+    double *const t243 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t240[l];
-        t241[i] = acc;
-    }
-    double *const t243 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[8];
+            acc += theta[2*i + l] * t242[l];
         t243[i] = acc;
     }
-    double *const t244 = work + 78;
+    double *const t246 = work + 66;
     for (int i = 0; i < 2; i++) {
-        t244[i] = (t241[i] + t243[i]);
+        t246[i] = (t243[i] + (theta[i + 4] * w[3]));
     }
-    double *const t245 = work + 60;
+    double *const t247 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t244[l];
-        t245[i] = acc;
-    }
-    double *const t247 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        acc += theta[i + 4] * w[9];
+            acc += theta[2*i + l] * t246[l];
         t247[i] = acc;
     }
-    double *const t248 = work + 80;
+    double *const t250 = work + 68;
     for (int i = 0; i < 2; i++) {
-        t248[i] = (t245[i] + t247[i]);
+        t250[i] = (t247[i] + (theta[i + 4] * w[4]));
     }
-    double *const t261 = work + 60;
+    double *const t251 = work + 60;
     for (int i = 0; i < 2; i++) {
-        t261[i] = (theta[i + 6] * (2.0 * t248[i]));
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t250[l];
+        t251[i] = acc;
     }
-    double *const t296 = work + 62;
+    double *const t254 = work + 70;
+    for (int i = 0; i < 2; i++) {
+        t254[i] = (t251[i] + (theta[i + 4] * w[5]));
+    }
+    double *const t255 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t254[l];
+        t255[i] = acc;
+    }
+    double *const t258 = work + 72;
+    for (int i = 0; i < 2; i++) {
+        t258[i] = (t255[i] + (theta[i + 4] * w[6]));
+    }
+    double *const t259 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t258[l];
+        t259[i] = acc;
+    }
+    double *const t262 = work + 74;
+    for (int i = 0; i < 2; i++) {
+        t262[i] = (t259[i] + (theta[i + 4] * w[7]));
+    }
+    double *const t263 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t262[l];
+        t263[i] = acc;
+    }
+    double *const t266 = work + 76;
+    for (int i = 0; i < 2; i++) {
+        t266[i] = (t263[i] + (theta[i + 4] * w[8]));
+    }
+    double *const t267 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t266[l];
+        t267[i] = acc;
+    }
+    double *const t270 = work + 78;
+    for (int i = 0; i < 2; i++) {
+        t270[i] = (t267[i] + (theta[i + 4] * w[9]));
+    }
+    double *const t283 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        t283[i] = (theta[i + 6] * (2.0 * t270[i]));
+    }
+    double *const t319 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t261[l] * theta[j + 2*l];
-        t296[j] = acc;
+            acc += t283[l] * theta[j + 2*l];
+        t319[j] = acc;
     }
-    double *const t297 = work + 82;
+    double *const t320 = work + 82;
     for (int i = 0; i < 2; i++) {
-        t297[i] = ((theta[i + 6] * (2.0 * t244[i])) + t296[i]);
+        t320[i] = ((theta[i + 6] * (2.0 * t266[i])) + t319[i]);
     }
-    double *const t307 = work + 62;
+    double *const t331 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t297[l] * theta[j + 2*l];
-        t307[j] = acc;
+            acc += t320[l] * theta[j + 2*l];
+        t331[j] = acc;
     }
-    double *const t308 = work + 84;
+    double *const t332 = work + 84;
     for (int i = 0; i < 2; i++) {
-        t308[i] = ((theta[i + 6] * (2.0 * t240[i])) + t307[i]);
+        t332[i] = ((theta[i + 6] * (2.0 * t262[i])) + t331[i]);
     }
-    double *const t318 = work + 62;
+    double *const t343 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t308[l] * theta[j + 2*l];
-        t318[j] = acc;
+            acc += t332[l] * theta[j + 2*l];
+        t343[j] = acc;
     }
-    double *const t319 = work + 86;
+    double *const t344 = work + 86;
     for (int i = 0; i < 2; i++) {
-        t319[i] = ((theta[i + 6] * (2.0 * t236[i])) + t318[i]);
+        t344[i] = ((theta[i + 6] * (2.0 * t258[i])) + t343[i]);
     }
-    double *const t329 = work + 62;
+    double *const t355 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t319[l] * theta[j + 2*l];
-        t329[j] = acc;
+            acc += t344[l] * theta[j + 2*l];
+        t355[j] = acc;
     }
-    double *const t330 = work + 88;
+    double *const t356 = work + 88;
     for (int i = 0; i < 2; i++) {
-        t330[i] = ((theta[i + 6] * (2.0 * t232[i])) + t329[i]);
+        t356[i] = ((theta[i + 6] * (2.0 * t254[i])) + t355[i]);
     }
-    double *const t340 = work + 62;
+    double *const t367 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t330[l] * theta[j + 2*l];
-        t340[j] = acc;
+            acc += t356[l] * theta[j + 2*l];
+        t367[j] = acc;
     }
-    double *const t341 = work + 90;
+    double *const t368 = work + 90;
     for (int i = 0; i < 2; i++) {
-        t341[i] = ((theta[i + 6] * (2.0 * t228[i])) + t340[i]);
+        t368[i] = ((theta[i + 6] * (2.0 * t250[i])) + t367[i]);
     }
-    double *const t351 = work + 62;
+    double *const t379 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t341[l] * theta[j + 2*l];
-        t351[j] = acc;
+            acc += t368[l] * theta[j + 2*l];
+        t379[j] = acc;
     }
-    double *const t352 = work + 92;
+    double *const t380 = work + 92;
     for (int i = 0; i < 2; i++) {
-        t352[i] = ((theta[i + 6] * (2.0 * t224[i])) + t351[i]);
+        t380[i] = ((theta[i + 6] * (2.0 * t246[i])) + t379[i]);
     }
-    double *const t362 = work + 62;
+    double *const t391 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t352[l] * theta[j + 2*l];
-        t362[j] = acc;
+            acc += t380[l] * theta[j + 2*l];
+        t391[j] = acc;
     }
-    double *const t363 = work + 94;
+    double *const t392 = work + 94;
     for (int i = 0; i < 2; i++) {
-        t363[i] = ((theta[i + 6] * (2.0 * t220[i])) + t362[i]);
+        t392[i] = ((theta[i + 6] * (2.0 * t242[i])) + t391[i]);
     }
-    double *const t373 = work + 62;
+    double *const t403 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t363[l] * theta[j + 2*l];
-        t373[j] = acc;
+            acc += t392[l] * theta[j + 2*l];
+        t403[j] = acc;
     }
-    double *const t374 = work + 96;
+    double *const t404 = work + 96;
     for (int i = 0; i < 2; i++) {
-        t374[i] = ((theta[i + 6] * (2.0 * t216[i])) + t373[i]);
+        t404[i] = ((theta[i + 6] * (2.0 * t238[i])) + t403[i]);
     }
-    double *const t384 = work + 62;
+    double *const t415 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t374[l] * theta[j + 2*l];
-        t384[j] = acc;
+            acc += t404[l] * theta[j + 2*l];
+        t415[j] = acc;
     }
-    double *const t385 = work + 98;
+    double *const t416 = work + 98;
     for (int i = 0; i < 2; i++) {
-        t385[i] = ((theta[i + 6] * (2.0 * t211[i])) + t384[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        out_theta[i + 6] = ((t135[i] * t211[i]) + ((t132[i] * t216[i]) + ((t129[i] * t220[i]) + ((t126[i] * t224[i]) + ((t123[i] * t228[i]) + ((t120[i] * t232[i]) + ((t117[i] * t236[i]) + ((t114[i] * t240[i]) + ((t111[i] * t244[i]) + (t108[i] * t248[i]))))))))));
+        t416[i] = ((theta[i + 6] * (2.0 * t233[i])) + t415[i]);
     }
     for (int i = 0; i < 2; i++) {
-        out_theta[i + 4] = (((((((((((t261[i] * y[9]) + (t109[i] * w[9])) + ((t297[i] * y[8]) + (t141[i] * w[8]))) + ((t308[i] * y[7]) + (t148[i] * w[7]))) + ((t319[i] * y[6]) + (t155[i] * w[6]))) + ((t330[i] * y[5]) + (t162[i] * w[5]))) + ((t341[i] * y[4]) + (t169[i] * w[4]))) + ((t352[i] * y[3]) + (t176[i] * w[3]))) + ((t363[i] * y[2]) + (t183[i] * w[2]))) + ((t374[i] * y[1]) + (t190[i] * w[1]))) + ((t385[i] * y[0]) + (((theta[i + 6] * t135[i]) + t196[i]) * w[0])));
+        out_theta[i + 6] = ((t146[i] * t233[i]) + ((t143[i] * t238[i]) + ((t140[i] * t242[i]) + ((t137[i] * t246[i]) + ((t134[i] * t250[i]) + ((t131[i] * t254[i]) + ((t128[i] * t258[i]) + ((t125[i] * t262[i]) + ((t122[i] * t266[i]) + (t119[i] * t270[i]))))))))));
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 4] = (((((((((((t120[i] * w[9]) + (y[9] * t283[i])) + ((t153[i] * w[8]) + (y[8] * t320[i]))) + ((t161[i] * w[7]) + (y[7] * t332[i]))) + ((t169[i] * w[6]) + (y[6] * t344[i]))) + ((t177[i] * w[5]) + (y[5] * t356[i]))) + ((t185[i] * w[4]) + (y[4] * t368[i]))) + ((t193[i] * w[3]) + (y[3] * t380[i]))) + ((t201[i] * w[2]) + (y[2] * t392[i]))) + ((t209[i] * w[1]) + (y[1] * t404[i]))) + ((((theta[i + 6] * t146[i]) + t216[i]) * w[0]) + (y[0] * t416[i])));
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (((((((((((t261[i] * t52[j]) + (t109[i] * t244[j])) + ((t297[i] * t47[j]) + (t141[i] * t240[j]))) + ((t308[i] * t42[j]) + (t148[i] * t236[j]))) + ((t319[i] * t37[j]) + (t155[i] * t232[j]))) + ((t330[i] * t32[j]) + (t162[i] * t228[j]))) + ((t341[i] * t27[j]) + (t169[i] * t224[j]))) + ((t352[i] * t22[j]) + (t176[i] * t220[j]))) + ((t363[i] * t17[j]) + (t183[i] * t216[j]))) + ((t374[i] * t13[j]) + (t190[i] * t211[j]))) + (t385[i] * x[j]));
+            out_theta[2*i + j] = (((((((((((t283[i] * t62[j]) + (t120[i] * t266[j])) + ((t320[i] * t56[j]) + (t153[i] * t262[j]))) + ((t332[i] * t50[j]) + (t161[i] * t258[j]))) + ((t344[i] * t44[j]) + (t169[i] * t254[j]))) + ((t356[i] * t38[j]) + (t177[i] * t250[j]))) + ((t368[i] * t32[j]) + (t185[i] * t246[j]))) + ((t380[i] * t26[j]) + (t193[i] * t242[j]))) + ((t392[i] * t20[j]) + (t201[i] * t238[j]))) + ((t404[i] * t15[j]) + (t209[i] * t233[j]))) + (t416[i] * x[j]));
         }
     }
 }
@@ -1791,11 +1383,11 @@ double mpc_linear_loss(const double *y, const double *x, const double *theta,
     (void)x;
     (void)theta;
     (void)work;
-    double s103 = 0.0;
+    double s114 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s103 += dil_sq((y[i] - data[i]));
+        s114 += dil_sq((y[i] - data[i]));
     }
-    return s103;
+    return s114;
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
