@@ -28,8 +28,11 @@ Q = @
 endif
 
 .PHONY: all demo check bench sanitize generated clean deps examples
-# Keep intermediate objects (generated model objects are shared by several links).
+# Keep intermediate objects (generated model objects are shared by several links),
+# and no built-in rules: an object is built only the way this file says.
 .SECONDARY:
+.SUFFIXES:
+%.o: %.c
 all: $(BUILD)/dilc $(BUILD)/libdil.a examples
 
 deps:

@@ -13,6 +13,8 @@
  * declaration level: `decl: error` throws tokens away up to the next
  * declaration keyword or ';', and the keyword itself (via `resync`) puts
  * the parser back in step at once, so the next error is reported too.
+ * Brackets opened in the thrown-away tokens are marked there as well, so
+ * that their closers, should they come later, are not errors of their own.
  *
  * Nesting: the bison stack lives on the heap and may grow to YYMAXDEPTH,
  * enough for 200,000 nested parentheses; beyond that "memory exhausted"
@@ -44,11 +46,19 @@ typedef void *yyscan_t;
         }                                                       \
     } while (0)
 
+/* An unclosed '(' '[' or '{'.  `dropped` when error recovery threw it
+   away: its closer is then swallowed by the scanner, since the parser
+   would only take it for another error. */
+typedef struct Bracket {
+    Loc loc;
+    int dropped;
+} Bracket;
+
 /* The scanner's state (flex's yyextra). */
 typedef struct LexState {
     const SrcFile *file;
     int pos;                  /* byte offset of the next unread byte */
-    Loc *open;                /* unclosed '(' '[' '{', innermost last */
+    Bracket *open;            /* unclosed brackets, innermost last */
     int nopen, capopen;
 } LexState;
 
@@ -93,6 +103,8 @@ struct Parser {
     yyscan_t scanner;
     LexState lex;
     Decl *decls;              /* the result */
+    int *bodies;              /* scanner bracket index of each open `for` body */
+    int nbodies, capbodies;
     int nest_reported;        /* "nested too deeply" said once for `for` */
 };
 
@@ -108,6 +120,40 @@ static int yylex(YYSTYPE *lval, YYLTYPE *lloc, Parser *p)
 }
 
 static void yyerror(YYLTYPE *loc, Parser *p, const char *msg);
+
+/* Brackets that error recovery threw away.  Called at a declaration
+   keyword, where no bracket may be open but the '{' of the `for` bodies
+   around it: any other one on the scanner's stack belongs to a broken
+   declaration, and its closer, when it comes, must not be a new error. */
+static void drop_brackets(Parser *p)
+{
+    LexState *ls = &p->lex;
+    int base = p->nbodies ? p->bodies[p->nbodies - 1] + 1 : 0;
+    for (int i = ls->nopen - 1; i >= base && !ls->open[i].dropped; i--)
+        ls->open[i].dropped = 1;
+}
+
+/* body_open: the '{' of a `for` body is the scanner's top bracket. */
+static void body_push(Parser *p)
+{
+    if (p->nbodies == p->capbodies) {
+        int cap = p->capbodies ? 2 * p->capbodies : 16;
+        int *v = arena_alloc((size_t)cap * sizeof *v);
+        if (p->nbodies)
+            memcpy(v, p->bodies, (size_t)p->nbodies * sizeof *v);
+        p->bodies = v;
+        p->capbodies = cap;
+    }
+    p->bodies[p->nbodies++] = p->lex.nopen - 1;
+}
+
+/* At the body's '}': its '{' and anything left above it are closed. */
+static void body_pop(Parser *p)
+{
+    int i = p->bodies[--p->nbodies];
+    if (p->lex.nopen > i)
+        p->lex.nopen = i;
+}
 
 static Ast *new_ast(AstKind kind, Loc loc)
 {
@@ -279,7 +325,12 @@ decls:
 /* resync: (empty), right after a declaration keyword.  After an error the
    parser has found its feet again here, so report the next one at once. */
 resync:
-    %empty                      { yyerrok; }
+    %empty                      { yyerrok; drop_brackets(p); }
+    ;
+
+/* body_open: (empty), right after the '{' of a `for` body. */
+body_open:
+    %empty                      { body_push(p); }
     ;
 
 /* decl: "model" IDENT
@@ -323,15 +374,16 @@ decl:
         d->value = $8;
         $$ = decl_one(d);
     }
-  | FOR resync IDENT IN expr ':' expr '{' decls '}' {
+  | FOR resync IDENT IN expr ':' expr '{' body_open decls '}' {
         Decl *d = new_decl(DECL_FOR, @1);
+        body_pop(p);
         d->name = $3;
         d->name_loc = @3;
         d->lo = $5;
         d->hi = $7;
-        d->body = $9.head;
+        d->body = $10.head;
         $$ = decl_one(d);
-        $$.depth = $9.depth + 1;
+        $$.depth = $10.depth + 1;
         /* Later phases recurse into bodies: cut them when too deep. */
         if ($$.depth > MAX_NEST) {
             if (!p->nest_reported)
@@ -361,10 +413,10 @@ decl:
 
 /* role: "input" | "param" | "var" | "data" */
 role:
-    INPUT                       { $$ = ROLE_INPUT; yyerrok; }
-  | PARAM                       { $$ = ROLE_PARAM; yyerrok; }
-  | VAR                         { $$ = ROLE_VAR; yyerrok; }
-  | DATA                        { $$ = ROLE_DATA; yyerrok; }
+    INPUT                       { $$ = ROLE_INPUT; yyerrok; drop_brackets(p); }
+  | PARAM                       { $$ = ROLE_PARAM; yyerrok; drop_brackets(p); }
+  | VAR                         { $$ = ROLE_VAR; yyerrok; drop_brackets(p); }
+  | DATA                        { $$ = ROLE_DATA; yyerrok; drop_brackets(p); }
   ;
 
 /* defs: def { ',' def } */
@@ -620,16 +672,16 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
     /* The innermost bracket still open (the lookahead itself may be one). */
     const LexState *ls = &p->lex;
     int i = ls->nopen - 1;
-    if (i >= 0 && ls->open[i].begin == at.begin)
+    while (i >= 0 && (ls->open[i].dropped || ls->open[i].loc.begin == at.begin))
         i--;
     if (i >= 0) {
-        char open = p->file->text[ls->open[i].begin];
+        char open = p->file->text[ls->open[i].loc.begin];
         char close = open == '(' ? ')' : open == '[' ? ']' : '}';
         /* In a `for` body a stray token is a bad declaration, not a
            missing '}', unless the file ends there. */
         if (expects_char(exp, n, close) && (open != '{' || tok == YYSYMBOL_YYEOF)) {
             int line, col;
-            diag_line_col(ls->open[i].begin, &line, &col);
+            diag_line_col(ls->open[i].loc.begin, &line, &col);
             diag_error(at, "expected '%c' to close '%c' at %d:%d", close, open, line, col);
             return 0;
         }

@@ -26,6 +26,16 @@
  * Data values may be used only in the loss.  Each let remembers the first
  * data use it depends on (its "taint"); using a data symbol or a tainted
  * let while elaborating the score or residual is reported at that use.
+ * The check follows the source, not the simplified IR: `0*t` in a score
+ * is still an error.
+ *
+ * Choices where SPEC is silent: names are defined before they are used,
+ * in source order, and once; a value may take the name of a built-in
+ * function (a call is told apart by its parentheses) but a fn may not;
+ * locals (fn parameters, loop indices) shadow globals; a `for` body
+ * defines only family members (a plain let there is an error); a range
+ * a:b with a >= b is empty; a constant that does not fit a double is an
+ * error only if it reaches the score, residual or loss.
  */
 #include "dilc.h"
 
@@ -45,7 +55,7 @@
    step per elaborated expression or loop iteration. */
 #define MAX_STEPS 4000000L
 /* Nodes of the IR, all tensors together. */
-#define MAX_NODES 2000000
+#define MAX_NODES 1000000
 /* Bits of an exactly folded constant (numerator plus denominator), and
    the largest exponent of an exactly folded power (as in ir.c). */
 #define MAX_CONST_BITS 65536
@@ -53,6 +63,11 @@
 /* Depth of elaboration: the parser bounds the nesting of one expression,
    but inlining stacks fn bodies on top of each other. */
 #define MAX_DEPTH 5000
+/* Overflowing constants whose source is remembered (the others are
+   reported at their declaration). */
+#define MAX_SITES 1000
+/* Notes naming the enclosing calls and loop iterations under an error. */
+#define MAX_CONTEXT_NOTES 8
 
 /* The value of an expression that already failed: every operation on it
    yields it again without a message. */
@@ -152,6 +167,7 @@ static struct {
     int gen;
     int visible_gen;          /* globals with a larger gen are not in scope */
     Entry *cur_fn;            /* innermost fn being inlined, or NULL */
+    int checking_fn;          /* check_fn_names is running */
 
     Local *locals;
     int nlocals, caplocals;
@@ -322,6 +338,10 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
         diag_note(*nloc, "%s", note);
     for (int i = S.nframes - 1; i >= 0; i--) {
         Frame *f = &S.frames[i];
+        if (i < S.nframes - MAX_CONTEXT_NOTES) {
+            diag_note(S.frames[0].loc, "and %d more enclosing calls and loop iterations", i + 1);
+            break;
+        }
         if (f->is_call)
             diag_note(f->loc, "in this call of '%s'", f->name);
         else
@@ -440,21 +460,26 @@ static void later_scan(Decl *d)
    of the fn being inlined, or it is defined further down. */
 static void undefined(Loc loc, const char *what, const char *name)
 {
+    /* One report_note call, so that the same use is never reported twice
+       (at a fn's definition and again at its calls). */
+    const Loc *nloc = NULL;
+    const char *note = NULL;
     Entry *e = global_find(name);
     if (e && S.cur_fn) {
-        report_note(loc, &e->loc,
-                    arena_printf("'%s' is defined here, after '%s' (a fn sees only the "
-                                 "names defined before it)", name, S.cur_fn->name),
-                    "undefined %s '%s'", what, name);
-        return;
+        nloc = &e->loc;
+        note = arena_printf("'%s' is defined here, after '%s'; a fn sees only the names "
+                            "defined before it", name, S.cur_fn->name);
+    } else {
+        for (Later *l = S.later[name_hash(name)]; l && !note; l = l->hnext)
+            if (strcmp(l->name, name) == 0 && l->loc.begin > loc.begin) {
+                nloc = &l->loc;
+                note = S.checking_fn
+                           ? arena_printf("'%s' is defined later, here; a fn sees only the "
+                                          "names defined before it", name)
+                           : arena_printf("'%s' is defined later, here", name);
+            }
     }
-    for (Later *l = S.later[name_hash(name)]; l; l = l->hnext)
-        if (strcmp(l->name, name) == 0 && l->loc.begin > loc.begin) {
-            report_note(loc, &l->loc, arena_printf("'%s' is defined later, here", name),
-                        "undefined %s '%s'", what, name);
-            return;
-        }
-    report(loc, "undefined %s '%s'", what, name);
+    report_note(loc, nloc, note, "undefined %s '%s'", what, name);
 }
 
 /* ------------------------------------------------------------------ */
@@ -515,7 +540,7 @@ static Node *check_const(Loc loc, Node *n)
         return POISON;
     }
     double d;
-    if (rat_to_double(n->q, &d) != 0) {
+    if (rat_to_double(n->q, &d) != 0 && S.nsites < MAX_SITES) {
         for (int i = 0; i < S.nsites; i++)
             if (S.sites[i].n == n)
                 return n;
@@ -1350,6 +1375,36 @@ static void decl_let(Decl *d)
     f->mem[p] = (Member){k, v, d->name_loc, ++S.gen, taint};
 }
 
+/* The names a fn body uses, checked once at its definition, so that a
+   misspelt name is reported even in a fn that is never called (the
+   shapes can be checked only at a call, once the arguments are known).
+   bound: the parameters, then the indices of enclosing compile-time sums. */
+static void check_fn_names(Ast *e, const char ***bound, int *nbound, int *cap)
+{
+    if (!e || S.stopped)
+        return;
+    if (e->kind == AST_NAME || e->kind == AST_CALL) {
+        int found = 0;
+        for (int i = 0; i < *nbound && !found; i++)
+            found = strcmp((*bound)[i], e->name) == 0;
+        if (!found && !global_find(e->name) && !builtin_find(e->name))
+            undefined(e->kind == AST_CALL ? e->name_loc : e->loc,
+                      e->kind == AST_CALL ? "function" : "name", e->name);
+    }
+    check_fn_names(e->a, bound, nbound, cap);
+    check_fn_names(e->b, bound, nbound, cap);
+    if (e->kind == AST_SUMRANGE) {
+        *bound = grow(*bound, cap, *nbound + 1, sizeof **bound);
+        (*bound)[(*nbound)++] = e->name;
+        check_fn_names(e->c, bound, nbound, cap);
+        (*nbound)--;
+    } else {
+        check_fn_names(e->c, bound, nbound, cap);
+    }
+    for (int i = 0; i < e->nargs; i++)
+        check_fn_names(e->args[i], bound, nbound, cap);
+}
+
 /* Rule: `fn name(a, b[N]) = e`: parameter names distinct, bracketed
    shapes are compile-time sizes; a fn may not take the name of a
    built-in function (calls would be ambiguous).  Values may: a call is
@@ -1392,6 +1447,15 @@ static void decl_fn(Decl *d)
         if (p->rank == 2)
             ps->cols = dims[1];
     }
+    int nbound = 0, cap = 0;
+    const char **bound = NULL;
+    for (int i = 0; i < d->nparams; i++) {
+        bound = grow(bound, &cap, nbound + 1, sizeof *bound);
+        bound[nbound++] = d->params[i].name;
+    }
+    S.checking_fn = 1;
+    check_fn_names(d->value, &bound, &nbound, &cap);
+    S.checking_fn = 0;
 }
 
 static void elab_decls(Decl *d, int in_loop);

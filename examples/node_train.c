@@ -26,7 +26,7 @@
 #include "node_euler.h"
 
 #define NSTEP 60          /* observed transitions */
-#define ITERS 400         /* Adam steps on the full batch */
+#define ITERS 1000        /* Adam steps on the full batch */
 
 static const double dt = 0.1;
 
@@ -171,7 +171,7 @@ int main(void)
             for (int k = 0; k < nt; k++)
                 grad[k] += g[k] / NSTEP;
         }
-        if (it % 25 == 0)
+        if (it % 50 == 0)
             printf("  %5d %14.6e\n", it, mean);
         if (it == ITERS)
             break;

@@ -131,7 +131,7 @@ int dili_gauss_newton(dili_ctx *c, double *y, const dil_options *o, double *w)
         rtn = dili_norm(nr, rt);
         ft = 0.5 * rtn * rtn;
         if (st == DIL_OK && isfinite(ft) && pred > 0.0
-            && f - ft >= o->armijo_c1 * pred - dili_armijo_slack(f)) {
+            && f - ft >= o->armijo_c1 * pred - (fails == 0 ? dili_armijo_slack(f) : 0.0)) {
             /* Nielsen's update: shrink lambda smoothly with the model fit */
             double rho = (f - ft) / pred, q = 2.0 * rho - 1.0;
             lambda *= fmax(1.0 / 3.0, 1.0 - q * q * q);

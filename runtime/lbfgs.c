@@ -51,7 +51,7 @@ static int wolfe(dili_ctx *c, const double *y, double f0, const double *d,
         if (!dili_moved(n, y, y_try))
             break;                               /* t below rounding: give up */
         f = dili_score(c, y_try);
-        if (!isfinite(f) || f > f0 + o->armijo_c1 * t * g0d + slack) {
+        if (!isfinite(f) || f > f0 + o->armijo_c1 * t * g0d + (i == 0 ? slack : 0.0)) {
             hi = t;                              /* too long */
         } else {
             st = dili_grad(c, y_try, g_try);

@@ -39,7 +39,10 @@ size_t dili_newton_work(int ny)
  * is ~1e-18 while f itself may be ~1.  Allowing a few ulps of |f0| lets the
  * final, tiny Newton steps through instead of reporting a spurious
  * line-search failure (the same idea as the "approximate Wolfe" condition
- * of Hager and Zhang, with a much smaller slack).
+ * of Hager and Zhang, with a much smaller slack).  The slack applies to the
+ * first trial step only: on backtracked steps it would accept increases of
+ * a few ulps, and a solver fed a wrong gradient would creep uphill one ulp
+ * per iteration instead of reporting DIL_LINE_SEARCH.
  */
 double dili_armijo_slack(double f0)
 {
@@ -63,7 +66,7 @@ int dili_armijo(dili_ctx *c, const double *y, double f0, const double *d,
         /* A non-finite trial score (a too-long step overflowing, or leaving
            the model's domain) is a rejected step, not a model failure: the
            accepted iterates stay finite and we simply shorten the step. */
-        if (isfinite(f) && f <= f0 + o->armijo_c1 * t * g0d + slack) {
+        if (isfinite(f) && f <= f0 + o->armijo_c1 * t * g0d + (i == 0 ? slack : 0.0)) {
             *f_try = f;
             *t_out = t;
             return DIL_OK;

@@ -29,9 +29,9 @@
  *       dil_backward against finite differences of the whole map, to
  *       1e-5 relative.
  *
- * Kepler and mpc_linear add (d): derivatives worked out by hand in this
- * file (closed forms for Kepler; the quadratic form of the unrolled linear
- * dynamics for mpc_linear).  Model-specific code is chosen at run time by
+ * Kepler, mpc_linear and rosenbrock add (d): derivatives worked out by
+ * hand in this file (closed forms for Kepler and Rosenbrock; the quadratic
+ * form of the unrolled linear dynamics for mpc_linear).  Model-specific code is chosen at run time by
  * the descriptor's name.  Blocks with more than FULL_MAX entries are
  * checked along random directions and projections instead of entry by
  * entry.  All points come from a fixed-seed generator, so failures
@@ -1277,12 +1277,38 @@ static void hand_mpc(void)
     }
 }
 
+/*
+ * Rosenbrock: f = (a - y0)^2 + b (y1 - y0^2)^2 has y* = (a, a^2) for any
+ * b > 0, so for a caller's dl/dy:  dl/da = dl_0 + 2 a dl_1,  dl/db = 0.
+ */
+static void hand_rosenbrock(void)
+{
+    ck_assert(M->ny == 2 && M->nx == 0 && M->ntheta == 2 && M->ndata == 0 && !M->loss);
+    int oa = sym_offset("a", DIL_ROLE_PARAM, 1, 1), ob = sym_offset("b", DIL_ROLE_PARAM, 1, 1);
+    for (int pt = 0; pt < NPOINTS; pt++) {
+        Point p = solved_point(2700 + (unsigned)pt);
+        double a = p.b[BT][oa];
+        check_close("rosenbrock y0* = a", 0, p.b[BY][0], a, 1e-9, 1);
+        check_close("rosenbrock y1* = a^2", 0, p.b[BY][1], a * a, 1e-9, 1);
+        Rng r = rng_seed(2800 + (unsigned)pt);
+        double dl[2], dth[2];
+        vec_random(&r, dl, 2, 1.0);
+        int st = dil_backward(M, p.b[BY], NULL, p.b[BT], dl, NULL, dth, NULL, NULL, rwork);
+        ck_assert_int_eq(st, DIL_OK);
+        check_close("rosenbrock dl/da", 0, dth[oa], dl[0] + 2 * a * dl[1], 1e-8, 1);
+        check_close("rosenbrock dl/db", 0, dth[ob], 0, 1e-8, 1);
+        point_free(&p);
+    }
+}
+
 START_TEST(by_hand)
 {
     if (strcmp(M->name, "kepler") == 0)
         hand_kepler();
     else if (strcmp(M->name, "mpc_linear") == 0)
         hand_mpc();
+    else if (strcmp(M->name, "rosenbrock") == 0)
+        hand_rosenbrock();
 }
 END_TEST
 

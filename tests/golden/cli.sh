@@ -1,0 +1,54 @@
+#!/bin/sh
+# cli.sh - the dilc command line of SPEC section 3: options, outputs and
+# exit statuses (0 success, 1 errors in the model, 2 bad usage or I/O).
+set -u
+BUILD=${BUILD:-build}
+D=$BUILD/dilc
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+expect() {  # expect STATUS DESCRIPTION -- command...
+    want=$1 what=$2
+    shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "cli.sh: $what: exit $got, expected $want"
+        sed 's/^/    /' "$T/err" | head -5
+        fail=1
+    fi
+}
+expect 0 "--help" -- $D --help
+grep -q '^usage: dilc' "$T/out" || { echo "cli.sh: --help prints no usage"; fail=1; }
+expect 0 "--version" -- $D --version
+grep -q '^dilc [0-9]' "$T/out" || { echo "cli.sh: --version prints no version"; fail=1; }
+expect 2 "no input" -- $D
+expect 2 "unknown option" -- $D --frobnicate models/kepler.dil
+expect 2 "-o without argument" -- $D models/kepler.dil -o
+expect 2 "bad --prefix" -- $D models/kepler.dil --prefix 9x -o "$T/k.c"
+expect 2 "missing file" -- $D "$T/does-not-exist.dil"
+expect 2 "unwritable output" -- $D models/kepler.dil -o /nonexistent-dir/k.c
+
+expect 0 "compile" -- $D models/kepler.dil -o "$T/k.c"
+[ -f "$T/k.c" ] && [ -f "$T/k.h" ] || { echo "cli.sh: -o did not write k.c and k.h"; fail=1; }
+grep -q '#include "k.h"' "$T/k.c" || { echo "cli.sh: k.c does not include k.h"; fail=1; }
+expect 0 "--prefix" -- $D models/kepler.dil --prefix kep -o "$T/p.c"
+grep -q 'const dil_model kep_model' "$T/p.c" || { echo "cli.sh: --prefix ignored"; fail=1; }
+expect 0 "--check" -- $D --check models/kepler.dil -o "$T/none.c"
+[ ! -e "$T/none.c" ] || { echo "cli.sh: --check wrote output"; fail=1; }
+expect 0 "--print-derivatives" -- $D models/kepler.dil --print-derivatives -o "$T/k2.c"
+grep -q 'score_hvp_yy' "$T/out" || { echo "cli.sh: --print-derivatives printed no kernels"; fail=1; }
+expect 0 "--stats" -- $D models/node_euler.dil --stats -o "$T/n.c"
+grep -q 'score_vjp_thetay' "$T/out" || { echo "cli.sh: --stats printed no kernels"; fail=1; }
+expect 0 "--dot" -- $D models/kepler.dil --dot "$T/k.dot" -o "$T/k3.c"
+grep -q '^digraph' "$T/k.dot" || { echo "cli.sh: --dot wrote no graph"; fail=1; }
+
+# A model with errors: exit 1, a located diagnostic, and a good earlier
+# output left untouched (nothing lost).
+printf 'model bad\nvar y\nscore y + nope\n' > "$T/bad.dil"
+cp "$T/k.c" "$T/bad.c"
+expect 1 "model error" -- $D "$T/bad.dil" -o "$T/bad.c"
+grep -q 'bad.dil:3:11: error:' "$T/err" || { echo "cli.sh: no file:line:col diagnostic"; cat "$T/err"; fail=1; }
+cmp -s "$T/k.c" "$T/bad.c" || { echo "cli.sh: a failed compile clobbered its output"; fail=1; }
+[ "$fail" -eq 0 ] && echo "cli.sh: all command-line checks passed"
+exit $fail
