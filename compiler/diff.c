@@ -333,10 +333,11 @@ static Node *tangent(Node *nd, Block from, Block to)
             ps[i] = or_zero(T(nd->args[i]), nd->args[i]);
         return ir_assemble(nd->rank, nd->rows, nd->cols, nd->nargs, ps, nd->place);
     }
-    case OP_ADD:   /* d(a + b) = da + db */
-        return reduce_to(nd, ir_add(or_zero(ta, a), or_zero(tb, b)));
-    case OP_SUB:   /* d(a - b) = da - db */
-        return reduce_to(nd, ir_sub(or_zero(ta, a), or_zero(tb, b)));
+    case OP_ADD: case OP_SUB: { /* d(a +- b) = da +- db */
+        Node *x = or_zero(ta, a);   /* in order: node ids must not depend on */
+        Node *y = or_zero(tb, b);   /* the compiler's argument order */
+        return reduce_to(nd, ir_binary(nd->op, x, y));
+    }
     case OP_MUL: { /* d(ab) = da b + a db */
         Node *x = ta ? ir_mul(ta, b) : NULL, *y = tb ? ir_mul(a, tb) : NULL;
         return reduce_to(nd, x && y ? ir_add(x, y) : x ? x : y);

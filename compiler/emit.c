@@ -135,7 +135,10 @@ typedef struct Info {
     int local;            /* scalar held in local variable sN */
     int slot;             /* index into the work allocations, or -1 */
     int direct;           /* a piece computed into its assembly's storage */
+    int fuse_depth;       /* levels of fused operations in its expression */
 } Info;
+
+#define MAX_FUSE 24
 
 #define INFO(n) ((Info *)(n)->aux)
 
@@ -863,6 +866,27 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
         long f = in->mat ? 1 : in->demand;
         for (int p = 0; p < nd->nargs; p++)
             INFO(nd->args[p])->demand += f * reuse(nd, p);
+    }
+
+    /* Fused expressions stay shallow: a node more than MAX_FUSE levels of
+       fused operations above its materialised inputs is materialised too.
+       This bounds the emitter's recursion and the size of one C expression
+       (an unrolled chain x[t+1] = x[t] + 1 would otherwise be one
+       expression T levels deep). */
+    for (int i = 0; i < n; i++) {
+        Node *nd = order[i];
+        Info *in = INFO(nd);
+        int depth = 0;
+        for (int p = 0; p < nd->nargs; p++) {
+            Info *ai = INFO(nd->args[p]);
+            if (!ai->mat && ai->fuse_depth > depth)
+                depth = ai->fuse_depth;
+        }
+        in->fuse_depth = depth + 1;
+        if (!in->mat && !is_trivial(nd) && in->fuse_depth > MAX_FUSE) {
+            in->mat = 1;
+            in->fuse_depth = 0;
+        }
     }
 
     /* Storage of materialised scalars: locals; outputs' pieces: in place. */

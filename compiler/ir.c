@@ -51,6 +51,14 @@ void ir_init(void)
     table = arena_alloc(table_size * sizeof *table);
     table_count = 0;
     next_id = 0;
+    /* The small constants every derivative rule uses exist from the start,
+       so that building them never creates a node.  Node ids name the
+       emitted temporaries, and C leaves the order in which the arguments
+       of ir_div(one(), ir_mul(...)) are evaluated unspecified: the output
+       must not depend on which compiler built dilc.  (Calls with two
+       arguments that each build a new node are split into statements.) */
+    for (long k = -2; k <= 2; k++)
+        ir_const_si(k);
 }
 
 int ir_node_count(void)

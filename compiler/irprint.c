@@ -174,6 +174,29 @@ void ir_print(FILE *out, const char *label, Node *root)
     int n = 0, cap = 0;
     collect(root, &list, &n, &cap);
     qsort(list, (size_t)n, sizeof *list, cmp_id);
+    /* Deep unshared chains are named every few levels, so that printing
+       (which recurses through unnamed nodes) stays shallow. */
+    int *depth = calloc(n > 0 ? (size_t)n : 1u, sizeof *depth);
+    if (!depth)
+        dil_fatal("out of memory");
+    for (int i = 0; i < n; i++) {
+        Node *nd = list[i];
+        nd->aux = &depth[i];
+        int d = 0;
+        for (int a = 0; a < nd->nargs; a++) {
+            Node *c = nd->args[a];
+            if (c->uses <= 1 && *(int *)c->aux > d)
+                d = *(int *)c->aux;
+        }
+        depth[i] = d + 1;
+        if (depth[i] > 16 && nd != root && !trivial(nd)) {
+            nd->uses = 2;
+            depth[i] = 0;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        list[i]->aux = NULL;
+    free(depth);
     fprintf(out, "%s:\n", label);
     for (int i = 0; i < n; i++) {
         Node *nd = list[i];

@@ -1099,7 +1099,12 @@ static Node *call_builtin(Ast *e, const Builtin *b)
     case B_SUM:
         return ir_sum(a);
     case B_MEAN:
-        return ir_div(ir_sum(a), ir_const_si(ir_size(a)));
+    {
+        /* one statement per node: C leaves argument order unspecified, and
+           node ids (hence the emitted names) must not depend on it */
+        Node *total = ir_sum(a);
+        return ir_div(total, ir_const_si(ir_size(a)));
+    }
     /* dot(a, b) = sum(a * b), same shapes */
     case B_DOT:
         if (!same_shape(a, c)) {
@@ -1540,7 +1545,8 @@ static void decl_objective(Decl *d)
     /* f = 1/2 * sum(r^2) */
     mpq_ptr half = arena_mpq();
     mpq_set_ui(half, 1, 2);
-    S.m->score = ir_mul(ir_const(half), ir_sum(ir_binary(OP_POW, r, ir_const_si(2))));
+    Node *half_node = ir_const(half);   /* separate statements: see above */
+    S.m->score = ir_mul(half_node, ir_sum(ir_binary(OP_POW, r, ir_const_si(2))));
 }
 
 /* Rule: at most one `loss`, a scalar; it may use anything. */

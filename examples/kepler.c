@@ -37,8 +37,8 @@ int main(void)
     const dil_model *m = &kepler_model;
     const double M = 1.0;         /* mean anomaly (input x) */
     const double e_true = 0.7;    /* eccentricity that made the target */
-    const double lr = 0.5;        /* gradient-descent step on e */
-    const int steps = 25;
+    const double lr = 0.2;        /* gradient-descent step on e */
+    const int steps = 40;
 
     dil_options opt = dil_default_options();
     opt.tol = 1e-12;

@@ -31,108 +31,108 @@ static inline double dil_softplus(double x)
 /* f(y; x, theta) */
 double elementwise_score(const double *y, const double *x, const double *theta, double *work)
 {
-    double *const t10 = work + 0;
+    double *const t14 = work + 0;
     for (int i = 0; i < 3; i++) {
-        t10[i] = (y[i] + (0.5 * x[i]));
+        t14[i] = (y[i] + (0.5 * x[i]));
     }
-    double *const t11 = work + 3;
+    double *const t15 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t11[i] = sin(t10[i]);
+        t15[i] = sin(t14[i]);
     }
-    double *const t19 = work + 6;
+    double *const t23 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t19[i] = tanh(t10[i]);
+        t23[i] = tanh(t14[i]);
     }
-    double *const t20 = work + 9;
+    double *const t24 = work + 9;
     for (int i = 0; i < 3; i++) {
-        t20[i] = (0.5 * t19[i]);
+        t24[i] = (0.5 * t23[i]);
     }
-    double *const t27 = work + 12;
+    double *const t31 = work + 12;
     for (int i = 0; i < 3; i++) {
-        t27[i] = (0.5 * t10[i]);
+        t31[i] = (0.5 * t14[i]);
     }
-    double *const t36 = work + 15;
+    double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t36[i] = dil_sq(t10[i]);
+        t39[i] = dil_sq(t14[i]);
     }
-    double *const t37 = work + 18;
+    double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t37[i] = (1.0 + t36[i]);
+        t40[i] = (1.0 + t39[i]);
     }
-    double *const t40 = work + 21;
+    double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t40[i] = dil_sigmoid(t10[i]);
-    }
-    double s69 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        s69 += dil_sq(y[i]);
+        t43[i] = dil_sigmoid(t14[i]);
     }
     double s72 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s72 += (x[i] * y[i]);
+        s72 += dil_sq(y[i]);
     }
     double s75 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s75 += (theta[i] * ((((((t40[i] + (((((((t19[i] + (((((((t11[i] + cos(t10[i])) + tan((0.25 * t10[i]))) + asin(t20[i])) + acos(t20[i])) + atan(t10[i])) + sinh(t27[i])) + cosh(t27[i]))) + exp(t27[i])) + log(t37[i])) + log1p(t40[i])) + expm1((t10[i] / 3.0))) + sqrt(t37[i])) + fabs((2.0 + t11[i])))) + dil_softplus(t10[i])) + (t10[i] / (2.0 + t36[i]))) + pow((1.0 + t40[i]), theta[3])) + pow(t37[i], 0.25)) + exp(((-0.5) * t36[i]))));
+        s75 += (x[i] * y[i]);
     }
-    double s80 = 0.0;
+    double s78 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s80 += pow(y[i], 4.0);
+        s78 += (theta[i] * ((((((t43[i] + (((((((t23[i] + (((((((t15[i] + cos(t14[i])) + tan((0.25 * t14[i]))) + asin(t24[i])) + acos(t24[i])) + atan(t14[i])) + sinh(t31[i])) + cosh(t31[i]))) + exp(t31[i])) + log(t40[i])) + log1p(t43[i])) + expm1((t14[i] / 3.0))) + sqrt(t40[i])) + fabs((2.0 + t15[i])))) + dil_softplus(t14[i])) + (t14[i] / (2.0 + t39[i]))) + pow((1.0 + t43[i]), theta[3])) + pow(t40[i], 0.25)) + exp(((-0.5) * t39[i]))));
     }
-    return ((((2.0 * s69) - s72) + (s75 / 10.0)) + (0.0025 * s80));
+    double s83 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        s83 += pow(y[i], 4.0);
+    }
+    return ((((2.0 * s72) - s75) + (s78 / 10.0)) + (0.0025 * s83));
 }
 
 /* gy = df/dy */
 void elementwise_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
-    double *const t10 = work + 0;
+    double *const t14 = work + 0;
     for (int i = 0; i < 3; i++) {
-        t10[i] = (y[i] + (0.5 * x[i]));
+        t14[i] = (y[i] + (0.5 * x[i]));
     }
-    double *const t11 = work + 3;
+    double *const t15 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t11[i] = sin(t10[i]);
+        t15[i] = sin(t14[i]);
     }
-    double *const t17 = work + 6;
+    double *const t21 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t17[i] = tan((0.25 * t10[i]));
+        t21[i] = tan((0.25 * t14[i]));
     }
-    double *const t19 = work + 9;
+    double *const t23 = work + 9;
     for (int i = 0; i < 3; i++) {
-        t19[i] = tanh(t10[i]);
+        t23[i] = tanh(t14[i]);
     }
-    double *const t27 = work + 12;
+    double *const t31 = work + 12;
     for (int i = 0; i < 3; i++) {
-        t27[i] = (0.5 * t10[i]);
+        t31[i] = (0.5 * t14[i]);
     }
-    double *const t36 = work + 15;
+    double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t36[i] = dil_sq(t10[i]);
+        t39[i] = dil_sq(t14[i]);
     }
-    double *const t37 = work + 18;
+    double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t37[i] = (1.0 + t36[i]);
+        t40[i] = (1.0 + t39[i]);
     }
-    double *const t40 = work + 21;
+    double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t40[i] = dil_sigmoid(t10[i]);
+        t43[i] = dil_sigmoid(t14[i]);
     }
-    double *const t54 = work + 24;
+    double *const t57 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t54[i] = (2.0 + t36[i]);
+        t57[i] = (2.0 + t39[i]);
     }
-    double *const t57 = work + 27;
+    double *const t60 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t57[i] = (1.0 + t40[i]);
+        t60[i] = (1.0 + t43[i]);
     }
-    double *const t102 = work + 30;
+    double *const t105 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t102[i] = (0.1 * theta[i]);
+        t105[i] = (0.1 * theta[i]);
     }
-    const double s120 = (theta[3] - 1.0);
+    const double s122 = (theta[3] - 1.0);
     for (int i = 0; i < 3; i++) {
-        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + (((((((((((t102[i] / t54[i]) + (t40[i] * t102[i])) + ((t102[i] * (1.0 + expm1((t10[i] / 3.0)))) / 3.0)) + (((t102[i] + (t102[i] * (theta[3] * pow(t57[i], s120)))) + (t102[i] * (1.0 / t57[i]))) * (t40[i] * (1.0 - t40[i])))) + (((((-0.5) * (exp(((-0.5) * t36[i])) * t102[i])) - (((t10[i] / t54[i]) * t102[i]) / t54[i])) + (((t102[i] * (0.25 * pow(t37[i], (-0.75)))) + (t102[i] * (1.0 / (2.0 * sqrt(t37[i]))))) + (t102[i] * (1.0 / t37[i])))) * (2.0 * t10[i]))) + (0.5 * (((exp(t27[i]) * t102[i]) + (sinh(t27[i]) * t102[i])) + (cosh(t27[i]) * t102[i])))) + (t102[i] * (1.0 / (1.0 + (t10[i] * t10[i]))))) + (t102[i] * (1.0 - (t19[i] * t19[i])))) + (0.25 * (t102[i] * (1.0 + (t17[i] * t17[i]))))) - (t11[i] * t102[i])) + (cos(t10[i]) * (t102[i] + (t102[i] * dil_sign((2.0 + t11[i])))))));
+        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + (((((((((((t105[i] / t57[i]) + (t43[i] * t105[i])) + ((t105[i] * (1.0 + expm1((t14[i] / 3.0)))) / 3.0)) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * (1.0 / t60[i]))) * (t43[i] * (1.0 - t43[i])))) + (((((-0.5) * (exp(((-0.5) * t39[i])) * t105[i])) - (((t14[i] / t57[i]) * t105[i]) / t57[i])) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * (1.0 / (2.0 * sqrt(t40[i]))))) + (t105[i] * (1.0 / t40[i])))) * (2.0 * t14[i]))) + (0.5 * (((exp(t31[i]) * t105[i]) + (sinh(t31[i]) * t105[i])) + (cosh(t31[i]) * t105[i])))) + (t105[i] * (1.0 / (1.0 + (t14[i] * t14[i]))))) + (t105[i] * (1.0 - (t23[i] * t23[i])))) + (0.25 * (t105[i] * (1.0 + (t21[i] * t21[i]))))) - (t15[i] * t105[i])) + (cos(t14[i]) * (t105[i] + (t105[i] * dil_sign((2.0 + t15[i])))))));
     }
 }
 
@@ -140,110 +140,110 @@ void elementwise_score_grad_y(const double *y, const double *x, const double *th
 void elementwise_score_hvp_yy(const double *y, const double *x, const double *theta,
     const double *v, double *hv, double *work)
 {
-    double *const t10 = work + 0;
+    double *const t14 = work + 0;
     for (int i = 0; i < 3; i++) {
-        t10[i] = (y[i] + (0.5 * x[i]));
+        t14[i] = (y[i] + (0.5 * x[i]));
     }
-    double *const t11 = work + 3;
+    double *const t15 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t11[i] = sin(t10[i]);
+        t15[i] = sin(t14[i]);
     }
-    double *const t17 = work + 6;
+    double *const t21 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t17[i] = tan((0.25 * t10[i]));
+        t21[i] = tan((0.25 * t14[i]));
     }
-    double *const t19 = work + 9;
+    double *const t23 = work + 9;
     for (int i = 0; i < 3; i++) {
-        t19[i] = tanh(t10[i]);
+        t23[i] = tanh(t14[i]);
     }
-    double *const t27 = work + 12;
+    double *const t31 = work + 12;
     for (int i = 0; i < 3; i++) {
-        t27[i] = (0.5 * t10[i]);
+        t31[i] = (0.5 * t14[i]);
     }
-    double *const t36 = work + 15;
+    double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t36[i] = dil_sq(t10[i]);
+        t39[i] = dil_sq(t14[i]);
     }
-    double *const t37 = work + 18;
+    double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t37[i] = (1.0 + t36[i]);
+        t40[i] = (1.0 + t39[i]);
     }
-    double *const t40 = work + 21;
+    double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t40[i] = dil_sigmoid(t10[i]);
+        t43[i] = dil_sigmoid(t14[i]);
     }
-    double *const t54 = work + 24;
+    double *const t57 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t54[i] = (2.0 + t36[i]);
+        t57[i] = (2.0 + t39[i]);
     }
-    double *const t55 = work + 27;
+    double *const t58 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t55[i] = (t10[i] / t54[i]);
+        t58[i] = (t14[i] / t57[i]);
     }
-    double *const t57 = work + 30;
+    double *const t60 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t57[i] = (1.0 + t40[i]);
+        t60[i] = (1.0 + t43[i]);
     }
-    double *const t66 = work + 33;
+    double *const t69 = work + 33;
     for (int i = 0; i < 3; i++) {
-        t66[i] = exp(((-0.5) * t36[i]));
+        t69[i] = exp(((-0.5) * t39[i]));
     }
-    double *const t102 = work + 15;
+    double *const t105 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t102[i] = (0.1 * theta[i]);
+        t105[i] = (0.1 * theta[i]);
     }
-    const double s120 = (theta[3] - 1.0);
-    double *const t131 = work + 36;
+    const double s122 = (theta[3] - 1.0);
+    double *const t133 = work + 36;
     for (int i = 0; i < 3; i++) {
-        t131[i] = ((t55[i] * t102[i]) / t54[i]);
+        t133[i] = ((t58[i] * t105[i]) / t57[i]);
     }
-    double *const t144 = work + 39;
+    double *const t146 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t144[i] = (2.0 * sqrt(t37[i]));
+        t146[i] = (2.0 * sqrt(t40[i]));
     }
-    double *const t145 = work + 42;
+    double *const t147 = work + 42;
     for (int i = 0; i < 3; i++) {
-        t145[i] = (1.0 / t144[i]);
+        t147[i] = (1.0 / t146[i]);
     }
-    double *const t152 = work + 45;
+    double *const t154 = work + 45;
     for (int i = 0; i < 3; i++) {
-        t152[i] = (1.0 / t57[i]);
+        t154[i] = (1.0 / t60[i]);
     }
-    double *const t155 = work + 48;
+    double *const t157 = work + 48;
     for (int i = 0; i < 3; i++) {
-        t155[i] = (1.0 - t40[i]);
+        t157[i] = (1.0 - t43[i]);
     }
-    double *const t156 = work + 51;
+    double *const t158 = work + 51;
     for (int i = 0; i < 3; i++) {
-        t156[i] = (t40[i] * t155[i]);
+        t158[i] = (t43[i] * t157[i]);
     }
-    double *const t159 = work + 54;
+    double *const t161 = work + 54;
     for (int i = 0; i < 3; i++) {
-        t159[i] = (1.0 / t37[i]);
+        t161[i] = (1.0 / t40[i]);
     }
-    double *const t165 = work + 57;
+    double *const t167 = work + 57;
     for (int i = 0; i < 3; i++) {
-        t165[i] = (2.0 * t10[i]);
+        t167[i] = (2.0 * t14[i]);
     }
-    double *const t178 = work + 60;
+    double *const t180 = work + 60;
     for (int i = 0; i < 3; i++) {
-        t178[i] = (1.0 + (t10[i] * t10[i]));
+        t180[i] = (1.0 + (t14[i] * t14[i]));
     }
-    double *const t232 = work + 63;
+    double *const t233 = work + 63;
     for (int i = 0; i < 3; i++) {
-        t232[i] = (0.5 * v[i]);
+        t233[i] = (0.5 * v[i]);
     }
-    double *const t240 = work + 66;
+    double *const t241 = work + 66;
     for (int i = 0; i < 3; i++) {
-        t240[i] = (t165[i] * v[i]);
+        t241[i] = (t167[i] * v[i]);
     }
-    double *const t243 = work + 69;
+    double *const t244 = work + 69;
     for (int i = 0; i < 3; i++) {
-        t243[i] = (t156[i] * v[i]);
+        t244[i] = (t158[i] * v[i]);
     }
-    const double s281 = (s120 - 1.0);
+    const double s282 = (s122 - 1.0);
     for (int i = 0; i < 3; i++) {
-        hv[i] = (((0.01 * (v[i] * (3.0 * dil_sq(y[i])))) + (4.0 * v[i])) + (((((((((((t102[i] * t243[i]) - (((t102[i] / t54[i]) * t240[i]) / t54[i])) + ((t102[i] * ((1.0 + expm1((t10[i] / 3.0))) * (v[i] / 3.0))) / 3.0)) + ((t156[i] * ((t102[i] * (theta[3] * (t243[i] * (s120 * pow(t57[i], s281))))) - (t102[i] * ((t152[i] * t243[i]) / t57[i])))) + (((t102[i] + (t102[i] * (theta[3] * pow(t57[i], s120)))) + (t102[i] * t152[i])) * ((t155[i] * t243[i]) - (t40[i] * t243[i]))))) + ((t165[i] * ((((-0.5) * (t102[i] * (t66[i] * ((-0.5) * t240[i])))) - (((t102[i] * ((v[i] - (t55[i] * t240[i])) / t54[i])) - (t131[i] * t240[i])) / t54[i])) + (((t102[i] * (0.25 * (t240[i] * ((-0.75) * pow(t37[i], (-1.75)))))) - (t102[i] * ((t145[i] * (2.0 * (t145[i] * t240[i]))) / t144[i]))) - (t102[i] * ((t159[i] * t240[i]) / t37[i]))))) + (((((-0.5) * (t66[i] * t102[i])) - t131[i]) + (((t102[i] * (0.25 * pow(t37[i], (-0.75)))) + (t102[i] * t145[i])) + (t102[i] * t159[i]))) * (2.0 * v[i])))) + (0.5 * (((t102[i] * (exp(t27[i]) * t232[i])) + (t102[i] * (cosh(t27[i]) * t232[i]))) + (t102[i] * (sinh(t27[i]) * t232[i]))))) - (t102[i] * (((1.0 / t178[i]) * (2.0 * (t10[i] * v[i]))) / t178[i]))) + (t102[i] * ((-2.0) * (t19[i] * ((1.0 - (t19[i] * t19[i])) * v[i]))))) + (0.25 * (t102[i] * (2.0 * (t17[i] * ((1.0 + (t17[i] * t17[i])) * (0.25 * v[i]))))))) - (t102[i] * (cos(t10[i]) * v[i]))) - ((t102[i] + (t102[i] * dil_sign((2.0 + t11[i])))) * (t11[i] * v[i]))));
+        hv[i] = (((0.01 * (v[i] * (3.0 * dil_sq(y[i])))) + (4.0 * v[i])) + (((((((((((t105[i] * t244[i]) - (((t105[i] / t57[i]) * t241[i]) / t57[i])) + ((t105[i] * ((1.0 + expm1((t14[i] / 3.0))) * (v[i] / 3.0))) / 3.0)) + ((t158[i] * ((t105[i] * (theta[3] * (t244[i] * (s122 * pow(t60[i], s282))))) - (t105[i] * ((t154[i] * t244[i]) / t60[i])))) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * t154[i])) * ((t157[i] * t244[i]) - (t43[i] * t244[i]))))) + ((t167[i] * ((((-0.5) * (t105[i] * (t69[i] * ((-0.5) * t241[i])))) - (((t105[i] * ((v[i] - (t58[i] * t241[i])) / t57[i])) - (t133[i] * t241[i])) / t57[i])) + (((t105[i] * (0.25 * (t241[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t105[i] * ((t147[i] * (2.0 * (t147[i] * t241[i]))) / t146[i]))) - (t105[i] * ((t161[i] * t241[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t105[i])) - t133[i]) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * t147[i])) + (t105[i] * t161[i]))) * (2.0 * v[i])))) + (0.5 * (((t105[i] * (exp(t31[i]) * t233[i])) + (t105[i] * (cosh(t31[i]) * t233[i]))) + (t105[i] * (sinh(t31[i]) * t233[i]))))) - (t105[i] * (((1.0 / t180[i]) * (2.0 * (t14[i] * v[i]))) / t180[i]))) + (t105[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * v[i]))))) + (0.25 * (t105[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * v[i]))))))) - (t105[i] * (cos(t14[i]) * v[i]))) - ((t105[i] + (t105[i] * dil_sign((2.0 + t15[i])))) * (t15[i] * v[i]))));
     }
 }
 
@@ -251,110 +251,110 @@ void elementwise_score_hvp_yy(const double *y, const double *x, const double *th
 void elementwise_score_vjp_xy(const double *y, const double *x, const double *theta,
     const double *w, double *out_x, double *work)
 {
-    double *const t10 = work + 0;
+    double *const t14 = work + 0;
     for (int i = 0; i < 3; i++) {
-        t10[i] = (y[i] + (0.5 * x[i]));
+        t14[i] = (y[i] + (0.5 * x[i]));
     }
-    double *const t11 = work + 3;
+    double *const t15 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t11[i] = sin(t10[i]);
+        t15[i] = sin(t14[i]);
     }
-    double *const t17 = work + 6;
+    double *const t21 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t17[i] = tan((0.25 * t10[i]));
+        t21[i] = tan((0.25 * t14[i]));
     }
-    double *const t19 = work + 9;
+    double *const t23 = work + 9;
     for (int i = 0; i < 3; i++) {
-        t19[i] = tanh(t10[i]);
+        t23[i] = tanh(t14[i]);
     }
-    double *const t27 = work + 12;
+    double *const t31 = work + 12;
     for (int i = 0; i < 3; i++) {
-        t27[i] = (0.5 * t10[i]);
+        t31[i] = (0.5 * t14[i]);
     }
-    double *const t36 = work + 15;
+    double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t36[i] = dil_sq(t10[i]);
+        t39[i] = dil_sq(t14[i]);
     }
-    double *const t37 = work + 18;
+    double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t37[i] = (1.0 + t36[i]);
+        t40[i] = (1.0 + t39[i]);
     }
-    double *const t40 = work + 21;
+    double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t40[i] = dil_sigmoid(t10[i]);
+        t43[i] = dil_sigmoid(t14[i]);
     }
-    double *const t54 = work + 24;
+    double *const t57 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t54[i] = (2.0 + t36[i]);
+        t57[i] = (2.0 + t39[i]);
     }
-    double *const t55 = work + 27;
+    double *const t58 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t55[i] = (t10[i] / t54[i]);
+        t58[i] = (t14[i] / t57[i]);
     }
-    double *const t57 = work + 30;
+    double *const t60 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t57[i] = (1.0 + t40[i]);
+        t60[i] = (1.0 + t43[i]);
     }
-    double *const t66 = work + 33;
+    double *const t69 = work + 33;
     for (int i = 0; i < 3; i++) {
-        t66[i] = exp(((-0.5) * t36[i]));
+        t69[i] = exp(((-0.5) * t39[i]));
     }
-    double *const t102 = work + 15;
+    double *const t105 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t102[i] = (0.1 * theta[i]);
+        t105[i] = (0.1 * theta[i]);
     }
-    const double s120 = (theta[3] - 1.0);
-    double *const t131 = work + 36;
+    const double s122 = (theta[3] - 1.0);
+    double *const t133 = work + 36;
     for (int i = 0; i < 3; i++) {
-        t131[i] = ((t55[i] * t102[i]) / t54[i]);
+        t133[i] = ((t58[i] * t105[i]) / t57[i]);
     }
-    double *const t144 = work + 39;
+    double *const t146 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t144[i] = (2.0 * sqrt(t37[i]));
+        t146[i] = (2.0 * sqrt(t40[i]));
     }
-    double *const t145 = work + 42;
+    double *const t147 = work + 42;
     for (int i = 0; i < 3; i++) {
-        t145[i] = (1.0 / t144[i]);
+        t147[i] = (1.0 / t146[i]);
     }
-    double *const t152 = work + 45;
+    double *const t154 = work + 45;
     for (int i = 0; i < 3; i++) {
-        t152[i] = (1.0 / t57[i]);
+        t154[i] = (1.0 / t60[i]);
     }
-    double *const t155 = work + 48;
+    double *const t157 = work + 48;
     for (int i = 0; i < 3; i++) {
-        t155[i] = (1.0 - t40[i]);
+        t157[i] = (1.0 - t43[i]);
     }
-    double *const t156 = work + 51;
+    double *const t158 = work + 51;
     for (int i = 0; i < 3; i++) {
-        t156[i] = (t40[i] * t155[i]);
+        t158[i] = (t43[i] * t157[i]);
     }
-    double *const t159 = work + 54;
+    double *const t161 = work + 54;
     for (int i = 0; i < 3; i++) {
-        t159[i] = (1.0 / t37[i]);
+        t161[i] = (1.0 / t40[i]);
     }
-    double *const t165 = work + 57;
+    double *const t167 = work + 57;
     for (int i = 0; i < 3; i++) {
-        t165[i] = (2.0 * t10[i]);
+        t167[i] = (2.0 * t14[i]);
     }
-    double *const t178 = work + 60;
+    double *const t180 = work + 60;
     for (int i = 0; i < 3; i++) {
-        t178[i] = (1.0 + (t10[i] * t10[i]));
+        t180[i] = (1.0 + (t14[i] * t14[i]));
     }
-    double *const t232 = work + 63;
+    double *const t233 = work + 63;
     for (int i = 0; i < 3; i++) {
-        t232[i] = (0.5 * w[i]);
+        t233[i] = (0.5 * w[i]);
     }
-    double *const t240 = work + 66;
+    double *const t241 = work + 66;
     for (int i = 0; i < 3; i++) {
-        t240[i] = (t165[i] * w[i]);
+        t241[i] = (t167[i] * w[i]);
     }
-    double *const t243 = work + 69;
+    double *const t244 = work + 69;
     for (int i = 0; i < 3; i++) {
-        t243[i] = (t156[i] * w[i]);
+        t244[i] = (t158[i] * w[i]);
     }
-    const double s281 = (s120 - 1.0);
+    const double s282 = (s122 - 1.0);
     for (int i = 0; i < 3; i++) {
-        out_x[i] = ((0.5 * (((((((((((t102[i] * t243[i]) - (((t102[i] / t54[i]) * t240[i]) / t54[i])) + ((t102[i] * ((1.0 + expm1((t10[i] / 3.0))) * (w[i] / 3.0))) / 3.0)) + ((t156[i] * ((t102[i] * (theta[3] * (t243[i] * (s120 * pow(t57[i], s281))))) - (t102[i] * ((t152[i] * t243[i]) / t57[i])))) + (((t102[i] + (t102[i] * (theta[3] * pow(t57[i], s120)))) + (t102[i] * t152[i])) * ((t155[i] * t243[i]) - (t40[i] * t243[i]))))) + ((t165[i] * ((((-0.5) * (t102[i] * (t66[i] * ((-0.5) * t240[i])))) - (((t102[i] * ((w[i] - (t55[i] * t240[i])) / t54[i])) - (t131[i] * t240[i])) / t54[i])) + (((t102[i] * (0.25 * (t240[i] * ((-0.75) * pow(t37[i], (-1.75)))))) - (t102[i] * ((t145[i] * (2.0 * (t145[i] * t240[i]))) / t144[i]))) - (t102[i] * ((t159[i] * t240[i]) / t37[i]))))) + (((((-0.5) * (t66[i] * t102[i])) - t131[i]) + (((t102[i] * (0.25 * pow(t37[i], (-0.75)))) + (t102[i] * t145[i])) + (t102[i] * t159[i]))) * (2.0 * w[i])))) + (0.5 * (((t102[i] * (exp(t27[i]) * t232[i])) + (t102[i] * (cosh(t27[i]) * t232[i]))) + (t102[i] * (sinh(t27[i]) * t232[i]))))) - (t102[i] * (((1.0 / t178[i]) * (2.0 * (t10[i] * w[i]))) / t178[i]))) + (t102[i] * ((-2.0) * (t19[i] * ((1.0 - (t19[i] * t19[i])) * w[i]))))) + (0.25 * (t102[i] * (2.0 * (t17[i] * ((1.0 + (t17[i] * t17[i])) * (0.25 * w[i]))))))) - (t102[i] * (cos(t10[i]) * w[i]))) - ((t102[i] + (t102[i] * dil_sign((2.0 + t11[i])))) * (t11[i] * w[i])))) - w[i]);
+        out_x[i] = ((0.5 * (((((((((((t105[i] * t244[i]) - (((t105[i] / t57[i]) * t241[i]) / t57[i])) + ((t105[i] * ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) / 3.0)) + ((t158[i] * ((t105[i] * (theta[3] * (t244[i] * (s122 * pow(t60[i], s282))))) - (t105[i] * ((t154[i] * t244[i]) / t60[i])))) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * t154[i])) * ((t157[i] * t244[i]) - (t43[i] * t244[i]))))) + ((t167[i] * ((((-0.5) * (t105[i] * (t69[i] * ((-0.5) * t241[i])))) - (((t105[i] * ((w[i] - (t58[i] * t241[i])) / t57[i])) - (t133[i] * t241[i])) / t57[i])) + (((t105[i] * (0.25 * (t241[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t105[i] * ((t147[i] * (2.0 * (t147[i] * t241[i]))) / t146[i]))) - (t105[i] * ((t161[i] * t241[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t105[i])) - t133[i]) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * t147[i])) + (t105[i] * t161[i]))) * (2.0 * w[i])))) + (0.5 * (((t105[i] * (exp(t31[i]) * t233[i])) + (t105[i] * (cosh(t31[i]) * t233[i]))) + (t105[i] * (sinh(t31[i]) * t233[i]))))) - (t105[i] * (((1.0 / t180[i]) * (2.0 * (t14[i] * w[i]))) / t180[i]))) + (t105[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * w[i]))))) + (0.25 * (t105[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))))))) - (t105[i] * (cos(t14[i]) * w[i]))) - ((t105[i] + (t105[i] * dil_sign((2.0 + t15[i])))) * (t15[i] * w[i])))) - w[i]);
     }
 }
 
@@ -362,90 +362,90 @@ void elementwise_score_vjp_xy(const double *y, const double *x, const double *th
 void elementwise_score_vjp_thetay(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work)
 {
-    double *const t10 = work + 0;
+    double *const t14 = work + 0;
     for (int i = 0; i < 3; i++) {
-        t10[i] = (y[i] + (0.5 * x[i]));
+        t14[i] = (y[i] + (0.5 * x[i]));
     }
-    double *const t11 = work + 3;
+    double *const t15 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t11[i] = sin(t10[i]);
+        t15[i] = sin(t14[i]);
     }
-    double *const t17 = work + 6;
+    double *const t21 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t17[i] = tan((0.25 * t10[i]));
+        t21[i] = tan((0.25 * t14[i]));
     }
-    double *const t19 = work + 9;
+    double *const t23 = work + 9;
     for (int i = 0; i < 3; i++) {
-        t19[i] = tanh(t10[i]);
+        t23[i] = tanh(t14[i]);
     }
-    double *const t20 = work + 12;
+    double *const t24 = work + 12;
     for (int i = 0; i < 3; i++) {
-        t20[i] = (0.5 * t19[i]);
+        t24[i] = (0.5 * t23[i]);
     }
-    double *const t27 = work + 15;
+    double *const t31 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t27[i] = (0.5 * t10[i]);
+        t31[i] = (0.5 * t14[i]);
     }
-    double *const t36 = work + 18;
+    double *const t39 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t36[i] = dil_sq(t10[i]);
+        t39[i] = dil_sq(t14[i]);
     }
-    double *const t37 = work + 21;
+    double *const t40 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t37[i] = (1.0 + t36[i]);
+        t40[i] = (1.0 + t39[i]);
     }
-    double *const t40 = work + 24;
+    double *const t43 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t40[i] = dil_sigmoid(t10[i]);
+        t43[i] = dil_sigmoid(t14[i]);
     }
-    double *const t54 = work + 27;
+    double *const t57 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t54[i] = (2.0 + t36[i]);
+        t57[i] = (2.0 + t39[i]);
     }
-    double *const t57 = work + 30;
+    double *const t60 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t57[i] = (1.0 + t40[i]);
+        t60[i] = (1.0 + t43[i]);
     }
-    const double s120 = (theta[3] - 1.0);
-    double *const t217 = work + 33;
+    const double s122 = (theta[3] - 1.0);
+    double *const t218 = work + 33;
     for (int i = 0; i < 3; i++) {
-        t217[i] = (cos(t10[i]) * w[i]);
+        t218[i] = (cos(t14[i]) * w[i]);
     }
-    double *const t224 = work + 36;
+    double *const t225 = work + 36;
     for (int i = 0; i < 3; i++) {
-        t224[i] = ((1.0 - (t19[i] * t19[i])) * w[i]);
+        t225[i] = ((1.0 - (t23[i] * t23[i])) * w[i]);
     }
-    double *const t226 = work + 9;
+    double *const t227 = work + 9;
     for (int i = 0; i < 3; i++) {
-        t226[i] = ((1.0 / sqrt((1.0 - (t20[i] * t20[i])))) * (0.5 * t224[i]));
+        t227[i] = ((1.0 / sqrt((1.0 - (t24[i] * t24[i])))) * (0.5 * t225[i]));
     }
-    double *const t232 = work + 12;
+    double *const t233 = work + 12;
     for (int i = 0; i < 3; i++) {
-        t232[i] = (0.5 * w[i]);
+        t233[i] = (0.5 * w[i]);
     }
-    double *const t240 = work + 39;
+    double *const t241 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t240[i] = ((2.0 * t10[i]) * w[i]);
+        t241[i] = ((2.0 * t14[i]) * w[i]);
     }
-    double *const t243 = work + 42;
+    double *const t244 = work + 42;
     for (int i = 0; i < 3; i++) {
-        t243[i] = ((t40[i] * (1.0 - t40[i])) * w[i]);
+        t244[i] = ((t43[i] * (1.0 - t43[i])) * w[i]);
     }
-    double *const t244 = work + 45;
+    double *const t245 = work + 45;
     for (int i = 0; i < 3; i++) {
-        t244[i] = ((1.0 / t57[i]) * t243[i]);
+        t245[i] = ((1.0 / t60[i]) * t244[i]);
     }
-    double *const t260 = work + 48;
+    double *const t261 = work + 48;
     for (int i = 0; i < 3; i++) {
-        t260[i] = ((theta[3] * pow(t57[i], s120)) * t243[i]);
+        t261[i] = ((theta[3] * pow(t60[i], s122)) * t244[i]);
     }
-    double s291 = 0.0;
+    double s292 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s291 += ((0.1 * theta[i]) * ((log(t57[i]) * t260[i]) + (pow(t57[i], theta[3]) * t244[i])));
+        s292 += ((0.1 * theta[i]) * ((log(t60[i]) * t261[i]) + (pow(t60[i], theta[3]) * t245[i])));
     }
-    out_theta[3] = s291;
+    out_theta[3] = s292;
     for (int i = 0; i < 3; i++) {
-        out_theta[i] = (0.1 * ((((((t243[i] + (((((((t224[i] + (((((((t217[i] - (t11[i] * w[i])) + ((1.0 + (t17[i] * t17[i])) * (0.25 * w[i]))) + t226[i]) - t226[i]) + ((1.0 / (1.0 + (t10[i] * t10[i]))) * w[i])) + (cosh(t27[i]) * t232[i])) + (sinh(t27[i]) * t232[i]))) + (exp(t27[i]) * t232[i])) + ((1.0 / t37[i]) * t240[i])) + t244[i]) + ((1.0 + expm1((t10[i] / 3.0))) * (w[i] / 3.0))) + ((1.0 / (2.0 * sqrt(t37[i]))) * t240[i])) + (dil_sign((2.0 + t11[i])) * t217[i]))) + (t40[i] * w[i])) + ((w[i] - ((t10[i] / t54[i]) * t240[i])) / t54[i])) + t260[i]) + ((0.25 * pow(t37[i], (-0.75))) * t240[i])) + (exp(((-0.5) * t36[i])) * ((-0.5) * t240[i]))));
+        out_theta[i] = (0.1 * ((((((t244[i] + (((((((t225[i] + (((((((t218[i] - (t15[i] * w[i])) + ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))) + t227[i]) - t227[i]) + ((1.0 / (1.0 + (t14[i] * t14[i]))) * w[i])) + (cosh(t31[i]) * t233[i])) + (sinh(t31[i]) * t233[i]))) + (exp(t31[i]) * t233[i])) + ((1.0 / t40[i]) * t241[i])) + t245[i]) + ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) + ((1.0 / (2.0 * sqrt(t40[i]))) * t241[i])) + (dil_sign((2.0 + t15[i])) * t218[i]))) + (t43[i] * w[i])) + ((w[i] - ((t14[i] / t57[i]) * t241[i])) / t57[i])) + t261[i]) + ((0.25 * pow(t40[i], (-0.75))) * t241[i])) + (exp(((-0.5) * t39[i])) * ((-0.5) * t241[i]))));
     }
 }
 
@@ -454,19 +454,19 @@ double elementwise_loss(const double *y, const double *x, const double *theta,
     const double *data, double *work)
 {
     (void)work;
-    double s72 = 0.0;
+    double s75 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s72 += (x[i] * y[i]);
+        s75 += (x[i] * y[i]);
     }
-    double s85 = 0.0;
+    double s88 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s85 += dil_sq((y[i] - data[i]));
+        s88 += dil_sq((y[i] - data[i]));
     }
-    double s87 = 0.0;
+    double s90 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s87 += dil_sq(theta[i]);
+        s90 += dil_sq(theta[i]);
     }
-    return ((s85 + (s87 / 100.0)) + (theta[3] * (s72 / 3.0)));
+    return ((s88 + (s90 / 100.0)) + (theta[3] * (s75 / 3.0)));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -474,9 +474,9 @@ void elementwise_loss_grad(const double *y, const double *x, const double *theta
     const double *data, double *gy, double *gx, double *gtheta, double *work)
 {
     (void)work;
-    double s72 = 0.0;
+    double s75 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s72 += (x[i] * y[i]);
+        s75 += (x[i] * y[i]);
     }
     const double s377 = (theta[3] / 3.0);
     for (int i = 0; i < 3; i++) {
@@ -485,7 +485,7 @@ void elementwise_loss_grad(const double *y, const double *x, const double *theta
     for (int i = 0; i < 3; i++) {
         gy[i] = ((2.0 * (y[i] - data[i])) + (x[i] * s377));
     }
-    gtheta[3] = (s72 / 3.0);
+    gtheta[3] = (s75 / 3.0);
     for (int i = 0; i < 3; i++) {
         gtheta[i] = (0.02 * theta[i]);
     }

@@ -23,8 +23,8 @@ void kepler_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
     (void)work;
-    const double s8 = ((y[0] - (theta[0] * sin(y[0]))) - x[0]);
-    gy[0] = ((2.0 * s8) + ((theta[0] * ((-2.0) * s8)) * cos(y[0])));
+    const double s13 = ((y[0] - (theta[0] * sin(y[0]))) - x[0]);
+    gy[0] = ((2.0 * s13) + ((theta[0] * ((-2.0) * s13)) * cos(y[0])));
 }
 
 /* hv = (d2f/dy2) v */
@@ -32,10 +32,10 @@ void kepler_score_hvp_yy(const double *y, const double *x, const double *theta,
     const double *v, double *hv, double *work)
 {
     (void)work;
-    const double s5 = sin(y[0]);
-    const double s19 = cos(y[0]);
-    const double s30 = (v[0] - (theta[0] * (s19 * v[0])));
-    hv[0] = ((2.0 * s30) + ((s19 * (theta[0] * ((-2.0) * s30))) - ((theta[0] * ((-2.0) * ((y[0] - (theta[0] * s5)) - x[0]))) * (s5 * v[0]))));
+    const double s10 = sin(y[0]);
+    const double s21 = cos(y[0]);
+    const double s31 = (v[0] - (theta[0] * (s21 * v[0])));
+    hv[0] = ((2.0 * s31) + ((s21 * (theta[0] * ((-2.0) * s31))) - ((theta[0] * ((-2.0) * ((y[0] - (theta[0] * s10)) - x[0]))) * (s10 * v[0]))));
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
@@ -52,9 +52,9 @@ void kepler_score_vjp_thetay(const double *y, const double *x, const double *the
     const double *w, double *out_theta, double *work)
 {
     (void)work;
-    const double s5 = sin(y[0]);
-    const double s28 = (cos(y[0]) * w[0]);
-    out_theta[0] = ((((-2.0) * ((y[0] - (theta[0] * s5)) - x[0])) * s28) + (s5 * ((-2.0) * (w[0] - (theta[0] * s28)))));
+    const double s10 = sin(y[0]);
+    const double s29 = (cos(y[0]) * w[0]);
+    out_theta[0] = ((((-2.0) * ((y[0] - (theta[0] * s10)) - x[0])) * s29) + (s10 * ((-2.0) * (w[0] - (theta[0] * s29)))));
 }
 
 /* L(y, x, theta, data) */

@@ -14,582 +14,582 @@ static inline double dil_sq(double x) { return x * x; }
 /* f(y; x, theta) */
 double lqr_tracking_score(const double *y, const double *x, const double *theta, double *work)
 {
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             double acc = 0.0;
             for (int l = 0; l < 3; l++)
                 acc += theta[i + 3*l + 15] * theta[j + 3*l + 15];
-            t16[3*i + j] = acc;
+            t19[3*i + j] = acc;
         }
     }
-    double *const t18 = work + 9;
+    double *const t21 = work + 9;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            t18[3*i + j] = (t16[3*i + j] + (i == j ? 1.0 : 0.0));
+            t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s21 = dil_sq(theta[24]);
-    const double s24 = dil_sq(theta[25]);
-    double *const t28 = work + 0;
+    const double s23 = dil_sq(theta[24]);
+    const double s26 = dil_sq(theta[25]);
+    double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            t28[2*i + j] = ((s21 * (i == j ? 1.0 : 0.0)) + (s24 * (1.0 * 1.0)));
+            t30[2*i + j] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
         }
     }
-    double *const t30 = work + 4;
+    double *const t32 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
             acc += theta[3*i + l] * x[l];
-        t30[i] = acc;
+        t32[i] = acc;
     }
-    double *const t32 = work + 18;
+    double *const t34 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l];
-        t32[i] = acc;
+        t34[i] = acc;
     }
-    double *const t33 = work + 21;
+    double *const t35 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t33[i] = (t30[i] + t32[i]);
+        t35[i] = (t32[i] + t34[i]);
     }
-    double *const t34 = work + 4;
+    double *const t36 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t33[l];
-        t34[i] = acc;
+            acc += theta[3*i + l] * t35[l];
+        t36[i] = acc;
     }
-    double *const t36 = work + 18;
+    double *const t38 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 2];
-        t36[i] = acc;
+        t38[i] = acc;
     }
-    double *const t37 = work + 24;
+    double *const t39 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t37[i] = (t34[i] + t36[i]);
+        t39[i] = (t36[i] + t38[i]);
     }
-    double *const t38 = work + 4;
+    double *const t40 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t37[l];
-        t38[i] = acc;
+            acc += theta[3*i + l] * t39[l];
+        t40[i] = acc;
     }
-    double *const t40 = work + 18;
+    double *const t42 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 4];
-        t40[i] = acc;
+        t42[i] = acc;
     }
-    double *const t41 = work + 27;
+    double *const t43 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t41[i] = (t38[i] + t40[i]);
+        t43[i] = (t40[i] + t42[i]);
     }
-    double *const t42 = work + 4;
+    double *const t44 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t41[l];
-        t42[i] = acc;
+            acc += theta[3*i + l] * t43[l];
+        t44[i] = acc;
     }
-    double *const t44 = work + 18;
+    double *const t46 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 6];
-        t44[i] = acc;
+        t46[i] = acc;
     }
-    double *const t45 = work + 30;
+    double *const t47 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t45[i] = (t42[i] + t44[i]);
+        t47[i] = (t44[i] + t46[i]);
     }
-    double *const t47 = work + 4;
+    double *const t49 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t47[i] = (t33[i] - x[i + 3]);
+        t49[i] = (t35[i] - x[i + 3]);
     }
-    double *const t48 = work + 18;
+    double *const t50 = work + 18;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t47[l] * t18[j + 3*l];
-        t48[j] = acc;
+            acc += t49[l] * t21[j + 3*l];
+        t50[j] = acc;
     }
-    double s50 = 0.0;
+    double s52 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s50 += (t47[i] * t48[i]);
+        s52 += (t49[i] * t50[i]);
     }
-    double *const t51 = work + 4;
+    double *const t53 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t51[i] = (t37[i] - x[i + 3]);
+        t53[i] = (t39[i] - x[i + 3]);
     }
-    double *const t52 = work + 18;
+    double *const t54 = work + 18;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t51[l] * t18[j + 3*l];
-        t52[j] = acc;
+            acc += t53[l] * t21[j + 3*l];
+        t54[j] = acc;
     }
-    double s54 = 0.0;
+    double s56 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s54 += (t51[i] * t52[i]);
+        s56 += (t53[i] * t54[i]);
     }
-    double *const t56 = work + 4;
+    double *const t58 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t56[i] = (t41[i] - x[i + 3]);
+        t58[i] = (t43[i] - x[i + 3]);
     }
-    double *const t57 = work + 18;
+    double *const t59 = work + 18;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t56[l] * t18[j + 3*l];
-        t57[j] = acc;
+            acc += t58[l] * t21[j + 3*l];
+        t59[j] = acc;
     }
-    double s59 = 0.0;
+    double s61 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s59 += (t56[i] * t57[i]);
+        s61 += (t58[i] * t59[i]);
     }
-    double *const t61 = work + 4;
+    double *const t63 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t61[i] = (t45[i] - x[i + 3]);
+        t63[i] = (t47[i] - x[i + 3]);
     }
-    double *const t62 = work + 18;
+    double *const t64 = work + 18;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t61[l] * t18[j + 3*l];
-        t62[j] = acc;
+            acc += t63[l] * t21[j + 3*l];
+        t64[j] = acc;
     }
-    double s64 = 0.0;
+    double s66 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s64 += (t61[i] * t62[i]);
+        s66 += (t63[i] * t64[i]);
     }
-    double *const t66 = work + 9;
+    double *const t68 = work + 9;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += y[l] * t28[j + 2*l];
-        t66[j] = acc;
+            acc += y[l] * t30[j + 2*l];
+        t68[j] = acc;
     }
-    double s68 = 0.0;
+    double s70 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s68 += (y[i] * t66[i]);
+        s70 += (y[i] * t68[i]);
     }
-    double *const t69 = work + 9;
+    double *const t71 = work + 9;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += y[l + 2] * t28[j + 2*l];
-        t69[j] = acc;
+            acc += y[l + 2] * t30[j + 2*l];
+        t71[j] = acc;
     }
-    double s71 = 0.0;
+    double s73 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s71 += (y[i + 2] * t69[i]);
+        s73 += (y[i + 2] * t71[i]);
     }
-    double *const t73 = work + 9;
+    double *const t75 = work + 9;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += y[l + 4] * t28[j + 2*l];
-        t73[j] = acc;
+            acc += y[l + 4] * t30[j + 2*l];
+        t75[j] = acc;
     }
-    double s75 = 0.0;
+    double s77 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s75 += (y[i + 4] * t73[i]);
+        s77 += (y[i + 4] * t75[i]);
     }
-    double *const t77 = work + 9;
+    double *const t79 = work + 9;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += y[l + 6] * t28[j + 2*l];
-        t77[j] = acc;
+            acc += y[l + 6] * t30[j + 2*l];
+        t79[j] = acc;
     }
-    double s79 = 0.0;
+    double s81 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s79 += (y[i + 6] * t77[i]);
+        s81 += (y[i + 6] * t79[i]);
     }
-    double *const t83 = work + 0;
+    double *const t85 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t83[i] = t45[i];
+        t85[i] = t47[i];
     }
-    t83[2] = t33[1];
-    double *const t85 = work + 9;
+    t85[2] = t35[1];
+    double *const t87 = work + 9;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t45[l];
-        t85[i] = acc;
+            acc += theta[3*i + l] * t47[l];
+        t87[i] = acc;
     }
-    double s88 = 0.0;
+    double s90 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s88 += dil_sq((t83[i] - x[i + 3]));
+        s90 += dil_sq((t85[i] - x[i + 3]));
     }
-    double *const t90 = work + 0;
+    double *const t92 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t90[i] = (t85[i] - x[i + 4]);
+        t92[i] = (t87[i] - x[i + 4]);
     }
-    double s92 = 0.0;
+    double s94 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s92 += (t90[i] * t90[i]);
+        s94 += (t92[i] * t92[i]);
     }
-    double s96 = 0.0;
+    double s98 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s96 += (t45[i] * theta[i]);
+        s98 += (t47[i] * theta[i]);
     }
-    double s99 = 0.0;
+    double s101 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s99 += (t37[i] * theta[2*i + 9]);
+        s101 += (t39[i] * theta[2*i + 9]);
     }
-    return (((s88 + s92) + ((((s50 + s54) + s59) + s64) + (((s68 + s71) + s75) + s79))) + (((s96 + s99) + (theta[5] * t41[0])) / 10.0));
+    return (((s90 + s94) + ((((s52 + s56) + s61) + s66) + (((s70 + s73) + s77) + s81))) + (((s98 + s101) + (theta[5] * t43[0])) / 10.0));
 }
 
 /* gy = df/dy */
 void lqr_tracking_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             double acc = 0.0;
             for (int l = 0; l < 3; l++)
                 acc += theta[i + 3*l + 15] * theta[j + 3*l + 15];
-            t16[3*i + j] = acc;
+            t19[3*i + j] = acc;
         }
     }
-    double *const t18 = work + 9;
+    double *const t21 = work + 9;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            t18[3*i + j] = (t16[3*i + j] + (i == j ? 1.0 : 0.0));
+            t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s21 = dil_sq(theta[24]);
-    const double s24 = dil_sq(theta[25]);
-    double *const t28 = work + 0;
+    const double s23 = dil_sq(theta[24]);
+    const double s26 = dil_sq(theta[25]);
+    double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            t28[2*i + j] = ((s21 * (i == j ? 1.0 : 0.0)) + (s24 * (1.0 * 1.0)));
+            t30[2*i + j] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
         }
     }
-    double *const t30 = work + 4;
+    double *const t32 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
             acc += theta[3*i + l] * x[l];
-        t30[i] = acc;
+        t32[i] = acc;
     }
-    double *const t32 = work + 18;
+    double *const t34 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l];
-        t32[i] = acc;
+        t34[i] = acc;
     }
-    double *const t33 = work + 21;
+    double *const t35 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t33[i] = (t30[i] + t32[i]);
+        t35[i] = (t32[i] + t34[i]);
     }
-    double *const t34 = work + 4;
+    double *const t36 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t33[l];
-        t34[i] = acc;
+            acc += theta[3*i + l] * t35[l];
+        t36[i] = acc;
     }
-    double *const t36 = work + 18;
+    double *const t38 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 2];
-        t36[i] = acc;
+        t38[i] = acc;
     }
-    double *const t37 = work + 24;
+    double *const t39 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t37[i] = (t34[i] + t36[i]);
+        t39[i] = (t36[i] + t38[i]);
     }
-    double *const t38 = work + 4;
+    double *const t40 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t37[l];
-        t38[i] = acc;
+            acc += theta[3*i + l] * t39[l];
+        t40[i] = acc;
     }
-    double *const t40 = work + 18;
+    double *const t42 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 4];
-        t40[i] = acc;
+        t42[i] = acc;
     }
-    double *const t41 = work + 27;
+    double *const t43 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t41[i] = (t38[i] + t40[i]);
+        t43[i] = (t40[i] + t42[i]);
     }
-    double *const t42 = work + 4;
+    double *const t44 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t41[l];
-        t42[i] = acc;
+            acc += theta[3*i + l] * t43[l];
+        t44[i] = acc;
     }
-    double *const t44 = work + 18;
+    double *const t46 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 6];
-        t44[i] = acc;
+        t46[i] = acc;
     }
-    double *const t45 = work + 30;
+    double *const t47 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t45[i] = (t42[i] + t44[i]);
+        t47[i] = (t44[i] + t46[i]);
     }
-    double *const t47 = work + 4;
+    double *const t49 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t47[i] = (t33[i] - x[i + 3]);
+        t49[i] = (t35[i] - x[i + 3]);
     }
-    double *const t48 = work + 18;
+    double *const t50 = work + 18;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t47[l] * t18[j + 3*l];
-        t48[j] = acc;
+            acc += t49[l] * t21[j + 3*l];
+        t50[j] = acc;
     }
-    double *const t51 = work + 33;
+    double *const t53 = work + 33;
     for (int i = 0; i < 3; i++) {
-        t51[i] = (t37[i] - x[i + 3]);
+        t53[i] = (t39[i] - x[i + 3]);
     }
-    double *const t52 = work + 24;
+    double *const t54 = work + 24;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t51[l] * t18[j + 3*l];
-        t52[j] = acc;
+            acc += t53[l] * t21[j + 3*l];
+        t54[j] = acc;
     }
-    double *const t56 = work + 36;
+    double *const t58 = work + 36;
     for (int i = 0; i < 3; i++) {
-        t56[i] = (t41[i] - x[i + 3]);
+        t58[i] = (t43[i] - x[i + 3]);
     }
-    double *const t57 = work + 27;
+    double *const t59 = work + 27;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t56[l] * t18[j + 3*l];
-        t57[j] = acc;
+            acc += t58[l] * t21[j + 3*l];
+        t59[j] = acc;
     }
-    double *const t61 = work + 39;
+    double *const t63 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t61[i] = (t45[i] - x[i + 3]);
+        t63[i] = (t47[i] - x[i + 3]);
     }
-    double *const t62 = work + 42;
+    double *const t64 = work + 42;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t61[l] * t18[j + 3*l];
-        t62[j] = acc;
+            acc += t63[l] * t21[j + 3*l];
+        t64[j] = acc;
     }
-    double *const t66 = work + 7;
+    double *const t68 = work + 7;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += y[l] * t28[j + 2*l];
-        t66[j] = acc;
+            acc += y[l] * t30[j + 2*l];
+        t68[j] = acc;
     }
-    double *const t69 = work + 45;
+    double *const t71 = work + 45;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += y[l + 2] * t28[j + 2*l];
-        t69[j] = acc;
+            acc += y[l + 2] * t30[j + 2*l];
+        t71[j] = acc;
     }
-    double *const t73 = work + 47;
+    double *const t75 = work + 47;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += y[l + 4] * t28[j + 2*l];
-        t73[j] = acc;
+            acc += y[l + 4] * t30[j + 2*l];
+        t75[j] = acc;
     }
-    double *const t77 = work + 49;
+    double *const t79 = work + 49;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += y[l + 6] * t28[j + 2*l];
-        t77[j] = acc;
+            acc += y[l + 6] * t30[j + 2*l];
+        t79[j] = acc;
     }
-    double *const t83 = work + 51;
+    double *const t85 = work + 51;
     for (int i = 0; i < 2; i++) {
-        t83[i] = t45[i];
+        t85[i] = t47[i];
     }
-    t83[2] = t33[1];
-    double *const t85 = work + 21;
+    t85[2] = t35[1];
+    double *const t87 = work + 21;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t45[l];
-        t85[i] = acc;
+            acc += theta[3*i + l] * t47[l];
+        t87[i] = acc;
     }
-    double *const t90 = work + 30;
+    double *const t92 = work + 30;
     for (int i = 0; i < 2; i++) {
-        t90[i] = (t85[i] - x[i + 4]);
+        t92[i] = (t87[i] - x[i + 4]);
     }
-    double *const t136 = work + 54;
+    double *const t137 = work + 54;
     for (int i = 0; i < 3; i++) {
-        t136[i] = (2.0 * (t83[i] - x[i + 3]));
+        t137[i] = (2.0 * (t85[i] - x[i + 3]));
     }
-    double *const t139 = work + 51;
+    double *const t140 = work + 51;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t90[l] * theta[j + 3*l];
-        t139[j] = acc;
+            acc += t92[l] * theta[j + 3*l];
+        t140[j] = acc;
     }
-    double *const t144 = work + 21;
+    double *const t145 = work + 21;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t28[2*i + l] * y[l + 6];
-        t144[i] = acc;
+            acc += t30[2*i + l] * y[l + 6];
+        t145[i] = acc;
     }
-    double *const t147 = work + 30;
+    double *const t148 = work + 30;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t28[2*i + l] * y[l + 4];
-        t147[i] = acc;
+            acc += t30[2*i + l] * y[l + 4];
+        t148[i] = acc;
     }
-    double *const t151 = work + 57;
+    double *const t152 = work + 57;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t28[2*i + l] * y[l + 2];
-        t151[i] = acc;
+            acc += t30[2*i + l] * y[l + 2];
+        t152[i] = acc;
     }
-    double *const t155 = work + 59;
+    double *const t156 = work + 59;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t28[2*i + l] * y[l];
-        t155[i] = acc;
+            acc += t30[2*i + l] * y[l];
+        t156[i] = acc;
     }
-    double *const t159 = work + 0;
+    double *const t160 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t61[l];
-        t159[i] = acc;
+            acc += t21[3*i + l] * t63[l];
+        t160[i] = acc;
     }
-    double *const t165 = work + 39;
+    double *const t166 = work + 39;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t56[l];
-        t165[i] = acc;
+            acc += t21[3*i + l] * t58[l];
+        t166[i] = acc;
     }
-    double *const t171 = work + 36;
+    double *const t172 = work + 36;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t51[l];
-        t171[i] = acc;
+            acc += t21[3*i + l] * t53[l];
+        t172[i] = acc;
     }
-    double *const t178 = work + 33;
+    double *const t179 = work + 33;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t47[l];
-        t178[i] = acc;
+            acc += t21[3*i + l] * t49[l];
+        t179[i] = acc;
     }
-    double *const t184 = work + 9;
-    t184[2] = 0.0;
+    double *const t185 = work + 9;
+    t185[2] = 0.0;
     for (int i = 0; i < 2; i++) {
-        t184[i] = t136[i];
+        t185[i] = t137[i];
     }
-    double *const t185 = work + 4;
+    double *const t186 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t185[i] = ((((0.1 * theta[i]) + (2.0 * t139[i])) + (t62[i] + t159[i])) + t184[i]);
+        t186[i] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
     }
-    double *const t187 = work + 0;
+    double *const t188 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t185[l] * theta[j + 2*l + 9];
-        t187[j] = acc;
+            acc += t186[l] * theta[j + 2*l + 9];
+        t188[j] = acc;
     }
-    double *const t190 = work + 9;
+    double *const t191 = work + 9;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t185[l] * theta[j + 3*l];
-        t190[j] = acc;
+            acc += t186[l] * theta[j + 3*l];
+        t191[j] = acc;
     }
-    double *const t192 = work + 4;
-    for (int i = 1; i < 3; i++) t192[i] = 0.0;
-    t192[0] = (0.1 * theta[5]);
-    double *const t193 = work + 42;
+    double *const t193 = work + 4;
+    for (int i = 1; i < 3; i++) t193[i] = 0.0;
+    t193[0] = (0.1 * theta[5]);
+    double *const t194 = work + 42;
     for (int i = 0; i < 3; i++) {
-        t193[i] = (((t57[i] + t165[i]) + t190[i]) + t192[i]);
+        t194[i] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
     }
-    double *const t196 = work + 9;
+    double *const t197 = work + 9;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t193[l] * theta[j + 2*l + 9];
-        t196[j] = acc;
+            acc += t194[l] * theta[j + 2*l + 9];
+        t197[j] = acc;
     }
-    double *const t200 = work + 4;
+    double *const t201 = work + 4;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t193[l] * theta[j + 3*l];
-        t200[j] = acc;
+            acc += t194[l] * theta[j + 3*l];
+        t201[j] = acc;
     }
-    double *const t201 = work + 27;
+    double *const t202 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t201[i] = (((0.1 * theta[2*i + 9]) + (t52[i] + t171[i])) + t200[i]);
+        t202[i] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
     }
-    double *const t204 = work + 4;
+    double *const t205 = work + 4;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t201[l] * theta[j + 2*l + 9];
-        t204[j] = acc;
+            acc += t202[l] * theta[j + 2*l + 9];
+        t205[j] = acc;
     }
-    double *const t208 = work + 24;
+    double *const t209 = work + 24;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t201[l] * theta[j + 3*l];
-        t208[j] = acc;
+            acc += t202[l] * theta[j + 3*l];
+        t209[j] = acc;
     }
-    double *const t210 = work + 27;
-    t210[0] = 0.0;
-    t210[2] = 0.0;
-    t210[1] = t136[2];
-    double *const t211 = work + 36;
+    double *const t211 = work + 27;
+    t211[0] = 0.0;
+    t211[2] = 0.0;
+    t211[1] = t137[2];
+    double *const t212 = work + 36;
     for (int i = 0; i < 3; i++) {
-        t211[i] = (((t48[i] + t178[i]) + t208[i]) + t210[i]);
+        t212[i] = (((t50[i] + t179[i]) + t209[i]) + t211[i]);
     }
-    double *const t214 = work + 18;
+    double *const t215 = work + 18;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t211[l] * theta[j + 2*l + 9];
-        t214[j] = acc;
+            acc += t212[l] * theta[j + 2*l + 9];
+        t215[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        gy[i + 6] = ((t77[i] + t144[i]) + t187[i]);
+        gy[i + 6] = ((t79[i] + t145[i]) + t188[i]);
     }
     for (int i = 0; i < 2; i++) {
-        gy[i + 4] = ((t73[i] + t147[i]) + t196[i]);
+        gy[i + 4] = ((t75[i] + t148[i]) + t197[i]);
     }
     for (int i = 0; i < 2; i++) {
-        gy[i + 2] = ((t69[i] + t151[i]) + t204[i]);
+        gy[i + 2] = ((t71[i] + t152[i]) + t205[i]);
     }
     for (int i = 0; i < 2; i++) {
-        gy[i] = ((t66[i] + t155[i]) + t214[i]);
+        gy[i] = ((t68[i] + t156[i]) + t215[i]);
     }
 }
 
@@ -599,310 +599,310 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
 {
     (void)y;
     (void)x;
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             double acc = 0.0;
             for (int l = 0; l < 3; l++)
                 acc += theta[i + 3*l + 15] * theta[j + 3*l + 15];
-            t16[3*i + j] = acc;
+            t19[3*i + j] = acc;
         }
     }
-    double *const t18 = work + 9;
+    double *const t21 = work + 9;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            t18[3*i + j] = (t16[3*i + j] + (i == j ? 1.0 : 0.0));
+            t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s21 = dil_sq(theta[24]);
-    const double s24 = dil_sq(theta[25]);
-    double *const t28 = work + 0;
+    const double s23 = dil_sq(theta[24]);
+    const double s26 = dil_sq(theta[25]);
+    double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            t28[2*i + j] = ((s21 * (i == j ? 1.0 : 0.0)) + (s24 * (1.0 * 1.0)));
+            t30[2*i + j] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
         }
     }
-    double *const t250 = work + 4;
+    double *const t251 = work + 4;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * v[l];
-        t250[i] = acc;
+        t251[i] = acc;
     }
-    double *const t251 = work + 18;
+    double *const t252 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t250[l];
-        t251[i] = acc;
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
     }
-    double *const t253 = work + 21;
+    double *const t254 = work + 21;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * v[l + 2];
-        t253[i] = acc;
+        t254[i] = acc;
     }
-    double *const t254 = work + 24;
+    double *const t255 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t254[i] = (t251[i] + t253[i]);
+        t255[i] = (t252[i] + t254[i]);
     }
-    double *const t255 = work + 18;
+    double *const t256 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t254[l];
-        t255[i] = acc;
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
     }
-    double *const t257 = work + 21;
+    double *const t258 = work + 21;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * v[l + 4];
-        t257[i] = acc;
+        t258[i] = acc;
     }
-    double *const t258 = work + 27;
+    double *const t259 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t258[i] = (t255[i] + t257[i]);
+        t259[i] = (t256[i] + t258[i]);
     }
-    double *const t259 = work + 18;
+    double *const t260 = work + 18;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t258[l];
-        t259[i] = acc;
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
     }
-    double *const t261 = work + 21;
+    double *const t262 = work + 21;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * v[l + 6];
-        t261[i] = acc;
+        t262[i] = acc;
     }
-    double *const t262 = work + 30;
+    double *const t263 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t262[i] = (t259[i] + t261[i]);
+        t263[i] = (t260[i] + t262[i]);
     }
-    double *const t263 = work + 18;
+    double *const t264 = work + 18;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t250[l] * t18[j + 3*l];
-        t263[j] = acc;
-    }
-    double *const t264 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t254[l] * t18[j + 3*l];
+            acc += t251[l] * t21[j + 3*l];
         t264[j] = acc;
     }
-    double *const t265 = work + 33;
+    double *const t265 = work + 21;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t258[l] * t18[j + 3*l];
+            acc += t255[l] * t21[j + 3*l];
         t265[j] = acc;
     }
-    double *const t266 = work + 36;
+    double *const t266 = work + 33;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t262[l] * t18[j + 3*l];
+            acc += t259[l] * t21[j + 3*l];
         t266[j] = acc;
     }
-    double *const t267 = work + 7;
-    for (int j = 0; j < 2; j++) {
+    double *const t267 = work + 36;
+    for (int j = 0; j < 3; j++) {
         double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l] * t28[j + 2*l];
+        for (int l = 0; l < 3; l++)
+            acc += t263[l] * t21[j + 3*l];
         t267[j] = acc;
     }
-    double *const t268 = work + 39;
+    double *const t268 = work + 7;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += v[l + 2] * t28[j + 2*l];
+            acc += v[l] * t30[j + 2*l];
         t268[j] = acc;
     }
-    double *const t269 = work + 41;
+    double *const t269 = work + 39;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += v[l + 4] * t28[j + 2*l];
+            acc += v[l + 2] * t30[j + 2*l];
         t269[j] = acc;
     }
-    double *const t270 = work + 43;
+    double *const t270 = work + 41;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += v[l + 6] * t28[j + 2*l];
+            acc += v[l + 4] * t30[j + 2*l];
         t270[j] = acc;
     }
-    double *const t273 = work + 45;
-    for (int i = 0; i < 2; i++) {
-        t273[i] = t262[i];
+    double *const t271 = work + 43;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += v[l + 6] * t30[j + 2*l];
+        t271[j] = acc;
     }
-    t273[2] = t250[1];
-    double *const t274 = work + 48;
+    double *const t274 = work + 45;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 48;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t262[l];
-        t274[i] = acc;
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
     }
-    double *const t282 = work + 50;
+    double *const t283 = work + 50;
     for (int i = 0; i < 3; i++) {
-        t282[i] = (2.0 * t273[i]);
+        t283[i] = (2.0 * t274[i]);
     }
-    double *const t287 = work + 45;
+    double *const t288 = work + 45;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t274[l] * theta[j + 3*l];
-        t287[j] = acc;
+            acc += t275[l] * theta[j + 3*l];
+        t288[j] = acc;
     }
-    double *const t291 = work + 48;
+    double *const t292 = work + 48;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t28[2*i + l] * v[l + 6];
-        t291[i] = acc;
+            acc += t30[2*i + l] * v[l + 6];
+        t292[i] = acc;
     }
-    double *const t296 = work + 53;
+    double *const t297 = work + 53;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t28[2*i + l] * v[l + 4];
-        t296[i] = acc;
+            acc += t30[2*i + l] * v[l + 4];
+        t297[i] = acc;
     }
-    double *const t302 = work + 55;
+    double *const t303 = work + 55;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t28[2*i + l] * v[l + 2];
-        t302[i] = acc;
+            acc += t30[2*i + l] * v[l + 2];
+        t303[i] = acc;
     }
-    double *const t308 = work + 57;
+    double *const t309 = work + 57;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t28[2*i + l] * v[l];
-        t308[i] = acc;
+            acc += t30[2*i + l] * v[l];
+        t309[i] = acc;
     }
-    double *const t314 = work + 0;
+    double *const t315 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t262[l];
-        t314[i] = acc;
+            acc += t21[3*i + l] * t263[l];
+        t315[i] = acc;
     }
-    double *const t321 = work + 30;
+    double *const t322 = work + 30;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t258[l];
-        t321[i] = acc;
+            acc += t21[3*i + l] * t259[l];
+        t322[i] = acc;
     }
-    double *const t328 = work + 27;
+    double *const t329 = work + 27;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t254[l];
-        t328[i] = acc;
+            acc += t21[3*i + l] * t255[l];
+        t329[i] = acc;
     }
-    double *const t335 = work + 24;
+    double *const t336 = work + 24;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t250[l];
-        t335[i] = acc;
+            acc += t21[3*i + l] * t251[l];
+        t336[i] = acc;
     }
-    double *const t342 = work + 9;
-    t342[2] = 0.0;
+    double *const t343 = work + 9;
+    t343[2] = 0.0;
     for (int i = 0; i < 2; i++) {
-        t342[i] = t282[i];
+        t343[i] = t283[i];
     }
-    double *const t343 = work + 4;
+    double *const t344 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t343[i] = (((2.0 * t287[i]) + (t266[i] + t314[i])) + t342[i]);
+        t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
     }
-    double *const t347 = work + 0;
+    double *const t348 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t343[l] * theta[j + 2*l + 9];
-        t347[j] = acc;
+            acc += t344[l] * theta[j + 2*l + 9];
+        t348[j] = acc;
     }
-    double *const t352 = work + 9;
+    double *const t353 = work + 9;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t343[l] * theta[j + 3*l];
-        t352[j] = acc;
+            acc += t344[l] * theta[j + 3*l];
+        t353[j] = acc;
     }
-    double *const t353 = work + 4;
+    double *const t354 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t353[i] = ((t265[i] + t321[i]) + t352[i]);
+        t354[i] = ((t266[i] + t322[i]) + t353[i]);
     }
-    double *const t358 = work + 9;
+    double *const t359 = work + 9;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t353[l] * theta[j + 2*l + 9];
-        t358[j] = acc;
+            acc += t354[l] * theta[j + 2*l + 9];
+        t359[j] = acc;
     }
-    double *const t364 = work + 30;
+    double *const t365 = work + 30;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t353[l] * theta[j + 3*l];
-        t364[j] = acc;
+            acc += t354[l] * theta[j + 3*l];
+        t365[j] = acc;
     }
-    double *const t365 = work + 4;
+    double *const t366 = work + 4;
     for (int i = 0; i < 3; i++) {
-        t365[i] = ((t264[i] + t328[i]) + t364[i]);
+        t366[i] = ((t265[i] + t329[i]) + t365[i]);
     }
-    double *const t370 = work + 21;
+    double *const t371 = work + 21;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t365[l] * theta[j + 2*l + 9];
-        t370[j] = acc;
+            acc += t366[l] * theta[j + 2*l + 9];
+        t371[j] = acc;
     }
-    double *const t376 = work + 27;
+    double *const t377 = work + 27;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t365[l] * theta[j + 3*l];
-        t376[j] = acc;
+            acc += t366[l] * theta[j + 3*l];
+        t377[j] = acc;
     }
-    double *const t378 = work + 4;
-    t378[0] = 0.0;
-    t378[2] = 0.0;
-    t378[1] = t282[2];
-    double *const t379 = work + 30;
+    double *const t379 = work + 4;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t379[i] = (((t263[i] + t335[i]) + t376[i]) + t378[i]);
+        t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
     }
-    double *const t384 = work + 4;
+    double *const t385 = work + 4;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t379[l] * theta[j + 2*l + 9];
-        t384[j] = acc;
+            acc += t380[l] * theta[j + 2*l + 9];
+        t385[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        hv[i + 6] = ((t270[i] + t291[i]) + t347[i]);
+        hv[i + 6] = ((t271[i] + t292[i]) + t348[i]);
     }
     for (int i = 0; i < 2; i++) {
-        hv[i + 4] = ((t269[i] + t296[i]) + t358[i]);
+        hv[i + 4] = ((t270[i] + t297[i]) + t359[i]);
     }
     for (int i = 0; i < 2; i++) {
-        hv[i + 2] = ((t268[i] + t302[i]) + t370[i]);
+        hv[i + 2] = ((t269[i] + t303[i]) + t371[i]);
     }
     for (int i = 0; i < 2; i++) {
-        hv[i] = ((t267[i] + t308[i]) + t384[i]);
+        hv[i] = ((t268[i] + t309[i]) + t385[i]);
     }
 }
 
@@ -912,236 +912,236 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
 {
     (void)y;
     (void)x;
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             double acc = 0.0;
             for (int l = 0; l < 3; l++)
                 acc += theta[i + 3*l + 15] * theta[j + 3*l + 15];
-            t16[3*i + j] = acc;
+            t19[3*i + j] = acc;
         }
     }
-    double *const t18 = work + 9;
+    double *const t21 = work + 9;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            t18[3*i + j] = (t16[3*i + j] + (i == j ? 1.0 : 0.0));
+            t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    double *const t250 = work + 0;
+    double *const t251 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * w[l];
-        t250[i] = acc;
+        t251[i] = acc;
     }
-    double *const t251 = work + 3;
+    double *const t252 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t250[l];
-        t251[i] = acc;
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
     }
-    double *const t253 = work + 6;
+    double *const t254 = work + 6;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * w[l + 2];
-        t253[i] = acc;
+        t254[i] = acc;
     }
-    double *const t254 = work + 18;
+    double *const t255 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t254[i] = (t251[i] + t253[i]);
+        t255[i] = (t252[i] + t254[i]);
     }
-    double *const t255 = work + 3;
+    double *const t256 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t254[l];
-        t255[i] = acc;
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
     }
-    double *const t257 = work + 6;
+    double *const t258 = work + 6;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * w[l + 4];
-        t257[i] = acc;
+        t258[i] = acc;
     }
-    double *const t258 = work + 21;
+    double *const t259 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t258[i] = (t255[i] + t257[i]);
+        t259[i] = (t256[i] + t258[i]);
     }
-    double *const t259 = work + 3;
+    double *const t260 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t258[l];
-        t259[i] = acc;
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
     }
-    double *const t261 = work + 6;
+    double *const t262 = work + 6;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * w[l + 6];
-        t261[i] = acc;
+        t262[i] = acc;
     }
-    double *const t262 = work + 24;
+    double *const t263 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t262[i] = (t259[i] + t261[i]);
+        t263[i] = (t260[i] + t262[i]);
     }
-    double *const t263 = work + 3;
+    double *const t264 = work + 3;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t250[l] * t18[j + 3*l];
-        t263[j] = acc;
-    }
-    double *const t264 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t254[l] * t18[j + 3*l];
+            acc += t251[l] * t21[j + 3*l];
         t264[j] = acc;
     }
-    double *const t265 = work + 27;
+    double *const t265 = work + 6;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t258[l] * t18[j + 3*l];
+            acc += t255[l] * t21[j + 3*l];
         t265[j] = acc;
     }
-    double *const t266 = work + 30;
+    double *const t266 = work + 27;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t262[l] * t18[j + 3*l];
+            acc += t259[l] * t21[j + 3*l];
         t266[j] = acc;
     }
-    double *const t273 = work + 33;
-    for (int i = 0; i < 2; i++) {
-        t273[i] = t262[i];
+    double *const t267 = work + 30;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t263[l] * t21[j + 3*l];
+        t267[j] = acc;
     }
-    t273[2] = t250[1];
-    double *const t274 = work + 36;
+    double *const t274 = work + 33;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 36;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t262[l];
-        t274[i] = acc;
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
     }
-    double *const t282 = work + 38;
+    double *const t283 = work + 38;
     for (int i = 0; i < 3; i++) {
-        t282[i] = (2.0 * t273[i]);
+        t283[i] = (2.0 * t274[i]);
     }
-    double *const t287 = work + 41;
+    double *const t288 = work + 41;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t274[l] * theta[j + 3*l];
-        t287[j] = acc;
+            acc += t275[l] * theta[j + 3*l];
+        t288[j] = acc;
     }
-    double *const t314 = work + 44;
+    double *const t315 = work + 44;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t262[l];
-        t314[i] = acc;
+            acc += t21[3*i + l] * t263[l];
+        t315[i] = acc;
     }
-    double *const t315 = work + 24;
+    double *const t316 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t315[i] = (t266[i] + t314[i]);
+        t316[i] = (t267[i] + t315[i]);
     }
-    double *const t321 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t258[l];
-        t321[i] = acc;
-    }
-    double *const t322 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        t322[i] = (t265[i] + t321[i]);
-    }
-    double *const t328 = work + 27;
+    double *const t322 = work + 30;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t254[l];
-        t328[i] = acc;
+            acc += t21[3*i + l] * t259[l];
+        t322[i] = acc;
     }
-    double *const t329 = work + 18;
+    double *const t323 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t329[i] = (t264[i] + t328[i]);
+        t323[i] = (t266[i] + t322[i]);
     }
-    double *const t335 = work + 6;
+    double *const t329 = work + 27;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t250[l];
-        t335[i] = acc;
+            acc += t21[3*i + l] * t255[l];
+        t329[i] = acc;
     }
-    double *const t336 = work + 0;
+    double *const t330 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t336[i] = (t263[i] + t335[i]);
+        t330[i] = (t265[i] + t329[i]);
     }
-    double *const t342 = work + 9;
-    t342[2] = 0.0;
+    double *const t336 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t21[3*i + l] * t251[l];
+        t336[i] = acc;
+    }
+    double *const t337 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        t337[i] = (t264[i] + t336[i]);
+    }
+    double *const t343 = work + 9;
+    t343[2] = 0.0;
     for (int i = 0; i < 2; i++) {
-        t342[i] = t282[i];
+        t343[i] = t283[i];
     }
-    double *const t343 = work + 3;
+    double *const t344 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t343[i] = (((2.0 * t287[i]) + t315[i]) + t342[i]);
+        t344[i] = (((2.0 * t288[i]) + t316[i]) + t343[i]);
     }
-    double *const t352 = work + 9;
+    double *const t353 = work + 9;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t343[l] * theta[j + 3*l];
-        t352[j] = acc;
+            acc += t344[l] * theta[j + 3*l];
+        t353[j] = acc;
     }
-    double *const t353 = work + 3;
+    double *const t354 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t353[i] = (t322[i] + t352[i]);
+        t354[i] = (t323[i] + t353[i]);
     }
-    double *const t364 = work + 9;
+    double *const t365 = work + 9;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t353[l] * theta[j + 3*l];
-        t364[j] = acc;
+            acc += t354[l] * theta[j + 3*l];
+        t365[j] = acc;
     }
-    double *const t365 = work + 3;
+    double *const t366 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t365[i] = (t329[i] + t364[i]);
+        t366[i] = (t330[i] + t365[i]);
     }
-    double *const t376 = work + 9;
+    double *const t377 = work + 9;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t365[l] * theta[j + 3*l];
-        t376[j] = acc;
+            acc += t366[l] * theta[j + 3*l];
+        t377[j] = acc;
     }
-    double *const t378 = work + 3;
-    t378[0] = 0.0;
-    t378[2] = 0.0;
-    t378[1] = t282[2];
-    double *const t379 = work + 6;
+    double *const t379 = work + 3;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t379[i] = ((t336[i] + t376[i]) + t378[i]);
+        t380[i] = ((t337[i] + t377[i]) + t379[i]);
     }
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t379[l] * theta[j + 3*l];
+            acc += t380[l] * theta[j + 3*l];
         out_x[j] = acc;
     }
-    double *const t403 = work + 9;
-    t403[0] = 0.0;
+    double *const t404 = work + 9;
+    t404[0] = 0.0;
     for (int i = 0; i < 2; i++) {
-        t403[i + 1] = ((-2.0) * t274[i]);
+        t404[i + 1] = ((-2.0) * t275[i]);
     }
     for (int i = 0; i < 3; i++) {
-        out_x[i + 3] = (((((((-2.0) * t273[i]) - t315[i]) - t322[i]) - t329[i]) - t336[i]) + t403[i]);
+        out_x[i + 3] = (((((((-2.0) * t274[i]) - t316[i]) - t323[i]) - t330[i]) - t337[i]) + t404[i]);
     }
 }
 
@@ -1149,516 +1149,516 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
 void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work)
 {
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             double acc = 0.0;
             for (int l = 0; l < 3; l++)
                 acc += theta[i + 3*l + 15] * theta[j + 3*l + 15];
-            t16[3*i + j] = acc;
+            t19[3*i + j] = acc;
         }
     }
-    double *const t18 = work + 9;
+    double *const t21 = work + 9;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            t18[3*i + j] = (t16[3*i + j] + (i == j ? 1.0 : 0.0));
+            t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    double *const t30 = work + 0;
+    double *const t32 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
             acc += theta[3*i + l] * x[l];
-        t30[i] = acc;
+        t32[i] = acc;
     }
-    double *const t32 = work + 3;
+    double *const t34 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l];
-        t32[i] = acc;
+        t34[i] = acc;
     }
-    double *const t33 = work + 6;
+    double *const t35 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t33[i] = (t30[i] + t32[i]);
+        t35[i] = (t32[i] + t34[i]);
     }
-    double *const t34 = work + 0;
+    double *const t36 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t33[l];
-        t34[i] = acc;
+            acc += theta[3*i + l] * t35[l];
+        t36[i] = acc;
     }
-    double *const t36 = work + 3;
+    double *const t38 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 2];
-        t36[i] = acc;
+        t38[i] = acc;
     }
-    double *const t37 = work + 18;
+    double *const t39 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t37[i] = (t34[i] + t36[i]);
+        t39[i] = (t36[i] + t38[i]);
     }
-    double *const t38 = work + 0;
+    double *const t40 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t37[l];
-        t38[i] = acc;
+            acc += theta[3*i + l] * t39[l];
+        t40[i] = acc;
     }
-    double *const t40 = work + 3;
+    double *const t42 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 4];
-        t40[i] = acc;
+        t42[i] = acc;
     }
-    double *const t41 = work + 21;
+    double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t41[i] = (t38[i] + t40[i]);
+        t43[i] = (t40[i] + t42[i]);
     }
-    double *const t42 = work + 0;
+    double *const t44 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t41[l];
-        t42[i] = acc;
+            acc += theta[3*i + l] * t43[l];
+        t44[i] = acc;
     }
-    double *const t44 = work + 3;
+    double *const t46 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l + 6];
-        t44[i] = acc;
+        t46[i] = acc;
     }
-    double *const t45 = work + 24;
+    double *const t47 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t45[i] = (t42[i] + t44[i]);
+        t47[i] = (t44[i] + t46[i]);
     }
-    double *const t47 = work + 0;
+    double *const t49 = work + 0;
     for (int i = 0; i < 3; i++) {
-        t47[i] = (t33[i] - x[i + 3]);
+        t49[i] = (t35[i] - x[i + 3]);
     }
-    double *const t48 = work + 3;
+    double *const t50 = work + 3;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t47[l] * t18[j + 3*l];
-        t48[j] = acc;
+            acc += t49[l] * t21[j + 3*l];
+        t50[j] = acc;
     }
-    double *const t51 = work + 27;
+    double *const t53 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t51[i] = (t37[i] - x[i + 3]);
+        t53[i] = (t39[i] - x[i + 3]);
     }
-    double *const t52 = work + 30;
+    double *const t54 = work + 30;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t51[l] * t18[j + 3*l];
-        t52[j] = acc;
+            acc += t53[l] * t21[j + 3*l];
+        t54[j] = acc;
     }
-    double *const t56 = work + 33;
+    double *const t58 = work + 33;
     for (int i = 0; i < 3; i++) {
-        t56[i] = (t41[i] - x[i + 3]);
+        t58[i] = (t43[i] - x[i + 3]);
     }
-    double *const t57 = work + 36;
+    double *const t59 = work + 36;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t56[l] * t18[j + 3*l];
-        t57[j] = acc;
+            acc += t58[l] * t21[j + 3*l];
+        t59[j] = acc;
     }
-    double *const t61 = work + 39;
+    double *const t63 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t61[i] = (t45[i] - x[i + 3]);
+        t63[i] = (t47[i] - x[i + 3]);
     }
-    double *const t62 = work + 42;
+    double *const t64 = work + 42;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t61[l] * t18[j + 3*l];
-        t62[j] = acc;
+            acc += t63[l] * t21[j + 3*l];
+        t64[j] = acc;
     }
-    double *const t83 = work + 45;
+    double *const t85 = work + 45;
     for (int i = 0; i < 2; i++) {
-        t83[i] = t45[i];
+        t85[i] = t47[i];
     }
-    t83[2] = t33[1];
-    double *const t85 = work + 48;
+    t85[2] = t35[1];
+    double *const t87 = work + 48;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t45[l];
-        t85[i] = acc;
+            acc += theta[3*i + l] * t47[l];
+        t87[i] = acc;
     }
-    double *const t90 = work + 50;
+    double *const t92 = work + 50;
     for (int i = 0; i < 2; i++) {
-        t90[i] = (t85[i] - x[i + 4]);
+        t92[i] = (t87[i] - x[i + 4]);
     }
-    double *const t132 = work + 48;
+    double *const t134 = work + 48;
     for (int i = 0; i < 2; i++) {
-        t132[i] = (2.0 * t90[i]);
+        t134[i] = (2.0 * t92[i]);
     }
-    double *const t136 = work + 52;
+    double *const t137 = work + 52;
     for (int i = 0; i < 3; i++) {
-        t136[i] = (2.0 * (t83[i] - x[i + 3]));
+        t137[i] = (2.0 * (t85[i] - x[i + 3]));
     }
-    double *const t139 = work + 45;
+    double *const t140 = work + 45;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t90[l] * theta[j + 3*l];
-        t139[j] = acc;
+            acc += t92[l] * theta[j + 3*l];
+        t140[j] = acc;
     }
-    double *const t159 = work + 55;
+    double *const t160 = work + 55;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t61[l];
-        t159[i] = acc;
+            acc += t21[3*i + l] * t63[l];
+        t160[i] = acc;
     }
-    double *const t165 = work + 58;
+    double *const t166 = work + 58;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t56[l];
-        t165[i] = acc;
+            acc += t21[3*i + l] * t58[l];
+        t166[i] = acc;
     }
-    double *const t171 = work + 61;
+    double *const t172 = work + 61;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t51[l];
-        t171[i] = acc;
+            acc += t21[3*i + l] * t53[l];
+        t172[i] = acc;
     }
-    double *const t178 = work + 64;
+    double *const t179 = work + 64;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t47[l];
-        t178[i] = acc;
+            acc += t21[3*i + l] * t49[l];
+        t179[i] = acc;
     }
-    double *const t184 = work + 67;
-    t184[2] = 0.0;
+    double *const t185 = work + 67;
+    t185[2] = 0.0;
     for (int i = 0; i < 2; i++) {
-        t184[i] = t136[i];
+        t185[i] = t137[i];
     }
-    double *const t185 = work + 70;
+    double *const t186 = work + 70;
     for (int i = 0; i < 3; i++) {
-        t185[i] = ((((0.1 * theta[i]) + (2.0 * t139[i])) + (t62[i] + t159[i])) + t184[i]);
+        t186[i] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
     }
-    double *const t190 = work + 42;
+    double *const t191 = work + 42;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t185[l] * theta[j + 3*l];
-        t190[j] = acc;
+            acc += t186[l] * theta[j + 3*l];
+        t191[j] = acc;
     }
-    double *const t192 = work + 45;
-    for (int i = 1; i < 3; i++) t192[i] = 0.0;
-    t192[0] = (0.1 * theta[5]);
-    double *const t193 = work + 55;
+    double *const t193 = work + 45;
+    for (int i = 1; i < 3; i++) t193[i] = 0.0;
+    t193[0] = (0.1 * theta[5]);
+    double *const t194 = work + 55;
     for (int i = 0; i < 3; i++) {
-        t193[i] = (((t57[i] + t165[i]) + t190[i]) + t192[i]);
+        t194[i] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
     }
-    double *const t200 = work + 36;
+    double *const t201 = work + 36;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t193[l] * theta[j + 3*l];
-        t200[j] = acc;
+            acc += t194[l] * theta[j + 3*l];
+        t201[j] = acc;
     }
-    double *const t201 = work + 42;
+    double *const t202 = work + 42;
     for (int i = 0; i < 3; i++) {
-        t201[i] = (((0.1 * theta[2*i + 9]) + (t52[i] + t171[i])) + t200[i]);
+        t202[i] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
     }
-    double *const t208 = work + 30;
+    double *const t209 = work + 30;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t201[l] * theta[j + 3*l];
-        t208[j] = acc;
+            acc += t202[l] * theta[j + 3*l];
+        t209[j] = acc;
     }
-    double *const t210 = work + 36;
-    t210[0] = 0.0;
-    t210[2] = 0.0;
-    t210[1] = t136[2];
-    double *const t211 = work + 45;
+    double *const t211 = work + 36;
+    t211[0] = 0.0;
+    t211[2] = 0.0;
+    t211[1] = t137[2];
+    double *const t212 = work + 45;
     for (int i = 0; i < 3; i++) {
-        t211[i] = (((t48[i] + t178[i]) + t208[i]) + t210[i]);
+        t212[i] = (((t50[i] + t179[i]) + t209[i]) + t211[i]);
     }
-    double *const t250 = work + 3;
+    double *const t251 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * w[l];
-        t250[i] = acc;
+        t251[i] = acc;
     }
-    double *const t251 = work + 30;
+    double *const t252 = work + 30;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t250[l];
-        t251[i] = acc;
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
     }
-    double *const t253 = work + 36;
+    double *const t254 = work + 36;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * w[l + 2];
-        t253[i] = acc;
+        t254[i] = acc;
     }
-    double *const t254 = work + 52;
+    double *const t255 = work + 52;
     for (int i = 0; i < 3; i++) {
-        t254[i] = (t251[i] + t253[i]);
+        t255[i] = (t252[i] + t254[i]);
     }
-    double *const t255 = work + 30;
+    double *const t256 = work + 30;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t254[l];
-        t255[i] = acc;
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
     }
-    double *const t257 = work + 36;
+    double *const t258 = work + 36;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * w[l + 4];
-        t257[i] = acc;
+        t258[i] = acc;
     }
-    double *const t258 = work + 58;
+    double *const t259 = work + 58;
     for (int i = 0; i < 3; i++) {
-        t258[i] = (t255[i] + t257[i]);
+        t259[i] = (t256[i] + t258[i]);
     }
-    double *const t259 = work + 30;
+    double *const t260 = work + 30;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t258[l];
-        t259[i] = acc;
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
     }
-    double *const t261 = work + 36;
+    double *const t262 = work + 36;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * w[l + 6];
-        t261[i] = acc;
+        t262[i] = acc;
     }
-    double *const t262 = work + 61;
+    double *const t263 = work + 61;
     for (int i = 0; i < 3; i++) {
-        t262[i] = (t259[i] + t261[i]);
+        t263[i] = (t260[i] + t262[i]);
     }
-    double *const t263 = work + 30;
+    double *const t264 = work + 30;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t250[l] * t18[j + 3*l];
-        t263[j] = acc;
-    }
-    double *const t264 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t254[l] * t18[j + 3*l];
+            acc += t251[l] * t21[j + 3*l];
         t264[j] = acc;
     }
-    double *const t265 = work + 64;
+    double *const t265 = work + 36;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t258[l] * t18[j + 3*l];
+            acc += t255[l] * t21[j + 3*l];
         t265[j] = acc;
     }
-    double *const t266 = work + 67;
+    double *const t266 = work + 64;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t262[l] * t18[j + 3*l];
+            acc += t259[l] * t21[j + 3*l];
         t266[j] = acc;
     }
-    double *const t273 = work + 73;
-    for (int i = 0; i < 2; i++) {
-        t273[i] = t262[i];
+    double *const t267 = work + 67;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t263[l] * t21[j + 3*l];
+        t267[j] = acc;
     }
-    t273[2] = t250[1];
-    double *const t274 = work + 50;
+    double *const t274 = work + 73;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 50;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t262[l];
-        t274[i] = acc;
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
     }
-    double *const t280 = work + 76;
+    double *const t281 = work + 76;
     for (int i = 0; i < 2; i++) {
-        t280[i] = (2.0 * t274[i]);
+        t281[i] = (2.0 * t275[i]);
     }
-    double *const t282 = work + 78;
+    double *const t283 = work + 78;
     for (int i = 0; i < 3; i++) {
-        t282[i] = (2.0 * t273[i]);
+        t283[i] = (2.0 * t274[i]);
     }
-    double *const t287 = work + 73;
+    double *const t288 = work + 73;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t274[l] * theta[j + 3*l];
-        t287[j] = acc;
+            acc += t275[l] * theta[j + 3*l];
+        t288[j] = acc;
     }
-    double *const t313 = work + 81;
+    double *const t314 = work + 81;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            t313[2*i + j] = (((((w[i + 6] * y[j + 6]) + (y[i + 6] * w[j + 6])) + ((w[i + 4] * y[j + 4]) + (y[i + 4] * w[j + 4]))) + ((w[i + 2] * y[j + 2]) + (y[i + 2] * w[j + 2]))) + ((w[i] * y[j]) + (y[i] * w[j])));
+            t314[2*i + j] = (((((w[i + 6] * y[j + 6]) + (y[i + 6] * w[j + 6])) + ((w[i + 4] * y[j + 4]) + (y[i + 4] * w[j + 4]))) + ((w[i + 2] * y[j + 2]) + (y[i + 2] * w[j + 2]))) + ((w[i] * y[j]) + (y[i] * w[j])));
         }
     }
-    double *const t314 = work + 85;
+    double *const t315 = work + 85;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t262[l];
-        t314[i] = acc;
+            acc += t21[3*i + l] * t263[l];
+        t315[i] = acc;
     }
-    double *const t321 = work + 88;
+    double *const t322 = work + 88;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t258[l];
-        t321[i] = acc;
+            acc += t21[3*i + l] * t259[l];
+        t322[i] = acc;
     }
-    double *const t328 = work + 91;
+    double *const t329 = work + 91;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t254[l];
-        t328[i] = acc;
+            acc += t21[3*i + l] * t255[l];
+        t329[i] = acc;
     }
-    double *const t335 = work + 94;
+    double *const t336 = work + 94;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t18[3*i + l] * t250[l];
-        t335[i] = acc;
+            acc += t21[3*i + l] * t251[l];
+        t336[i] = acc;
     }
-    double *const t340 = work + 9;
+    double *const t341 = work + 9;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            t340[3*i + j] = (((((t262[i] * t61[j]) + (t61[i] * t262[j])) + ((t258[i] * t56[j]) + (t56[i] * t258[j]))) + ((t254[i] * t51[j]) + (t51[i] * t254[j]))) + ((t250[i] * t47[j]) + (t47[i] * t250[j])));
+            t341[3*i + j] = (((((t263[i] * t63[j]) + (t63[i] * t263[j])) + ((t259[i] * t58[j]) + (t58[i] * t259[j]))) + ((t255[i] * t53[j]) + (t53[i] * t255[j]))) + ((t251[i] * t49[j]) + (t49[i] * t251[j])));
         }
     }
-    double *const t342 = work + 0;
-    t342[2] = 0.0;
+    double *const t343 = work + 0;
+    t343[2] = 0.0;
     for (int i = 0; i < 2; i++) {
-        t342[i] = t282[i];
+        t343[i] = t283[i];
     }
-    double *const t343 = work + 27;
+    double *const t344 = work + 27;
     for (int i = 0; i < 3; i++) {
-        t343[i] = (((2.0 * t287[i]) + (t266[i] + t314[i])) + t342[i]);
+        t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
     }
-    double *const t352 = work + 0;
+    double *const t353 = work + 0;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t343[l] * theta[j + 3*l];
-        t352[j] = acc;
+            acc += t344[l] * theta[j + 3*l];
+        t353[j] = acc;
     }
-    double *const t353 = work + 33;
+    double *const t354 = work + 33;
     for (int i = 0; i < 3; i++) {
-        t353[i] = ((t265[i] + t321[i]) + t352[i]);
+        t354[i] = ((t266[i] + t322[i]) + t353[i]);
     }
-    double *const t364 = work + 0;
+    double *const t365 = work + 0;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t353[l] * theta[j + 3*l];
-        t364[j] = acc;
+            acc += t354[l] * theta[j + 3*l];
+        t365[j] = acc;
     }
-    double *const t365 = work + 39;
+    double *const t366 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t365[i] = ((t264[i] + t328[i]) + t364[i]);
+        t366[i] = ((t265[i] + t329[i]) + t365[i]);
     }
-    double *const t376 = work + 0;
+    double *const t377 = work + 0;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t365[l] * theta[j + 3*l];
-        t376[j] = acc;
+            acc += t366[l] * theta[j + 3*l];
+        t377[j] = acc;
     }
-    double *const t378 = work + 36;
-    t378[0] = 0.0;
-    t378[2] = 0.0;
-    t378[1] = t282[2];
-    double *const t379 = work + 64;
+    double *const t379 = work + 36;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 64;
     for (int i = 0; i < 3; i++) {
-        t379[i] = (((t263[i] + t335[i]) + t376[i]) + t378[i]);
+        t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
     }
-    double s390 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        for (int j = 0; j < 2; j++) {
-            s390 += ((1.0 * 1.0) * t313[2*i + j]);
-        }
-    }
-    double s393 = 0.0;
+    double s391 = 0.0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            s393 += ((i == j ? 1.0 : 0.0) * t313[2*i + j]);
+            s391 += ((1.0 * 1.0) * t314[2*i + j]);
         }
     }
-    double *const t395 = work + 97;
-    for (int i = 0; i < 3; i++) {
-        for (int j = 0; j < 3; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 3; l++)
-                acc += t340[3*i + l] * theta[3*j + l + 15];
-            t395[3*i + j] = acc;
+    double s394 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s394 += ((i == j ? 1.0 : 0.0) * t314[2*i + j]);
         }
     }
-    double *const t396 = work + 106;
+    double *const t396 = work + 97;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             double acc = 0.0;
             for (int l = 0; l < 3; l++)
-                acc += theta[3*i + l + 15] * t340[j + 3*l];
+                acc += t341[3*i + l] * theta[3*j + l + 15];
             t396[3*i + j] = acc;
         }
     }
-    double *const t397 = work + 9;
+    double *const t397 = work + 106;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            t397[i + 3*j] = t395[3*i + j];
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l + 15] * t341[j + 3*l];
+            t397[3*i + j] = acc;
         }
     }
-    double *const t399 = work + 97;
-    t399[1] = 0.0;
-    t399[3] = 0.0;
-    t399[5] = 0.0;
+    double *const t398 = work + 9;
     for (int i = 0; i < 3; i++) {
-        t399[2*i] = (0.1 * t254[i]);
+        for (int j = 0; j < 3; j++) {
+            t398[i + 3*j] = t396[3*i + j];
+        }
     }
-    double *const t401 = work + 115;
-    for (int i = 0; i < 9; i++) t401[i] = 0.0;
-    t401[5] += (0.1 * t258[0]);
+    double *const t400 = work + 97;
+    t400[1] = 0.0;
+    t400[3] = 0.0;
+    t400[5] = 0.0;
     for (int i = 0; i < 3; i++) {
-        t401[i] += (0.1 * t262[i]);
+        t400[2*i] = (0.1 * t255[i]);
+    }
+    double *const t402 = work + 115;
+    for (int i = 0; i < 9; i++) t402[i] = 0.0;
+    t402[5] += (0.1 * t259[0]);
+    for (int i = 0; i < 3; i++) {
+        t402[i] += (0.1 * t263[i]);
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 3; j++) {
-            t401[3*i + j] += ((t280[i] * t45[j]) + (t132[i] * t262[j]));
+            t402[3*i + j] += ((t281[i] * t47[j]) + (t134[i] * t263[j]));
         }
     }
-    out_theta[25] = ((2.0 * theta[25]) * s390);
-    out_theta[24] = ((2.0 * theta[24]) * s393);
+    out_theta[25] = ((2.0 * theta[25]) * s391);
+    out_theta[24] = ((2.0 * theta[24]) * s394);
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            out_theta[3*i + j + 15] = (t396[3*i + j] + t397[3*i + j]);
+            out_theta[3*i + j + 15] = (t397[3*i + j] + t398[3*i + j]);
         }
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j + 9] = ((((((t343[i] * y[j + 6]) + (t185[i] * w[j + 6])) + ((t353[i] * y[j + 4]) + (t193[i] * w[j + 4]))) + ((t365[i] * y[j + 2]) + (t201[i] * w[j + 2]))) + ((t379[i] * y[j]) + (t211[i] * w[j]))) + t399[2*i + j]);
+            out_theta[2*i + j + 9] = ((((((t344[i] * y[j + 6]) + (t186[i] * w[j + 6])) + ((t354[i] * y[j + 4]) + (t194[i] * w[j + 4]))) + ((t366[i] * y[j + 2]) + (t202[i] * w[j + 2]))) + ((t380[i] * y[j]) + (t212[i] * w[j]))) + t400[2*i + j]);
         }
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            out_theta[3*i + j] = ((((((t343[i] * t41[j]) + (t185[i] * t258[j])) + ((t353[i] * t37[j]) + (t193[i] * t254[j]))) + ((t365[i] * t33[j]) + (t201[i] * t250[j]))) + (t379[i] * x[j])) + t401[3*i + j]);
+            out_theta[3*i + j] = ((((((t344[i] * t43[j]) + (t186[i] * t259[j])) + ((t354[i] * t39[j]) + (t194[i] * t255[j]))) + ((t366[i] * t35[j]) + (t202[i] * t251[j]))) + (t380[i] * x[j])) + t402[3*i + j]);
         }
     }
 }
@@ -1667,96 +1667,96 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
 double lqr_tracking_loss(const double *y, const double *x, const double *theta,
     const double *data, double *work)
 {
-    double *const t30 = work + 0;
+    double *const t32 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
             acc += theta[3*i + l] * x[l];
-        t30[i] = acc;
+        t32[i] = acc;
     }
-    double *const t32 = work + 3;
+    double *const t34 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l];
-        t32[i] = acc;
+        t34[i] = acc;
     }
-    double *const t33 = work + 6;
+    double *const t35 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t33[i] = (t30[i] + t32[i]);
+        t35[i] = (t32[i] + t34[i]);
     }
-    double s112 = 0.0;
+    double s114 = 0.0;
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 2; j++) {
-            s112 += dil_sq((y[2*i + j] - data[2*i + j]));
+            s114 += dil_sq((y[2*i + j] - data[2*i + j]));
         }
     }
-    double s116 = 0.0;
+    double s118 = 0.0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            s116 += dil_sq(theta[3*i + j + 15]);
+            s118 += dil_sq(theta[3*i + j + 15]);
         }
     }
-    double s121 = 0.0;
+    double s123 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s121 += (t33[i] * t33[i]);
+        s123 += (t35[i] * t35[i]);
     }
-    return (((0.125 * s112) + (s116 / 100.0)) + (s121 / 10.0));
+    return (((0.125 * s114) + (s118 / 100.0)) + (s123 / 10.0));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
 void lqr_tracking_loss_grad(const double *y, const double *x, const double *theta,
     const double *data, double *gy, double *gx, double *gtheta, double *work)
 {
-    double *const t30 = work + 0;
+    double *const t32 = work + 0;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
             acc += theta[3*i + l] * x[l];
-        t30[i] = acc;
+        t32[i] = acc;
     }
-    double *const t32 = work + 3;
+    double *const t34 = work + 3;
     for (int i = 0; i < 3; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l + 9] * y[l];
-        t32[i] = acc;
+        t34[i] = acc;
     }
-    double *const t33 = work + 6;
+    double *const t35 = work + 6;
     for (int i = 0; i < 3; i++) {
-        t33[i] = (t30[i] + t32[i]);
+        t35[i] = (t32[i] + t34[i]);
     }
-    double *const t410 = work + 0;
+    double *const t411 = work + 0;
     for (int i = 0; i < 3; i++) {
-        t410[i] = (0.2 * t33[i]);
+        t411[i] = (0.2 * t35[i]);
     }
-    double *const t423 = work + 3;
+    double *const t424 = work + 3;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t33[l] * theta[j + 2*l + 9];
-        t423[j] = acc;
+            acc += t35[l] * theta[j + 2*l + 9];
+        t424[j] = acc;
     }
-    double *const t426 = work + 9;
+    double *const t427 = work + 9;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t33[l] * theta[j + 3*l];
-        t426[j] = acc;
+            acc += t35[l] * theta[j + 3*l];
+        t427[j] = acc;
     }
-    double *const t428 = work + 12;
-    for (int i = 2; i < 8; i++) t428[i] = 0.0;
+    double *const t429 = work + 12;
+    for (int i = 2; i < 8; i++) t429[i] = 0.0;
     for (int i = 0; i < 2; i++) {
-        t428[i] = (0.2 * t423[i]);
+        t429[i] = (0.2 * t424[i]);
     }
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 2; j++) {
-            gy[2*i + j] = ((0.25 * (y[2*i + j] - data[2*i + j])) + t428[2*i + j]);
+            gy[2*i + j] = ((0.25 * (y[2*i + j] - data[2*i + j])) + t429[2*i + j]);
         }
     }
     for (int i = 3; i < 6; i++) gx[i] = 0.0;
     for (int i = 0; i < 3; i++) {
-        gx[i] = (0.2 * t426[i]);
+        gx[i] = (0.2 * t427[i]);
     }
     for (int i = 24; i < 26; i++) gtheta[i] = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -1766,12 +1766,12 @@ void lqr_tracking_loss_grad(const double *y, const double *x, const double *thet
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 2; j++) {
-            gtheta[2*i + j + 9] = (t410[i] * y[j]);
+            gtheta[2*i + j + 9] = (t411[i] * y[j]);
         }
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            gtheta[3*i + j] = (t410[i] * x[j]);
+            gtheta[3*i + j] = (t411[i] * x[j]);
         }
     }
 }

@@ -14,421 +14,421 @@ static inline double dil_sq(double x) { return x * x; }
 /* f(y; x, theta) */
 double mpc_linear_score(const double *y, const double *x, const double *theta, double *work)
 {
-    double *const t10 = work + 0;
+    double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * x[l];
-        t10[i] = acc;
+        t12[i] = acc;
     }
-    double *const t15 = work + 2;
+    double *const t17 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t15[i] = (t10[i] + (theta[i + 4] * y[0]));
+        t17[i] = (t12[i] + (theta[i + 4] * y[0]));
     }
-    double *const t16 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t15[l];
-        t16[i] = acc;
-    }
-    double *const t20 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t20[i] = (t16[i] + (theta[i + 4] * y[1]));
-    }
-    double *const t22 = work + 0;
+    double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t20[l];
-        t22[i] = acc;
+            acc += theta[2*i + l] * t17[l];
+        t18[i] = acc;
     }
-    double *const t26 = work + 6;
+    double *const t22 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t26[i] = (t22[i] + (theta[i + 4] * y[2]));
+        t22[i] = (t18[i] + (theta[i + 4] * y[1]));
     }
-    double *const t28 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t26[l];
-        t28[i] = acc;
-    }
-    double *const t32 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t32[i] = (t28[i] + (theta[i + 4] * y[3]));
-    }
-    double *const t34 = work + 0;
+    double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t32[l];
-        t34[i] = acc;
+            acc += theta[2*i + l] * t22[l];
+        t24[i] = acc;
     }
-    double *const t38 = work + 10;
+    double *const t28 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t38[i] = (t34[i] + (theta[i + 4] * y[4]));
+        t28[i] = (t24[i] + (theta[i + 4] * y[2]));
     }
-    double *const t40 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t38[l];
-        t40[i] = acc;
-    }
-    double *const t44 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t44[i] = (t40[i] + (theta[i + 4] * y[5]));
-    }
-    double *const t46 = work + 0;
+    double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t44[l];
-        t46[i] = acc;
+            acc += theta[2*i + l] * t28[l];
+        t30[i] = acc;
     }
-    double *const t50 = work + 14;
+    double *const t34 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t50[i] = (t46[i] + (theta[i + 4] * y[6]));
+        t34[i] = (t30[i] + (theta[i + 4] * y[3]));
     }
-    double *const t52 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t50[l];
-        t52[i] = acc;
-    }
-    double *const t56 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t56[i] = (t52[i] + (theta[i + 4] * y[7]));
-    }
-    double *const t58 = work + 0;
+    double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t56[l];
-        t58[i] = acc;
+            acc += theta[2*i + l] * t34[l];
+        t36[i] = acc;
     }
-    double *const t62 = work + 18;
+    double *const t40 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t62[i] = (t58[i] + (theta[i + 4] * y[8]));
+        t40[i] = (t36[i] + (theta[i + 4] * y[4]));
     }
-    double *const t63 = work + 0;
+    double *const t42 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t62[l];
-        t63[i] = acc;
+            acc += theta[2*i + l] * t40[l];
+        t42[i] = acc;
     }
-    double s71 = 0.0;
+    double *const t46 = work + 12;
     for (int i = 0; i < 2; i++) {
-        s71 += (theta[i + 6] * dil_sq(t15[i]));
+        t46[i] = (t42[i] + (theta[i + 4] * y[5]));
     }
-    double s74 = 0.0;
+    double *const t48 = work + 0;
     for (int i = 0; i < 2; i++) {
-        s74 += (theta[i + 6] * dil_sq(t20[i]));
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t46[l];
+        t48[i] = acc;
     }
-    double s78 = 0.0;
+    double *const t52 = work + 14;
     for (int i = 0; i < 2; i++) {
-        s78 += (theta[i + 6] * dil_sq(t26[i]));
+        t52[i] = (t48[i] + (theta[i + 4] * y[6]));
     }
-    double s82 = 0.0;
+    double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        s82 += (theta[i + 6] * dil_sq(t32[i]));
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t52[l];
+        t54[i] = acc;
     }
-    double s86 = 0.0;
+    double *const t58 = work + 16;
     for (int i = 0; i < 2; i++) {
-        s86 += (theta[i + 6] * dil_sq(t38[i]));
+        t58[i] = (t54[i] + (theta[i + 4] * y[7]));
     }
-    double s90 = 0.0;
+    double *const t60 = work + 0;
     for (int i = 0; i < 2; i++) {
-        s90 += (theta[i + 6] * dil_sq(t44[i]));
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t58[l];
+        t60[i] = acc;
     }
-    double s94 = 0.0;
+    double *const t64 = work + 18;
     for (int i = 0; i < 2; i++) {
-        s94 += (theta[i + 6] * dil_sq(t50[i]));
+        t64[i] = (t60[i] + (theta[i + 4] * y[8]));
     }
-    double s98 = 0.0;
+    double *const t65 = work + 0;
     for (int i = 0; i < 2; i++) {
-        s98 += (theta[i + 6] * dil_sq(t56[i]));
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t64[l];
+        t65[i] = acc;
     }
-    double s102 = 0.0;
+    double s73 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s102 += (theta[i + 6] * dil_sq(t62[i]));
+        s73 += (theta[i + 6] * dil_sq(t17[i]));
     }
-    double s106 = 0.0;
+    double s76 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s106 += (theta[i + 6] * dil_sq((t63[i] + (theta[i + 4] * y[9]))));
+        s76 += (theta[i + 6] * dil_sq(t22[i]));
     }
-    double s109 = 0.0;
+    double s80 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s80 += (theta[i + 6] * dil_sq(t28[i]));
+    }
+    double s84 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s84 += (theta[i + 6] * dil_sq(t34[i]));
+    }
+    double s88 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s88 += (theta[i + 6] * dil_sq(t40[i]));
+    }
+    double s92 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s92 += (theta[i + 6] * dil_sq(t46[i]));
+    }
+    double s96 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s96 += (theta[i + 6] * dil_sq(t52[i]));
+    }
+    double s100 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s100 += (theta[i + 6] * dil_sq(t58[i]));
+    }
+    double s104 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s104 += (theta[i + 6] * dil_sq(t64[i]));
+    }
+    double s108 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s108 += (theta[i + 6] * dil_sq((t65[i] + (theta[i + 4] * y[9]))));
+    }
+    double s111 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s109 += dil_sq(y[i]);
+        s111 += dil_sq(y[i]);
     }
-    return ((((((((((s71 + s74) + s78) + s82) + s86) + s90) + s94) + s98) + s102) + s106) + (2.0 * s109));
+    return ((((((((((s73 + s76) + s80) + s84) + s88) + s92) + s96) + s100) + s104) + s108) + (2.0 * s111));
 }
 
 /* gy = df/dy */
 void mpc_linear_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
-    double *const t10 = work + 0;
+    double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * x[l];
-        t10[i] = acc;
+        t12[i] = acc;
     }
-    double *const t15 = work + 2;
+    double *const t17 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t15[i] = (t10[i] + (theta[i + 4] * y[0]));
+        t17[i] = (t12[i] + (theta[i + 4] * y[0]));
     }
-    double *const t16 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t15[l];
-        t16[i] = acc;
-    }
-    double *const t20 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t20[i] = (t16[i] + (theta[i + 4] * y[1]));
-    }
-    double *const t22 = work + 0;
+    double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t20[l];
-        t22[i] = acc;
+            acc += theta[2*i + l] * t17[l];
+        t18[i] = acc;
     }
-    double *const t26 = work + 6;
+    double *const t22 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t26[i] = (t22[i] + (theta[i + 4] * y[2]));
+        t22[i] = (t18[i] + (theta[i + 4] * y[1]));
     }
-    double *const t28 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t26[l];
-        t28[i] = acc;
-    }
-    double *const t32 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t32[i] = (t28[i] + (theta[i + 4] * y[3]));
-    }
-    double *const t34 = work + 0;
+    double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t32[l];
-        t34[i] = acc;
+            acc += theta[2*i + l] * t22[l];
+        t24[i] = acc;
     }
-    double *const t38 = work + 10;
+    double *const t28 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t38[i] = (t34[i] + (theta[i + 4] * y[4]));
+        t28[i] = (t24[i] + (theta[i + 4] * y[2]));
     }
-    double *const t40 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t38[l];
-        t40[i] = acc;
-    }
-    double *const t44 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t44[i] = (t40[i] + (theta[i + 4] * y[5]));
-    }
-    double *const t46 = work + 0;
+    double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t44[l];
-        t46[i] = acc;
+            acc += theta[2*i + l] * t28[l];
+        t30[i] = acc;
     }
-    double *const t50 = work + 14;
+    double *const t34 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t50[i] = (t46[i] + (theta[i + 4] * y[6]));
+        t34[i] = (t30[i] + (theta[i + 4] * y[3]));
     }
-    double *const t52 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t50[l];
-        t52[i] = acc;
-    }
-    double *const t56 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t56[i] = (t52[i] + (theta[i + 4] * y[7]));
-    }
-    double *const t58 = work + 0;
+    double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t56[l];
-        t58[i] = acc;
+            acc += theta[2*i + l] * t34[l];
+        t36[i] = acc;
     }
-    double *const t62 = work + 18;
+    double *const t40 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t62[i] = (t58[i] + (theta[i + 4] * y[8]));
+        t40[i] = (t36[i] + (theta[i + 4] * y[4]));
     }
-    double *const t63 = work + 0;
+    double *const t42 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t62[l];
-        t63[i] = acc;
+            acc += theta[2*i + l] * t40[l];
+        t42[i] = acc;
     }
-    double *const t120 = work + 20;
+    double *const t46 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t120[i] = (theta[i + 6] * (2.0 * (t63[i] + (theta[i + 4] * y[9]))));
+        t46[i] = (t42[i] + (theta[i + 4] * y[5]));
     }
-    double s150 = 0.0;
+    double *const t48 = work + 0;
     for (int i = 0; i < 2; i++) {
-        s150 += (theta[i + 4] * t120[i]);
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t46[l];
+        t48[i] = acc;
     }
-    double *const t152 = work + 0;
+    double *const t52 = work + 14;
+    for (int i = 0; i < 2; i++) {
+        t52[i] = (t48[i] + (theta[i + 4] * y[6]));
+    }
+    double *const t54 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t52[l];
+        t54[i] = acc;
+    }
+    double *const t58 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t58[i] = (t54[i] + (theta[i + 4] * y[7]));
+    }
+    double *const t60 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t58[l];
+        t60[i] = acc;
+    }
+    double *const t64 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t64[i] = (t60[i] + (theta[i + 4] * y[8]));
+    }
+    double *const t65 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t64[l];
+        t65[i] = acc;
+    }
+    double *const t122 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t122[i] = (theta[i + 6] * (2.0 * (t65[i] + (theta[i + 4] * y[9]))));
+    }
+    double s152 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s152 += (theta[i + 4] * t122[i]);
+    }
+    double *const t154 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t120[l] * theta[j + 2*l];
-        t152[j] = acc;
+            acc += t122[l] * theta[j + 2*l];
+        t154[j] = acc;
     }
-    double *const t153 = work + 20;
+    double *const t155 = work + 20;
     for (int i = 0; i < 2; i++) {
-        t153[i] = ((theta[i + 6] * (2.0 * t62[i])) + t152[i]);
+        t155[i] = ((theta[i + 6] * (2.0 * t64[i])) + t154[i]);
     }
-    double s157 = 0.0;
+    double s159 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s157 += (theta[i + 4] * t153[i]);
+        s159 += (theta[i + 4] * t155[i]);
     }
-    double *const t160 = work + 0;
+    double *const t162 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t153[l] * theta[j + 2*l];
-        t160[j] = acc;
+            acc += t155[l] * theta[j + 2*l];
+        t162[j] = acc;
     }
-    double *const t161 = work + 18;
+    double *const t163 = work + 18;
     for (int i = 0; i < 2; i++) {
-        t161[i] = ((theta[i + 6] * (2.0 * t56[i])) + t160[i]);
+        t163[i] = ((theta[i + 6] * (2.0 * t58[i])) + t162[i]);
     }
-    double s165 = 0.0;
+    double s167 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s165 += (theta[i + 4] * t161[i]);
+        s167 += (theta[i + 4] * t163[i]);
     }
-    double *const t168 = work + 0;
+    double *const t170 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t161[l] * theta[j + 2*l];
-        t168[j] = acc;
+            acc += t163[l] * theta[j + 2*l];
+        t170[j] = acc;
     }
-    double *const t169 = work + 16;
+    double *const t171 = work + 16;
     for (int i = 0; i < 2; i++) {
-        t169[i] = ((theta[i + 6] * (2.0 * t50[i])) + t168[i]);
+        t171[i] = ((theta[i + 6] * (2.0 * t52[i])) + t170[i]);
     }
-    double s173 = 0.0;
+    double s175 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s173 += (theta[i + 4] * t169[i]);
+        s175 += (theta[i + 4] * t171[i]);
     }
-    double *const t176 = work + 0;
+    double *const t178 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t169[l] * theta[j + 2*l];
-        t176[j] = acc;
+            acc += t171[l] * theta[j + 2*l];
+        t178[j] = acc;
     }
-    double *const t177 = work + 14;
+    double *const t179 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t177[i] = ((theta[i + 6] * (2.0 * t44[i])) + t176[i]);
+        t179[i] = ((theta[i + 6] * (2.0 * t46[i])) + t178[i]);
     }
-    double s181 = 0.0;
+    double s183 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s181 += (theta[i + 4] * t177[i]);
+        s183 += (theta[i + 4] * t179[i]);
     }
-    double *const t184 = work + 0;
+    double *const t186 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t177[l] * theta[j + 2*l];
-        t184[j] = acc;
+            acc += t179[l] * theta[j + 2*l];
+        t186[j] = acc;
     }
-    double *const t185 = work + 12;
+    double *const t187 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t185[i] = ((theta[i + 6] * (2.0 * t38[i])) + t184[i]);
+        t187[i] = ((theta[i + 6] * (2.0 * t40[i])) + t186[i]);
     }
-    double s189 = 0.0;
+    double s191 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s189 += (theta[i + 4] * t185[i]);
+        s191 += (theta[i + 4] * t187[i]);
     }
-    double *const t192 = work + 0;
+    double *const t194 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t185[l] * theta[j + 2*l];
-        t192[j] = acc;
+            acc += t187[l] * theta[j + 2*l];
+        t194[j] = acc;
     }
-    double *const t193 = work + 10;
+    double *const t195 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t193[i] = ((theta[i + 6] * (2.0 * t32[i])) + t192[i]);
+        t195[i] = ((theta[i + 6] * (2.0 * t34[i])) + t194[i]);
     }
-    double s197 = 0.0;
+    double s199 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s197 += (theta[i + 4] * t193[i]);
+        s199 += (theta[i + 4] * t195[i]);
     }
-    double *const t200 = work + 0;
+    double *const t202 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t193[l] * theta[j + 2*l];
-        t200[j] = acc;
+            acc += t195[l] * theta[j + 2*l];
+        t202[j] = acc;
     }
-    double *const t201 = work + 8;
+    double *const t203 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t201[i] = ((theta[i + 6] * (2.0 * t26[i])) + t200[i]);
+        t203[i] = ((theta[i + 6] * (2.0 * t28[i])) + t202[i]);
     }
-    double s205 = 0.0;
+    double s207 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s205 += (theta[i + 4] * t201[i]);
+        s207 += (theta[i + 4] * t203[i]);
     }
-    double *const t208 = work + 0;
+    double *const t210 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t201[l] * theta[j + 2*l];
-        t208[j] = acc;
+            acc += t203[l] * theta[j + 2*l];
+        t210[j] = acc;
     }
-    double *const t209 = work + 6;
+    double *const t211 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t209[i] = ((theta[i + 6] * (2.0 * t20[i])) + t208[i]);
+        t211[i] = ((theta[i + 6] * (2.0 * t22[i])) + t210[i]);
     }
-    double s213 = 0.0;
+    double s215 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s213 += (theta[i + 4] * t209[i]);
+        s215 += (theta[i + 4] * t211[i]);
     }
-    double *const t216 = work + 0;
+    double *const t218 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t209[l] * theta[j + 2*l];
-        t216[j] = acc;
+            acc += t211[l] * theta[j + 2*l];
+        t218[j] = acc;
     }
-    double s221 = 0.0;
+    double s223 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s221 += (theta[i + 4] * ((theta[i + 6] * (2.0 * t15[i])) + t216[i]));
+        s223 += (theta[i + 4] * ((theta[i + 6] * (2.0 * t17[i])) + t218[i]));
     }
-    double *const t225 = work + 22;
-    t225[9] = s150;
-    t225[8] = s157;
-    t225[7] = s165;
-    t225[6] = s173;
-    t225[5] = s181;
-    t225[4] = s189;
-    t225[3] = s197;
-    t225[2] = s205;
-    t225[1] = s213;
-    t225[0] = s221;
+    double *const t227 = work + 22;
+    t227[9] = s152;
+    t227[8] = s159;
+    t227[7] = s167;
+    t227[6] = s175;
+    t227[5] = s183;
+    t227[4] = s191;
+    t227[3] = s199;
+    t227[2] = s207;
+    t227[1] = s215;
+    t227[0] = s223;
     for (int i = 0; i < 10; i++) {
-        gy[i] = ((4.0 * y[i]) + t225[i]);
+        gy[i] = ((4.0 * y[i]) + t227[i]);
     }
 }
 
@@ -438,257 +438,257 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
 {
     (void)y;
     (void)x;
-    double *const t233 = work + 0;
+    double *const t235 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t233[i] = (theta[i + 4] * v[0]);
+        t235[i] = (theta[i + 4] * v[0]);
     }
-    double *const t235 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t233[l];
-        t235[i] = acc;
-    }
-    double *const t238 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t238[i] = (t235[i] + (theta[i + 4] * v[1]));
-    }
-    double *const t239 = work + 2;
+    double *const t237 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t238[l];
-        t239[i] = acc;
+            acc += theta[2*i + l] * t235[l];
+        t237[i] = acc;
     }
-    double *const t242 = work + 6;
+    double *const t240 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t242[i] = (t239[i] + (theta[i + 4] * v[2]));
+        t240[i] = (t237[i] + (theta[i + 4] * v[1]));
     }
-    double *const t243 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t242[l];
-        t243[i] = acc;
-    }
-    double *const t246 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t246[i] = (t243[i] + (theta[i + 4] * v[3]));
-    }
-    double *const t247 = work + 2;
+    double *const t241 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t246[l];
-        t247[i] = acc;
+            acc += theta[2*i + l] * t240[l];
+        t241[i] = acc;
     }
-    double *const t250 = work + 10;
+    double *const t244 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t250[i] = (t247[i] + (theta[i + 4] * v[4]));
+        t244[i] = (t241[i] + (theta[i + 4] * v[2]));
     }
-    double *const t251 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t250[l];
-        t251[i] = acc;
-    }
-    double *const t254 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t254[i] = (t251[i] + (theta[i + 4] * v[5]));
-    }
-    double *const t255 = work + 2;
+    double *const t245 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t254[l];
-        t255[i] = acc;
+            acc += theta[2*i + l] * t244[l];
+        t245[i] = acc;
     }
-    double *const t258 = work + 14;
+    double *const t248 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t258[i] = (t255[i] + (theta[i + 4] * v[6]));
+        t248[i] = (t245[i] + (theta[i + 4] * v[3]));
     }
-    double *const t259 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t258[l];
-        t259[i] = acc;
-    }
-    double *const t262 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t262[i] = (t259[i] + (theta[i + 4] * v[7]));
-    }
-    double *const t263 = work + 2;
+    double *const t249 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t262[l];
-        t263[i] = acc;
+            acc += theta[2*i + l] * t248[l];
+        t249[i] = acc;
     }
-    double *const t266 = work + 18;
+    double *const t252 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t266[i] = (t263[i] + (theta[i + 4] * v[8]));
+        t252[i] = (t249[i] + (theta[i + 4] * v[4]));
     }
-    double *const t267 = work + 2;
+    double *const t253 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t266[l];
-        t267[i] = acc;
+            acc += theta[2*i + l] * t252[l];
+        t253[i] = acc;
     }
-    double *const t283 = work + 20;
+    double *const t256 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t283[i] = (theta[i + 6] * (2.0 * (t267[i] + (theta[i + 4] * v[9]))));
+        t256[i] = (t253[i] + (theta[i + 4] * v[5]));
     }
-    double s315 = 0.0;
+    double *const t257 = work + 2;
     for (int i = 0; i < 2; i++) {
-        s315 += (theta[i + 4] * t283[i]);
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t256[l];
+        t257[i] = acc;
     }
-    double *const t319 = work + 2;
+    double *const t260 = work + 14;
+    for (int i = 0; i < 2; i++) {
+        t260[i] = (t257[i] + (theta[i + 4] * v[6]));
+    }
+    double *const t261 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t260[l];
+        t261[i] = acc;
+    }
+    double *const t264 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t264[i] = (t261[i] + (theta[i + 4] * v[7]));
+    }
+    double *const t265 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t264[l];
+        t265[i] = acc;
+    }
+    double *const t268 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t268[i] = (t265[i] + (theta[i + 4] * v[8]));
+    }
+    double *const t269 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t268[l];
+        t269[i] = acc;
+    }
+    double *const t285 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t285[i] = (theta[i + 6] * (2.0 * (t269[i] + (theta[i + 4] * v[9]))));
+    }
+    double s317 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s317 += (theta[i + 4] * t285[i]);
+    }
+    double *const t321 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t283[l] * theta[j + 2*l];
-        t319[j] = acc;
+            acc += t285[l] * theta[j + 2*l];
+        t321[j] = acc;
     }
-    double *const t320 = work + 20;
+    double *const t322 = work + 20;
     for (int i = 0; i < 2; i++) {
-        t320[i] = ((theta[i + 6] * (2.0 * t266[i])) + t319[i]);
+        t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
     }
-    double s326 = 0.0;
+    double s328 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s326 += (theta[i + 4] * t320[i]);
+        s328 += (theta[i + 4] * t322[i]);
     }
-    double *const t331 = work + 2;
+    double *const t333 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t320[l] * theta[j + 2*l];
-        t331[j] = acc;
+            acc += t322[l] * theta[j + 2*l];
+        t333[j] = acc;
     }
-    double *const t332 = work + 18;
+    double *const t334 = work + 18;
     for (int i = 0; i < 2; i++) {
-        t332[i] = ((theta[i + 6] * (2.0 * t262[i])) + t331[i]);
+        t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
     }
-    double s338 = 0.0;
+    double s340 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s338 += (theta[i + 4] * t332[i]);
+        s340 += (theta[i + 4] * t334[i]);
     }
-    double *const t343 = work + 2;
+    double *const t345 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t332[l] * theta[j + 2*l];
-        t343[j] = acc;
+            acc += t334[l] * theta[j + 2*l];
+        t345[j] = acc;
     }
-    double *const t344 = work + 16;
+    double *const t346 = work + 16;
     for (int i = 0; i < 2; i++) {
-        t344[i] = ((theta[i + 6] * (2.0 * t258[i])) + t343[i]);
+        t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
     }
-    double s350 = 0.0;
+    double s352 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s350 += (theta[i + 4] * t344[i]);
+        s352 += (theta[i + 4] * t346[i]);
     }
-    double *const t355 = work + 2;
+    double *const t357 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t344[l] * theta[j + 2*l];
-        t355[j] = acc;
+            acc += t346[l] * theta[j + 2*l];
+        t357[j] = acc;
     }
-    double *const t356 = work + 14;
+    double *const t358 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t356[i] = ((theta[i + 6] * (2.0 * t254[i])) + t355[i]);
+        t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
     }
-    double s362 = 0.0;
+    double s364 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s362 += (theta[i + 4] * t356[i]);
+        s364 += (theta[i + 4] * t358[i]);
     }
-    double *const t367 = work + 2;
+    double *const t369 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t356[l] * theta[j + 2*l];
-        t367[j] = acc;
+            acc += t358[l] * theta[j + 2*l];
+        t369[j] = acc;
     }
-    double *const t368 = work + 12;
+    double *const t370 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t368[i] = ((theta[i + 6] * (2.0 * t250[i])) + t367[i]);
+        t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
     }
-    double s374 = 0.0;
+    double s376 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s374 += (theta[i + 4] * t368[i]);
+        s376 += (theta[i + 4] * t370[i]);
     }
-    double *const t379 = work + 2;
+    double *const t381 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t368[l] * theta[j + 2*l];
-        t379[j] = acc;
+            acc += t370[l] * theta[j + 2*l];
+        t381[j] = acc;
     }
-    double *const t380 = work + 10;
+    double *const t382 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t380[i] = ((theta[i + 6] * (2.0 * t246[i])) + t379[i]);
+        t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
     }
-    double s386 = 0.0;
+    double s388 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s386 += (theta[i + 4] * t380[i]);
+        s388 += (theta[i + 4] * t382[i]);
     }
-    double *const t391 = work + 2;
+    double *const t393 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t380[l] * theta[j + 2*l];
-        t391[j] = acc;
+            acc += t382[l] * theta[j + 2*l];
+        t393[j] = acc;
     }
-    double *const t392 = work + 8;
+    double *const t394 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t392[i] = ((theta[i + 6] * (2.0 * t242[i])) + t391[i]);
+        t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
     }
-    double s398 = 0.0;
+    double s400 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s398 += (theta[i + 4] * t392[i]);
+        s400 += (theta[i + 4] * t394[i]);
     }
-    double *const t403 = work + 2;
+    double *const t405 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t392[l] * theta[j + 2*l];
-        t403[j] = acc;
+            acc += t394[l] * theta[j + 2*l];
+        t405[j] = acc;
     }
-    double *const t404 = work + 6;
+    double *const t406 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t404[i] = ((theta[i + 6] * (2.0 * t238[i])) + t403[i]);
+        t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
     }
-    double s410 = 0.0;
+    double s412 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s410 += (theta[i + 4] * t404[i]);
+        s412 += (theta[i + 4] * t406[i]);
     }
-    double *const t415 = work + 2;
+    double *const t417 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t404[l] * theta[j + 2*l];
-        t415[j] = acc;
+            acc += t406[l] * theta[j + 2*l];
+        t417[j] = acc;
     }
-    double s422 = 0.0;
+    double s424 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s422 += (theta[i + 4] * ((theta[i + 6] * (2.0 * t233[i])) + t415[i]));
+        s424 += (theta[i + 4] * ((theta[i + 6] * (2.0 * t235[i])) + t417[i]));
     }
-    double *const t426 = work + 22;
-    t426[9] = s315;
-    t426[8] = s326;
-    t426[7] = s338;
-    t426[6] = s350;
-    t426[5] = s362;
-    t426[4] = s374;
-    t426[3] = s386;
-    t426[2] = s398;
-    t426[1] = s410;
-    t426[0] = s422;
+    double *const t428 = work + 22;
+    t428[9] = s317;
+    t428[8] = s328;
+    t428[7] = s340;
+    t428[6] = s352;
+    t428[5] = s364;
+    t428[4] = s376;
+    t428[3] = s388;
+    t428[2] = s400;
+    t428[1] = s412;
+    t428[0] = s424;
     for (int i = 0; i < 10; i++) {
-        hv[i] = ((4.0 * v[i]) + t426[i]);
+        hv[i] = ((4.0 * v[i]) + t428[i]);
     }
 }
 
@@ -698,212 +698,212 @@ void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *the
 {
     (void)y;
     (void)x;
-    double *const t233 = work + 0;
+    double *const t235 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t233[i] = (theta[i + 4] * w[0]);
+        t235[i] = (theta[i + 4] * w[0]);
     }
-    double *const t235 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t233[l];
-        t235[i] = acc;
-    }
-    double *const t238 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t238[i] = (t235[i] + (theta[i + 4] * w[1]));
-    }
-    double *const t239 = work + 2;
+    double *const t237 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t238[l];
-        t239[i] = acc;
+            acc += theta[2*i + l] * t235[l];
+        t237[i] = acc;
     }
-    double *const t242 = work + 6;
+    double *const t240 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t242[i] = (t239[i] + (theta[i + 4] * w[2]));
+        t240[i] = (t237[i] + (theta[i + 4] * w[1]));
     }
-    double *const t243 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t242[l];
-        t243[i] = acc;
-    }
-    double *const t246 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t246[i] = (t243[i] + (theta[i + 4] * w[3]));
-    }
-    double *const t247 = work + 2;
+    double *const t241 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t246[l];
-        t247[i] = acc;
+            acc += theta[2*i + l] * t240[l];
+        t241[i] = acc;
     }
-    double *const t250 = work + 10;
+    double *const t244 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t250[i] = (t247[i] + (theta[i + 4] * w[4]));
+        t244[i] = (t241[i] + (theta[i + 4] * w[2]));
     }
-    double *const t251 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t250[l];
-        t251[i] = acc;
-    }
-    double *const t254 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t254[i] = (t251[i] + (theta[i + 4] * w[5]));
-    }
-    double *const t255 = work + 2;
+    double *const t245 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t254[l];
-        t255[i] = acc;
+            acc += theta[2*i + l] * t244[l];
+        t245[i] = acc;
     }
-    double *const t258 = work + 14;
+    double *const t248 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t258[i] = (t255[i] + (theta[i + 4] * w[6]));
+        t248[i] = (t245[i] + (theta[i + 4] * w[3]));
     }
-    double *const t259 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t258[l];
-        t259[i] = acc;
-    }
-    double *const t262 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t262[i] = (t259[i] + (theta[i + 4] * w[7]));
-    }
-    double *const t263 = work + 2;
+    double *const t249 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t262[l];
-        t263[i] = acc;
+            acc += theta[2*i + l] * t248[l];
+        t249[i] = acc;
     }
-    double *const t266 = work + 18;
+    double *const t252 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t266[i] = (t263[i] + (theta[i + 4] * w[8]));
+        t252[i] = (t249[i] + (theta[i + 4] * w[4]));
     }
-    double *const t267 = work + 2;
+    double *const t253 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t266[l];
-        t267[i] = acc;
+            acc += theta[2*i + l] * t252[l];
+        t253[i] = acc;
     }
-    double *const t283 = work + 20;
+    double *const t256 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t283[i] = (theta[i + 6] * (2.0 * (t267[i] + (theta[i + 4] * w[9]))));
+        t256[i] = (t253[i] + (theta[i + 4] * w[5]));
     }
-    double *const t319 = work + 2;
+    double *const t257 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t256[l];
+        t257[i] = acc;
+    }
+    double *const t260 = work + 14;
+    for (int i = 0; i < 2; i++) {
+        t260[i] = (t257[i] + (theta[i + 4] * w[6]));
+    }
+    double *const t261 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t260[l];
+        t261[i] = acc;
+    }
+    double *const t264 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t264[i] = (t261[i] + (theta[i + 4] * w[7]));
+    }
+    double *const t265 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t264[l];
+        t265[i] = acc;
+    }
+    double *const t268 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t268[i] = (t265[i] + (theta[i + 4] * w[8]));
+    }
+    double *const t269 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t268[l];
+        t269[i] = acc;
+    }
+    double *const t285 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t285[i] = (theta[i + 6] * (2.0 * (t269[i] + (theta[i + 4] * w[9]))));
+    }
+    double *const t321 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t283[l] * theta[j + 2*l];
-        t319[j] = acc;
+            acc += t285[l] * theta[j + 2*l];
+        t321[j] = acc;
     }
-    double *const t320 = work + 20;
+    double *const t322 = work + 20;
     for (int i = 0; i < 2; i++) {
-        t320[i] = ((theta[i + 6] * (2.0 * t266[i])) + t319[i]);
+        t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
     }
-    double *const t331 = work + 2;
+    double *const t333 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t320[l] * theta[j + 2*l];
-        t331[j] = acc;
+            acc += t322[l] * theta[j + 2*l];
+        t333[j] = acc;
     }
-    double *const t332 = work + 18;
+    double *const t334 = work + 18;
     for (int i = 0; i < 2; i++) {
-        t332[i] = ((theta[i + 6] * (2.0 * t262[i])) + t331[i]);
+        t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
     }
-    double *const t343 = work + 2;
+    double *const t345 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t332[l] * theta[j + 2*l];
-        t343[j] = acc;
+            acc += t334[l] * theta[j + 2*l];
+        t345[j] = acc;
     }
-    double *const t344 = work + 16;
+    double *const t346 = work + 16;
     for (int i = 0; i < 2; i++) {
-        t344[i] = ((theta[i + 6] * (2.0 * t258[i])) + t343[i]);
+        t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
     }
-    double *const t355 = work + 2;
+    double *const t357 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t344[l] * theta[j + 2*l];
-        t355[j] = acc;
+            acc += t346[l] * theta[j + 2*l];
+        t357[j] = acc;
     }
-    double *const t356 = work + 14;
+    double *const t358 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t356[i] = ((theta[i + 6] * (2.0 * t254[i])) + t355[i]);
+        t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
     }
-    double *const t367 = work + 2;
+    double *const t369 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t356[l] * theta[j + 2*l];
-        t367[j] = acc;
+            acc += t358[l] * theta[j + 2*l];
+        t369[j] = acc;
     }
-    double *const t368 = work + 12;
+    double *const t370 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t368[i] = ((theta[i + 6] * (2.0 * t250[i])) + t367[i]);
+        t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
     }
-    double *const t379 = work + 2;
+    double *const t381 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t368[l] * theta[j + 2*l];
-        t379[j] = acc;
+            acc += t370[l] * theta[j + 2*l];
+        t381[j] = acc;
     }
-    double *const t380 = work + 10;
+    double *const t382 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t380[i] = ((theta[i + 6] * (2.0 * t246[i])) + t379[i]);
+        t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
     }
-    double *const t391 = work + 2;
+    double *const t393 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t380[l] * theta[j + 2*l];
-        t391[j] = acc;
+            acc += t382[l] * theta[j + 2*l];
+        t393[j] = acc;
     }
-    double *const t392 = work + 8;
+    double *const t394 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t392[i] = ((theta[i + 6] * (2.0 * t242[i])) + t391[i]);
+        t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
     }
-    double *const t403 = work + 2;
+    double *const t405 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t392[l] * theta[j + 2*l];
-        t403[j] = acc;
+            acc += t394[l] * theta[j + 2*l];
+        t405[j] = acc;
     }
-    double *const t404 = work + 6;
+    double *const t406 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t404[i] = ((theta[i + 6] * (2.0 * t238[i])) + t403[i]);
+        t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
     }
-    double *const t415 = work + 2;
+    double *const t417 = work + 2;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t404[l] * theta[j + 2*l];
-        t415[j] = acc;
+            acc += t406[l] * theta[j + 2*l];
+        t417[j] = acc;
     }
-    double *const t416 = work + 4;
+    double *const t418 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t416[i] = ((theta[i + 6] * (2.0 * t233[i])) + t415[i]);
+        t418[i] = ((theta[i + 6] * (2.0 * t235[i])) + t417[i]);
     }
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t416[l] * theta[j + 2*l];
+            acc += t418[l] * theta[j + 2*l];
         out_x[j] = acc;
     }
 }
@@ -912,466 +912,466 @@ void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *the
 void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work)
 {
-    double *const t10 = work + 0;
+    double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * x[l];
-        t10[i] = acc;
+        t12[i] = acc;
     }
-    double *const t15 = work + 2;
+    double *const t17 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t15[i] = (t10[i] + (theta[i + 4] * y[0]));
+        t17[i] = (t12[i] + (theta[i + 4] * y[0]));
     }
-    double *const t16 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t15[l];
-        t16[i] = acc;
-    }
-    double *const t20 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t20[i] = (t16[i] + (theta[i + 4] * y[1]));
-    }
-    double *const t22 = work + 0;
+    double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t20[l];
-        t22[i] = acc;
+            acc += theta[2*i + l] * t17[l];
+        t18[i] = acc;
     }
-    double *const t26 = work + 6;
+    double *const t22 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t26[i] = (t22[i] + (theta[i + 4] * y[2]));
+        t22[i] = (t18[i] + (theta[i + 4] * y[1]));
     }
-    double *const t28 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t26[l];
-        t28[i] = acc;
-    }
-    double *const t32 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t32[i] = (t28[i] + (theta[i + 4] * y[3]));
-    }
-    double *const t34 = work + 0;
+    double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t32[l];
-        t34[i] = acc;
+            acc += theta[2*i + l] * t22[l];
+        t24[i] = acc;
     }
-    double *const t38 = work + 10;
+    double *const t28 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t38[i] = (t34[i] + (theta[i + 4] * y[4]));
+        t28[i] = (t24[i] + (theta[i + 4] * y[2]));
     }
-    double *const t40 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t38[l];
-        t40[i] = acc;
-    }
-    double *const t44 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t44[i] = (t40[i] + (theta[i + 4] * y[5]));
-    }
-    double *const t46 = work + 0;
+    double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t44[l];
-        t46[i] = acc;
+            acc += theta[2*i + l] * t28[l];
+        t30[i] = acc;
     }
-    double *const t50 = work + 14;
+    double *const t34 = work + 8;
     for (int i = 0; i < 2; i++) {
-        t50[i] = (t46[i] + (theta[i + 4] * y[6]));
+        t34[i] = (t30[i] + (theta[i + 4] * y[3]));
     }
-    double *const t52 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t50[l];
-        t52[i] = acc;
-    }
-    double *const t56 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t56[i] = (t52[i] + (theta[i + 4] * y[7]));
-    }
-    double *const t58 = work + 0;
+    double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t56[l];
-        t58[i] = acc;
+            acc += theta[2*i + l] * t34[l];
+        t36[i] = acc;
     }
-    double *const t62 = work + 18;
+    double *const t40 = work + 10;
     for (int i = 0; i < 2; i++) {
-        t62[i] = (t58[i] + (theta[i + 4] * y[8]));
+        t40[i] = (t36[i] + (theta[i + 4] * y[4]));
     }
-    double *const t63 = work + 0;
+    double *const t42 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t62[l];
-        t63[i] = acc;
+            acc += theta[2*i + l] * t40[l];
+        t42[i] = acc;
     }
-    double *const t119 = work + 20;
+    double *const t46 = work + 12;
     for (int i = 0; i < 2; i++) {
-        t119[i] = (2.0 * (t63[i] + (theta[i + 4] * y[9])));
+        t46[i] = (t42[i] + (theta[i + 4] * y[5]));
     }
-    double *const t120 = work + 0;
+    double *const t48 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t120[i] = (theta[i + 6] * t119[i]);
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t46[l];
+        t48[i] = acc;
     }
-    double *const t122 = work + 22;
+    double *const t52 = work + 14;
     for (int i = 0; i < 2; i++) {
-        t122[i] = (2.0 * t62[i]);
+        t52[i] = (t48[i] + (theta[i + 4] * y[6]));
     }
-    double *const t125 = work + 24;
+    double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t125[i] = (2.0 * t56[i]);
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t52[l];
+        t54[i] = acc;
     }
-    double *const t128 = work + 26;
+    double *const t58 = work + 16;
     for (int i = 0; i < 2; i++) {
-        t128[i] = (2.0 * t50[i]);
+        t58[i] = (t54[i] + (theta[i + 4] * y[7]));
     }
-    double *const t131 = work + 28;
+    double *const t60 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t131[i] = (2.0 * t44[i]);
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t58[l];
+        t60[i] = acc;
     }
-    double *const t134 = work + 30;
+    double *const t64 = work + 18;
     for (int i = 0; i < 2; i++) {
-        t134[i] = (2.0 * t38[i]);
+        t64[i] = (t60[i] + (theta[i + 4] * y[8]));
     }
-    double *const t137 = work + 32;
+    double *const t65 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t137[i] = (2.0 * t32[i]);
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t64[l];
+        t65[i] = acc;
     }
-    double *const t140 = work + 34;
+    double *const t121 = work + 20;
     for (int i = 0; i < 2; i++) {
-        t140[i] = (2.0 * t26[i]);
+        t121[i] = (2.0 * (t65[i] + (theta[i + 4] * y[9])));
     }
-    double *const t143 = work + 36;
+    double *const t122 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t143[i] = (2.0 * t20[i]);
+        t122[i] = (theta[i + 6] * t121[i]);
     }
-    double *const t146 = work + 38;
+    double *const t124 = work + 22;
     for (int i = 0; i < 2; i++) {
-        t146[i] = (2.0 * t15[i]);
+        t124[i] = (2.0 * t64[i]);
     }
-    double *const t152 = work + 40;
+    double *const t127 = work + 24;
+    for (int i = 0; i < 2; i++) {
+        t127[i] = (2.0 * t58[i]);
+    }
+    double *const t130 = work + 26;
+    for (int i = 0; i < 2; i++) {
+        t130[i] = (2.0 * t52[i]);
+    }
+    double *const t133 = work + 28;
+    for (int i = 0; i < 2; i++) {
+        t133[i] = (2.0 * t46[i]);
+    }
+    double *const t136 = work + 30;
+    for (int i = 0; i < 2; i++) {
+        t136[i] = (2.0 * t40[i]);
+    }
+    double *const t139 = work + 32;
+    for (int i = 0; i < 2; i++) {
+        t139[i] = (2.0 * t34[i]);
+    }
+    double *const t142 = work + 34;
+    for (int i = 0; i < 2; i++) {
+        t142[i] = (2.0 * t28[i]);
+    }
+    double *const t145 = work + 36;
+    for (int i = 0; i < 2; i++) {
+        t145[i] = (2.0 * t22[i]);
+    }
+    double *const t148 = work + 38;
+    for (int i = 0; i < 2; i++) {
+        t148[i] = (2.0 * t17[i]);
+    }
+    double *const t154 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t120[l] * theta[j + 2*l];
-        t152[j] = acc;
+            acc += t122[l] * theta[j + 2*l];
+        t154[j] = acc;
     }
-    double *const t153 = work + 42;
+    double *const t155 = work + 42;
     for (int i = 0; i < 2; i++) {
-        t153[i] = ((theta[i + 6] * t122[i]) + t152[i]);
+        t155[i] = ((theta[i + 6] * t124[i]) + t154[i]);
     }
-    double *const t160 = work + 40;
+    double *const t162 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t153[l] * theta[j + 2*l];
-        t160[j] = acc;
+            acc += t155[l] * theta[j + 2*l];
+        t162[j] = acc;
     }
-    double *const t161 = work + 44;
+    double *const t163 = work + 44;
     for (int i = 0; i < 2; i++) {
-        t161[i] = ((theta[i + 6] * t125[i]) + t160[i]);
+        t163[i] = ((theta[i + 6] * t127[i]) + t162[i]);
     }
-    double *const t168 = work + 40;
+    double *const t170 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t161[l] * theta[j + 2*l];
-        t168[j] = acc;
+            acc += t163[l] * theta[j + 2*l];
+        t170[j] = acc;
     }
-    double *const t169 = work + 46;
+    double *const t171 = work + 46;
     for (int i = 0; i < 2; i++) {
-        t169[i] = ((theta[i + 6] * t128[i]) + t168[i]);
+        t171[i] = ((theta[i + 6] * t130[i]) + t170[i]);
     }
-    double *const t176 = work + 40;
+    double *const t178 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t169[l] * theta[j + 2*l];
-        t176[j] = acc;
+            acc += t171[l] * theta[j + 2*l];
+        t178[j] = acc;
     }
-    double *const t177 = work + 48;
+    double *const t179 = work + 48;
     for (int i = 0; i < 2; i++) {
-        t177[i] = ((theta[i + 6] * t131[i]) + t176[i]);
+        t179[i] = ((theta[i + 6] * t133[i]) + t178[i]);
     }
-    double *const t184 = work + 40;
+    double *const t186 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t177[l] * theta[j + 2*l];
-        t184[j] = acc;
+            acc += t179[l] * theta[j + 2*l];
+        t186[j] = acc;
     }
-    double *const t185 = work + 50;
+    double *const t187 = work + 50;
     for (int i = 0; i < 2; i++) {
-        t185[i] = ((theta[i + 6] * t134[i]) + t184[i]);
+        t187[i] = ((theta[i + 6] * t136[i]) + t186[i]);
     }
-    double *const t192 = work + 40;
+    double *const t194 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t185[l] * theta[j + 2*l];
-        t192[j] = acc;
+            acc += t187[l] * theta[j + 2*l];
+        t194[j] = acc;
     }
-    double *const t193 = work + 52;
+    double *const t195 = work + 52;
     for (int i = 0; i < 2; i++) {
-        t193[i] = ((theta[i + 6] * t137[i]) + t192[i]);
+        t195[i] = ((theta[i + 6] * t139[i]) + t194[i]);
     }
-    double *const t200 = work + 40;
+    double *const t202 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t193[l] * theta[j + 2*l];
-        t200[j] = acc;
+            acc += t195[l] * theta[j + 2*l];
+        t202[j] = acc;
     }
-    double *const t201 = work + 54;
+    double *const t203 = work + 54;
     for (int i = 0; i < 2; i++) {
-        t201[i] = ((theta[i + 6] * t140[i]) + t200[i]);
+        t203[i] = ((theta[i + 6] * t142[i]) + t202[i]);
     }
-    double *const t208 = work + 40;
+    double *const t210 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t201[l] * theta[j + 2*l];
-        t208[j] = acc;
+            acc += t203[l] * theta[j + 2*l];
+        t210[j] = acc;
     }
-    double *const t209 = work + 56;
+    double *const t211 = work + 56;
     for (int i = 0; i < 2; i++) {
-        t209[i] = ((theta[i + 6] * t143[i]) + t208[i]);
+        t211[i] = ((theta[i + 6] * t145[i]) + t210[i]);
     }
-    double *const t216 = work + 40;
+    double *const t218 = work + 40;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t209[l] * theta[j + 2*l];
-        t216[j] = acc;
+            acc += t211[l] * theta[j + 2*l];
+        t218[j] = acc;
     }
-    double *const t233 = work + 58;
+    double *const t235 = work + 58;
     for (int i = 0; i < 2; i++) {
-        t233[i] = (theta[i + 4] * w[0]);
+        t235[i] = (theta[i + 4] * w[0]);
     }
-    double *const t235 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t233[l];
-        t235[i] = acc;
-    }
-    double *const t238 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        t238[i] = (t235[i] + (theta[i + 4] * w[1]));
-    }
-    double *const t239 = work + 60;
+    double *const t237 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t238[l];
-        t239[i] = acc;
+            acc += theta[2*i + l] * t235[l];
+        t237[i] = acc;
     }
-    double *const t242 = work + 64;
+    double *const t240 = work + 62;
     for (int i = 0; i < 2; i++) {
-        t242[i] = (t239[i] + (theta[i + 4] * w[2]));
+        t240[i] = (t237[i] + (theta[i + 4] * w[1]));
     }
-    double *const t243 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t242[l];
-        t243[i] = acc;
-    }
-    double *const t246 = work + 66;
-    for (int i = 0; i < 2; i++) {
-        t246[i] = (t243[i] + (theta[i + 4] * w[3]));
-    }
-    double *const t247 = work + 60;
+    double *const t241 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t246[l];
-        t247[i] = acc;
+            acc += theta[2*i + l] * t240[l];
+        t241[i] = acc;
     }
-    double *const t250 = work + 68;
+    double *const t244 = work + 64;
     for (int i = 0; i < 2; i++) {
-        t250[i] = (t247[i] + (theta[i + 4] * w[4]));
+        t244[i] = (t241[i] + (theta[i + 4] * w[2]));
     }
-    double *const t251 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t250[l];
-        t251[i] = acc;
-    }
-    double *const t254 = work + 70;
-    for (int i = 0; i < 2; i++) {
-        t254[i] = (t251[i] + (theta[i + 4] * w[5]));
-    }
-    double *const t255 = work + 60;
+    double *const t245 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t254[l];
-        t255[i] = acc;
+            acc += theta[2*i + l] * t244[l];
+        t245[i] = acc;
     }
-    double *const t258 = work + 72;
+    double *const t248 = work + 66;
     for (int i = 0; i < 2; i++) {
-        t258[i] = (t255[i] + (theta[i + 4] * w[6]));
+        t248[i] = (t245[i] + (theta[i + 4] * w[3]));
     }
-    double *const t259 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t258[l];
-        t259[i] = acc;
-    }
-    double *const t262 = work + 74;
-    for (int i = 0; i < 2; i++) {
-        t262[i] = (t259[i] + (theta[i + 4] * w[7]));
-    }
-    double *const t263 = work + 60;
+    double *const t249 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t262[l];
-        t263[i] = acc;
+            acc += theta[2*i + l] * t248[l];
+        t249[i] = acc;
     }
-    double *const t266 = work + 76;
+    double *const t252 = work + 68;
     for (int i = 0; i < 2; i++) {
-        t266[i] = (t263[i] + (theta[i + 4] * w[8]));
+        t252[i] = (t249[i] + (theta[i + 4] * w[4]));
     }
-    double *const t267 = work + 60;
+    double *const t253 = work + 60;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t266[l];
-        t267[i] = acc;
+            acc += theta[2*i + l] * t252[l];
+        t253[i] = acc;
     }
-    double *const t270 = work + 78;
+    double *const t256 = work + 70;
     for (int i = 0; i < 2; i++) {
-        t270[i] = (t267[i] + (theta[i + 4] * w[9]));
+        t256[i] = (t253[i] + (theta[i + 4] * w[5]));
     }
-    double *const t283 = work + 60;
+    double *const t257 = work + 60;
     for (int i = 0; i < 2; i++) {
-        t283[i] = (theta[i + 6] * (2.0 * t270[i]));
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t256[l];
+        t257[i] = acc;
     }
-    double *const t319 = work + 80;
+    double *const t260 = work + 72;
+    for (int i = 0; i < 2; i++) {
+        t260[i] = (t257[i] + (theta[i + 4] * w[6]));
+    }
+    double *const t261 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t260[l];
+        t261[i] = acc;
+    }
+    double *const t264 = work + 74;
+    for (int i = 0; i < 2; i++) {
+        t264[i] = (t261[i] + (theta[i + 4] * w[7]));
+    }
+    double *const t265 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t264[l];
+        t265[i] = acc;
+    }
+    double *const t268 = work + 76;
+    for (int i = 0; i < 2; i++) {
+        t268[i] = (t265[i] + (theta[i + 4] * w[8]));
+    }
+    double *const t269 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t268[l];
+        t269[i] = acc;
+    }
+    double *const t272 = work + 78;
+    for (int i = 0; i < 2; i++) {
+        t272[i] = (t269[i] + (theta[i + 4] * w[9]));
+    }
+    double *const t285 = work + 60;
+    for (int i = 0; i < 2; i++) {
+        t285[i] = (theta[i + 6] * (2.0 * t272[i]));
+    }
+    double *const t321 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t283[l] * theta[j + 2*l];
-        t319[j] = acc;
+            acc += t285[l] * theta[j + 2*l];
+        t321[j] = acc;
     }
-    double *const t320 = work + 82;
+    double *const t322 = work + 82;
     for (int i = 0; i < 2; i++) {
-        t320[i] = ((theta[i + 6] * (2.0 * t266[i])) + t319[i]);
+        t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
     }
-    double *const t331 = work + 80;
+    double *const t333 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t320[l] * theta[j + 2*l];
-        t331[j] = acc;
+            acc += t322[l] * theta[j + 2*l];
+        t333[j] = acc;
     }
-    double *const t332 = work + 84;
+    double *const t334 = work + 84;
     for (int i = 0; i < 2; i++) {
-        t332[i] = ((theta[i + 6] * (2.0 * t262[i])) + t331[i]);
+        t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
     }
-    double *const t343 = work + 80;
+    double *const t345 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t332[l] * theta[j + 2*l];
-        t343[j] = acc;
+            acc += t334[l] * theta[j + 2*l];
+        t345[j] = acc;
     }
-    double *const t344 = work + 86;
+    double *const t346 = work + 86;
     for (int i = 0; i < 2; i++) {
-        t344[i] = ((theta[i + 6] * (2.0 * t258[i])) + t343[i]);
+        t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
     }
-    double *const t355 = work + 80;
+    double *const t357 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t344[l] * theta[j + 2*l];
-        t355[j] = acc;
+            acc += t346[l] * theta[j + 2*l];
+        t357[j] = acc;
     }
-    double *const t356 = work + 88;
+    double *const t358 = work + 88;
     for (int i = 0; i < 2; i++) {
-        t356[i] = ((theta[i + 6] * (2.0 * t254[i])) + t355[i]);
+        t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
     }
-    double *const t367 = work + 80;
+    double *const t369 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t356[l] * theta[j + 2*l];
-        t367[j] = acc;
+            acc += t358[l] * theta[j + 2*l];
+        t369[j] = acc;
     }
-    double *const t368 = work + 90;
+    double *const t370 = work + 90;
     for (int i = 0; i < 2; i++) {
-        t368[i] = ((theta[i + 6] * (2.0 * t250[i])) + t367[i]);
+        t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
     }
-    double *const t379 = work + 80;
+    double *const t381 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t368[l] * theta[j + 2*l];
-        t379[j] = acc;
+            acc += t370[l] * theta[j + 2*l];
+        t381[j] = acc;
     }
-    double *const t380 = work + 92;
+    double *const t382 = work + 92;
     for (int i = 0; i < 2; i++) {
-        t380[i] = ((theta[i + 6] * (2.0 * t246[i])) + t379[i]);
+        t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
     }
-    double *const t391 = work + 80;
+    double *const t393 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t380[l] * theta[j + 2*l];
-        t391[j] = acc;
+            acc += t382[l] * theta[j + 2*l];
+        t393[j] = acc;
     }
-    double *const t392 = work + 94;
+    double *const t394 = work + 94;
     for (int i = 0; i < 2; i++) {
-        t392[i] = ((theta[i + 6] * (2.0 * t242[i])) + t391[i]);
+        t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
     }
-    double *const t403 = work + 80;
+    double *const t405 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t392[l] * theta[j + 2*l];
-        t403[j] = acc;
+            acc += t394[l] * theta[j + 2*l];
+        t405[j] = acc;
     }
-    double *const t404 = work + 96;
+    double *const t406 = work + 96;
     for (int i = 0; i < 2; i++) {
-        t404[i] = ((theta[i + 6] * (2.0 * t238[i])) + t403[i]);
+        t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
     }
-    double *const t415 = work + 80;
+    double *const t417 = work + 80;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t404[l] * theta[j + 2*l];
-        t415[j] = acc;
+            acc += t406[l] * theta[j + 2*l];
+        t417[j] = acc;
     }
-    double *const t416 = work + 98;
+    double *const t418 = work + 98;
     for (int i = 0; i < 2; i++) {
-        t416[i] = ((theta[i + 6] * (2.0 * t233[i])) + t415[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        out_theta[i + 6] = ((t146[i] * t233[i]) + ((t143[i] * t238[i]) + ((t140[i] * t242[i]) + ((t137[i] * t246[i]) + ((t134[i] * t250[i]) + ((t131[i] * t254[i]) + ((t128[i] * t258[i]) + ((t125[i] * t262[i]) + ((t122[i] * t266[i]) + (t119[i] * t270[i]))))))))));
+        t418[i] = ((theta[i + 6] * (2.0 * t235[i])) + t417[i]);
     }
     for (int i = 0; i < 2; i++) {
-        out_theta[i + 4] = (((((((((((t120[i] * w[9]) + (y[9] * t283[i])) + ((t153[i] * w[8]) + (y[8] * t320[i]))) + ((t161[i] * w[7]) + (y[7] * t332[i]))) + ((t169[i] * w[6]) + (y[6] * t344[i]))) + ((t177[i] * w[5]) + (y[5] * t356[i]))) + ((t185[i] * w[4]) + (y[4] * t368[i]))) + ((t193[i] * w[3]) + (y[3] * t380[i]))) + ((t201[i] * w[2]) + (y[2] * t392[i]))) + ((t209[i] * w[1]) + (y[1] * t404[i]))) + ((((theta[i + 6] * t146[i]) + t216[i]) * w[0]) + (y[0] * t416[i])));
+        out_theta[i + 6] = ((t148[i] * t235[i]) + ((t145[i] * t240[i]) + ((t142[i] * t244[i]) + ((t139[i] * t248[i]) + ((t136[i] * t252[i]) + ((t133[i] * t256[i]) + ((t130[i] * t260[i]) + ((t127[i] * t264[i]) + ((t124[i] * t268[i]) + (t121[i] * t272[i]))))))))));
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 4] = (((((((((((t122[i] * w[9]) + (y[9] * t285[i])) + ((t155[i] * w[8]) + (y[8] * t322[i]))) + ((t163[i] * w[7]) + (y[7] * t334[i]))) + ((t171[i] * w[6]) + (y[6] * t346[i]))) + ((t179[i] * w[5]) + (y[5] * t358[i]))) + ((t187[i] * w[4]) + (y[4] * t370[i]))) + ((t195[i] * w[3]) + (y[3] * t382[i]))) + ((t203[i] * w[2]) + (y[2] * t394[i]))) + ((t211[i] * w[1]) + (y[1] * t406[i]))) + ((((theta[i + 6] * t148[i]) + t218[i]) * w[0]) + (y[0] * t418[i])));
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (((((((((((t283[i] * t62[j]) + (t120[i] * t266[j])) + ((t320[i] * t56[j]) + (t153[i] * t262[j]))) + ((t332[i] * t50[j]) + (t161[i] * t258[j]))) + ((t344[i] * t44[j]) + (t169[i] * t254[j]))) + ((t356[i] * t38[j]) + (t177[i] * t250[j]))) + ((t368[i] * t32[j]) + (t185[i] * t246[j]))) + ((t380[i] * t26[j]) + (t193[i] * t242[j]))) + ((t392[i] * t20[j]) + (t201[i] * t238[j]))) + ((t404[i] * t15[j]) + (t209[i] * t233[j]))) + (t416[i] * x[j]));
+            out_theta[2*i + j] = (((((((((((t285[i] * t64[j]) + (t122[i] * t268[j])) + ((t322[i] * t58[j]) + (t155[i] * t264[j]))) + ((t334[i] * t52[j]) + (t163[i] * t260[j]))) + ((t346[i] * t46[j]) + (t171[i] * t256[j]))) + ((t358[i] * t40[j]) + (t179[i] * t252[j]))) + ((t370[i] * t34[j]) + (t187[i] * t248[j]))) + ((t382[i] * t28[j]) + (t195[i] * t244[j]))) + ((t394[i] * t22[j]) + (t203[i] * t240[j]))) + ((t406[i] * t17[j]) + (t211[i] * t235[j]))) + (t418[i] * x[j]));
         }
     }
 }
@@ -1383,11 +1383,11 @@ double mpc_linear_loss(const double *y, const double *x, const double *theta,
     (void)x;
     (void)theta;
     (void)work;
-    double s114 = 0.0;
+    double s116 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s114 += dil_sq((y[i] - data[i]));
+        s116 += dil_sq((y[i] - data[i]));
     }
-    return s114;
+    return s116;
 }
 
 /* gy, gx, gtheta = partial derivatives of L */

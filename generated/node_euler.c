@@ -14,77 +14,77 @@ static inline double dil_sq(double x) { return x * x; }
 /* f(y; x, theta) */
 double node_euler_score(const double *y, const double *x, const double *theta, double *work)
 {
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
-    double *const t14 = work + 0;
+    double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t13[l];
-        t14[i] = acc;
+            acc += theta[50*i + l + 150] * t17[l];
+        t18[i] = acc;
     }
-    double s19 = 0.0;
+    double s24 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s19 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 250] + t14[i]))));
+        s24 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i]))));
     }
-    return (0.5 * s19);
+    return (0.5 * s24);
 }
 
 /* gy = df/dy */
 void node_euler_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
-    double *const t14 = work + 0;
+    double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t13[l];
-        t14[i] = acc;
+            acc += theta[50*i + l + 150] * t17[l];
+        t18[i] = acc;
     }
-    double *const t17 = work + 2;
+    double *const t21 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t17[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t14[i])));
+        t21[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
     }
-    double *const t37 = work + 100;
+    double *const t40 = work + 100;
     for (int j = 0; j < 50; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t17[l] * theta[j + 50*l + 150];
-        t37[j] = acc;
+            acc += t21[l] * theta[j + 50*l + 150];
+        t40[j] = acc;
     }
-    double *const t41 = work + 150;
+    double *const t44 = work + 150;
     for (int i = 0; i < 50; i++) {
-        t41[i] = (((-0.1) * t37[i]) * (1.0 - (t13[i] * t13[i])));
+        t44[i] = (((-0.1) * t40[i]) * (1.0 - (t17[i] * t17[i])));
     }
-    double *const t43 = work + 0;
+    double *const t46 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += t41[l] * theta[j + 2*l];
-        t43[j] = acc;
+            acc += t44[l] * theta[j + 2*l];
+        t46[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        gy[i] = (t17[i] + t43[i]);
+        gy[i] = (t21[i] + t46[i]);
     }
 }
 
@@ -92,81 +92,81 @@ void node_euler_score_grad_y(const double *y, const double *x, const double *the
 void node_euler_score_hvp_yy(const double *y, const double *x, const double *theta,
     const double *v, double *hv, double *work)
 {
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
-    double *const t14 = work + 0;
+    double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t13[l];
-        t14[i] = acc;
+            acc += theta[50*i + l + 150] * t17[l];
+        t18[i] = acc;
     }
-    double *const t17 = work + 2;
+    double *const t21 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t17[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t14[i])));
+        t21[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
     }
-    double *const t37 = work + 100;
+    double *const t40 = work + 100;
     for (int j = 0; j < 50; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t17[l] * theta[j + 50*l + 150];
-        t37[j] = acc;
+            acc += t21[l] * theta[j + 50*l + 150];
+        t40[j] = acc;
     }
-    double *const t40 = work + 150;
+    double *const t43 = work + 150;
     for (int i = 0; i < 50; i++) {
-        t40[i] = (1.0 - (t13[i] * t13[i]));
+        t43[i] = (1.0 - (t17[i] * t17[i]));
     }
-    double *const t49 = work + 200;
+    double *const t51 = work + 200;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * v[l];
-        t49[i] = acc;
+        t51[i] = acc;
     }
-    double *const t51 = work + 250;
+    double *const t53 = work + 250;
     for (int i = 0; i < 50; i++) {
-        t51[i] = (t40[i] * t49[i]);
+        t53[i] = (t43[i] * t51[i]);
     }
-    double *const t52 = work + 0;
+    double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t51[l];
-        t52[i] = acc;
+            acc += theta[50*i + l + 150] * t53[l];
+        t54[i] = acc;
     }
-    double *const t54 = work + 2;
+    double *const t56 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t54[i] = (v[i] - (0.1 * t52[i]));
+        t56[i] = (v[i] - (0.1 * t54[i]));
     }
-    double *const t60 = work + 200;
+    double *const t62 = work + 200;
     for (int j = 0; j < 50; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t54[l] * theta[j + 50*l + 150];
-        t60[j] = acc;
+            acc += t56[l] * theta[j + 50*l + 150];
+        t62[j] = acc;
     }
-    double *const t68 = work + 300;
+    double *const t69 = work + 300;
     for (int i = 0; i < 50; i++) {
-        t68[i] = ((t40[i] * ((-0.1) * t60[i])) + (((-0.1) * t37[i]) * ((-2.0) * (t13[i] * t51[i]))));
+        t69[i] = ((t43[i] * ((-0.1) * t62[i])) + (((-0.1) * t40[i]) * ((-2.0) * (t17[i] * t53[i]))));
     }
-    double *const t72 = work + 0;
+    double *const t73 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += t68[l] * theta[j + 2*l];
-        t72[j] = acc;
+            acc += t69[l] * theta[j + 2*l];
+        t73[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        hv[i] = (t54[i] + t72[i]);
+        hv[i] = (t56[i] + t73[i]);
     }
 }
 
@@ -175,37 +175,37 @@ void node_euler_score_vjp_xy(const double *y, const double *x, const double *the
     const double *w, double *out_x, double *work)
 {
     (void)x;
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
-    double *const t49 = work + 0;
+    double *const t51 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * w[l];
-        t49[i] = acc;
+        t51[i] = acc;
     }
-    double *const t51 = work + 100;
+    double *const t53 = work + 100;
     for (int i = 0; i < 50; i++) {
-        t51[i] = ((1.0 - (t13[i] * t13[i])) * t49[i]);
+        t53[i] = ((1.0 - (t17[i] * t17[i])) * t51[i]);
     }
-    double *const t52 = work + 0;
+    double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t51[l];
-        t52[i] = acc;
+            acc += theta[50*i + l + 150] * t53[l];
+        t54[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        out_x[i] = (-(w[i] - (0.1 * t52[i])));
+        out_x[i] = (-(w[i] - (0.1 * t54[i])));
     }
 }
 
@@ -213,94 +213,94 @@ void node_euler_score_vjp_xy(const double *y, const double *x, const double *the
 void node_euler_score_vjp_thetay(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work)
 {
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
-    double *const t14 = work + 0;
+    double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t13[l];
-        t14[i] = acc;
+            acc += theta[50*i + l + 150] * t17[l];
+        t18[i] = acc;
     }
-    double *const t17 = work + 2;
+    double *const t21 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t17[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t14[i])));
+        t21[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
     }
-    double *const t35 = work + 0;
+    double *const t38 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t35[i] = ((-0.1) * t17[i]);
+        t38[i] = ((-0.1) * t21[i]);
     }
-    double *const t37 = work + 100;
+    double *const t40 = work + 100;
     for (int j = 0; j < 50; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t17[l] * theta[j + 50*l + 150];
-        t37[j] = acc;
+            acc += t21[l] * theta[j + 50*l + 150];
+        t40[j] = acc;
     }
-    double *const t38 = work + 150;
+    double *const t41 = work + 150;
     for (int i = 0; i < 50; i++) {
-        t38[i] = ((-0.1) * t37[i]);
+        t41[i] = ((-0.1) * t40[i]);
     }
-    double *const t40 = work + 100;
+    double *const t43 = work + 100;
     for (int i = 0; i < 50; i++) {
-        t40[i] = (1.0 - (t13[i] * t13[i]));
+        t43[i] = (1.0 - (t17[i] * t17[i]));
     }
-    double *const t41 = work + 200;
+    double *const t44 = work + 200;
     for (int i = 0; i < 50; i++) {
-        t41[i] = (t38[i] * t40[i]);
+        t44[i] = (t41[i] * t43[i]);
     }
-    double *const t49 = work + 250;
+    double *const t51 = work + 250;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * w[l];
-        t49[i] = acc;
+        t51[i] = acc;
     }
-    double *const t51 = work + 300;
+    double *const t53 = work + 300;
     for (int i = 0; i < 50; i++) {
-        t51[i] = (t40[i] * t49[i]);
+        t53[i] = (t43[i] * t51[i]);
     }
-    double *const t52 = work + 2;
+    double *const t54 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t51[l];
-        t52[i] = acc;
+            acc += theta[50*i + l + 150] * t53[l];
+        t54[i] = acc;
     }
-    double *const t54 = work + 4;
+    double *const t56 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t54[i] = (w[i] - (0.1 * t52[i]));
+        t56[i] = (w[i] - (0.1 * t54[i]));
     }
     for (int i = 0; i < 2; i++) {
-        out_theta[i + 250] = ((-0.1) * t54[i]);
+        out_theta[i + 250] = ((-0.1) * t56[i]);
     }
-    double *const t60 = work + 250;
+    double *const t62 = work + 250;
     for (int j = 0; j < 50; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t54[l] * theta[j + 50*l + 150];
-        t60[j] = acc;
+            acc += t56[l] * theta[j + 50*l + 150];
+        t62[j] = acc;
     }
     for (int i = 0; i < 50; i++) {
-        out_theta[i + 100] = ((t40[i] * ((-0.1) * t60[i])) + (t38[i] * ((-2.0) * (t13[i] * t51[i]))));
+        out_theta[i + 100] = ((t43[i] * ((-0.1) * t62[i])) + (t41[i] * ((-2.0) * (t17[i] * t53[i]))));
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = ((out_theta[i + 250] * t13[j]) + (t35[i] * t51[j]));
+            out_theta[50*i + j + 150] = ((out_theta[i + 250] * t17[j]) + (t38[i] * t53[j]));
         }
     }
     for (int i = 0; i < 50; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 100] * y[j]) + (t41[i] * w[j]));
+            out_theta[2*i + j] = ((out_theta[i + 100] * y[j]) + (t44[i] * w[j]));
         }
     }
 }
@@ -312,11 +312,11 @@ double node_euler_loss(const double *y, const double *x, const double *theta,
     (void)x;
     (void)theta;
     (void)work;
-    double s24 = 0.0;
+    double s28 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s24 += dil_sq((y[i] - data[i]));
+        s28 += dil_sq((y[i] - data[i]));
     }
-    return s24;
+    return s28;
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -341,26 +341,26 @@ void node_euler_loss_grad(const double *y, const double *x, const double *theta,
 void node_euler_residual(const double *y, const double *x, const double *theta,
     double *r, double *work)
 {
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
-    double *const t14 = work + 0;
+    double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t13[l];
-        t14[i] = acc;
+            acc += theta[50*i + l + 150] * t17[l];
+        t18[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t14[i])));
+        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
     }
 }
 
@@ -369,37 +369,37 @@ void node_euler_residual_jvp_y(const double *y, const double *x, const double *t
     const double *v, double *jv, double *work)
 {
     (void)x;
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
-    double *const t49 = work + 0;
+    double *const t51 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * v[l];
-        t49[i] = acc;
+        t51[i] = acc;
     }
-    double *const t51 = work + 100;
+    double *const t53 = work + 100;
     for (int i = 0; i < 50; i++) {
-        t51[i] = ((1.0 - (t13[i] * t13[i])) * t49[i]);
+        t53[i] = ((1.0 - (t17[i] * t17[i])) * t51[i]);
     }
-    double *const t52 = work + 0;
+    double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t51[l];
-        t52[i] = acc;
+            acc += theta[50*i + l + 150] * t53[l];
+        t54[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        jv[i] = (v[i] - (0.1 * t52[i]));
+        jv[i] = (v[i] - (0.1 * t54[i]));
     }
 }
 
@@ -408,37 +408,37 @@ void node_euler_residual_vjp_y(const double *y, const double *x, const double *t
     const double *w, double *out_y, double *work)
 {
     (void)x;
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
-    double *const t90 = work + 0;
+    double *const t91 = work + 0;
     for (int j = 0; j < 50; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += w[l] * theta[j + 50*l + 150];
-        t90[j] = acc;
+        t91[j] = acc;
     }
-    double *const t92 = work + 100;
+    double *const t93 = work + 100;
     for (int i = 0; i < 50; i++) {
-        t92[i] = ((1.0 - (t13[i] * t13[i])) * ((-0.1) * t90[i]));
+        t93[i] = ((1.0 - (t17[i] * t17[i])) * ((-0.1) * t91[i]));
     }
-    double *const t94 = work + 0;
+    double *const t95 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 50; l++)
-            acc += t92[l] * theta[j + 2*l];
-        t94[j] = acc;
+            acc += t93[l] * theta[j + 2*l];
+        t95[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        out_y[i] = (w[i] + t94[i]);
+        out_y[i] = (w[i] + t95[i]);
     }
 }
 
@@ -460,33 +460,33 @@ void node_euler_residual_vjp_theta(const double *y, const double *x, const doubl
     const double *w, double *out_theta, double *work)
 {
     (void)x;
-    double *const t11 = work + 0;
+    double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t11[i] = acc;
+        t15[i] = acc;
     }
-    double *const t13 = work + 50;
+    double *const t17 = work + 50;
     for (int i = 0; i < 50; i++) {
-        t13[i] = tanh((theta[i + 100] + t11[i]));
+        t17[i] = tanh((theta[i + 100] + t15[i]));
     }
     for (int i = 0; i < 2; i++) {
         out_theta[i + 250] = ((-0.1) * w[i]);
     }
-    double *const t90 = work + 0;
+    double *const t91 = work + 0;
     for (int j = 0; j < 50; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += w[l] * theta[j + 50*l + 150];
-        t90[j] = acc;
+        t91[j] = acc;
     }
     for (int i = 0; i < 50; i++) {
-        out_theta[i + 100] = ((1.0 - (t13[i] * t13[i])) * ((-0.1) * t90[i]));
+        out_theta[i + 100] = ((1.0 - (t17[i] * t17[i])) * ((-0.1) * t91[i]));
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = (out_theta[i + 250] * t13[j]);
+            out_theta[50*i + j + 150] = (out_theta[i + 250] * t17[j]);
         }
     }
     for (int i = 0; i < 50; i++) {

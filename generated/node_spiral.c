@@ -14,211 +14,211 @@ static inline double dil_sq(double x) { return x * x; }
 /* f(y; x, theta) */
 double node_spiral_score(const double *y, const double *x, const double *theta, double *work)
 {
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 16;
+    double *const t24 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t21 = work + 0;
+    double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t20[l];
-        t21[i] = acc;
+            acc += theta[16*i + l + 320] * t24[l];
+        t25[i] = acc;
     }
-    double *const t26 = work + 16;
+    double *const t30 = work + 16;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l + 2];
-        t26[i] = acc;
+        t30[i] = acc;
     }
-    double *const t28 = work + 32;
+    double *const t32 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t28[i] = tanh((theta[i + 32] + t26[i]));
+        t32[i] = tanh((theta[i + 32] + t30[i]));
     }
-    double *const t29 = work + 16;
+    double *const t33 = work + 16;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t28[l];
-        t29[i] = acc;
+            acc += theta[16*i + l + 48] * t32[l];
+        t33[i] = acc;
     }
-    double *const t31 = work + 32;
+    double *const t35 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t31[i] = tanh((theta[i + 304] + t29[i]));
+        t35[i] = tanh((theta[i + 304] + t33[i]));
     }
-    double *const t32 = work + 16;
+    double *const t36 = work + 16;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t31[l];
-        t32[i] = acc;
+            acc += theta[16*i + l + 320] * t35[l];
+        t36[i] = acc;
     }
-    double *const t36 = work + 2;
+    double *const t40 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t36[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t21[i])));
+        t40[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t25[i])));
     }
     for (int i = 0; i < 2; i++) {
-        t36[i + 2] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t32[i])));
+        t40[i + 2] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
     }
-    double s38 = 0.0;
+    double s43 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s38 += dil_sq(t36[i]);
+        s43 += dil_sq(t40[i]);
     }
-    return (0.5 * s38);
+    return (0.5 * s43);
 }
 
 /* gy = df/dy */
 void node_spiral_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 32;
+    double *const t24 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t21 = work + 0;
+    double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t20[l];
-        t21[i] = acc;
+            acc += theta[16*i + l + 320] * t24[l];
+        t25[i] = acc;
     }
-    double *const t24 = work + 2;
+    double *const t28 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t24[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t21[i])));
+        t28[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t25[i])));
     }
-    double *const t26 = work + 48;
+    double *const t30 = work + 48;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l + 2];
-        t26[i] = acc;
+        t30[i] = acc;
     }
-    double *const t28 = work + 64;
+    double *const t32 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t28[i] = tanh((theta[i + 32] + t26[i]));
+        t32[i] = tanh((theta[i + 32] + t30[i]));
     }
-    double *const t29 = work + 48;
+    double *const t33 = work + 48;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t28[l];
-        t29[i] = acc;
+            acc += theta[16*i + l + 48] * t32[l];
+        t33[i] = acc;
     }
-    double *const t31 = work + 80;
+    double *const t35 = work + 80;
     for (int i = 0; i < 16; i++) {
-        t31[i] = tanh((theta[i + 304] + t29[i]));
+        t35[i] = tanh((theta[i + 304] + t33[i]));
     }
-    double *const t32 = work + 0;
+    double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t31[l];
-        t32[i] = acc;
+            acc += theta[16*i + l + 320] * t35[l];
+        t36[i] = acc;
     }
-    double *const t35 = work + 4;
+    double *const t39 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t35[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t32[i])));
+        t39[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
     }
-    double *const t60 = work + 48;
+    double *const t63 = work + 48;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t35[l] * theta[j + 16*l + 320];
-        t60[j] = acc;
+            acc += t39[l] * theta[j + 16*l + 320];
+        t63[j] = acc;
     }
-    double *const t64 = work + 96;
+    double *const t67 = work + 96;
     for (int i = 0; i < 16; i++) {
-        t64[i] = (((-0.1) * t60[i]) * (1.0 - (t31[i] * t31[i])));
+        t67[i] = (((-0.1) * t63[i]) * (1.0 - (t35[i] * t35[i])));
     }
-    double *const t66 = work + 48;
+    double *const t69 = work + 48;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t64[l] * theta[j + 16*l + 48];
-        t66[j] = acc;
+            acc += t67[l] * theta[j + 16*l + 48];
+        t69[j] = acc;
     }
-    double *const t69 = work + 80;
+    double *const t72 = work + 80;
     for (int i = 0; i < 16; i++) {
-        t69[i] = (t66[i] * (1.0 - (t28[i] * t28[i])));
+        t72[i] = (t69[i] * (1.0 - (t32[i] * t32[i])));
     }
-    double *const t71 = work + 0;
+    double *const t74 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t69[l] * theta[j + 2*l];
-        t71[j] = acc;
+            acc += t72[l] * theta[j + 2*l];
+        t74[j] = acc;
     }
-    double *const t84 = work + 48;
+    double *const t87 = work + 48;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t24[l] * theta[j + 16*l + 320];
-        t84[j] = acc;
+            acc += t28[l] * theta[j + 16*l + 320];
+        t87[j] = acc;
     }
-    double *const t88 = work + 64;
+    double *const t91 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t88[i] = (((-0.1) * t84[i]) * (1.0 - (t20[i] * t20[i])));
+        t91[i] = (((-0.1) * t87[i]) * (1.0 - (t24[i] * t24[i])));
     }
-    double *const t92 = work + 32;
+    double *const t95 = work + 32;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t88[l] * theta[j + 16*l + 48];
-        t92[j] = acc;
+            acc += t91[l] * theta[j + 16*l + 48];
+        t95[j] = acc;
     }
-    double *const t95 = work + 48;
+    double *const t98 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t95[i] = (t92[i] * (1.0 - (t17[i] * t17[i])));
+        t98[i] = (t95[i] * (1.0 - (t21[i] * t21[i])));
     }
-    double *const t99 = work + 16;
+    double *const t102 = work + 16;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t95[l] * theta[j + 2*l];
-        t99[j] = acc;
+            acc += t98[l] * theta[j + 2*l];
+        t102[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        gy[i + 2] = (t35[i] + t71[i]);
+        gy[i + 2] = (t39[i] + t74[i]);
     }
     for (int i = 0; i < 2; i++) {
-        gy[i] = (t24[i] + (t99[i] - t35[i]));
+        gy[i] = (t28[i] + (t102[i] - t39[i]));
     }
 }
 
@@ -226,261 +226,261 @@ void node_spiral_score_grad_y(const double *y, const double *x, const double *th
 void node_spiral_score_hvp_yy(const double *y, const double *x, const double *theta,
     const double *v, double *hv, double *work)
 {
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 32;
+    double *const t24 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t21 = work + 0;
+    double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t20[l];
-        t21[i] = acc;
+            acc += theta[16*i + l + 320] * t24[l];
+        t25[i] = acc;
     }
-    double *const t24 = work + 2;
+    double *const t28 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t24[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t21[i])));
+        t28[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t25[i])));
     }
-    double *const t26 = work + 48;
+    double *const t30 = work + 48;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l + 2];
-        t26[i] = acc;
+        t30[i] = acc;
     }
-    double *const t28 = work + 64;
+    double *const t32 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t28[i] = tanh((theta[i + 32] + t26[i]));
+        t32[i] = tanh((theta[i + 32] + t30[i]));
     }
-    double *const t29 = work + 48;
+    double *const t33 = work + 48;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t28[l];
-        t29[i] = acc;
+            acc += theta[16*i + l + 48] * t32[l];
+        t33[i] = acc;
     }
-    double *const t31 = work + 80;
+    double *const t35 = work + 80;
     for (int i = 0; i < 16; i++) {
-        t31[i] = tanh((theta[i + 304] + t29[i]));
+        t35[i] = tanh((theta[i + 304] + t33[i]));
     }
-    double *const t32 = work + 0;
+    double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t31[l];
-        t32[i] = acc;
+            acc += theta[16*i + l + 320] * t35[l];
+        t36[i] = acc;
     }
-    double *const t35 = work + 4;
+    double *const t39 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t35[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t32[i])));
-    }
-    double *const t60 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t35[l] * theta[j + 16*l + 320];
-        t60[j] = acc;
-    }
-    double *const t61 = work + 96;
-    for (int i = 0; i < 16; i++) {
-        t61[i] = ((-0.1) * t60[i]);
+        t39[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
     }
     double *const t63 = work + 48;
-    for (int i = 0; i < 16; i++) {
-        t63[i] = (1.0 - (t31[i] * t31[i]));
-    }
-    double *const t64 = work + 112;
-    for (int i = 0; i < 16; i++) {
-        t64[i] = (t61[i] * t63[i]);
-    }
-    double *const t66 = work + 128;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t64[l] * theta[j + 16*l + 48];
-        t66[j] = acc;
-    }
-    double *const t68 = work + 112;
-    for (int i = 0; i < 16; i++) {
-        t68[i] = (1.0 - (t28[i] * t28[i]));
-    }
-    double *const t84 = work + 144;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t24[l] * theta[j + 16*l + 320];
-        t84[j] = acc;
+            acc += t39[l] * theta[j + 16*l + 320];
+        t63[j] = acc;
     }
-    double *const t85 = work + 160;
+    double *const t64 = work + 96;
     for (int i = 0; i < 16; i++) {
-        t85[i] = ((-0.1) * t84[i]);
+        t64[i] = ((-0.1) * t63[i]);
     }
-    double *const t87 = work + 144;
+    double *const t66 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t87[i] = (1.0 - (t20[i] * t20[i]));
+        t66[i] = (1.0 - (t35[i] * t35[i]));
     }
-    double *const t88 = work + 176;
+    double *const t67 = work + 112;
     for (int i = 0; i < 16; i++) {
-        t88[i] = (t85[i] * t87[i]);
+        t67[i] = (t64[i] * t66[i]);
     }
-    double *const t92 = work + 192;
+    double *const t69 = work + 128;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t88[l] * theta[j + 16*l + 48];
-        t92[j] = acc;
+            acc += t67[l] * theta[j + 16*l + 48];
+        t69[j] = acc;
     }
-    double *const t94 = work + 176;
+    double *const t71 = work + 112;
     for (int i = 0; i < 16; i++) {
-        t94[i] = (1.0 - (t17[i] * t17[i]));
+        t71[i] = (1.0 - (t32[i] * t32[i]));
     }
-    double *const t109 = work + 208;
+    double *const t87 = work + 144;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t28[l] * theta[j + 16*l + 320];
+        t87[j] = acc;
+    }
+    double *const t88 = work + 160;
+    for (int i = 0; i < 16; i++) {
+        t88[i] = ((-0.1) * t87[i]);
+    }
+    double *const t90 = work + 144;
+    for (int i = 0; i < 16; i++) {
+        t90[i] = (1.0 - (t24[i] * t24[i]));
+    }
+    double *const t91 = work + 176;
+    for (int i = 0; i < 16; i++) {
+        t91[i] = (t88[i] * t90[i]);
+    }
+    double *const t95 = work + 192;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t91[l] * theta[j + 16*l + 48];
+        t95[j] = acc;
+    }
+    double *const t97 = work + 176;
+    for (int i = 0; i < 16; i++) {
+        t97[i] = (1.0 - (t21[i] * t21[i]));
+    }
+    double *const t111 = work + 208;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * v[l];
-        t109[i] = acc;
+        t111[i] = acc;
     }
-    double *const t111 = work + 224;
+    double *const t113 = work + 224;
     for (int i = 0; i < 16; i++) {
-        t111[i] = (t94[i] * t109[i]);
+        t113[i] = (t97[i] * t111[i]);
     }
-    double *const t112 = work + 208;
+    double *const t114 = work + 208;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t111[l];
-        t112[i] = acc;
-    }
-    double *const t113 = work + 240;
-    for (int i = 0; i < 16; i++) {
-        t113[i] = (t87[i] * t112[i]);
-    }
-    double *const t114 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t113[l];
+            acc += theta[16*i + l + 48] * t113[l];
         t114[i] = acc;
     }
-    double *const t116 = work + 2;
+    double *const t115 = work + 240;
+    for (int i = 0; i < 16; i++) {
+        t115[i] = (t90[i] * t114[i]);
+    }
+    double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t116[i] = (v[i] - (0.1 * t114[i]));
-    }
-    double *const t118 = work + 208;
-    for (int i = 0; i < 16; i++) {
         double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * v[l + 2];
-        t118[i] = acc;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t115[l];
+        t116[i] = acc;
     }
-    double *const t119 = work + 256;
-    for (int i = 0; i < 16; i++) {
-        t119[i] = (t68[i] * t118[i]);
+    double *const t118 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t118[i] = (v[i] - (0.1 * t116[i]));
     }
     double *const t120 = work + 208;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t119[l];
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l + 2];
         t120[i] = acc;
     }
-    double *const t121 = work + 272;
+    double *const t121 = work + 256;
     for (int i = 0; i < 16; i++) {
-        t121[i] = (t63[i] * t120[i]);
+        t121[i] = (t71[i] * t120[i]);
     }
-    double *const t122 = work + 0;
-    for (int i = 0; i < 2; i++) {
+    double *const t122 = work + 208;
+    for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t121[l];
+            acc += theta[16*i + l + 48] * t121[l];
         t122[i] = acc;
     }
-    double *const t124 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t124[i] = ((v[i + 2] - v[i]) - (0.1 * t122[i]));
+    double *const t123 = work + 272;
+    for (int i = 0; i < 16; i++) {
+        t123[i] = (t66[i] * t122[i]);
     }
-    double *const t129 = work + 208;
+    double *const t124 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t123[l];
+        t124[i] = acc;
+    }
+    double *const t126 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t126[i] = ((v[i + 2] - v[i]) - (0.1 * t124[i]));
+    }
+    double *const t131 = work + 208;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t124[l] * theta[j + 16*l + 320];
-        t129[j] = acc;
+            acc += t126[l] * theta[j + 16*l + 320];
+        t131[j] = acc;
     }
-    double *const t137 = work + 288;
+    double *const t138 = work + 288;
     for (int i = 0; i < 16; i++) {
-        t137[i] = ((t63[i] * ((-0.1) * t129[i])) + (t61[i] * ((-2.0) * (t31[i] * t121[i]))));
+        t138[i] = ((t66[i] * ((-0.1) * t131[i])) + (t64[i] * ((-2.0) * (t35[i] * t123[i]))));
     }
-    double *const t141 = work + 48;
+    double *const t142 = work + 48;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t137[l] * theta[j + 16*l + 48];
-        t141[j] = acc;
+            acc += t138[l] * theta[j + 16*l + 48];
+        t142[j] = acc;
     }
-    double *const t147 = work + 80;
+    double *const t148 = work + 80;
     for (int i = 0; i < 16; i++) {
-        t147[i] = ((t68[i] * t141[i]) + (t66[i] * ((-2.0) * (t28[i] * t119[i]))));
+        t148[i] = ((t71[i] * t142[i]) + (t69[i] * ((-2.0) * (t32[i] * t121[i]))));
     }
-    double *const t151 = work + 0;
+    double *const t152 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t147[l] * theta[j + 2*l];
-        t151[j] = acc;
+            acc += t148[l] * theta[j + 2*l];
+        t152[j] = acc;
     }
-    double *const t160 = work + 48;
+    double *const t161 = work + 48;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t116[l] * theta[j + 16*l + 320];
-        t160[j] = acc;
+            acc += t118[l] * theta[j + 16*l + 320];
+        t161[j] = acc;
     }
-    double *const t167 = work + 64;
+    double *const t168 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t167[i] = ((t87[i] * ((-0.1) * t160[i])) + (t85[i] * ((-2.0) * (t20[i] * t113[i]))));
+        t168[i] = ((t90[i] * ((-0.1) * t161[i])) + (t88[i] * ((-2.0) * (t24[i] * t115[i]))));
     }
-    double *const t173 = work + 32;
+    double *const t174 = work + 32;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t167[l] * theta[j + 16*l + 48];
-        t173[j] = acc;
+            acc += t168[l] * theta[j + 16*l + 48];
+        t174[j] = acc;
     }
-    double *const t179 = work + 48;
+    double *const t180 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t179[i] = ((t94[i] * t173[i]) + (t92[i] * ((-2.0) * (t17[i] * t111[i]))));
+        t180[i] = ((t97[i] * t174[i]) + (t95[i] * ((-2.0) * (t21[i] * t113[i]))));
     }
-    double *const t185 = work + 16;
+    double *const t186 = work + 16;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t179[l] * theta[j + 2*l];
-        t185[j] = acc;
+            acc += t180[l] * theta[j + 2*l];
+        t186[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        hv[i + 2] = (t124[i] + t151[i]);
+        hv[i + 2] = (t126[i] + t152[i]);
     }
     for (int i = 0; i < 2; i++) {
-        hv[i] = (t116[i] + (t185[i] - t124[i]));
+        hv[i] = (t118[i] + (t186[i] - t126[i]));
     }
 }
 
@@ -489,59 +489,59 @@ void node_spiral_score_vjp_xy(const double *y, const double *x, const double *th
     const double *w, double *out_x, double *work)
 {
     (void)x;
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 32;
+    double *const t24 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t109 = work + 0;
+    double *const t111 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * w[l];
-        t109[i] = acc;
+        t111[i] = acc;
     }
-    double *const t111 = work + 48;
+    double *const t113 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t111[i] = ((1.0 - (t17[i] * t17[i])) * t109[i]);
-    }
-    double *const t112 = work + 0;
-    for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t111[l];
-        t112[i] = acc;
-    }
-    double *const t113 = work + 16;
-    for (int i = 0; i < 16; i++) {
-        t113[i] = ((1.0 - (t20[i] * t20[i])) * t112[i]);
+        t113[i] = ((1.0 - (t21[i] * t21[i])) * t111[i]);
     }
     double *const t114 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t113[l];
+        t114[i] = acc;
+    }
+    double *const t115 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t115[i] = ((1.0 - (t24[i] * t24[i])) * t114[i]);
+    }
+    double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t113[l];
-        t114[i] = acc;
+            acc += theta[16*i + l + 320] * t115[l];
+        t116[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        out_x[i] = (-(w[i] - (0.1 * t114[i])));
+        out_x[i] = (-(w[i] - (0.1 * t116[i])));
     }
 }
 
@@ -549,288 +549,288 @@ void node_spiral_score_vjp_xy(const double *y, const double *x, const double *th
 void node_spiral_score_vjp_thetay(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work)
 {
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 32;
+    double *const t24 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t21 = work + 0;
+    double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t20[l];
-        t21[i] = acc;
+            acc += theta[16*i + l + 320] * t24[l];
+        t25[i] = acc;
     }
-    double *const t24 = work + 2;
+    double *const t28 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t24[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t21[i])));
+        t28[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t25[i])));
     }
-    double *const t26 = work + 48;
+    double *const t30 = work + 48;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l + 2];
-        t26[i] = acc;
+        t30[i] = acc;
     }
-    double *const t28 = work + 64;
+    double *const t32 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t28[i] = tanh((theta[i + 32] + t26[i]));
+        t32[i] = tanh((theta[i + 32] + t30[i]));
     }
-    double *const t29 = work + 48;
+    double *const t33 = work + 48;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t28[l];
-        t29[i] = acc;
+            acc += theta[16*i + l + 48] * t32[l];
+        t33[i] = acc;
     }
-    double *const t31 = work + 80;
+    double *const t35 = work + 80;
     for (int i = 0; i < 16; i++) {
-        t31[i] = tanh((theta[i + 304] + t29[i]));
+        t35[i] = tanh((theta[i + 304] + t33[i]));
     }
-    double *const t32 = work + 0;
+    double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t31[l];
-        t32[i] = acc;
+            acc += theta[16*i + l + 320] * t35[l];
+        t36[i] = acc;
     }
-    double *const t35 = work + 4;
+    double *const t39 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t35[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t32[i])));
+        t39[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
     }
-    double *const t58 = work + 0;
+    double *const t61 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t58[i] = ((-0.1) * t35[i]);
-    }
-    double *const t60 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t35[l] * theta[j + 16*l + 320];
-        t60[j] = acc;
-    }
-    double *const t61 = work + 96;
-    for (int i = 0; i < 16; i++) {
-        t61[i] = ((-0.1) * t60[i]);
+        t61[i] = ((-0.1) * t39[i]);
     }
     double *const t63 = work + 48;
-    for (int i = 0; i < 16; i++) {
-        t63[i] = (1.0 - (t31[i] * t31[i]));
-    }
-    double *const t64 = work + 112;
-    for (int i = 0; i < 16; i++) {
-        t64[i] = (t61[i] * t63[i]);
-    }
-    double *const t66 = work + 128;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t64[l] * theta[j + 16*l + 48];
-        t66[j] = acc;
-    }
-    double *const t68 = work + 144;
-    for (int i = 0; i < 16; i++) {
-        t68[i] = (1.0 - (t28[i] * t28[i]));
-    }
-    double *const t69 = work + 160;
-    for (int i = 0; i < 16; i++) {
-        t69[i] = (t66[i] * t68[i]);
-    }
-    double *const t80 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t80[i] = ((-0.1) * t24[i]);
-    }
-    double *const t84 = work + 176;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t24[l] * theta[j + 16*l + 320];
-        t84[j] = acc;
+            acc += t39[l] * theta[j + 16*l + 320];
+        t63[j] = acc;
     }
-    double *const t85 = work + 192;
+    double *const t64 = work + 96;
     for (int i = 0; i < 16; i++) {
-        t85[i] = ((-0.1) * t84[i]);
+        t64[i] = ((-0.1) * t63[i]);
     }
-    double *const t87 = work + 176;
+    double *const t66 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t87[i] = (1.0 - (t20[i] * t20[i]));
+        t66[i] = (1.0 - (t35[i] * t35[i]));
     }
-    double *const t88 = work + 208;
+    double *const t67 = work + 112;
     for (int i = 0; i < 16; i++) {
-        t88[i] = (t85[i] * t87[i]);
+        t67[i] = (t64[i] * t66[i]);
     }
-    double *const t92 = work + 224;
+    double *const t69 = work + 128;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t88[l] * theta[j + 16*l + 48];
-        t92[j] = acc;
+            acc += t67[l] * theta[j + 16*l + 48];
+        t69[j] = acc;
     }
-    double *const t94 = work + 240;
+    double *const t71 = work + 144;
     for (int i = 0; i < 16; i++) {
-        t94[i] = (1.0 - (t17[i] * t17[i]));
+        t71[i] = (1.0 - (t32[i] * t32[i]));
     }
-    double *const t95 = work + 256;
+    double *const t72 = work + 160;
     for (int i = 0; i < 16; i++) {
-        t95[i] = (t92[i] * t94[i]);
+        t72[i] = (t69[i] * t71[i]);
     }
-    double *const t109 = work + 272;
+    double *const t83 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t83[i] = ((-0.1) * t28[i]);
+    }
+    double *const t87 = work + 176;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t28[l] * theta[j + 16*l + 320];
+        t87[j] = acc;
+    }
+    double *const t88 = work + 192;
+    for (int i = 0; i < 16; i++) {
+        t88[i] = ((-0.1) * t87[i]);
+    }
+    double *const t90 = work + 176;
+    for (int i = 0; i < 16; i++) {
+        t90[i] = (1.0 - (t24[i] * t24[i]));
+    }
+    double *const t91 = work + 208;
+    for (int i = 0; i < 16; i++) {
+        t91[i] = (t88[i] * t90[i]);
+    }
+    double *const t95 = work + 224;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t91[l] * theta[j + 16*l + 48];
+        t95[j] = acc;
+    }
+    double *const t97 = work + 240;
+    for (int i = 0; i < 16; i++) {
+        t97[i] = (1.0 - (t21[i] * t21[i]));
+    }
+    double *const t98 = work + 256;
+    for (int i = 0; i < 16; i++) {
+        t98[i] = (t95[i] * t97[i]);
+    }
+    double *const t111 = work + 272;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * w[l];
-        t109[i] = acc;
+        t111[i] = acc;
     }
-    double *const t111 = work + 288;
+    double *const t113 = work + 288;
     for (int i = 0; i < 16; i++) {
-        t111[i] = (t94[i] * t109[i]);
+        t113[i] = (t97[i] * t111[i]);
     }
-    double *const t112 = work + 272;
+    double *const t114 = work + 272;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t111[l];
-        t112[i] = acc;
-    }
-    double *const t113 = work + 304;
-    for (int i = 0; i < 16; i++) {
-        t113[i] = (t87[i] * t112[i]);
-    }
-    double *const t114 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t113[l];
+            acc += theta[16*i + l + 48] * t113[l];
         t114[i] = acc;
     }
-    double *const t116 = work + 6;
+    double *const t115 = work + 304;
+    for (int i = 0; i < 16; i++) {
+        t115[i] = (t90[i] * t114[i]);
+    }
+    double *const t116 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t116[i] = (w[i] - (0.1 * t114[i]));
-    }
-    double *const t118 = work + 272;
-    for (int i = 0; i < 16; i++) {
         double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * w[l + 2];
-        t118[i] = acc;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t115[l];
+        t116[i] = acc;
     }
-    double *const t119 = work + 320;
-    for (int i = 0; i < 16; i++) {
-        t119[i] = (t68[i] * t118[i]);
+    double *const t118 = work + 6;
+    for (int i = 0; i < 2; i++) {
+        t118[i] = (w[i] - (0.1 * t116[i]));
     }
     double *const t120 = work + 272;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t119[l];
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * w[l + 2];
         t120[i] = acc;
     }
-    double *const t121 = work + 336;
+    double *const t121 = work + 320;
     for (int i = 0; i < 16; i++) {
-        t121[i] = (t63[i] * t120[i]);
+        t121[i] = (t71[i] * t120[i]);
     }
-    double *const t122 = work + 2;
-    for (int i = 0; i < 2; i++) {
+    double *const t122 = work + 272;
+    for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t121[l];
+            acc += theta[16*i + l + 48] * t121[l];
         t122[i] = acc;
     }
-    double *const t124 = work + 272;
-    for (int i = 0; i < 2; i++) {
-        t124[i] = ((w[i + 2] - w[i]) - (0.1 * t122[i]));
+    double *const t123 = work + 336;
+    for (int i = 0; i < 16; i++) {
+        t123[i] = (t66[i] * t122[i]);
     }
-    double *const t125 = work + 2;
+    double *const t124 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t125[i] = ((-0.1) * t124[i]);
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t123[l];
+        t124[i] = acc;
     }
-    double *const t129 = work + 352;
+    double *const t126 = work + 272;
+    for (int i = 0; i < 2; i++) {
+        t126[i] = ((w[i + 2] - w[i]) - (0.1 * t124[i]));
+    }
+    double *const t127 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t127[i] = ((-0.1) * t126[i]);
+    }
+    double *const t131 = work + 352;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t124[l] * theta[j + 16*l + 320];
-        t129[j] = acc;
+            acc += t126[l] * theta[j + 16*l + 320];
+        t131[j] = acc;
     }
-    double *const t137 = work + 368;
+    double *const t138 = work + 368;
     for (int i = 0; i < 16; i++) {
-        t137[i] = ((t63[i] * ((-0.1) * t129[i])) + (t61[i] * ((-2.0) * (t31[i] * t121[i]))));
+        t138[i] = ((t66[i] * ((-0.1) * t131[i])) + (t64[i] * ((-2.0) * (t35[i] * t123[i]))));
     }
-    double *const t141 = work + 48;
+    double *const t142 = work + 48;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t137[l] * theta[j + 16*l + 48];
-        t141[j] = acc;
+            acc += t138[l] * theta[j + 16*l + 48];
+        t142[j] = acc;
     }
-    double *const t147 = work + 96;
+    double *const t148 = work + 96;
     for (int i = 0; i < 16; i++) {
-        t147[i] = ((t68[i] * t141[i]) + (t66[i] * ((-2.0) * (t28[i] * t119[i]))));
+        t148[i] = ((t71[i] * t142[i]) + (t69[i] * ((-2.0) * (t32[i] * t121[i]))));
     }
-    double *const t154 = work + 48;
+    double *const t155 = work + 48;
     for (int i = 0; i < 2; i++) {
-        t154[i] = ((-0.1) * t116[i]);
+        t155[i] = ((-0.1) * t118[i]);
     }
-    double *const t160 = work + 128;
+    double *const t161 = work + 128;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t116[l] * theta[j + 16*l + 320];
-        t160[j] = acc;
+            acc += t118[l] * theta[j + 16*l + 320];
+        t161[j] = acc;
     }
-    double *const t167 = work + 144;
+    double *const t168 = work + 144;
     for (int i = 0; i < 16; i++) {
-        t167[i] = ((t87[i] * ((-0.1) * t160[i])) + (t85[i] * ((-2.0) * (t20[i] * t113[i]))));
+        t168[i] = ((t90[i] * ((-0.1) * t161[i])) + (t88[i] * ((-2.0) * (t24[i] * t115[i]))));
     }
-    double *const t173 = work + 128;
+    double *const t174 = work + 128;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t167[l] * theta[j + 16*l + 48];
-        t173[j] = acc;
+            acc += t168[l] * theta[j + 16*l + 48];
+        t174[j] = acc;
     }
-    double *const t179 = work + 176;
+    double *const t180 = work + 176;
     for (int i = 0; i < 16; i++) {
-        t179[i] = ((t94[i] * t173[i]) + (t92[i] * ((-2.0) * (t17[i] * t111[i]))));
+        t180[i] = ((t97[i] * t174[i]) + (t95[i] * ((-2.0) * (t21[i] * t113[i]))));
     }
     for (int i = 0; i < 2; i++) {
-        out_theta[i + 352] = (t125[i] + t154[i]);
+        out_theta[i + 352] = (t127[i] + t155[i]);
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 320] = (((t125[i] * t31[j]) + (t58[i] * t121[j])) + ((t154[i] * t20[j]) + (t80[i] * t113[j])));
+            out_theta[16*i + j + 320] = (((t127[i] * t35[j]) + (t61[i] * t123[j])) + ((t155[i] * t24[j]) + (t83[i] * t115[j])));
         }
     }
     for (int i = 0; i < 16; i++) {
-        out_theta[i + 304] = (t137[i] + t167[i]);
+        out_theta[i + 304] = (t138[i] + t168[i]);
     }
     for (int i = 0; i < 16; i++) {
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 48] = (((t137[i] * t28[j]) + (t64[i] * t119[j])) + ((t167[i] * t17[j]) + (t88[i] * t111[j])));
+            out_theta[16*i + j + 48] = (((t138[i] * t32[j]) + (t67[i] * t121[j])) + ((t168[i] * t21[j]) + (t91[i] * t113[j])));
         }
     }
     for (int i = 0; i < 16; i++) {
-        out_theta[i + 32] = (t147[i] + t179[i]);
+        out_theta[i + 32] = (t148[i] + t180[i]);
     }
     for (int i = 0; i < 16; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (((t147[i] * y[j + 2]) + (t69[i] * w[j + 2])) + ((t179[i] * y[j]) + (t95[i] * w[j])));
+            out_theta[2*i + j] = (((t148[i] * y[j + 2]) + (t72[i] * w[j + 2])) + ((t180[i] * y[j]) + (t98[i] * w[j])));
         }
     }
 }
@@ -842,15 +842,15 @@ double node_spiral_loss(const double *y, const double *x, const double *theta,
     (void)x;
     (void)theta;
     (void)work;
-    double s43 = 0.0;
+    double s47 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s43 += dil_sq((y[i] - data[i]));
+        s47 += dil_sq((y[i] - data[i]));
     }
-    double s46 = 0.0;
+    double s50 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s46 += dil_sq((y[i + 2] - data[i + 2]));
+        s50 += dil_sq((y[i + 2] - data[i + 2]));
     }
-    return (s43 + s46);
+    return (s47 + s50);
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -878,69 +878,69 @@ void node_spiral_loss_grad(const double *y, const double *x, const double *theta
 void node_spiral_residual(const double *y, const double *x, const double *theta,
     double *r, double *work)
 {
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 16;
+    double *const t24 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t21 = work + 0;
+    double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t20[l];
-        t21[i] = acc;
+            acc += theta[16*i + l + 320] * t24[l];
+        t25[i] = acc;
     }
-    double *const t26 = work + 16;
+    double *const t30 = work + 16;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l + 2];
-        t26[i] = acc;
+        t30[i] = acc;
     }
-    double *const t28 = work + 32;
+    double *const t32 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t28[i] = tanh((theta[i + 32] + t26[i]));
+        t32[i] = tanh((theta[i + 32] + t30[i]));
     }
-    double *const t29 = work + 16;
+    double *const t33 = work + 16;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t28[l];
-        t29[i] = acc;
+            acc += theta[16*i + l + 48] * t32[l];
+        t33[i] = acc;
     }
-    double *const t31 = work + 32;
+    double *const t35 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t31[i] = tanh((theta[i + 304] + t29[i]));
+        t35[i] = tanh((theta[i + 304] + t33[i]));
     }
-    double *const t32 = work + 16;
+    double *const t36 = work + 16;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t31[l];
-        t32[i] = acc;
+            acc += theta[16*i + l + 320] * t35[l];
+        t36[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t21[i])));
+        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t25[i])));
     }
     for (int i = 0; i < 2; i++) {
-        r[i + 2] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t32[i])));
+        r[i + 2] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
     }
 }
 
@@ -949,113 +949,113 @@ void node_spiral_residual_jvp_y(const double *y, const double *x, const double *
     const double *v, double *jv, double *work)
 {
     (void)x;
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 32;
+    double *const t24 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t26 = work + 0;
+    double *const t30 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l + 2];
-        t26[i] = acc;
+        t30[i] = acc;
     }
-    double *const t28 = work + 48;
+    double *const t32 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t28[i] = tanh((theta[i + 32] + t26[i]));
+        t32[i] = tanh((theta[i + 32] + t30[i]));
     }
-    double *const t29 = work + 0;
+    double *const t33 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t28[l];
-        t29[i] = acc;
+            acc += theta[16*i + l + 48] * t32[l];
+        t33[i] = acc;
     }
-    double *const t31 = work + 64;
+    double *const t35 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t31[i] = tanh((theta[i + 304] + t29[i]));
+        t35[i] = tanh((theta[i + 304] + t33[i]));
     }
-    double *const t109 = work + 0;
+    double *const t111 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * v[l];
-        t109[i] = acc;
+        t111[i] = acc;
     }
-    double *const t111 = work + 80;
+    double *const t113 = work + 80;
     for (int i = 0; i < 16; i++) {
-        t111[i] = ((1.0 - (t17[i] * t17[i])) * t109[i]);
+        t113[i] = ((1.0 - (t21[i] * t21[i])) * t111[i]);
     }
-    double *const t112 = work + 0;
+    double *const t114 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t111[l];
-        t112[i] = acc;
+            acc += theta[16*i + l + 48] * t113[l];
+        t114[i] = acc;
     }
-    double *const t113 = work + 16;
+    double *const t115 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t113[i] = ((1.0 - (t20[i] * t20[i])) * t112[i]);
+        t115[i] = ((1.0 - (t24[i] * t24[i])) * t114[i]);
     }
-    double *const t114 = work + 0;
+    double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t113[l];
-        t114[i] = acc;
-    }
-    double *const t118 = work + 16;
-    for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * v[l + 2];
-        t118[i] = acc;
-    }
-    double *const t119 = work + 32;
-    for (int i = 0; i < 16; i++) {
-        t119[i] = ((1.0 - (t28[i] * t28[i])) * t118[i]);
+            acc += theta[16*i + l + 320] * t115[l];
+        t116[i] = acc;
     }
     double *const t120 = work + 16;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t119[l];
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l + 2];
         t120[i] = acc;
     }
     double *const t121 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t121[i] = ((1.0 - (t31[i] * t31[i])) * t120[i]);
+        t121[i] = ((1.0 - (t32[i] * t32[i])) * t120[i]);
     }
     double *const t122 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t121[l];
+        t122[i] = acc;
+    }
+    double *const t123 = work + 32;
+    for (int i = 0; i < 16; i++) {
+        t123[i] = ((1.0 - (t35[i] * t35[i])) * t122[i]);
+    }
+    double *const t124 = work + 16;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t121[l];
-        t122[i] = acc;
+            acc += theta[16*i + l + 320] * t123[l];
+        t124[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        jv[i] = (v[i] - (0.1 * t114[i]));
+        jv[i] = (v[i] - (0.1 * t116[i]));
     }
     for (int i = 0; i < 2; i++) {
-        jv[i + 2] = ((v[i + 2] - v[i]) - (0.1 * t122[i]));
+        jv[i + 2] = ((v[i + 2] - v[i]) - (0.1 * t124[i]));
     }
 }
 
@@ -1064,113 +1064,113 @@ void node_spiral_residual_vjp_y(const double *y, const double *x, const double *
     const double *w, double *out_y, double *work)
 {
     (void)x;
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 32;
+    double *const t24 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t26 = work + 0;
+    double *const t30 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l + 2];
-        t26[i] = acc;
+        t30[i] = acc;
     }
-    double *const t28 = work + 48;
+    double *const t32 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t28[i] = tanh((theta[i + 32] + t26[i]));
+        t32[i] = tanh((theta[i + 32] + t30[i]));
     }
-    double *const t29 = work + 0;
+    double *const t33 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t28[l];
-        t29[i] = acc;
+            acc += theta[16*i + l + 48] * t32[l];
+        t33[i] = acc;
     }
-    double *const t31 = work + 64;
+    double *const t35 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t31[i] = tanh((theta[i + 304] + t29[i]));
+        t35[i] = tanh((theta[i + 304] + t33[i]));
     }
-    double *const t213 = work + 0;
+    double *const t214 = work + 0;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += w[l + 2] * theta[j + 16*l + 320];
-        t213[j] = acc;
+        t214[j] = acc;
     }
-    double *const t215 = work + 80;
+    double *const t216 = work + 80;
     for (int i = 0; i < 16; i++) {
-        t215[i] = ((1.0 - (t31[i] * t31[i])) * ((-0.1) * t213[i]));
+        t216[i] = ((1.0 - (t35[i] * t35[i])) * ((-0.1) * t214[i]));
     }
-    double *const t217 = work + 0;
+    double *const t218 = work + 0;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t215[l] * theta[j + 16*l + 48];
-        t217[j] = acc;
+            acc += t216[l] * theta[j + 16*l + 48];
+        t218[j] = acc;
     }
-    double *const t218 = work + 64;
+    double *const t219 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t218[i] = ((1.0 - (t28[i] * t28[i])) * t217[i]);
+        t219[i] = ((1.0 - (t32[i] * t32[i])) * t218[i]);
     }
-    double *const t220 = work + 0;
+    double *const t221 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t218[l] * theta[j + 2*l];
-        t220[j] = acc;
+            acc += t219[l] * theta[j + 2*l];
+        t221[j] = acc;
     }
-    double *const t233 = work + 48;
+    double *const t234 = work + 48;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += w[l] * theta[j + 16*l + 320];
-        t233[j] = acc;
+        t234[j] = acc;
     }
-    double *const t235 = work + 64;
+    double *const t236 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t235[i] = ((1.0 - (t20[i] * t20[i])) * ((-0.1) * t233[i]));
+        t236[i] = ((1.0 - (t24[i] * t24[i])) * ((-0.1) * t234[i]));
     }
-    double *const t239 = work + 32;
+    double *const t240 = work + 32;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t235[l] * theta[j + 16*l + 48];
-        t239[j] = acc;
+            acc += t236[l] * theta[j + 16*l + 48];
+        t240[j] = acc;
     }
-    double *const t240 = work + 48;
+    double *const t241 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t240[i] = ((1.0 - (t17[i] * t17[i])) * t239[i]);
+        t241[i] = ((1.0 - (t21[i] * t21[i])) * t240[i]);
     }
-    double *const t244 = work + 16;
+    double *const t245 = work + 16;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t240[l] * theta[j + 2*l];
-        t244[j] = acc;
+            acc += t241[l] * theta[j + 2*l];
+        t245[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        out_y[i + 2] = (w[i + 2] + t220[i]);
+        out_y[i + 2] = (w[i + 2] + t221[i]);
     }
     for (int i = 0; i < 2; i++) {
-        out_y[i] = (w[i] + (t244[i] - w[i + 2]));
+        out_y[i] = (w[i] + (t245[i] - w[i + 2]));
     }
 }
 
@@ -1192,124 +1192,124 @@ void node_spiral_residual_vjp_theta(const double *y, const double *x, const doub
     const double *w, double *out_theta, double *work)
 {
     (void)x;
-    double *const t15 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t15[i] = acc;
+        t19[i] = acc;
     }
-    double *const t17 = work + 16;
+    double *const t21 = work + 16;
     for (int i = 0; i < 16; i++) {
-        t17[i] = tanh((theta[i + 32] + t15[i]));
+        t21[i] = tanh((theta[i + 32] + t19[i]));
     }
-    double *const t18 = work + 0;
+    double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t17[l];
-        t18[i] = acc;
+            acc += theta[16*i + l + 48] * t21[l];
+        t22[i] = acc;
     }
-    double *const t20 = work + 32;
+    double *const t24 = work + 32;
     for (int i = 0; i < 16; i++) {
-        t20[i] = tanh((theta[i + 304] + t18[i]));
+        t24[i] = tanh((theta[i + 304] + t22[i]));
     }
-    double *const t26 = work + 0;
+    double *const t30 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l + 2];
-        t26[i] = acc;
+        t30[i] = acc;
     }
-    double *const t28 = work + 48;
+    double *const t32 = work + 48;
     for (int i = 0; i < 16; i++) {
-        t28[i] = tanh((theta[i + 32] + t26[i]));
+        t32[i] = tanh((theta[i + 32] + t30[i]));
     }
-    double *const t29 = work + 0;
+    double *const t33 = work + 0;
     for (int i = 0; i < 16; i++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t28[l];
-        t29[i] = acc;
+            acc += theta[16*i + l + 48] * t32[l];
+        t33[i] = acc;
     }
-    double *const t31 = work + 64;
+    double *const t35 = work + 64;
     for (int i = 0; i < 16; i++) {
-        t31[i] = tanh((theta[i + 304] + t29[i]));
+        t35[i] = tanh((theta[i + 304] + t33[i]));
     }
-    double *const t211 = work + 0;
+    double *const t212 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t211[i] = ((-0.1) * w[i + 2]);
+        t212[i] = ((-0.1) * w[i + 2]);
     }
-    double *const t213 = work + 80;
+    double *const t214 = work + 80;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += w[l + 2] * theta[j + 16*l + 320];
-        t213[j] = acc;
+        t214[j] = acc;
     }
-    double *const t215 = work + 96;
+    double *const t216 = work + 96;
     for (int i = 0; i < 16; i++) {
-        t215[i] = ((1.0 - (t31[i] * t31[i])) * ((-0.1) * t213[i]));
+        t216[i] = ((1.0 - (t35[i] * t35[i])) * ((-0.1) * t214[i]));
     }
-    double *const t217 = work + 80;
+    double *const t218 = work + 80;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t215[l] * theta[j + 16*l + 48];
-        t217[j] = acc;
+            acc += t216[l] * theta[j + 16*l + 48];
+        t218[j] = acc;
     }
-    double *const t218 = work + 112;
+    double *const t219 = work + 112;
     for (int i = 0; i < 16; i++) {
-        t218[i] = ((1.0 - (t28[i] * t28[i])) * t217[i]);
+        t219[i] = ((1.0 - (t32[i] * t32[i])) * t218[i]);
     }
-    double *const t229 = work + 2;
+    double *const t230 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t229[i] = ((-0.1) * w[i]);
+        t230[i] = ((-0.1) * w[i]);
     }
-    double *const t233 = work + 80;
+    double *const t234 = work + 80;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += w[l] * theta[j + 16*l + 320];
-        t233[j] = acc;
+        t234[j] = acc;
     }
-    double *const t235 = work + 128;
+    double *const t236 = work + 128;
     for (int i = 0; i < 16; i++) {
-        t235[i] = ((1.0 - (t20[i] * t20[i])) * ((-0.1) * t233[i]));
+        t236[i] = ((1.0 - (t24[i] * t24[i])) * ((-0.1) * t234[i]));
     }
-    double *const t239 = work + 80;
+    double *const t240 = work + 80;
     for (int j = 0; j < 16; j++) {
         double acc = 0.0;
         for (int l = 0; l < 16; l++)
-            acc += t235[l] * theta[j + 16*l + 48];
-        t239[j] = acc;
+            acc += t236[l] * theta[j + 16*l + 48];
+        t240[j] = acc;
     }
-    double *const t240 = work + 144;
+    double *const t241 = work + 144;
     for (int i = 0; i < 16; i++) {
-        t240[i] = ((1.0 - (t17[i] * t17[i])) * t239[i]);
+        t241[i] = ((1.0 - (t21[i] * t21[i])) * t240[i]);
     }
     for (int i = 0; i < 2; i++) {
-        out_theta[i + 352] = (t211[i] + t229[i]);
+        out_theta[i + 352] = (t212[i] + t230[i]);
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 320] = ((t211[i] * t31[j]) + (t229[i] * t20[j]));
+            out_theta[16*i + j + 320] = ((t212[i] * t35[j]) + (t230[i] * t24[j]));
         }
     }
     for (int i = 0; i < 16; i++) {
-        out_theta[i + 304] = (t215[i] + t235[i]);
+        out_theta[i + 304] = (t216[i] + t236[i]);
     }
     for (int i = 0; i < 16; i++) {
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 48] = ((t215[i] * t28[j]) + (t235[i] * t17[j]));
+            out_theta[16*i + j + 48] = ((t216[i] * t32[j]) + (t236[i] * t21[j]));
         }
     }
     for (int i = 0; i < 16; i++) {
-        out_theta[i + 32] = (t218[i] + t240[i]);
+        out_theta[i + 32] = (t219[i] + t241[i]);
     }
     for (int i = 0; i < 16; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((t218[i] * y[j + 2]) + (t240[i] * y[j]));
+            out_theta[2*i + j] = ((t219[i] * y[j + 2]) + (t241[i] * y[j]));
         }
     }
 }

@@ -14,77 +14,77 @@ static inline double dil_sq(double x) { return x * x; }
 /* f(y; x, theta) */
 double node_vdp_score(const double *y, const double *x, const double *theta, double *work)
 {
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t15[l];
-        t16[i] = acc;
+            acc += theta[500*i + l + 1500] * t18[l];
+        t19[i] = acc;
     }
-    double s21 = 0.0;
+    double s25 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s21 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t16[i]))));
+        s25 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i]))));
     }
-    return (0.5 * s21);
+    return (0.5 * s25);
 }
 
 /* gy = df/dy */
 void node_vdp_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t15[l];
-        t16[i] = acc;
+            acc += theta[500*i + l + 1500] * t18[l];
+        t19[i] = acc;
     }
-    double *const t19 = work + 2;
+    double *const t22 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t19[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t16[i])));
+        t22[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
     }
-    double *const t38 = work + 1000;
+    double *const t41 = work + 1000;
     for (int j = 0; j < 500; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t19[l] * theta[j + 500*l + 1500];
-        t38[j] = acc;
+            acc += t22[l] * theta[j + 500*l + 1500];
+        t41[j] = acc;
     }
-    double *const t42 = work + 1500;
+    double *const t45 = work + 1500;
     for (int i = 0; i < 500; i++) {
-        t42[i] = (((-0.1) * t38[i]) * (1.0 - (t15[i] * t15[i])));
+        t45[i] = (((-0.1) * t41[i]) * (1.0 - (t18[i] * t18[i])));
     }
-    double *const t44 = work + 0;
+    double *const t47 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += t42[l] * theta[j + 2*l];
-        t44[j] = acc;
+            acc += t45[l] * theta[j + 2*l];
+        t47[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        gy[i] = (t19[i] + t44[i]);
+        gy[i] = (t22[i] + t47[i]);
     }
 }
 
@@ -92,81 +92,81 @@ void node_vdp_score_grad_y(const double *y, const double *x, const double *theta
 void node_vdp_score_hvp_yy(const double *y, const double *x, const double *theta,
     const double *v, double *hv, double *work)
 {
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t15[l];
-        t16[i] = acc;
+            acc += theta[500*i + l + 1500] * t18[l];
+        t19[i] = acc;
     }
-    double *const t19 = work + 2;
+    double *const t22 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t19[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t16[i])));
+        t22[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
     }
-    double *const t38 = work + 1000;
+    double *const t41 = work + 1000;
     for (int j = 0; j < 500; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t19[l] * theta[j + 500*l + 1500];
-        t38[j] = acc;
+            acc += t22[l] * theta[j + 500*l + 1500];
+        t41[j] = acc;
     }
-    double *const t41 = work + 1500;
+    double *const t44 = work + 1500;
     for (int i = 0; i < 500; i++) {
-        t41[i] = (1.0 - (t15[i] * t15[i]));
+        t44[i] = (1.0 - (t18[i] * t18[i]));
     }
-    double *const t50 = work + 2000;
+    double *const t52 = work + 2000;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * v[l];
-        t50[i] = acc;
+        t52[i] = acc;
     }
-    double *const t52 = work + 2500;
+    double *const t54 = work + 2500;
     for (int i = 0; i < 500; i++) {
-        t52[i] = (t41[i] * t50[i]);
+        t54[i] = (t44[i] * t52[i]);
     }
-    double *const t53 = work + 0;
+    double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t52[l];
-        t53[i] = acc;
+            acc += theta[500*i + l + 1500] * t54[l];
+        t55[i] = acc;
     }
-    double *const t55 = work + 2;
+    double *const t57 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t55[i] = (v[i] - (0.1 * t53[i]));
+        t57[i] = (v[i] - (0.1 * t55[i]));
     }
-    double *const t61 = work + 2000;
+    double *const t63 = work + 2000;
     for (int j = 0; j < 500; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t55[l] * theta[j + 500*l + 1500];
-        t61[j] = acc;
+            acc += t57[l] * theta[j + 500*l + 1500];
+        t63[j] = acc;
     }
-    double *const t69 = work + 3000;
+    double *const t70 = work + 3000;
     for (int i = 0; i < 500; i++) {
-        t69[i] = ((t41[i] * ((-0.1) * t61[i])) + (((-0.1) * t38[i]) * ((-2.0) * (t15[i] * t52[i]))));
+        t70[i] = ((t44[i] * ((-0.1) * t63[i])) + (((-0.1) * t41[i]) * ((-2.0) * (t18[i] * t54[i]))));
     }
-    double *const t73 = work + 0;
+    double *const t74 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += t69[l] * theta[j + 2*l];
-        t73[j] = acc;
+            acc += t70[l] * theta[j + 2*l];
+        t74[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        hv[i] = (t55[i] + t73[i]);
+        hv[i] = (t57[i] + t74[i]);
     }
 }
 
@@ -175,37 +175,37 @@ void node_vdp_score_vjp_xy(const double *y, const double *x, const double *theta
     const double *w, double *out_x, double *work)
 {
     (void)x;
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
-    double *const t50 = work + 0;
+    double *const t52 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * w[l];
-        t50[i] = acc;
+        t52[i] = acc;
     }
-    double *const t52 = work + 1000;
+    double *const t54 = work + 1000;
     for (int i = 0; i < 500; i++) {
-        t52[i] = ((1.0 - (t15[i] * t15[i])) * t50[i]);
+        t54[i] = ((1.0 - (t18[i] * t18[i])) * t52[i]);
     }
-    double *const t53 = work + 0;
+    double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t52[l];
-        t53[i] = acc;
+            acc += theta[500*i + l + 1500] * t54[l];
+        t55[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        out_x[i] = (-(w[i] - (0.1 * t53[i])));
+        out_x[i] = (-(w[i] - (0.1 * t55[i])));
     }
 }
 
@@ -213,94 +213,94 @@ void node_vdp_score_vjp_xy(const double *y, const double *x, const double *theta
 void node_vdp_score_vjp_thetay(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work)
 {
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t15[l];
-        t16[i] = acc;
+            acc += theta[500*i + l + 1500] * t18[l];
+        t19[i] = acc;
     }
-    double *const t19 = work + 2;
+    double *const t22 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t19[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t16[i])));
+        t22[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
     }
-    double *const t36 = work + 0;
+    double *const t39 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t36[i] = ((-0.1) * t19[i]);
+        t39[i] = ((-0.1) * t22[i]);
     }
-    double *const t38 = work + 1000;
+    double *const t41 = work + 1000;
     for (int j = 0; j < 500; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t19[l] * theta[j + 500*l + 1500];
-        t38[j] = acc;
+            acc += t22[l] * theta[j + 500*l + 1500];
+        t41[j] = acc;
     }
-    double *const t39 = work + 1500;
+    double *const t42 = work + 1500;
     for (int i = 0; i < 500; i++) {
-        t39[i] = ((-0.1) * t38[i]);
+        t42[i] = ((-0.1) * t41[i]);
     }
-    double *const t41 = work + 1000;
+    double *const t44 = work + 1000;
     for (int i = 0; i < 500; i++) {
-        t41[i] = (1.0 - (t15[i] * t15[i]));
+        t44[i] = (1.0 - (t18[i] * t18[i]));
     }
-    double *const t42 = work + 2000;
+    double *const t45 = work + 2000;
     for (int i = 0; i < 500; i++) {
-        t42[i] = (t39[i] * t41[i]);
+        t45[i] = (t42[i] * t44[i]);
     }
-    double *const t50 = work + 2500;
+    double *const t52 = work + 2500;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * w[l];
-        t50[i] = acc;
+        t52[i] = acc;
     }
-    double *const t52 = work + 3000;
+    double *const t54 = work + 3000;
     for (int i = 0; i < 500; i++) {
-        t52[i] = (t41[i] * t50[i]);
+        t54[i] = (t44[i] * t52[i]);
     }
-    double *const t53 = work + 2;
+    double *const t55 = work + 2;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t52[l];
-        t53[i] = acc;
+            acc += theta[500*i + l + 1500] * t54[l];
+        t55[i] = acc;
     }
-    double *const t55 = work + 4;
+    double *const t57 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t55[i] = (w[i] - (0.1 * t53[i]));
+        t57[i] = (w[i] - (0.1 * t55[i]));
     }
     for (int i = 0; i < 2; i++) {
-        out_theta[i + 2500] = ((-0.1) * t55[i]);
+        out_theta[i + 2500] = ((-0.1) * t57[i]);
     }
-    double *const t61 = work + 2500;
+    double *const t63 = work + 2500;
     for (int j = 0; j < 500; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t55[l] * theta[j + 500*l + 1500];
-        t61[j] = acc;
+            acc += t57[l] * theta[j + 500*l + 1500];
+        t63[j] = acc;
     }
     for (int i = 0; i < 500; i++) {
-        out_theta[i + 1000] = ((t41[i] * ((-0.1) * t61[i])) + (t39[i] * ((-2.0) * (t15[i] * t52[i]))));
+        out_theta[i + 1000] = ((t44[i] * ((-0.1) * t63[i])) + (t42[i] * ((-2.0) * (t18[i] * t54[i]))));
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 500; j++) {
-            out_theta[500*i + j + 1500] = ((out_theta[i + 2500] * t15[j]) + (t36[i] * t52[j]));
+            out_theta[500*i + j + 1500] = ((out_theta[i + 2500] * t18[j]) + (t39[i] * t54[j]));
         }
     }
     for (int i = 0; i < 500; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 1000] * y[j]) + (t42[i] * w[j]));
+            out_theta[2*i + j] = ((out_theta[i + 1000] * y[j]) + (t45[i] * w[j]));
         }
     }
 }
@@ -312,11 +312,11 @@ double node_vdp_loss(const double *y, const double *x, const double *theta,
     (void)x;
     (void)theta;
     (void)work;
-    double s26 = 0.0;
+    double s29 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s26 += dil_sq((y[i] - data[i]));
+        s29 += dil_sq((y[i] - data[i]));
     }
-    return s26;
+    return s29;
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -341,26 +341,26 @@ void node_vdp_loss_grad(const double *y, const double *x, const double *theta,
 void node_vdp_residual(const double *y, const double *x, const double *theta,
     double *r, double *work)
 {
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
-    double *const t16 = work + 0;
+    double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t15[l];
-        t16[i] = acc;
+            acc += theta[500*i + l + 1500] * t18[l];
+        t19[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t16[i])));
+        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
     }
 }
 
@@ -369,37 +369,37 @@ void node_vdp_residual_jvp_y(const double *y, const double *x, const double *the
     const double *v, double *jv, double *work)
 {
     (void)x;
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
-    double *const t50 = work + 0;
+    double *const t52 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * v[l];
-        t50[i] = acc;
+        t52[i] = acc;
     }
-    double *const t52 = work + 1000;
+    double *const t54 = work + 1000;
     for (int i = 0; i < 500; i++) {
-        t52[i] = ((1.0 - (t15[i] * t15[i])) * t50[i]);
+        t54[i] = ((1.0 - (t18[i] * t18[i])) * t52[i]);
     }
-    double *const t53 = work + 0;
+    double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t52[l];
-        t53[i] = acc;
+            acc += theta[500*i + l + 1500] * t54[l];
+        t55[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        jv[i] = (v[i] - (0.1 * t53[i]));
+        jv[i] = (v[i] - (0.1 * t55[i]));
     }
 }
 
@@ -408,37 +408,37 @@ void node_vdp_residual_vjp_y(const double *y, const double *x, const double *the
     const double *w, double *out_y, double *work)
 {
     (void)x;
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
-    double *const t91 = work + 0;
+    double *const t92 = work + 0;
     for (int j = 0; j < 500; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += w[l] * theta[j + 500*l + 1500];
-        t91[j] = acc;
+        t92[j] = acc;
     }
-    double *const t93 = work + 1000;
+    double *const t94 = work + 1000;
     for (int i = 0; i < 500; i++) {
-        t93[i] = ((1.0 - (t15[i] * t15[i])) * ((-0.1) * t91[i]));
+        t94[i] = ((1.0 - (t18[i] * t18[i])) * ((-0.1) * t92[i]));
     }
-    double *const t95 = work + 0;
+    double *const t96 = work + 0;
     for (int j = 0; j < 2; j++) {
         double acc = 0.0;
         for (int l = 0; l < 500; l++)
-            acc += t93[l] * theta[j + 2*l];
-        t95[j] = acc;
+            acc += t94[l] * theta[j + 2*l];
+        t96[j] = acc;
     }
     for (int i = 0; i < 2; i++) {
-        out_y[i] = (w[i] + t95[i]);
+        out_y[i] = (w[i] + t96[i]);
     }
 }
 
@@ -460,33 +460,33 @@ void node_vdp_residual_vjp_theta(const double *y, const double *x, const double 
     const double *w, double *out_theta, double *work)
 {
     (void)x;
-    double *const t13 = work + 0;
+    double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += theta[2*i + l] * y[l];
-        t13[i] = acc;
+        t16[i] = acc;
     }
-    double *const t15 = work + 500;
+    double *const t18 = work + 500;
     for (int i = 0; i < 500; i++) {
-        t15[i] = tanh((theta[i + 1000] + t13[i]));
+        t18[i] = tanh((theta[i + 1000] + t16[i]));
     }
     for (int i = 0; i < 2; i++) {
         out_theta[i + 2500] = ((-0.1) * w[i]);
     }
-    double *const t91 = work + 0;
+    double *const t92 = work + 0;
     for (int j = 0; j < 500; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
             acc += w[l] * theta[j + 500*l + 1500];
-        t91[j] = acc;
+        t92[j] = acc;
     }
     for (int i = 0; i < 500; i++) {
-        out_theta[i + 1000] = ((1.0 - (t15[i] * t15[i])) * ((-0.1) * t91[i]));
+        out_theta[i + 1000] = ((1.0 - (t18[i] * t18[i])) * ((-0.1) * t92[i]));
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 500; j++) {
-            out_theta[500*i + j + 1500] = (out_theta[i + 2500] * t15[j]);
+            out_theta[500*i + j + 1500] = (out_theta[i + 2500] * t18[j]);
         }
     }
     for (int i = 0; i < 500; i++) {

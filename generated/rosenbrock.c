@@ -35,10 +35,10 @@ void rosenbrock_score_hvp_yy(const double *y, const double *x, const double *the
 {
     (void)x;
     (void)work;
-    const double s19 = (2.0 * y[0]);
-    hv[1] = (theta[1] * (2.0 * (v[1] - (s19 * v[0]))));
-    const double s38 = (2.0 * v[0]);
-    hv[0] = (s38 - ((s19 * hv[1]) + ((theta[1] * (2.0 * (y[1] - dil_sq(y[0])))) * s38)));
+    const double s21 = (2.0 * y[0]);
+    hv[1] = (theta[1] * (2.0 * (v[1] - (s21 * v[0]))));
+    const double s39 = (2.0 * v[0]);
+    hv[0] = (s39 - ((s21 * hv[1]) + ((theta[1] * (2.0 * (y[1] - dil_sq(y[0])))) * s39)));
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */

@@ -31,99 +31,99 @@ static inline double dil_softplus(double x)
 /* f(y; x, theta) */
 double softmax_layer_score(const double *y, const double *x, const double *theta, double *work)
 {
-    double *const t9 = work + 0;
+    double *const t13 = work + 0;
     for (int i = 0; i < 4; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
             acc += theta[3*i + l] * x[l];
-        t9[i] = acc;
+        t13[i] = acc;
     }
-    double m11 = y[0];
+    double m15 = y[0];
     for (int i = 0; i < 4; i++) {
-        if (y[i] > m11) m11 = y[i];
+        if (y[i] > m15) m15 = y[i];
     }
-    double s11 = 0.0;
+    double s15 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s11 += exp(y[i] - m11);
+        s15 += exp(y[i] - m15);
     }
-    s11 = m11 + log(s11);
-    double s13 = 0.0;
+    s15 = m15 + log(s15);
+    double s17 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s13 += (y[i] * (theta[i + 12] + t9[i]));
+        s17 += (y[i] * (theta[i + 12] + t13[i]));
     }
-    double s19 = 0.0;
+    double s22 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s19 += dil_sq(y[i]);
+        s22 += dil_sq(y[i]);
     }
-    double s24 = 0.0;
+    double s27 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s24 += dil_softplus((y[i] - 1.0));
+        s27 += dil_softplus((y[i] - 1.0));
     }
-    double *const t28 = work + 4;
+    double *const t31 = work + 4;
     for (int i = 0; i < 4; i++) {
-        t28[i] = y[i];
+        t31[i] = y[i];
     }
-    t28[4] = 1.0;
-    double s30 = 0.0;
+    t31[4] = 1.0;
+    double s33 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s30 += (t28[i] * t28[i]);
+        s33 += (t31[i] * t31[i]);
     }
-    double s35 = 0.0;
+    double s38 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s35 += exp((0.25 * y[i]));
+        s38 += exp((0.25 * y[i]));
     }
-    double s39 = 0.0;
+    double s42 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s39 += dil_sigmoid(y[i]);
+        s42 += dil_sigmoid(y[i]);
     }
-    double s45 = 0.0;
+    double s48 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s45 += fabs((2.0 + tanh(y[i])));
+        s48 += fabs((2.0 + tanh(y[i])));
     }
-    return (((((((s11 - s13) + ((0.5 * theta[16]) * s19)) + (0.25 * s24)) + sqrt(s30)) + (0.25 * s35)) + (0.25 * s39)) + (s45 / 10.0));
+    return (((((((s15 - s17) + ((0.5 * theta[16]) * s22)) + (0.25 * s27)) + sqrt(s33)) + (0.25 * s38)) + (0.25 * s42)) + (s48 / 10.0));
 }
 
 /* gy = df/dy */
 void softmax_layer_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
-    double *const t9 = work + 0;
+    double *const t13 = work + 0;
     for (int i = 0; i < 4; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
             acc += theta[3*i + l] * x[l];
-        t9[i] = acc;
+        t13[i] = acc;
     }
-    double m11 = y[0];
+    double m15 = y[0];
     for (int i = 0; i < 4; i++) {
-        if (y[i] > m11) m11 = y[i];
+        if (y[i] > m15) m15 = y[i];
     }
-    double s11 = 0.0;
+    double s15 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s11 += exp(y[i] - m11);
+        s15 += exp(y[i] - m15);
     }
-    s11 = m11 + log(s11);
-    const double s17 = (0.5 * theta[16]);
-    double *const t28 = work + 4;
+    s15 = m15 + log(s15);
+    const double s20 = (0.5 * theta[16]);
+    double *const t31 = work + 4;
     for (int i = 0; i < 4; i++) {
-        t28[i] = y[i];
+        t31[i] = y[i];
     }
-    t28[4] = 1.0;
-    double s30 = 0.0;
+    t31[4] = 1.0;
+    double s33 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s30 += (t28[i] * t28[i]);
+        s33 += (t31[i] * t31[i]);
     }
-    double *const t38 = work + 9;
+    double *const t41 = work + 9;
     for (int i = 0; i < 4; i++) {
-        t38[i] = dil_sigmoid(y[i]);
+        t41[i] = dil_sigmoid(y[i]);
     }
-    double *const t42 = work + 13;
+    double *const t45 = work + 13;
     for (int i = 0; i < 4; i++) {
-        t42[i] = tanh(y[i]);
+        t45[i] = tanh(y[i]);
     }
-    const double s87 = (1.0 / (2.0 * sqrt(s30)));
+    const double s90 = (1.0 / (2.0 * sqrt(s33)));
     for (int i = 0; i < 4; i++) {
-        gy[i] = (((((((((0.1 * dil_sign((2.0 + t42[i]))) * (1.0 - (t42[i] * t42[i]))) + (0.25 * (t38[i] * (1.0 - t38[i])))) + (0.0625 * exp((0.25 * y[i])))) + (2.0 * (t28[i] * s87))) + (0.25 * dil_sigmoid((y[i] - 1.0)))) + (s17 * (2.0 * y[i]))) - (theta[i + 12] + t9[i])) + exp((y[i] - s11)));
+        gy[i] = (((((((((0.1 * dil_sign((2.0 + t45[i]))) * (1.0 - (t45[i] * t45[i]))) + (0.25 * (t41[i] * (1.0 - t41[i])))) + (0.0625 * exp((0.25 * y[i])))) + (2.0 * (t31[i] * s90))) + (0.25 * dil_sigmoid((y[i] - 1.0)))) + (s20 * (2.0 * y[i]))) - (theta[i + 12] + t13[i])) + exp((y[i] - s15)));
     }
 }
 
@@ -132,67 +132,67 @@ void softmax_layer_score_hvp_yy(const double *y, const double *x, const double *
     const double *v, double *hv, double *work)
 {
     (void)x;
-    double m11 = y[0];
+    double m15 = y[0];
     for (int i = 0; i < 4; i++) {
-        if (y[i] > m11) m11 = y[i];
+        if (y[i] > m15) m15 = y[i];
     }
-    double s11 = 0.0;
+    double s15 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s11 += exp(y[i] - m11);
+        s15 += exp(y[i] - m15);
     }
-    s11 = m11 + log(s11);
-    const double s17 = (0.5 * theta[16]);
-    double *const t28 = work + 0;
+    s15 = m15 + log(s15);
+    const double s20 = (0.5 * theta[16]);
+    double *const t31 = work + 0;
     for (int i = 0; i < 4; i++) {
-        t28[i] = y[i];
+        t31[i] = y[i];
     }
-    t28[4] = 1.0;
-    double s30 = 0.0;
+    t31[4] = 1.0;
+    double s33 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s30 += (t28[i] * t28[i]);
+        s33 += (t31[i] * t31[i]);
     }
-    double *const t38 = work + 5;
+    double *const t41 = work + 5;
     for (int i = 0; i < 4; i++) {
-        t38[i] = dil_sigmoid(y[i]);
+        t41[i] = dil_sigmoid(y[i]);
     }
-    double *const t42 = work + 9;
+    double *const t45 = work + 9;
     for (int i = 0; i < 4; i++) {
-        t42[i] = tanh(y[i]);
+        t45[i] = tanh(y[i]);
     }
-    double *const t74 = work + 13;
+    double *const t77 = work + 13;
     for (int i = 0; i < 4; i++) {
-        t74[i] = (1.0 - t38[i]);
+        t77[i] = (1.0 - t41[i]);
     }
-    const double s86 = (2.0 * sqrt(s30));
-    const double s87 = (1.0 / s86);
-    double *const t95 = work + 17;
+    const double s89 = (2.0 * sqrt(s33));
+    const double s90 = (1.0 / s89);
+    double *const t98 = work + 17;
     for (int i = 0; i < 4; i++) {
-        t95[i] = dil_sigmoid((y[i] - 1.0));
+        t98[i] = dil_sigmoid((y[i] - 1.0));
     }
-    double *const t115 = work + 21;
+    double *const t117 = work + 21;
     for (int i = 0; i < 4; i++) {
-        t115[i] = exp((y[i] - s11));
+        t117[i] = exp((y[i] - s15));
     }
-    double s126 = 0.0;
+    double s127 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s126 += (t115[i] * v[i]);
+        s127 += (t117[i] * v[i]);
     }
-    double *const t129 = work + 25;
-    t129[4] = 0.0;
+    double *const t130 = work + 25;
+    t130[4] = 0.0;
     for (int i = 0; i < 4; i++) {
-        t129[i] = v[i];
+        t130[i] = v[i];
     }
-    double s132 = 0.0;
+    double s133 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s132 += (t28[i] * t129[i]);
+        s133 += (t31[i] * t130[i]);
     }
-    double *const t137 = work + 30;
+    double *const t138 = work + 30;
     for (int i = 0; i < 4; i++) {
-        t137[i] = ((t38[i] * t74[i]) * v[i]);
+        t138[i] = ((t41[i] * t77[i]) * v[i]);
     }
-    const double s156 = ((s87 * (2.0 * (s87 * (2.0 * s132)))) / s86);
+    const double s156 = ((s90 * (2.0 * (s90 * (2.0 * s133)))) / s89);
     for (int i = 0; i < 4; i++) {
-        hv[i] = ((((((((0.1 * dil_sign((2.0 + t42[i]))) * ((-2.0) * (t42[i] * ((1.0 - (t42[i] * t42[i])) * v[i])))) + (0.25 * ((t74[i] * t137[i]) - (t38[i] * t137[i])))) + (0.0625 * (exp((0.25 * y[i])) * (0.25 * v[i])))) + (2.0 * ((s87 * t129[i]) - (t28[i] * s156)))) + (0.25 * (v[i] * (t95[i] * (1.0 - t95[i]))))) + (s17 * (2.0 * v[i]))) + (t115[i] * (v[i] - s126)));
+        hv[i] = ((((((((0.1 * dil_sign((2.0 + t45[i]))) * ((-2.0) * (t45[i] * ((1.0 - (t45[i] * t45[i])) * v[i])))) + (0.25 * ((t77[i] * t138[i]) - (t41[i] * t138[i])))) + (0.0625 * (exp((0.25 * y[i])) * (0.25 * v[i])))) + (2.0 * ((s90 * t130[i]) - (t31[i] * s156)))) + (0.25 * (v[i] * (t98[i] * (1.0 - t98[i]))))) + (s20 * (2.0 * v[i]))) + (t117[i] * (v[i] - s127)));
     }
 }
 
@@ -220,11 +220,11 @@ void softmax_layer_score_vjp_thetay(const double *y, const double *x, const doub
 {
     (void)theta;
     (void)work;
-    double s128 = 0.0;
+    double s129 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s128 += ((2.0 * y[i]) * w[i]);
+        s129 += ((2.0 * y[i]) * w[i]);
     }
-    out_theta[16] = (0.5 * s128);
+    out_theta[16] = (0.5 * s129);
     for (int i = 0; i < 4; i++) {
         out_theta[i + 12] = (-w[i]);
     }
@@ -241,30 +241,30 @@ double softmax_layer_loss(const double *y, const double *x, const double *theta,
 {
     (void)x;
     (void)work;
-    double m11 = y[0];
+    double m15 = y[0];
     for (int i = 0; i < 4; i++) {
-        if (y[i] > m11) m11 = y[i];
+        if (y[i] > m15) m15 = y[i];
     }
-    double s11 = 0.0;
+    double s15 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s11 += exp(y[i] - m11);
+        s15 += exp(y[i] - m15);
     }
-    s11 = m11 + log(s11);
-    double s50 = 0.0;
-    for (int i = 0; i < 4; i++) {
-        s50 += (y[i] * data[i]);
-    }
+    s15 = m15 + log(s15);
     double s53 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s53 += log(dil_sigmoid(y[i]));
+        s53 += (y[i] * data[i]);
     }
-    double s59 = 0.0;
+    double s56 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s56 += log(dil_sigmoid(y[i]));
+    }
+    double s62 = 0.0;
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 3; j++) {
-            s59 += (theta[3*i + j] * theta[3*i + j]);
+            s62 += (theta[3*i + j] * theta[3*i + j]);
         }
     }
-    return (((s11 - s50) - ((0.25 * s53) / 10.0)) + (0.0025 * dil_sq(sqrt(s59))));
+    return (((s15 - s53) - ((0.25 * s56) / 10.0)) + (0.0025 * dil_sq(sqrt(s62))));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -272,29 +272,29 @@ void softmax_layer_loss_grad(const double *y, const double *x, const double *the
     const double *data, double *gy, double *gx, double *gtheta, double *work)
 {
     (void)x;
-    double m11 = y[0];
+    double m15 = y[0];
     for (int i = 0; i < 4; i++) {
-        if (y[i] > m11) m11 = y[i];
+        if (y[i] > m15) m15 = y[i];
     }
-    double s11 = 0.0;
+    double s15 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s11 += exp(y[i] - m11);
+        s15 += exp(y[i] - m15);
     }
-    s11 = m11 + log(s11);
-    double *const t38 = work + 0;
+    s15 = m15 + log(s15);
+    double *const t41 = work + 0;
     for (int i = 0; i < 4; i++) {
-        t38[i] = dil_sigmoid(y[i]);
+        t41[i] = dil_sigmoid(y[i]);
     }
-    double s59 = 0.0;
+    double s62 = 0.0;
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 3; j++) {
-            s59 += (theta[3*i + j] * theta[3*i + j]);
+            s62 += (theta[3*i + j] * theta[3*i + j]);
         }
     }
-    const double s60 = sqrt(s59);
-    const double s187 = ((0.005 * s60) * (1.0 / (2.0 * s60)));
+    const double s63 = sqrt(s62);
+    const double s187 = ((0.005 * s63) * (1.0 / (2.0 * s63)));
     for (int i = 0; i < 4; i++) {
-        gy[i] = (exp((y[i] - s11)) + (((t38[i] * (1.0 - t38[i])) * ((-0.025) * (1.0 / t38[i]))) - data[i]));
+        gy[i] = (exp((y[i] - s15)) + (((t41[i] * (1.0 - t41[i])) * ((-0.025) * (1.0 / t41[i]))) - data[i]));
     }
     for (int i = 0; i < 3; i++) {
         gx[i] = 0.0;

@@ -16,6 +16,11 @@
  * loosely solved y, and the formula then silently computes the wrong
  * gradient, so ||df/dy|| is measured first and an excess over
  * stationary_tol is reported as DIL_NOT_STATIONARY (outputs still filled).
+ *
+ * Residual models with nres == ny may instead use the root-finding form
+ * (DIL_BACKWARD_ROOT, root_backward.c): J^T g = dL/dy from residual Jacobian
+ * products only; backward_core hands over to it, and the argument checks
+ * below ask for the kernels of the form chosen.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +41,9 @@ static int backward_core(dili_ctx *c, const double *y, const double *b,
     int n = m->ny, st, i, stationary;
     double *g = w, *tmp = g + n, *rest = tmp + n;
     dil_info *in = c->info;
+
+    if (o->backward == DIL_BACKWARD_ROOT)
+        return dili_root_backward(c, y, b, dl_dx, dl_dtheta, add_x, add_theta, o, w);
 
     st = dili_grad(c, y, tmp);
     in->grad_norm = dili_norm(n, tmp);
@@ -100,14 +108,23 @@ static int check_backward(const dil_model *m, const double *y, const double *x,
 {
     if (dili_check_model(m) != DIL_OK || y == NULL
         || (x == NULL && m->nx > 0) || (theta == NULL && m->ntheta > 0)
-        || dili_check_options(m, o) != DIL_OK
-        || !m->score_grad_y || !m->score_hvp_yy
-        || (dl_dx != NULL && m->nx > 0 && !m->score_vjp_xy)
-        || (dl_dtheta != NULL && m->ntheta > 0 && !m->score_vjp_thetay))
+        || dili_check_options(m, o) != DIL_OK)
         return DIL_BAD_ARG;
+    if (o->backward == DIL_BACKWARD_ROOT) {
+        /* first-order residual kernels only, and a square J */
+        if (m->nres != m->ny || !m->residual || !m->residual_jvp_y
+            || !m->residual_vjp_y
+            || (dl_dx != NULL && m->nx > 0 && !m->residual_vjp_x)
+            || (dl_dtheta != NULL && m->ntheta > 0 && !m->residual_vjp_theta))
+            return DIL_BAD_ARG;
+    } else if (!m->score_grad_y || !m->score_hvp_yy
+               || (dl_dx != NULL && m->nx > 0 && !m->score_vjp_xy)
+               || (dl_dtheta != NULL && m->ntheta > 0 && !m->score_vjp_thetay)) {
+        return DIL_BAD_ARG;
+    }
     if (!dili_all_finite(m->ny, y) || !dili_all_finite(m->nx, x)
         || !dili_all_finite(m->ntheta, theta)
-        || (o->backward == DIL_BACKWARD_CG && o->cg_x0 != NULL
+        || (o->backward != DIL_BACKWARD_DENSE && o->cg_x0 != NULL
             && !dili_all_finite(m->ny, o->cg_x0)))
         return DIL_NOT_FINITE;
     return DIL_OK;

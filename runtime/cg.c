@@ -129,3 +129,13 @@ int dili_hess_apply(void *op, const double *v, double *av)
     dili_hess_op *h = (dili_hess_op *)op;
     return dili_hvp(h->c, h->y, v, av);
 }
+
+/* J^T (J v): Gauss-Newton's matrix and the root-form backward's. */
+int dili_normal_apply(void *op, const double *v, double *av)
+{
+    dili_normal_op *g = (dili_normal_op *)op;
+    int st = dili_jvp(g->c, g->y, v, g->jv);
+    if (st != DIL_OK)
+        return st;
+    return dili_rvjp(g->c, g->y, g->jv, av);
+}

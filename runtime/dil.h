@@ -67,7 +67,10 @@ enum dil_solver {
 /* Backward linear solvers (dil_options.backward). */
 enum dil_backward_kind {
     DIL_BACKWARD_CG = 0,      /* Algorithm 1: CG with Hessian-vector products */
-    DIL_BACKWARD_DENSE        /* naive: ny HVPs build H, Cholesky (LU fallback) */
+    DIL_BACKWARD_DENSE,       /* naive: ny HVPs build H, Cholesky (LU fallback) */
+    DIL_BACKWARD_ROOT         /* residual models, nres == ny: J^T g = dL/dy by
+                                 CG on (J^T J + eps I) z = dL/dy, g = J z; then
+                                 -J_x^T g, -J_theta^T g (first-order kernels) */
 };
 
 struct dil_options;
@@ -97,19 +100,23 @@ typedef struct dil_options {
     int    max_iter;     /* forward iteration limit; default 100.  0 only
                             checks the initial guess.  Gradient descent and
                             fixed point usually need far more. */
-    int    backward;     /* DIL_BACKWARD_CG (default) or DIL_BACKWARD_DENSE */
+    int    backward;     /* DIL_BACKWARD_CG (default), DIL_BACKWARD_DENSE or
+                            DIL_BACKWARD_ROOT (residual models, nres == ny) */
     double cg_tol;       /* CG stop: ||b - (H + eps I) g|| <= cg_tol * ||b||;
                             default 1e-10 */
     int    cg_max_iter;  /* CG iteration limit; 0 (default): max(2*ny, 50) */
     double cg_eps;       /* eps of Algorithm 1, >= 0; default 0 */
     /* --- more members --- */
     const double *cg_x0; /* backward CG initial guess ("Init x0"), ny doubles;
-                            NULL (default): zero */
+                            NULL (default): zero.  In the root form the CG
+                            unknown is z of (J^T J + eps I) z = dL/dy, which
+                            at a root is the g of the score form */
     double *cg_solution; /* if not NULL, the backward stores g here (ny), e.g.
                             to warm-start the next call through cg_x0 (the
                             two may be the same array) */
     double stationary_tol; /* backward: DIL_NOT_STATIONARY when ||df/dy|| at
-                            y exceeds this; default 1e-6; HUGE_VAL disables */
+                            y (root form: ||r||) exceeds this; default 1e-6;
+                            HUGE_VAL disables */
     int    lbfgs_memory; /* L-BFGS pairs kept; default 8 */
     int    inner_max_iter; /* inner CG cap of Newton-CG and Gauss-Newton;
                             0 (default): max(2*ny, 50) */
@@ -137,7 +144,8 @@ typedef struct dil_info {
                              the true residual ||b - (H+eps I) g|| / ||b||) */
     /* --- more members --- */
     double score;         /* forward: f at the returned y */
-    double residual_norm; /* residual solvers: ||r|| at the returned y */
+    double residual_norm; /* residual solvers: ||r|| at the returned y;
+                             root-form backward: ||r|| at the given y */
     int    cg_total;      /* CG iterations summed over the whole call */
     int    n_score;       /* score (or residual, for residual solvers) evals */
     int    n_grad;        /* gradient evaluations */
@@ -170,7 +178,9 @@ int dil_solve(const dil_model *m, const double *x, const double *theta,
 /*
  * Layer backward: given dl_dy (ny) at the solution y, the implicit terms
  * dl_dx = -(d2f/dx dy)^T g (nx) and dl_dtheta = -(d2f/dtheta dy)^T g
- * (ntheta) with (H + eps I) g = dl_dy.  Either output may be NULL.  The
+ * (ntheta) with (H + eps I) g = dl_dy; with DIL_BACKWARD_ROOT instead
+ * dl_dx = -J_x^T g, dl_dtheta = -J_theta^T g with J^T g = dl_dy (the same
+ * values at a root).  Either output may be NULL.  The
  * outputs are written when the status is DIL_OK, DIL_CG_MAX_ITER (from the
  * last CG iterate) or DIL_NOT_STATIONARY (the IFT formula evaluated anyway;
  * this status is reported in preference to DIL_CG_MAX_ITER, whose figures

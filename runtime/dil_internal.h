@@ -99,6 +99,16 @@ typedef struct dili_hess_op {
 } dili_hess_op;
 int dili_hess_apply(void *op, const double *v, double *av);
 
+/* The Gauss-Newton (normal-equations) matrix J^T J of the residual at a
+   fixed y as a dili_apply_fn: J v (residual_jvp_y) into jv, then J^T (J v)
+   (residual_vjp_y); two Jacobian products per application. */
+typedef struct dili_normal_op {
+    dili_ctx *c;
+    const double *y;
+    double *jv;           /* nres doubles of scratch */
+} dili_normal_op;
+int dili_normal_apply(void *op, const double *v, double *av);
+
 /* ------------------------------------------------------------------ */
 /* dense.c: the naive backward solve                                   */
 /* ------------------------------------------------------------------ */
@@ -106,6 +116,22 @@ int dili_hess_apply(void *op, const double *v, double *av);
 int dili_dense_solve(dili_ctx *c, const double *y, double eps,
                      const double *b, double *g, double *w);
 size_t dili_dense_work(int n);                      /* n*n + 3n */
+
+/* ------------------------------------------------------------------ */
+/* root_backward.c: the root-finding backward of residual models       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * DIL_BACKWARD_ROOT for nres == ny: z from (J^T J + eps I) z = b by CG, the
+ * adjoint a = J z (so J^T a = b when eps = 0), then dl_dx = -J_x^T a
+ * (+ add_x) and dl_dtheta = -J_theta^T a (+ add_theta).  Same output and
+ * status rules as the score-form backward; w holds dili_root_work(ny).
+ */
+int dili_root_backward(dili_ctx *c, const double *y, const double *b,
+                       double *dl_dx, double *dl_dtheta,
+                       const double *add_x, const double *add_theta,
+                       const dil_options *o, double *w);
+size_t dili_root_work(int n);                       /* z, r, J^T r, CG: 6n */
 
 /* ------------------------------------------------------------------ */
 /* line search helpers (newton.c) and the solvers, one file each       */

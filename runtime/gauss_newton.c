@@ -36,22 +36,6 @@ size_t dili_gauss_newton_work(int ny, int nres)
                     dili_cg_work(ny));
 }
 
-typedef struct gn_op {
-    dili_ctx *c;
-    const double *y;
-    double *jv;             /* nres scratch */
-} gn_op;
-
-/* av = J^T (J v): the Gauss-Newton matrix, two Jacobian products */
-static int gn_apply(void *op, const double *v, double *av)
-{
-    gn_op *g = (gn_op *)op;
-    int st = dili_jvp(g->c, g->y, v, g->jv);
-    if (st != DIL_OK)
-        return st;
-    return dili_rvjp(g->c, g->y, g->jv, av);
-}
-
 /*
  * Contract: a residual model (nres > 0, residual kernels present), checked
  * by the caller; w holds dili_gauss_newton_work(ny, nres) doubles.  Stops
@@ -66,14 +50,14 @@ int dili_gauss_newton(dili_ctx *c, double *y, const dil_options *o, double *w)
     double *yt = p + n, *b = yt + n, *cr = b + n, *cd = cr + n, *cad = cd + n;
     double f, rn, lambda = 0.0, nu = 2.0;
     dil_info *in = c->info;
-    gn_op op;
+    dili_normal_op op;
     dili_cg_problem pb;
 
     op.c = c;
     op.y = y;
     op.jv = jp;
     pb.n = n;
-    pb.apply = gn_apply;
+    pb.apply = dili_normal_apply;
     pb.op = &op;
     pb.max_iter = o->inner_max_iter > 0 ? o->inner_max_iter : dili_default_cap(n);
 

@@ -77,7 +77,8 @@ int dili_check_options(const dil_model *m, const dil_options *o)
 {
     if (o->solver < DIL_SOLVER_NEWTON || o->solver > DIL_SOLVER_USER)
         return DIL_BAD_ARG;
-    if (o->backward != DIL_BACKWARD_CG && o->backward != DIL_BACKWARD_DENSE)
+    if (o->backward != DIL_BACKWARD_CG && o->backward != DIL_BACKWARD_DENSE
+        && o->backward != DIL_BACKWARD_ROOT)
         return DIL_BAD_ARG;
     if (!(o->tol >= 0.0) || o->max_iter < 0 || !(o->cg_tol >= 0.0)
         || o->cg_max_iter < 0 || !(o->cg_eps >= 0.0) || !isfinite(o->cg_eps)
@@ -114,9 +115,12 @@ size_t dili_solve_work(const dil_model *m, const dil_options *o)
 
 size_t dili_backward_work(const dil_model *m, const dil_options *o)
 {
-    /* g and a gradient for the stationarity check, then the linear solver */
+    /* g and a gradient for the stationarity check, then the linear solver;
+       the root form keeps its own layout (root_backward.c) */
     size_t lin = o->backward == DIL_BACKWARD_DENSE ? dili_dense_work(m->ny)
                                                   : dili_cg_work(m->ny);
+    if (o->backward == DIL_BACKWARD_ROOT)
+        return dili_root_work(m->ny);
     return dili_add(dili_mul(2, (size_t)m->ny), lin);
 }
 

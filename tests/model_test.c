@@ -922,7 +922,8 @@ START_TEST(ift_loss)
             check_close("dL/dtheta: CG vs dense", j, gtc[j], gtd[j], 1e-8,
                         vec_norm_inf(gtd, nt));
 
-        /* both against differences of theta -> y*(theta) -> L */
+        /* CG (dense agrees, above) against differences of the whole map
+           (x, theta) -> y*(x, theta) -> L */
         Probe pr = { PR_SOLVE_LOSS, NULL, p.b[BY] };
         check_ift("dL/dx (IFT, CG)", gxc, &pr, &p, BX, 1600 + (unsigned)pt);
         check_ift("dL/dtheta (IFT, CG)", gtc, &pr, &p, BT, 1700 + (unsigned)pt);

@@ -1,0 +1,130 @@
+/*
+ * root_backward.c - the root-finding form of the backward pass, for
+ * residual models with as many residuals as unknowns (nres == ny).
+ *
+ * Such a layer is really defined by r(y*; x, theta) = 0 (one implicit Euler
+ * step, an equation solved for E, ...).  Differentiating r = 0 gives
+ * J dy = -J_x dx - J_theta dtheta with J = J_y square and nonsingular, so
+ * for a downstream loss
+ *     g solves J^T g = dL/dy
+ *     dL/dx     = -J_x^T g       (+ partial L/partial x)
+ *     dL/dtheta = -J_theta^T g   (+ partial L/partial theta),
+ * which needs first derivatives of r only: the products residual_jvp_y,
+ * residual_vjp_y, residual_vjp_x and residual_vjp_theta.
+ *
+ * J is not symmetric, so CG cannot be applied to J^T g = b itself.  We use
+ * CG on the normal equations in the "error-minimising" arrangement (Craig's
+ * method, CGNE): substitute g = J z, then
+ *     (J^T J + eps I) z = b,   g = J z.
+ * Three reasons for this arrangement rather than CG on J J^T g = J b:
+ *   - the CG residual is b - J^T J z = b - J^T g, the true residual of the
+ *     system we want, so cg_tol keeps the meaning it has everywhere else
+ *     (||b - A g|| <= cg_tol ||b||);
+ *   - J^T J is the Gauss-Newton matrix, applied with the same two Jacobian
+ *     products per iteration as DIL_SOLVER_GAUSS_NEWTON (the paper's
+ *     Sec. 3.1 trick of multiplying by H_r^T);
+ *   - at a root the Hessian of f = 1/2 |r|^2 is H = J^T J + sum_i r_i
+ *     d2r_i = J^T J, so z is exactly the g of the score-form backward
+ *     (Algorithm 1).  cg_x0 and cg_solution therefore mean the same vector
+ *     in both forms and a warm start carries over between them.
+ * Why the two forms agree: at a root H^-1 J^T = (J^T J)^-1 J^T = J^-1, and
+ * the score form's mixed products are d2f/dtheta dy w = J_theta^T J w
+ * (+ terms in r, zero at the root), so -J_theta^T J H^-1 b = -J_theta^T J^-T b.
+ * eps > 0 regularises J^T J exactly as it does H in Algorithm 1.
+ *
+ * The IFT here needs r = 0, not just J^T r = 0, so stationarity is judged
+ * on ||r|| (info->residual_norm) against stationary_tol; info->grad_norm
+ * still reports ||df/dy|| = ||J^T r||.  J^T J squares the condition number
+ * of J, as H itself does at the root; GMRES on J^T directly would not, at
+ * the price of a Krylov basis in the workspace (not done).
+ */
+#include <math.h>
+
+#include "dil_internal.h"
+
+size_t dili_root_work(int n)
+{
+    /* z, a (residual, then the adjoint J z), t (J^T r, then the CG
+       operator's J v scratch), and CG's r, p, Ap */
+    return dili_add(dili_mul(3, (size_t)n), dili_cg_work(n));
+}
+
+/*
+ * Contract: nres == ny and the residual kernels present (checked by the
+ * caller: residual, residual_jvp_y, residual_vjp_y, and residual_vjp_x /
+ * residual_vjp_theta for each output asked for); b (ny) finite; w holds
+ * dili_root_work(ny) doubles.  Returns DIL_OK, DIL_CG_MAX_ITER,
+ * DIL_CG_BREAKDOWN (J^T J + eps I not positive definite: J singular and
+ * eps = 0), DIL_NOT_STATIONARY or DIL_NOT_FINITE, with the output rules of
+ * dil_backward.
+ */
+int dili_root_backward(dili_ctx *c, const double *y, const double *b,
+                       double *dl_dx, double *dl_dtheta,
+                       const double *add_x, const double *add_theta,
+                       const dil_options *o, double *w)
+{
+    const dil_model *m = c->m;
+    int n = m->ny, st, i, it, stationary;
+    double *z = w, *a = z + n, *t = a + n, *rest = t + n;
+    dil_info *in = c->info;
+    dili_normal_op op;
+    dili_cg_problem pb;
+
+    /* the root condition: ||r|| (and ||J^T r|| = ||df/dy|| for info) */
+    st = dili_residual(c, y, a);
+    in->residual_norm = dili_norm(n, a);
+    if (st != DIL_OK)
+        return st;
+    st = dili_rvjp(c, y, a, t);
+    in->grad_norm = dili_norm(n, t);
+    if (st != DIL_OK)
+        return st;
+    stationary = in->residual_norm <= o->stationary_tol;
+
+    /* (J^T J + eps I) z = b; the operator's J v scratch is t */
+    op.c = c;
+    op.y = y;
+    op.jv = t;
+    pb.n = n;
+    pb.apply = dili_normal_apply;
+    pb.op = &op;
+    pb.eps = o->cg_eps;
+    pb.rtol = o->cg_tol;
+    pb.max_iter = o->cg_max_iter > 0 ? o->cg_max_iter : dili_default_cap(n);
+    if (o->cg_x0 != NULL)
+        dili_copy(n, o->cg_x0, z);
+    st = dili_cg(&pb, b, z, o->cg_x0 != NULL, rest, rest + n, rest + 2 * n,
+                 &it, &in->cg_residual);
+    in->cg_iterations = it;
+    in->cg_total = it;
+    if (st != DIL_OK && st != DIL_CG_MAX_ITER)
+        return st;
+    if (o->cg_solution != NULL)
+        dili_copy(n, z, o->cg_solution);
+
+    /* the adjoint a = J z solves J^T a = b (to the CG tolerance) */
+    {
+        int js = dili_jvp(c, y, z, a);
+        if (js != DIL_OK)
+            return js;
+    }
+    if (dl_dx != NULL && m->nx > 0) {
+        in->n_jac++;
+        m->residual_vjp_x(y, c->x, c->theta, a, dl_dx, c->kw);
+        for (i = 0; i < m->nx; i++)
+            dl_dx[i] = -dl_dx[i] + (add_x ? add_x[i] : 0.0);
+        if (!dili_all_finite(m->nx, dl_dx))
+            return DIL_NOT_FINITE;
+    }
+    if (dl_dtheta != NULL && m->ntheta > 0) {
+        in->n_jac++;
+        m->residual_vjp_theta(y, c->x, c->theta, a, dl_dtheta, c->kw);
+        for (i = 0; i < m->ntheta; i++)
+            dl_dtheta[i] = -dl_dtheta[i] + (add_theta ? add_theta[i] : 0.0);
+        if (!dili_all_finite(m->ntheta, dl_dtheta))
+            return DIL_NOT_FINITE;
+    }
+    if (!stationary)
+        return DIL_NOT_STATIONARY;
+    return st;
+}
