@@ -1,21 +1,26 @@
-// models: node_euler
+// models: node_euler node_vdp
 /*
- * node_train.c - training a backward-Euler neural ODE on spiral data
- * through the implicit function theorem (the paper's section 3.1).
+ * node_train.c - training a backward-Euler neural ODE through the implicit
+ * function theorem (the paper's section 3.1), on spiral or Van der Pol data.
  *
- * The data: one trajectory of the spiral dynamics dx/dt = A x^3
- * (elementwise cube; A = [-1 2; -2 -0.1] as in the paper's footnote),
- * sampled every dt = 0.1 from x(0) = (1, 0) and integrated finely with RK4.
- * The model, models/node_euler.dil, is one implicit step
- * x1 = x0 + dt h(x1) of a 50-unit tanh network h.  Training fits h so that
- * the step maps each observed state to the next: for every pair
- * (x_t, x_{t+1}) the step is solved for x1 (Newton, warm started from the
- * pair's previous solution), and dL/dtheta of L = |x1 - x_{t+1}|^2 comes
- * from dil_loss_gradient: CG on the Hessian of the score, then the mixed
- * second derivative, never a backpropagation through the solver.  Adam
- * updates theta on the full batch; the mean loss is printed as it falls,
- * and at the end the learned ODE is rolled out from x(0) by repeated
- * implicit steps and compared with the data.
+ *   node_train [spiral|vdp]
+ *
+ * The data: one trajectory of the true dynamics, sampled every dt = 0.1
+ * and integrated finely with RK4:
+ *   spiral       dx/dt = A x^3 (elementwise cube; A = [-1 2; -2 -0.1], the
+ *                paper's footnote), from (1, 0); model node_euler (H = 50);
+ *   vdp          Van der Pol, x'' - mu (1 - x^2) x' + x = 0 with mu = 3 (the
+ *                paper's footnote), from (2, 0); model node_vdp (H = 500).
+ * Each model is one implicit step x1 = x0 + dt h(x1) of a tanh network h.
+ * Training fits h so that the step maps each observed state to the next:
+ * for every training pair (x_t, x_{t+1}) the step is solved for x1 (Newton,
+ * warm started from the pair's previous solution), and dL/dtheta of
+ * L = |x1 - x_{t+1}|^2 comes from dil_loss_gradient: CG on the Hessian of
+ * the score, then the mixed second derivative, never a backpropagation
+ * through the solver.  Adam updates theta on the full batch; the mean loss
+ * is printed as it falls.  At the end the learned ODE is rolled out from
+ * x(0) by repeated implicit steps, over the training part and beyond it
+ * (extrapolation, as in the paper's Table 1), and compared with the data.
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,13 +29,13 @@
 
 #include "dil.h"
 #include "node_euler.h"
+#include "node_vdp.h"
 
-#define NSTEP 60          /* observed transitions */
-#define ITERS 1000        /* Adam steps on the full batch */
+#define MAXSTEP 200       /* transitions of the longest trajectory */
 
 static const double dt = 0.1;
 
-/* The true vector field: dx/dt = A x^3. */
+/* The true vector fields. */
 static void spiral(const double x[2], double dx[2])
 {
     static const double A[2][2] = { { -1, 2 }, { -2, -0.1 } };
@@ -39,6 +44,32 @@ static void spiral(const double x[2], double dx[2])
     dx[1] = A[1][0] * c0 + A[1][1] * c1;
 }
 
+static void van_der_pol(const double x[2], double dx[2])
+{
+    const double mu = 3;
+    dx[0] = x[1];
+    dx[1] = mu * (1 - x[0] * x[0]) * x[1] - x[0];
+}
+
+typedef struct Problem {
+    const char *name;
+    const dil_model *model;
+    void (*field)(const double x[2], double dx[2]);
+    double x0[2];
+    int ntrain, ntest;    /* transitions fitted, then extrapolated */
+    int iters;            /* Adam steps */
+    double lr;
+} Problem;
+
+static const Problem problems[] = {
+    {"spiral", &node_euler_model, spiral, {1, 0}, 60, 40, 1000, 0.01},
+    /* the paper's split: 107 observations to train on, then extrapolate */
+    {"vdp", &node_vdp_model, van_der_pol, {2, 0}, 107, 50, 800, 0.005},
+};
+
+static void (*field)(const double x[2], double dx[2]);
+static int NTRAIN, NTEST, NSTEP;
+
 /* One interval dt of the true dynamics, by 20 RK4 substeps. */
 static void advance(double x[2])
 {
@@ -46,16 +77,16 @@ static void advance(double x[2])
     const double h = dt / sub;
     for (int s = 0; s < sub; s++) {
         double k1[2], k2[2], k3[2], k4[2], t[2];
-        spiral(x, k1);
+        field(x, k1);
         for (int i = 0; i < 2; i++)
             t[i] = x[i] + h / 2 * k1[i];
-        spiral(t, k2);
+        field(t, k2);
         for (int i = 0; i < 2; i++)
             t[i] = x[i] + h / 2 * k2[i];
-        spiral(t, k3);
+        field(t, k3);
         for (int i = 0; i < 2; i++)
             t[i] = x[i] + h * k3[i];
-        spiral(t, k4);
+        field(t, k4);
         for (int i = 0; i < 2; i++)
             x[i] += h / 6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]);
     }
@@ -79,15 +110,17 @@ static int param(const dil_model *m, const char *name, int *size)
     return -1;
 }
 
-static double traj[NSTEP + 1][2];
+static double traj[MAXSTEP + 1][2];
 
 /* Rolls the model out from x(0) by NSTEP implicit steps, each solved from
-   the previous state; *mse is the mean squared distance to the data. */
-static int rollout(const dil_model *m, const double *theta, double *work, double *mse)
+   the previous state; mean squared distance to the data over the training
+   steps (*fit) and over the extrapolated ones (*extra). */
+static int rollout(const dil_model *m, const double *theta, double *work, double *fit,
+                   double *extra)
 {
     dil_options opt = dil_default_options();
     double x[2] = { traj[0][0], traj[0][1] };
-    *mse = 0;
+    *fit = *extra = 0;
     for (int t = 0; t < NSTEP; t++) {
         double next[2] = { x[0], x[1] };
         dil_info info;
@@ -97,21 +130,40 @@ static int rollout(const dil_model *m, const double *theta, double *work, double
             return st;
         }
         x[0] = next[0], x[1] = next[1];
-        *mse += ((x[0] - traj[t + 1][0]) * (x[0] - traj[t + 1][0]) +
-                 (x[1] - traj[t + 1][1]) * (x[1] - traj[t + 1][1])) / NSTEP;
+        double e = (x[0] - traj[t + 1][0]) * (x[0] - traj[t + 1][0]) +
+                   (x[1] - traj[t + 1][1]) * (x[1] - traj[t + 1][1]);
+        if (t < NTRAIN)
+            *fit += e / NTRAIN;
+        else
+            *extra += e / NTEST;
     }
     return DIL_OK;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    const dil_model *m = &node_euler_model;
+    const Problem *pb = &problems[0];
+    if (argc > 1) {
+        pb = NULL;
+        for (size_t i = 0; i < sizeof problems / sizeof *problems; i++)
+            if (strcmp(argv[1], problems[i].name) == 0)
+                pb = &problems[i];
+        if (!pb) {
+            fprintf(stderr, "usage: node_train [spiral|vdp]\n");
+            return 2;
+        }
+    }
+    const dil_model *m = pb->model;
     const int D = m->ny, nt = m->ntheta;
-    static double y[NSTEP][2];
+    static double y[MAXSTEP][2];
+    field = pb->field;
+    NTRAIN = pb->ntrain;
+    NTEST = pb->ntest;
+    NSTEP = NTRAIN + NTEST;
 
     /* the data */
-    traj[0][0] = 1;
-    traj[0][1] = 0;
+    traj[0][0] = pb->x0[0];
+    traj[0][1] = pb->x0[1];
     for (int t = 0; t < NSTEP; t++) {
         traj[t + 1][0] = traj[t][0];
         traj[t + 1][1] = traj[t][1];
@@ -140,22 +192,22 @@ int main(void)
         for (int k = 0; k < n; k++)
             theta[off + k] = 0.1 * uniform(&seed);
 
-    double before;
-    if (rollout(m, theta, work, &before) != DIL_OK)
+    double before, before_x;
+    if (rollout(m, theta, work, &before, &before_x) != DIL_OK)
         return EXIT_FAILURE;
 
     /* Adam on the mean loss over all transitions */
-    const double lr = 0.01, b1 = 0.9, b2 = 0.999;
+    const double lr = pb->lr, b1 = 0.9, b2 = 0.999;
     double b1t = 1, b2t = 1, mean = 0;
-    printf("# backward-Euler NODE (%s, %d parameters) on %d spiral transitions\n", m->name,
-           nt, NSTEP);
+    printf("# backward-Euler NODE (%s, %d parameters) on %d %s transitions\n", m->name, nt,
+           NTRAIN, pb->name);
     printf("# %5s %14s\n", "iter", "mean loss");
-    for (int t = 0; t < NSTEP; t++)
+    for (int t = 0; t < NTRAIN; t++)
         y[t][0] = traj[t][0], y[t][1] = traj[t][1];
-    for (int it = 0; it <= ITERS; it++) {
+    for (int it = 0; it <= pb->iters; it++) {
         memset(grad, 0, (size_t)nt * sizeof *grad);
         mean = 0;
-        for (int t = 0; t < NSTEP; t++) {
+        for (int t = 0; t < NTRAIN; t++) {
             dil_info info;
             double loss;
             int st = dil_solve(m, traj[t], theta, y[t], &opt, &info, work);
@@ -167,13 +219,13 @@ int main(void)
                         dil_status_string(st));
                 return EXIT_FAILURE;
             }
-            mean += loss / NSTEP;
+            mean += loss / NTRAIN;
             for (int k = 0; k < nt; k++)
-                grad[k] += g[k] / NSTEP;
+                grad[k] += g[k] / NTRAIN;
         }
         if (it % 50 == 0)
             printf("  %5d %14.6e\n", it, mean);
-        if (it == ITERS)
+        if (it == pb->iters)
             break;
         b1t *= b1;
         b2t *= b2;
@@ -184,11 +236,13 @@ int main(void)
         }
     }
 
-    double after;
-    if (rollout(m, theta, work, &after) != DIL_OK)
+    double after, after_x;
+    if (rollout(m, theta, work, &after, &after_x) != DIL_OK)
         return EXIT_FAILURE;
-    printf("# rollout of %d implicit steps from x(0): mean squared error %.3e before "
-           "training, %.3e after\n", NSTEP, before, after);
+    printf("# rollout from x(0), mean squared error before -> after training:\n"
+           "#   %d fitted steps        %.3e -> %.3e\n"
+           "#   %d extrapolated steps  %.3e -> %.3e\n",
+           NTRAIN, before, after, NTEST, before_x, after_x);
     free(theta), free(grad), free(g), free(am), free(av), free(work);
     return EXIT_SUCCESS;
 }
