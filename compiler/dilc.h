@@ -19,9 +19,10 @@
 #ifndef DILC_H
 #define DILC_H
 
-#include <gmp.h>
 #include <stddef.h>
-#include <stdio.h>
+#include <stdio.h>   /* before gmp.h, which then declares its FILE functions */
+
+#include <gmp.h>
 
 /* ------------------------------------------------------------------ */
 /* arena.c: one zeroed arena per run                                   */
