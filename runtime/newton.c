@@ -10,7 +10,9 @@
  *     curvature it stops and returns the iterate reached so far, which is a
  *     descent direction (every CG iterate from 0 is, while the curvature
  *     stays positive); if that happens at the very first inner iteration
- *     the step is steepest descent, -g.
+ *     the step is steepest descent, -g.  The offending direction itself is
+     then added to the step (add_negative_curvature), so that a saddle
+     region is left along the direction in which f falls fastest.
  *   - The inner tolerance is the forcing term eta = min(inner_tol, sqrt(||g||))
  *     relative to ||g||: loose far away (cheap steps), tight near the
  *     solution, which keeps the local convergence superlinear.
@@ -77,6 +79,30 @@ int dili_armijo(dili_ctx *c, const double *y, double f0, const double *d,
 }
 
 /*
+ * CG stopped on a direction d with d'Hd <= 0 (hd = H d): H is indefinite
+ * here, a saddle region.  The truncated iterate p alone makes little
+ * progress there (near Wood's saddle, f fell by 1e-3 over 50 iterations),
+ * because the gradient is small and p ignores the one direction along
+ * which f falls fastest.  Add that direction: q = d/|d|, signed so that
+ * g'q <= 0, times tau = max(|p|, |kappa|) with kappa = d'Hd/d'd, the
+ * curvature along it (the step |kappa|/L of negative-curvature methods
+ * with a unit Hessian Lipschitz constant; Armijo backtracking corrects
+ * the scale).  g'p only decreases, so p stays a descent direction.
+ */
+static void add_negative_curvature(int n, const double *g, double *p,
+                                   const double *d, const double *hd)
+{
+    double dn = dili_norm(n, d), dhd = dili_dot(n, d, hd), kappa, tau, s;
+    if (!(dn > 0.0) || !(dhd < 0.0) || !isfinite(dhd))
+        return;
+    kappa = dhd / (dn * dn);
+    tau = fmax(dili_norm(n, p), -kappa);
+    s = (dili_dot(n, g, d) > 0.0 ? -tau : tau) / dn;
+    if (isfinite(s))
+        dili_axpy(n, s, d, p);
+}
+
+/*
  * Contract: c, y (ny, finite), o checked by the caller; w holds
  * dili_newton_work(ny) doubles.  Fills c->info (iterations, score,
  * grad_norm, CG figures) and returns DIL_OK, DIL_MAX_ITER,
@@ -130,6 +156,8 @@ int dili_newton(dili_ctx *c, double *y, const dil_options *o, double *w)
         in->cg_total += it;
         if (cst == DIL_NOT_FINITE)
             return DIL_NOT_FINITE;
+        if (cst == DIL_CG_BREAKDOWN)
+            add_negative_curvature(n, g, p, d, hd);
         /* DIL_CG_MAX_ITER: the truncated iterate is still a descent
            direction.  DIL_CG_BREAKDOWN at the first inner step: p = 0, so
            fall back to steepest descent (Steihaug). */
