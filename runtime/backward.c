@@ -38,7 +38,7 @@ static int backward_core(dili_ctx *c, const double *y, const double *b,
                          const dil_options *o, double *w)
 {
     const dil_model *m = c->m;
-    int n = m->ny, st, i, stationary;
+    int n = m->ny, st, stationary;
     double *g = w, *tmp = g + n, *rest = tmp + n;
     dil_info *in = c->info;
 
@@ -79,23 +79,13 @@ static int backward_core(dili_ctx *c, const double *y, const double *b,
     if (o->cg_solution != NULL)
         dili_copy(n, g, o->cg_solution);
 
-    /* dL/dx = -(d2f/dx dy)^T g (+ direct): one mixed VJP with w = g */
-    if (dl_dx != NULL && m->nx > 0) {
-        in->n_jac++;
-        m->score_vjp_xy(y, c->x, c->theta, g, dl_dx, c->kw);
-        for (i = 0; i < m->nx; i++)
-            dl_dx[i] = -dl_dx[i] + (add_x ? add_x[i] : 0.0);
-        if (!dili_all_finite(m->nx, dl_dx))
-            return DIL_NOT_FINITE;
-    }
-    if (dl_dtheta != NULL && m->ntheta > 0) {
-        in->n_jac++;
-        m->score_vjp_thetay(y, c->x, c->theta, g, dl_dtheta, c->kw);
-        for (i = 0; i < m->ntheta; i++)
-            dl_dtheta[i] = -dl_dtheta[i] + (add_theta ? add_theta[i] : 0.0);
-        if (!dili_all_finite(m->ntheta, dl_dtheta))
-            return DIL_NOT_FINITE;
-    }
+    /* dL/dx = -(d2f/dx dy)^T g (+ direct): one mixed VJP with w = g;
+       likewise theta */
+    int fs = dili_ift_out(c, m->score_vjp_xy, y, g, m->nx, dl_dx, add_x);
+    if (fs == DIL_OK)
+        fs = dili_ift_out(c, m->score_vjp_thetay, y, g, m->ntheta, dl_dtheta, add_theta);
+    if (fs != DIL_OK)
+        return fs;
     if (!stationary)
         return DIL_NOT_STATIONARY;
     return st;

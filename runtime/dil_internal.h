@@ -47,6 +47,21 @@ int dili_residual(dili_ctx *c, const double *y, double *r);
 int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv);
 int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out);
 
+/* The start of every descent solver: *f = score(y) and g = grad(y), with
+   info's score and grad_norm set; DIL_OK or DIL_NOT_FINITE. */
+int dili_start(dili_ctx *c, const double *y, double *f, double *g);
+
+/* A vector-Jacobian product kernel (score_vjp_xy, residual_vjp_theta, ...). */
+typedef void (*dili_vjp_fn)(const double *y, const double *x, const double *theta,
+                            const double *w, double *out, double *work);
+
+/* The last step of the IFT (Theorem 1): out = -J^T w + direct, where J^T w
+   is the kernel's product (len entries) and direct the loss's own partial
+   derivative (NULL: none).  Skipped when out is NULL or len is 0.
+   DIL_OK or DIL_NOT_FINITE. */
+int dili_ift_out(dili_ctx *c, dili_vjp_fn vjp, const double *y, const double *w, int len,
+                 double *out, const double *direct);
+
 /* Workspace: the caller's, or malloc'ed (*own, freed by the caller of
    this; NULL on failure). */
 double *dili_work_acquire(const dil_model *m, size_t extra, double *work,

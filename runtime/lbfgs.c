@@ -97,12 +97,7 @@ int dili_lbfgs(dili_ctx *c, double *y, const dil_options *o, double *w)
     double f, gn;
     dil_info *in = c->info;
 
-    f = dili_score(c, y);
-    in->score = f;
-    if (!isfinite(f))
-        return DIL_NOT_FINITE;
-    st = dili_grad(c, y, g);
-    in->grad_norm = dili_norm(n, g);
+    st = dili_start(c, y, &f, g);
     if (st != DIL_OK)
         return st;
 

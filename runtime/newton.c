@@ -125,12 +125,7 @@ int dili_newton(dili_ctx *c, double *y, const dil_options *o, double *w)
     pb.eps = 0.0;
     pb.max_iter = o->inner_max_iter > 0 ? o->inner_max_iter : dili_default_cap(n);
 
-    f = dili_score(c, y);
-    in->score = f;
-    if (!isfinite(f))
-        return DIL_NOT_FINITE;
-    st = dili_grad(c, y, g);
-    in->grad_norm = dili_norm(n, g);
+    st = dili_start(c, y, &f, g);
     if (st != DIL_OK)
         return st;
 

@@ -64,7 +64,7 @@ int dili_root_backward(dili_ctx *c, const double *y, const double *b,
                        const dil_options *o, double *w)
 {
     const dil_model *m = c->m;
-    int n = m->ny, st, i, it, stationary;
+    int n = m->ny, st, it, stationary;
     double *z = w, *a = z + n, *t = a + n, *rest = t + n;
     dil_info *in = c->info;
     dili_normal_op op;
@@ -108,22 +108,12 @@ int dili_root_backward(dili_ctx *c, const double *y, const double *b,
         if (js != DIL_OK)
             return js;
     }
-    if (dl_dx != NULL && m->nx > 0) {
-        in->n_jac++;
-        m->residual_vjp_x(y, c->x, c->theta, a, dl_dx, c->kw);
-        for (i = 0; i < m->nx; i++)
-            dl_dx[i] = -dl_dx[i] + (add_x ? add_x[i] : 0.0);
-        if (!dili_all_finite(m->nx, dl_dx))
-            return DIL_NOT_FINITE;
-    }
-    if (dl_dtheta != NULL && m->ntheta > 0) {
-        in->n_jac++;
-        m->residual_vjp_theta(y, c->x, c->theta, a, dl_dtheta, c->kw);
-        for (i = 0; i < m->ntheta; i++)
-            dl_dtheta[i] = -dl_dtheta[i] + (add_theta ? add_theta[i] : 0.0);
-        if (!dili_all_finite(m->ntheta, dl_dtheta))
-            return DIL_NOT_FINITE;
-    }
+    /* dL/dx = -J_x^T a (+ direct), likewise theta */
+    int fs = dili_ift_out(c, m->residual_vjp_x, y, a, m->nx, dl_dx, add_x);
+    if (fs == DIL_OK)
+        fs = dili_ift_out(c, m->residual_vjp_theta, y, a, m->ntheta, dl_dtheta, add_theta);
+    if (fs != DIL_OK)
+        return fs;
     if (!stationary)
         return DIL_NOT_STATIONARY;
     return st;

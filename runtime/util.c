@@ -121,6 +121,29 @@ int dili_grad(dili_ctx *c, const double *y, double *g)
     return dili_all_finite(c->m->ny, g) ? DIL_OK : DIL_NOT_FINITE;
 }
 
+int dili_start(dili_ctx *c, const double *y, double *f, double *g)
+{
+    *f = dili_score(c, y);
+    c->info->score = *f;
+    if (!isfinite(*f))
+        return DIL_NOT_FINITE;
+    int st = dili_grad(c, y, g);
+    c->info->grad_norm = dili_norm(c->m->ny, g);
+    return st;
+}
+
+int dili_ift_out(dili_ctx *c, dili_vjp_fn vjp, const double *y, const double *w, int len,
+                 double *out, const double *direct)
+{
+    if (out == NULL || len == 0)
+        return DIL_OK;
+    c->info->n_jac++;
+    vjp(y, c->x, c->theta, w, out, c->kw);
+    for (int i = 0; i < len; i++)
+        out[i] = -out[i] + (direct ? direct[i] : 0.0);
+    return dili_all_finite(len, out) ? DIL_OK : DIL_NOT_FINITE;
+}
+
 int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv)
 {
     c->info->n_hvp++;
