@@ -88,8 +88,12 @@ static void print_ref(FILE *out, Node *n)
 
 static void print_map(FILE *out, const Map *m, const Node *small)
 {
+    long size = ir_size(small);
     if (small->rank == 0)
         fprintf(out, "[%d, %d]", m->r0, m->c0);
+    else if (m->c0 == 0 && m->acr == 0 && m->acc == 0 &&
+             (small->rows == 1 || m->arr == small->cols) && (small->cols == 1 || m->arc == 1))
+        fprintf(out, "[%d:%ld]", m->r0, m->r0 + size);   /* contiguous, row-major */
     else
         fprintf(out, "[%d%+d*i%+d*j, %d%+d*i%+d*j]", m->r0, m->arr, m->arc, m->c0, m->acr,
                 m->acc);
