@@ -146,3 +146,56 @@ $(BUILD)/bench/kernels_%: bench/kernels.c $(BUILD)/gen/%.o
 
 bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%)
 	$(Q)BUILD=$(BUILD) sh bench/run.sh $(BENCH_MODELS)
+
+# -------------------------------------------------------------------- fuzz
+# make fuzz FUZZ_SECONDS=N   builds fuzz/fuzz_dilc.c (libFuzzer, clang) with
+#                            the whole compiler under ASan+UBSan in
+#                            $(BUILD)/fuzz/, seeds $(BUILD)/fuzz/corpus from
+#                            models/, tests/diag/ and tests/fuzz-regress/, and
+#                            fuzzes for N seconds; failing inputs are written
+#                            to $(BUILD)/fuzz/ (crash-*, timeout-*, leak-*,
+#                            oom-*).  FUZZ_ARGS adds libFuzzer options.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS    ?=
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(CSTD) -O1 -g $(WARN) $(FUZZ_SAN) -MMD -MP
+FUZZ_OBJ     := $(COMPILER_SRC:%.c=$(BUILD)/fuzz/%.o) \
+                $(BUILD)/fuzz/compiler/parser.o $(BUILD)/fuzz/compiler/scanner.o
+
+$(BUILD)/fuzz/compiler/%.o: compiler/%.c | $(BUILD)/compiler/parser.h $(BUILD)/compiler/scanner.h
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(COMPILER_INC) -c $< -o $@
+
+$(BUILD)/fuzz/compiler/%.o: $(BUILD)/compiler/%.c
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(GEN_WARN) -fsanitize=fuzzer-no-link $(COMPILER_INC) -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_dilc: fuzz/fuzz_dilc.c $(FUZZ_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(COMPILER_INC) $(filter %.c %.o,$^) -lgmp -lm -o $@
+
+.PHONY: fuzz
+fuzz: $(BUILD)/fuzz/fuzz_dilc
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)for f in models/*.dil tests/diag/*.dil tests/fuzz-regress/*; do \
+	    [ -f "$$f" ] && cp "$$f" $(BUILD)/fuzz/corpus/seed-$$(basename "$$f"); done; true
+	$(Q)$(BUILD)/fuzz/fuzz_dilc $(BUILD)/fuzz/corpus -dict=fuzz/dil.dict \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(BUILD)/fuzz/ -print_final_stats=1 $(FUZZ_ARGS)
+
+# ---------------------------------------------------------------- valgrind
+# make valgrind   dilc on every model (full compile; --print-derivatives,
+#                 --stats, --dot, --dump-ast) and on every input of
+#                 tests/diag/ and tests/fuzz-regress/, every unit test and
+#                 every model test (CK_FORK=no), all under valgrind's
+#                 memcheck: no memory error and no definite leak
+#                 (tests/valgrind.sh).  About two minutes on two cores, so
+#                 it is separate from `make check`, which runs only a
+#                 ten-second subset (tests/golden/valgrind_quick.sh).
+#                 Needs a build without sanitizers: not BUILD=build/san.
+.PHONY: valgrind
+valgrind: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
+	$(Q)BUILD=$(BUILD) sh tests/valgrind.sh

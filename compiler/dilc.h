@@ -267,6 +267,9 @@ typedef struct Node {
     int offset;               /* LEAF: flat offset of element (0, 0) in block */
     Map map;                  /* VIEW: element (r,c) of this = map(r,c) of arg */
     Map *place;               /* ASSEMBLE: placement of each piece */
+    int stacked;              /* ASSEMBLE: every piece a block, in order of
+                                 rows, no two sharing a row (ir_view finds
+                                 the pieces a view meets by bisection) */
     const char *name;         /* LEAF: the symbol, for printing only */
     unsigned hash;
     struct Node *hnext;       /* hash-cons chain */
@@ -339,6 +342,8 @@ typedef struct Symbol {
 
 typedef struct Model {
     const char *name;         /* from `model NAME` */
+    Loc loc;                  /* the `model` declaration, for messages
+                                 about the model as a whole */
     int ny, nx, ntheta, ndata;
     int nres;                 /* residual length, 0 for a score model */
     Symbol *syms;             /* every declared symbol, declaration order */
@@ -380,6 +385,8 @@ typedef struct EmitOptions {
 
 /* Derived kernels of one model, ready to emit. */
 typedef struct Kernels Kernels;
+/* NULL, after reporting an error, when the kernels are too large to emit
+   (more than KERN_MAX_NODES scheduled nodes in all). */
 Kernels *kern_derive(const Model *m);
 void kern_print_derivatives(FILE *out, const Kernels *k);
 void kern_print_stats(FILE *out, const Kernels *k);

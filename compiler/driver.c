@@ -29,6 +29,8 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
         goto out;
     }
     Kernels *ks = kern_derive(m);
+    if (!ks)
+        goto out;
     if (o->print_derivatives)
         kern_print_derivatives(o->print_derivatives, ks);
     if (o->stats)

@@ -161,6 +161,14 @@ typedef struct Emitter {
     Stats st;
     Slot *slots;
     int nslots, capslots;
+    /* First fit must stay fast with many thousands of slots (a long
+       unrolled horizon keeps every step's tensors live until the reverse
+       sweep reads them): seg is a max-tree over the free size of each slot
+       (0 when live), leaves at segcap + i; top is the end of the highest
+       slot. */
+    long *seg;
+    int segcap;
+    long top;
     long peak;
     int depth;            /* indentation */
     int need_sq;
@@ -448,39 +456,71 @@ static void store(Emitter *e, const char *base, long off, long ld, Aff r, Aff c,
 /* Scratch allocation                                                   */
 /* ------------------------------------------------------------------ */
 
-static int slot_alloc(Emitter *e, long size)
+/* Sets slot i's leaf of the max-tree and the maxima above it. */
+static void seg_update(Emitter *e, int i)
 {
-    /* First fit among released slots, else grow the arena of work. */
-    for (int i = 0; i < e->nslots; i++)
-        if (!e->slots[i].live && e->slots[i].size >= size) {
-            if (e->slots[i].size > size) {
-                /* split: keep the remainder as a free slot */
-                if (e->nslots == e->capslots) {
-                    e->capslots = e->capslots ? 2 * e->capslots : 16;
-                    e->slots = realloc(e->slots, (size_t)e->capslots * sizeof *e->slots);
-                    if (!e->slots)
-                        dil_fatal("out of memory");
-                }
-                e->slots[e->nslots++] =
-                    (Slot){e->slots[i].off + size, e->slots[i].size - size, 0};
-                e->slots[i].size = size;
-            }
-            e->slots[i].live = 1;
-            return i;
-        }
+    int p = e->segcap + i;
+    e->seg[p] = e->slots[i].live ? 0 : e->slots[i].size;
+    for (p /= 2; p >= 1; p /= 2)
+        e->seg[p] = e->seg[2 * p] > e->seg[2 * p + 1] ? e->seg[2 * p] : e->seg[2 * p + 1];
+}
+
+/* Room for one more slot, in the slot array and in the max-tree. */
+static void slot_reserve(Emitter *e)
+{
     if (e->nslots == e->capslots) {
         e->capslots = e->capslots ? 2 * e->capslots : 16;
         e->slots = realloc(e->slots, (size_t)e->capslots * sizeof *e->slots);
         if (!e->slots)
             dil_fatal("out of memory");
     }
-    long top = 0;
-    for (int i = 0; i < e->nslots; i++)
-        if (e->slots[i].off + e->slots[i].size > top)
-            top = e->slots[i].off + e->slots[i].size;
-    e->slots[e->nslots] = (Slot){top, size, 1};
-    if (top + size > e->peak)
-        e->peak = top + size;
+    if (e->nslots == e->segcap) {
+        e->segcap = e->segcap ? 2 * e->segcap : 16;
+        free(e->seg);
+        e->seg = calloc(2 * (size_t)e->segcap, sizeof *e->seg);
+        if (!e->seg)
+            dil_fatal("out of memory");
+        for (int i = 0; i < e->nslots; i++)
+            e->seg[e->segcap + i] = e->slots[i].live ? 0 : e->slots[i].size;
+        for (int p = e->segcap - 1; p >= 1; p--)
+            e->seg[p] = e->seg[2 * p] > e->seg[2 * p + 1] ? e->seg[2 * p] : e->seg[2 * p + 1];
+    }
+}
+
+static void slot_release(Emitter *e, int i)
+{
+    e->slots[i].live = 0;
+    seg_update(e, i);
+}
+
+static int slot_alloc(Emitter *e, long size)
+{
+    /* First fit among released slots (the free slot of lowest index that
+       is large enough, found by descending the max-tree), else grow the
+       arena of work. */
+    if (e->segcap && e->seg[1] >= size) {
+        int p = 1;
+        while (p < e->segcap)
+            p = e->seg[2 * p] >= size ? 2 * p : 2 * p + 1;
+        int i = p - e->segcap;
+        if (e->slots[i].size > size) {
+            /* split: keep the remainder as a free slot */
+            slot_reserve(e);
+            e->slots[e->nslots] = (Slot){e->slots[i].off + size, e->slots[i].size - size, 0};
+            seg_update(e, e->nslots++);
+            e->slots[i].size = size;
+        }
+        e->slots[i].live = 1;
+        seg_update(e, i);
+        return i;
+    }
+    slot_reserve(e);
+    /* Splits never move the end of the highest slot: top is a running max. */
+    e->slots[e->nslots] = (Slot){e->top, size, 1};
+    e->top += size;
+    if (e->top > e->peak)
+        e->peak = e->top;
+    seg_update(e, e->nslots);
     return e->nslots++;
 }
 
@@ -917,19 +957,27 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
         }
     }
 
-    /* Emission in id order, releasing scratch after its last reader. */
-    Node **live = calloc(n > 0 ? (size_t)n : 1u, sizeof *live);
-    int nlive = 0;
+    /* Emission in id order, releasing scratch after its last reader.  A
+       slot in use is filed under the position after which it is free
+       (bucket[b], chained through next[]), so that releasing costs
+       nothing per live slot: with a scan over every live slot at every
+       position, a long unrolled horizon took time quadratic in its
+       length. */
+    int *bucket = malloc((size_t)(pos + 2) * sizeof *bucket);
+    int *next = malloc((n > 0 ? (size_t)n : 1u) * sizeof *next);
+    if (!bucket || !next)
+        dil_fatal("out of memory");
+    for (int b = 0; b < pos + 2; b++)
+        bucket[b] = -1;
+    int released = 0;     /* buckets below this one are free already */
     for (int i = 0; i < n; i++) {
         Node *nd = order[i];
         Info *in = INFO(nd);
         if (!in->mat || is_trivial(nd))
             continue;
-        for (int t = 0; t < nlive; t++)
-            if (INFO(live[t])->last < in->pos) {
-                e.slots[INFO(live[t])->slot].live = 0;
-                live[t--] = live[--nlive];
-            }
+        for (; released < in->pos; released++)
+            for (int t = bucket[released]; t >= 0; t = next[t])
+                slot_release(&e, INFO(order[t])->slot);
         if (!in->base && !in->local) {
             in->slot = slot_alloc(&e, ir_size(nd));
             in->base = arena_printf("t%d", nd->id);
@@ -937,11 +985,16 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
             in->ld = nd->cols;
             line(&e, "double *const t%d = work + %ld;", nd->id, e.slots[in->slot].off);
             e.used_work = 1;
-            live[nlive++] = nd;
+            /* free once a position beyond `last` is reached (at the next
+               one if nothing reads it after this position) */
+            int b = in->last > in->pos ? in->last : in->pos;
+            next[i] = bucket[b];
+            bucket[b] = i;
         }
         emit_node(&e, nd);
     }
-    free(live);
+    free(bucket);
+    free(next);
 
     /* Outputs that were not computed in place: zeros, leaves, copies. */
     for (int i = 0; i < k->nouts; i++) {
@@ -989,6 +1042,7 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
     fputs("}\n\n", fp);
     free(body);
     free(e.slots);
+    free(e.seg);
     for (int i = 0; i < n; i++)
         order[i]->aux = NULL;
     if (st)

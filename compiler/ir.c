@@ -386,7 +386,25 @@ Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
            back this way by the tangent sweep.) */
         Node probe = shaped(OP_VIEW, rank, rows, cols);
         int hit = -1, overlaps = 0, all_blocks = 1;
-        for (int i = 0; i < a->nargs; i++) {
+        int from = 0;
+        if (a->stacked) {
+            /* Only pieces from the last one starting at or above the view's
+               first row can meet it: skip the others, which a scan would
+               find disjoint one by one (quadratic when every element of a
+               long vector literal is read back). */
+            int lo = 0, hi = a->nargs - 1;
+            while (lo < hi) {
+                int mid = lo + (hi - lo + 1) / 2;
+                if (a->place[mid].r0 <= map.r0)
+                    lo = mid;
+                else
+                    hi = mid - 1;
+            }
+            from = lo;
+        }
+        for (int i = from; i < a->nargs; i++) {
+            if (a->stacked && a->place[i].r0 >= map.r0 + rows)
+                break;     /* this piece and all later ones lie below */
             Node *p = a->args[i];
             if (!map_is_block(&a->place[i], p->rows, p->cols)) {
                 all_blocks = 0;
@@ -480,6 +498,18 @@ Node *ir_assemble(int rank, int rows, int cols, int n, Node **pieces, const Map 
         cap += pieces[i]->op == OP_ASSEMBLE ? pieces[i]->nargs : 1;
     Node **ps = arena_alloc((size_t)(cap ? cap : 1) * sizeof *ps);
     Map *pl = arena_alloc((size_t)(cap ? cap : 1) * sizeof *pl);
+    /* Pieces kept so far, hashed by placement and shape, so that finding
+       the one a new piece merges into does not scan them all: a vector
+       literal of 40,000 elements took seconds, quadratic in its length.
+       Open addressing, at most half full; -1 is an empty entry. */
+    size_t hsize = 16;
+    while (hsize < 2 * (size_t)cap)
+        hsize *= 2;
+    int *htab = malloc(hsize * sizeof *htab);
+    if (!htab)
+        dil_fatal("out of memory");
+    for (size_t h = 0; h < hsize; h++)
+        htab[h] = -1;
     int k = 0;
     for (int i = 0; i < n; i++) {
         Node *p = pieces[i];
@@ -490,19 +520,20 @@ Node *ir_assemble(int rank, int rows, int cols, int n, Node **pieces, const Map 
             m = map_normal(m, q->rows, q->cols, rows, cols);
             if (ir_is_zero(q))
                 continue;
-            int merged = 0;
-            for (int t = 0; t < k && !merged; t++)
-                if (map_eq(&pl[t], &m) && same_shape(ps[t], q)) {
-                    ps[t] = ir_add(ps[t], q);
-                    merged = 1;
-                }
-            if (!merged) {
+            size_t h = map_hash(mix((unsigned)q->rows, (unsigned)q->cols), &m) & (hsize - 1);
+            while (htab[h] >= 0 && !(map_eq(&pl[htab[h]], &m) && same_shape(ps[htab[h]], q)))
+                h = (h + 1) & (hsize - 1);
+            if (htab[h] >= 0) {
+                ps[htab[h]] = ir_add(ps[htab[h]], q);   /* same shape: still matches */
+            } else {
+                htab[h] = k;
                 ps[k] = q;
                 pl[k] = m;
                 k++;
             }
         }
     }
+    free(htab);
     if (k == 0)
         return ir_zeros(rank, rows, cols);
     if (k == 1 && ps[0]->rows == rows && ps[0]->cols == cols &&
@@ -512,6 +543,11 @@ Node *ir_assemble(int rank, int rows, int cols, int n, Node **pieces, const Map 
     nd.args = ps;
     nd.nargs = k;
     nd.place = pl;
+    /* A function of the pieces and placements, so equal nodes agree. */
+    nd.stacked = 1;
+    for (int i = 0; i < k && nd.stacked; i++)
+        nd.stacked = map_is_block(&pl[i], ps[i]->rows, ps[i]->cols) &&
+                     (i == 0 || pl[i - 1].r0 + ps[i - 1]->rows <= pl[i].r0);
     return intern(&nd);
 }
 

@@ -22,6 +22,15 @@
 
 #include <string.h>
 
+/* Nodes scheduled by the emitter, over all kernels together (a node
+   shared by two kernels counts twice: each kernel emits it).  The
+   emitted C grows with this count, by 20 to 80 bytes a node; a million
+   would be about 25 to 80 MB of C in one function per kernel, beyond what
+   a C compiler handles, so the limit is half that.  The model's own IR
+   is bounded in sema.c (MAX_NODES); derivation multiplies it by about 10
+   to 25 here. */
+#define KERN_MAX_NODES 500000L
+
 static void block_lengths(const Model *m, int len[BLK__COUNT])
 {
     len[BLK_Y] = m->ny;
@@ -117,6 +126,25 @@ Kernels *kern_derive(const Model *m)
         out(k, "out_x", gw[BLK_X], m->nx);
         k = add(ks, "residual_vjp_theta", "out_theta = J_theta^T w");
         out(k, "out_theta", gw[BLK_THETA], m->ntheta);
+    }
+
+    long total = 0;
+    for (int i = 0; i < ks->n; i++) {
+        Kernel *kk = &ks->k[i];
+        Node *kroots[4], **order;
+        int nk = 0;
+        if (kk->ret)
+            kroots[nk++] = kk->ret;
+        for (int j = 0; j < kk->nouts; j++)
+            if (kk->outs[j].node && kk->outs[j].len > 0)
+                kroots[nk++] = kk->outs[j].node;
+        total += ir_topo(kroots, nk, &order);
+    }
+    if (total > KERN_MAX_NODES) {
+        diag_error(m->loc, "model too large to emit: its kernels have %ld IR nodes in all "
+                           "(at most %ld; unroll fewer steps)",
+                   total, KERN_MAX_NODES);
+        return NULL;
     }
     return ks;
 }

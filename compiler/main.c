@@ -4,9 +4,10 @@
  *   dilc model.dil -o model.c     writes model.c and model.h
  *
  * Exit status: 0 success, 1 errors in the model, 2 bad usage or I/O.
- * Outputs are written to temporary files and renamed into place only when
- * the whole compilation succeeded, so a failed run never leaves a
- * half-written model.c behind or clobbers a good one.
+ * Outputs (model.c, model.h and the --dot graph) are written to temporary
+ * files and renamed into place only when the whole compilation succeeded,
+ * so a failed run never leaves a half-written file behind or clobbers a
+ * good one.
  */
 #include "dilc.h"
 
@@ -60,6 +61,7 @@ static char *read_file(const char *path, size_t *len)
         return NULL;
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
+    errno = 0;
     while (buf) {
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
@@ -76,11 +78,13 @@ static char *read_file(const char *path, size_t *len)
             cap *= 2;
         }
     }
-    int err = ferror(f);
+    /* Keep fread's own reason (EISDIR for a directory, which fopen
+       accepts), so that the message says what is wrong. */
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
     if (!buf || err) {
         free(buf);
-        errno = err ? EIO : ENOMEM;
+        errno = err ? err : ENOMEM;
         return NULL;
     }
     buf[n] = '\0';
@@ -165,6 +169,8 @@ int main(int argc, char **argv)
     char *h_path = with_suffix(c_path, ".c", ".h");
     char *c_tmp = with_suffix(c_path, "", ".tmp");
     char *h_tmp = with_suffix(h_path, "", ".tmp");
+    char *dot_tmp = dot_path ? with_suffix(dot_path, "", ".tmp") : NULL;
+    int dot_made = 0;         /* dot_tmp is ours to rename or remove */
     o.header_name = base_name(h_path);
     if (print_derivs)
         o.print_derivatives = stdout;
@@ -188,14 +194,20 @@ int main(int argc, char **argv)
         }
     }
     if (dot_path && !o.check_only) {
-        o.dot = fopen(dot_path, "w");
+        o.dot = fopen(dot_tmp, "w");
         if (!o.dot) {
-            fprintf(stderr, "dilc: cannot write '%s': %s\n", dot_path, strerror(errno));
+            fprintf(stderr, "dilc: cannot write '%s': %s\n", dot_tmp, strerror(errno));
             status = 2;
             goto done;
         }
+        dot_made = 1;
     }
     status = dilc_run(&src, &o, stderr);
+    /* A failure without a diagnostic is a failed write of the output. */
+    if (status != 0 && diag_errors() == 0) {
+        fprintf(stderr, "dilc: error writing '%s'\n", c_path);
+        status = 2;
+    }
     if (o.dot && fclose(o.dot) != 0 && status == 0) {
         fprintf(stderr, "dilc: cannot write '%s'\n", dot_path);
         status = 2;
@@ -220,10 +232,19 @@ done:
     }
     if (o.dot)
         fclose(o.dot);
+    if (dot_made) {
+        if (status == 0 && rename(dot_tmp, dot_path) != 0) {
+            fprintf(stderr, "dilc: cannot write '%s': %s\n", dot_path, strerror(errno));
+            status = 2;
+        }
+        if (status != 0)
+            remove(dot_tmp);
+    }
     free(text);
     free(c_path);
     free(h_path);
     free(c_tmp);
     free(h_tmp);
+    free(dot_tmp);
     return status;
 }

@@ -52,10 +52,18 @@
    offsets of doubles fit an int with room to spare. */
 #define MAX_ELEMS (1L << 28)
 /* Work of the compile-time unrolling (loops, sums, inlined calls): one
-   step per elaborated expression or loop iteration. */
+   step per elaborated expression or loop iteration.  A step that builds
+   no new node (hash-consing finds it) is cheap: 4,000,000 take well
+   under a second. */
 #define MAX_STEPS 4000000L
-/* Nodes of the IR, all tensors together. */
-#define MAX_NODES 1000000
+/* Nodes of the model's IR (score, residual, loss), all tensors together.
+   This bounds the memory and time of elaboration and derivation:
+   derivation ends with 8 to 11 times as many nodes (gradient, tangents, loss
+   and residual kernels), so a model at the limit derives in well under a
+   second to about a million nodes, some 200 MB.  What the emitter then
+   writes is bounded separately and more tightly (KERN_MAX_NODES, kern.c):
+   the emitted C grows with the node count, not with the tensor sizes. */
+#define MAX_NODES 100000
 /* Bits of an exactly folded constant (numerator plus denominator), and
    the largest exponent of an exactly folded power (as in ir.c). */
 #define MAX_CONST_BITS 65536
@@ -354,15 +362,34 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
 
 #define report(loc, ...) report_note((loc), NULL, NULL, __VA_ARGS__)
 
-/* The size limits: reported once, then everything stops. */
-static void too_large(Loc loc)
+/* The size limits: reported once, naming the limit that was reached,
+   then everything stops. */
+static void too_large(Loc loc, int nodes)
 {
     if (S.stopped)
         return;
-    report(loc, "model too large to unroll: more than %ld elaboration steps or %d IR nodes "
-                "(a loop, a compile-time sum or nested fn calls unroll too far)",
-           MAX_STEPS, MAX_NODES);
+    if (!nodes)
+        report(loc, "model too large to unroll: more than %ld elaboration steps "
+                    "(a loop, a compile-time sum or nested fn calls unroll too far)",
+               MAX_STEPS);
+    else
+        report(loc, "model too large to unroll: more than %d IR nodes "
+                    "(a loop, a compile-time sum or nested fn calls unroll too far)",
+               MAX_NODES);
     S.stopped = 1;
+}
+
+/* One more step of elaboration or of a loop: 0, or -1 after reporting
+   too_large at loc.  Loops check the node count on every iteration too,
+   since an iteration builds at least its index constant even when its
+   body elaborates nothing (`for t in 0:3000000 { }`). */
+static int step(Loc loc)
+{
+    if (++S.steps > MAX_STEPS || ir_node_count() > MAX_NODES) {
+        too_large(loc, S.steps <= MAX_STEPS);
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -596,7 +623,7 @@ static int size_arg(Ast *e, const char *what, int *out)
 /* Rule: no tensor has more than MAX_ELEMS elements. */
 static int check_elems(Loc loc, long rows, long cols)
 {
-    if (rows * cols > MAX_ELEMS) {
+    if ((long long)rows * cols > MAX_ELEMS) {   /* each factor fits an int */
         report(loc, "tensor of shape [%ld, %ld] is too large (at most %ld elements)",
                rows, cols, MAX_ELEMS);
         return -1;
@@ -751,6 +778,11 @@ static Node *matmul(Loc loc, Node *a, Node *b)
                shape_str(b));
         return POISON;
     }
+    /* [m, 1] @ [1, n] is an outer product: its m*n elements need the
+       same bound as any other tensor (unchecked, [100000, 1] @ [1, 100000]
+       compiled to loops whose flat indices overflow an int). */
+    if (a->rank == 2 && b->rank == 2 && check_elems(loc, a->rows, b->cols) != 0)
+        return POISON;
     return ir_matmul(a, b);
 }
 
@@ -968,16 +1000,14 @@ static Node *elab_sumrange(Ast *e)
     if (bad)
         return POISON;
     if (hi > lo && hi - lo > MAX_STEPS - S.steps) {
-        too_large(e->loc);
+        too_large(e->loc, 0);
         return POISON;
     }
     Node *acc = NULL;
     long first = lo;
     for (long t = lo; t < hi && !S.stopped; t++) {
-        if (++S.steps > MAX_STEPS) {
-            too_large(e->loc);
+        if (step(e->loc) != 0)
             return POISON;
-        }
         local_push(e->name, ir_const_si(t), 0);
         frame_push(0, e->name, e->name_loc, t);
         Node *v = elab(e->c);
@@ -1157,10 +1187,8 @@ static Node *elab(Ast *e)
 {
     if (!e || S.stopped)
         return POISON;
-    if (++S.steps > MAX_STEPS || ir_node_count() > MAX_NODES) {
-        too_large(e->loc);
+    if (step(e->loc) != 0)
         return POISON;
-    }
     if (S.depth >= MAX_DEPTH) {
         report(e->loc, "expression nested too deeply after inlining fn calls (more than %d levels)",
                MAX_DEPTH);
@@ -1489,14 +1517,12 @@ static void decl_for(Decl *d)
     if (bad)
         return;
     if (hi > lo && hi - lo > MAX_STEPS - S.steps) {
-        too_large(d->loc);
+        too_large(d->loc, 0);
         return;
     }
     for (long t = lo; t < hi && !S.stopped; t++) {
-        if (++S.steps > MAX_STEPS) {
-            too_large(d->loc);
+        if (step(d->loc) != 0)
             return;
-        }
         local_push(d->name, ir_const_si(t), 0);
         frame_push(0, d->name, d->name_loc, t);
         elab_decls(d->body, 1);
@@ -1663,6 +1689,7 @@ Model *sema_model(Decl *decls)
     if (diag_errors() > 0)
         return NULL;
     Model *m = S.m;
+    m->loc = where;
     m->ny = (int)S.blk_len[BLK_Y];
     m->nx = (int)S.blk_len[BLK_X];
     m->ntheta = (int)S.blk_len[BLK_THETA];

@@ -193,7 +193,8 @@ START_TEST(decimal_refused)
     expect_refused("--1");
     expect_refused("1e999999999");
     expect_refused("1e-999999999");
-    expect_refused("1e100001");
+    expect_refused("1e1001");
+    expect_refused("1e-1001");
     expect_refused("1e99999999999999999999999999999999999999");
 }
 END_TEST
@@ -205,12 +206,12 @@ START_TEST(decimal_extremes)
     mpq_t q;
     mpq_init(q);
     double d;
-    ck_assert_int_eq(rat_from_decimal(q, "1e100000"), 0);
+    ck_assert_int_eq(rat_from_decimal(q, "1e1000"), 0);
     ck_assert_int_eq(rat_to_double(q, &d), -1);
-    ck_assert_int_eq(rat_from_decimal(q, "1e-100000"), 0);
+    ck_assert_int_eq(rat_from_decimal(q, "1e-1000"), 0);
     ck_assert_int_eq(rat_to_double(q, &d), 0);
     ck_assert(d == 0 && !signbit(d));
-    ck_assert_int_eq(rat_from_decimal(q, "-1e-100000"), 0);
+    ck_assert_int_eq(rat_from_decimal(q, "-1e-1000"), 0);
     ck_assert_int_eq(rat_to_double(q, &d), 0);
     ck_assert(d == 0 && signbit(d));
 

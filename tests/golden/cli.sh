@@ -50,5 +50,18 @@ cp "$T/k.c" "$T/bad.c"
 expect 1 "model error" -- $D "$T/bad.dil" -o "$T/bad.c"
 grep -q 'bad.dil:3:11: error:' "$T/err" || { echo "cli.sh: no file:line:col diagnostic"; cat "$T/err"; fail=1; }
 cmp -s "$T/k.c" "$T/bad.c" || { echo "cli.sh: a failed compile clobbered its output"; fail=1; }
+cp "$T/k.dot" "$T/bad.dot"
+expect 1 "model error with --dot" -- $D "$T/bad.dil" -o "$T/bad.c" --dot "$T/bad.dot"
+cmp -s "$T/k.dot" "$T/bad.dot" || { echo "cli.sh: a failed compile clobbered its --dot file"; fail=1; }
+ls "$T"/*.tmp >/dev/null 2>&1 && { echo "cli.sh: temporary files left behind"; fail=1; }
+
+# A write that fails (here: beyond a 1 KiB file size limit, SIGXFSZ
+# ignored) is an I/O error: exit 2 with a message, and nothing written.
+(trap '' XFSZ; ulimit -f 1; exec $D models/node_euler.dil -o "$T/big.c") 2>"$T/err"
+got=$?
+[ "$got" -eq 2 ] && grep -q "error writing" "$T/err" ||
+    { echo "cli.sh: failed write: exit $got, expected 2 with a message"; cat "$T/err"; fail=1; }
+[ ! -e "$T/big.c" ] && ! ls "$T"/*.tmp >/dev/null 2>&1 ||
+    { echo "cli.sh: a failed write left files behind"; fail=1; }
 [ "$fail" -eq 0 ] && echo "cli.sh: all command-line checks passed"
 exit $fail
