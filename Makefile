@@ -5,6 +5,8 @@
 #   make check      build and run every test
 #   make bench      benchmarks (callgrind instruction counts, timings)
 #   make sanitize   the test suite under ASan+UBSan
+#   make valgrind   dilc, the unit suites and the model tests under memcheck
+#   make fuzz       libFuzzer on the whole compiler (FUZZ_SECONDS=N)
 #   make generated  refresh generated/ from models/ (then commit it)
 #   V=1             show the commands
 

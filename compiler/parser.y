@@ -696,10 +696,16 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p)
         return 0;
     }
 
-    /* "expected A, B or C before X" */
+    /* "expected A, B or C before X".  Tokens that would merely continue
+       the expression before (an operator, or '(' making a name a call)
+       are left out when something else is expected: after `for t in 0:T`
+       the reader wants to hear about '{', not that T could be called. */
+    int others = 0;
+    for (int k = 0; k < n; k++)
+        others += !continues_expr(exp[k]) && strcmp(yysymbol_name(exp[k]), "'('") != 0;
     const char *list = NULL, *last = NULL;
     for (int k = 0; k < n; k++) {
-        if (continues_expr(exp[k]))
+        if (continues_expr(exp[k]) || (others && strcmp(yysymbol_name(exp[k]), "'('") == 0))
             continue;
         if (last)
             list = list ? arena_printf("%s, %s", list, last) : last;
