@@ -12,7 +12,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-OPT     ?= -O2 -g
+OPT     ?= -O2 -g -gdwarf-4   # DWARF 4: valgrind 3.19 cannot read clang 14's DWARF 5
 WARN    = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Wno-unused-parameter
 CSTD    = -std=c99 -D_POSIX_C_SOURCE=200809L
@@ -130,7 +130,7 @@ include tests/tests.mk
 
 # ---------------------------------------------------------------- sanitize
 sanitize:
-	$(Q)$(MAKE) --no-print-directory BUILD=build/san OPT="-O1 -g" \
+	$(Q)$(MAKE) --no-print-directory BUILD=build/san OPT="-O1 -g -gdwarf-4" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 
 clean:
