@@ -147,11 +147,7 @@ int dil_backward(const dil_model *m, const double *y, const double *x,
     base = dili_work_acquire(m, dili_backward_work(m, opt), work, &own);
     if (base == NULL)
         return dili_finish(info, &loc, DIL_NO_MEMORY);
-    c.m = m;
-    c.x = x;
-    c.theta = theta;
-    c.kw = base;
-    c.info = &loc;
+    c = (dili_ctx){m, x, theta, base, &loc};
     st = backward_core(&c, y, dl_dy, dl_dx, dl_dtheta, NULL, NULL, opt,
                        base + m->work_size);
     free(own);
@@ -185,11 +181,7 @@ int dil_loss_gradient(const dil_model *m, const double *y, const double *x,
     base = dili_work_acquire(m, dili_loss_work(m, opt), work, &own);
     if (base == NULL)
         return dili_finish(info, &loc, DIL_NO_MEMORY);
-    c.m = m;
-    c.x = x;
-    c.theta = theta;
-    c.kw = base;
-    c.info = &loc;
+    c = (dili_ctx){m, x, theta, base, &loc};
     gy = base + m->work_size;
     gx = gy + m->ny;
     gth = gx + m->nx;

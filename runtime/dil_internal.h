@@ -47,6 +47,11 @@ int dili_residual(dili_ctx *c, const double *y, double *r);
 int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv);
 int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out);
 
+/* The stopping test at the top of every descent iteration k: records
+   k, f and ||g|| in info; DIL_OK when ||g|| <= tol, DIL_MAX_ITER when k
+   reached max_iter, else -1 (go on). */
+int dili_stop(dil_info *in, int k, double f, double gn, const dil_options *o);
+
 /* The start of every descent solver: *f = score(y) and g = grad(y), with
    info's score and grad_norm set; DIL_OK or DIL_NOT_FINITE. */
 int dili_start(dili_ctx *c, const double *y, double *f, double *g);

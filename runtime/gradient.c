@@ -43,13 +43,8 @@ int dili_gradient(dili_ctx *c, double *y, const dil_options *o, double *w)
         double ft = 0.0, t = 0.0;
 
         gn = dili_norm(n, g);
-        in->iterations = k;
-        in->score = f;
-        in->grad_norm = gn;
-        if (gn <= o->tol)
-            return DIL_OK;
-        if (k >= o->max_iter)
-            return DIL_MAX_ITER;
+        if ((st = dili_stop(in, k, f, gn, o)) >= 0)
+            return st;
         if (k == 0)
             t0 = fmin(1.0, 1.0 / gn);
         /* the direction is -g: negate g in place (recomputed after the step) */

@@ -105,13 +105,8 @@ int dili_lbfgs(dili_ctx *c, double *y, const dil_options *o, double *w)
         double gd, ft = 0.0, t = 0.0, t0, sv, sn, vn;
 
         gn = dili_norm(n, g);
-        in->iterations = k;
-        in->score = f;
-        in->grad_norm = gn;
-        if (gn <= o->tol)
-            return DIL_OK;
-        if (k >= o->max_iter)
-            return DIL_MAX_ITER;
+        if ((st = dili_stop(in, k, f, gn, o)) >= 0)
+            return st;
 
         /* two-loop recursion: d = -B^-1 g */
         dili_copy(n, g, d);

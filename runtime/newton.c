@@ -134,13 +134,8 @@ int dili_newton(dili_ctx *c, double *y, const dil_options *o, double *w)
         int it, cst, steepest = 0;
 
         gn = dili_norm(n, g);
-        in->iterations = k;
-        in->score = f;
-        in->grad_norm = gn;
-        if (gn <= o->tol)
-            return DIL_OK;
-        if (k >= o->max_iter)
-            return DIL_MAX_ITER;
+        if ((st = dili_stop(in, k, f, gn, o)) >= 0)
+            return st;
 
         /* inner CG on H p = -g with the forcing term as relative tolerance */
         for (i = 0; i < n; i++)

@@ -90,11 +90,7 @@ int dil_solve(const dil_model *m, const double *x, const double *theta,
     base = dili_work_acquire(m, dili_solve_work(m, opt), work, &own);
     if (base == NULL)
         return dili_finish(info, &loc, DIL_NO_MEMORY);
-    c.m = m;
-    c.x = x;
-    c.theta = theta;
-    c.kw = base;
-    c.info = &loc;
+    c = (dili_ctx){m, x, theta, base, &loc};
     w = base + m->work_size;
 
     switch (opt->solver) {

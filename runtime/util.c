@@ -121,6 +121,18 @@ int dili_grad(dili_ctx *c, const double *y, double *g)
     return dili_all_finite(c->m->ny, g) ? DIL_OK : DIL_NOT_FINITE;
 }
 
+int dili_stop(dil_info *in, int k, double f, double gn, const dil_options *o)
+{
+    in->iterations = k;
+    in->score = f;
+    in->grad_norm = gn;
+    if (gn <= o->tol)
+        return DIL_OK;
+    if (k >= o->max_iter)
+        return DIL_MAX_ITER;
+    return -1;
+}
+
 int dili_start(dili_ctx *c, const double *y, double *f, double *g)
 {
     *f = dili_score(c, y);
