@@ -10,5 +10,5 @@ for g in tests/golden/*.sh; do
     [ -f "$g" ] || continue
     if sh "$g"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $g"; fi
 done
-echo "test programs: $pass passed, $fail failed"
+echo "tests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
