@@ -294,14 +294,9 @@ void diff_gradient(Node *f, const int len[BLK__COUNT], Node *grad[BLK__COUNT])
 /* Tangents live in aux; NULL means identically zero. */
 #define T(x) ((Node *)(x)->aux)
 
-static Node *zero_of(const Node *like)
-{
-    return ir_zeros(like->rank, like->rows, like->cols);
-}
-
 static Node *or_zero(Node *t, const Node *like)
 {
-    return t ? t : zero_of(like);
+    return t ? t : ir_zeros(like->rank, like->rows, like->cols);
 }
 
 static Node *tangent(Node *nd, Block from, Block to)

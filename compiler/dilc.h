@@ -288,6 +288,12 @@ int ir_is_elementwise(Op op);             /* ADD..SIGN */
 
 /* Builders.  They require valid shapes (sema checks those first) and call
    unreachable() otherwise.  Each returns a simplified, shared node. */
+/* Exact folding of a power of constants stops at these sizes (exponent,
+   and bits of numerator plus denominator times exponent); sema reports a
+   constant power beyond them rather than leave it to run time. */
+#define IR_FOLD_MAX_EXP 4096
+#define IR_FOLD_MAX_BITS 65536
+
 Node *ir_const(mpq_srcptr q);
 Node *ir_const_si(long v);
 Node *ir_leaf(Block b, int offset, int rank, int rows, int cols);

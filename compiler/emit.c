@@ -153,7 +153,6 @@ typedef struct Slot {
 
 typedef struct Emitter {
     const Kernel *k;
-    const Model *m;
     FILE *out;
     int used[BLK__COUNT];
     int used_work;
@@ -171,7 +170,6 @@ typedef struct Emitter {
     long top;
     long peak;
     int depth;            /* indentation */
-    int need_sq;
 } Emitter;
 
 /* Helper functions an emitted file may need; only those used are written
@@ -845,7 +843,6 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
     Emitter e;
     memset(&e, 0, sizeof e);
     e.k = k;
-    e.m = m;
     e.trip = 1;
     char *body = NULL;
     size_t bodylen = 0;
@@ -869,14 +866,14 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
 
     /* Outputs: storage is the caller's array.  A node that is two outputs
        is computed into the first and copied to the second. */
-    const char *copy_from[3] = {0};
+    int own_loop[3] = {0};    /* output emitted by a loop of its own */
     for (int i = 0; i < k->nouts; i++) {
         Node *o = k->outs[i].node;
         if (!o || k->outs[i].len == 0)
             continue;
         Info *in = INFO(o);
         if (in->is_out || is_trivial(o)) {
-            copy_from[i] = "";    /* emitted as a loop of its own below */
+            own_loop[i] = 1;      /* a leaf, or a node already output */
             continue;
         }
         in->is_out = 1;
@@ -999,7 +996,7 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
     /* Outputs that were not computed in place: zeros, leaves, copies. */
     for (int i = 0; i < k->nouts; i++) {
         Node *o = k->outs[i].node;
-        if (!o || k->outs[i].len == 0 || !copy_from[i])
+        if (!o || k->outs[i].len == 0 || !own_loop[i])
             continue;
         long saved = e.trip;
         Aff r, c;

@@ -567,7 +567,7 @@ static int fold_pow(mpq_ptr out, mpq_srcptr a, mpq_srcptr e)
     /* Keep folded constants small: beyond a few thousand bits the value
        is far outside double range anyway, and sema reports overflow. */
     size_t bits = mpz_sizeinbase(mpq_numref(a), 2) + mpz_sizeinbase(mpq_denref(a), 2);
-    if (mag > 4096 || bits * mag > 65536)
+    if (mag > IR_FOLD_MAX_EXP || bits * mag > IR_FOLD_MAX_BITS)
         return 0;
     mpz_pow_ui(mpq_numref(out), mpq_numref(a), mag);
     mpz_pow_ui(mpq_denref(out), mpq_denref(a), mag);

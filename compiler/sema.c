@@ -66,8 +66,8 @@
 #define MAX_NODES 100000
 /* Bits of an exactly folded constant (numerator plus denominator), and
    the largest exponent of an exactly folded power (as in ir.c). */
-#define MAX_CONST_BITS 65536
-#define MAX_POW_EXP 4096
+#define MAX_CONST_BITS IR_FOLD_MAX_BITS
+#define MAX_POW_EXP IR_FOLD_MAX_EXP
 /* Depth of elaboration: the parser bounds the nesting of one expression,
    but inlining stacks fn bodies on top of each other. */
 #define MAX_DEPTH 5000
