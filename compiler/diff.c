@@ -23,6 +23,7 @@
 #include "dilc.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------ */
 /* Elementwise partial derivatives, shared by both modes                */
@@ -117,12 +118,57 @@ typedef struct Adj {
     int n, cap;
 } Adj;
 
+/* While a loop body is swept (loop_reverse), adjoints live in a map of
+   their own: those of body nodes, and those reaching the nodes outside
+   the body that it reads (each becomes a sum over t), listed in the order
+   they first appear so that node ids stay deterministic. */
+typedef struct Inner {
+    Loop *lp;
+    NodeMap adj;
+    Node **outside;
+    int nout, capout;
+} Inner;
+
+static Inner *inner;
+
+static Adj *adj_of(Node *n)
+{
+    if (!inner)
+        return n->aux;
+    Adj *a = nodemap_get(&inner->adj, n);
+    if (!a) {
+        a = arena_alloc(sizeof *a);
+        nodemap_put(&inner->adj, n, a);
+        if (n->in != inner->lp) {
+            if (inner->nout == inner->capout) {
+                int cap = inner->capout ? 2 * inner->capout : 16;
+                Node **o = arena_alloc((size_t)cap * sizeof *o);
+                for (int i = 0; i < inner->nout; i++)
+                    o[i] = inner->outside[i];
+                inner->outside = o;
+                inner->capout = cap;
+            }
+            inner->outside[inner->nout++] = n;
+        }
+    }
+    return a;
+}
+
+static void adj_place(Node *target, Node *v, Map m);
+
 static void adj_add(Node *target, Node *v)
 {
     if (ir_is_zero(v))
         return;
-    Adj *a = target->aux;
     v = reduce_to(target, v);
+    if (target->op == OP_LOOP && v->op == OP_ASSEMBLE) {
+        /* scatters from several loops into one loop's stacks: one
+           assembly of all their pieces, not a sum of full-size ones */
+        for (int i = 0; i < v->nargs; i++)
+            adj_place(target, v->args[i], v->place[i]);
+        return;
+    }
+    Adj *a = adj_of(target);
     a->full = a->full ? ir_add(a->full, v) : v;
 }
 
@@ -130,7 +176,7 @@ static void adj_place(Node *target, Node *v, Map m)
 {
     if (ir_is_zero(v))
         return;
-    Adj *a = target->aux;
+    Adj *a = adj_of(target);
     if (a->n == a->cap) {
         int cap = a->cap ? 2 * a->cap : 4;
         Node **p = arena_alloc((size_t)cap * sizeof *p);
@@ -150,7 +196,7 @@ static void adj_place(Node *target, Node *v, Map m)
 
 static Node *adj_value(Node *nd)
 {
-    Adj *a = nd->aux;
+    Adj *a = adj_of(nd);
     Node *v = a->full;
     if (a->n) {
         Node *as = ir_assemble(nd->rank, nd->rows, nd->cols, a->n, a->pieces, a->place);
@@ -237,6 +283,319 @@ static void backprop(Node *nd, Node *g)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Loops (docs/design.md, "Derivatives through a loop")                */
+/* ------------------------------------------------------------------ */
+
+/* The roots of lp's body: the state bodies, then the sums. */
+static int body_roots(const Loop *lp, Node ***out)
+{
+    int n = lp->nst + lp->nsum;
+    Node **r = arena_alloc((size_t)(n ? n : 1) * sizeof *r);
+    for (int s = 0; s < lp->nst; s++)
+        r[s] = lp->st[s].body;
+    for (int k = 0; k < lp->nsum; k++)
+        r[lp->nst + k] = lp->sum[k];
+    *out = r;
+    return n;
+}
+
+/* lp's body rebuilt in the body of `to`, which runs over the same t:
+   ITER becomes to's, CARRY(s, lag) the stored member t + lag of lp's
+   stack (a TVIEW of lp's value).  The builders simplify again. */
+static void transplant(const Loop *lp, Loop *to, Node **roots, int n, Node **out)
+{
+    Node **order;
+    int cnt = ir_body_topo(lp, roots, n, &order);
+    NodeMap memo = {0, 0, 0, 0};
+    for (int i = 0; i < cnt; i++) {
+        Node *nd = order[i], *r;
+        if (nd->op == OP_ITER) {
+            r = to->iter;
+        } else if (nd->op == OP_CARRY) {
+            r = ir_loop_read(lp, nd->state, nd->offset, to->iter);
+        } else {
+            Node **args = arena_alloc((size_t)(nd->nargs ? nd->nargs : 1) * sizeof *args);
+            for (int k = 0; k < nd->nargs; k++) {
+                Node *a = nd->args[k];
+                args[k] = a->in == lp ? nodemap_get(&memo, a) : a;
+            }
+            r = ir_rebuild(nd, args);
+        }
+        nodemap_put(&memo, nd, r);
+    }
+    for (int i = 0; i < n; i++)
+        out[i] = roots[i]->in == lp ? nodemap_get(&memo, roots[i]) : roots[i];
+}
+
+/* A read of lp's stored stack inside a transplanted body (a TVIEW of
+   lp's value): which state, the member t + *lag it reads, and where its
+   elements lie in the member's flat row (*within). */
+static int own_read(const Loop *lp, const Node *rd, long *lag, Map *within)
+{
+    long t0 = rd->args[1]->loop->lo, rel;
+    int is_sum;
+    int s = ir_loop_locate(lp, rd->map.r0 + (long)rd->trow * t0, &is_sum, &rel);
+    const LoopState *st = &lp->st[s];
+    long w = (long)st->rows * st->cols;
+    if (is_sum || rd->trow != w)
+        unreachable();
+    *lag = rel / w + st->kmin - t0;
+    *within = (Map){(int)(rel % w), rd->map.arr, rd->map.arc, 0, 0, 0};
+    return s;
+}
+
+/* A member-shaped value as a flat vector of its w elements, and back. */
+static Node *flatten(Node *v)
+{
+    if (v->rank == 1)
+        return v;
+    Map m = {0, v->rank == 2 ? v->cols : 0, v->rank == 2, 0, 0, 0};
+    return ir_assemble(1, v->rows * v->cols, 1, 1, &v, &m);
+}
+
+static Node *unflatten(Node *flat, int rank, int rows, int cols)
+{
+    Map m = {0, rank == 2 ? cols : rank, rank == 2, 0, 0, 0};
+    return ir_view(flat, rank, rows, cols, m);
+}
+
+/* Row `row0 + t` of a [rows, w] stack, read in iter's loop as a member
+   of the given shape. */
+static Node *row_read(Node *stack, Node *iter, const LoopState *st, long row0)
+{
+    Map m = {(int)row0, 0, 0, 0, st->rank == 2 ? st->cols : st->rank, st->rank == 2};
+    return ir_tview(stack, iter, st->rank, st->rows, st->cols, m, 1, 0);
+}
+
+/* One adjoint state of the reverse loop: contributions of the reads of
+   state s at lag e (see loop_reverse). */
+typedef struct Lag {
+    int s;
+    long e;
+    int p;                    /* its state in the reverse loop */
+    Node **pieces;
+    Map *place;
+    int n, cap;
+} Lag;
+
+static Lag *lag_find(Lag *lags, int n, int s, long e)
+{
+    for (int i = 0; i < n; i++)
+        if (lags[i].s == s && lags[i].e == e)
+            return &lags[i];
+    return NULL;
+}
+
+/* A read of an outside tensor in the body, and its stacked adjoint. */
+typedef struct Read {
+    Node *rd;
+    int y;                    /* its state in the reverse loop */
+} Read;
+
+/* The reverse loop's adjoint states, one per (state, lag) read in lp's
+   body.  Returns their number. */
+static int reverse_lags(const Loop *lp, Loop *rp, Node **roots, int nr, Lag **out)
+{
+    Node **order;
+    int cnt = ir_body_topo(lp, roots, nr, &order), n = 0;
+    Lag *lags = arena_alloc((size_t)(cnt ? cnt : 1) * sizeof *lags);
+    for (int i = 0; i < cnt; i++) {
+        Node *c = order[i];
+        if (c->op != OP_CARRY)
+            continue;
+        const LoopState *st = &lp->st[c->state];
+        long e = lp->dir * (st->d - c->offset);
+        if (e < 1)
+            unreachable();            /* sema reads only earlier members */
+        if (lag_find(lags, n, c->state, e))
+            continue;
+        Lag *l = &lags[n++];
+        memset(l, 0, sizeof *l);
+        l->s = c->state;
+        l->e = e;
+        long w = (long)st->rows * st->cols;
+        l->p = ir_loop_add_state(rp, arena_printf("adj_%s_%ld", st->name, e), 1, (int)w, 1, 0);
+        LoopState *ps = &rp->st[l->p];
+        ps->kmin = lp->dir > 0 ? lp->lo : lp->lo - e;
+        ps->kmax = lp->dir > 0 ? lp->hi + e : lp->hi;
+        ps->init_k0 = lp->dir > 0 ? lp->hi : lp->lo - e;
+        ps->ninit = e;
+    }
+    *out = lags;
+    return n;
+}
+
+static void lag_add(Lag *l, Node *v, Map m)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 4;
+        Node **p = arena_alloc((size_t)cap * sizeof *p);
+        Map *pl = arena_alloc((size_t)cap * sizeof *pl);
+        for (int i = 0; i < l->n; i++) {
+            p[i] = l->pieces[i];
+            pl[i] = l->place[i];
+        }
+        l->pieces = p;
+        l->place = pl;
+        l->cap = cap;
+    }
+    l->pieces[l->n] = v;
+    l->place[l->n++] = m;
+}
+
+/* Adjoint of state s's init rows: xbar on those rows, plus what the
+   reads of init rows collected, in the adjoint rows P_{s,e}[t] of the
+   first e iterations. */
+static void reverse_init(const Loop *lp, const Loop *rp, Node *g, int s, const Lag *lags,
+                         int nlags)
+{
+    const LoopState *st = &lp->st[s];
+    if (!st->init)
+        return;
+    long w = (long)st->rows * st->cols;
+    Node **pieces = arena_alloc((size_t)(nlags + 1) * sizeof *pieces);
+    Map *place = arena_alloc((size_t)(nlags + 1) * sizeof *place);
+    Map m = {(int)(st->offset + (st->init_k0 - st->kmin) * w), 1, 0, 0, 0, 0};
+    pieces[0] = ir_view(g, 1, (int)(st->ninit * w), 1, m);
+    place[0] = (Map){0, 1, 0, 0, 0, 0};
+    int np = 1;
+    for (int i = 0; i < nlags; i++) {
+        const Lag *l = &lags[i];
+        if (l->s != s)
+            continue;
+        long ta = lp->lo, tb = lp->hi;
+        if (lp->dir > 0 && tb > lp->lo + l->e)
+            tb = lp->lo + l->e;
+        if (lp->dir < 0 && ta < lp->hi - l->e)
+            ta = lp->hi - l->e;
+        if (ta >= tb)
+            continue;
+        const LoopState *ps = &rp->st[l->p];
+        Map pm = {(int)(ps->offset + (ta - ps->kmin) * w), 1, 0, 0, 0, 0};
+        pieces[np] = ir_view(rp->node, 1, (int)((tb - ta) * w), 1, pm);
+        long k0 = ta + st->d - lp->dir * l->e;     /* the member read at t = ta */
+        place[np++] = (Map){(int)((k0 - st->init_k0) * w), 1, 0, 0, 0, 0};
+    }
+    adj_add(st->init, ir_assemble(1, (int)(st->ninit * w), 1, np, pieces, place));
+}
+
+/*
+ * Reverse mode through loop node L with adjoint g (docs/design.md):
+ *
+ *   a_s(t)     = xbar_s[t + d] + sum_e P_{s,e}[t + dir e]
+ *   P_{s,e}[t] = (d body(t) / d x_s[t + d - dir e])^T (a(t), sumbar)
+ *
+ * run in the opposite direction, reading the stored trajectory; reads of
+ * outside tensors at t get a stacked adjoint scattered back, invariant
+ * nodes the summed adjoint, init rows what the reads of them collected.
+ */
+static void loop_reverse(Node *L, Node *g)
+{
+    Loop *lp = L->loop;
+    Loop *rp = ir_loop_new(lp->lo, lp->hi, -lp->dir);
+    Node **roots, **nb;
+    int nr = body_roots(lp, &roots);
+    Lag *lags;
+    int nlags = reverse_lags(lp, rp, roots, nr, &lags);
+    nb = arena_alloc((size_t)(nr ? nr : 1) * sizeof *nb);
+    transplant(lp, rp, roots, nr, nb);
+
+    Inner in;
+    memset(&in, 0, sizeof in);
+    in.lp = rp;
+    inner = &in;
+    for (int s = 0; s < lp->nst; s++) {
+        const LoopState *st = &lp->st[s];
+        int w = st->rows * st->cols;
+        Map sm = {(int)st->offset, w, 1, 0, 0, 0};
+        Node *xbar = ir_view(g, 2, (int)(st->kmax - st->kmin), w, sm);
+        Node *a = row_read(xbar, rp->iter, st, st->d - st->kmin);
+        for (int i = 0; i < nlags; i++) {
+            if (lags[i].s != s)
+                continue;
+            Node *pr = ir_carry(rp, lags[i].p, lp->dir * lags[i].e);
+            Node *pm = unflatten(pr, st->rank, st->rows, st->cols);
+            a = ir_add(a, pm);
+        }
+        adj_add(nb[s], a);
+    }
+    for (int k = 0; k < lp->nsum; k++) {
+        const Node *b = lp->sum[k];
+        Map m = {(int)lp->sum_off[k], b->rank == 2 ? b->cols : b->rank, b->rank == 2, 0, 0, 0};
+        adj_add(nb[lp->nst + k], ir_view(g, b->rank, b->rows, b->cols, m));
+    }
+
+    /* the sweep; TVIEW reads are where it stops */
+    Node **order;
+    int cnt = ir_body_topo(rp, nb, nr, &order), nreads = 0;
+    Read *reads = arena_alloc((size_t)(cnt ? cnt : 1) * sizeof *reads);
+    for (int i = cnt - 1; i >= 0; i--) {
+        Node *nd = order[i];
+        Node *gv = adj_value(nd);
+        if (!gv || ir_is_zero(gv) || nd->op == OP_ITER || nd->op == OP_CARRY)
+            continue;
+        if (nd->op != OP_TVIEW) {
+            backprop(nd, gv);
+            continue;
+        }
+        if (nd->args[0] == L) {           /* a carried member */
+            long lag;
+            Map within;
+            int s = own_read(lp, nd, &lag, &within);
+            lag_add(lag_find(lags, nlags, s, lp->dir * (lp->st[s].d - lag)), gv, within);
+            continue;
+        }
+        if (nd->rank == 2)
+            unreachable();                /* sema rolls no matrix read by t */
+        int y = ir_loop_add_state(rp, "adj_read", 1, (int)ir_size(nd), 1, 0);
+        rp->st[y].kmin = lp->lo;
+        rp->st[y].kmax = lp->hi;
+        rp->st[y].body = flatten(gv);
+        reads[nreads++] = (Read){nd, y};
+    }
+    for (int i = 0; i < nlags; i++) {
+        Lag *l = &lags[i];
+        LoopState *ps = &rp->st[l->p];
+        ps->body = l->n ? ir_assemble(1, ps->rows, 1, l->n, l->pieces, l->place)
+                        : ir_zeros(1, ps->rows, 1);
+    }
+    /* adjoints of the outside nodes: sums over t */
+    Node **ov = arena_alloc((size_t)(in.nout ? in.nout : 1) * sizeof *ov);
+    int *osum = arena_alloc((size_t)(in.nout ? in.nout : 1) * sizeof *osum);
+    for (int i = 0; i < in.nout; i++) {
+        ov[i] = adj_value(in.outside[i]);
+        osum[i] = -1;
+        if (ov[i] && !ir_is_zero(ov[i]) && ov[i]->in == rp)
+            osum[i] = ir_loop_add_sum(rp, ov[i]);
+    }
+    inner = NULL;
+    ir_loop_finish(rp);
+
+    long n = lp->hi - lp->lo;
+    for (int i = 0; i < in.nout; i++) {
+        if (!ov[i] || ir_is_zero(ov[i]))
+            continue;
+        if (osum[i] < 0) {                /* the same every t */
+            Node *c = ir_const_si(n);
+            adj_add(in.outside[i], ir_mul(c, ov[i]));
+        } else {
+            adj_add(in.outside[i], ir_loop_sum(rp, osum[i]));
+        }
+    }
+    for (int i = 0; i < nreads; i++) {
+        /* stack row j holds the adjoint of the read at t = lo + j */
+        Node *rd = reads[i].rd, *q = rd->args[0];
+        Node *piece = ir_loop_stack(rp, reads[i].y);
+        const Map *m = &rd->map;
+        Map place = {m->r0 + rd->trow * (int)lp->lo, rd->trow, m->arr,
+                     m->c0 + rd->tcol * (int)lp->lo, rd->tcol, m->acr};
+        adj_add(q, ir_assemble(q->rank, q->rows, q->cols, 1, &piece, &place));
+    }
+    for (int s = 0; s < lp->nst; s++)
+        reverse_init(lp, rp, g, s, lags, nlags);
+}
+
 void diff_gradient(Node *f, const int len[BLK__COUNT], Node *grad[BLK__COUNT])
 {
     Node **order;
@@ -253,9 +612,15 @@ void diff_gradient(Node *f, const int len[BLK__COUNT], Node *grad[BLK__COUNT])
 
     for (int i = n - 1; i >= 0; i--) {
         Node *nd = order[i];
+        if (nd->in)
+            continue;             /* a loop body: its loop's rule covers it */
         Node *g = adj_value(nd);
         if (!g || ir_is_zero(g))
             continue;
+        if (nd->op == OP_LOOP) {
+            loop_reverse(nd, g);
+            continue;
+        }
         if (nd->op == OP_LEAF) {
             /* Element (r, c) of the leaf is element offset + r*cols + c
                of its flat block. */
@@ -291,8 +656,69 @@ void diff_gradient(Node *f, const int len[BLK__COUNT], Node *grad[BLK__COUNT])
 /* Forward mode                                                         */
 /* ------------------------------------------------------------------ */
 
-/* Tangents live in aux; NULL means identically zero. */
-#define T(x) ((Node *)(x)->aux)
+/* Tangents live in aux (those of a loop body being differentiated in a
+   map, see tan_of); NULL means identically zero. */
+#define T(x) tan_of(x)
+
+/* ------------------------------------------------------------------ */
+/* Tangents of loops                                                   */
+/* ------------------------------------------------------------------ */
+
+/* The tangent loop of a loop node: its states and sums are those of the
+   primal whose tangent is not identically zero (smap, kmap: the primal's
+   index -> the tangent's, or -1), each stored flat with the primal's
+   layout of rows. */
+typedef struct TanLoop {
+    Loop *tl;
+    int *smap, *kmap;
+} TanLoop;
+
+static NodeMap loop_tans;         /* LOOP node -> TanLoop, this sweep */
+
+/* The body of a loop being differentiated forwards: tangents of its
+   nodes, and the primal loop its own reads refer to. */
+typedef struct TInner {
+    Loop *tp;
+    Node *L;
+    const TanLoop *tan;
+    NodeMap t;
+} TInner;
+
+static TInner *tinner;
+
+static Node *tan_of(Node *x)
+{
+    if (tinner && x->in == tinner->tp)
+        return nodemap_get(&tinner->t, x);
+    return x->aux;
+}
+
+/* The tangent of a view (or TVIEW) of a loop node: the same view of the
+   tangent loop, moved to where that part of the value lies there; NULL
+   where the part has no tangent. */
+static Node *loop_view_tangent(Node *v)
+{
+    Node *M = v->args[0];
+    const TanLoop *tl = nodemap_get(&loop_tans, M);
+    if (!tl)
+        return NULL;
+    const Loop *lp = M->loop;
+    long t0 = v->op == OP_TVIEW ? v->args[1]->loop->lo : 0, rel;
+    int is_sum;
+    int k = ir_loop_locate(lp, v->map.r0 + (v->op == OP_TVIEW ? (long)v->trow * t0 : 0),
+                           &is_sum, &rel);
+    int k2 = is_sum ? tl->kmap[k] : tl->smap[k];
+    if (k2 < 0)
+        return NULL;
+    long from = is_sum ? lp->sum_off[k] : lp->st[k].offset;
+    long to = is_sum ? tl->tl->sum_off[k2] : tl->tl->st[k2].offset;
+    Map m = v->map;
+    m.r0 += (int)(to - from);
+    if (v->op == OP_TVIEW)
+        return ir_tview(tl->tl->node, v->args[1], v->rank, v->rows, v->cols, m, v->trow, v->tcol);
+    return ir_view(tl->tl->node, v->rank, v->rows, v->cols, m);
+}
+
 
 static Node *or_zero(Node *t, const Node *like)
 {
@@ -307,8 +733,21 @@ static Node *tangent(Node *nd, Block from, Block to)
     switch (nd->op) {
     case OP_LEAF:
         return nd->block == from ? ir_leaf(to, nd->offset, nd->rank, nd->rows, nd->cols) : NULL;
-    case OP_CONST: case OP_EYE:
+    case OP_CONST: case OP_EYE: case OP_ITER: case OP_CARRY:
         return NULL;
+    case OP_VIEW: case OP_TVIEW:
+        if (a->op != OP_LOOP)
+            break;
+        if (tinner && a == tinner->L) {       /* a carried member: CARRY' */
+            long lag;
+            Map within;
+            int s = own_read(a->loop, nd, &lag, &within);
+            if (tinner->tan->smap[s] < 0)
+                return NULL;
+            Node *c = ir_carry(tinner->tp, tinner->tan->smap[s], lag);
+            return ir_view(c, nd->rank, nd->rows, nd->cols, within);
+        }
+        return loop_view_tangent(nd);
     default:
         break;
     }
@@ -322,6 +761,10 @@ static Node *tangent(Node *nd, Block from, Block to)
         return ir_bcast(ta, nd->rank, nd->rows, nd->cols);
     case OP_VIEW:
         return ir_view(ta, nd->rank, nd->rows, nd->cols, nd->map);
+    case OP_TVIEW:   /* a read of an outside tensor: the same read of its tangent */
+        return ta ? ir_tview(ta, nd->args[1], nd->rank, nd->rows, nd->cols, nd->map, nd->trow,
+                             nd->tcol)
+                  : NULL;
     case OP_ASSEMBLE: {
         Node **ps = arena_alloc((size_t)nd->nargs * sizeof *ps);
         for (int i = 0; i < nd->nargs; i++)
@@ -369,17 +812,173 @@ static Node *tangent(Node *nd, Block from, Block to)
     }
 }
 
+/* Whether body node nd of lp may have a nonzero tangent, given which
+   states do (active) and the tangents outside the body. */
+static int may_vary(const Node *nd, const Loop *lp, const int *active, NodeMap *flags)
+{
+    if (nd->op == OP_CARRY)
+        return active[nd->state];
+    for (int i = 0; i < nd->nargs; i++) {
+        Node *a = nd->args[i];
+        if (a->in == lp ? nodemap_get(flags, a) != NULL
+                        : (a->aux != NULL || (a->op == OP_LOOP && nodemap_get(&loop_tans, a))))
+            return 1;
+    }
+    return 0;
+}
+
+/* Which states and sums of lp have a tangent: a fixpoint from the init
+   tangents through the body.  Structural, so a state kept may still
+   turn out zero (it then costs a loop of zeros, never a wrong value). */
+static void tangent_activity(const Loop *lp, Node **order, int cnt, int *active, int *sum_active)
+{
+    static int yes;
+    for (int s = 0; s < lp->nst; s++)
+        active[s] = lp->st[s].init && lp->st[s].init->aux;
+    for (int round = 0; round <= lp->nst; round++) {
+        NodeMap flags = {0, 0, 0, 0};
+        for (int i = 0; i < cnt; i++)
+            if (may_vary(order[i], lp, active, &flags))
+                nodemap_put(&flags, order[i], &yes);
+        int changed = 0;
+        for (int s = 0; s < lp->nst; s++) {
+            Node *b = lp->st[s].body;
+            int v = b->in == lp ? nodemap_get(&flags, b) != NULL : b->aux != NULL;
+            if (v && !active[s])
+                active[s] = changed = 1;
+        }
+        for (int k = 0; k < lp->nsum; k++) {
+            Node *b = lp->sum[k];
+            sum_active[k] = b->in == lp ? nodemap_get(&flags, b) != NULL : b->aux != NULL;
+        }
+        if (!changed)
+            break;
+    }
+}
+
+/* Forward mode through loop node L: a loop in the same direction whose
+   state s is the tangent of x_s (init: the init's tangent; body: the
+   tangent of the body, in which CARRY(s, lag) has tangent CARRY'(s, lag),
+   a read of Q the same read of Q's tangent, an outside node its tangent),
+   and whose sums are the sums of the tangents. */
+static TanLoop *loop_tangent(Node *L, Block from, Block to)
+{
+    Loop *lp = L->loop;
+    Node **roots, **order;
+    int nr = body_roots(lp, &roots);
+    int cnt = ir_body_topo(lp, roots, nr, &order);
+    int *active = arena_alloc((size_t)(lp->nst + 1) * sizeof *active);
+    int *sum_active = arena_alloc((size_t)(lp->nsum + 1) * sizeof *sum_active);
+    tangent_activity(lp, order, cnt, active, sum_active);
+    int any = 0;
+    for (int s = 0; s < lp->nst; s++)
+        any |= active[s];
+    for (int k = 0; k < lp->nsum; k++)
+        any |= sum_active[k];
+    if (!any)
+        return NULL;
+
+    TanLoop *tl = arena_alloc(sizeof *tl);
+    Loop *tp = ir_loop_new(lp->lo, lp->hi, lp->dir);
+    tl->tl = tp;
+    tl->smap = arena_alloc((size_t)(lp->nst + 1) * sizeof *tl->smap);
+    tl->kmap = arena_alloc((size_t)(lp->nsum + 1) * sizeof *tl->kmap);
+    for (int s = 0; s < lp->nst; s++) {
+        const LoopState *st = &lp->st[s];
+        tl->smap[s] = -1;
+        if (!active[s])
+            continue;
+        int w = st->rows * st->cols;
+        int s2 = ir_loop_add_state(tp, arena_printf("tan_%s", st->name), 1, w, 1, st->d);
+        LoopState *ts = &tp->st[s2];
+        ts->kmin = st->kmin;
+        ts->kmax = st->kmax;
+        ts->init_k0 = st->init_k0;
+        ts->ninit = st->ninit;
+        ts->init = st->init ? st->init->aux : NULL;
+        tl->smap[s] = s2;
+    }
+    Node **nb = arena_alloc((size_t)(nr ? nr : 1) * sizeof *nb);
+    transplant(lp, tp, roots, nr, nb);
+
+    TInner ti;
+    memset(&ti, 0, sizeof ti);
+    ti.tp = tp;
+    ti.L = L;
+    ti.tan = tl;
+    tinner = &ti;
+    Node **body;
+    int bc = ir_body_topo(tp, nb, nr, &body);
+    for (int i = 0; i < bc; i++) {
+        Node *t = tangent(body[i], from, to);
+        nodemap_put(&ti.t, body[i], t && !ir_is_zero(t) ? t : NULL);
+    }
+    for (int s = 0; s < lp->nst; s++) {
+        if (tl->smap[s] < 0)
+            continue;
+        LoopState *ts = &tp->st[tl->smap[s]];
+        Node *t = tan_of(nb[s]);
+        ts->body = t ? flatten(t) : ir_zeros(1, ts->rows, 1);
+    }
+    for (int k = 0; k < lp->nsum; k++) {
+        tl->kmap[k] = -1;
+        if (!sum_active[k])
+            continue;
+        Node *t = tan_of(nb[lp->nst + k]);
+        tl->kmap[k] = ir_loop_add_sum(tp, or_zero(t, lp->sum[k]));
+    }
+    tinner = NULL;
+    ir_loop_finish(tp);
+    nodemap_put(&loop_tans, L, tl);
+    return tl;
+}
+
+/* The tangent of a loop's whole value (for a consumer that reads it
+   without a view: a view of the whole value is the node itself): the
+   tangent loop's parts placed at the primal's layout. */
+static Node *loop_value_tangent(Node *L, const TanLoop *tl)
+{
+    const Loop *lp = L->loop;
+    int n = lp->nst + lp->nsum, np = 0;
+    Node **pieces = arena_alloc((size_t)(n ? n : 1) * sizeof *pieces);
+    Map *place = arena_alloc((size_t)(n ? n : 1) * sizeof *place);
+    for (int i = 0; i < n; i++) {
+        int is_sum = i >= lp->nst, k = is_sum ? i - lp->nst : i;
+        int k2 = is_sum ? tl->kmap[k] : tl->smap[k];
+        if (k2 < 0)
+            continue;
+        long from = is_sum ? lp->sum_off[k] : lp->st[k].offset;
+        long to = is_sum ? tl->tl->sum_off[k2] : tl->tl->st[k2].offset;
+        long len = is_sum ? ir_size(lp->sum[k])
+                          : (lp->st[k].kmax - lp->st[k].kmin) * lp->st[k].rows * lp->st[k].cols;
+        Map m = {(int)to, 1, 0, 0, 0, 0};
+        pieces[np] = ir_view(tl->tl->node, 1, (int)len, 1, m);
+        place[np++] = (Map){(int)from, 1, 0, 0, 0, 0};
+    }
+    return ir_assemble(1, L->rows, 1, np, pieces, place);
+}
+
 void diff_tangent(int n, Node **roots, Block from, Block to, Node **out)
 {
     Node **order;
     int m = ir_topo(roots, n, &order);
     for (int i = 0; i < m; i++)
         order[i]->aux = NULL;
+    memset(&loop_tans, 0, sizeof loop_tans);
     for (int i = 0; i < m; i++) {
-        Node *t = tangent(order[i], from, to);
+        Node *nd = order[i];
+        if (nd->in)
+            continue;             /* a loop body: its loop's rule covers it */
+        if (nd->op == OP_LOOP) {
+            /* views of it find the tangent loop (loop_view_tangent) */
+            TanLoop *tl = loop_tangent(nd, from, to);
+            nd->aux = tl ? loop_value_tangent(nd, tl) : NULL;
+            continue;
+        }
+        Node *t = tangent(nd, from, to);
         if (t && ir_is_zero(t))
             t = NULL;
-        order[i]->aux = t;
+        nd->aux = t;
     }
     for (int i = 0; i < n; i++)
         out[i] = roots[i] ? or_zero(T(roots[i]), roots[i]) : NULL;

@@ -229,7 +229,12 @@ void ast_dump(FILE *out, const Decl *decls);   /* debugging (--dump-ast) */
     X(MATMUL,   2, NULL,        "@")       /* mat/vec in any pairing */  \
     X(OUTER,    2, NULL,        "outer")   /* vec x vec -> mat */        \
     X(SUM,      1, NULL,        "sum")     /* all elements -> scalar */  \
-    X(LSE,      1, NULL,        "logsumexp") /* log sum exp, stable */
+    X(LSE,      1, NULL,        "logsumexp") /* log sum exp, stable */ \
+    /* rolled loops (docs/design.md, "Rolled loops") */                  \
+    X(ITER,     0, NULL,        "t")       /* the loop index as a value */ \
+    X(CARRY,    0, NULL,        "carry")   /* member t + offset of a state */ \
+    X(TVIEW,    2, NULL,        "tview")   /* view affine in t: (a, ITER) */ \
+    X(LOOP,     -1, NULL,       "loop")    /* stacks and sums, flat */
 
 typedef enum Op {
 #define X(name, arity, cfn, pname) OP_##name,
@@ -256,6 +261,8 @@ typedef struct Map {
     int c0, acr, acc;
 } Map;
 
+struct Loop;
+
 typedef struct Node {
     Op op;
     int id;                   /* creation order: children have smaller ids */
@@ -267,6 +274,13 @@ typedef struct Node {
     int offset;               /* LEAF: flat offset of element (0, 0) in block */
     Map map;                  /* VIEW: element (r,c) of this = map(r,c) of arg */
     Map *place;               /* ASSEMBLE: placement of each piece */
+    int trow, tcol;           /* TVIEW: coefficients of t in the source row
+                                 and column (added to map's) */
+    struct Loop *loop;        /* ITER, CARRY: their loop; LOOP: itself */
+    struct Loop *in;          /* the loop whose body this node belongs to
+                                 (it reaches that loop's ITER or CARRY),
+                                 NULL for a value outside every loop */
+    int state;                /* CARRY: the state; offset is its lag */
     int stacked;              /* ASSEMBLE: every piece a block, in order of
                                  rows, no two sharing a row (ir_view finds
                                  the pieces a view meets by bisection) */
@@ -327,6 +341,79 @@ Node *ir_concat(int n, Node **parts);             /* scalars and vectors */
    (sorted by id).  The array is in the arena; returns its length. */
 int ir_topo(Node **roots, int nroots, Node ***out);
 
+/*
+ * Rolled loops (docs/design.md).  A Loop runs t = lo .. hi-1 (dir +1) or
+ * hi-1 .. lo (dir -1).  State s stacks members kmin .. kmax-1 of a family
+ * (each rank/rows/cols, w = rows*cols elements) as rows of a
+ * [kmax-kmin, w] array; iteration t writes member t + d (its body); the
+ * other rows are init rows, taken from `init` (a flat vector of
+ * ninit*w elements holding members init_k0 ...; NULL: zero).  Sum k
+ * accumulates sum[k] over t.  The LOOP node's value is every stack, then
+ * every sum, flat (rank 1); the outside reads it through views.
+ */
+typedef struct LoopState {
+    const char *name;         /* the family, for printing */
+    int rank, rows, cols;     /* one member */
+    long kmin, kmax;          /* members stored: row k - kmin */
+    long d;                   /* iteration t writes member t + d */
+    Node *init;               /* flat init rows, or NULL (zero) */
+    long init_k0, ninit;      /* member of init's first row; rows */
+    Node *body;               /* member t + d, in the body */
+    long offset;              /* of row 0 in the loop's value */
+} LoopState;
+
+typedef struct Loop {
+    int id;                   /* names its placeholders: 1, 2, ... */
+    long lo, hi;
+    int dir;
+    Node *iter;               /* ITER */
+    LoopState *st;
+    int nst, capst;
+    Node **sum;               /* bodies of the sums */
+    long *sum_off;            /* their offsets in the loop's value */
+    int nsum, capsum;
+    Node *node;               /* the LOOP node, after ir_loop_finish */
+    long size;                /* length of its value */
+} Loop;
+
+Loop *ir_loop_new(long lo, long hi, int dir);
+/* Adds a state (body, init, kmin, kmax filled in later); returns s. */
+int ir_loop_add_state(Loop *lp, const char *name, int rank, int rows, int cols, long d);
+int ir_loop_add_sum(Loop *lp, Node *body);
+/* CARRY: member t + lag of state s, of the member's shape. */
+Node *ir_carry(Loop *lp, int s, long lag);
+/* A view of a whose map adds trow*t to the source row and tcol*t to the
+   source column, t the loop index of iter's loop. */
+Node *ir_tview(Node *a, Node *iter, int rank, int rows, int cols, Map map, int trow, int tcol);
+/* Lays out the value and interns the LOOP node (stored in lp->node). */
+Node *ir_loop_finish(Loop *lp);
+/* Views of a finished loop: member k of state s; the whole stack as a
+   [kmax-kmin, w] matrix; sum k. */
+Node *ir_loop_member(const Loop *lp, int s, long k);
+Node *ir_loop_stack(const Loop *lp, int s);
+Node *ir_loop_sum(const Loop *lp, int k);
+/* In the body of iter's loop: member t + lag of state s of the finished
+   loop lp, as a TVIEW of its value (the stored trajectory). */
+Node *ir_loop_read(const Loop *lp, int s, long lag, Node *iter);
+/* Which part of lp's value holds flat element `at`: returns the state (or
+   sum, *is_sum set) and the offset within it. */
+int ir_loop_locate(const Loop *lp, long at, int *is_sum, long *rel);
+/* Body nodes of lp reachable from the roots (only nodes with in == lp),
+   in increasing id; arena array, returns the count. */
+int ir_body_topo(const Loop *lp, Node **roots, int nroots, Node ***out);
+/* A node rebuilt by the builders with new arguments (same op and
+   attributes): substitution and transplanting use it. */
+Node *ir_rebuild(Node *n, Node **args);
+
+/* Node -> value map (open addressing on node ids), arena-allocated. */
+typedef struct NodeMap {
+    Node **key;
+    void **val;
+    size_t cap, n;
+} NodeMap;
+void *nodemap_get(const NodeMap *m, const Node *k);
+void nodemap_put(NodeMap *m, Node *k, void *v);
+
 /* Printing: readable math with shared nodes named once (--print-derivatives
    and IR dumps), and Graphviz (--dot). */
 void ir_print(FILE *out, const char *label, Node *root);
@@ -346,6 +433,15 @@ typedef struct Symbol {
     mpq_ptr init;             /* PARAM default (every element), or NULL */
 } Symbol;
 
+/* One `for` or `sum(t in a:b, ...)`, rolled or not (--stats). */
+typedef struct LoopReport {
+    Loc loc;
+    const char *what;         /* "for" or "sum" */
+    long n;                   /* iterations */
+    int rolled;
+    const char *why;          /* why not, when not rolled */
+} LoopReport;
+
 typedef struct Model {
     const char *name;         /* from `model NAME` */
     Loc loc;                  /* the `model` declaration, for messages
@@ -357,11 +453,15 @@ typedef struct Model {
     Node *score;              /* scalar f; 1/2 sum(r^2) for residual models */
     Node *residual;           /* flattened r (rank 1), or NULL */
     Node *loss;               /* scalar L, or NULL */
+    LoopReport *loops;        /* every loop and compile-time sum elaborated */
+    int nloops;
 } Model;
 
 /* Elaborates declarations into IR with every semantic check; NULL if any
-   error was reported. */
+   error was reported.  Uniform loops are rolled (docs/design.md) unless
+   `unroll` is set (--unroll, for comparing the two forms). */
 Model *sema_model(Decl *decls);
+Model *sema_model_ex(Decl *decls, int unroll);
 
 /* ------------------------------------------------------------------ */
 /* diff.c: symbolic derivatives                                         */

@@ -44,6 +44,7 @@ const int ir_op_arity[OP__COUNT] = {
 static Node **table;
 static size_t table_size, table_count;
 static int next_id;
+static int next_loop;         /* ids of loops built so far */
 
 void ir_init(void)
 {
@@ -51,6 +52,7 @@ void ir_init(void)
     table = arena_alloc(table_size * sizeof *table);
     table_count = 0;
     next_id = 0;
+    next_loop = 0;
     /* The small constants every derivative rule uses exist from the start,
        so that building them never creates a node.  Node ids name the
        emitted temporaries, and C leaves the order in which the arguments
@@ -107,9 +109,21 @@ static unsigned node_hash(const Node *n)
     case OP_VIEW:
         h = map_hash(h, &n->map);
         break;
+    case OP_TVIEW:
+        h = map_hash(h, &n->map);
+        h = mix(h, (unsigned)n->trow);
+        h = mix(h, (unsigned)n->tcol);
+        break;
     case OP_ASSEMBLE:
         for (int i = 0; i < n->nargs; i++)
             h = map_hash(h, &n->place[i]);
+        break;
+    case OP_CARRY:
+        h = mix(h, (unsigned)n->state);
+        h = mix(h, (unsigned)n->offset);
+        /* fall through */
+    case OP_ITER: case OP_LOOP:
+        h = mix(h, (unsigned)n->loop->id);
         break;
     default:
         break;
@@ -138,6 +152,12 @@ static int node_eq(const Node *a, const Node *b)
         return a->block == b->block && a->offset == b->offset;
     case OP_VIEW:
         return map_eq(&a->map, &b->map);
+    case OP_TVIEW:
+        return map_eq(&a->map, &b->map) && a->trow == b->trow && a->tcol == b->tcol;
+    case OP_ITER: case OP_LOOP:
+        return a->loop == b->loop;
+    case OP_CARRY:
+        return a->loop == b->loop && a->state == b->state && a->offset == b->offset;
     case OP_ASSEMBLE:
         for (int i = 0; i < a->nargs; i++)
             if (!map_eq(&a->place[i], &b->place[i]))
@@ -191,6 +211,19 @@ static Node *intern(Node *cand)
         n->q = arena_mpq();
         mpq_set(n->q, cand->q);
     }
+    /* The loop a node belongs to: that of its placeholders.  A LOOP node
+       closes over its own body; no node mixes two loops' iterations. */
+    n->in = NULL;
+    if (n->op == OP_ITER || n->op == OP_CARRY)
+        n->in = n->loop;
+    else if (n->op != OP_LOOP)
+        for (int k = 0; k < n->nargs; k++) {
+            struct Loop *l = n->args[k]->in;
+            if (l && n->in && l != n->in)
+                unreachable();
+            if (l)
+                n->in = l;
+        }
     n->id = next_id++;
     n->hnext = table[i];
     table[i] = n;
@@ -379,6 +412,10 @@ Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
         Map m = map_compose(&a->map, &map);
         return ir_view(a->args[0], rank, rows, cols, m);
     }
+    if (a->op == OP_TVIEW) {     /* the inner map has no t: t terms stay */
+        Map m = map_compose(&a->map, &map);
+        return ir_tview(a->args[0], a->args[1], rank, rows, cols, m, a->trow, a->tcol);
+    }
     if (a->op == OP_ASSEMBLE && map_is_block(&map, rows, cols)) {
         /* A view of an assembly that lies inside one rectangular piece and
            meets no other is a view of that piece; one that meets no piece
@@ -434,6 +471,47 @@ Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
     n.args = args;
     n.nargs = 1;
     n.map = map;
+    return intern(&n);
+}
+
+/* A view whose source row and column also move with the loop index t:
+   element (r, c) is a[r0 + trow t + arr r + arc c, c0 + tcol t + acr r +
+   acc c].  Composes with VIEW and TVIEW like a view; a t term that meets
+   a source dimension of size 1 vanishes, and without one it is a VIEW. */
+Node *ir_tview(Node *a, Node *iter, int rank, int rows, int cols, Map map, int trow, int tcol)
+{
+    if (iter->op != OP_ITER || (a->in && a->in != iter->loop))
+        unreachable();
+    if (a->rows == 1)
+        trow = 0;
+    if (a->cols == 1)
+        tcol = 0;
+    if (!trow && !tcol)
+        return ir_view(a, rank, rows, cols, map);
+    map = map_normal(map, rows, cols, a->rows, a->cols);
+    if (a->op == OP_BCAST)
+        return ir_bcast(a->args[0], rank, rows, cols);
+    if (a->op == OP_VIEW || a->op == OP_TVIEW) {
+        /* outer map a->map (middle -> large) after this one (small ->
+           middle): the t terms of this map go through a's coefficients */
+        const Map *o = &a->map;
+        int tr = o->arr * trow + o->arc * tcol, tc = o->acr * trow + o->acc * tcol;
+        if (a->op == OP_TVIEW) {
+            if (a->args[1] != iter)
+                unreachable();
+            tr += a->trow;
+            tc += a->tcol;
+        }
+        Map m = map_compose(o, &map);
+        return ir_tview(a->args[0], iter, rank, rows, cols, m, tr, tc);
+    }
+    Node n = shaped(OP_TVIEW, rank, rows, cols);
+    Node *args[2] = {a, iter};
+    n.args = args;
+    n.nargs = 2;
+    n.map = map;
+    n.trow = trow;
+    n.tcol = tcol;
     return intern(&n);
 }
 
@@ -961,4 +1039,277 @@ int ir_topo(Node **roots, int nroots, Node ***out)
     memcpy(*out, list, (size_t)n * sizeof *list);
     free(list);
     return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rolled loops                                                        */
+/* ------------------------------------------------------------------ */
+
+Loop *ir_loop_new(long lo, long hi, int dir)
+{
+    Loop *lp = arena_alloc(sizeof *lp);
+    lp->id = ++next_loop;
+    lp->lo = lo;
+    lp->hi = hi;
+    lp->dir = dir;
+    Node n = shaped(OP_ITER, 0, 1, 1);
+    n.loop = lp;
+    lp->iter = intern(&n);
+    return lp;
+}
+
+int ir_loop_add_state(Loop *lp, const char *name, int rank, int rows, int cols, long d)
+{
+    if (lp->nst == lp->capst) {
+        int cap = lp->capst ? 2 * lp->capst : 4;
+        LoopState *st = arena_alloc((size_t)cap * sizeof *st);
+        if (lp->nst)
+            memcpy(st, lp->st, (size_t)lp->nst * sizeof *st);
+        lp->st = st;
+        lp->capst = cap;
+    }
+    LoopState *st = &lp->st[lp->nst];
+    memset(st, 0, sizeof *st);
+    st->name = name;
+    st->rank = rank;
+    st->rows = rows;
+    st->cols = cols;
+    st->d = d;
+    return lp->nst++;
+}
+
+int ir_loop_add_sum(Loop *lp, Node *body)
+{
+    if (lp->nsum == lp->capsum) {
+        int cap = lp->capsum ? 2 * lp->capsum : 4;
+        Node **b = arena_alloc((size_t)cap * sizeof *b);
+        long *o = arena_alloc((size_t)cap * sizeof *o);
+        if (lp->nsum) {
+            memcpy(b, lp->sum, (size_t)lp->nsum * sizeof *b);
+            memcpy(o, lp->sum_off, (size_t)lp->nsum * sizeof *o);
+        }
+        lp->sum = b;
+        lp->sum_off = o;
+        lp->capsum = cap;
+    }
+    lp->sum[lp->nsum] = body;
+    return lp->nsum++;
+}
+
+Node *ir_carry(Loop *lp, int s, long lag)
+{
+    const LoopState *st = &lp->st[s];
+    Node n = shaped(OP_CARRY, st->rank, st->rows, st->cols);
+    n.loop = lp;
+    n.state = s;
+    n.offset = (int)lag;
+    return intern(&n);
+}
+
+Node *ir_loop_finish(Loop *lp)
+{
+    long off = 0;
+    int nargs = 0;
+    for (int s = 0; s < lp->nst; s++) {
+        LoopState *st = &lp->st[s];
+        st->offset = off;
+        off += (st->kmax - st->kmin) * st->rows * st->cols;
+        nargs += 1 + (st->init != NULL);
+    }
+    for (int k = 0; k < lp->nsum; k++) {
+        lp->sum_off[k] = off;
+        off += ir_size(lp->sum[k]);
+        nargs++;
+    }
+    if (off > INT_MAX)
+        unreachable();              /* callers bound the stacks */
+    lp->size = off;
+    Node **args = arena_alloc((size_t)(nargs ? nargs : 1) * sizeof *args);
+    int a = 0;
+    for (int s = 0; s < lp->nst; s++) {
+        if (lp->st[s].init)
+            args[a++] = lp->st[s].init;
+        args[a++] = lp->st[s].body;
+    }
+    for (int k = 0; k < lp->nsum; k++)
+        args[a++] = lp->sum[k];
+    Node n = shaped(OP_LOOP, 1, (int)off, 1);
+    n.args = args;
+    n.nargs = nargs;
+    n.loop = lp;
+    lp->node = intern(&n);
+    return lp->node;
+}
+
+/* A tensor of shape (rank, rows, cols) stored flat from `base` in a
+   rank-1 node: element (r, c) at base + r*cols + c. */
+static Node *flat_view(Node *v, long base, int rank, int rows, int cols)
+{
+    Map m = {(int)base, rank == 2 ? cols : 1, 1, 0, 0, 0};
+    return ir_view(v, rank, rows, cols, m);
+}
+
+Node *ir_loop_member(const Loop *lp, int s, long k)
+{
+    const LoopState *st = &lp->st[s];
+    if (k < st->kmin || k >= st->kmax)
+        unreachable();
+    long w = (long)st->rows * st->cols;
+    return flat_view(lp->node, st->offset + (k - st->kmin) * w, st->rank, st->rows, st->cols);
+}
+
+Node *ir_loop_stack(const Loop *lp, int s)
+{
+    const LoopState *st = &lp->st[s];
+    return flat_view(lp->node, st->offset, 2, (int)(st->kmax - st->kmin), st->rows * st->cols);
+}
+
+Node *ir_loop_sum(const Loop *lp, int k)
+{
+    const Node *b = lp->sum[k];
+    return flat_view(lp->node, lp->sum_off[k], b->rank, b->rows, b->cols);
+}
+
+Node *ir_loop_read(const Loop *lp, int s, long lag, Node *iter)
+{
+    const LoopState *st = &lp->st[s];
+    long w = (long)st->rows * st->cols;
+    Map m = {(int)(st->offset + (lag - st->kmin) * w), st->rank == 2 ? st->cols : st->rank,
+             st->rank == 2, 0, 0, 0};
+    return ir_tview(lp->node, iter, st->rank, st->rows, st->cols, m, (int)w, 0);
+}
+
+int ir_loop_locate(const Loop *lp, long at, int *is_sum, long *rel)
+{
+    for (int s = 0; s < lp->nst; s++) {
+        const LoopState *st = &lp->st[s];
+        long len = (st->kmax - st->kmin) * st->rows * st->cols;
+        if (at >= st->offset && at < st->offset + len) {
+            *is_sum = 0;
+            *rel = at - st->offset;
+            return s;
+        }
+    }
+    for (int k = 0; k < lp->nsum; k++)
+        if (at >= lp->sum_off[k] && at < lp->sum_off[k] + ir_size(lp->sum[k])) {
+            *is_sum = 1;
+            *rel = at - lp->sum_off[k];
+            return k;
+        }
+    unreachable();
+}
+
+int ir_body_topo(const Loop *lp, Node **roots, int nroots, Node ***out)
+{
+    int cap = 64, n = 0, sp = 0, scap = 64;
+    Node **list = malloc((size_t)cap * sizeof *list);
+    Node **stack = malloc((size_t)scap * sizeof *stack);
+    if (!list || !stack)
+        dil_fatal("out of memory");
+    for (int r = 0; r < nroots; r++) {
+        if (!roots[r] || roots[r]->in != lp || roots[r]->mark)
+            continue;
+        roots[r]->mark = 1;
+        stack[sp++] = roots[r];
+        while (sp) {
+            Node *nd = stack[--sp];
+            if (n == cap) {
+                cap *= 2;
+                Node **l = realloc(list, (size_t)cap * sizeof *l);
+                if (!l)
+                    dil_fatal("out of memory");
+                list = l;
+            }
+            list[n++] = nd;
+            for (int i = 0; i < nd->nargs; i++) {
+                Node *c = nd->args[i];
+                if (c->mark || c->in != lp)
+                    continue;
+                c->mark = 1;
+                if (sp == scap) {
+                    scap *= 2;
+                    Node **st = realloc(stack, (size_t)scap * sizeof *st);
+                    if (!st)
+                        dil_fatal("out of memory");
+                    stack = st;
+                }
+                stack[sp++] = c;
+            }
+        }
+    }
+    free(stack);
+    for (int i = 0; i < n; i++)
+        list[i]->mark = 0;
+    qsort(list, (size_t)n, sizeof *list, by_id);
+    *out = arena_alloc((size_t)(n ? n : 1) * sizeof **out);
+    memcpy(*out, list, (size_t)n * sizeof *list);
+    free(list);
+    return n;
+}
+
+Node *ir_rebuild(Node *n, Node **a)
+{
+    switch (n->op) {
+    case OP_CONST: case OP_LEAF: case OP_EYE: case OP_ITER: case OP_CARRY:
+        return n;
+    case OP_BCAST:
+        return ir_bcast(a[0], n->rank, n->rows, n->cols);
+    case OP_VIEW:
+        return ir_view(a[0], n->rank, n->rows, n->cols, n->map);
+    case OP_TVIEW:
+        return ir_tview(a[0], a[1], n->rank, n->rows, n->cols, n->map, n->trow, n->tcol);
+    case OP_ASSEMBLE:
+        return ir_assemble(n->rank, n->rows, n->cols, n->nargs, a, n->place);
+    case OP_MATMUL:
+        return ir_matmul(a[0], a[1]);
+    case OP_OUTER:
+        return ir_outer(a[0], a[1]);
+    case OP_SUM:
+        return ir_sum(a[0]);
+    case OP_LSE:
+        return ir_lse(a[0]);
+    default:
+        if (ir_is_elementwise(n->op))
+            return n->nargs == 2 ? ir_binary(n->op, a[0], a[1]) : ir_unary(n->op, a[0]);
+        unreachable();              /* LOOP: loops do not nest */
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Node maps                                                           */
+/* ------------------------------------------------------------------ */
+
+static size_t nodemap_slot(const NodeMap *m, const Node *k)
+{
+    size_t i = ((size_t)k->id * 2654435761u) & (m->cap - 1);
+    while (m->key[i] && m->key[i] != k)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+void *nodemap_get(const NodeMap *m, const Node *k)
+{
+    if (!m->cap)
+        return NULL;
+    size_t i = nodemap_slot(m, k);
+    return m->key[i] ? m->val[i] : NULL;
+}
+
+void nodemap_put(NodeMap *m, Node *k, void *v)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        NodeMap g = {0, 0, m->cap ? 2 * m->cap : 64, 0};
+        g.key = arena_alloc(g.cap * sizeof *g.key);
+        g.val = arena_alloc(g.cap * sizeof *g.val);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->key[i])
+                nodemap_put(&g, m->key[i], m->val[i]);
+        *m = g;
+    }
+    size_t i = nodemap_slot(m, k);
+    if (!m->key[i]) {
+        m->key[i] = k;
+        m->n++;
+    }
+    m->val[i] = v;
 }

@@ -149,6 +149,41 @@ static void print_expr(FILE *out, Node *n, int top)
         }
         fputc(')', out);
         return;
+    case OP_ITER:
+        fprintf(out, "t%d", n->loop->id);
+        return;
+    case OP_CARRY:
+        fprintf(out, "%s@%d[t%d%+d]", n->loop->st[n->state].name, n->loop->id, n->loop->id,
+                n->offset);
+        return;
+    case OP_TVIEW:
+        print_ref(out, n->args[0]);
+        fprintf(out, "[%d%+d*t%d%+d*i%+d*j, %d%+d*t%d%+d*i%+d*j]", n->map.r0, n->trow,
+                n->args[1]->loop->id, n->map.arr, n->map.arc, n->map.c0, n->tcol,
+                n->args[1]->loop->id, n->map.acr, n->map.acc);
+        return;
+    case OP_LOOP: {
+        /* loopN(t in lo:hi; x[t+d] = body from init rows; sum body) */
+        const Loop *lp = n->loop;
+        fprintf(out, "loop%d(t%d in %ld:%ld%s", lp->id, lp->id, lp->lo, lp->hi,
+                lp->dir < 0 ? " descending" : "");
+        for (int s = 0; s < lp->nst; s++) {
+            const LoopState *st = &lp->st[s];
+            fprintf(out, "; %s[t%d%+ld] = ", st->name, lp->id, st->d);
+            print_ref(out, st->body);
+            fprintf(out, " rows %ld:%ld", st->kmin, st->kmax);
+            if (st->init) {
+                fputs(" init ", out);
+                print_ref(out, st->init);
+            }
+        }
+        for (int k = 0; k < lp->nsum; k++) {
+            fputs("; sum ", out);
+            print_ref(out, lp->sum[k]);
+        }
+        fputc(')', out);
+        return;
+    }
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MATMUL:
         fputc('(', out);
         print_ref(out, n->args[0]);

@@ -559,9 +559,11 @@ primary:
         $$->name_loc = @1;
     }
   | IDENT '(' IDENT IN expr ':' expr ',' expr ')' {
-        if (strcmp($1, "sum") != 0)
-            diag_error(@1, "only sum takes a range ('sum(%s in a:b, ...)'), not '%s'", $3, $1);
+        if (strcmp($1, "sum") != 0 && strcmp($1, "mean") != 0)
+            diag_error(@1, "only sum and mean take a range ('sum(%s in a:b, ...)'), not '%s'",
+                       $3, $1);
         $$ = new_ast(AST_SUMRANGE, @$);
+        $$->op = strcmp($1, "mean") == 0 ? 'm' : 's';
         $$->name = $3;
         $$->name_loc = @3;
         $$->a = $5;

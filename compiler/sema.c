@@ -94,9 +94,12 @@ typedef struct Taint {
     Loc loc;                  /* where it is used */
 } Taint;
 
-/* Member k of an indexed family. */
+/* Member k of an indexed family; or members k .. kend-1, rows of state s
+   of a rolled loop (then val is NULL). */
 typedef struct Member {
-    long k;
+    long k, kend;
+    Loop *lp;
+    int s;
     Node *val;
     Loc loc;                  /* the `let x[k]` that defined it */
     int gen;
@@ -192,6 +195,11 @@ static struct {
     long steps;
     int depth;
     int stopped;              /* error limit or size limit reached */
+
+    struct Roll *roll;        /* the loop being rolled on trial, or NULL */
+    int unroll;               /* --unroll: never roll */
+    LoopReport *loops;
+    int nloops, caploops;
 
     Symbol *syms;
     int nsyms, capsyms;
@@ -319,8 +327,29 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
 #endif
     ;
 
+static void roll_fail(const char *why);
+static void roll_failf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 static int report_note(Loc loc, const Loc *nloc, const char *note, const char *fmt, ...)
 {
+    if (S.roll) {
+        /* A trial elaboration prints nothing: the first error fails the
+           trial, and unrolling then reports it as usual. */
+        va_list ap;
+        va_start(ap, fmt);
+        int len = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        char *msg = arena_alloc((size_t)(len > 0 ? len : 0) + 1);
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)(len > 0 ? len : 0) + 1, fmt, ap);
+        va_end(ap);
+        roll_fail(msg);
+        return 0;
+    }
     if (S.stopped)
         return 0;
     for (int i = 0; i < S.nreported; i++)
@@ -362,10 +391,18 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
 
 #define report(loc, ...) report_note((loc), NULL, NULL, __VA_ARGS__)
 
+static int roll_arith_ok(Loc loc, Op op, Node *a, Node *b);
+static int index_value(Ast *e, Node *n, const char *what, long *c, long *k);
+static int roll_sum(Ast *e, long lo, long hi, Node **out);
+
 /* The size limits: reported once, naming the limit that was reached,
    then everything stops. */
 static void too_large(Loc loc, int nodes)
 {
+    if (S.roll) {
+        roll_fail("too large to elaborate");
+        return;
+    }
     if (S.stopped)
         return;
     if (!nodes)
@@ -733,6 +770,8 @@ static Node *arith(Loc loc, Op op, const char *opname, Node *a, Node *b)
         report(loc, "shape mismatch in '%s': %s and %s", opname, shape_str(a), shape_str(b));
         return POISON;
     }
+    if (!roll_arith_ok(loc, op, a, b))
+        return POISON;
     mpq_srcptr qa = cval(a), qb = cval(b);
     if (op == OP_DIV && qb && mpq_sgn(qb) == 0) {
         if (qa)
@@ -800,25 +839,39 @@ static Node *elab_binary(Ast *e)
     unreachable();
 }
 
-/* An index argument: one position, or a half-open range lo:hi. */
+/* An index argument: one position, or a half-open range lo:hi.  In a
+   rolled loop body the bounds may move with the loop index: lo + klo t,
+   hi + khi t (klo == khi for a range). */
 typedef struct Index {
     int is_range;
     long lo, hi;
+    long klo, khi;
     Loc loc;
 } Index;
 
+/* The first and last value of the loop index being rolled (0, 0 when no
+   loop is). */
+static void roll_ends(long *t0, long *t1);
+
 /* Rule: indices are compile-time integers with 0 <= i < n; ranges a:b
-   have 0 <= a < b <= n (a defaults to 0, b to n). */
+   have 0 <= a < b <= n (a defaults to 0, b to n).  In a rolled body they
+   hold for every value of the loop index. */
 static int index_arg(Ast *arg, int n, Index *ix)
 {
     ix->loc = arg->loc;
+    ix->klo = ix->khi = 0;
+    long t0, t1;
+    roll_ends(&t0, &t1);
     if (arg->kind != AST_SLICE) {
         ix->is_range = 0;
-        if (const_int(arg, elab(arg), "index", &ix->lo) != 0)
+        if (index_value(arg, elab(arg), "index", &ix->lo, &ix->klo) != 0)
             return -1;
-        if (n >= 0 && (ix->lo < 0 || ix->lo >= n)) {
-            report(arg->loc, "index %ld out of bounds for dimension of size %d", ix->lo, n);
-            return -1;
+        for (int end = 0; end < 2 && n >= 0; end++) {
+            long v = ix->lo + ix->klo * (end ? t1 : t0);
+            if (v < 0 || v >= n) {
+                report(arg->loc, "index %ld out of bounds for dimension of size %d", v, n);
+                return -1;
+            }
         }
         return 0;
     }
@@ -826,20 +879,26 @@ static int index_arg(Ast *arg, int n, Index *ix)
     int bad = 0;
     ix->lo = 0;
     ix->hi = n;
-    if (arg->a && const_int(arg->a, elab(arg->a), "index", &ix->lo) != 0)
+    if (arg->a && index_value(arg->a, elab(arg->a), "index", &ix->lo, &ix->klo) != 0)
         bad = 1;
-    if (arg->b && const_int(arg->b, elab(arg->b), "index", &ix->hi) != 0)
+    if (arg->b && index_value(arg->b, elab(arg->b), "index", &ix->hi, &ix->khi) != 0)
         bad = 1;
     if (bad || n < 0)
         return -1;
-    if (ix->lo < 0 || ix->hi > n || ix->lo > ix->hi) {
-        report(arg->loc, "range %ld:%ld out of bounds for dimension of size %d", ix->lo,
-               ix->hi, n);
+    if (ix->klo != ix->khi) {
+        roll_failf("a slice whose length changes with the loop index");
         return -1;
     }
-    if (ix->lo == ix->hi) {
-        report(arg->loc, "range %ld:%ld is empty", ix->lo, ix->hi);
-        return -1;
+    for (int end = 0; end < 2; end++) {
+        long t = end ? t1 : t0, lo = ix->lo + ix->klo * t, hi = ix->hi + ix->khi * t;
+        if (lo < 0 || hi > n || lo > hi) {
+            report(arg->loc, "range %ld:%ld out of bounds for dimension of size %d", lo, hi, n);
+            return -1;
+        }
+        if (lo == hi) {
+            report(arg->loc, "range %ld:%ld is empty", lo, hi);
+            return -1;
+        }
     }
     return 0;
 }
@@ -855,22 +914,24 @@ static const char *members_str(const Entry *f)
             continue;
         }
         int j = i;
-        while (j + 1 < f->nmem && f->mem[j + 1].k == f->mem[j].k + 1 &&
+        while (j + 1 < f->nmem && f->mem[j + 1].k == f->mem[j].kend &&
                f->mem[j + 1].gen <= S.visible_gen)
             j++;
         if (++runs > 8)
             return arena_printf("%s, ...", s);
         const char *sep = *s ? ", " : "";
-        if (j == i)
+        long last = f->mem[j].kend - 1;
+        if (last == f->mem[i].k)
             s = arena_printf("%s%s%ld", s, sep, f->mem[i].k);
         else
-            s = arena_printf("%s%s%ld..%ld", s, sep, f->mem[i].k, f->mem[j].k);
+            s = arena_printf("%s%s%ld..%ld", s, sep, f->mem[i].k, last);
         i = j + 1;
     }
     return *s ? s : "none";
 }
 
-/* Position of member k in the sorted array, or where it would go. */
+/* Position of the first member starting at or after k (where a member
+   k would be inserted). */
 static int member_pos(const Entry *f, long k)
 {
     int lo = 0, hi = f->nmem;
@@ -884,8 +945,24 @@ static int member_pos(const Entry *f, long k)
     return lo;
 }
 
+/* The member (or member range) holding k, or NULL. */
+static Member *member_at(const Entry *f, long k)
+{
+    int p = member_pos(f, k + 1) - 1;
+    return p >= 0 && k < f->mem[p].kend ? &f->mem[p] : NULL;
+}
+
+/* The value of member k of m. */
+static Node *member_value(const Member *m, long k)
+{
+    return m->lp ? ir_loop_member(m->lp, m->s, k) : m->val;
+}
+
+static Node *family_read_t(Ast *e, const char *name, Entry *f, long c, long k);
+
 /* Rule: a family is read one member at a time, x[k] with k a
-   compile-time integer, and only members already defined. */
+   compile-time integer, and only members already defined.  (In a rolled
+   loop body k may be t + c: family_read_t.) */
 static Node *family_read(Ast *e, Entry *f)
 {
     if (e->nargs != 1 || e->args[0]->kind == AST_SLICE) {
@@ -893,35 +970,50 @@ static Node *family_read(Ast *e, Entry *f)
                f->name);
         return POISON;
     }
-    long k;
-    if (const_int(e->args[0], elab(e->args[0]), "index", &k) != 0)
+    long k, kt;
+    if (index_value(e->args[0], elab(e->args[0]), "index", &k, &kt) != 0)
         return POISON;
-    int p = member_pos(f, k);
-    if (p == f->nmem || f->mem[p].k != k || f->mem[p].gen > S.visible_gen) {
+    if (kt)
+        return family_read_t(e, f->name, f, k, kt);
+    Member *m = member_at(f, k);
+    if (!m || m->gen > S.visible_gen) {
         if (!f->poisoned)
             report(e->loc, "family '%s' has no member %ld (defined so far: %s)", f->name, k,
                    members_str(f));
         return POISON;
     }
-    Member *m = &f->mem[p];
     if (m->taint &&
         use_data(e->loc, arena_printf("%s[%ld]", f->name, k), m->taint, m->taint->name) != 0)
         return POISON;
-    return m->val;
+    return member_value(m, k);
 }
 
 /* Rule: indexing.  Vector v: v[i] element, v[a:b] slice.  Matrix A:
    A[i] row, A[a:b] rows, A[i, j] element, A[i, a:b] and A[a:b, j]
    vectors, A[a:b, c:d] block.  A scalar cannot be indexed. */
+static Node *index_by_t(Ast *e, Node *a, const Index *ix);
+static int roll_defines(const char *name);
+
 static Node *elab_index(Ast *e)
 {
     if (e->a->kind == AST_NAME && !local_find(e->a->name)) {
         Entry *f = global_visible(e->a->name);
         if (f && f->kind == E_FAMILY)
             return family_read(e, f);
+        if (!f && roll_defines(e->a->name)) {
+            /* first defined by the loop being rolled */
+            long k, kt;
+            if (e->nargs != 1 || e->args[0]->kind == AST_SLICE ||
+                index_value(e->args[0], elab(e->args[0]), "index", &k, &kt) != 0) {
+                roll_failf("family '%s' read in an unsupported way", e->a->name);
+                return POISON;
+            }
+            return family_read_t(e, e->a->name, NULL, k, kt);
+        }
     }
     Node *a = elab(e->a);
-    Index ix[2] = {{0, 0, 0, {0, 0}}, {0, 0, 0, {0, 0}}};
+    Index ix[2];
+    memset(ix, 0, sizeof ix);
     int bad = 0;
     if (e->nargs == 0) {
         report(e->loc, "an index needs at least one position");
@@ -948,6 +1040,8 @@ static Node *elab_index(Ast *e)
             bad = 1;
     if (bad)
         return POISON;
+    if (ix[0].klo || ix[1].klo)
+        return index_by_t(e, a, ix);
     int r0 = (int)ix[0].lo, r1 = (int)ix[0].hi;
     if (a->rank == 1)
         return ix[0].is_range ? ir_slice(a, r0, r1, 0, 1) : ir_element(a, r0, 0);
@@ -990,15 +1084,9 @@ static Node *elab_vector(Ast *e)
     return ir_concat(e->nargs, parts);
 }
 
-/* Rule: sum(t in a:b, e) = e[t=a] + ... + e[t=b-1], unrolled; every term
-   has the same shape; an empty range is the scalar 0. */
-static Node *elab_sumrange(Ast *e)
+/* sum(t in a:b, e) unrolled: e elaborated once per t. */
+static Node *unroll_sum(Ast *e, long lo, long hi)
 {
-    long lo, hi;
-    int bad = const_int(e->a, elab(e->a), "range bound", &lo) != 0;
-    bad |= const_int(e->b, elab(e->b), "range bound", &hi) != 0;
-    if (bad)
-        return POISON;
     if (hi > lo && hi - lo > MAX_STEPS - S.steps) {
         too_large(e->loc, 0);
         return POISON;
@@ -1031,6 +1119,29 @@ static Node *elab_sumrange(Ast *e)
    declared shape, if any) and elaborates the body, which sees only its
    parameters and the globals defined up to the fn.  A call of a fn from
    inside its own body is recursion, which inlining cannot end. */
+/* Rule: sum(t in a:b, e) = e[t=a] + ... + e[t=b-1]; every term has the
+   same shape; an empty range is the scalar 0.  mean(t in a:b, e) is the
+   sum divided by b - a, and needs a range that is not empty.  Rolled
+   when e is uniform in t (roll_sum), else unrolled. */
+static Node *elab_sumrange(Ast *e)
+{
+    long lo, hi;
+    int bad = const_int(e->a, elab(e->a), "range bound", &lo) != 0;
+    bad |= const_int(e->b, elab(e->b), "range bound", &hi) != 0;
+    if (bad)
+        return POISON;
+    if (e->op == 'm' && hi <= lo) {
+        report(e->loc, "mean over the empty range %ld:%ld", lo, hi);
+        return POISON;
+    }
+    Node *acc = NULL;
+    if (!roll_sum(e, lo, hi, &acc))
+        acc = unroll_sum(e, lo, hi);
+    if (acc == POISON || e->op != 'm')
+        return acc;
+    return ir_div(acc, ir_const_si(hi - lo));
+}
+
 static Node *call_fn(Ast *e, Entry *f)
 {
     Decl *d = f->fn;
@@ -1192,7 +1303,7 @@ static Node *elab(Ast *e)
     if (S.depth >= MAX_DEPTH) {
         report(e->loc, "expression nested too deeply after inlining fn calls (more than %d levels)",
                MAX_DEPTH);
-        S.stopped = 1;
+        S.stopped = !S.roll;
         return POISON;
     }
     S.depth++;
@@ -1395,17 +1506,18 @@ static void decl_let(Decl *d)
         f->poisoned = 1;
         return;
     }
-    int p = member_pos(f, k);
-    if (p < f->nmem && f->mem[p].k == k) {
-        report_note(d->name_loc, &f->mem[p].loc, arena_printf("'%s[%ld]' was first defined here", d->name, k),
+    Member *old = member_at(f, k);
+    if (old) {
+        report_note(d->name_loc, &old->loc, arena_printf("'%s[%ld]' was first defined here", d->name, k),
                     "'%s[%ld]' is already defined", d->name, k);
         return;
     }
     Node *v = elab_value(d->value, &taint);
+    int p = member_pos(f, k);
     f->mem = grow(f->mem, &f->capmem, f->nmem + 1, sizeof *f->mem);
     memmove(&f->mem[p + 1], &f->mem[p], (size_t)(f->nmem - p) * sizeof *f->mem);
     f->nmem++;
-    f->mem[p] = (Member){k, v, d->name_loc, ++S.gen, taint};
+    f->mem[p] = (Member){k, k + 1, NULL, 0, v, d->name_loc, ++S.gen, taint};
 }
 
 /* The names a fn body uses, checked once at its definition, so that a
@@ -1491,6 +1603,648 @@ static void decl_fn(Decl *d)
     S.checking_fn = 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Rolled loops: trial elaboration (docs/design.md, "Rolled loops")     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A `for` or `sum(t in a:b, ...)` is first elaborated once with t bound to
+ * the ITER node of a new Loop, in trial mode: nothing is printed, the first
+ * error or construct that cannot roll fails the trial (roll_fail), and the
+ * caller then unrolls exactly as before, so the diagnostics of a bad model
+ * do not depend on rolling.  Families the body defines (x[t + d]) become
+ * the loop's states; reads x[t + c] of them are CARRY placeholders.
+ */
+
+/* A family defined by the body being rolled. */
+typedef struct RollFam {
+    const char *name;
+    Loc loc;                  /* its `let` */
+    long d;                   /* the body defines member t + d */
+    int s;                    /* state of the loop, -1 until its shape is known */
+    Node *val;                /* the member in the body, once defined */
+    long minlag;              /* smallest c of a read x[t + c] */
+} RollFam;
+
+typedef struct Roll {
+    Loop *lp;
+    int failed;
+    const char *why;          /* the first reason it cannot roll */
+    long steps0;              /* S.steps at the start */
+    RollFam *fam;
+    int nfam, capfam;
+} Roll;
+
+static void roll_fail(const char *why)
+{
+    if (!S.roll->failed) {
+        S.roll->failed = 1;
+        S.roll->why = why;
+    }
+}
+
+/* A reason found during a trial (never printed as an error: the trial
+   then unrolls, and unrolling reports what is really wrong). */
+static void roll_failf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static void roll_failf(const char *fmt, ...)
+{
+    if (!S.roll || S.roll->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *msg = arena_alloc((size_t)(len > 0 ? len : 0) + 1);
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)(len > 0 ? len : 0) + 1, fmt, ap);
+    va_end(ap);
+    roll_fail(msg);
+}
+
+static void roll_ends(long *t0, long *t1)
+{
+    *t0 = S.roll ? S.roll->lp->lo : 0;
+    *t1 = S.roll ? S.roll->lp->hi - 1 : 0;
+}
+
+static RollFam *roll_fam(const char *name)
+{
+    for (int i = 0; S.roll && i < S.roll->nfam; i++)
+        if (!strcmp(S.roll->fam[i].name, name))
+            return &S.roll->fam[i];
+    return NULL;
+}
+
+static int roll_defines(const char *name)
+{
+    return roll_fam(name) != NULL;
+}
+
+/* n = c + k t with t the index being rolled, in exact rationals. */
+static int affine_rec(const Node *n, mpq_ptr c, mpq_ptr k, int depth)
+{
+    if (depth > 200 || n->rank != 0)
+        return -1;
+    if (n->op == OP_CONST) {
+        mpq_set(c, n->q);
+        mpq_set_ui(k, 0, 1);
+        return 0;
+    }
+    if (n->op == OP_ITER && n->loop == S.roll->lp) {
+        mpq_set_ui(c, 0, 1);
+        mpq_set_ui(k, 1, 1);
+        return 0;
+    }
+    if (n->op == OP_NEG) {
+        if (affine_rec(n->args[0], c, k, depth + 1) != 0)
+            return -1;
+        mpq_neg(c, c);
+        mpq_neg(k, k);
+        return 0;
+    }
+    if (n->op != OP_ADD && n->op != OP_SUB && n->op != OP_MUL && n->op != OP_DIV)
+        return -1;
+    mpq_t c2, k2;
+    mpq_init(c2);
+    mpq_init(k2);
+    int rc = affine_rec(n->args[0], c, k, depth + 1);
+    if (rc == 0)
+        rc = affine_rec(n->args[1], c2, k2, depth + 1);
+    if (rc == 0) {
+        switch (n->op) {
+        case OP_ADD:
+            mpq_add(c, c, c2);
+            mpq_add(k, k, k2);
+            break;
+        case OP_SUB:
+            mpq_sub(c, c, c2);
+            mpq_sub(k, k, k2);
+            break;
+        case OP_MUL:                  /* (c + k t)(c2 + k2 t), one side constant */
+            if (mpq_sgn(k) == 0) {
+                mpq_mul(k, c, k2);
+                mpq_mul(c, c, c2);
+            } else if (mpq_sgn(k2) == 0) {
+                mpq_mul(c, c, c2);
+                mpq_mul(k, k, c2);
+            } else {
+                rc = -1;
+            }
+            break;
+        default:                      /* (c + k t) / c2 */
+            if (mpq_sgn(k2) != 0 || mpq_sgn(c2) == 0) {
+                rc = -1;
+            } else {
+                mpq_div(c, c, c2);
+                mpq_div(k, k, c2);
+            }
+        }
+    }
+    mpq_clear(c2);
+    mpq_clear(k2);
+    return rc;
+}
+
+/* n as c + k t with integers c and k that fit an int, or -1. */
+static int affine_of(const Node *n, long *c, long *k)
+{
+    mpq_t qc, qk;
+    mpq_init(qc);
+    mpq_init(qk);
+    int rc = affine_rec(n, qc, qk, 0);
+    if (rc == 0 && (!q_is_int(qc) || !q_is_int(qk) || !mpz_fits_sint_p(mpq_numref(qc)) ||
+                    !mpz_fits_sint_p(mpq_numref(qk))))
+        rc = -1;
+    if (rc == 0) {
+        *c = mpz_get_si(mpq_numref(qc));
+        *k = mpz_get_si(mpq_numref(qk));
+    }
+    mpq_clear(qc);
+    mpq_clear(qk);
+    return rc;
+}
+
+/* Rule: an index is a compile-time integer c (k = 0); in a rolled loop
+   body also c + k t, an affine function of the loop index. */
+static int index_value(Ast *e, Node *n, const char *what, long *c, long *k)
+{
+    if (n == POISON)
+        return -1;
+    if (S.roll && n->in == S.roll->lp) {
+        if (affine_of(n, c, k) != 0) {
+            roll_failf("%s is not an affine function of the loop index", what);
+            return -1;
+        }
+        return 0;
+    }
+    *k = 0;
+    return const_int(e, n, what, c);
+}
+
+/* Whether n depends on nothing but the loop index and constants (a value
+   that unrolling would fold exactly). */
+static int index_only_rec(Node *n, NodeMap *seen)
+{
+    if (n->op == OP_CONST || n->op == OP_ITER)
+        return 1;
+    if (n->op == OP_LEAF || n->op == OP_CARRY || n->op == OP_TVIEW || n->op == OP_LOOP)
+        return 0;
+    if (nodemap_get(seen, n))
+        return 1;
+    for (int i = 0; i < n->nargs; i++)
+        if (!index_only_rec(n->args[i], seen))
+            return 0;
+    nodemap_put(seen, n, n);
+    return 1;
+}
+
+static int index_only(Node *n)
+{
+    NodeMap seen = {0, 0, 0, 0};
+    return S.roll && n->in == S.roll->lp && index_only_rec(n, &seen);
+}
+
+/* Rule (rolling): what exact folding would decide per iteration when
+   unrolled is not rolled: a power of an expression of the loop index
+   alone, and a division by one that is zero for some t. */
+static int roll_arith_ok(Loc loc, Op op, Node *a, Node *b)
+{
+    if (!S.roll || (a->in != S.roll->lp && b->in != S.roll->lp))
+        return 1;
+    if (op == OP_POW && (index_only(a) || index_only(b))) {
+        roll_failf("a power of the loop index (folded exactly only when unrolled)");
+        return 0;
+    }
+    if (op == OP_DIV && index_only(b)) {
+        long c, k, t0, t1;
+        roll_ends(&t0, &t1);
+        if (affine_of(b, &c, &k) != 0 ||
+            (k != 0 && c % k == 0 && -c / k >= t0 && -c / k <= t1)) {
+            roll_failf("a division by an expression of the loop index that may be zero");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Member shape of m. */
+static void member_shape(const Member *m, int *rank, int *rows, int *cols)
+{
+    if (m->lp) {
+        const LoopState *st = &m->lp->st[m->s];
+        *rank = st->rank, *rows = st->rows, *cols = st->cols;
+    } else {
+        *rank = m->val->rank, *rows = m->val->rows, *cols = m->val->cols;
+    }
+}
+
+/* Gives rf its shape (and its state in the loop), or fails the trial if
+   it had another one. */
+static int roll_shape(Loc loc, RollFam *rf, int rank, int rows, int cols)
+{
+    if (rf->s < 0) {
+        rf->s = ir_loop_add_state(S.roll->lp, rf->name, rank, rows, cols, rf->d);
+        return 0;
+    }
+    const LoopState *st = &S.roll->lp->st[rf->s];
+    if (st->rank != rank || st->rows != rows || st->cols != cols) {
+        roll_failf("members of '%s' change shape with the loop index", rf->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* x[t + c] (k must be 1) in a rolled body: a CARRY of a family this loop
+   defines, or a view, moving with t, of an earlier rolled loop's stack. */
+static Node *family_read_t(Ast *e, const char *name, Entry *f, long c, long k)
+{
+    if (!S.roll || k != 1) {
+        roll_failf("family '%s' read at an index other than t + c", name);
+        return POISON;
+    }
+    Loop *lp = S.roll->lp;
+    RollFam *rf = roll_fam(name);
+    if (rf) {
+        if (c == rf->d && rf->val)
+            return rf->val;
+        if (c >= rf->d) {
+            roll_failf("'%s[t + %ld]' is read before it is defined", name, c);
+            return POISON;
+        }
+        /* read at lag d - c: at t = lo it is member lo + c, defined before */
+        Member *m = f ? member_at(f, lp->lo + c) : NULL;
+        if (!m || m->gen > S.visible_gen || m->taint) {
+            roll_failf("family '%s' has no member %ld usable here", name, lp->lo + c);
+            return POISON;
+        }
+        int rank, rows, cols;
+        member_shape(m, &rank, &rows, &cols);
+        if (roll_shape(e->loc, rf, rank, rows, cols) != 0)
+            return POISON;
+        if (c < rf->minlag)
+            rf->minlag = c;
+        return ir_carry(lp, rf->s, c);
+    }
+    Member *m = f ? member_at(f, lp->hi - 1 + c) : NULL;
+    if (!m || !m->lp || lp->lo + c < m->lp->st[m->s].kmin || m->gen > S.visible_gen) {
+        roll_failf("family '%s' is not one rolled stack over t + %ld", name, c);
+        return POISON;
+    }
+    if (m->taint && use_data(e->loc, name, m->taint, m->taint->name) != 0)
+        return POISON;
+    return ir_loop_read(m->lp, m->s, c, lp->iter);
+}
+
+/* a[...] with an index that moves with the loop index: one TVIEW.  The
+   maps are those of ir_element, ir_row, ir_col and ir_slice. */
+static Node *index_by_t(Ast *e, Node *a, const Index *ix)
+{
+    if (a->in) {
+        roll_failf("a value computed in the loop body, indexed by the loop index");
+        return POISON;
+    }
+    int rank, rows = 1, cols = 1;
+    Map m = {(int)ix[0].lo, 0, 0, 0, 0, 0};
+    int tr = (int)ix[0].klo, tc = 0;
+    int len0 = (int)(ix[0].hi - ix[0].lo);
+    if (a->rank == 1) {
+        rank = ix[0].is_range;
+        rows = ix[0].is_range ? len0 : 1;
+        m.arr = ix[0].is_range;
+    } else if (e->nargs == 1) {
+        rank = ix[0].is_range ? 2 : 1;
+        rows = ix[0].is_range ? len0 : a->cols;
+        cols = ix[0].is_range ? a->cols : 1;
+        m.arr = ix[0].is_range;
+        m.acc = ix[0].is_range;
+        m.acr = !ix[0].is_range;
+    } else {
+        int len1 = (int)(ix[1].hi - ix[1].lo);
+        tc = (int)ix[1].klo;
+        m.c0 = (int)ix[1].lo;
+        rank = ix[0].is_range + ix[1].is_range;
+        rows = ix[0].is_range ? len0 : ix[1].is_range ? len1 : 1;
+        cols = rank == 2 ? len1 : 1;
+        m.arr = ix[0].is_range;
+        m.acr = !ix[0].is_range && ix[1].is_range;
+        m.acc = rank == 2;
+    }
+    if (rank == 2) {
+        /* its adjoint would be a matrix scattered per step (not rolled) */
+        roll_failf("a matrix slice that moves with the loop index");
+        return POISON;
+    }
+    return ir_tview(a, S.roll->lp->iter, rank, rows, cols, m, tr, tc);
+}
+
+/* Starts a trial, or returns NULL when this loop is unrolled anyway
+   (--unroll, or inside another trial: a loop nested in a rolled body is
+   unrolled there, its index a constant). */
+static Roll *roll_begin(long lo, long hi, const char *var)
+{
+    if (S.unroll || S.roll || S.stopped || hi <= lo)
+        return NULL;
+    Roll *r = arena_alloc(sizeof *r);
+    r->lp = ir_loop_new(lo, hi, 1);
+    r->steps0 = S.steps;
+    S.roll = r;
+    local_push(var, r->lp->iter, 0);
+    return r;
+}
+
+static void roll_stop(Roll *r)
+{
+    S.nlocals--;
+    S.roll = NULL;
+    if (r->failed)
+        S.steps = r->steps0;      /* unrolling gets the whole budget */
+}
+
+/* --stats: one line per loop (the first time it is elaborated). */
+static void loop_report(Loc loc, const char *what, long n, int rolled, const char *why)
+{
+    if (S.roll)
+        return;
+    for (int i = 0; i < S.nloops; i++)
+        if (S.loops[i].loc.begin == loc.begin && S.loops[i].loc.end == loc.end)
+            return;
+    S.loops = grow(S.loops, &S.caploops, S.nloops + 1, sizeof *S.loops);
+    S.loops[S.nloops++] = (LoopReport){loc, what, n, rolled, why};
+}
+
+/* Which of the roots reach a model input: a LEAF, or a CARRY of a state
+   whose flag in carry_in is set. */
+static void reach_inputs(Node **roots, int n, const int *carry_in, int *out)
+{
+    Node **order;
+    int cnt = ir_topo(roots, n, &order);
+    NodeMap in = {0, 0, 0, 0};
+    static int yes;
+    for (int i = 0; i < cnt; i++) {
+        Node *nd = order[i];
+        int v = nd->op == OP_LEAF || (nd->op == OP_CARRY && nd->loop == S.roll->lp &&
+                                      carry_in[nd->state]);
+        for (int j = 0; j < nd->nargs && !v; j++)
+            v = nodemap_get(&in, nd->args[j]) != NULL;
+        if (v)
+            nodemap_put(&in, nd, &yes);
+    }
+    for (int i = 0; i < n; i++)
+        out[i] = roots[i] && nodemap_get(&in, roots[i]) != NULL;
+}
+
+/* Rule (rolling): a loop whose values do not depend on the model's inputs
+   is unrolled, so that they fold exactly (such a family may be used as a
+   compile-time index later). */
+static void roll_check_inputs(Roll *r)
+{
+    Loop *lp = r->lp;
+    int n = lp->nst + lp->nsum;
+    int *flag = arena_alloc((size_t)(n + 1) * sizeof *flag);
+    Node **roots = arena_alloc((size_t)(2 * n + 1) * sizeof *roots);
+    for (int round = 0; round <= lp->nst; round++) {
+        for (int s = 0; s < lp->nst; s++)
+            roots[s] = lp->st[s].body;
+        for (int k = 0; k < lp->nsum; k++)
+            roots[lp->nst + k] = lp->sum[k];
+        int *now = arena_alloc((size_t)(n + 1) * sizeof *now);
+        reach_inputs(roots, n, flag, now);
+        for (int s = 0; s < lp->nst; s++) {
+            int init_in;
+            reach_inputs(&lp->st[s].init, 1, flag, &init_in);
+            now[s] |= init_in;
+        }
+        memcpy(flag, now, (size_t)n * sizeof *flag);
+    }
+    for (int i = 0; i < n; i++)
+        if (!flag[i])
+            roll_fail("its values are constants (folded exactly when unrolled)");
+}
+
+/* `let x[t + d] = e` in a rolled body (registered by roll_prescan). */
+static void roll_let(Decl *d)
+{
+    long c, k;
+    if (index_value(d->index, elab(d->index), "family index", &c, &k) != 0)
+        return;
+    RollFam *rf = roll_fam(d->name);
+    if (k != 1 || !rf || rf->d != c) {
+        roll_failf("family index is not t + c");
+        return;
+    }
+    if (rf->val) {
+        roll_failf("'%s' is defined twice in one iteration", d->name);
+        return;
+    }
+    const Taint *taint;
+    Node *v = elab_value(d->value, &taint);
+    if (v == POISON)
+        return;
+    if (taint) {
+        roll_failf("a family depending on data");
+        return;
+    }
+    if (roll_shape(d->name_loc, rf, v->rank, v->rows, v->cols) == 0)
+        rf->val = v;
+}
+
+/* The families a body defines, with their offsets d: known before any
+   read, so that x[t] in x[t+1] = f(x[t]) is seen to be carried. */
+static void roll_prescan(Decl *body)
+{
+    Roll *r = S.roll;
+    for (Decl *b = body; b && !r->failed; b = b->next) {
+        if (b->kind == DECL_FOR) {
+            roll_fail("a nested 'for'");
+            return;
+        }
+        if (b->kind != DECL_LET || !b->index)
+            continue;
+        long c, k;
+        if (index_value(b->index, elab(b->index), "family index", &c, &k) != 0)
+            return;
+        if (k != 1) {
+            roll_fail("a family index other than t + c");
+            return;
+        }
+        if (roll_fam(b->name)) {
+            roll_fail("a family defined twice in one iteration");
+            return;
+        }
+        r->fam = grow(r->fam, &r->capfam, r->nfam + 1, sizeof *r->fam);
+        r->fam[r->nfam++] = (RollFam){b->name, b->name_loc, c, -1, NULL, c};
+    }
+}
+
+/* Init rows of state rf (members kmin .. lo+d-1, defined before the loop)
+   as one flat vector, or NULL after failing the trial. */
+static Node *roll_init(RollFam *rf, Entry *f, long kmin, long kend)
+{
+    LoopState *st = &S.roll->lp->st[rf->s];
+    long n = kend - kmin, w = (long)st->rows * st->cols;
+    Node **pieces = arena_alloc((size_t)n * sizeof *pieces);
+    Map *place = arena_alloc((size_t)n * sizeof *place);
+    for (long i = 0; i < n; i++) {
+        Member *m = f ? member_at(f, kmin + i) : NULL;
+        int rank, rows, cols;
+        if (!m || m->taint || m->gen > S.visible_gen) {
+            roll_fail("a carried member read before the loop is not defined");
+            return NULL;
+        }
+        member_shape(m, &rank, &rows, &cols);
+        if (rank != st->rank || rows != st->rows || cols != st->cols) {
+            roll_fail("members change shape");
+            return NULL;
+        }
+        pieces[i] = member_value(m, kmin + i);
+        if (pieces[i] == POISON) {
+            roll_fail("an earlier error");
+            return NULL;
+        }
+        place[i] = (Map){(int)(i * w), rank == 2 ? cols : rank, rank == 2, 0, 0, 0};
+    }
+    return ir_assemble(1, (int)(n * w), 1, (int)n, pieces, place);
+}
+
+/* Stacks of the families, after a successful trial body: the init rows
+   before the loop, then one row per iteration.  0, or -1 (failed). */
+static int roll_states(Roll *r)
+{
+    Loop *lp = r->lp;
+    for (int i = 0; i < r->nfam && !r->failed; i++) {
+        RollFam *rf = &r->fam[i];
+        if (!rf->val) {
+            roll_fail("a family member is not defined in every iteration");
+            return -1;
+        }
+        Entry *f = global_find(rf->name);
+        if (f && f->kind != E_FAMILY) {
+            roll_fail("a family name already taken");
+            return -1;
+        }
+        LoopState *st = &lp->st[rf->s];
+        long first = lp->lo + rf->d;
+        /* members written by the loop must not exist yet */
+        if (f && (member_at(f, first) ||
+                  (member_pos(f, first) < f->nmem &&
+                   f->mem[member_pos(f, first)].k < lp->hi + rf->d))) {
+            roll_fail("a member the loop defines is already defined");
+            return -1;
+        }
+        st->kmin = first + (rf->minlag < rf->d ? rf->minlag - rf->d : 0);
+        st->kmax = lp->hi + rf->d;
+        if (st->kmin < 0) {
+            roll_fail("a negative family index");
+            return -1;
+        }
+        st->body = rf->val;
+        st->init_k0 = st->kmin;
+        st->ninit = first - st->kmin;
+        st->init = st->ninit ? roll_init(rf, f, st->kmin, first) : NULL;
+    }
+    return r->failed ? -1 : 0;
+}
+
+/* Rule (limit): a rolled loop's value is one tensor, at most MAX_ELEMS
+   doubles.  Reported (the loop is not unrolled instead: that would be
+   larger still); 0 if it fits. */
+static int roll_size_ok(Loc loc, const Loop *lp)
+{
+    long total = 0;
+    for (int s = 0; s < lp->nst && total <= MAX_ELEMS; s++) {
+        const LoopState *st = &lp->st[s];
+        long w = (long)st->rows * st->cols, rows = st->kmax - st->kmin;
+        total = rows > MAX_ELEMS / w ? MAX_ELEMS + 1 : total + rows * w;
+    }
+    for (int k = 0; k < lp->nsum; k++)
+        total += ir_size(lp->sum[k]);
+    if (total > MAX_ELEMS) {
+        report(loc, "horizon too large: the loop's stacked values need more doubles of work "
+                    "than the limit, %ld", MAX_ELEMS);
+        return 0;
+    }
+    return 1;
+}
+
+/* Rule: a `for` whose body is uniform in its index is rolled (one LOOP
+   node, families stacked); 1 when done (rolled, or a limit reported),
+   0 when the caller must unroll. */
+static int roll_for(Decl *d, long lo, long hi)
+{
+    Roll *r = roll_begin(lo, hi, d->name);
+    if (!r) {
+        loop_report(d->loc, "for", hi - lo, 0, S.unroll ? "--unroll" : "nested in a loop");
+        return 0;
+    }
+    roll_prescan(d->body);
+    for (Decl *b = d->body; b && !r->failed; b = b->next)
+        if (b->kind == DECL_LET && b->index)
+            roll_let(b);
+    if (!r->failed && roll_states(r) == 0)
+        roll_check_inputs(r);
+    roll_stop(r);
+    loop_report(d->loc, "for", hi - lo, !r->failed, r->why);
+    if (r->failed)
+        return 0;
+    if (!r->nfam)
+        return 1;
+    Loop *lp = r->lp;
+    if (!roll_size_ok(d->loc, lp))
+        return 1;
+    ir_loop_finish(lp);
+    for (int i = 0; i < r->nfam; i++) {
+        RollFam *rf = &r->fam[i];
+        Entry *f = global_find(rf->name);
+        if (!f && !(f = define(rf->name, rf->loc, E_FAMILY)))
+            continue;
+        long first = lo + rf->d;
+        int p = member_pos(f, first);
+        f->mem = grow(f->mem, &f->capmem, f->nmem + 1, sizeof *f->mem);
+        memmove(&f->mem[p + 1], &f->mem[p], (size_t)(f->nmem - p) * sizeof *f->mem);
+        f->nmem++;
+        f->mem[p] = (Member){first, hi + rf->d, lp, rf->s, NULL, rf->loc, ++S.gen, NULL};
+    }
+    return 1;
+}
+
+/* Rule: sum(t in a:b, e) (mean: divided by b - a) with e uniform in t is
+   one loop accumulating e; 1 with *out set, or 0 (unroll). */
+static int roll_sum(Ast *e, long lo, long hi, Node **out)
+{
+    Roll *r = roll_begin(lo, hi, e->name);
+    if (!r) {
+        loop_report(e->loc, "sum", hi - lo, 0, S.unroll ? "--unroll" : "nested in a loop");
+        return 0;
+    }
+    Node *v = elab(e->c);
+    if (!r->failed && v == POISON)
+        roll_fail("an error in its body");
+    if (!r->failed) {
+        ir_loop_add_sum(r->lp, v);
+        roll_check_inputs(r);
+    }
+    roll_stop(r);
+    loop_report(e->loc, "sum", hi - lo, !r->failed, r->why);
+    if (r->failed)
+        return 0;
+    if (v->in != r->lp) {
+        *out = ir_mul(ir_const_si(hi - lo), v);  /* the same term every time */
+        return 1;
+    }
+    if (!roll_size_ok(e->loc, r->lp)) {
+        *out = POISON;
+        return 1;
+    }
+    ir_loop_finish(r->lp);
+    *out = ir_loop_sum(r->lp, 0);
+    return 1;
+}
+
 static void elab_decls(Decl *d, int in_loop);
 
 /* Rule: `for t in a:b { ... }` elaborates its body once for each t in
@@ -1515,6 +2269,8 @@ static void decl_for(Decl *d)
                            "and nested 'for')");
     }
     if (bad)
+        return;
+    if (roll_for(d, lo, hi))
         return;
     if (hi > lo && hi - lo > MAX_STEPS - S.steps) {
         too_large(d->loc, 0);
@@ -1648,7 +2404,14 @@ static void check_overflow(Node *root, Loc fallback)
 
 Model *sema_model(Decl *decls)
 {
+    /* Rolled loops are not emitted yet: the driver unrolls (for now). */
+    return sema_model_ex(decls, 1);
+}
+
+Model *sema_model_ex(Decl *decls, int unroll)
+{
     memset(&S, 0, sizeof S);
+    S.unroll = unroll;
     S.globals = arena_alloc(NBUCKETS * sizeof *S.globals);
     S.later = arena_alloc(NBUCKETS * sizeof *S.later);
     S.visible_gen = INT_MAX;
@@ -1696,5 +2459,7 @@ Model *sema_model(Decl *decls)
     m->ndata = (int)S.blk_len[BLK_DATA];
     m->syms = S.syms;
     m->nsyms = S.nsyms;
+    m->loops = S.loops;
+    m->nloops = S.nloops;
     return m;
 }

@@ -477,7 +477,7 @@ START_TEST(diag_shapes_and_ranges)
          "t.dil:1:9: error: at most 2 dimensions (vector or matrix), not 3\n"
          "input x[1, 2, 3]\n"
          "        ^~~~~~~\n"
-         "t.dil:2:7: error: only sum takes a range ('sum(i in a:b, ...)'), not 's'\n"
+         "t.dil:2:7: error: only sum and mean take a range ('sum(i in a:b, ...)'), not 's'\n"
          "score s(i in 0:2, i)\n"
          "      ^\n");
 }

@@ -273,7 +273,14 @@ static hdual hd_binary(Op op, hdual x, hdual y)
 typedef struct Eval {
     hdual **val;              /* by node id; NULL until evaluated */
     const double **blocks, **dir1, **dir2;
+    Node **order;             /* every node, in increasing id */
+    int n;
+    const Loop *loop;         /* the loop being run, its index, its value */
+    long t;
+    hdual *loopval;
 } Eval;
+
+static int eval_node(Eval *ev, Node *n);
 
 /* Element (r, c) of a tensor of `cols` columns under map m, range-checked
    against the tensor's shape.  Returns the flat index or -1. */
@@ -284,6 +291,59 @@ static long map_index(const Map *m, int r, int c, int rows, int cols)
     if (R < 0 || R >= rows || C < 0 || C >= cols)
         return -1;
     return R * cols + C;
+}
+
+/* A rolled loop, run as its definition says: init rows copied in, then
+   for each t (in the loop's direction) the body nodes evaluated in id
+   order, the written member of each state stored and each sum added. */
+static int eval_loop(Eval *ev, Node *n, hdual *v)
+{
+    const Loop *lp = n->loop;
+    for (int s = 0; s < lp->nst; s++) {
+        const LoopState *st = &lp->st[s];
+        long w = (long)st->rows * st->cols;
+        if (st->init) {
+            const hdual *iv = ev->val[st->init->id];
+            if (ir_size(st->init) != st->ninit * w || st->init_k0 < st->kmin ||
+                st->init_k0 + st->ninit > st->kmax)
+                return fail(n, "bad init rows of state %d", s);
+            memcpy(v + st->offset + (st->init_k0 - st->kmin) * w, iv,
+                   (size_t)(st->ninit * w) * sizeof *v);
+        }
+    }
+    const Loop *saved = ev->loop;
+    hdual *saved_val = ev->loopval;
+    long saved_t = ev->t;
+    ev->loop = lp;
+    ev->loopval = v;
+    for (long i = 0; i < lp->hi - lp->lo; i++) {
+        ev->t = lp->dir > 0 ? lp->lo + i : lp->hi - 1 - i;
+        for (int k = 0; k < ev->n; k++) {
+            Node *b = ev->order[k];
+            if (b->in != lp)
+                continue;
+            free(ev->val[b->id]);
+            ev->val[b->id] = NULL;
+            if (eval_node(ev, b) != 0)
+                return -1;
+        }
+        for (int s = 0; s < lp->nst; s++) {
+            const LoopState *st = &lp->st[s];
+            long w = (long)st->rows * st->cols, row = ev->t + st->d - st->kmin;
+            if (ir_size(st->body) != w || row < 0 || row >= st->kmax - st->kmin)
+                return fail(n, "state %d writes row %ld", s, row);
+            memcpy(v + st->offset + row * w, ev->val[st->body->id], (size_t)w * sizeof *v);
+        }
+        for (int k = 0; k < lp->nsum; k++) {
+            const hdual *b = ev->val[lp->sum[k]->id];
+            for (long j = 0; j < ir_size(lp->sum[k]); j++)
+                v[lp->sum_off[k] + j] = hd_add(v[lp->sum_off[k] + j], b[j]);
+        }
+    }
+    ev->loop = saved;
+    ev->loopval = saved_val;
+    ev->t = saved_t;
+    return 0;
 }
 
 static int eval_node(Eval *ev, Node *n)
@@ -320,6 +380,37 @@ static int eval_node(Eval *ev, Node *n)
         }
         return 0;
     }
+    case OP_ITER:
+        if (ev->loop != n->loop)
+            return fail(n, "loop index outside its loop");
+        v[0] = hd_const((double)ev->t);
+        return 0;
+    case OP_CARRY: {
+        const LoopState *st = &n->loop->st[n->state];
+        long w = (long)st->rows * st->cols, row = ev->t + n->offset - st->kmin;
+        if (ev->loop != n->loop || row < 0 || row >= st->kmax - st->kmin || w != size)
+            return fail(n, "carried member outside its loop or stack");
+        memcpy(v, ev->loopval + st->offset + row * w, (size_t)w * sizeof *v);
+        return 0;
+    }
+    case OP_TVIEW: {
+        if (ev->loop != nb->loop)
+            return fail(n, "view by a loop index outside its loop");
+        Map m = n->map;
+        m.r0 += (int)(n->trow * ev->t);
+        m.c0 += (int)(n->tcol * ev->t);
+        for (int r = 0; r < n->rows; r++)
+            for (int c = 0; c < n->cols; c++) {
+                long k = map_index(&m, r, c, na->rows, na->cols);
+                if (k < 0)
+                    return fail(n, "view element (%d,%d) at t = %ld outside %dx%d", r, c,
+                                ev->t, na->rows, na->cols);
+                v[(long)r * n->cols + c] = a[k];
+            }
+        return 0;
+    }
+    case OP_LOOP:
+        return eval_loop(ev, n, v);
     case OP_EYE:
         for (int r = 0; r < n->rows && r < n->cols; r++)
             v[(long)r * n->cols + r] = hd_const(1);
@@ -519,9 +610,15 @@ int refeval_hd(Node *root, const double *blocks[BLK__COUNT],
     ev.blocks = blocks ? blocks : none;
     ev.dir1 = dir1 ? dir1 : none;
     ev.dir2 = dir2 ? dir2 : none;
+    ev.order = order;
+    ev.n = n;
+    ev.loop = NULL;
+    ev.loopval = NULL;
+    ev.t = 0;
     int rc = ev.val ? 0 : fail(root, "out of memory");
     for (int i = 0; i < n && rc == 0; i++)
-        rc = eval_node(&ev, order[i]);
+        if (!order[i]->in)       /* loop bodies run inside their loop */
+            rc = eval_node(&ev, order[i]);
     if (rc == 0)
         memcpy(out, ev.val[root->id], (size_t)ir_size(root) * sizeof *out);
     if (ev.val)
