@@ -62,6 +62,37 @@ void *arena_alloc(size_t n)
     return p;
 }
 
+/* The one growable array of the compiler (see VEC_PUSH in dilc.h).  The
+   array is extended in place when it is the last allocation of the
+   current chunk, else copied; a copy leaves the old block to the arena,
+   at most as much again as the final array. */
+void *arena_grow(void *p, int *cap, int need, size_t elt)
+{
+    if (need <= *cap)
+        return p;
+    if (need < 0 || (size_t)need > ((size_t)-1 / 4) / elt)
+        dil_fatal("out of memory");
+    int ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap = ncap > (1 << 29) ? need : 2 * ncap;
+    size_t old = (size_t)*cap * elt, add = (size_t)(ncap - *cap) * elt;
+    const size_t align = sizeof(double) > sizeof(void *) ? sizeof(double) : sizeof(void *);
+    old = (old + align - 1) / align * align;
+    add = (add + align - 1) / align * align;
+    if (p && chunks && (unsigned char *)p + old == (unsigned char *)chunks->data + chunks->used &&
+        chunks->size - chunks->used >= add) {
+        memset((unsigned char *)chunks->data + chunks->used, 0, add);
+        chunks->used += add;
+    } else {
+        void *q = arena_alloc((size_t)ncap * elt);
+        if (p)
+            memcpy(q, p, (size_t)*cap * elt);
+        p = q;
+    }
+    *cap = ncap;
+    return p;
+}
+
 char *arena_strndup(const char *s, size_t n)
 {
     char *p = arena_alloc(n + 1);

@@ -21,21 +21,55 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ir_op_name[OP__COUNT] = {
-#define X(name, arity, cfn, pname) pname,
-    IR_OPS(X)
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) cls,
+const OpClass ir_op_class[OP__COUNT] = {IR_OPS(X)};
 #undef X
-};
-const char *const ir_op_cfn[OP__COUNT] = {
-#define X(name, arity, cfn, pname) cfn,
-    IR_OPS(X)
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) arity,
+const int ir_op_arity[OP__COUNT] = {IR_OPS(X)};
 #undef X
-};
-const int ir_op_arity[OP__COUNT] = {
-#define X(name, arity, cfn, pname) arity,
-    IR_OPS(X)
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) cfn,
+const char *const ir_op_cfn[OP__COUNT] = {IR_OPS(X)};
 #undef X
-};
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) pname,
+const char *const ir_op_name[OP__COUNT] = {IR_OPS(X)};
+#undef X
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) builtin,
+const int ir_op_builtin[OP__COUNT] = {IR_OPS(X)};
+#undef X
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) at0,
+const int ir_op_at0[OP__COUNT] = {IR_OPS(X)};
+#undef X
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) nonneg,
+const int ir_op_nonneg[OP__COUNT] = {IR_OPS(X)};
+#undef X
+
+#define X(name, pname, digits) pname,
+const char *const ir_named_name[NC__COUNT] = {IR_NAMED(X)};
+#undef X
+#define X(name, pname, digits) digits,
+static const char *const named_digits[NC__COUNT] = {IR_NAMED(X)};
+#undef X
+
+int ir_op_builtin_find(const char *name)
+{
+    for (int op = 0; op < OP__COUNT; op++)
+        if (ir_op_builtin[op] && !strcmp(ir_op_name[op], name))
+            return op;
+    return -1;
+}
+
+double ir_named_value(Named c)
+{
+    mpq_t q;
+    mpq_init(q);
+    double d;
+    if (rat_from_decimal(q, named_digits[c]) != 0 || rat_to_double(q, &d) != 0)
+        unreachable();
+    mpq_clear(q);
+    return d;
+}
+
+const char *const ir_block_name[BLK__COUNT] = {"y", "x", "theta", "data", "v", "w"};
 
 /* ------------------------------------------------------------------ */
 /* The hash-cons table                                                 */
@@ -100,6 +134,9 @@ static unsigned node_hash(const Node *n)
         h = mix(h, (unsigned)mpz_get_ui(mpq_denref(n->q)));
         h = mix(h, (unsigned)mpq_sgn(n->q));
         break;
+    case OP_NAMED:
+        h = mix(h, (unsigned)n->named);
+        break;
     case OP_LEAF:
         h = mix(h, (unsigned)n->block);
         h = mix(h, (unsigned)n->offset);
@@ -134,6 +171,8 @@ static int node_eq(const Node *a, const Node *b)
     switch (a->op) {
     case OP_CONST:
         return mpq_equal(a->q, b->q);
+    case OP_NAMED:
+        return a->named == b->named;
     case OP_LEAF:
         return a->block == b->block && a->offset == b->offset;
     case OP_VIEW:
@@ -199,6 +238,17 @@ static Node *intern(Node *cand)
     return n;
 }
 
+Node *ir_interned(const Node *cand)
+{
+    if (!table)
+        return NULL;
+    unsigned h = node_hash(cand);
+    for (Node *n = table[h & (table_size - 1)]; n; n = n->hnext)
+        if (n->hash == h && node_eq(n, cand))
+            return n;
+    return NULL;
+}
+
 static Node shaped(Op op, int rank, int rows, int cols)
 {
     Node n;
@@ -227,8 +277,7 @@ int ir_is_zero(const Node *n)
     return n->op == OP_CONST && mpq_sgn(n->q) == 0;
 }
 
-/* The constant value every element of n has, or NULL. */
-static mpq_srcptr const_value(const Node *n)
+mpq_srcptr ir_const_value(const Node *n)
 {
     if (n->op == OP_BCAST)
         n = n->args[0];
@@ -237,10 +286,10 @@ static mpq_srcptr const_value(const Node *n)
 
 int ir_is_elementwise(Op op)
 {
-    return op >= OP_ADD && op <= OP_SIGN;
+    return ir_op_class[op] == OPC_ELEMENTWISE;
 }
 
-static int same_shape(const Node *a, const Node *b)
+int ir_same_shape(const Node *a, const Node *b)
 {
     return a->rank == b->rank && a->rows == b->rows && a->cols == b->cols;
 }
@@ -269,6 +318,13 @@ Node *ir_const_si(long v)
     Node *r = ir_const(q);
     mpq_clear(q);
     return r;
+}
+
+Node *ir_named(Named c)
+{
+    Node n = shaped(OP_NAMED, 0, 1, 1);
+    n.named = c;
+    return intern(&n);
 }
 
 Node *ir_leaf(Block b, int offset, int rank, int rows, int cols)
@@ -368,7 +424,7 @@ static int blocks_overlap(const Map *a, const Node *pa, const Map *b, const Node
 Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
 {
     map = map_normal(map, rows, cols, a->rows, a->cols);
-    if (same_shape(a, &(Node){.rank = rank, .rows = rows, .cols = cols}) &&
+    if (ir_same_shape(a, &(Node){.rank = rank, .rows = rows, .cols = cols}) &&
         map_is_identity(&map, rows, cols))
         return a;
     if (a->rank == 0)
@@ -521,7 +577,7 @@ Node *ir_assemble(int rank, int rows, int cols, int n, Node **pieces, const Map 
             if (ir_is_zero(q))
                 continue;
             size_t h = map_hash(mix((unsigned)q->rows, (unsigned)q->cols), &m) & (hsize - 1);
-            while (htab[h] >= 0 && !(map_eq(&pl[htab[h]], &m) && same_shape(ps[htab[h]], q)))
+            while (htab[h] >= 0 && !(map_eq(&pl[htab[h]], &m) && ir_same_shape(ps[htab[h]], q)))
                 h = (h + 1) & (hsize - 1);
             if (htab[h] >= 0) {
                 ps[htab[h]] = ir_add(ps[htab[h]], q);   /* same shape: still matches */
@@ -628,7 +684,7 @@ static int is_commutative(Op op)
 
 Node *ir_binary(Op op, Node *a, Node *b)
 {
-    if (a->rank && b->rank && !same_shape(a, b))
+    if (a->rank && b->rank && !ir_same_shape(a, b))
         unreachable();
     const Node *like = a->rank ? a : b;
     int rank = like->rank, rows = like->rows, cols = like->cols;
@@ -640,7 +696,7 @@ Node *ir_binary(Op op, Node *a, Node *b)
     if (b->op == OP_BCAST && a->rank)
         b = b->args[0];
     Node shape = shaped(op, rank, rows, cols);
-    mpq_srcptr ca = const_value(a), cb = const_value(b);
+    mpq_srcptr ca = ir_const_value(a), cb = ir_const_value(b);
 
     if (ca && cb) {
         Node *f = fold_binary(op, ca, cb);
@@ -688,8 +744,8 @@ Node *ir_binary(Op op, Node *a, Node *b)
             return fit(b, &shape);
         if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_si(mpq_numref(ca), -1) == 0)
             return fit(ir_neg(b), &shape);
-        if (ca && b->op == OP_MUL && const_value(b->args[0])) {
-            Node *c = fold_binary(OP_MUL, ca, const_value(b->args[0]));
+        if (ca && b->op == OP_MUL && ir_const_value(b->args[0])) {
+            Node *c = fold_binary(OP_MUL, ca, ir_const_value(b->args[0]));
             return ir_mul(c, b->args[1]);
         }
         if (a->op == OP_NEG && b->op == OP_NEG)
@@ -740,21 +796,6 @@ Node *ir_binary(Op op, Node *a, Node *b)
     return make_binary(op, a, b);
 }
 
-/* Value of f(0) for functions where it is an exact rational, or -1. */
-static int unary_at_zero(Op op)
-{
-    switch (op) {
-    case OP_SIN: case OP_TAN: case OP_ASIN: case OP_ATAN: case OP_SINH:
-    case OP_TANH: case OP_LOG1P: case OP_EXPM1: case OP_SQRT: case OP_ABS:
-    case OP_SIGN:
-        return 0;
-    case OP_COS: case OP_COSH: case OP_EXP:
-        return 1;
-    default:
-        return -1;
-    }
-}
-
 Node *ir_unary(Op op, Node *a)
 {
     if (a->op == OP_BCAST)
@@ -769,8 +810,8 @@ Node *ir_unary(Op op, Node *a)
             mpq_abs(r, a->q);
         else if (op == OP_SIGN)
             mpq_set_si(r, mpq_sgn(a->q), 1);
-        else if (mpq_sgn(a->q) == 0 && unary_at_zero(op) >= 0)
-            mpq_set_si(r, unary_at_zero(op), 1);
+        else if (mpq_sgn(a->q) == 0 && ir_op_at0[op] != AT0_NONE)
+            mpq_set_si(r, ir_op_at0[op], 1);
         else
             folded = 0;
         Node *n = folded ? ir_const(r) : NULL;
@@ -780,16 +821,16 @@ Node *ir_unary(Op op, Node *a)
     }
     if (op == OP_NEG && a->op == OP_NEG)
         return a->args[0];                      /* -(-x) = x */
-    if (op == OP_NEG && a->op == OP_MUL && const_value(a->args[0])) {
+    if (op == OP_NEG && a->op == OP_MUL && ir_const_value(a->args[0])) {
         mpq_t r;                                /* -(cx) = (-c)x */
         mpq_init(r);
-        mpq_neg(r, const_value(a->args[0]));
+        mpq_neg(r, ir_const_value(a->args[0]));
         Node *c = ir_const(r);
         mpq_clear(r);
         return ir_mul(c, a->args[1]);
     }
-    if (op == OP_ABS && (a->op == OP_ABS || a->op == OP_EXP || a->op == OP_SIGMOID))
-        return a;                               /* |x| >= 0 already */
+    if (op == OP_ABS && ir_op_nonneg[a->op])
+        return a;                               /* |f(x)| = f(x) when f >= 0 */
     if (op == OP_SIGN && (a->op == OP_SIGN))
         return a;
     Node n = shaped(op, a->rank, a->rows, a->cols);

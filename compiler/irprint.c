@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const block_name[BLK__COUNT] = {"y", "x", "theta", "data", "v", "w"};
-
 /* Collects the nodes under root (once each) into *list, counting uses. */
 static void collect(Node *root, Node ***list, int *n, int *cap)
 {
@@ -115,9 +113,9 @@ static void print_expr(FILE *out, Node *n, int top)
         if (n->name)
             fputs(n->name, out);
         else if (ir_size(n) == 1)
-            fprintf(out, "%s[%d]", block_name[n->block], n->offset);
+            fprintf(out, "%s[%d]", ir_block_name[n->block], n->offset);
         else
-            fprintf(out, "%s[%d:%ld]", block_name[n->block], n->offset, n->offset + ir_size(n));
+            fprintf(out, "%s[%d:%ld]", ir_block_name[n->block], n->offset, n->offset + ir_size(n));
         return;
     case OP_EYE:
         fprintf(out, "eye(%d)", n->rows);

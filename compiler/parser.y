@@ -821,7 +821,7 @@ Decl *parse_file(const SrcFile *file)
 
 /* ---------------------------------------------------------------- dump */
 
-static const char *role_name[] = { "input", "param", "var", "data" };
+const char *const role_name[ROLE__COUNT] = {"input", "param", "var", "data"};
 
 static void dump_expr(FILE *out, const Ast *e);
 

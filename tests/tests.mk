@@ -31,4 +31,4 @@ $(BUILD)/tests/model_%: tests/model_test.c $(BUILD)/gen/%.o $(TEST_SUPPORT) $(BU
 	    $(BUILD)/libdilc.a $(BUILD)/libdil.a $(CHECK_LIBS) -lgmp -lm -o $@
 
 check: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(MODELS:%=$(BUILD)/gen/%.c)
-	$(Q)BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
+	$(Q)DILC_VERIFY=1 BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
