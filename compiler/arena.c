@@ -100,17 +100,34 @@ char *arena_strndup(const char *s, size_t n)
     return p;
 }
 
+char *dil_vasprintf(const char *fmt, va_list ap)
+{
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        unreachable();
+    char *p = malloc((size_t)n + 1);
+    if (!p)
+        dil_fatal("out of memory");
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *arena_vprintf(const char *fmt, va_list ap)
+{
+    char *h = dil_vasprintf(fmt, ap);
+    char *p = arena_strndup(h, strlen(h));
+    free(h);
+    return p;
+}
+
 char *arena_printf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        unreachable();
-    char *p = arena_alloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    char *p = arena_vprintf(fmt, ap);
     va_end(ap);
     return p;
 }

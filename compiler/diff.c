@@ -144,7 +144,7 @@ typedef struct Adj {
     Node *full;
     Node **pieces;
     Map *place;
-    int n, cap;
+    int n, cap, capplace;
 } Adj;
 
 static void adj_add(Node *target, Node *v)
@@ -161,21 +161,9 @@ static void adj_place(Node *target, Node *v, Map m)
     if (ir_is_zero(v))
         return;
     Adj *a = target->aux;
-    if (a->n == a->cap) {
-        int cap = a->cap ? 2 * a->cap : 4;
-        Node **p = arena_alloc((size_t)cap * sizeof *p);
-        Map *pl = arena_alloc((size_t)cap * sizeof *pl);
-        for (int i = 0; i < a->n; i++) {
-            p[i] = a->pieces[i];
-            pl[i] = a->place[i];
-        }
-        a->pieces = p;
-        a->place = pl;
-        a->cap = cap;
-    }
-    a->pieces[a->n] = v;
-    a->place[a->n] = m;
-    a->n++;
+    int n = a->n;
+    VEC_PUSH(a->pieces, n, a->cap, v);
+    VEC_PUSH(a->place, a->n, a->capplace, m);
 }
 
 static Node *adj_value(Node *nd)

@@ -19,6 +19,7 @@
 #ifndef DILC_H
 #define DILC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>   /* before gmp.h, which then declares its FILE functions */
 
@@ -41,6 +42,9 @@ void *arena_grow(void *p, int *cap, int need, size_t elt);
 /* Appends x to the arena array p of n elements and capacity cap. */
 #define VEC_PUSH(p, n, cap, x)                                             \
     ((p) = arena_grow((p), &(cap), (n) + 1, sizeof *(p)), (p)[(n)++] = (x))
+char *arena_vprintf(const char *fmt, va_list ap);
+/* A new heap string (free it): the one place that sizes a format. */
+char *dil_vasprintf(const char *fmt, va_list ap);
 mpq_ptr arena_mpq(void);                  /* initialised to 0, cleared at release */
 void arena_release(void);                 /* frees everything of this run */
 
@@ -92,6 +96,8 @@ void diag_line_col(int offset, int *line, int *col);  /* 1-based */
 /* rat.c: exact rationals (GNU MP) and their conversion to double      */
 /* ------------------------------------------------------------------ */
 
+int rat_is_int(mpq_srcptr q);             /* an integer */
+int rat_is(mpq_srcptr q, long v);         /* the integer v */
 /* Reads a decimal literal ("3", "0.1", "2.5e-3") exactly.  Returns 0 on
    success, -1 if the exponent is absurdly large (the caller reports it). */
 int rat_from_decimal(mpq_ptr q, const char *text);

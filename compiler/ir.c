@@ -260,14 +260,23 @@ static Node shaped(Op op, int rank, int rows, int cols)
     return n;
 }
 
+/* Interns op(a) or op(a, b) (b NULL for one argument) of the given shape. */
+static Node *intern_op(Op op, int rank, int rows, int cols, Node *a, Node *b)
+{
+    Node n = shaped(op, rank, rows, cols);
+    Node *args[2] = {a, b};
+    n.args = args;
+    n.nargs = b ? 2 : 1;
+    return intern(&n);
+}
+
 /* ------------------------------------------------------------------ */
 /* Predicates                                                          */
 /* ------------------------------------------------------------------ */
 
 int ir_is_const(const Node *n, long v)
 {
-    return n->op == OP_CONST && mpz_cmp_ui(mpq_denref(n->q), 1) == 0 &&
-           mpz_cmp_si(mpq_numref(n->q), v) == 0;
+    return n->op == OP_CONST && rat_is(n->q, v);
 }
 
 int ir_is_zero(const Node *n)
@@ -349,11 +358,7 @@ Node *ir_bcast(Node *s, int rank, int rows, int cols)
         unreachable();
     if (rank == 0)
         return s;
-    Node n = shaped(OP_BCAST, rank, rows, cols);
-    Node *args[1] = {s};
-    n.args = args;
-    n.nargs = 1;
-    return intern(&n);
+    return intern_op(OP_BCAST, rank, rows, cols, s, NULL);
 }
 
 Node *ir_zeros(int rank, int rows, int cols)
@@ -614,7 +619,7 @@ Node *ir_assemble(int rank, int rows, int cols, int n, Node **pieces, const Map 
 /* Exact a^e for an integer e of modest size; 0 if not folded. */
 static int fold_pow(mpq_ptr out, mpq_srcptr a, mpq_srcptr e)
 {
-    if (mpz_cmp_ui(mpq_denref(e), 1) != 0 || !mpz_fits_slong_p(mpq_numref(e)))
+    if (!rat_is_int(e) || !mpz_fits_slong_p(mpq_numref(e)))
         return 0;
     long k = mpz_get_si(mpq_numref(e));
     if (k < 0 && mpq_sgn(a) == 0)
@@ -670,16 +675,94 @@ static Node *fold_binary(Op op, mpq_srcptr a, mpq_srcptr b)
 static Node *make_binary(Op op, Node *a, Node *b)
 {
     const Node *like = a->rank ? a : b;
-    Node n = shaped(op, like->rank, like->rows, like->cols);
-    Node *args[2] = {a, b};
-    n.args = args;
-    n.nargs = 2;
-    return intern(&n);
+    return intern_op(op, like->rank, like->rows, like->cols, a, b);
 }
 
 static int is_commutative(Op op)
 {
     return op == OP_ADD || op == OP_MUL;
+}
+
+/* The identities of a op b (after folding and canonical ordering), or
+   NULL when none applies.  ca, cb: the constant values of a and b, or
+   NULL; shape: the result's shape. */
+static Node *binary_identity(Op op, Node *a, Node *b, mpq_srcptr ca, mpq_srcptr cb,
+                             const Node *shape)
+{
+    switch (op) {
+    case OP_ADD:
+        /* 0 + x = x;  x + x = 2x;  x + (-y) = x - y */
+        if (ca && mpq_sgn(ca) == 0)
+            return fit(b, shape);
+        if (a == b)
+            return ir_mul(ir_const_si(2), a);
+        if (b->op == OP_NEG)
+            return ir_sub(a, b->args[0]);
+        if (a->op == OP_NEG)
+            return ir_sub(b, a->args[0]);
+        return NULL;
+    case OP_SUB:
+        /* x - 0 = x;  0 - x = -x;  x - x = 0;  x - (-y) = x + y */
+        if (cb && mpq_sgn(cb) == 0)
+            return fit(a, shape);
+        if (ca && mpq_sgn(ca) == 0)
+            return fit(ir_neg(b), shape);
+        if (a == b)
+            return ir_zeros(shape->rank, shape->rows, shape->cols);
+        if (b->op == OP_NEG)
+            return ir_add(a, b->args[0]);
+        return NULL;
+    case OP_MUL:
+        /* 0x = 0;  1x = x;  (-1)x = -x;  c(dx) = (cd)x;  (-x)y = -(xy) */
+        if (ca && mpq_sgn(ca) == 0)
+            return ir_zeros(shape->rank, shape->rows, shape->cols);
+        if (ca && rat_is(ca, 1))
+            return fit(b, shape);
+        if (ca && rat_is(ca, -1))
+            return fit(ir_neg(b), shape);
+        if (ca && b->op == OP_MUL && ir_const_value(b->args[0])) {
+            Node *c = fold_binary(OP_MUL, ca, ir_const_value(b->args[0]));
+            return ir_mul(c, b->args[1]);
+        }
+        if (a->op == OP_NEG && b->op == OP_NEG)
+            return ir_mul(a->args[0], b->args[0]);
+        if (a->op == OP_NEG)
+            return ir_neg(ir_mul(a->args[0], b));
+        if (b->op == OP_NEG)
+            return ir_neg(ir_mul(a, b->args[0]));
+        return NULL;
+    case OP_DIV:
+        /* x/1 = x;  0/x = 0 (x != 0 at any point we differentiate);
+           x/c = (1/c)x when c is a power of two (exact);  (-x)/y = -(x/y) */
+        if (cb && mpq_sgn(cb) != 0) {
+            if (rat_is(cb, 1))
+                return fit(a, shape);
+            if (is_pow2(cb)) {
+                mpq_t inv;
+                mpq_init(inv);
+                mpq_inv(inv, cb);
+                Node *c = ir_const(inv);
+                mpq_clear(inv);
+                return ir_mul(c, a);
+            }
+        }
+        if (ca && mpq_sgn(ca) == 0 && !(cb && mpq_sgn(cb) == 0))
+            return ir_zeros(shape->rank, shape->rows, shape->cols);
+        if (a->op == OP_NEG)
+            return ir_neg(ir_div(a->args[0], b));
+        return NULL;
+    case OP_POW:
+        /* x^0 = 1;  x^1 = x;  1^x = 1 */
+        if (cb && mpq_sgn(cb) == 0)
+            return fit(ir_const_si(1), shape);
+        if (cb && rat_is(cb, 1))
+            return fit(a, shape);
+        if (ca && rat_is(ca, 1))
+            return fit(ir_const_si(1), shape);
+        return NULL;
+    default:
+        unreachable();
+    }
 }
 
 Node *ir_binary(Op op, Node *a, Node *b)
@@ -713,80 +796,9 @@ Node *ir_binary(Op op, Node *a, Node *b)
         ca = cb;
         cb = tq;
     }
-    switch (op) {
-    case OP_ADD:
-        /* 0 + x = x;  x + x = 2x;  x + (-y) = x - y */
-        if (ca && mpq_sgn(ca) == 0)
-            return fit(b, &shape);
-        if (a == b)
-            return ir_mul(ir_const_si(2), a);
-        if (b->op == OP_NEG)
-            return ir_sub(a, b->args[0]);
-        if (a->op == OP_NEG)
-            return ir_sub(b, a->args[0]);
-        break;
-    case OP_SUB:
-        /* x - 0 = x;  0 - x = -x;  x - x = 0;  x - (-y) = x + y */
-        if (cb && mpq_sgn(cb) == 0)
-            return fit(a, &shape);
-        if (ca && mpq_sgn(ca) == 0)
-            return fit(ir_neg(b), &shape);
-        if (a == b)
-            return ir_zeros(rank, rows, cols);
-        if (b->op == OP_NEG)
-            return ir_add(a, b->args[0]);
-        break;
-    case OP_MUL:
-        /* 0x = 0;  1x = x;  (-1)x = -x;  c(dx) = (cd)x;  (-x)y = -(xy) */
-        if (ca && mpq_sgn(ca) == 0)
-            return ir_zeros(rank, rows, cols);
-        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_si(mpq_numref(ca), 1) == 0)
-            return fit(b, &shape);
-        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_si(mpq_numref(ca), -1) == 0)
-            return fit(ir_neg(b), &shape);
-        if (ca && b->op == OP_MUL && ir_const_value(b->args[0])) {
-            Node *c = fold_binary(OP_MUL, ca, ir_const_value(b->args[0]));
-            return ir_mul(c, b->args[1]);
-        }
-        if (a->op == OP_NEG && b->op == OP_NEG)
-            return ir_mul(a->args[0], b->args[0]);
-        if (a->op == OP_NEG)
-            return ir_neg(ir_mul(a->args[0], b));
-        if (b->op == OP_NEG)
-            return ir_neg(ir_mul(a, b->args[0]));
-        break;
-    case OP_DIV:
-        /* x/1 = x;  0/x = 0 (x != 0 at any point we differentiate);
-           x/c = (1/c)x when c is a power of two (exact);  (-x)/y = -(x/y) */
-        if (cb && mpq_sgn(cb) != 0) {
-            if (mpz_cmp_ui(mpq_denref(cb), 1) == 0 && mpz_cmp_ui(mpq_numref(cb), 1) == 0)
-                return fit(a, &shape);
-            if (is_pow2(cb)) {
-                mpq_t inv;
-                mpq_init(inv);
-                mpq_inv(inv, cb);
-                Node *c = ir_const(inv);
-                mpq_clear(inv);
-                return ir_mul(c, a);
-            }
-        }
-        if (ca && mpq_sgn(ca) == 0 && !(cb && mpq_sgn(cb) == 0))
-            return ir_zeros(rank, rows, cols);
-        if (a->op == OP_NEG)
-            return ir_neg(ir_div(a->args[0], b));
-        break;
-    case OP_POW:
-        /* x^0 = 1;  x^1 = x;  1^x = 1 */
-        if (cb && mpq_sgn(cb) == 0)
-            return fit(ir_const_si(1), &shape);
-        if (cb && mpz_cmp_ui(mpq_denref(cb), 1) == 0 && mpz_cmp_ui(mpq_numref(cb), 1) == 0)
-            return fit(a, &shape);
-        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_ui(mpq_numref(ca), 1) == 0)
-            return fit(ir_const_si(1), &shape);
-        break;
-    default:
-        unreachable();
-    }
+    Node *id = binary_identity(op, a, b, ca, cb, &shape);
+    if (id)
+        return id;
     if (a->op == OP_BCAST)
         a = a->args[0];
     if (b->op == OP_BCAST)
@@ -833,11 +845,7 @@ Node *ir_unary(Op op, Node *a)
         return a;                               /* |f(x)| = f(x) when f >= 0 */
     if (op == OP_SIGN && (a->op == OP_SIGN))
         return a;
-    Node n = shaped(op, a->rank, a->rows, a->cols);
-    Node *args[1] = {a};
-    n.args = args;
-    n.nargs = 1;
-    return intern(&n);
+    return intern_op(op, a->rank, a->rows, a->cols, a, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -890,11 +898,7 @@ Node *ir_matmul(Node *a, Node *b)
         return ir_neg(ir_matmul(a->args[0], b));
     if (b->op == OP_NEG)
         return ir_neg(ir_matmul(a, b->args[0]));
-    Node n = shaped(OP_MATMUL, rank, rows, cols);
-    Node *args[2] = {a, b};
-    n.args = args;
-    n.nargs = 2;
-    return intern(&n);
+    return intern_op(OP_MATMUL, rank, rows, cols, a, b);
 }
 
 Node *ir_outer(Node *a, Node *b)
@@ -907,11 +911,7 @@ Node *ir_outer(Node *a, Node *b)
         return ir_neg(ir_outer(a->args[0], b));
     if (b->op == OP_NEG)
         return ir_neg(ir_outer(a, b->args[0]));
-    Node n = shaped(OP_OUTER, 2, a->rows, b->rows);
-    Node *args[2] = {a, b};
-    n.args = args;
-    n.nargs = 2;
-    return intern(&n);
+    return intern_op(OP_OUTER, 2, a->rows, b->rows, a, b);
 }
 
 Node *ir_sum(Node *a)
@@ -928,22 +928,14 @@ Node *ir_sum(Node *a)
         return ir_mul(a->args[1], ir_sum(a->args[0]));
     if (a->op == OP_EYE)
         return ir_const_si(a->rows);
-    Node n = shaped(OP_SUM, 0, 1, 1);
-    Node *args[1] = {a};
-    n.args = args;
-    n.nargs = 1;
-    return intern(&n);
+    return intern_op(OP_SUM, 0, 1, 1, a, NULL);
 }
 
 Node *ir_lse(Node *a)
 {
     if (a->rank == 0)
         return a;
-    Node n = shaped(OP_LSE, 0, 1, 1);
-    Node *args[1] = {a};
-    n.args = args;
-    n.nargs = 1;
-    return intern(&n);
+    return intern_op(OP_LSE, 0, 1, 1, a, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -958,48 +950,29 @@ static int by_id(const void *a, const void *b)
 
 int ir_topo(Node **roots, int nroots, Node ***out)
 {
-    int cap = 256, n = 0, sp = 0, scap = 256;
-    Node **list = malloc((size_t)cap * sizeof *list);
-    Node **stack = malloc((size_t)scap * sizeof *stack);
-    if (!list || !stack)
-        dil_fatal("out of memory");
+    int cap = 0, n = 0, sp = 0, scap = 0;
+    Node **list = NULL, **stack = NULL;
     for (int r = 0; r < nroots; r++) {
         if (!roots[r] || roots[r]->mark)
             continue;
         roots[r]->mark = 1;
-        stack[sp++] = roots[r];
+        VEC_PUSH(stack, sp, scap, roots[r]);
         while (sp) {
             Node *nd = stack[--sp];
-            if (n == cap) {
-                cap *= 2;
-                Node **l = realloc(list, (size_t)cap * sizeof *l);
-                if (!l)
-                    dil_fatal("out of memory");
-                list = l;
-            }
-            list[n++] = nd;
+            VEC_PUSH(list, n, cap, nd);
             for (int i = 0; i < nd->nargs; i++) {
                 Node *c = nd->args[i];
                 if (c->mark)
                     continue;
                 c->mark = 1;
-                if (sp == scap) {
-                    scap *= 2;
-                    Node **s = realloc(stack, (size_t)scap * sizeof *s);
-                    if (!s)
-                        dil_fatal("out of memory");
-                    stack = s;
-                }
-                stack[sp++] = c;
+                VEC_PUSH(stack, sp, scap, c);
             }
         }
     }
-    free(stack);
     for (int i = 0; i < n; i++)
         list[i]->mark = 0;
-    qsort(list, (size_t)n, sizeof *list, by_id);
-    *out = arena_alloc((size_t)(n ? n : 1) * sizeof **out);
-    memcpy(*out, list, (size_t)n * sizeof *list);
-    free(list);
+    if (n > 1)
+        qsort(list, (size_t)n, sizeof *list, by_id);
+    *out = n ? list : arena_alloc(sizeof **out);
     return n;
 }

@@ -16,17 +16,7 @@ static void collect(Node *root, Node ***list, int *n, int *cap)
 {
     Node **stack = NULL;
     int sp = 0, scap = 0;
-#define PUSH(x)                                                        \
-    do {                                                               \
-        if (sp == scap) {                                              \
-            scap = scap ? 2 * scap : 64;                               \
-            Node **ns = arena_alloc((size_t)scap * sizeof *ns);        \
-            for (int k_ = 0; k_ < sp; k_++) ns[k_] = stack[k_];        \
-            stack = ns;                                                \
-        }                                                              \
-        stack[sp++] = (x);                                             \
-    } while (0)
-    PUSH(root);
+    VEC_PUSH(stack, sp, scap, root);
     root->uses = 0;
     root->mark = -1;
     while (sp) {
@@ -34,13 +24,7 @@ static void collect(Node *root, Node ***list, int *n, int *cap)
         if (nd->mark == 1)
             continue;
         nd->mark = 1;
-        if (*n == *cap) {
-            *cap = *cap ? 2 * *cap : 64;
-            Node **nl = arena_alloc((size_t)*cap * sizeof *nl);
-            for (int k = 0; k < *n; k++) nl[k] = (*list)[k];
-            *list = nl;
-        }
-        (*list)[(*n)++] = nd;
+        VEC_PUSH(*list, *n, *cap, nd);
         for (int i = 0; i < nd->nargs; i++) {
             Node *c = nd->args[i];
             if (c->mark != 1 && c->mark != -1) {
@@ -49,10 +33,9 @@ static void collect(Node *root, Node ***list, int *n, int *cap)
             }
             c->uses++;
             if (c->mark != 1)
-                PUSH(c);
+                VEC_PUSH(stack, sp, scap, c);
         }
     }
-#undef PUSH
 }
 
 static int cmp_id(const void *a, const void *b)

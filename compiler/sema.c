@@ -207,21 +207,6 @@ static struct {
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Grows an arena array to hold at least need elements. */
-static void *grow(void *p, int *cap, int need, size_t elt)
-{
-    if (need <= *cap)
-        return p;
-    int ncap = *cap ? *cap : 8;
-    while (ncap < need)
-        ncap *= 2;
-    void *q = arena_alloc((size_t)ncap * elt);
-    if (p)
-        memcpy(q, p, (size_t)*cap * elt);
-    *cap = ncap;
-    return q;
-}
-
 static unsigned name_hash(const char *s)
 {
     unsigned h = 2166136261u;
@@ -264,11 +249,6 @@ static long q_bits(mpq_srcptr q)
     return (long)(mpz_sizeinbase(mpq_numref(q), 2) + mpz_sizeinbase(mpq_denref(q), 2));
 }
 
-static int q_is_int(mpq_srcptr q)
-{
-    return mpz_cmp_ui(mpq_denref(q), 1) == 0;
-}
-
 static Block role_block(Role r)
 {
     switch (r) {
@@ -304,18 +284,12 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
         if (S.reported[i].loc.begin == loc.begin && S.reported[i].loc.end == loc.end &&
             S.reported[i].fmt == fmt)
             return 0;
-    S.reported = grow(S.reported, &S.capreported, S.nreported + 1, sizeof *S.reported);
+    S.reported = arena_grow(S.reported, &S.capreported, S.nreported + 1, sizeof *S.reported);
     S.reported[S.nreported++] = (Reported){loc, fmt};
 
     va_list ap;
     va_start(ap, fmt);
-    int len = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (len < 0)
-        unreachable();
-    char *msg = arena_alloc((size_t)len + 1);
-    va_start(ap, fmt);
-    vsnprintf(msg, (size_t)len + 1, fmt, ap);
+    char *msg = arena_vprintf(fmt, ap);
     va_end(ap);
 
     diag_error(loc, "%s", msg);
@@ -402,13 +376,13 @@ static Local *local_find(const char *name)
 
 static void local_push(const char *name, Node *val, int barrier)
 {
-    S.locals = grow(S.locals, &S.caplocals, S.nlocals + 1, sizeof *S.locals);
+    S.locals = arena_grow(S.locals, &S.caplocals, S.nlocals + 1, sizeof *S.locals);
     S.locals[S.nlocals++] = (Local){name, val, barrier};
 }
 
 static void frame_push(int is_call, const char *name, Loc loc, long value)
 {
-    S.frames = grow(S.frames, &S.capframes, S.nframes + 1, sizeof *S.frames);
+    S.frames = arena_grow(S.frames, &S.capframes, S.nframes + 1, sizeof *S.frames);
     S.frames[S.nframes++] = (Frame){is_call, name, loc, value};
 }
 
@@ -558,7 +532,7 @@ static Node *check_const(Loc loc, Node *n)
         for (int i = 0; i < S.nsites; i++)
             if (S.sites[i].n == n)
                 return n;
-        S.sites = grow(S.sites, &S.capsites, S.nsites + 1, sizeof *S.sites);
+        S.sites = arena_grow(S.sites, &S.capsites, S.nsites + 1, sizeof *S.sites);
         S.sites[S.nsites++] = (Site){n, loc};
     }
     return n;
@@ -574,7 +548,7 @@ static int const_int(Ast *e, Node *n, const char *what, long *out)
         report(e->loc, "%s must be a compile-time integer", what);
         return -1;
     }
-    if (!q_is_int(n->q)) {
+    if (!rat_is_int(n->q)) {
         report(e->loc, "%s must be a compile-time integer, got %s", what, q_str(n->q));
         return -1;
     }
@@ -728,9 +702,9 @@ static Node *arith(Loc loc, Op op, const char *opname, Node *a, Node *b)
             report(loc, "division by zero");
         return POISON;
     }
-    if (op == OP_POW && qa && qb && q_is_int(qb)) {
+    if (op == OP_POW && qa && qb && rat_is_int(qb)) {
         int zero = mpq_sgn(qa) == 0;
-        int unit = q_is_int(qa) && mpz_cmpabs_ui(mpq_numref(qa), 1) == 0;
+        int unit = rat_is_int(qa) && mpz_cmpabs_ui(mpq_numref(qa), 1) == 0;
         if (zero && mpq_sgn(qb) < 0) {
             report(loc, "division by zero in a constant expression (0 to a negative power)");
             return POISON;
@@ -1328,7 +1302,7 @@ static void decl_symbol(Decl *d)
                role_name[d->role], MAX_ELEMS);
         return;
     }
-    S.syms = grow(S.syms, &S.capsyms, S.nsyms + 1, sizeof *S.syms);
+    S.syms = arena_grow(S.syms, &S.capsyms, S.nsyms + 1, sizeof *S.syms);
     Symbol *s = &S.syms[S.nsyms++];
     s->name = d->name;
     s->loc = d->name_loc;
@@ -1389,7 +1363,7 @@ static void decl_let(Decl *d)
         return;
     }
     Node *v = elab_value(d->value, &taint);
-    f->mem = grow(f->mem, &f->capmem, f->nmem + 1, sizeof *f->mem);
+    f->mem = arena_grow(f->mem, &f->capmem, f->nmem + 1, sizeof *f->mem);
     memmove(&f->mem[p + 1], &f->mem[p], (size_t)(f->nmem - p) * sizeof *f->mem);
     f->nmem++;
     f->mem[p] = (Member){k, v, d->name_loc, ++S.gen, taint};
@@ -1414,7 +1388,7 @@ static void check_fn_names(Ast *e, const char ***bound, int *nbound, int *cap)
     check_fn_names(e->a, bound, nbound, cap);
     check_fn_names(e->b, bound, nbound, cap);
     if (e->kind == AST_SUMRANGE) {
-        *bound = grow(*bound, cap, *nbound + 1, sizeof **bound);
+        *bound = arena_grow(*bound, cap, *nbound + 1, sizeof **bound);
         (*bound)[(*nbound)++] = e->name;
         check_fn_names(e->c, bound, nbound, cap);
         (*nbound)--;
@@ -1470,7 +1444,7 @@ static void decl_fn(Decl *d)
     int nbound = 0, cap = 0;
     const char **bound = NULL;
     for (int i = 0; i < d->nparams; i++) {
-        bound = grow(bound, &cap, nbound + 1, sizeof *bound);
+        bound = arena_grow(bound, &cap, nbound + 1, sizeof *bound);
         bound[nbound++] = d->params[i].name;
     }
     S.checking_fn = 1;
