@@ -1,5 +1,5 @@
 /*
- * dilc.h - the one internal header of the DIL compiler.
+ * dilc.h - the pipeline header of the DIL compiler.
  *
  * The compiler is a straight pipeline; each section below belongs to one
  * source file and names what that phase exports:
@@ -7,14 +7,21 @@
  *   source text --scanner.l/parser.y--> declaration list (AST)
  *               --sema.c-------------> Model: hash-consed tensor IR of the
  *                                      score, residual and loss
- *               --diff.c-------------> derivative IR (reverse mode, then
+ *               --kern.c + diff.c----> the kernels' IR (reverse mode, then
  *                                      forward mode over it)
+ *               --schedule.c---------> Schedule: what each kernel stores,
+ *                                      where, in what order
  *               --emit.c-------------> C99 source and header
  *
+ * Three private headers carry the structures that only a few files
+ * share: kern.h (the KERNELS table and the kernel set: kern.c,
+ * schedule.c, emit.c), schedule.h (the Schedule: schedule.c, emit.c and
+ * its tests) and driver.h (one run on a buffer: main.c and the fuzzer).
  * Every phase allocates from one arena (arena.c) that is released once at
  * the end of a run.  User errors go through diag.c (GCC-style, with the
  * source line and a caret); internal errors go through unreachable() and
- * abort.  See docs/design.md for the walk-through.
+ * abort; verify.c checks the IR between passes in the test build.  See
+ * docs/design.md for the walk-through.
  */
 #ifndef DILC_H
 #define DILC_H

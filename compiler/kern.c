@@ -13,8 +13,9 @@
  *   residual_vjp_*    grad_{y,x,theta} of w . r               (J^T w)
  *
  * One reverse sweep of f serves the three score kernels above it, so the
- * adjoint graph is built once and shared.  The emitter (emit.c) then
- * turns each kernel's output nodes into one C function.
+ * adjoint graph is built once and shared.  The scheduler (schedule.c)
+ * then decides how each kernel is computed and emit.c prints it.  The
+ * kernels themselves are the rows of KERNELS (kern.h).
  */
 #include "dilc.h"
 
@@ -25,7 +26,7 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Nodes scheduled by the emitter, over all kernels together (a node
+/* Nodes scheduled (schedule.c) over all kernels together (a node
    shared by two kernels counts twice: each kernel emits it).  The
    emitted C grows with this count, by 20 to 80 bytes a node; a million
    would be about 25 to 80 MB of C in one function per kernel, beyond what
