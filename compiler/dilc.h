@@ -242,8 +242,8 @@ void ast_dump(FILE *out, const Decl *decls);   /* debugging (--dump-ast) */
     X(LEAF,     OPC_LEAF, 0, NULL, "leaf", 0, AT0_NONE, 0, NO_RULE)  /* block[offset ...] */    \
     X(EYE,      OPC_LEAF, 0, NULL, "eye", 0, AT0_NONE, 0, NO_RULE)   /* identity, rows == cols */ \
     /* shape */                                                                                \
-    X(BCAST,    OPC_SHAPE, 1, NULL, "bcast", 0, AT0_NONE, 0, NO_RULE)  /* scalar -> every element */ \
-    X(VIEW,     OPC_SHAPE, 1, NULL, "view", 0, AT0_NONE, 0, NO_RULE)   /* affine gather, see Map */ \
+    X(BCAST,    OPC_SHAPE, 1, NULL, "bcast", 0, AT0_NONE, 0, NO_RULE)  /* scalar -> tensor */   \
+    X(VIEW,     OPC_SHAPE, 1, NULL, "view", 0, AT0_NONE, 0, NO_RULE)   /* affine gather, Map */ \
     X(ASSEMBLE, OPC_SHAPE, -1, NULL, "assemble", 0, AT0_NONE, 0, NO_RULE) /* scatter-add */     \
     /* elementwise binary: rules in diff.c */                                                  \
     X(ADD,      OPC_ELEMENTWISE, 2, NULL, "+", 0, AT0_NONE, 0, NO_RULE)                        \
@@ -313,7 +313,8 @@ int ir_op_builtin_find(const char *name);
  */
 #define IR_NAMED(X)                                                                            \
     X(PI, "pi", "3.14159265358979323846264338327950288419716939937510582097494")               \
-    X(TWO_OVER_SQRT_PI, "2/sqrt(pi)", "1.12837916709551257389615890312154517168810125865799771368817")
+    X(TWO_OVER_SQRT_PI, "2/sqrt(pi)",                                                          \
+      "1.12837916709551257389615890312154517168810125865799771368817")
 
 typedef enum Named {
 #define X(name, pname, digits) NC_##name,

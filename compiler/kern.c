@@ -37,7 +37,8 @@
 
 const KernelInfo kernel_info[K__COUNT] = {
 #define X(name, part, doc, returns, dir, data, o0, o1, o2)                                      \
-    {#name, part, doc, returns, dir, data, {o0, o1, o2}, (o0 != NULL) + (o1 != NULL) + (o2 != NULL)},
+    {#name, part, doc, returns, dir, data, {o0, o1, o2},                                         \
+     (o0 != NULL) + (o1 != NULL) + (o2 != NULL)},
     KERNELS(X)
 #undef X
 };

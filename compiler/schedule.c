@@ -603,7 +603,8 @@ static void verify_slots(const KernelSchedule *s)
             continue;
         if (v->off < 0 || v->off + ir_size(v->node) > s->work)
             unreachable();
-        Span x = {v->off, v->off + ir_size(v->node), v->step, v->last > v->step ? v->last : v->step};
+        Span x = {v->off, v->off + ir_size(v->node), v->step,
+                  v->last > v->step ? v->last : v->step};
         VEC_PUSH(sp, n, cap, x);
     }
     if (n > 1)

@@ -487,7 +487,8 @@ static const Builtin builtins[] = {
 
 /* Every op as a unary built-in; only those IR_OPS marks are looked up. */
 static const Builtin unary_builtins[OP__COUNT] = {
-#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) {pname, B_UNARY, OP_##name, 1, 1},
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv)                               \
+    {pname, B_UNARY, OP_##name, 1, 1},
     IR_OPS(X)
 #undef X
 };
@@ -1048,8 +1049,8 @@ static Node *call_builtin(Ast *e, const Builtin *b)
 {
     if (e->nargs < b->min || e->nargs > b->max) {
         if (b->min == b->max)
-            report(e->loc, "'%s' takes %d argument%s, got %d", builtin_name(b), b->min, plural(b->min),
-                   e->nargs);
+            report(e->loc, "'%s' takes %d argument%s, got %d", builtin_name(b), b->min,
+                   plural(b->min), e->nargs);
         else
             report(e->loc, "'%s' takes %d or %d arguments, got %d", builtin_name(b), b->min, b->max,
                    e->nargs);
