@@ -99,7 +99,7 @@ GEN_WARN_EMITTED = -Wall -Wextra -Wpedantic -Werror
 $(BUILD)/gen/%.c: models/%.dil $(BUILD)/dilc
 	@mkdir -p $(@D)
 	@echo "  DILC    $<"
-	$(Q)$(BUILD)/dilc $< -o $@
+	$(Q)DILC_VERIFY=1 $(BUILD)/dilc $< -o $@
 
 $(BUILD)/gen/%.o: generated/%.c
 	@mkdir -p $(@D)

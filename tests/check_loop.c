@@ -12,6 +12,7 @@
  * the rolled *model* are checked against the rolled HVP as a second,
  * independent reference.  Also: which loops roll, that the rolled IR does
  * not grow with the horizon, and the diagnostics of horizons too large.
+ * The IR verifier (verify.c) checks every rolled model and kernel.
  */
 #include <check.h>
 #include <math.h>
@@ -61,8 +62,14 @@ static double *random_vec(int n, unsigned *seed, double scale)
 /* Every output of every kernel, evaluated by refeval, concatenated. */
 static double *eval_kernels(const Model *m, unsigned seed, int *len)
 {
+    ir_verify_model(m);
     Kernels *ks = kern_derive(m);
     ck_assert_ptr_nonnull(ks);
+    for (int i = 0; i < K__COUNT; i++)
+        if (ks->k[i].info) {
+            Node *roots[1 + KERNEL_MAX_OUTS];
+            ir_verify(roots, kernel_roots(&ks->k[i], roots), "derive");
+        }
     double *blk[BLK__COUNT];
     blk[BLK_Y] = random_vec(m->ny, &seed, 1.0);
     blk[BLK_X] = random_vec(m->nx, &seed, 1.0);
@@ -75,15 +82,12 @@ static double *eval_kernels(const Model *m, unsigned seed, int *len)
         cb[b] = blk[b];
     int cap = 16, n = 0;
     double *all = malloc((size_t)cap * sizeof *all);
-    for (int i = 0; i < ks->n; i++) {
+    for (int i = 0; i < K__COUNT; i++) {
         const Kernel *k = &ks->k[i];
-        Node *nodes[4];
-        int nn = 0;
-        if (k->ret)
-            nodes[nn++] = k->ret;
-        for (int j = 0; j < k->nouts; j++)
-            if (k->outs[j].node && k->outs[j].len > 0)
-                nodes[nn++] = k->outs[j].node;
+        if (!k->info)
+            continue;
+        Node *nodes[1 + KERNEL_MAX_OUTS];
+        int nn = kernel_roots(k, nodes);
         for (int j = 0; j < nn; j++) {
             long sz = ir_size(nodes[j]);
             while (n + sz > cap) {
@@ -92,7 +96,7 @@ static double *eval_kernels(const Model *m, unsigned seed, int *len)
             }
             int rc = refeval(nodes[j], cb, all + n);
             if (rc != 0)
-                ck_abort_msg("kernel %s: %s", k->name, refeval_error());
+                ck_abort_msg("kernel %s: %s", k->info->name, refeval_error());
             n += (int)sz;
         }
     }
@@ -229,11 +233,8 @@ START_TEST(hvp_against_hyperdual)
     double *y = random_vec(m->ny, &seed, 1.0), *x = random_vec(m->nx, &seed, 1.0);
     double *th = random_vec(m->ntheta, &seed, 0.5), *v = random_vec(m->ny, &seed, 1.0);
     const double *cb[BLK__COUNT] = {y, x, th, NULL, v, NULL};
-    const Kernel *hk = NULL;
-    for (int i = 0; i < ks->n; i++)
-        if (!strcmp(ks->k[i].name, "score_hvp_yy"))
-            hk = &ks->k[i];
-    ck_assert_ptr_nonnull(hk);
+    const Kernel *hk = &ks->k[K_score_hvp_yy];
+    ck_assert_ptr_nonnull(hk->info);
     double *hv = malloc((size_t)m->ny * sizeof *hv), *ref = malloc((size_t)m->ny * sizeof *ref);
     ck_assert_int_eq(refeval(hk->outs[0].node, cb, hv), 0);
     ck_assert_int_eq(refeval_second(m->score, cb, BLK_Y, m->ny, BLK_Y, v, NULL, ref), 0);
