@@ -255,8 +255,8 @@ class Model:
         y = y.copy()
         theta = self._theta(theta)
         opt = self._options(options)
-        work = self._work(opt)
         if n is None or not self.has_batch_api:
+            work = self._work(opt)  # alive until the calls are done
             status, infos = self._loop(
                 self._lib.dil_solve, n or 1, [self.nx, 0, self.ny, 0, 0, 0],
                 [x, theta, y, ctypes.addressof(opt), None, _addr(work)], {})
@@ -285,11 +285,12 @@ class Model:
         dx = np.zeros_like(x)
         dtheta = np.zeros(self.ntheta)
         if n is None or not self.has_batch_api:
+            work = self._work(opt)  # alive until the calls are done
             status, infos = self._loop(
                 self._lib.dil_backward, n or 1,
                 [self.ny, self.nx, 0, self.ny, self.nx, 0, 0, 0, 0],
                 [y, x, theta, g, dx, None, ctypes.addressof(opt), None,
-                 _addr(self._work(opt))], {5: dtheta})
+                 _addr(work)], {5: dtheta})
         else:
             infos = (self._info_t * n)()
             status = self._lib.dil_backward_batch(
@@ -318,11 +319,12 @@ class Model:
         dx = np.zeros_like(x)
         dtheta = np.zeros(self.ntheta)
         if n is None or not self.has_batch_api:
+            work = self._work(opt)  # alive until the calls are done
             status, infos = self._loop(
                 self._lib.dil_loss_gradient, n or 1,
                 [self.ny, self.nx, 0, self.ndata, 1, self.nx, 0, 0, 0, 0],
                 [y, x, theta, data, loss, dx, None, ctypes.addressof(opt),
-                 None, _addr(self._work(opt))], {6: dtheta})
+                 None, _addr(work)], {6: dtheta})
         else:
             infos = (self._info_t * n)()
             status = self._lib.dil_loss_gradient_batch(
