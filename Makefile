@@ -293,9 +293,16 @@ uninstall:
 # needs python3-torch).  Its tests run in `make check` through
 # tests/golden/python.sh, and on their own with `make check-python`.
 PYTHON         ?= /usr/bin/python3
+export PYTHON
 PYTHON_VERSION  = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 PY_FILES       := $(wildcard python/dil/*.py python/dil/*.c)
 
-.PHONY: check-python
-check-python: $(BUILD)/dilc $(BUILD)/libdil.so
+.PHONY: check-python deps-python
+# make check first installs (as root) or names (otherwise) the Debian
+# packages the Python tests need; without them they skip, saying so.
+check: | deps-python
+deps-python:
+	$(Q)PYTHON=$(PYTHON) sh scripts/deps.sh python
+
+check-python: $(BUILD)/dilc $(BUILD)/libdil.so | deps-python
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/golden/python.sh
