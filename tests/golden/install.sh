@@ -42,6 +42,7 @@ nm -D --defined-only "$P/lib/libdil.so.$VERSION" | grep -q ' dil_solve$' || no "
 for m in share/man/man1/dilc.1 share/man/man3/dil.3; do
     w=$(groff -man -ww -z "$P/$m" 2>&1)
     [ -z "$w" ] || no "$m: groff warnings: $w"
+    grep -q "^\.TH .*\"dil $VERSION\"" "$P/$m" || no "$m does not say dil $VERSION"
 done
 
 # pkg-config, with the DESTDIR as sysroot.
