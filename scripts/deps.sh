@@ -13,7 +13,7 @@ set -u
 missing=""
 if [ "${1:-}" = python ]; then
     PYTHON=${PYTHON:-/usr/bin/python3}
-    [ -x "$PYTHON" ] || missing="$missing python3"
+    command -v "$PYTHON" >/dev/null 2>&1 || missing="$missing python3"
     "$PYTHON" -c 'import numpy' >/dev/null 2>&1 || missing="$missing python3-numpy"
     "$PYTHON" -c 'import torch' >/dev/null 2>&1 || missing="$missing python3-torch"
     required=0

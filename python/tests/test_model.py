@@ -8,6 +8,7 @@ version and layout checks.
 """
 
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -275,6 +276,15 @@ class CacheAndVersions(unittest.TestCase):
         finally:
             _lib.LAYOUT[:] = saved
             _lib._structs_cache.clear()
+
+    def test_options_and_pickling(self):
+        m = model("kepler", tol=1e-13)
+        self.assertEqual(m.options, {"tol": 1e-13})
+        with self.assertRaises(TypeError):
+            dil.compile(model_path("kepler"), tolerance=1e-3)
+        m2 = pickle.loads(pickle.dumps(m))
+        self.assertEqual(m2.options, m.options)
+        np.testing.assert_array_equal(m2.solve([1.0]), m.solve([1.0]))
 
     def test_toolchain_found(self):
         tc = dil.toolchain()

@@ -10,7 +10,7 @@
 set -u
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
-if ! [ -x "$PYTHON" ]; then
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
     echo "python.sh: skipped: no $PYTHON (set PYTHON=...)"
     exit 0
 fi
