@@ -11,6 +11,7 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
 import tempfile
 import unittest
 
@@ -18,7 +19,7 @@ import numpy as np
 
 import dil
 from dil import _lib
-from common import ROOT, c_reference, model, model_path
+from common import HERE, ROOT, c_reference, model, model_path
 
 RNG = np.random.default_rng(20240611)
 
@@ -151,6 +152,45 @@ class Results(unittest.TestCase):
         # an unbatched operand is shared by the batch
         np.testing.assert_array_equal(m.solve(x[0], theta, np.zeros((2, m.ny))),
                                       np.stack([Y[0], Y[0]]))
+
+    def test_batch_api_path(self):
+        # The package's batch path against a serial batch API (fake_batch.c)
+        # linked into the model's object: same values as the fallback loop.
+        m = model("smooth")
+        d = os.path.dirname(m.library)
+        tc = dil.toolchain()
+        so = os.path.join(d, "fake_batch.so")
+        subprocess.run(
+            ["cc", "-std=c99", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
+             "-I" + d, "-I" + tc.includedir, '-DDILPY_HEADER="model.h"',
+             "-DDILPY_DESC=dilm_model", os.path.join(d, "model.c"),
+             os.path.join(os.path.dirname(dil.__file__), "_glue.c"),
+             os.path.join(HERE, "fake_batch.c"), "-o", so, "-L" + tc.libdir,
+             "-ldil", "-lm", "-Wl,-rpath," + os.path.realpath(tc.libdir)],
+            check=True)
+        b = dil.load(so)
+        self.assertTrue(b.has_batch_api)
+        m.has_batch_api, saved = False, m.has_batch_api
+        try:
+            n = 5
+            x, theta = smooth_problem(m, n)
+            g = RNG.standard_normal((n, m.ny))
+            data = RNG.standard_normal((n, m.ndata))
+            Y = b.solve(x, theta)
+            np.testing.assert_array_equal(Y, m.solve(x, theta))
+            for got, want in zip(b.backward(Y, x, theta, g), m.backward(Y, x, theta, g)):
+                np.testing.assert_array_equal(got, want)
+            for got, want in zip(b.loss_gradient(Y, x, theta, data),
+                                 m.loss_gradient(Y, x, theta, data)):
+                np.testing.assert_array_equal(got, want)
+            x[2, 0] = np.nan
+            with self.assertRaises(dil.NotFiniteError) as cm:
+                b.solve(x, theta)
+            self.assertEqual(cm.exception.instance, 2)
+            self.assertEqual(cm.exception.call, "dil_solve_batch")
+            self.assertEqual([i.status for i in cm.exception.infos], [0, 0, 2, 0, 0])
+        finally:
+            m.has_batch_api = saved
 
     def test_ift_gradient_against_finite_differences(self):
         m = model("smooth", tol=1e-13)
