@@ -42,7 +42,7 @@ deps:
 
 # ---------------------------------------------------------------- compiler
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-COMPILER_GEN := $(BUILD)/compiler/parser.c $(BUILD)/compiler/scanner.c
+COMPILER_GEN := $(BUILD)/compiler/parser.c $(BUILD)/compiler/scanner.c $(BUILD)/compiler/vmath_text.c
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(COMPILER_GEN:.c=.o)
 COMPILER_INC := -Icompiler -I$(BUILD)/compiler
 
@@ -55,6 +55,12 @@ $(BUILD)/compiler/scanner.c $(BUILD)/compiler/scanner.h: compiler/scanner.l | de
 	@mkdir -p $(@D)
 	@echo "  FLEX    $<"
 	$(Q)flex -o $(BUILD)/compiler/scanner.c --header-file=$(BUILD)/compiler/scanner.h $<
+
+# compiler/vmath.h as a string table (docs/vmath.md).
+$(BUILD)/compiler/vmath_text.c: compiler/vmath.h scripts/vmath_text.sh
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)sh scripts/vmath_text.sh compiler/vmath.h > $@.tmp && mv $@.tmp $@
 
 # Everything in the compiler may include the generated headers.
 $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/compiler/main.o: | $(BUILD)/compiler/parser.h $(BUILD)/compiler/scanner.h
@@ -163,7 +169,8 @@ FUZZ_ARGS    ?=
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = $(CSTD) -O1 -g $(WARN) $(FUZZ_SAN) -MMD -MP
 FUZZ_OBJ     := $(COMPILER_SRC:%.c=$(BUILD)/fuzz/%.o) \
-                $(BUILD)/fuzz/compiler/parser.o $(BUILD)/fuzz/compiler/scanner.o
+                $(BUILD)/fuzz/compiler/parser.o $(BUILD)/fuzz/compiler/scanner.o \
+                $(BUILD)/fuzz/compiler/vmath_text.o
 
 $(BUILD)/fuzz/compiler/%.o: compiler/%.c | $(BUILD)/compiler/parser.h $(BUILD)/compiler/scanner.h
 	@mkdir -p $(@D)

@@ -18,6 +18,7 @@
  * range with this file built at -O2 and at -O3 -march=native.
  */
 #include "vmath.h"
+#include "vmath_text.h"
 
 #include <check.h>
 #include <float.h>
@@ -25,6 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BLOCK 512
 
@@ -339,6 +341,83 @@ START_TEST(symmetry)
 }
 END_TEST
 
+/* ------------------------------------------------------- the text table */
+static char *written(const char *prefix, const char *const *names, int n, int *rc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    *rc = vmath_write(f, prefix, names, n);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(text_closure)
+{
+    const char *tanh_only[] = {"vtanh"};
+    int rc;
+    char *t = written("m_", tanh_only, 1, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_null(strstr(t, "DILP_"));
+    ck_assert_ptr_nonnull(strstr(t, "m_VM_INLINE double m_vtanh(double x)"));
+    ck_assert_ptr_nonnull(strstr(t, "m_vm_expdd("));   /* a dependency */
+    ck_assert_ptr_nonnull(strstr(t, "#include <stdint.h>"));
+    ck_assert_ptr_null(strstr(t, "m_vlog("));          /* not used */
+    ck_assert_ptr_null(strstr(t, "m_vexp("));
+    /* Each block once, dependencies before users. */
+    char *dd = strstr(t, "m_VM_INLINE double m_vm_expdd(");
+    ck_assert_ptr_nonnull(dd);
+    ck_assert_ptr_null(strstr(dd + 1, "m_VM_INLINE double m_vm_expdd("));
+    ck_assert(dd < strstr(t, "m_VM_INLINE double m_vtanh("));
+    free(t);
+    const char *bad[] = {"vtanh", "vcosh"};
+    t = written("m_", bad, 2, &rc);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_str_eq(t, "");
+    free(t);
+    t = written("m_", bad, 0, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(t, "");
+    free(t);
+}
+END_TEST
+
+/* The written text, all functions, compiles warning-free on its own as
+   C99 and as C++11 (when a C++ compiler is installed), next to a loop of
+   the emitted form. */
+START_TEST(text_compiles)
+{
+    const char *all[] = {"vexp", "vexpm1", "vlog", "vlog1p", "vtanh", "vsigmoid", "vsoftplus"};
+    int rc;
+    char *t = written("mdl_", all, 7, &rc);
+    ck_assert_int_eq(rc, 0);
+    char path[] = "/tmp/check_vmath_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "%s\nvoid mdl_k(double *s, const double *a);\n"
+               "void mdl_k(double *s, const double *a)\n{\n"
+               "    for (int i = 0; i < 500; i++)\n"
+               "        s[i] = mdl_vtanh(a[i]) + mdl_vexp(a[i]) + mdl_vexpm1(a[i]) + mdl_vlog(a[i])\n"
+               "               + mdl_vlog1p(a[i]) + mdl_vsigmoid(a[i]) + mdl_vsoftplus(a[i]);\n}\n",
+            t);
+    fclose(f);
+    free(t);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "cc -x c -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -c %s -o /dev/null", path);
+    int c_rc = system(cmd);
+    snprintf(cmd, sizeof cmd,
+             "! command -v c++ >/dev/null || c++ -x c++ -std=c++11 -O2 -Wall -Wextra -Wpedantic "
+             "-Werror -c %s -o /dev/null", path);
+    int cxx_rc = system(cmd);
+    remove(path);
+    ck_assert_msg(c_rc == 0, "the written functions do not compile as C99");
+    ck_assert_msg(cxx_rc == 0, "the written functions do not compile as C++11");
+}
+END_TEST
+
 static Suite *vmath_suite(void)
 {
     Suite *s = suite_create("vmath");
@@ -351,6 +430,11 @@ static Suite *vmath_suite(void)
     tcase_add_test(tc, special_values);
     tcase_add_test(tc, monotone);
     tcase_add_test(tc, symmetry);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("text");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, text_closure);
+    tcase_add_test(tc, text_compiles);
     suite_add_tcase(s, tc);
     return s;
 }
