@@ -32,8 +32,9 @@
  * turns the blocks between the `@fn NAME` and `@end` markers into
  * build/compiler/vmath_text.c (compiler/vmath_text.h).  Each block uses
  * only blocks above it.  Accuracy figures are the maxima measured by
- * `make check-vmath-full` (tests/check_vmath.c, VMATH_POINTS=2e7 per
- * range, gcc -O2 and -O3 -march=native) against long-double libm.
+ * `make check-vmath-full` (tests/check_vmath.c, 4e6 random points in each
+ * of 4 ranges per function, built with gcc -O2 and with -O3
+ * -march=native) against long-double libm.
  */
 #ifndef DIL_VMATH_H
 #define DIL_VMATH_H
@@ -187,7 +188,10 @@ DILP_VM_INLINE double DILP_vm_expdd(double x, double *lo)
 
 /* @fn vexp */
 /* e^x by vm_expdd, |x| first clamped to 746 (e^746 = inf, e^-746 = 0 in
-   double), which keeps the two scale factors within the exponent range. */
+   double), which keeps the two scale factors within the exponent range.
+   Measured max error: 0.77 ulp at gcc -O2, 0.76 ulp at -O3 -march=native,
+   both for subnormal results (rounded twice); 0.64 and 0.67 for normal ones
+   (`make check-vmath-full`, 1.6e7 points). */
 DILP_VM_INLINE double DILP_vexp(double x)
 {
     double lo;
@@ -202,7 +206,9 @@ DILP_VM_INLINE double DILP_vexp(double x)
    e^x - 1 = 2 ((t - 1/2) + t r + t q); t - 1/2 and t r are exact, their
    sum is split exactly (2Sum) and the factor 2 is exact, so one rounding
    of significance is left.  n = 0 gives r + q itself (full relative
-   accuracy for small x); |x| < 2^-54 returns x (sign of zero, subnormals). */
+   accuracy for small x); |x| < 2^-54 returns x (sign of zero, subnormals).
+   Measured max error: 1.15 ulp at gcc -O2, 1.13 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
 DILP_VM_INLINE double DILP_vexpm1(double x)
 {
     const double magic = 6755399441055744.0;
@@ -267,7 +273,9 @@ DILP_VM_INLINE double DILP_vm_logk(double x, double *k)
 /* log x.  Subnormal x are scaled by 2^54 first; x = 2^k m (vm_logk),
    log x = k ln2hi + (log(1+f) + k ln2lo) with log(1+f) from vm_logpoly
    (|s| <= 0.1716).  k ln2hi is exact (k has 11 bits, ln2hi 32).  Specials
-   by mask: x = +-0 gives -inf, x < 0 NaN, +inf inf, NaN NaN. */
+   by mask: x = +-0 gives -inf, x < 0 NaN, +inf inf, NaN NaN.
+   Measured max error: 0.84 ulp at gcc -O2, 0.75 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
 DILP_VM_INLINE double DILP_vlog(double x)
 {
     const double ln2hi = 0.6931471803691238;
@@ -291,7 +299,9 @@ DILP_VM_INLINE double DILP_vlog(double x)
    exactly (k = 0).  Elsewhere u = 1 + x rounded, c/u its rounding error
    relative to u (c exact: 1 - (u - x) when u >= 2, x - (u - 1) otherwise,
    as in fdlibm), log1p x = log u + c/u with log u as in vlog.
-   |x| < 2^-54 returns x; x = -1 gives -inf, x < -1 NaN, +inf inf. */
+   |x| < 2^-54 returns x; x = -1 gives -inf, x < -1 NaN, +inf inf.
+   Measured max error: 0.84 ulp at gcc -O2, 0.75 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
 DILP_VM_INLINE double DILP_vlog1p(double x)
 {
     const double ln2hi = 0.6931471803691238;
@@ -323,7 +333,9 @@ DILP_VM_INLINE double DILP_vlog1p(double x)
    (el - q0 dl) / dh.  No separate small-|x| polynomial: e^2a - 1 keeps its
    relative accuracy as a -> 0, and a < 2^-54 gives eh = a, q = a exactly.
    The quotient's own rounding is left uncorrected (an exact-product
-   residual would bring the error to 0.75 ulp for 25% more time). */
+   residual would bring the error to 0.75 ulp for 25% more time).
+   Measured max error: 1.19 ulp at gcc -O2, 1.25 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
 DILP_VM_INLINE double DILP_vtanh(double x)
 {
     const double magic = 6755399441055744.0;
@@ -355,7 +367,9 @@ DILP_VM_INLINE double DILP_vtanh(double x)
    x = -0, where both are 1/2); 1 + t split exactly (Fast2Sum), the
    quotient q0 = nh / dh corrected once by (nl - q0 dl) / dh as in vtanh.
    t underflows gracefully, so sigmoid x = t for x <= -37 follows libm's
-   e^x/(1+e^x) into the subnormals. */
+   e^x/(1+e^x) into the subnormals.
+   Measured max error: 1.11 ulp at gcc -O2, 1.11 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
 DILP_VM_INLINE double DILP_vsigmoid(double x)
 {
     double a = fabs(x);
@@ -377,7 +391,9 @@ DILP_VM_INLINE double DILP_vsigmoid(double x)
    gives k = 1, f = (th - 1)/2 (th - 1 exact by Sterbenz), f in [-1/4, 1/2]
    as vm_logpoly requires.  tl adds tl/(1 + th) = tl g (1 - f + f^2 - f^3)
    (g = 1 or 1/2; the truncation costs < 7% of a term below 2^-53).
-   x = +inf gives inf, -inf 0. */
+   x = +inf gives inf, -inf 0.
+   Measured max error: 1.18 ulp at gcc -O2, 1.17 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
 DILP_VM_INLINE double DILP_vsoftplus(double x)
 {
     const double ln2hi = 0.6931471803691238;
