@@ -3,7 +3,8 @@
 #   make            dilc, libdil, the examples
 #   make demo       build, then run the Kepler demo
 #   make check      build and run every test
-#   make bench      benchmarks (callgrind instruction counts, timings)
+#   make bench      benchmarks (callgrind instruction counts, timings, the
+#                   horizon sweep of rolled loops: bench/horizon.sh)
 #   make sanitize   the test suite under ASan+UBSan
 #   make valgrind   dilc, the unit suites and the model tests under memcheck
 #   make fuzz       libFuzzer on the whole compiler (FUZZ_SECONDS=N)
@@ -154,6 +155,7 @@ $(BUILD)/bench/kernels_%: bench/kernels.c $(BUILD)/gen/%.o
 
 bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%)
 	$(Q)BUILD=$(BUILD) sh bench/run.sh $(BENCH_MODELS)
+	$(Q)BUILD=$(BUILD) sh bench/horizon.sh
 
 # make bench-vmath   libm's tanh, exp, ... against compiler/vmath.h's, ns per
 #                    element at -O2 and at -O3 -march=native (docs/vmath.md).
@@ -339,3 +341,10 @@ deps-python:
 
 check-python: $(BUILD)/dilc $(BUILD)/libdil.so | deps-python
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/golden/python.sh
+
+# Rolled horizons against PyTorch autograd at T = 40, 300 and 1000
+# (tests/horizon/reference.py; make check runs a shorter version).
+.PHONY: check-horizon
+check-horizon: $(BUILD)/dilc $(BUILD)/libdil.so | deps-python
+	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) HORIZON_REFERENCE="40:solve 300:solve 1000" \
+	    sh tests/golden/horizon_reference.sh

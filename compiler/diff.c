@@ -339,6 +339,8 @@ static void transplant(const Loop *lp, Loop *to, Node **roots, int n, Node **out
                 args[k] = a->in == lp ? nodemap_get(&memo, a) : a;
             }
             r = ir_rebuild(nd, args);
+            if (r->in == to && !r->twin && ir_same_shape(r, nd))
+                r->twin = nd;     /* the same value at every t */
         }
         nodemap_put(&memo, nd, r);
     }
@@ -608,6 +610,15 @@ static void loop_reverse(Node *L, Node *g)
         const Map *m = &rd->map;
         Map place = {m->r0 + rd->trow * (int)lp->lo, rd->trow, m->arr,
                      m->c0 + rd->tcol * (int)lp->lo, rd->tcol, m->acr};
+        long w = ir_size(rd);
+        if (q->cols == 1 && rd->tcol == 0 && rd->trow == w && (rd->rank == 0 || m->arr == 1)) {
+            /* consecutive reads of a flat vector (rows of a stack): the
+               stack is one contiguous block there, placed flat, so that a
+               later read of those rows reads the stack itself */
+            Map flat = {(int)rp->st[reads[i].y].offset, 1, 0, 0, 0, 0};
+            piece = ir_view(rp->node, 1, (int)(n * w), 1, flat);
+            place = (Map){m->r0 + rd->trow * (int)lp->lo, 1, 0, 0, 0, 0};
+        }
         adj_add(q, ir_assemble(q->rank, q->rows, q->cols, 1, &piece, &place));
     }
     for (int s = 0; s < lp->nst; s++)
@@ -692,6 +703,13 @@ typedef struct TanLoop {
 } TanLoop;
 
 static NodeMap loop_tans;         /* LOOP node -> TanLoop, this sweep */
+/* A body node of a loop differentiated in this sweep -> the tangent of
+   its transplant in the tangent loop: a later tangent loop whose body
+   holds a twin of the node has a tangent equal to it at every t (the
+   same function of the inputs, differentiated along the same seed), so
+   that tangent gets the twin link too (the HVP's tangent-of-adjoint loop
+   then reads the tangent loop's values instead of computing them). */
+static NodeMap twin_tans;
 
 /* The body of a loop being differentiated forwards: tangents of its
    nodes, and the primal loop its own reads refer to. */
@@ -874,6 +892,22 @@ static void tangent_activity(const Loop *lp, Node **order, int cnt, int *active,
     }
 }
 
+/* t, the tangent of transplanted body node b of tangent loop tp: the
+   tangent of each of b's twins (twin_tans), and the twin of the tangent
+   an earlier tangent loop has for one of them. */
+static void twin_tangent(Node *b, Node *t, const Loop *tp)
+{
+    if (!t || t->in != tp)
+        return;
+    for (Node *tw = b->twin; tw; tw = tw->twin) {
+        Node *e = nodemap_get(&twin_tans, tw);
+        if (e && !t->twin && e != t && e->in && e->in != tp && ir_same_shape(e, t))
+            t->twin = e;
+        if (!e)
+            nodemap_put(&twin_tans, tw, t);
+    }
+}
+
 /* Forward mode through loop node L: a loop in the same direction whose
    state s is the tangent of x_s (init: the init's tangent; body: the
    tangent of the body, in which CARRY(s, lag) has tangent CARRY'(s, lag),
@@ -929,7 +963,9 @@ static TanLoop *loop_tangent(Node *L, Block from, Block to)
     int bc = ir_body_topo(tp, nb, nr, &body);
     for (int i = 0; i < bc; i++) {
         Node *t = tangent(body[i], from, to);
-        nodemap_put(&ti.t, body[i], t && !ir_is_zero(t) ? t : NULL);
+        t = t && !ir_is_zero(t) ? t : NULL;
+        nodemap_put(&ti.t, body[i], t);
+        twin_tangent(body[i], t, tp);
     }
     for (int s = 0; s < lp->nst; s++) {
         if (tl->smap[s] < 0)
@@ -983,6 +1019,7 @@ void diff_tangent(int n, Node **roots, Block from, Block to, Node **out)
     for (int i = 0; i < m; i++)
         order[i]->aux = NULL;
     memset(&loop_tans, 0, sizeof loop_tans);
+    memset(&twin_tans, 0, sizeof twin_tans);
     for (int i = 0; i < m; i++) {
         Node *nd = order[i];
         if (nd->in)

@@ -375,6 +375,12 @@ typedef struct Node {
                                  rows, no two sharing a row (ir_view finds
                                  the pieces a view meets by bisection) */
     const char *name;         /* LEAF: the symbol, for printing only */
+    struct Node *twin;        /* a body node rebuilt into another loop over
+                                 the same t (diff.c's transplant): the node
+                                 of the original body it equals at every t,
+                                 whose stored value the scheduler may read
+                                 instead of computing this one; not part of
+                                 the node's identity */
     unsigned hash;
     struct Node *hnext;       /* hash-cons chain */
     /* per-pass scratch, owned by whichever pass is running */
@@ -562,8 +568,9 @@ typedef struct Model {
 } Model;
 
 /* Elaborates declarations into IR with every semantic check; NULL if any
-   error was reported.  Uniform loops are rolled (docs/design.md) unless
-   `unroll` is set (--unroll, for comparing the two forms). */
+   error was reported.  Uniform loops are rolled (docs/design.md);
+   sema_model_ex with `unroll` set unrolls them all (--unroll, for
+   comparing the two forms). */
 Model *sema_model(Decl *decls);
 Model *sema_model_ex(Decl *decls, int unroll);
 
@@ -609,6 +616,11 @@ void kern_dot(FILE *out, const Kernels *k);
    schedule.h); --stats and --dump=schedule print it. */
 typedef struct Schedule Schedule;
 Schedule *schedule_build(const Kernels *k);
+/* The most doubles of `work` a model may need (2 GiB): a rolled horizon
+   grows work linearly, and beyond this the driver reports the model
+   rather than emit a descriptor no caller could allocate for. */
+#define SCHED_MAX_WORK (1L << 28)
+long schedule_work(const Schedule *s);    /* the descriptor's work_size */
 void schedule_print_stats(FILE *out, const Schedule *s);
 void schedule_dump(FILE *out, const Schedule *s);
 /* Checks the invariants emit.c relies on: every stored value is computed

@@ -37,7 +37,7 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
         goto out;
     if (o->dump_ast)
         ast_dump(o->dump_ast, decls);
-    Model *m = sema_model(decls);
+    Model *m = sema_model_ex(decls, o->unroll);
     if (!m || diag_errors())
         goto out;
     if (verifying())
@@ -58,6 +58,12 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
     if (dumping(o, DUMP_DERIVE))
         kern_print_derivatives(o->dump, ks);
     Schedule *sc = schedule_build(ks);
+    if (schedule_work(sc) > SCHED_MAX_WORK) {
+        diag_error(m->loc, "model too large: its kernels need %ld doubles of work, more than "
+                           "the limit, %ld (a shorter horizon needs less)",
+                   schedule_work(sc), SCHED_MAX_WORK);
+        goto out;
+    }
     if (verifying())
         schedule_verify(sc);
     if (dumping(o, DUMP_SCHEDULE))

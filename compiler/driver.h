@@ -15,6 +15,7 @@ typedef struct DriverOptions {
     const char *prefix;          /* NULL: the model name */
     const char *header_name;     /* what the .c includes */
     int check_only;              /* --check */
+    int unroll;                  /* --unroll: no rolled loops (for testing) */
     FILE *print_derivatives;     /* streams for the optional reports, or NULL */
     FILE *stats;
     FILE *dot;

@@ -57,30 +57,38 @@ static void sput(Str *s, const char *fmt, ...)
     free(t);
 }
 
-/* k + ci*i + cj*j + cl*l over the loop variables of the current nest. */
+/* k + ct*t + ci*i + cj*j + cl*l over the loop variables of the current
+   nest (t: the index of a rolled loop around it). */
 typedef struct Aff {
-    long k, ci, cj, cl;
+    long k, ci, cj, cl, ct;
 } Aff;
 
-static Aff aff_const(long k) { return (Aff){k, 0, 0, 0}; }
-static Aff aff_i(void) { return (Aff){0, 1, 0, 0}; }
-static Aff aff_j(void) { return (Aff){0, 0, 1, 0}; }
-static Aff aff_l(void) { return (Aff){0, 0, 0, 1}; }
+static Aff aff_const(long k) { return (Aff){k, 0, 0, 0, 0}; }
+static Aff aff_i(void) { return (Aff){0, 1, 0, 0, 0}; }
+static Aff aff_j(void) { return (Aff){0, 0, 1, 0, 0}; }
+static Aff aff_l(void) { return (Aff){0, 0, 0, 1, 0}; }
 
 static Aff aff_lin(long k, long a, Aff x, long b, Aff y)
 {
     return (Aff){k + a * x.k + b * y.k, a * x.ci + b * y.ci, a * x.cj + b * y.cj,
-                 a * x.cl + b * y.cl};
+                 a * x.cl + b * y.cl, a * x.ct + b * y.ct};
 }
 
-static int aff_is_const(Aff a) { return !a.ci && !a.cj && !a.cl; }
+/* a + ct*t */
+static Aff aff_plus_t(Aff a, long ct)
+{
+    a.ct += ct;
+    return a;
+}
+
+static int aff_is_const(Aff a) { return !a.ci && !a.cj && !a.cl && !a.ct; }
 
 static void aff_put(Str *s, Aff a)
 {
     int any = 0;
-    const long c[3] = {a.ci, a.cj, a.cl};
-    const char *v[3] = {"i", "j", "l"};
-    for (int t = 0; t < 3; t++) {
+    const long c[4] = {a.ct, a.ci, a.cj, a.cl};
+    const char *v[4] = {"t", "i", "j", "l"};
+    for (int t = 0; t < 4; t++) {
         if (!c[t])
             continue;
         if (any)
@@ -176,31 +184,69 @@ static void put_const(Str *s, mpq_srcptr q)
     put_double(s, d);
 }
 
-/* Where a stored value is: element (r, c) at base[off + r*ld + c]. */
-static const char *storage(const Emitter *e, const Value *v, long *off)
+/* Where element (r, c) of a stored value is: base[*ix], or the scalar
+   local base (*ix unused).  A root of a loop body stored in its row
+   (HOME_STACK) is an element of the LOOP node's storage. */
+static const char *stored_at(const Emitter *e, const Value *v, Aff r, Aff c, Aff *ix)
 {
-    *off = v->home == HOME_OUT ? v->off : 0;
     switch (v->home) {
-    case HOME_LOCAL: return arena_printf("s%d", v->node->id);
-    case HOME_WORK: return arena_printf("t%d", v->node->id);
-    case HOME_OUT: return e->k->info->outs[v->out];
-    case HOME_FUSED: break;
+    case HOME_LOCAL:
+        *ix = aff_const(0);
+        return arena_printf("s%d", v->node->id);
+    case HOME_WORK:
+        *ix = aff_lin(0, v->ld, r, 1, c);
+        return arena_printf("t%d", v->node->id);
+    case HOME_OUT:
+        *ix = aff_lin(v->off, v->ld, r, 1, c);
+        return e->k->info->outs[v->out];
+    case HOME_STACK: {
+        Aff row = aff_plus_t(aff_lin(v->off, v->ld, r, 1, c), v->tstride);
+        return stored_at(e, val(e, v->owner), row, aff_const(0), ix);
+    }
+    case HOME_STASH:
+        *ix = aff_plus_t(aff_lin(v->off, v->ld, r, 1, c), v->tstride);
+        return arena_printf("h%d", v->owner->id);
+    case HOME_FUSED:
+        break;
     }
     unreachable();
+}
+
+/* Element f (affine) of a value stored contiguously, row-major. */
+static const char *stored_flat(const Emitter *e, const Value *v, Aff f, Aff *ix)
+{
+    const char *base = stored_at(e, v, aff_const(0), aff_const(0), ix);
+    *ix = aff_lin(0, 1, *ix, 1, f);
+    return base;
 }
 
 static void put_storage(Emitter *e, Str *s, Node *n, Aff r, Aff c)
 {
     const Value *v = val(e, n);
-    long off;
-    const char *base = storage(e, v, &off);
+    Aff ix;
+    const char *base = stored_at(e, v, r, c, &ix);
     if (v->home == HOME_LOCAL) {
         sput(s, "%s", base);
         return;
     }
     sput(s, "%s[", base);
-    aff_put(s, aff_lin(off, v->ld, r, 1, c));
+    aff_put(s, ix);
     sput(s, "]");
+}
+
+/* Element `row` of a LOOP node's value (rank 1), wherever it is. */
+static void put_loop_elem(Emitter *e, Str *s, Node *loop, Aff row)
+{
+    put_storage(e, s, loop, row, aff_const(0));
+}
+
+/* Element (r, c) of the member t + lag of state k of loop lp: a row of
+   its stack in the loop's storage. */
+static Aff member_row(const Loop *lp, int k, long lag, Aff r, Aff c)
+{
+    const LoopState *st = &lp->st[k];
+    long w = (long)st->rows * st->cols;
+    return aff_plus_t(aff_lin(st->offset + (lag - st->kmin) * w, st->cols, r, 1, c), w);
 }
 
 /* x^2 as dil_sq(x), x^-1 as 1/x: exact and much cheaper than pow. */
@@ -271,6 +317,19 @@ static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
     case OP_BCAST:
         put_expr(e, s, a, z, z);
         return;
+    case OP_ITER:
+        sput(s, "(double)t");
+        return;
+    case OP_CARRY:                /* member t + lag, stored by an earlier iteration */
+        put_loop_elem(e, s, n->loop->node, member_row(n->loop, n->state, n->offset, r, c));
+        return;
+    case OP_TVIEW: {
+        const Map *m = &n->map;
+        Aff ra = aff_plus_t(aff_lin(m->r0, m->arr, r, m->arc, c), n->trow);
+        Aff ca = aff_plus_t(aff_lin(m->c0, m->acr, r, m->acc, c), n->tcol);
+        put_expr(e, s, a, ra, ca);
+        return;
+    }
     case OP_VIEW: {
         const Map *m = &n->map;
         Aff ra = aff_lin(m->r0, m->arr, r, m->arc, c);
@@ -374,13 +433,21 @@ static void store(Emitter *e, const char *base, long off, long ld, Aff r, Aff c,
     free(s.p);
 }
 
+/* "base[ix] op= expression" */
+static void store_at(Emitter *e, const char *base, Aff ix, const char *op, const char *text)
+{
+    Str s = {0};
+    aff_put(&s, ix);
+    line(e, "%s[%s] %s %s;", base, s.p, op, text);
+    free(s.p);
+}
+
 /* A store into n's own storage. */
 static void store_value(Emitter *e, Node *n, Aff r, Aff c, const char *op, Str *val_text)
 {
-    const Value *v = val(e, n);
-    long off;
-    const char *base = storage(e, v, &off);
-    store(e, base, off, v->ld, r, c, op, val_text);
+    Aff ix;
+    const char *base = stored_at(e, val(e, n), r, c, &ix);
+    store_at(e, base, ix, op, val_text->p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -412,9 +479,9 @@ static void finish_scalar(Emitter *e, Node *n, const char *acc)
     const Value *v = val(e, n);
     if (v->home == HOME_LOCAL)
         return;
-    long off;
-    const char *base = storage(e, v, &off);
-    line(e, "%s[%ld] = %s;", base, off, acc);
+    Aff ix;
+    const char *base = stored_at(e, v, aff_const(0), aff_const(0), &ix);
+    store_at(e, base, ix, "=", acc);
 }
 
 static void emit_sum(Emitter *e, Node *n)
@@ -506,39 +573,65 @@ static void emit_matmul(Emitter *e, Node *n)
     close_loops(e, loops ? loops : 1);
 }
 
-/* Zeros the elements of an assembly that no exclusive piece writes;
-   excl[f] is 1 where one does. */
-static void zero_gaps(Emitter *e, Node *n, const unsigned char *excl)
+/* Zeros elements [f, g) of an assembly. */
+static void zero_range(Emitter *e, Node *n, long f, long g)
 {
-    long size = ir_size(n), off;
-    const char *base = storage(e, val(e, n), &off);
-    for (long f = 0; f < size;) {
-        if (excl[f]) {
-            f++;
-            continue;
-        }
-        long g = f;
-        while (g < size && !excl[g])
-            g++;
-        if (g - f == 1)
-            line(e, "%s[%ld] = 0.0;", base, off + f);
-        else
-            line(e, "for (int i = %ld; i < %ld; i++) %s[i] = 0.0;", off + f, off + g, base);
-        f = g;
+    Aff ix0;
+    const char *base = stored_flat(e, val(e, n), aff_const(0), &ix0);
+    if (g <= f)
+        return;
+    if (g - f == 1) {
+        store_at(e, base, aff_lin(f, 1, ix0, 0, ix0), "=", "0.0");
+    } else if (aff_is_const(ix0)) {
+        line(e, "for (int i = %ld; i < %ld; i++) %s[i] = 0.0;", ix0.k + f, ix0.k + g, base);
+    } else {                  /* in a row of a loop's stack */
+        Str ix = {0};
+        aff_put(&ix, aff_lin(f, 1, ix0, 1, aff_i()));
+        line(e, "for (int i = 0; i < %ld; i++) %s[%s] = 0.0;", g - f, base, ix.p);
+        free(ix.p);
     }
 }
 
-static void emit_assemble(Emitter *e, Node *n)
+static int by_first(const void *x, const void *y)
 {
-    unsigned char *cov = assembly_coverage(n);
-    /* Elements no exclusive piece writes start at zero; pieces that
-       overlap others are then added in. */
-    unsigned char *excl = calloc((size_t)ir_size(n), 1);
-    int *is_excl = calloc((size_t)n->nargs, sizeof *is_excl);
-    if (!excl || !is_excl)
+    const long *u = x, *v = y;
+    return (u[0] > v[0]) - (u[0] < v[0]);
+}
+
+/* Zeros the elements of an assembly that no exclusive piece writes.  A
+   small assembly is scanned element by element; in a large one every
+   exclusive piece is one contiguous run (assembly_exclusive), so the
+   gaps are between the runs, sorted. */
+static void zero_gaps(Emitter *e, Node *n, const unsigned char *is_excl)
+{
+    long size = ir_size(n);
+    if (size > ASM_DENSE) {
+        long *run = malloc(2 * (size_t)(n->nargs + 1) * sizeof *run);
+        if (!run)
+            dil_fatal("out of memory");
+        int nr = 0;
+        for (int p = 0; p < n->nargs; p++) {
+            long f0, fr, fc;
+            if (!is_excl[p])
+                continue;
+            assembly_place_flat(n, p, &f0, &fr, &fc);
+            run[2 * nr] = f0;
+            run[2 * nr++ + 1] = f0 + ir_size(n->args[p]);
+        }
+        qsort(run, (size_t)nr, 2 * sizeof *run, by_first);
+        long at = 0;
+        for (int i = 0; i < nr; i++) {
+            zero_range(e, n, at, run[2 * i]);
+            at = run[2 * i + 1];
+        }
+        zero_range(e, n, at, size);
+        free(run);
+        return;
+    }
+    unsigned char *excl = calloc((size_t)size, 1);
+    if (!excl)
         dil_fatal("out of memory");
     for (int p = 0; p < n->nargs; p++) {
-        is_excl[p] = assembly_piece_exclusive(n, p, cov);
         if (!is_excl[p])
             continue;
         long f0, fr, fc;
@@ -547,12 +640,32 @@ static void emit_assemble(Emitter *e, Node *n)
             for (long c = 0; c < n->args[p]->cols; c++)
                 excl[f0 + fr * r + fc * c] = 1;
     }
-    zero_gaps(e, n, excl);
-    long off;
-    const char *base = storage(e, val(e, n), &off);
+    for (long f = 0; f < size;) {
+        if (excl[f]) {
+            f++;
+            continue;
+        }
+        long g = f;
+        while (g < size && !excl[g])
+            g++;
+        zero_range(e, n, f, g);
+        f = g;
+    }
+    free(excl);
+}
+
+static void emit_assemble(Emitter *e, Node *n)
+{
+    /* Elements no exclusive piece writes start at zero; pieces that
+       overlap others are then added in. */
+    unsigned char *is_excl = malloc((size_t)n->nargs + 1);
+    if (!is_excl)
+        dil_fatal("out of memory");
+    assembly_exclusive(n, is_excl);
+    zero_gaps(e, n, is_excl);
     for (int p = 0; p < n->nargs; p++) {
         Node *pc = n->args[p];
-        if (sched_piece_in_place(val(e, n), val(e, pc)))
+        if (sched_piece_in_place(e->s, n, p))
             continue;             /* already computed in place */
         long f0, fr, fc;
         assembly_place_flat(n, p, &f0, &fr, &fc);
@@ -560,15 +673,12 @@ static void emit_assemble(Emitter *e, Node *n)
         int loops = open_loops(e, pc->rows, pc->cols, &r, &c);
         Str s = {0};
         put_expr(e, &s, pc, r, c);
-        Str ix = {0};
-        aff_put(&ix, aff_lin(off + f0, fr, r, fc, c));
-        line(e, "%s[%s] %s %s;", base, ix.p, is_excl[p] ? "=" : "+=", s.p);
-        free(ix.p);
+        Aff ix;
+        const char *base = stored_flat(e, val(e, n), aff_lin(f0, fr, r, fc, c), &ix);
+        store_at(e, base, ix, is_excl[p] ? "=" : "+=", s.p);
         free(s.p);
         close_loops(e, loops);
     }
-    free(cov);
-    free(excl);
     free(is_excl);
 }
 
@@ -587,6 +697,122 @@ static void emit_compute(Emitter *e, Node *n)
             unreachable();
         emit_map(e, n);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Rolled loops                                                         */
+/* ------------------------------------------------------------------ */
+
+/* loop[at + i] = 0.0 for i < n. */
+static void zero_run(Emitter *e, Node *loop, long at, long n)
+{
+    if (n <= 0)
+        return;
+    Aff ix;
+    const char *base = stored_flat(e, val(e, loop), aff_const(at), &ix);
+    if (n == 1) {
+        store_at(e, base, ix, "=", "0.0");
+        return;
+    }
+    Str s = {0};
+    aff_put(&s, aff_lin(0, 1, ix, 1, aff_i()));
+    line(e, "for (int i = 0; i < %ld; i++) %s[%s] = 0.0;", n, base, s.p);
+    free(s.p);
+}
+
+/* Before the loop: the init rows of each state copied in, rows that
+   neither the init nor an iteration writes zeroed, the sums zeroed. */
+static void emit_loop_init(Emitter *e, const LoopSched *ls)
+{
+    Node *L = ls->node;
+    const Loop *lp = L->loop;
+    for (int k = 0; k < lp->nst; k++) {
+        const LoopState *st = &lp->st[k];
+        if (!ls->st_live[k])
+            continue;
+        long w = (long)st->rows * st->cols, rows = st->kmax - st->kmin;
+        long b0 = lp->lo + st->d - st->kmin, b1 = lp->hi + st->d - st->kmin;
+        long i0 = st->init ? st->init_k0 - st->kmin : b0, i1 = st->init ? i0 + st->ninit : b0;
+        /* rows [0, rows) less the two written runs [b0, b1), [i0, i1) */
+        long a0 = i0 < b0 ? i0 : b0, a1 = i0 < b0 ? i1 : b1;
+        long c0 = i0 < b0 ? b0 : i0, c1 = i0 < b0 ? b1 : i1;
+        if (c1 <= c0)
+            c0 = c1 = a1;
+        zero_run(e, L, st->offset, a0 * w);
+        zero_run(e, L, st->offset + a1 * w, (c0 - a1) * w);
+        zero_run(e, L, st->offset + c1 * w, (rows - c1) * w);
+        if (!st->init)
+            continue;
+        Aff r, c;
+        int loops = open_loops(e, st->init->rows, 1, &r, &c);
+        Str s = {0};
+        put_expr(e, &s, st->init, r, c);
+        Aff ix;
+        const char *base = stored_flat(e, val(e, L), aff_lin(st->offset + i0 * w, 1, r, 0, c), &ix);
+        store_at(e, base, ix, "=", s.p);
+        free(s.p);
+        close_loops(e, loops);
+    }
+    for (int k = 0; k < lp->nsum; k++)
+        if (ls->sum_live[k])
+            zero_run(e, L, lp->sum_off[k], ir_size(lp->sum[k]));
+}
+
+/* After the body's steps: each state's row t + d, unless the body
+   computed it in place, and each sum's term. */
+static void emit_loop_stores(Emitter *e, const LoopSched *ls)
+{
+    Node *L = ls->node;
+    const Loop *lp = L->loop;
+    const Value *lv = val(e, L);
+    for (int j = 0; j < ls->nsteps; j++) {
+        const Value *v = val(e, ls->steps[j].node);
+        if (sched_stash_copy(v))
+            store_at(e, arena_printf("h%d", L->id), aff_plus_t(aff_const(v->off), v->tstride),
+                     "=", arena_printf("s%d", v->node->id));
+    }
+    for (int k = 0; k < lp->nst + lp->nsum; k++) {
+        int is_sum = k >= lp->nst;
+        Node *b = is_sum ? lp->sum[k - lp->nst] : lp->st[k].body;
+        if (is_sum ? !ls->sum_live[k - lp->nst]
+                   : !ls->st_live[k] || sched_row_in_place(e->s, ls, k))
+            continue;
+        Aff r, c, ix;
+        int loops = open_loops(e, b->rows, b->cols, &r, &c);
+        Str s = {0};
+        put_expr(e, &s, b, r, c);
+        Aff at = is_sum ? aff_lin(lp->sum_off[k - lp->nst], b->cols, r, 1, c)
+                        : member_row(lp, k, lp->st[k].d, r, c);
+        const char *base = stored_at(e, lv, at, aff_const(0), &ix);
+        store_at(e, base, ix, is_sum ? "+=" : "=", s.p);
+        free(s.p);
+        close_loops(e, loops);
+    }
+}
+
+static void emit_compute(Emitter *e, Node *n);
+
+/* A rolled loop: one C loop over t around its body's steps. */
+static void emit_loop(Emitter *e, const LoopSched *ls)
+{
+    Node *L = ls->node;
+    const Loop *lp = L->loop;
+    const Value *lv = val(e, L);
+    if (lv->home == HOME_WORK)
+        line(e, "double *const t%d = work + %ld;", L->id, lv->off);
+    if (ls->stash_w > 0)
+        line(e, "double *const h%d = work + %ld;", L->id, ls->stash_off);
+    emit_loop_init(e, ls);
+    if (lp->dir > 0)
+        line(e, "for (long t = %ld; t < %ld; t++) {", lp->lo, lp->hi);
+    else
+        line(e, "for (long t = %ld; t >= %ld; t--) {", lp->hi - 1, lp->lo);
+    e->depth++;
+    for (int j = 0; j < ls->nsteps; j++)
+        emit_compute(e, ls->steps[j].node);
+    emit_loop_stores(e, ls);
+    e->depth--;
+    line(e, "}");
 }
 
 /* An output written by a loop of its own: a leaf, a constant, or a copy
@@ -660,6 +886,9 @@ static void emit_kernel(FILE *fp, const KernelSchedule *ks, const char *prefix)
             break;
         case STEP_COPY:
             emit_copy(&e, st->node, st->out);
+            break;
+        case STEP_LOOP:
+            emit_loop(&e, &ks->loops[st->out]);
             break;
         case STEP_RETURN: {
             Str s = {0};

@@ -535,6 +535,49 @@ Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
     return intern(&n);
 }
 
+/* Rows [*r0, *r1] and columns [*c0, *c1] of the source that a view of
+   rows x cols elements with map m, plus trow*t and tcol*t for every t of
+   lp's range, reads. */
+static void tview_box(const Map *m, int rows, int cols, int trow, int tcol, const Loop *lp,
+                      long *r0, long *r1, long *c0, long *c1)
+{
+    long lo = lp->lo, hi = lp->hi - 1;
+    long terms_r[3] = {(long)m->arr * (rows - 1), (long)m->arc * (cols - 1), 0};
+    long terms_c[3] = {(long)m->acr * (rows - 1), (long)m->acc * (cols - 1), 0};
+    terms_r[2] = trow * (trow > 0 ? hi : lo) - trow * (trow > 0 ? lo : hi);
+    terms_c[2] = tcol * (tcol > 0 ? hi : lo) - tcol * (tcol > 0 ? lo : hi);
+    *r0 = *r1 = m->r0 + (long)trow * (trow > 0 ? lo : hi);
+    *c0 = *c1 = m->c0 + (long)tcol * (tcol > 0 ? lo : hi);
+    for (int k = 0; k < 2; k++) {
+        *r0 += terms_r[k] < 0 ? terms_r[k] : 0;
+        *r1 += terms_r[k] > 0 ? terms_r[k] : 0;
+        *c0 += terms_c[k] < 0 ? terms_c[k] : 0;
+        *c1 += terms_c[k] > 0 ? terms_c[k] : 0;
+    }
+    *r1 += terms_r[2];
+    *c1 += terms_c[2];
+}
+
+/* The piece of assembly a that alone holds every element of the box
+   [r0, r1] x [c0, c1] (no other piece meets it), or -1; -2 when no piece
+   meets it (the box is zero). */
+static int assembly_box_piece(const Node *a, long r0, long r1, long c0, long c1)
+{
+    int hit = -1, meets = 0;
+    for (int i = 0; i < a->nargs; i++) {
+        const Node *p = a->args[i];
+        const Map *pl = &a->place[i];
+        if (!map_is_block(pl, p->rows, p->cols))
+            return -1;
+        if (pl->r0 > r1 || pl->r0 + p->rows <= r0 || pl->c0 > c1 || pl->c0 + p->cols <= c0)
+            continue;
+        meets++;
+        if (pl->r0 <= r0 && r1 < pl->r0 + p->rows && pl->c0 <= c0 && c1 < pl->c0 + p->cols)
+            hit = i;
+    }
+    return meets == 0 ? -2 : meets == 1 ? hit : -1;
+}
+
 /* A view whose source row and column also move with the loop index t:
    element (r, c) is a[r0 + trow t + arr r + arc c, c0 + tcol t + acr r +
    acc c].  Composes with VIEW and TVIEW like a view; a t term that meets
@@ -565,6 +608,22 @@ Node *ir_tview(Node *a, Node *iter, int rank, int rows, int cols, Map map, int t
         }
         Map m = map_compose(o, &map);
         return ir_tview(a->args[0], iter, rank, rows, cols, m, tr, tc);
+    }
+    if (a->op == OP_ASSEMBLE) {
+        /* every t reads inside one piece: a read of that piece (an
+           adjoint stack assembled from one loop's rows is not copied);
+           no piece: zero */
+        long r0, r1, c0, c1;
+        tview_box(&map, rows, cols, trow, tcol, iter->loop, &r0, &r1, &c0, &c1);
+        int p = assembly_box_piece(a, r0, r1, c0, c1);
+        if (p == -2)
+            return ir_zeros(rank, rows, cols);
+        if (p >= 0) {
+            Map m = map;
+            m.r0 -= a->place[p].r0;
+            m.c0 -= a->place[p].c0;
+            return ir_tview(a->args[p], iter, rank, rows, cols, m, trow, tcol);
+        }
     }
     Node n = shaped(OP_TVIEW, rank, rows, cols);
     Node *args[2] = {a, iter};

@@ -28,6 +28,8 @@ static const char usage[] =
     "                       the header goes to FILE with .h\n"
     "  --prefix NAME        C prefix instead of the model name\n"
     "  --check              parse and check only; diagnostics, no output\n"
+    "  --unroll             unroll every `for` and `sum(t in ...)` instead of\n"
+    "                       emitting C loops (for testing and comparison)\n"
     "  --print-derivatives  print the simplified derivatives in readable math\n"
     "  --stats              operation counts of every emitted kernel\n"
     "  --dot FILE           the expression graph as Graphviz\n"
@@ -142,6 +144,8 @@ int main(int argc, char **argv)
                 o.prefix = v;
         } else if (!strcmp(a, "--check")) {
             o.check_only = 1;
+        } else if (!strcmp(a, "--unroll")) {
+            o.unroll = 1;
         } else if (!strcmp(a, "--print-derivatives")) {
             print_derivs = 1;
         } else if (!strcmp(a, "--stats")) {

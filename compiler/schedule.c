@@ -25,11 +25,22 @@
  * all kernels is the descriptor's work_size), and cost (the operation
  * counts `--stats` prints, from the same trip counts the printed loops
  * will have).
+ *
+ * A rolled loop (a LOOP node, docs/design.md "Rolled loops") is one step
+ * of its kernel, STEP_LOOP, stored in work (its stacks, then its sums),
+ * with a sub-schedule of the body nodes (Node.in) made by the same
+ * passes: the body's roots are read once per iteration, what the body
+ * reads from outside its loop trip-count times, so that loop-invariant
+ * values are stored once before the loop; a stored root is computed
+ * straight into its row of the stack (HOME_STACK); the body's stored
+ * tensors take one scratch slot of work that lives only while the loop
+ * runs.
  */
 #include "dilc.h"
 
 #include "schedule.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,8 +61,8 @@ static int is_trivial(const Node *n)
 
 int sched_is_map(const Node *n)
 {
-    return is_trivial(n) || n->op == OP_BCAST || n->op == OP_VIEW || n->op == OP_OUTER ||
-           ir_is_elementwise(n->op);
+    return is_trivial(n) || n->op == OP_BCAST || n->op == OP_VIEW || n->op == OP_TVIEW ||
+           n->op == OP_OUTER || ir_is_elementwise(n->op);
 }
 
 /* How often one evaluation of an element of n reads each element of
@@ -79,6 +90,54 @@ static long reuse(const Node *n, int p)
     }
 }
 
+/* Iterations of a loop. */
+static long loop_trip(const Loop *lp)
+{
+    return lp->hi - lp->lo;
+}
+
+/* d += a * b * c, saturating: demand only needs to tell 1 from more, and
+   a long horizon times a large tensor must not overflow. */
+static void demand_add(Value *d, long a, long b, long c)
+{
+    const long cap = LONG_MAX / 4;
+    double x = (double)a * (double)b * (double)c + (double)d->demand;
+    d->demand = x >= (double)cap ? cap : d->demand + a * b * c;
+}
+
+/* The sub-schedule of loop lp among s's loops. */
+static LoopSched *loop_sched(const KernelSchedule *s, const Loop *lp)
+{
+    for (int i = 0; i < s->nloops; i++)
+        if (s->loops[i].lp == lp)
+            return &s->loops[i];
+    unreachable();            /* a body node of a loop not in the kernel */
+}
+
+const LoopSched *sched_loop(const KernelSchedule *s, const Node *loop)
+{
+    return loop_sched(s, loop->loop);
+}
+
+int sched_row_in_place(const KernelSchedule *s, const LoopSched *ls, int k)
+{
+    const Node *b = ls->lp->st[k].body;
+    const Value *v = sched_value(s, b);
+    return v->home == HOME_STACK && v->owner == ls->node && v->state == k && !v->alias;
+}
+
+/* The roots of a loop's body, per iteration: the state bodies, then the
+   sums; *init the init nodes (NULL where a state has none). */
+static int loop_roots(const Loop *lp, Node **roots)
+{
+    int n = 0;
+    for (int k = 0; k < lp->nst; k++)
+        roots[n++] = lp->st[k].body;
+    for (int k = 0; k < lp->nsum; k++)
+        roots[n++] = lp->sum[k];
+    return n;
+}
+
 /* ------------------------------------------------------------------ */
 /* Assemblies                                                           */
 /* ------------------------------------------------------------------ */
@@ -91,7 +150,9 @@ void assembly_place_flat(const Node *as, int p, long *f0, long *fr, long *fc)
     *fc = (long)m->arc * as->cols + m->acc;
 }
 
-unsigned char *assembly_coverage(const Node *as)
+/* Dense coverage: per element, how many pieces write it (capped at 2).
+   Only for assemblies of at most ASM_DENSE elements. */
+static unsigned char *assembly_coverage(const Node *as)
 {
     unsigned char *cov = calloc((size_t)ir_size(as), 1);
     if (!cov)
@@ -110,7 +171,7 @@ unsigned char *assembly_coverage(const Node *as)
     return cov;
 }
 
-int assembly_piece_exclusive(const Node *as, int p, const unsigned char *cov)
+static int piece_exclusive_dense(const Node *as, int p, const unsigned char *cov)
 {
     const Node *pc = as->args[p];
     long f0, fr, fc;
@@ -120,6 +181,80 @@ int assembly_piece_exclusive(const Node *as, int p, const unsigned char *cov)
             if (cov[f0 + fr * r + fc * c] != 1)
                 return 0;
     return 1;
+}
+
+/* The flat elements [*a, *b] between which piece p lies; 1 when it is
+   exactly that contiguous run. */
+static int piece_span(const Node *as, int p, long *a, long *b)
+{
+    const Node *pc = as->args[p];
+    long f0, fr, fc;
+    assembly_place_flat(as, p, &f0, &fr, &fc);
+    long dr = fr * (pc->rows - 1), dc = fc * (pc->cols - 1);
+    *a = f0 + (dr < 0 ? dr : 0) + (dc < 0 ? dc : 0);
+    *b = f0 + (dr > 0 ? dr : 0) + (dc > 0 ? dc : 0);
+    return (pc->cols == 1 || fc == 1) && (pc->rows == 1 || fr == (pc->cols == 1 ? 1 : pc->cols));
+}
+
+typedef struct Span1 {
+    long a, b;                /* [a, b] */
+    int p;
+} Span1;
+
+static int by_start(const void *x, const void *y)
+{
+    const Span1 *u = x, *v = y;
+    return (u->a > v->a) - (u->a < v->a);
+}
+
+/* Which pieces write elements no other piece writes.  Small assemblies
+   are checked element by element; large ones (a loop's stack adjoint has
+   a row per step) by the pieces' spans, in O(n log n) time and no
+   per-element memory: a contiguous piece whose span meets no other
+   piece's is exclusive, any other piece is taken as shared (which is
+   always correct: shared pieces are added onto zeros). */
+void assembly_exclusive(const Node *as, unsigned char *excl)
+{
+    int n = as->nargs;
+    if (ir_size(as) <= ASM_DENSE) {
+        unsigned char *cov = assembly_coverage(as);
+        for (int p = 0; p < n; p++)
+            excl[p] = (unsigned char)piece_exclusive_dense(as, p, cov);
+        free(cov);
+        return;
+    }
+    Span1 *sp = malloc((size_t)(n ? n : 1) * sizeof *sp);
+    unsigned char *run = malloc((size_t)(n ? n : 1));
+    if (!sp || !run)
+        dil_fatal("out of memory");
+    for (int p = 0; p < n; p++) {
+        run[p] = (unsigned char)piece_span(as, p, &sp[p].a, &sp[p].b);
+        sp[p].p = p;
+        excl[p] = 0;
+    }
+    qsort(sp, (size_t)n, sizeof *sp, by_start);
+    long reach = -1;          /* the furthest end among earlier spans */
+    for (int i = 0; i < n; i++) {
+        int alone = sp[i].a > reach && (i + 1 == n || sp[i + 1].a > sp[i].b);
+        excl[sp[i].p] = (unsigned char)(alone && run[sp[i].p]);
+        if (sp[i].b > reach)
+            reach = sp[i].b;
+    }
+    free(sp);
+    free(run);
+}
+
+/* Piece p of assembly `as` was computed into the assembly's output at
+   p's own place.  The same node may be several pieces (one adjoint read
+   at several places): it is in place at one of them only, and the
+   assembly writes the others. */
+static int piece_in_place(const Value *av, const Value *pv, const Node *as, int p)
+{
+    long f0, fr, fc;
+    if (!pv->direct || av->home != HOME_OUT || pv->home != HOME_OUT || pv->out != av->out)
+        return 0;
+    assembly_place_flat(as, p, &f0, &fr, &fc);
+    return pv->off == av->off + f0 && pv->ld == fr;
 }
 
 /* ------------------------------------------------------------------ */
@@ -240,26 +375,61 @@ static void pass_outputs(const Kernel *k, int copy[KERNEL_MAX_OUTS])
             VAL(k->outs[i].node)->demand += 1;
 }
 
-/* Demand, from consumers (larger ids) to arguments; decides which nodes
-   are stored (home LOCAL for now, refined by pass_homes). */
-static void pass_demand(Node **order, int n)
+/* Whether part k (a state, then the sums) of a loop is computed. */
+static int part_live(const LoopSched *ls, int k)
 {
-    for (int i = n - 1; i >= 0; i--) {
-        Node *nd = order[i];
+    return k < ls->lp->nst ? ls->st_live[k] : ls->sum_live[k - ls->lp->nst];
+}
+
+/* A loop reads each init row of its live states once, and each live
+   body root once per iteration (a root outside the loop, invariant, trip
+   times). */
+static void loop_demand(const LoopSched *ls)
+{
+    const Loop *lp = ls->lp;
+    Node **roots = arena_alloc((size_t)(lp->nst + lp->nsum + 1) * sizeof *roots);
+    int n = loop_roots(lp, roots);
+    for (int k = 0; k < n; k++) {
+        if (!part_live(ls, k))
+            continue;
+        if (k < lp->nst && lp->st[k].init)
+            demand_add(VAL(lp->st[k].init), 1, 1, 1);
+        demand_add(VAL(roots[k]), 1, 1, roots[k]->in == lp ? 1 : loop_trip(lp));
+    }
+}
+
+/* Demand, from consumers (larger ids) to arguments; decides which nodes
+   are stored (home LOCAL for now, refined by pass_homes).  An alias is
+   computed by an earlier loop: it reads nothing; a node that aliases
+   read is stored. */
+static void pass_demand(KernelSchedule *s)
+{
+    for (int i = s->n - 1; i >= 0; i--) {
+        Node *nd = s->order[i];
         Value *v = VAL(nd);
+        if (v->alias)
+            continue;
         if (v->home != HOME_OUT) {
             int mat;
-            if (is_trivial(nd) || nd->op == OP_VIEW || nd->op == OP_BCAST)
+            if (is_trivial(nd) || nd->op == OP_VIEW || nd->op == OP_TVIEW || nd->op == OP_BCAST)
                 mat = 0;
-            else if (!sched_is_map(nd))
+            else if (!sched_is_map(nd) || v->target)
                 mat = 1;
             else
                 mat = v->demand > 1;
             v->home = mat ? HOME_LOCAL : HOME_FUSED;
         }
         long f = v->home != HOME_FUSED ? 1 : v->demand;
-        for (int p = 0; p < nd->nargs; p++)
-            VAL(nd->args[p])->demand += f * reuse(nd, p);
+        if (nd->op == OP_LOOP) {
+            loop_demand(loop_sched(s, nd->loop));
+            continue;
+        }
+        /* a body node runs once per iteration: what it reads from
+           outside its loop is read trip times */
+        for (int p = 0; p < nd->nargs; p++) {
+            Node *a = nd->args[p];
+            demand_add(VAL(a), f, reuse(nd, p), nd->in && !a->in ? loop_trip(nd->in) : 1);
+        }
     }
 }
 
@@ -273,6 +443,8 @@ static void pass_fuse_depth(Node **order, int n)
     for (int i = 0; i < n; i++) {
         Node *nd = order[i];
         Value *v = VAL(nd);
+        if (v->alias || nd->op == OP_LOOP)
+            continue;             /* read nothing here / always stored */
         int depth = 0;
         for (int p = 0; p < nd->nargs; p++) {
             Value *a = VAL(nd->args[p]);
@@ -292,12 +464,15 @@ static void pass_fuse_depth(Node **order, int n)
 static void place_pieces(Node *as)
 {
     Value *av = VAL(as);
-    unsigned char *cov = assembly_coverage(as);
+    unsigned char *excl = malloc((size_t)as->nargs + 1);
+    if (!excl)
+        dil_fatal("out of memory");
+    assembly_exclusive(as, excl);
     for (int p = 0; p < as->nargs; p++) {
         Node *pc = as->args[p];
         Value *pv = VAL(pc);
         if (pv->home == HOME_FUSED || pv->home == HOME_OUT || is_trivial(pc) ||
-            !assembly_piece_exclusive(as, p, cov))
+            pc->op == OP_LOOP || !excl[p])
             continue;
         long f0, fr, fc;
         assembly_place_flat(as, p, &f0, &fr, &fc);
@@ -311,86 +486,270 @@ static void place_pieces(Node *as)
         pv->ld = fr;
         pv->direct = 1;
     }
-    free(cov);
+    free(excl);
+}
+
+/* A stored root of a loop's body is computed into its state's row of
+   the loop's value (the first state it is the body of), not copied
+   there. */
+static void stack_roots(const LoopSched *ls)
+{
+    const Loop *lp = ls->lp;
+    for (int k = 0; k < lp->nst; k++) {
+        const LoopState *st = &lp->st[k];
+        Node *b = st->body;
+        Value *v = VAL(b);
+        if (!ls->st_live[k] || b->in != lp || is_trivial(b) || v->alias ||
+            v->home == HOME_FUSED || v->home == HOME_STACK)
+            continue;
+        long w = (long)st->rows * st->cols;
+        if (ir_size(b) != w)
+            unreachable();
+        v->home = HOME_STACK;
+        v->owner = ls->node;
+        v->state = k;
+        v->off = st->offset + (st->d - st->kmin) * w;
+        v->ld = b->cols;
+        v->tstride = w;
+    }
+}
+
+/* Body values that aliases in later loops read get a column of their
+   loop's stash (one row per iteration), unless they are in its stack
+   already: a tensor is computed there (HOME_STASH), a scalar stays a
+   local of the iteration and is copied there at its end (so that the
+   iteration's own readers, and gcc's sin/cos pairing, see a register).
+   Then each alias reads the stash (or the stack row). */
+static void stash_homes(KernelSchedule *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        Value *v = &s->val[i];
+        if (!v->target || v->home == HOME_STACK)
+            continue;
+        LoopSched *ls = loop_sched(s, v->node->in);
+        if (v->home != HOME_LOCAL)
+            v->home = HOME_STASH;
+        v->owner = ls->node;
+        v->off = ls->stash_w;         /* its column, for now */
+        v->ld = v->node->cols;
+        ls->stash_w += ir_size(v->node);
+    }
+    for (int i = 0; i < s->n; i++) {
+        Value *v = &s->val[i];
+        if (!v->target || v->home == HOME_STACK)
+            continue;
+        const LoopSched *ls = loop_sched(s, v->node->in);
+        v->tstride = ls->stash_w;
+        v->off -= ls->lp->lo * ls->stash_w;   /* row t - lo */
+    }
+    for (int i = 0; i < s->n; i++) {
+        Value *v = &s->val[i];
+        if (!v->alias)
+            continue;
+        const Value *a = VAL(v->alias);
+        if (!a->target || (a->home != HOME_STACK && a->home != HOME_STASH && a->home != HOME_LOCAL))
+            unreachable();            /* a target is stored for every t */
+        v->home = a->home == HOME_STACK ? HOME_STACK : HOME_STASH;
+        v->owner = a->owner;
+        v->state = a->state;
+        v->off = a->off;
+        v->ld = a->ld;
+        v->tstride = a->tstride;
+    }
+}
+
+/* A scalar of a loop's body kept as a local and copied to the stash at
+   the end of each iteration. */
+int sched_stash_copy(const Value *v)
+{
+    return v->target && v->home == HOME_LOCAL;
 }
 
 /* Homes of stored values: scalars in locals, pieces of output assemblies
-   in place, every other tensor in work (its slot is chosen later). */
-static void pass_homes(Node **order, int n)
+   in place, roots of loop bodies in their rows, values later loops read
+   in their loop's stash, every other tensor in work (its slot is chosen
+   later). */
+static void pass_homes(KernelSchedule *s)
 {
-    for (int i = 0; i < n; i++) {
-        Value *v = VAL(order[i]);
-        if (v->home == HOME_LOCAL && order[i]->rank != 0)
+    for (int i = 0; i < s->n; i++) {
+        Value *v = &s->val[i];
+        if (v->home == HOME_LOCAL && s->order[i]->rank != 0)
             v->home = HOME_WORK;
+        if (s->order[i]->op == OP_LOOP)
+            stack_roots(loop_sched(s, s->order[i]->loop));
     }
-    for (int i = n - 1; i >= 0; i--)
-        if (VAL(order[i])->home == HOME_OUT && !VAL(order[i])->direct &&
-            order[i]->op == OP_ASSEMBLE)
-            place_pieces(order[i]);
+    stash_homes(s);
+    for (int i = s->n - 1; i >= 0; i--)
+        if (s->val[i].home == HOME_OUT && !s->val[i].direct && s->order[i]->op == OP_ASSEMBLE)
+            place_pieces(s->order[i]);
 }
 
-/* Compute steps in id order, and the last compute step reading each
-   value (through the fused expressions that read it).  Results are live
-   to the end.  Returns the number of compute steps. */
-static int pass_steps(KernelSchedule *s)
+/* Compute steps in id order: the kernel's own, and each loop's body
+   steps in its LoopSched (a LOOP node is a STEP_LOOP of the kernel).
+   Returns the number of the kernel's compute steps. */
+static int steps_in_order(KernelSchedule *s)
 {
-    Node **order = s->order;
-    int n = s->n, pos = 0;
-    for (int i = 0; i < n; i++) {
-        Value *v = VAL(order[i]);
-        v->step = -1;
-        if (v->home != HOME_FUSED && !is_trivial(order[i])) {
-            v->step = pos++;
-            VEC_PUSH(s->steps, s->nsteps, s->capsteps, ((Step){STEP_COMPUTE, order[i], 0}));
-        }
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        Node *nd = order[i];
+    int pos = 0;
+    for (int i = 0, l = 0; i < s->n; i++) {
+        Node *nd = s->order[i];
         Value *v = VAL(nd);
-        if (v->home == HOME_OUT || nd == s->k->ret)
-            v->last = pos + 1;
-        int reader = v->step >= 0 ? v->step : v->last;
-        for (int p = 0; p < nd->nargs; p++) {
-            Value *a = VAL(nd->args[p]);
-            if (reader > a->last)
-                a->last = reader;
+        v->step = -1;
+        if (v->home == HOME_FUSED || is_trivial(nd) || v->alias)
+            continue;
+        if (nd->in) {
+            LoopSched *ls = loop_sched(s, nd->in);
+            v->step = ls->nsteps;
+            VEC_PUSH(ls->steps, ls->nsteps, ls->capsteps, ((Step){STEP_COMPUTE, nd, 0}));
+            continue;
+        }
+        v->step = pos++;
+        if (nd->op == OP_LOOP) {
+            s->loops[l].at = v->step;
+            VEC_PUSH(s->steps, s->nsteps, s->capsteps, ((Step){STEP_LOOP, nd, l}));
+            l++;
+        } else {
+            VEC_PUSH(s->steps, s->nsteps, s->capsteps, ((Step){STEP_COMPUTE, nd, 0}));
         }
     }
     return pos;
 }
 
-/* Slots of work, in step order, each released once the steps reach one
-   beyond its last reader.  A slot in use is filed under the step after
-   which it is free (bucket[b], chained through next[]), so that releasing
-   costs nothing per live slot: with a scan over every live slot at every
-   step, a long unrolled horizon took time quadratic in its length. */
-static void pass_slots(KernelSchedule *s)
+static void read_at(Node *a, int reader)
 {
-    int nc = s->ncompute;
+    if (reader > VAL(a)->last)
+        VAL(a)->last = reader;
+}
+
+/* A LOOP node reads its init rows at its step, and its body's roots at
+   the end of each iteration (body step nsteps); roots outside the body
+   at its step. */
+static void loop_reads(KernelSchedule *s, Node *L)
+{
+    const Loop *lp = L->loop;
+    const LoopSched *ls = loop_sched(s, lp);
+    Node **roots = arena_alloc((size_t)(lp->nst + lp->nsum + 1) * sizeof *roots);
+    int n = loop_roots(lp, roots);
+    for (int k = 0; k < n; k++) {
+        if (!part_live(ls, k))
+            continue;
+        if (k < lp->nst && lp->st[k].init)
+            read_at(lp->st[k].init, ls->at);
+        read_at(roots[k], roots[k]->in == lp ? ls->nsteps : ls->at);
+    }
+}
+
+/* Compute steps, and the last compute step reading each value (through
+   the fused expressions that read it).  Results are live to the end.  A
+   body value's steps count in its loop's body; a value read by a body
+   is read at the loop's step.  Returns the number of compute steps. */
+static int pass_steps(KernelSchedule *s)
+{
+    Node **order = s->order;
+    int n = s->n, pos = steps_in_order(s);
+    for (int i = n - 1; i >= 0; i--) {
+        Node *nd = order[i];
+        Value *v = VAL(nd);
+        if (v->home == HOME_OUT || nd == s->k->ret)
+            v->last = pos + 1;
+        if (nd->op == OP_LOOP) {
+            loop_reads(s, nd);
+            continue;
+        }
+        const LoopSched *ls = nd->in ? loop_sched(s, nd->in) : NULL;
+        if (v->alias) {
+            /* reads its source loop's stack or stash during this loop */
+            LoopSched *src = loop_sched(s, v->owner->loop);
+            read_at(v->owner, ls->at);
+            if (ls->at > src->stash_last)
+                src->stash_last = ls->at;
+            continue;
+        }
+        int reader = v->step >= 0 ? v->step : v->last;
+        for (int p = 0; p < nd->nargs; p++) {
+            Node *a = nd->args[p];
+            read_at(a, ls && a->in != nd->in ? ls->at : reader);
+        }
+    }
+    return pos;
+}
+
+/* Slots of work for the stored values of a list of steps, in order,
+   each released once the steps reach one beyond its last reader.  A
+   slot in use is filed under the step after which it is free (bucket[b],
+   chained through next[]), so that releasing costs nothing per live
+   slot: with a scan over every live slot at every step, a long unrolled
+   horizon took time quadratic in its length.  A STEP_LOOP also takes its
+   body's scratch, free after that step.  Offsets count from 0; returns
+   the peak. */
+static long assign_slots(KernelSchedule *s, const Step *steps, int nc)
+{
     Slots w;
     memset(&w, 0, sizeof w);
     int *bucket = arena_alloc((size_t)(nc + 2) * sizeof *bucket);
     int *next = arena_alloc((size_t)(nc + 1) * sizeof *next);
+    int *scratch = arena_alloc((size_t)(nc + 1) * sizeof *scratch);
+    int *sbucket = arena_alloc((size_t)(nc + 2) * sizeof *sbucket);   /* stashes */
+    int *snext = arena_alloc((size_t)(nc + 1) * sizeof *snext);
     for (int b = 0; b < nc + 2; b++)
-        bucket[b] = -1;
+        bucket[b] = sbucket[b] = -1;
     int released = 0;     /* buckets below this one are free already */
     for (int i = 0; i < nc; i++) {
-        Value *v = VAL(s->steps[i].node);
-        for (; released < i; released++)
+        Value *v = VAL(steps[i].node);
+        for (; released < i; released++) {
             for (int t = bucket[released]; t >= 0; t = next[t])
-                slot_release(&w, VAL(s->steps[t].node)->slot);
-        if (v->home != HOME_WORK)
-            continue;
-        v->slot = slot_alloc(&w, ir_size(v->node));
-        v->off = w.s[v->slot].off;
-        v->ld = v->node->cols;
-        /* free once a step beyond `last` is reached (at the next one if
-           nothing reads it after this step) */
-        int b = v->last > i ? v->last : i;
-        next[i] = bucket[b];
-        bucket[b] = i;
+                slot_release(&w, VAL(steps[t].node)->slot);
+            for (int t = sbucket[released]; t >= 0; t = snext[t])
+                slot_release(&w, s->loops[steps[t].out].stash_slot);
+            if (scratch[released] >= 0)
+                slot_release(&w, scratch[released]);
+        }
+        scratch[i] = -1;
+        if (v->home == HOME_WORK) {
+            v->slot = slot_alloc(&w, ir_size(v->node));
+            v->off = w.s[v->slot].off;
+            v->ld = v->node->cols;
+            /* free once a step beyond `last` is reached (at the next one
+               if nothing reads it after this step) */
+            int b = v->last > i ? v->last : i;
+            next[i] = bucket[b];
+            bucket[b] = i;
+        }
+        if (steps[i].kind == STEP_LOOP) {
+            LoopSched *ls = &s->loops[steps[i].out];
+            if (ls->stash_w > 0) {
+                /* one row per iteration, until the last loop reading it */
+                ls->stash_slot = slot_alloc(&w, loop_trip(ls->lp) * ls->stash_w);
+                ls->stash_off = w.s[ls->stash_slot].off;
+                int b = ls->stash_last > i ? ls->stash_last : i;
+                snext[i] = sbucket[b];
+                sbucket[b] = i;
+            }
+            if (ls->scratch > 0) {
+                ls->scratch_slot = scratch[i] = slot_alloc(&w, ls->scratch);
+                ls->scratch_off = w.s[ls->scratch_slot].off;
+            }
+        }
     }
-    s->work = w.peak;
+    return w.peak;
+}
+
+/* Each loop body's slots within its scratch, then the kernel's slots;
+   the peak is the kernel's work. */
+static void pass_slots(KernelSchedule *s)
+{
+    for (int l = 0; l < s->nloops; l++) {
+        LoopSched *ls = &s->loops[l];
+        ls->scratch = assign_slots(s, ls->steps, ls->nsteps);
+    }
+    s->work = assign_slots(s, s->steps, s->ncompute);
+    for (int l = 0; l < s->nloops; l++) {
+        LoopSched *ls = &s->loops[l];
+        for (int j = 0; j < ls->nsteps; j++) {
+            Value *v = VAL(ls->steps[j].node);
+            if (v->home == HOME_WORK)
+                v->off += ls->scratch_off;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -403,7 +762,7 @@ static void cost_expr(Cost *c, const Node *n, double trip);
 static void cost_op(Cost *c, const Node *n, double trip)
 {
     switch (n->op) {
-    case OP_LEAF:
+    case OP_LEAF: case OP_CARRY:
         c->loads += trip;
         return;
     case OP_POW:
@@ -460,13 +819,42 @@ static void cost_step(Cost *c, const Node *n)
     }
     case OP_ASSEMBLE:
         for (int p = 0; p < n->nargs; p++)
-            if (!VAL(n->args[p])->direct || VAL(n->args[p])->home != HOME_OUT ||
-                VAL(n->args[p])->out != VAL(n)->out || VAL(n)->home != HOME_OUT)
+            if (!piece_in_place(VAL(n), VAL(n->args[p]), n, p))
                 cost_expr(c, n->args[p], (double)ir_size(n->args[p]));
         return;
     default:
         cost_op(c, n, VAL(n)->home == HOME_LOCAL ? 1 : size);
     }
+}
+
+/* A loop: its init rows copied once; per iteration, its body's steps,
+   the stores of its rows (but those computed in place) and the sums. */
+static void cost_loop(Cost *c, const KernelSchedule *s, const Node *L)
+{
+    const Loop *lp = L->loop;
+    const LoopSched *ls = loop_sched(s, lp);
+    Cost b = {0, 0, 0};
+    for (int j = 0; j < ls->nsteps; j++)
+        cost_step(&b, ls->steps[j].node);
+    for (int k = 0; k < lp->nst; k++) {
+        const Node *r = lp->st[k].body;
+        if (!ls->st_live[k])
+            continue;
+        if (lp->st[k].init)
+            cost_expr(c, lp->st[k].init, (double)ir_size(lp->st[k].init));
+        if (!sched_row_in_place(s, ls, k))
+            cost_expr(&b, r, (double)ir_size(r));
+    }
+    for (int k = 0; k < lp->nsum; k++) {
+        if (!ls->sum_live[k])
+            continue;
+        b.arith += (double)ir_size(lp->sum[k]);
+        cost_expr(&b, lp->sum[k], (double)ir_size(lp->sum[k]));
+    }
+    double n = (double)loop_trip(lp);
+    c->arith += n * b.arith;
+    c->calls += n * b.calls;
+    c->loads += n * b.loads;
 }
 
 static void pass_cost(KernelSchedule *s)
@@ -478,6 +866,9 @@ static void pass_cost(KernelSchedule *s)
         switch (st->kind) {
         case STEP_COMPUTE:
             cost_step(&s->cost, n);
+            break;
+        case STEP_LOOP:
+            cost_loop(&s->cost, s, n);
             break;
         case STEP_COPY:
             if (sched_is_map(n))
@@ -493,29 +884,237 @@ static void pass_cost(KernelSchedule *s)
 }
 
 /* ------------------------------------------------------------------ */
+/* Liveness: what the kernel computes                                   */
+/* ------------------------------------------------------------------ */
+
+/* A rolled loop's value holds every state and sum of its body, and the
+   reverse sweep's loop holds the adjoint of every parameter: a kernel
+   that reads some of them (the gradient reads no theta adjoint) must not
+   compute the others, as the unrolled graph would not.  And a loop built
+   by transplanting an earlier loop's body (an adjoint or tangent loop)
+   need not compute again what the earlier loop computed at the same t:
+   it reads that value where the earlier loop stored it (an alias).  Per
+   node of the kernel's graph (aux) while liveness runs: */
+typedef struct Live {
+    int live;
+    int target;               /* a body node some alias reads */
+    Node *src;                /* a stash read: the node it reads, or NULL */
+    int checked;              /* src is known */
+    int any, all;             /* LOOP: views read elements [lo, hi] / all */
+    long lo, hi;
+    unsigned char *st_live, *sum_live;   /* LOOP: parts read */
+} Live;
+
+#define LIVE(n) ((Live *)(n)->aux)
+
+/* Worth reading from an earlier loop rather than computing: a libm call,
+   a division, a product or a reduction. */
+static int costly(const Node *n)
+{
+    switch (n->op) {
+    case OP_DIV: case OP_MATMUL: case OP_SUM: case OP_LSE:
+        return 1;
+    case OP_POW:
+        return !ir_is_const(n->args[1], 2) && !ir_is_const(n->args[1], -1);
+    default:
+        return ir_is_elementwise(n->op) && ir_op_cfn[n->op] != NULL;
+    }
+}
+
+/* The node of an earlier loop of the kernel that body node n equals at
+   every t (the first of n's twins), if reading it is worth it; else
+   NULL. */
+static Node *stash_source(Node *n)
+{
+    Live *l = LIVE(n);
+    if (l->checked)
+        return l->src;
+    l->checked = 1;
+    if (!n->in || !n->twin)
+        return NULL;
+    Node *tw = n->twin;
+    while (tw->twin)
+        tw = tw->twin;
+    const Loop *src = tw->in;
+    if (!src || src == n->in || !tw->aux || !src->node || !src->node->aux ||
+        src->lo != n->in->lo || src->hi != n->in->hi || !costly(tw))
+        return NULL;
+    l->src = tw;
+    return tw;
+}
+
+static void live_set(Node *n)
+{
+    LIVE(n)->live = 1;
+}
+
+/* A view of LOOP node L reads elements [a, b] of its value. */
+static void live_view(Node *v)
+{
+    Live *l = LIVE(v->args[0]);
+    const Map *m = &v->map;
+    long dr = (long)m->arr * (v->rows - 1), dc = (long)m->arc * (v->cols - 1);
+    long a = m->r0 + (dr < 0 ? dr : 0) + (dc < 0 ? dc : 0);
+    long b = m->r0 + (dr > 0 ? dr : 0) + (dc > 0 ? dc : 0);
+    if (v->op == OP_TVIEW) {
+        const Loop *lp = v->args[1]->loop;
+        long t0 = v->trow * lp->lo, t1 = v->trow * (lp->hi - 1);
+        a += t0 < t1 ? t0 : t1;
+        b += t0 < t1 ? t1 : t0;
+    }
+    if (!l->any || a < l->lo)
+        l->lo = a;
+    if (!l->any || b > l->hi)
+        l->hi = b;
+    l->any = 1;
+}
+
+/* What a live node (not a LOOP) needs: a stash read its source (and the
+   source's loop), any other node its arguments; a view of a loop reads a
+   range of the loop's value, any other reader all of it. */
+static void live_args(Node *n)
+{
+    Node *src = stash_source(n);
+    if (src) {
+        live_set(src);
+        LIVE(src)->target = 1;
+        live_set(src->in->node);
+        return;
+    }
+    for (int p = 0; p < n->nargs; p++) {
+        Node *a = n->args[p];
+        live_set(a);
+        if (a->op != OP_LOOP)
+            continue;
+        if ((n->op == OP_VIEW || n->op == OP_TVIEW) && p == 0)
+            live_view(n);
+        else
+            LIVE(a)->all = 1;
+    }
+}
+
+/* The parts of live loop L that its readers and its own carries need:
+   parts read from outside, then, until nothing changes, the states
+   carried (read by CARRY) by the live part of the body.  Marks the body
+   nodes that part reaches. */
+static void live_loop(Node *L)
+{
+    const Loop *lp = L->loop;
+    Live *l = LIVE(L);
+    l->st_live = arena_alloc((size_t)(lp->nst + 1));
+    l->sum_live = arena_alloc((size_t)(lp->nsum + 1));
+    for (int k = 0; k < lp->nst + lp->nsum; k++) {
+        int is_sum = k >= lp->nst, j = is_sum ? k - lp->nst : k;
+        long a = is_sum ? lp->sum_off[j] : lp->st[j].offset;
+        long len = is_sum ? ir_size(lp->sum[j])
+                          : (lp->st[j].kmax - lp->st[j].kmin) * lp->st[j].rows * lp->st[j].cols;
+        int on = l->all || (l->any && a <= l->hi && l->lo < a + len);
+        (is_sum ? l->sum_live : l->st_live)[j] = (unsigned char)on;
+    }
+    Node **roots = arena_alloc((size_t)(lp->nst + lp->nsum + 1) * sizeof *roots), **body;
+    int nr = loop_roots(lp, roots);
+    int nb = ir_body_topo(lp, roots, nr, &body);
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int k = 0; k < lp->nst; k++)
+            if (l->st_live[k]) {
+                live_set(lp->st[k].body);
+                if (lp->st[k].init)
+                    live_set(lp->st[k].init);
+            }
+        for (int k = 0; k < lp->nsum; k++)
+            if (l->sum_live[k])
+                live_set(lp->sum[k]);
+        for (int i = nb - 1; i >= 0; i--) {
+            Node *n = body[i];
+            if (!LIVE(n)->live)
+                continue;
+            live_args(n);
+            if (n->op == OP_CARRY && !l->st_live[n->state])
+                l->st_live[n->state] = 1, changed = 1;
+        }
+    }
+}
+
+/* Marks what the kernel computes, from its roots down (decreasing id:
+   every reader of a node before the node). */
+static void pass_live(Node **full, int n, Node **roots, int nroots)
+{
+    for (int i = 0; i < nroots; i++) {
+        live_set(roots[i]);
+        LIVE(roots[i])->all = 1;      /* a LOOP result: all of it */
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        Node *nd = full[i];
+        if (!LIVE(nd)->live)
+            continue;
+        if (nd->op == OP_LOOP)
+            live_loop(nd);
+        else
+            live_args(nd);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Kernels                                                              */
 /* ------------------------------------------------------------------ */
+
+/* The kernel's live nodes in id order, each with its Value (aux), and a
+   LoopSched per live loop with its live parts. */
+static void schedule_nodes(const Kernel *k, KernelSchedule *s)
+{
+    Node *roots[1 + KERNEL_MAX_OUTS], **full;
+    int nroots = kernel_roots(k, roots);
+    int nfull = ir_topo(roots, nroots, &full);
+    Live *lv = arena_alloc((size_t)(nfull ? nfull : 1) * sizeof *lv);
+    for (int i = 0; i < nfull; i++)
+        full[i]->aux = &lv[i];
+    pass_live(full, nfull, roots, nroots);
+    s->order = arena_alloc((size_t)(nfull ? nfull : 1) * sizeof *s->order);
+    s->val = arena_alloc((size_t)(nfull ? nfull : 1) * sizeof *s->val);
+    for (int i = 0; i < nfull; i++) {
+        if (!lv[i].live)
+            continue;
+        Node *nd = full[i];
+        Value *v = &s->val[s->n];
+        s->order[s->n++] = nd;
+        v->node = nd;
+        v->slot = -1;
+        v->step = -1;
+        v->target = lv[i].target;
+        if (lv[i].src) {
+            v->alias = lv[i].src;
+            v->home = HOME_STASH;     /* for now: alias's, once decided */
+        }
+        if (nd->op == OP_LEAF)
+            s->reads[nd->block] = 1;
+        if (nd->op == OP_LOOP) {
+            LoopSched ls;
+            memset(&ls, 0, sizeof ls);
+            ls.node = nd;
+            ls.lp = nd->loop;
+            ls.scratch_slot = ls.stash_slot = -1;
+            ls.st_live = lv[i].st_live;
+            ls.sum_live = lv[i].sum_live;
+            VEC_PUSH(s->loops, s->nloops, s->caploops, ls);
+        }
+    }
+    for (int i = 0; i < nfull; i++)
+        full[i]->aux = NULL;
+    for (int i = 0; i < s->n; i++)
+        s->order[i]->aux = &s->val[i];
+}
 
 void schedule_kernel(const Kernel *k, KernelSchedule *s)
 {
     memset(s, 0, sizeof *s);
     s->k = k;
-    Node *roots[1 + KERNEL_MAX_OUTS];
-    s->n = ir_topo(roots, kernel_roots(k, roots), &s->order);
-    s->val = arena_alloc((size_t)(s->n ? s->n : 1) * sizeof *s->val);
-    for (int i = 0; i < s->n; i++) {
-        s->val[i].node = s->order[i];
-        s->val[i].slot = -1;
-        s->val[i].step = -1;
-        s->order[i]->aux = &s->val[i];
-        if (s->order[i]->op == OP_LEAF)
-            s->reads[s->order[i]->block] = 1;
-    }
+    schedule_nodes(k, s);
     int copy[KERNEL_MAX_OUTS];
     pass_outputs(k, copy);
-    pass_demand(s->order, s->n);
+    pass_demand(s);
     pass_fuse_depth(s->order, s->n);
-    pass_homes(s->order, s->n);
+    pass_homes(s);
     s->ncompute = pass_steps(s);
     pass_slots(s);
     for (int i = 0; i < k->info->nouts; i++)
@@ -543,6 +1142,11 @@ Schedule *schedule_build(const Kernels *ks)
     return s;
 }
 
+long schedule_work(const Schedule *s)
+{
+    return s->work;
+}
+
 const Value *sched_value(const KernelSchedule *s, const Node *n)
 {
     int lo = 0, hi = s->n - 1;
@@ -558,27 +1162,40 @@ const Value *sched_value(const KernelSchedule *s, const Node *n)
     unreachable();            /* not a node of this kernel */
 }
 
-int sched_piece_in_place(const Value *as, const Value *piece)
+int sched_piece_in_place(const KernelSchedule *s, const Node *as, int p)
 {
-    return piece->direct && as->home == HOME_OUT && piece->out == as->out;
+    return piece_in_place(sched_value(s, as), sched_value(s, as->args[p]), as, p);
 }
 
 /* ------------------------------------------------------------------ */
 /* Checks (the test build runs them after every schedule)               */
 /* ------------------------------------------------------------------ */
 
-/* Every stored value that the expression of n at step `at` reads is
-   computed by an earlier step. */
-static void verify_reads(const KernelSchedule *s, const Node *n, int at, int top)
+/* Every stored value that the expression of n reads is computed by an
+   earlier step: a value of the kernel before kernel step `at`, a value
+   of the body of loop ls (NULL outside bodies) before body step `bat`;
+   a body reads the kernel's values before its loop's step. */
+static void verify_reads(const KernelSchedule *s, const Node *n, int at, const LoopSched *ls,
+                         int bat, int top)
 {
     const Value *v = sched_value(s, n);
+    if (v->alias) {               /* computed by an earlier loop */
+        const LoopSched *src = loop_sched(s, v->owner->loop);
+        if (!ls || n->in != ls->lp || src->at >= ls->at || sched_value(s, v->alias)->step < 0)
+            unreachable();
+        return;
+    }
     if (!top && v->home != HOME_FUSED) {
-        if (v->step < 0 || v->step >= at)
+        if (n->in && (!ls || n->in != ls->lp || v->step < 0 || v->step >= bat))
+            unreachable();        /* a body value read outside its body, or early */
+        if (!n->in && (v->step < 0 || v->step >= (ls ? ls->at : at)))
             unreachable();        /* read before it is computed */
         return;
     }
+    if (n->in && (!ls || n->in != ls->lp))
+        unreachable();            /* a body node outside its loop */
     for (int p = 0; p < n->nargs; p++)
-        verify_reads(s, n->args[p], at, 0);
+        verify_reads(s, n->args[p], at, ls, bat, 0);
 }
 
 typedef struct Span {
@@ -592,21 +1209,13 @@ static int by_offset(const void *a, const void *b)
     return (x->off > y->off) - (x->off < y->off);
 }
 
-/* Two values of work that are live at one step never share an element. */
-static void verify_slots(const KernelSchedule *s)
+/* Two spans of work that are live at one step never share an element,
+   and each lies in [lo, hi). */
+static void verify_spans(Span *sp, int n, long lo, long hi)
 {
-    Span *sp = NULL;
-    int n = 0, cap = 0;
-    for (int i = 0; i < s->n; i++) {
-        const Value *v = &s->val[i];
-        if (v->home != HOME_WORK)
-            continue;
-        if (v->off < 0 || v->off + ir_size(v->node) > s->work)
+    for (int i = 0; i < n; i++)
+        if (sp[i].off < lo || sp[i].end > hi)
             unreachable();
-        Span x = {v->off, v->off + ir_size(v->node), v->step,
-                  v->last > v->step ? v->last : v->step};
-        VEC_PUSH(sp, n, cap, x);
-    }
     if (n > 1)
         qsort(sp, (size_t)n, sizeof *sp, by_offset);
     for (int i = 0; i < n; i++)
@@ -615,26 +1224,90 @@ static void verify_slots(const KernelSchedule *s)
                 unreachable();    /* two live values share work */
 }
 
+/* The values of work of the kernel (ls NULL: with each loop's scratch,
+   live at the loop's step) or of one loop's body, as spans. */
+static void verify_slots(const KernelSchedule *s, const LoopSched *ls)
+{
+    Span *sp = NULL;
+    int n = 0, cap = 0;
+    for (int i = 0; i < s->n; i++) {
+        const Value *v = &s->val[i];
+        if (v->home != HOME_WORK || v->node->in != (ls ? ls->lp : NULL))
+            continue;
+        Span x = {v->off, v->off + ir_size(v->node), v->step,
+                  v->last > v->step ? v->last : v->step};
+        VEC_PUSH(sp, n, cap, x);
+    }
+    for (int l = 0; !ls && l < s->nloops; l++) {
+        const LoopSched *b = &s->loops[l];
+        Span x = {b->scratch_off, b->scratch_off + b->scratch, b->at, b->at};
+        if (b->scratch > 0)
+            VEC_PUSH(sp, n, cap, x);
+        Span h = {b->stash_off, b->stash_off + loop_trip(b->lp) * b->stash_w, b->at,
+                  b->stash_last > b->at ? b->stash_last : b->at};
+        if (b->stash_w > 0)
+            VEC_PUSH(sp, n, cap, h);
+    }
+    if (ls)
+        verify_spans(sp, n, ls->scratch_off, ls->scratch_off + ls->scratch);
+    else
+        verify_spans(sp, n, 0, s->work);
+}
+
+/* A loop's body steps, and what the loop reads at its step. */
+static void verify_loop(const KernelSchedule *s, const LoopSched *ls, int at)
+{
+    const Loop *lp = ls->lp;
+    if (ls->at != at || ls->node->loop != lp)
+        unreachable();
+    for (int j = 0; j < ls->nsteps; j++) {
+        const Step *st = &ls->steps[j];
+        const Value *v = sched_value(s, st->node);
+        if (st->kind != STEP_COMPUTE || st->node->in != lp || v->step != j ||
+            v->home == HOME_FUSED || v->home == HOME_OUT)
+            unreachable();
+        verify_reads(s, st->node, at, ls, j, 1);
+    }
+    for (int k = 0; k < lp->nst; k++) {
+        if (!ls->st_live[k])
+            continue;
+        if (lp->st[k].init)
+            verify_reads(s, lp->st[k].init, at, NULL, 0, 0);
+        verify_reads(s, lp->st[k].body, at, ls, ls->nsteps, 0);
+    }
+    for (int k = 0; k < lp->nsum; k++)
+        if (ls->sum_live[k])
+            verify_reads(s, lp->sum[k], at, ls, ls->nsteps, 0);
+    verify_slots(s, ls);
+}
+
 static void verify_kernel(const KernelSchedule *s)
 {
     for (int i = 0; i < s->nsteps; i++) {
         const Step *st = &s->steps[i];
         const Value *v = sched_value(s, st->node);
-        if (st->kind == STEP_COMPUTE && (i >= s->ncompute || v->step != i || v->home == HOME_FUSED))
+        int compute = st->kind == STEP_COMPUTE || st->kind == STEP_LOOP;
+        if (compute && (i >= s->ncompute || v->step != i || v->home == HOME_FUSED))
             unreachable();
-        if (st->kind != STEP_COMPUTE && i < s->ncompute)
+        if (!compute && i < s->ncompute)
             unreachable();
+        if ((st->kind == STEP_LOOP) != (st->node->op == OP_LOOP) || st->node->in)
+            unreachable();
+        if (st->kind == STEP_LOOP) {
+            verify_loop(s, &s->loops[st->out], i);
+            continue;
+        }
         /* a compute step and a copy of a map evaluate the node's own
            operation; a return and other copies read it */
         int own = st->kind == STEP_COMPUTE || (st->kind == STEP_COPY && sched_is_map(st->node));
-        verify_reads(s, st->node, st->kind == STEP_COMPUTE ? i : s->ncompute, own);
+        verify_reads(s, st->node, compute ? i : s->ncompute, NULL, 0, own);
     }
     for (int i = 0; i < s->k->info->nouts; i++) {
         const Node *o = s->k->outs[i].node;
         if (o && s->k->outs[i].len > 0 && ir_size(o) != s->k->outs[i].len)
             unreachable();
     }
-    verify_slots(s);
+    verify_slots(s, NULL);
 }
 
 void schedule_verify(const Schedule *s)
@@ -670,9 +1343,17 @@ void schedule_print_stats(FILE *fp, const Schedule *s)
                 st.calls, st.loads, ks->work, cost0 > 0 ? cost / cost0 : 0.0);
     }
     fputs("(arith: + - * / per call; calls: libm calls; cost ratio counts a call as 20 ops)\n", fp);
+    const Model *m = s->ks->m;
+    for (int i = 0; i < m->nloops; i++) {
+        const LoopReport *r = &m->loops[i];
+        int line, col;
+        diag_line_col(r->loc.begin, &line, &col);
+        fprintf(fp, "%d:%d: %s over %ld steps: %s%s\n", line, col, r->what, r->n,
+                r->rolled ? "rolled" : "unrolled: ", r->rolled ? "" : r->why);
+    }
 }
 
-static const char *const home_name[] = {"fused", "local", "work", "out"};
+static const char *const home_name[] = {"fused", "local", "work", "out", "row", "stash"};
 
 static void dump_value(FILE *fp, const KernelSchedule *ks, const Node *n)
 {
@@ -684,14 +1365,45 @@ static void dump_value(FILE *fp, const KernelSchedule *ks, const Node *n)
     if (v->home == HOME_OUT)
         fprintf(fp, " %s+%ld ld %ld%s", ks->k->info->outs[v->out], v->off, v->ld,
                 v->direct ? " (piece in place)" : "");
-    if (v->last > ks->ncompute)
+    if (v->home == HOME_STACK || v->home == HOME_STASH)
+        fprintf(fp, " of t%d +%ld + %ld t%s", v->owner->id, v->off, v->tstride,
+                v->alias ? " (computed there)" : "");
+    if (n->in) {
+        if (v->last >= sched_loop(ks, n->in->node)->nsteps)
+            fputs(", stored by the iteration", fp);
+        else if (v->step >= 0)
+            fprintf(fp, ", last read at %d", v->last > v->step ? v->last : v->step);
+    } else if (v->last > ks->ncompute) {
         fputs(", live to the end", fp);
-    else if (v->step >= 0)
+    } else if (v->step >= 0) {
         fprintf(fp, ", last read at %d", v->last > v->step ? v->last : v->step);
+    }
+}
+
+static void dump_loop(FILE *fp, const KernelSchedule *ks, const LoopSched *ls)
+{
+    const Loop *lp = ls->lp;
+    int nst = 0, nsum = 0;
+    for (int k = 0; k < lp->nst; k++)
+        nst += ls->st_live[k];
+    for (int k = 0; k < lp->nsum; k++)
+        nsum += ls->sum_live[k];
+    fprintf(fp, "         for t in %ld:%ld%s, %d of %d states, %d of %d sums, scratch %ld at +%ld",
+            lp->lo, lp->hi, lp->dir < 0 ? " descending" : "", nst, lp->nst, nsum, lp->nsum,
+            ls->scratch, ls->scratch_off);
+    if (ls->stash_w)
+        fprintf(fp, ", stash %ld a step at +%ld", ls->stash_w, ls->stash_off);
+    fputc('\n', fp);
+    for (int j = 0; j < ls->nsteps; j++) {
+        fprintf(fp, "         %4d compute ", j);
+        dump_value(fp, ks, ls->steps[j].node);
+        fputc('\n', fp);
+    }
 }
 
 /* --dump=schedule: per kernel, the steps with each value's home and
-   lifetime, then the kernel's work and cost. */
+   lifetime (a loop's body steps under it), then the kernel's work and
+   cost. */
 void schedule_dump(FILE *fp, const Schedule *s)
 {
     for (int i = 0; i < K__COUNT; i++) {
@@ -702,12 +1414,14 @@ void schedule_dump(FILE *fp, const Schedule *s)
                 ks->n, ks->ncompute, ks->nsteps, ks->work);
         for (int j = 0; j < ks->nsteps; j++) {
             const Step *st = &ks->steps[j];
-            static const char *const kind[] = {"compute", "copy", "return"};
+            static const char *const kind[] = {"compute", "copy", "return", "loop"};
             fprintf(fp, "%4d %-7s ", j, kind[st->kind]);
             if (st->kind == STEP_COPY)
                 fprintf(fp, "%s := ", ks->k->info->outs[st->out]);
             dump_value(fp, ks, st->node);
             fputc('\n', fp);
+            if (st->kind == STEP_LOOP)
+                dump_loop(fp, ks, &ks->loops[st->out]);
         }
         fprintf(fp, "cost: %.0f arith, %.0f calls, %.0f loads\n\n", ks->cost.arith,
                 ks->cost.calls, ks->cost.loads);

@@ -33,6 +33,15 @@ typedef enum Home {
     HOME_LOCAL,   /* a scalar C local, sN (N the node id) */
     HOME_WORK,    /* a slot of work: tN = work + off */
     HOME_OUT,     /* an output array: element (r, c) at off + r*ld + c */
+    HOME_STACK,   /* a root of a rolled loop's body stored straight into its
+                     row of the loop's value: element (r, c) of iteration t
+                     at off + tstride*t + r*ld + c of the storage of the
+                     LOOP node `owner` */
+    HOME_STASH,   /* a value of a loop's body kept for every t because later
+                     loops of the kernel read it (the reverse sweep reads
+                     sin(x[t]) rather than computing it again): element
+                     (r, c) of iteration t at off + tstride*t + r*ld + c of
+                     the stash of the LOOP node `owner` */
 } Home;
 
 typedef struct Value {
@@ -49,6 +58,20 @@ typedef struct Value {
     int direct;               /* a piece computed into its assembly's output
                                  (the assembly's step skips it) */
     int slot;                 /* HOME_WORK: index of its slot, else -1 */
+    int state;                /* HOME_STACK: the state of its loop whose row
+                                 it is */
+    long tstride;             /* HOME_STACK, HOME_STASH: elements between
+                                 iterations */
+    Node *owner;              /* HOME_STACK, HOME_STASH: the LOOP node whose
+                                 storage or stash holds it */
+    const Node *alias;        /* a body node that is not computed: an earlier
+                                 loop computes `alias`, its twin (the same
+                                 value at every t), and this node reads its
+                                 row there (its home is alias's) */
+    int target;               /* a body node that later loops read (an alias
+                                 of it): stored for every t (a scalar local
+                                 is also copied to owner's stash, at off +
+                                 tstride*t) */
 } Value;
 
 typedef enum StepKind {
@@ -57,12 +80,18 @@ typedef enum StepKind {
                                  leaf, a constant, or a node already stored
                                  in another output) */
     STEP_RETURN,              /* return the scalar node */
+    STEP_LOOP,                /* a rolled loop (a LOOP node, in work): init
+                                 rows, then its body's steps run once per t,
+                                 each iteration storing its state rows and
+                                 adding to its sums; counted with the
+                                 compute steps */
 } StepKind;
 
 typedef struct Step {
     StepKind kind;
     Node *node;
-    int out;                  /* STEP_COPY: the output written */
+    int out;                  /* STEP_COPY: the output written;
+                                 STEP_LOOP: index of its LoopSched */
 } Step;
 
 /* Operation counts of one call, from the schedule (`--stats`). */
@@ -71,6 +100,32 @@ typedef struct Cost {
     double calls;             /* libm calls */
     double loads;             /* reads of stored elements and inputs */
 } Cost;
+
+/* The body of a rolled loop (docs/design.md, "Rolled loops"): its own
+   steps, over the body nodes of the loop (Node.in), run once per
+   iteration.  Body values' `step` and `last` count in these steps (the
+   loop's stores of its rows and sums come after the last, at nsteps);
+   their scratch in work is one slot of the kernel, live only during the
+   loop's step.  Values of the kernel that the body reads are computed
+   before the loop (a value the body reads each iteration is stored
+   once: loop-invariant code motion). */
+typedef struct LoopSched {
+    Node *node;               /* the LOOP node */
+    const Loop *lp;
+    unsigned char *st_live;   /* per state, per sum: the kernel reads it (the
+                                 others are neither computed nor stored) */
+    unsigned char *sum_live;
+    long stash_w;             /* stash: doubles per iteration (0: none), */
+    long stash_off;           /* its place in work, */
+    int stash_slot;
+    int stash_last;           /* and the last kernel step reading it */
+    Step *steps;              /* STEP_COMPUTE only, in id order */
+    int nsteps, capsteps;
+    int at;                   /* the kernel's step that runs the loop */
+    long scratch_off;         /* the body's scratch: work + scratch_off */
+    long scratch;             /* its size (doubles) */
+    int scratch_slot;
+} LoopSched;
 
 typedef struct KernelSchedule {
     const Kernel *k;          /* NULL: the model has no such kernel */
@@ -82,6 +137,8 @@ typedef struct KernelSchedule {
     long work;                /* peak doubles of work */
     int reads[BLK__COUNT];    /* 1 for each block the code reads */
     Cost cost;
+    LoopSched *loops;         /* one per LOOP node, in id order */
+    int nloops, caploops;
 } KernelSchedule;
 
 struct Schedule {
@@ -95,18 +152,30 @@ void schedule_kernel(const Kernel *k, KernelSchedule *out);
 /* The value of node n in a kernel's schedule; n must be one of its nodes. */
 const Value *sched_value(const KernelSchedule *s, const Node *n);
 
-/* A piece of an assembly that was computed straight into the assembly's
-   output array (the assembly's step does not write it again). */
-int sched_piece_in_place(const Value *assembly, const Value *piece);
+/* Piece p of an assembly was computed straight into the assembly's
+   output array at p's place (the assembly's step does not write it
+   again).  A node that is several pieces is in place at one of them. */
+int sched_piece_in_place(const KernelSchedule *s, const Node *assembly, int p);
 
 /* Facts about an ASSEMBLE, shared by the scheduler and the printer. */
 /* Element (r, c) of piece p lands at *f0 + *fr*r + *fc*c of the row-major
    assembly. */
 void assembly_place_flat(const Node *as, int p, long *f0, long *fr, long *fc);
-/* Per element: how many pieces write it (capped at 2).  Heap; free it. */
-unsigned char *assembly_coverage(const Node *as);
-/* Piece p writes only elements no other piece writes. */
-int assembly_piece_exclusive(const Node *as, int p, const unsigned char *cov);
+/* excl[p] = 1 when piece p writes only elements no other piece writes
+   (exact up to ASM_DENSE elements; beyond, from the pieces' spans, and a
+   piece that is not one contiguous run counts as shared). */
+#define ASM_DENSE 65536
+void assembly_exclusive(const Node *as, unsigned char *excl);
+
+/* The body schedule of a LOOP node of the kernel. */
+const LoopSched *sched_loop(const KernelSchedule *s, const Node *loop);
+/* A scalar of a loop's body that later loops read, kept in a local and
+   copied to its stash column (owner, off, tstride) at the end of each
+   iteration. */
+int sched_stash_copy(const Value *v);
+/* State k's body is computed straight into its row (the loop does not
+   store it again). */
+int sched_row_in_place(const KernelSchedule *s, const LoopSched *ls, int k);
 
 /* Ops whose element (r, c) is an expression of their arguments' elements
    (those that can be fused into a reader). */

@@ -2366,8 +2366,7 @@ static void check_overflow(Node *root, Loc fallback)
 
 Model *sema_model(Decl *decls)
 {
-    /* Rolled loops are not emitted yet: the driver unrolls (for now). */
-    return sema_model_ex(decls, 1);
+    return sema_model_ex(decls, 0);
 }
 
 Model *sema_model_ex(Decl *decls, int unroll)

@@ -37,215 +37,98 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
             t30[2*i + j] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
         }
     }
-    double *const t32 = work + 4;
+    double *const t39 = work + 18;
     for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * x[l];
-        t32[i] = acc;
+        t39[i] = x[i];
     }
-    double *const t34 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l];
-        t34[i] = acc;
+    for (long t = 0; t < 4; t++) {
+        double *const t35 = work + 33;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t39[3*t + l];
+            t35[i] = acc;
+        }
+        double *const t37 = work + 36;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * y[2*t + l];
+            t37[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t39[3*t + i + 3] = (t35[i] + t37[i]);
+        }
     }
-    double *const t35 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        t35[i] = (t32[i] + t34[i]);
+    double *const t48 = work + 4;
+    t48[0] = 0.0;
+    for (long t = 1; t < 5; t++) {
+        double *const t44 = work + 33;
+        for (int i = 0; i < 3; i++) {
+            t44[i] = (t39[3*t + i] - x[i + 3]);
+        }
+        double *const t45 = work + 36;
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t44[l] * t21[j + 3*l];
+            t45[j] = acc;
+        }
+        double s47 = 0.0;
+        for (int i = 0; i < 3; i++) {
+            s47 += (t44[i] * t45[i]);
+        }
+        t48[0] += s47;
     }
-    double *const t36 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t35[l];
-        t36[i] = acc;
+    double *const t55 = work + 9;
+    t55[0] = 0.0;
+    for (long t = 0; t < 4; t++) {
+        double *const t52 = work + 33;
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += y[2*t + l] * t30[j + 2*l];
+            t52[j] = acc;
+        }
+        double s54 = 0.0;
+        for (int i = 0; i < 2; i++) {
+            s54 += (y[2*t + i] * t52[i]);
+        }
+        t55[0] += s54;
     }
-    double *const t38 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 2];
-        t38[i] = acc;
-    }
-    double *const t39 = work + 24;
-    for (int i = 0; i < 3; i++) {
-        t39[i] = (t36[i] + t38[i]);
-    }
-    double *const t40 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t39[l];
-        t40[i] = acc;
-    }
-    double *const t42 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 4];
-        t42[i] = acc;
-    }
-    double *const t43 = work + 27;
-    for (int i = 0; i < 3; i++) {
-        t43[i] = (t40[i] + t42[i]);
-    }
-    double *const t44 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t43[l];
-        t44[i] = acc;
-    }
-    double *const t46 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 6];
-        t46[i] = acc;
-    }
-    double *const t47 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        t47[i] = (t44[i] + t46[i]);
-    }
-    double *const t49 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        t49[i] = (t35[i] - x[i + 3]);
-    }
-    double *const t50 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
-    }
-    double s52 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        s52 += (t49[i] * t50[i]);
-    }
-    double *const t53 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        t53[i] = (t39[i] - x[i + 3]);
-    }
-    double *const t54 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
-    }
-    double s56 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        s56 += (t53[i] * t54[i]);
-    }
-    double *const t58 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        t58[i] = (t43[i] - x[i + 3]);
-    }
-    double *const t59 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
-    }
-    double s61 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        s61 += (t58[i] * t59[i]);
-    }
-    double *const t63 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        t63[i] = (t47[i] - x[i + 3]);
-    }
-    double *const t64 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
-    }
-    double s66 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        s66 += (t63[i] * t64[i]);
-    }
-    double *const t68 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l] * t30[j + 2*l];
-        t68[j] = acc;
-    }
-    double s70 = 0.0;
+    double *const t60 = work + 0;
     for (int i = 0; i < 2; i++) {
-        s70 += (y[i] * t68[i]);
+        t60[i] = t39[i + 12];
     }
-    double *const t71 = work + 9;
-    for (int j = 0; j < 2; j++) {
+    t60[2] = t39[4];
+    double *const t62 = work + 33;
+    for (int i = 0; i < 2; i++) {
         double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 2] * t30[j + 2*l];
-        t71[j] = acc;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t39[l + 12];
+        t62[i] = acc;
+    }
+    double s65 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        s65 += dil_sq((t60[i] - x[i + 3]));
+    }
+    double *const t67 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t67[i] = (t62[i] - x[i + 4]);
+    }
+    double s69 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s69 += (t67[i] * t67[i]);
     }
     double s73 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s73 += (y[i + 2] * t71[i]);
-    }
-    double *const t75 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 4] * t30[j + 2*l];
-        t75[j] = acc;
+    for (int i = 0; i < 3; i++) {
+        s73 += (t39[i + 12] * theta[i]);
     }
     double s77 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s77 += (y[i + 4] * t75[i]);
-    }
-    double *const t79 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 6] * t30[j + 2*l];
-        t79[j] = acc;
-    }
-    double s81 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s81 += (y[i + 6] * t79[i]);
-    }
-    double *const t85 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        t85[i] = t47[i];
-    }
-    t85[2] = t35[1];
-    double *const t87 = work + 9;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t47[l];
-        t87[i] = acc;
-    }
-    double s90 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s90 += dil_sq((t85[i] - x[i + 3]));
+        s77 += (theta[2*i + 9] * t39[i + 6]);
     }
-    double *const t92 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        t92[i] = (t87[i] - x[i + 4]);
-    }
-    double s94 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s94 += (t92[i] * t92[i]);
-    }
-    double s98 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        s98 += (t47[i] * theta[i]);
-    }
-    double s101 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        s101 += (t39[i] * theta[2*i + 9]);
-    }
-    return (((s90 + s94) + ((((s52 + s56) + s61) + s66) + (((s70 + s73) + s77) + s81))) + (((s98 + s101) + (theta[5] * t43[0])) / 10.0));
+    return (((s65 + s69) + (t48[0] + t55[0])) + (((s73 + s77) + (theta[5] * t39[9])) / 10.0));
 }
 
 /* gy = df/dy */
@@ -275,321 +158,140 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
             t30[2*i + j] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
         }
     }
-    double *const t32 = work + 4;
+    double *const t39 = work + 18;
     for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * x[l];
-        t32[i] = acc;
+        t39[i] = x[i];
     }
-    double *const t34 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l];
-        t34[i] = acc;
+    for (long t = 0; t < 4; t++) {
+        double *const t35 = work + 33;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t39[3*t + l];
+            t35[i] = acc;
+        }
+        double *const t37 = work + 36;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * y[2*t + l];
+            t37[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t39[3*t + i + 3] = (t35[i] + t37[i]);
+        }
     }
-    double *const t35 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        t35[i] = (t32[i] + t34[i]);
-    }
-    double *const t36 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t35[l];
-        t36[i] = acc;
-    }
-    double *const t38 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 2];
-        t38[i] = acc;
-    }
-    double *const t39 = work + 24;
-    for (int i = 0; i < 3; i++) {
-        t39[i] = (t36[i] + t38[i]);
-    }
-    double *const t40 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t39[l];
-        t40[i] = acc;
-    }
-    double *const t42 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 4];
-        t42[i] = acc;
-    }
-    double *const t43 = work + 27;
-    for (int i = 0; i < 3; i++) {
-        t43[i] = (t40[i] + t42[i]);
-    }
-    double *const t44 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t43[l];
-        t44[i] = acc;
-    }
-    double *const t46 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 6];
-        t46[i] = acc;
-    }
-    double *const t47 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        t47[i] = (t44[i] + t46[i]);
-    }
-    double *const t49 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        t49[i] = (t35[i] - x[i + 3]);
-    }
-    double *const t50 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
-    }
-    double *const t53 = work + 33;
-    for (int i = 0; i < 3; i++) {
-        t53[i] = (t39[i] - x[i + 3]);
-    }
-    double *const t54 = work + 24;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
-    }
-    double *const t58 = work + 36;
-    for (int i = 0; i < 3; i++) {
-        t58[i] = (t43[i] - x[i + 3]);
-    }
-    double *const t59 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
-    }
-    double *const t63 = work + 39;
-    for (int i = 0; i < 3; i++) {
-        t63[i] = (t47[i] - x[i + 3]);
-    }
-    double *const t64 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
-    }
-    double *const t68 = work + 7;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l] * t30[j + 2*l];
-        t68[j] = acc;
-    }
-    double *const t71 = work + 45;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 2] * t30[j + 2*l];
-        t71[j] = acc;
-    }
-    double *const t75 = work + 47;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 4] * t30[j + 2*l];
-        t75[j] = acc;
-    }
-    double *const t79 = work + 49;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 6] * t30[j + 2*l];
-        t79[j] = acc;
-    }
-    double *const t85 = work + 51;
+    double *const t60 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t85[i] = t47[i];
+        t60[i] = t39[i + 12];
     }
-    t85[2] = t35[1];
-    double *const t87 = work + 21;
+    t60[2] = t39[4];
+    double *const t62 = work + 33;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t47[l];
-        t87[i] = acc;
+            acc += theta[3*i + l] * t39[l + 12];
+        t62[i] = acc;
     }
-    double *const t92 = work + 30;
+    double *const t67 = work + 7;
     for (int i = 0; i < 2; i++) {
-        t92[i] = (t87[i] - x[i + 4]);
+        t67[i] = (t62[i] - x[i + 4]);
     }
-    double *const t137 = work + 54;
+    double *const t114 = work + 35;
     for (int i = 0; i < 3; i++) {
-        t137[i] = (2.0 * (t85[i] - x[i + 3]));
+        t114[i] = (2.0 * (t60[i] - x[i + 3]));
     }
-    double *const t140 = work + 51;
+    double *const t117 = work + 4;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t92[l] * theta[j + 3*l];
-        t140[j] = acc;
+            acc += t67[l] * theta[j + 3*l];
+        t117[j] = acc;
     }
-    double *const t145 = work + 21;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t30[2*i + l] * y[l + 6];
-        t145[i] = acc;
+    double *const t131 = work + 39;
+    for (long t = 3; t >= 0; t--) {
+        double *const t125 = work + 51;
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += y[2*t + l] * t30[j + 2*l];
+            t125[j] = acc;
+        }
+        double *const t128 = work + 53;
+        for (int i = 0; i < 2; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t30[2*i + l] * y[2*t + l];
+            t128[i] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t131[2*t + i] = (t125[i] + t128[i]);
+        }
     }
-    double *const t148 = work + 30;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t30[2*i + l] * y[l + 4];
-        t148[i] = acc;
+    double *const t144 = work + 55;
+    for (long t = 4; t >= 1; t--) {
+        double *const t136 = work + 79;
+        for (int i = 0; i < 3; i++) {
+            t136[i] = (t39[3*t + i] - x[i + 3]);
+        }
+        double *const t137 = work + 82;
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t136[l] * t21[j + 3*l];
+            t137[j] = acc;
+        }
+        double *const t140 = work + 85;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t21[3*i + l] * t136[l];
+            t140[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t144[3*t + i - 3] = (t137[i] + t140[i]);
+        }
     }
-    double *const t152 = work + 57;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t30[2*i + l] * y[l + 2];
-        t152[i] = acc;
-    }
-    double *const t156 = work + 59;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t30[2*i + l] * y[l];
-        t156[i] = acc;
-    }
-    double *const t160 = work + 0;
+    double *const t151 = work + 18;
+    for (int i = 0; i < 15; i++) t151[i] = 0.0;
+    t151[9] += (0.1 * theta[5]);
     for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t63[l];
-        t160[i] = acc;
+        t151[i + 6] += (0.1 * theta[2*i + 9]);
     }
-    double *const t166 = work + 39;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t58[l];
-        t166[i] = acc;
-    }
-    double *const t172 = work + 36;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t53[l];
-        t172[i] = acc;
-    }
-    double *const t179 = work + 33;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t49[l];
-        t179[i] = acc;
-    }
-    double *const t185 = work + 9;
-    t185[2] = 0.0;
+    t151[4] += t114[2];
     for (int i = 0; i < 2; i++) {
-        t185[i] = t137[i];
+        t151[i + 12] += t114[i];
     }
-    double *const t186 = work + 4;
+    for (int i = 0; i < 12; i++) {
+        t151[i + 3] += t144[i];
+    }
     for (int i = 0; i < 3; i++) {
-        t186[i] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
+        t151[i + 12] += ((0.1 * theta[i]) + (2.0 * t117[i]));
     }
-    double *const t188 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 2*l + 9];
-        t188[j] = acc;
+    double *const t166 = work + 88;
+    for (int i = 0; i < 3; i++) t166[i + 12] = 0.0;
+    for (long t = 3; t >= 0; t--) {
+        double *const t161 = work + 0;
+        for (int i = 0; i < 3; i++) {
+            t161[i] = (t151[3*t + i + 3] + t166[3*t + i + 3]);
+        }
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t161[l] * theta[j + 2*l + 9];
+            t166[2*t + j + 15] = acc;
+        }
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t161[l] * theta[j + 3*l];
+            t166[3*t + j] = acc;
+        }
     }
-    double *const t191 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 3*l];
-        t191[j] = acc;
-    }
-    double *const t193 = work + 4;
-    for (int i = 1; i < 3; i++) t193[i] = 0.0;
-    t193[0] = (0.1 * theta[5]);
-    double *const t194 = work + 42;
-    for (int i = 0; i < 3; i++) {
-        t194[i] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
-    }
-    double *const t197 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 2*l + 9];
-        t197[j] = acc;
-    }
-    double *const t201 = work + 4;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 3*l];
-        t201[j] = acc;
-    }
-    double *const t202 = work + 27;
-    for (int i = 0; i < 3; i++) {
-        t202[i] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
-    }
-    double *const t205 = work + 4;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 2*l + 9];
-        t205[j] = acc;
-    }
-    double *const t209 = work + 24;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 3*l];
-        t209[j] = acc;
-    }
-    double *const t211 = work + 27;
-    t211[0] = 0.0;
-    t211[2] = 0.0;
-    t211[1] = t137[2];
-    double *const t212 = work + 36;
-    for (int i = 0; i < 3; i++) {
-        t212[i] = (((t50[i] + t179[i]) + t209[i]) + t211[i]);
-    }
-    double *const t215 = work + 18;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t212[l] * theta[j + 2*l + 9];
-        t215[j] = acc;
-    }
-    for (int i = 0; i < 2; i++) {
-        gy[i + 6] = ((t79[i] + t145[i]) + t188[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        gy[i + 4] = ((t75[i] + t148[i]) + t197[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        gy[i + 2] = ((t71[i] + t152[i]) + t205[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        gy[i] = ((t68[i] + t156[i]) + t215[i]);
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 2; j++) {
+            gy[2*i + j] = (t131[2*i + j] + t166[2*i + j + 15]);
+        }
     }
 }
 
@@ -622,287 +324,126 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
             t30[2*i + j] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
         }
     }
-    double *const t251 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * v[l];
-        t251[i] = acc;
+    double *const t212 = work + 18;
+    for (int i = 0; i < 3; i++) t212[i] = 0.0;
+    for (long t = 0; t < 4; t++) {
+        double *const t208 = work + 33;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t212[3*t + l];
+            t208[i] = acc;
+        }
+        double *const t210 = work + 36;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * v[2*t + l];
+            t210[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t212[3*t + i + 3] = (t208[i] + t210[i]);
+        }
     }
-    double *const t252 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t251[l];
-        t252[i] = acc;
-    }
-    double *const t254 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * v[l + 2];
-        t254[i] = acc;
-    }
-    double *const t255 = work + 24;
-    for (int i = 0; i < 3; i++) {
-        t255[i] = (t252[i] + t254[i]);
-    }
-    double *const t256 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t255[l];
-        t256[i] = acc;
-    }
-    double *const t258 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * v[l + 4];
-        t258[i] = acc;
-    }
-    double *const t259 = work + 27;
-    for (int i = 0; i < 3; i++) {
-        t259[i] = (t256[i] + t258[i]);
-    }
-    double *const t260 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t259[l];
-        t260[i] = acc;
-    }
-    double *const t262 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * v[l + 6];
-        t262[i] = acc;
-    }
-    double *const t263 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        t263[i] = (t260[i] + t262[i]);
-    }
-    double *const t264 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
-    }
-    double *const t265 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
-    }
-    double *const t266 = work + 33;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
-    }
-    double *const t267 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
-    }
-    double *const t268 = work + 7;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l] * t30[j + 2*l];
-        t268[j] = acc;
-    }
-    double *const t269 = work + 39;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 2] * t30[j + 2*l];
-        t269[j] = acc;
-    }
-    double *const t270 = work + 41;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 4] * t30[j + 2*l];
-        t270[j] = acc;
-    }
-    double *const t271 = work + 43;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 6] * t30[j + 2*l];
-        t271[j] = acc;
-    }
-    double *const t274 = work + 45;
+    double *const t216 = work + 4;
     for (int i = 0; i < 2; i++) {
-        t274[i] = t263[i];
+        t216[i] = t212[i + 12];
     }
-    t274[2] = t251[1];
-    double *const t275 = work + 48;
+    t216[2] = t212[4];
+    double *const t217 = work + 33;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t263[l];
-        t275[i] = acc;
+            acc += theta[3*i + l] * t212[l + 12];
+        t217[i] = acc;
     }
-    double *const t283 = work + 50;
+    double *const t226 = work + 35;
     for (int i = 0; i < 3; i++) {
-        t283[i] = (2.0 * t274[i]);
+        t226[i] = (2.0 * t216[i]);
     }
-    double *const t288 = work + 45;
+    double *const t231 = work + 4;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+            acc += t217[l] * theta[j + 3*l];
+        t231[j] = acc;
     }
-    double *const t292 = work + 48;
+    double *const t248 = work + 39;
+    for (long t = 3; t >= 0; t--) {
+        double *const t242 = work + 51;
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += v[2*t + l] * t30[j + 2*l];
+            t242[j] = acc;
+        }
+        double *const t243 = work + 53;
+        for (int i = 0; i < 2; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t30[2*i + l] * v[2*t + l];
+            t243[i] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t248[2*t + i] = (t242[i] + t243[i]);
+        }
+    }
+    double *const t270 = work + 55;
+    for (long t = 4; t >= 1; t--) {
+        double *const t263 = work + 79;
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t212[3*t + l] * t21[j + 3*l];
+            t263[j] = acc;
+        }
+        double *const t264 = work + 82;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t21[3*i + l] * t212[3*t + l];
+            t264[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t270[3*t + i - 3] = (t263[i] + t264[i]);
+        }
+    }
+    double *const t277 = work + 18;
+    for (int i = 0; i < 15; i++) t277[i] = 0.0;
+    t277[4] += t226[2];
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t30[2*i + l] * v[l + 6];
-        t292[i] = acc;
+        t277[i + 12] += t226[i];
     }
-    double *const t297 = work + 53;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t30[2*i + l] * v[l + 4];
-        t297[i] = acc;
+    for (int i = 0; i < 12; i++) {
+        t277[i + 3] += t270[i];
     }
-    double *const t303 = work + 55;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t30[2*i + l] * v[l + 2];
-        t303[i] = acc;
-    }
-    double *const t309 = work + 57;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t30[2*i + l] * v[l];
-        t309[i] = acc;
-    }
-    double *const t315 = work + 0;
     for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t263[l];
-        t315[i] = acc;
+        t277[i + 12] += (2.0 * t231[i]);
     }
-    double *const t322 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t259[l];
-        t322[i] = acc;
+    double *const t301 = work + 85;
+    for (int i = 0; i < 3; i++) t301[i + 12] = 0.0;
+    for (long t = 3; t >= 0; t--) {
+        double *const t292 = work + 0;
+        for (int i = 0; i < 3; i++) {
+            t292[i] = (t277[3*t + i + 3] + t301[3*t + i + 3]);
+        }
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t292[l] * theta[j + 2*l + 9];
+            t301[2*t + j + 15] = acc;
+        }
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t292[l] * theta[j + 3*l];
+            t301[3*t + j] = acc;
+        }
     }
-    double *const t329 = work + 27;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t255[l];
-        t329[i] = acc;
-    }
-    double *const t336 = work + 24;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t251[l];
-        t336[i] = acc;
-    }
-    double *const t343 = work + 9;
-    t343[2] = 0.0;
-    for (int i = 0; i < 2; i++) {
-        t343[i] = t283[i];
-    }
-    double *const t344 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
-    }
-    double *const t348 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 2*l + 9];
-        t348[j] = acc;
-    }
-    double *const t353 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
-    }
-    double *const t354 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        t354[i] = ((t266[i] + t322[i]) + t353[i]);
-    }
-    double *const t359 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 2*l + 9];
-        t359[j] = acc;
-    }
-    double *const t365 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
-    }
-    double *const t366 = work + 4;
-    for (int i = 0; i < 3; i++) {
-        t366[i] = ((t265[i] + t329[i]) + t365[i]);
-    }
-    double *const t371 = work + 21;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 2*l + 9];
-        t371[j] = acc;
-    }
-    double *const t377 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
-    }
-    double *const t379 = work + 4;
-    t379[0] = 0.0;
-    t379[2] = 0.0;
-    t379[1] = t283[2];
-    double *const t380 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
-    }
-    double *const t385 = work + 4;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t380[l] * theta[j + 2*l + 9];
-        t385[j] = acc;
-    }
-    for (int i = 0; i < 2; i++) {
-        hv[i + 6] = ((t271[i] + t292[i]) + t348[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        hv[i + 4] = ((t270[i] + t297[i]) + t359[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        hv[i + 2] = ((t269[i] + t303[i]) + t371[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        hv[i] = ((t268[i] + t309[i]) + t385[i]);
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 2; j++) {
+            hv[2*i + j] = (t248[2*i + j] + t301[2*i + j + 15]);
+        }
     }
 }
 
@@ -910,8 +451,6 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
 void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *theta,
     const double *w, double *out_x, double *work)
 {
-    (void)y;
-    (void)x;
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
@@ -927,221 +466,143 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    double *const t251 = work + 0;
+    double *const t39 = work + 18;
     for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * w[l];
-        t251[i] = acc;
+        t39[i] = x[i];
     }
-    double *const t252 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t251[l];
-        t252[i] = acc;
+    for (long t = 0; t < 4; t++) {
+        double *const t35 = work + 0;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t39[3*t + l];
+            t35[i] = acc;
+        }
+        double *const t37 = work + 3;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * y[2*t + l];
+            t37[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t39[3*t + i + 3] = (t35[i] + t37[i]);
+        }
     }
-    double *const t254 = work + 6;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * w[l + 2];
-        t254[i] = acc;
+    double *const t212 = work + 33;
+    for (int i = 0; i < 3; i++) t212[i] = 0.0;
+    for (long t = 0; t < 4; t++) {
+        double *const t208 = work + 0;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t212[3*t + l];
+            t208[i] = acc;
+        }
+        double *const t210 = work + 3;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * w[2*t + l];
+            t210[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t212[3*t + i + 3] = (t208[i] + t210[i]);
+        }
     }
-    double *const t255 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        t255[i] = (t252[i] + t254[i]);
-    }
-    double *const t256 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t255[l];
-        t256[i] = acc;
-    }
-    double *const t258 = work + 6;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * w[l + 4];
-        t258[i] = acc;
-    }
-    double *const t259 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        t259[i] = (t256[i] + t258[i]);
-    }
-    double *const t260 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t259[l];
-        t260[i] = acc;
-    }
-    double *const t262 = work + 6;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * w[l + 6];
-        t262[i] = acc;
-    }
-    double *const t263 = work + 24;
-    for (int i = 0; i < 3; i++) {
-        t263[i] = (t260[i] + t262[i]);
-    }
-    double *const t264 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
-    }
-    double *const t265 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
-    }
-    double *const t266 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
-    }
-    double *const t267 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
-    }
-    double *const t274 = work + 33;
+    double *const t216 = work + 0;
     for (int i = 0; i < 2; i++) {
-        t274[i] = t263[i];
+        t216[i] = t212[i + 12];
     }
-    t274[2] = t251[1];
-    double *const t275 = work + 36;
+    t216[2] = t212[4];
+    double *const t217 = work + 6;
     for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t263[l];
-        t275[i] = acc;
+            acc += theta[3*i + l] * t212[l + 12];
+        t217[i] = acc;
     }
-    double *const t283 = work + 38;
+    double *const t226 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t283[i] = (2.0 * t274[i]);
+        t226[i] = (2.0 * t216[i]);
     }
-    double *const t288 = work + 41;
+    double *const t231 = work + 48;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
         for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+            acc += t217[l] * theta[j + 3*l];
+        t231[j] = acc;
     }
-    double *const t315 = work + 44;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t263[l];
-        t315[i] = acc;
+    double *const t270 = work + 51;
+    for (int i = 0; i < 9; i++) t270[i + 12] = 0.0;
+    for (int i = 0; i < 3; i++) t270[i + 21] = 0.0;
+    for (long t = 4; t >= 1; t--) {
+        double *const t256 = work + 75;
+        for (int i = 0; i < 3; i++) {
+            t256[i] = (t39[3*t + i] - x[i + 3]);
+        }
+        double *const t263 = work + 78;
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t212[3*t + l] * t21[j + 3*l];
+            t263[j] = acc;
+        }
+        double *const t264 = work + 81;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t21[3*i + l] * t212[3*t + l];
+            t264[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t270[3*t + i - 3] = (t263[i] + t264[i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                t270[3*i + j + 12] += ((t212[3*t + i] * t256[j]) + (t256[i] * t212[3*t + j]));
+            }
+        }
+        for (int i = 0; i < 3; i++) {
+            t270[i + 21] += (-t270[3*t + i - 3]);
+        }
     }
-    double *const t316 = work + 24;
-    for (int i = 0; i < 3; i++) {
-        t316[i] = (t267[i] + t315[i]);
-    }
-    double *const t322 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t259[l];
-        t322[i] = acc;
-    }
-    double *const t323 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        t323[i] = (t266[i] + t322[i]);
-    }
-    double *const t329 = work + 27;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t255[l];
-        t329[i] = acc;
-    }
-    double *const t330 = work + 18;
-    for (int i = 0; i < 3; i++) {
-        t330[i] = (t265[i] + t329[i]);
-    }
-    double *const t336 = work + 6;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t251[l];
-        t336[i] = acc;
-    }
-    double *const t337 = work + 0;
-    for (int i = 0; i < 3; i++) {
-        t337[i] = (t264[i] + t336[i]);
-    }
-    double *const t343 = work + 9;
-    t343[2] = 0.0;
+    double *const t277 = work + 18;
+    for (int i = 0; i < 15; i++) t277[i] = 0.0;
+    t277[4] += t226[2];
     for (int i = 0; i < 2; i++) {
-        t343[i] = t283[i];
+        t277[i + 12] += t226[i];
     }
-    double *const t344 = work + 3;
+    for (int i = 0; i < 12; i++) {
+        t277[i + 3] += t270[i];
+    }
     for (int i = 0; i < 3; i++) {
-        t344[i] = (((2.0 * t288[i]) + t316[i]) + t343[i]);
+        t277[i + 12] += (2.0 * t231[i]);
     }
-    double *const t353 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    double *const t301 = work + 84;
+    for (int i = 0; i < 3; i++) t301[i + 12] = 0.0;
+    for (long t = 3; t >= 0; t--) {
+        double *const t292 = work + 9;
+        for (int i = 0; i < 3; i++) {
+            t292[i] = (t277[3*t + i + 3] + t301[3*t + i + 3]);
+        }
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t292[l] * theta[j + 3*l];
+            t301[3*t + j] = acc;
+        }
     }
-    double *const t354 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        t354[i] = (t323[i] + t353[i]);
-    }
-    double *const t365 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
-    }
-    double *const t366 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        t366[i] = (t330[i] + t365[i]);
-    }
-    double *const t377 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
-    }
-    double *const t379 = work + 3;
-    t379[0] = 0.0;
-    t379[2] = 0.0;
-    t379[1] = t283[2];
-    double *const t380 = work + 6;
-    for (int i = 0; i < 3; i++) {
-        t380[i] = ((t337[i] + t377[i]) + t379[i]);
-    }
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t380[l] * theta[j + 3*l];
-        out_x[j] = acc;
-    }
-    double *const t404 = work + 9;
-    t404[0] = 0.0;
+    double *const t326 = work + 9;
+    t326[0] = 0.0;
     for (int i = 0; i < 2; i++) {
-        t404[i + 1] = ((-2.0) * t275[i]);
+        t326[i + 1] = ((-2.0) * t217[i]);
     }
     for (int i = 0; i < 3; i++) {
-        out_x[i + 3] = (((((((-2.0) * t274[i]) - t316[i]) - t323[i]) - t330[i]) - t337[i]) + t404[i]);
+        out_x[i + 3] = ((((-2.0) * t216[i]) + t270[i + 21]) + t326[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        out_x[i] = t301[i];
     }
 }
 
@@ -1164,501 +625,312 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    double *const t32 = work + 0;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * x[l];
-        t32[i] = acc;
-    }
-    double *const t34 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l];
-        t34[i] = acc;
-    }
-    double *const t35 = work + 6;
-    for (int i = 0; i < 3; i++) {
-        t35[i] = (t32[i] + t34[i]);
-    }
-    double *const t36 = work + 0;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t35[l];
-        t36[i] = acc;
-    }
-    double *const t38 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 2];
-        t38[i] = acc;
-    }
     double *const t39 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t39[i] = (t36[i] + t38[i]);
+        t39[i] = x[i];
     }
-    double *const t40 = work + 0;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t39[l];
-        t40[i] = acc;
-    }
-    double *const t42 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 4];
-        t42[i] = acc;
-    }
-    double *const t43 = work + 21;
-    for (int i = 0; i < 3; i++) {
-        t43[i] = (t40[i] + t42[i]);
-    }
-    double *const t44 = work + 0;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t43[l];
-        t44[i] = acc;
-    }
-    double *const t46 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l + 6];
-        t46[i] = acc;
-    }
-    double *const t47 = work + 24;
-    for (int i = 0; i < 3; i++) {
-        t47[i] = (t44[i] + t46[i]);
-    }
-    double *const t49 = work + 0;
-    for (int i = 0; i < 3; i++) {
-        t49[i] = (t35[i] - x[i + 3]);
-    }
-    double *const t50 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
-    }
-    double *const t53 = work + 27;
-    for (int i = 0; i < 3; i++) {
-        t53[i] = (t39[i] - x[i + 3]);
-    }
-    double *const t54 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
-    }
-    double *const t58 = work + 33;
-    for (int i = 0; i < 3; i++) {
-        t58[i] = (t43[i] - x[i + 3]);
-    }
-    double *const t59 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
-    }
-    double *const t63 = work + 39;
-    for (int i = 0; i < 3; i++) {
-        t63[i] = (t47[i] - x[i + 3]);
-    }
-    double *const t64 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
-    }
-    double *const t85 = work + 45;
-    for (int i = 0; i < 2; i++) {
-        t85[i] = t47[i];
-    }
-    t85[2] = t35[1];
-    double *const t87 = work + 48;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t47[l];
-        t87[i] = acc;
-    }
-    double *const t92 = work + 50;
-    for (int i = 0; i < 2; i++) {
-        t92[i] = (t87[i] - x[i + 4]);
-    }
-    double *const t134 = work + 48;
-    for (int i = 0; i < 2; i++) {
-        t134[i] = (2.0 * t92[i]);
-    }
-    double *const t137 = work + 52;
-    for (int i = 0; i < 3; i++) {
-        t137[i] = (2.0 * (t85[i] - x[i + 3]));
-    }
-    double *const t140 = work + 45;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t92[l] * theta[j + 3*l];
-        t140[j] = acc;
-    }
-    double *const t160 = work + 55;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t63[l];
-        t160[i] = acc;
-    }
-    double *const t166 = work + 58;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t58[l];
-        t166[i] = acc;
-    }
-    double *const t172 = work + 61;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t53[l];
-        t172[i] = acc;
-    }
-    double *const t179 = work + 64;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t49[l];
-        t179[i] = acc;
-    }
-    double *const t185 = work + 67;
-    t185[2] = 0.0;
-    for (int i = 0; i < 2; i++) {
-        t185[i] = t137[i];
-    }
-    double *const t186 = work + 70;
-    for (int i = 0; i < 3; i++) {
-        t186[i] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
-    }
-    double *const t191 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 3*l];
-        t191[j] = acc;
-    }
-    double *const t193 = work + 45;
-    for (int i = 1; i < 3; i++) t193[i] = 0.0;
-    t193[0] = (0.1 * theta[5]);
-    double *const t194 = work + 55;
-    for (int i = 0; i < 3; i++) {
-        t194[i] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
-    }
-    double *const t201 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 3*l];
-        t201[j] = acc;
-    }
-    double *const t202 = work + 42;
-    for (int i = 0; i < 3; i++) {
-        t202[i] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
-    }
-    double *const t209 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 3*l];
-        t209[j] = acc;
-    }
-    double *const t211 = work + 36;
-    t211[0] = 0.0;
-    t211[2] = 0.0;
-    t211[1] = t137[2];
-    double *const t212 = work + 45;
-    for (int i = 0; i < 3; i++) {
-        t212[i] = (((t50[i] + t179[i]) + t209[i]) + t211[i]);
-    }
-    double *const t251 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * w[l];
-        t251[i] = acc;
-    }
-    double *const t252 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t251[l];
-        t252[i] = acc;
-    }
-    double *const t254 = work + 36;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * w[l + 2];
-        t254[i] = acc;
-    }
-    double *const t255 = work + 52;
-    for (int i = 0; i < 3; i++) {
-        t255[i] = (t252[i] + t254[i]);
-    }
-    double *const t256 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t255[l];
-        t256[i] = acc;
-    }
-    double *const t258 = work + 36;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * w[l + 4];
-        t258[i] = acc;
-    }
-    double *const t259 = work + 58;
-    for (int i = 0; i < 3; i++) {
-        t259[i] = (t256[i] + t258[i]);
-    }
-    double *const t260 = work + 30;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t259[l];
-        t260[i] = acc;
-    }
-    double *const t262 = work + 36;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * w[l + 6];
-        t262[i] = acc;
-    }
-    double *const t263 = work + 61;
-    for (int i = 0; i < 3; i++) {
-        t263[i] = (t260[i] + t262[i]);
-    }
-    double *const t264 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
-    }
-    double *const t265 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
-    }
-    double *const t266 = work + 64;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
-    }
-    double *const t267 = work + 67;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
-    }
-    double *const t274 = work + 73;
-    for (int i = 0; i < 2; i++) {
-        t274[i] = t263[i];
-    }
-    t274[2] = t251[1];
-    double *const t275 = work + 50;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * t263[l];
-        t275[i] = acc;
-    }
-    double *const t281 = work + 76;
-    for (int i = 0; i < 2; i++) {
-        t281[i] = (2.0 * t275[i]);
-    }
-    double *const t283 = work + 78;
-    for (int i = 0; i < 3; i++) {
-        t283[i] = (2.0 * t274[i]);
-    }
-    double *const t288 = work + 73;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
-    }
-    double *const t314 = work + 81;
-    for (int i = 0; i < 2; i++) {
-        for (int j = 0; j < 2; j++) {
-            t314[2*i + j] = (((((w[i + 6] * y[j + 6]) + (y[i + 6] * w[j + 6])) + ((w[i + 4] * y[j + 4]) + (y[i + 4] * w[j + 4]))) + ((w[i + 2] * y[j + 2]) + (y[i + 2] * w[j + 2]))) + ((w[i] * y[j]) + (y[i] * w[j])));
+    for (long t = 0; t < 4; t++) {
+        double *const t35 = work + 0;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t39[3*t + l];
+            t35[i] = acc;
+        }
+        double *const t37 = work + 3;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * y[2*t + l];
+            t37[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t39[3*t + i + 3] = (t35[i] + t37[i]);
         }
     }
-    double *const t315 = work + 85;
-    for (int i = 0; i < 3; i++) {
+    double *const t60 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t60[i] = t39[i + 12];
+    }
+    t60[2] = t39[4];
+    double *const t62 = work + 6;
+    for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t263[l];
-        t315[i] = acc;
+            acc += theta[3*i + l] * t39[l + 12];
+        t62[i] = acc;
     }
-    double *const t322 = work + 88;
+    double *const t67 = work + 3;
+    for (int i = 0; i < 2; i++) {
+        t67[i] = (t62[i] - x[i + 4]);
+    }
+    double *const t111 = work + 6;
+    for (int i = 0; i < 2; i++) {
+        t111[i] = (2.0 * t67[i]);
+    }
+    double *const t114 = work + 33;
     for (int i = 0; i < 3; i++) {
+        t114[i] = (2.0 * (t60[i] - x[i + 3]));
+    }
+    double *const t117 = work + 0;
+    for (int j = 0; j < 3; j++) {
         double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t259[l];
-        t322[i] = acc;
+        for (int l = 0; l < 2; l++)
+            acc += t67[l] * theta[j + 3*l];
+        t117[j] = acc;
     }
-    double *const t329 = work + 91;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t255[l];
-        t329[i] = acc;
-    }
-    double *const t336 = work + 94;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t21[3*i + l] * t251[l];
-        t336[i] = acc;
-    }
-    double *const t341 = work + 9;
-    for (int i = 0; i < 3; i++) {
+    double *const t144 = work + 36;
+    for (long t = 4; t >= 1; t--) {
+        double *const t136 = work + 60;
+        for (int i = 0; i < 3; i++) {
+            t136[i] = (t39[3*t + i] - x[i + 3]);
+        }
+        double *const t137 = work + 63;
         for (int j = 0; j < 3; j++) {
-            t341[3*i + j] = (((((t263[i] * t63[j]) + (t63[i] * t263[j])) + ((t259[i] * t58[j]) + (t58[i] * t259[j]))) + ((t255[i] * t53[j]) + (t53[i] * t255[j]))) + ((t251[i] * t49[j]) + (t49[i] * t251[j])));
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t136[l] * t21[j + 3*l];
+            t137[j] = acc;
+        }
+        double *const t140 = work + 66;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t21[3*i + l] * t136[l];
+            t140[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t144[3*t + i - 3] = (t137[i] + t140[i]);
         }
     }
-    double *const t343 = work + 0;
-    t343[2] = 0.0;
+    double *const t151 = work + 69;
+    for (int i = 0; i < 15; i++) t151[i] = 0.0;
+    t151[9] += (0.1 * theta[5]);
+    for (int i = 0; i < 3; i++) {
+        t151[i + 6] += (0.1 * theta[2*i + 9]);
+    }
+    t151[4] += t114[2];
     for (int i = 0; i < 2; i++) {
-        t343[i] = t283[i];
+        t151[i + 12] += t114[i];
     }
-    double *const t344 = work + 27;
+    for (int i = 0; i < 12; i++) {
+        t151[i + 3] += t144[i];
+    }
     for (int i = 0; i < 3; i++) {
-        t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
+        t151[i + 12] += ((0.1 * theta[i]) + (2.0 * t117[i]));
     }
-    double *const t353 = work + 0;
-    for (int j = 0; j < 3; j++) {
+    double *const t166 = work + 84;
+    for (int i = 0; i < 3; i++) t166[i + 12] = 0.0;
+    for (long t = 3; t >= 0; t--) {
+        double *const t161 = work + 0;
+        for (int i = 0; i < 3; i++) {
+            t161[i] = (t151[3*t + i + 3] + t166[3*t + i + 3]);
+        }
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t161[l] * theta[j + 3*l];
+            t166[3*t + j] = acc;
+        }
+    }
+    double *const t212 = work + 36;
+    for (int i = 0; i < 3; i++) t212[i] = 0.0;
+    for (long t = 0; t < 4; t++) {
+        double *const t208 = work + 60;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t212[3*t + l];
+            t208[i] = acc;
+        }
+        double *const t210 = work + 63;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * w[2*t + l];
+            t210[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t212[3*t + i + 3] = (t208[i] + t210[i]);
+        }
+    }
+    double *const t216 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t216[i] = t212[i + 12];
+    }
+    t216[2] = t212[4];
+    double *const t217 = work + 3;
+    for (int i = 0; i < 2; i++) {
         double acc = 0.0;
         for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+            acc += theta[3*i + l] * t212[l + 12];
+        t217[i] = acc;
     }
-    double *const t354 = work + 33;
+    double *const t224 = work + 33;
+    for (int i = 0; i < 2; i++) {
+        t224[i] = (2.0 * t217[i]);
+    }
+    double *const t226 = work + 60;
     for (int i = 0; i < 3; i++) {
-        t354[i] = ((t266[i] + t322[i]) + t353[i]);
+        t226[i] = (2.0 * t216[i]);
     }
-    double *const t365 = work + 0;
+    double *const t231 = work + 0;
     for (int j = 0; j < 3; j++) {
         double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+        for (int l = 0; l < 2; l++)
+            acc += t217[l] * theta[j + 3*l];
+        t231[j] = acc;
     }
-    double *const t366 = work + 39;
+    double *const t248 = work + 122;
+    for (int i = 0; i < 4; i++) t248[i + 8] = 0.0;
+    for (long t = 3; t >= 0; t--) {
+        for (int i = 0; i < 2; i++) {
+            for (int j = 0; j < 2; j++) {
+                t248[2*i + j + 8] += ((w[2*t + i] * y[2*t + j]) + (y[2*t + i] * w[2*t + j]));
+            }
+        }
+    }
+    double *const t270 = work + 134;
+    for (int i = 0; i < 9; i++) t270[i + 12] = 0.0;
+    for (long t = 4; t >= 1; t--) {
+        double *const t256 = work + 51;
+        for (int i = 0; i < 3; i++) {
+            t256[i] = (t39[3*t + i] - x[i + 3]);
+        }
+        double *const t263 = work + 54;
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t212[3*t + l] * t21[j + 3*l];
+            t263[j] = acc;
+        }
+        double *const t264 = work + 57;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t21[3*i + l] * t212[3*t + l];
+            t264[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t270[3*t + i - 3] = (t263[i] + t264[i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                t270[3*i + j + 12] += ((t212[3*t + i] * t256[j]) + (t256[i] * t212[3*t + j]));
+            }
+        }
+    }
+    double *const t277 = work + 158;
+    for (int i = 0; i < 15; i++) t277[i] = 0.0;
+    t277[4] += t226[2];
+    for (int i = 0; i < 2; i++) {
+        t277[i + 12] += t226[i];
+    }
+    for (int i = 0; i < 12; i++) {
+        t277[i + 3] += t270[i];
+    }
     for (int i = 0; i < 3; i++) {
-        t366[i] = ((t265[i] + t329[i]) + t365[i]);
+        t277[i + 12] += (2.0 * t231[i]);
     }
-    double *const t377 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    double *const t301 = work + 173;
+    for (int i = 0; i < 3; i++) t301[i + 12] = 0.0;
+    for (int i = 0; i < 6; i++) t301[i + 23] = 0.0;
+    for (int i = 0; i < 9; i++) t301[i + 29] = 0.0;
+    for (long t = 3; t >= 0; t--) {
+        double *const t283 = work + 9;
+        for (int i = 0; i < 3; i++) {
+            t283[i] = (t151[3*t + i + 3] + t166[3*t + i + 3]);
+        }
+        double *const t292 = work + 12;
+        for (int i = 0; i < 3; i++) {
+            t292[i] = (t277[3*t + i + 3] + t301[3*t + i + 3]);
+        }
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t292[l] * theta[j + 3*l];
+            t301[3*t + j] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 2; j++) {
+                t301[2*i + j + 23] += ((t292[i] * y[2*t + j]) + (t283[i] * w[2*t + j]));
+            }
+        }
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                t301[3*i + j + 29] += ((t292[i] * t39[3*t + j]) + (t283[i] * t212[3*t + j]));
+            }
+        }
     }
-    double *const t379 = work + 36;
-    t379[0] = 0.0;
-    t379[2] = 0.0;
-    t379[1] = t283[2];
-    double *const t380 = work + 64;
-    for (int i = 0; i < 3; i++) {
-        t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
-    }
-    double s391 = 0.0;
+    double s313 = 0.0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            s391 += ((1.0 * 1.0) * t314[2*i + j]);
+            s313 += ((1.0 * 1.0) * t248[2*i + j + 8]);
         }
     }
-    double s394 = 0.0;
+    double s316 = 0.0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            s394 += ((i == j ? 1.0 : 0.0) * t314[2*i + j]);
+            s316 += ((i == j ? 1.0 : 0.0) * t248[2*i + j + 8]);
         }
     }
-    double *const t396 = work + 97;
+    double *const t318 = work + 69;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             double acc = 0.0;
             for (int l = 0; l < 3; l++)
-                acc += t341[3*i + l] * theta[3*j + l + 15];
-            t396[3*i + j] = acc;
+                acc += t270[3*i + l + 12] * theta[3*j + l + 15];
+            t318[3*i + j] = acc;
         }
     }
-    double *const t397 = work + 106;
+    double *const t319 = work + 84;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             double acc = 0.0;
             for (int l = 0; l < 3; l++)
-                acc += theta[3*i + l + 15] * t341[j + 3*l];
-            t397[3*i + j] = acc;
+                acc += theta[3*i + l + 15] * t270[j + 3*l + 12];
+            t319[3*i + j] = acc;
         }
     }
-    double *const t398 = work + 9;
+    double *const t320 = work + 51;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            t398[i + 3*j] = t396[3*i + j];
+            t320[i + 3*j] = t318[3*i + j];
         }
     }
-    double *const t400 = work + 97;
-    t400[1] = 0.0;
-    t400[3] = 0.0;
-    t400[5] = 0.0;
+    double *const t322 = work + 9;
+    t322[1] = 0.0;
+    t322[3] = 0.0;
+    t322[5] = 0.0;
     for (int i = 0; i < 3; i++) {
-        t400[2*i] = (0.1 * t255[i]);
+        t322[2*i] = (0.1 * t212[i + 6]);
     }
-    double *const t402 = work + 115;
-    for (int i = 0; i < 9; i++) t402[i] = 0.0;
-    t402[5] += (0.1 * t259[0]);
+    double *const t324 = work + 69;
+    for (int i = 0; i < 9; i++) t324[i] = 0.0;
+    t324[5] += (0.1 * t212[9]);
     for (int i = 0; i < 3; i++) {
-        t402[i] += (0.1 * t263[i]);
+        t324[i] += (0.1 * t212[i + 12]);
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 3; j++) {
-            t402[3*i + j] += ((t281[i] * t47[j]) + (t134[i] * t263[j]));
+            t324[3*i + j] += ((t224[i] * t39[j + 12]) + (t111[i] * t212[j + 12]));
         }
     }
-    out_theta[25] = ((2.0 * theta[25]) * s391);
-    out_theta[24] = ((2.0 * theta[24]) * s394);
+    out_theta[25] = ((2.0 * theta[25]) * s313);
+    out_theta[24] = ((2.0 * theta[24]) * s316);
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            out_theta[3*i + j + 15] = (t397[3*i + j] + t398[3*i + j]);
+            out_theta[3*i + j + 15] = (t319[3*i + j] + t320[3*i + j]);
         }
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j + 9] = ((((((t344[i] * y[j + 6]) + (t186[i] * w[j + 6])) + ((t354[i] * y[j + 4]) + (t194[i] * w[j + 4]))) + ((t366[i] * y[j + 2]) + (t202[i] * w[j + 2]))) + ((t380[i] * y[j]) + (t212[i] * w[j]))) + t400[2*i + j]);
+            out_theta[2*i + j + 9] = (t301[2*i + j + 23] + t322[2*i + j]);
         }
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            out_theta[3*i + j] = ((((((t344[i] * t43[j]) + (t186[i] * t259[j])) + ((t354[i] * t39[j]) + (t194[i] * t255[j]))) + ((t366[i] * t35[j]) + (t202[i] * t251[j]))) + (t380[i] * x[j])) + t402[3*i + j]);
+            out_theta[3*i + j] = (t301[3*i + j + 29] + t324[3*i + j]);
         }
     }
 }
@@ -1667,96 +939,121 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
 double lqr_tracking_loss(const double *y, const double *x, const double *theta,
     const double *data, double *work)
 {
-    double *const t32 = work + 0;
+    double *const t39 = work + 0;
     for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * x[l];
-        t32[i] = acc;
+        t39[i] = x[i];
     }
-    double *const t34 = work + 3;
-    for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l];
-        t34[i] = acc;
+    for (long t = 0; t < 4; t++) {
+        double *const t35 = work + 15;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t39[3*t + l];
+            t35[i] = acc;
+        }
+        double *const t37 = work + 18;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * y[2*t + l];
+            t37[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t39[3*t + i + 3] = (t35[i] + t37[i]);
+        }
     }
-    double *const t35 = work + 6;
-    for (int i = 0; i < 3; i++) {
-        t35[i] = (t32[i] + t34[i]);
-    }
-    double s114 = 0.0;
+    double s91 = 0.0;
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 2; j++) {
-            s114 += dil_sq((y[2*i + j] - data[2*i + j]));
+            s91 += dil_sq((y[2*i + j] - data[2*i + j]));
         }
     }
-    double s118 = 0.0;
+    double s95 = 0.0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            s118 += dil_sq(theta[3*i + j + 15]);
+            s95 += dil_sq(theta[3*i + j + 15]);
         }
     }
-    double s123 = 0.0;
+    double s100 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s123 += (t35[i] * t35[i]);
+        s100 += (t39[i + 3] * t39[i + 3]);
     }
-    return (((0.125 * s114) + (s118 / 100.0)) + (s123 / 10.0));
+    return (((0.125 * s91) + (s95 / 100.0)) + (s100 / 10.0));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
 void lqr_tracking_loss_grad(const double *y, const double *x, const double *theta,
     const double *data, double *gy, double *gx, double *gtheta, double *work)
 {
-    double *const t32 = work + 0;
+    double *const t39 = work + 0;
     for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += theta[3*i + l] * x[l];
-        t32[i] = acc;
+        t39[i] = x[i];
     }
-    double *const t34 = work + 3;
+    for (long t = 0; t < 4; t++) {
+        double *const t35 = work + 15;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l] * t39[3*t + l];
+            t35[i] = acc;
+        }
+        double *const t37 = work + 18;
+        for (int i = 0; i < 3; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l + 9] * y[2*t + l];
+            t37[i] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            t39[3*t + i + 3] = (t35[i] + t37[i]);
+        }
+    }
+    double *const t345 = work + 21;
+    for (int i = 0; i < 3; i++) t345[i] = 0.0;
+    for (int i = 6; i < 15; i++) t345[i] = 0.0;
     for (int i = 0; i < 3; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l + 9] * y[l];
-        t34[i] = acc;
+        t345[i + 3] = (0.2 * t39[i + 3]);
     }
-    double *const t35 = work + 6;
-    for (int i = 0; i < 3; i++) {
-        t35[i] = (t32[i] + t34[i]);
-    }
-    double *const t411 = work + 0;
-    for (int i = 0; i < 3; i++) {
-        t411[i] = (0.2 * t35[i]);
-    }
-    double *const t424 = work + 3;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t35[l] * theta[j + 2*l + 9];
-        t424[j] = acc;
-    }
-    double *const t427 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t35[l] * theta[j + 3*l];
-        t427[j] = acc;
-    }
-    double *const t429 = work + 12;
-    for (int i = 2; i < 8; i++) t429[i] = 0.0;
-    for (int i = 0; i < 2; i++) {
-        t429[i] = (0.2 * t424[i]);
+    double *const t360 = work + 36;
+    for (int i = 0; i < 3; i++) t360[i + 12] = 0.0;
+    for (int i = 0; i < 6; i++) t360[i + 23] = 0.0;
+    for (int i = 0; i < 9; i++) t360[i + 29] = 0.0;
+    for (long t = 3; t >= 0; t--) {
+        double *const t355 = work + 15;
+        for (int i = 0; i < 3; i++) {
+            t355[i] = (t345[3*t + i + 3] + t360[3*t + i + 3]);
+        }
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t355[l] * theta[j + 2*l + 9];
+            t360[2*t + j + 15] = acc;
+        }
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t355[l] * theta[j + 3*l];
+            t360[3*t + j] = acc;
+        }
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 2; j++) {
+                t360[2*i + j + 23] += (t355[i] * y[2*t + j]);
+            }
+        }
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                t360[3*i + j + 29] += (t355[i] * t39[3*t + j]);
+            }
+        }
     }
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 2; j++) {
-            gy[2*i + j] = ((0.25 * (y[2*i + j] - data[2*i + j])) + t429[2*i + j]);
+            gy[2*i + j] = ((0.25 * (y[2*i + j] - data[2*i + j])) + t360[2*i + j + 15]);
         }
     }
     for (int i = 3; i < 6; i++) gx[i] = 0.0;
     for (int i = 0; i < 3; i++) {
-        gx[i] = (0.2 * t427[i]);
+        gx[i] = t360[i];
     }
     for (int i = 24; i < 26; i++) gtheta[i] = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -1766,12 +1063,12 @@ void lqr_tracking_loss_grad(const double *y, const double *x, const double *thet
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 2; j++) {
-            gtheta[2*i + j + 9] = (t411[i] * y[j]);
+            gtheta[2*i + j + 9] = t360[2*i + j + 23];
         }
     }
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            gtheta[3*i + j] = (t411[i] * x[j]);
+            gtheta[3*i + j] = t360[3*i + j + 29];
         }
     }
 }
@@ -1799,7 +1096,7 @@ const dil_model lqr_tracking_model = {
     "lqr_tracking",
     8, 6, 26, 8,
     0,
-    124,
+    211,
     lqr_tracking_score,
     lqr_tracking_score_grad_y,
     lqr_tracking_score_hvp_yy,

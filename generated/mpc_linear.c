@@ -14,421 +14,89 @@ static inline double dil_sq(double x) { return x * x; }
 /* f(y; x, theta) */
 double mpc_linear_score(const double *y, const double *x, const double *theta, double *work)
 {
-    double *const t12 = work + 0;
+    double *const t21 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * x[l];
-        t12[i] = acc;
+        t21[i] = x[i];
     }
-    double *const t17 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        t17[i] = (t12[i] + (theta[i + 4] * y[0]));
+    for (long t = 0; t < 10; t++) {
+        double *const t15 = work + 22;
+        for (int i = 0; i < 2; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l] * t21[2*t + l];
+            t15[i] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t21[2*t + i + 2] = (t15[i] + (theta[i + 4] * y[t]));
+        }
     }
-    double *const t18 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t17[l];
-        t18[i] = acc;
+    double *const t28 = work + 22;
+    t28[0] = 0.0;
+    for (long t = 1; t < 11; t++) {
+        double s27 = 0.0;
+        for (int i = 0; i < 2; i++) {
+            s27 += (theta[i + 6] * dil_sq(t21[2*t + i]));
+        }
+        t28[0] += s27;
     }
-    double *const t22 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t22[i] = (t18[i] + (theta[i + 4] * y[1]));
-    }
-    double *const t24 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t22[l];
-        t24[i] = acc;
-    }
-    double *const t28 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t28[i] = (t24[i] + (theta[i + 4] * y[2]));
-    }
-    double *const t30 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t28[l];
-        t30[i] = acc;
-    }
-    double *const t34 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t34[i] = (t30[i] + (theta[i + 4] * y[3]));
-    }
-    double *const t36 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t34[l];
-        t36[i] = acc;
-    }
-    double *const t40 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t40[i] = (t36[i] + (theta[i + 4] * y[4]));
-    }
-    double *const t42 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t40[l];
-        t42[i] = acc;
-    }
-    double *const t46 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t46[i] = (t42[i] + (theta[i + 4] * y[5]));
-    }
-    double *const t48 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t46[l];
-        t48[i] = acc;
-    }
-    double *const t52 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t52[i] = (t48[i] + (theta[i + 4] * y[6]));
-    }
-    double *const t54 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t52[l];
-        t54[i] = acc;
-    }
-    double *const t58 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t58[i] = (t54[i] + (theta[i + 4] * y[7]));
-    }
-    double *const t60 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t58[l];
-        t60[i] = acc;
-    }
-    double *const t64 = work + 18;
-    for (int i = 0; i < 2; i++) {
-        t64[i] = (t60[i] + (theta[i + 4] * y[8]));
-    }
-    double *const t65 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t64[l];
-        t65[i] = acc;
-    }
-    double s73 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s73 += (theta[i + 6] * dil_sq(t17[i]));
-    }
-    double s76 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s76 += (theta[i + 6] * dil_sq(t22[i]));
-    }
-    double s80 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s80 += (theta[i + 6] * dil_sq(t28[i]));
-    }
-    double s84 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s84 += (theta[i + 6] * dil_sq(t34[i]));
-    }
-    double s88 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s88 += (theta[i + 6] * dil_sq(t40[i]));
-    }
-    double s92 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s92 += (theta[i + 6] * dil_sq(t46[i]));
-    }
-    double s96 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s96 += (theta[i + 6] * dil_sq(t52[i]));
-    }
-    double s100 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s100 += (theta[i + 6] * dil_sq(t58[i]));
-    }
-    double s104 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s104 += (theta[i + 6] * dil_sq(t64[i]));
-    }
-    double s108 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s108 += (theta[i + 6] * dil_sq((t65[i] + (theta[i + 4] * y[9]))));
-    }
-    double s111 = 0.0;
+    double s31 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s111 += dil_sq(y[i]);
+        s31 += dil_sq(y[i]);
     }
-    return ((((((((((s73 + s76) + s80) + s84) + s88) + s92) + s96) + s100) + s104) + s108) + (2.0 * s111));
+    return (t28[0] + (2.0 * s31));
 }
 
 /* gy = df/dy */
 void mpc_linear_score_grad_y(const double *y, const double *x, const double *theta,
     double *gy, double *work)
 {
-    double *const t12 = work + 0;
+    double *const t21 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * x[l];
-        t12[i] = acc;
+        t21[i] = x[i];
     }
-    double *const t17 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        t17[i] = (t12[i] + (theta[i + 4] * y[0]));
+    for (long t = 0; t < 10; t++) {
+        double *const t15 = work + 22;
+        for (int i = 0; i < 2; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l] * t21[2*t + l];
+            t15[i] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t21[2*t + i + 2] = (t15[i] + (theta[i + 4] * y[t]));
+        }
     }
-    double *const t18 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t17[l];
-        t18[i] = acc;
+    double *const t50 = work + 24;
+    for (long t = 10; t >= 1; t--) {
+        for (int i = 0; i < 2; i++) {
+            t50[2*t + i - 2] = (theta[i + 6] * (2.0 * t21[2*t + i]));
+        }
     }
-    double *const t22 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t22[i] = (t18[i] + (theta[i + 4] * y[1]));
+    double *const t71 = work + 46;
+    for (int i = 0; i < 2; i++) t71[i + 20] = 0.0;
+    for (long t = 9; t >= 0; t--) {
+        double *const t64 = work + 0;
+        for (int i = 0; i < 2; i++) {
+            t64[i] = (t50[2*t + i] + t71[2*t + i + 2]);
+        }
+        double s67 = 0.0;
+        for (int i = 0; i < 2; i++) {
+            s67 += (theta[i + 4] * t64[i]);
+        }
+        t71[t + 22] = s67;
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t64[l] * theta[j + 2*l];
+            t71[2*t + j] = acc;
+        }
     }
-    double *const t24 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t22[l];
-        t24[i] = acc;
-    }
-    double *const t28 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t28[i] = (t24[i] + (theta[i + 4] * y[2]));
-    }
-    double *const t30 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t28[l];
-        t30[i] = acc;
-    }
-    double *const t34 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t34[i] = (t30[i] + (theta[i + 4] * y[3]));
-    }
-    double *const t36 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t34[l];
-        t36[i] = acc;
-    }
-    double *const t40 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t40[i] = (t36[i] + (theta[i + 4] * y[4]));
-    }
-    double *const t42 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t40[l];
-        t42[i] = acc;
-    }
-    double *const t46 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t46[i] = (t42[i] + (theta[i + 4] * y[5]));
-    }
-    double *const t48 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t46[l];
-        t48[i] = acc;
-    }
-    double *const t52 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t52[i] = (t48[i] + (theta[i + 4] * y[6]));
-    }
-    double *const t54 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t52[l];
-        t54[i] = acc;
-    }
-    double *const t58 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t58[i] = (t54[i] + (theta[i + 4] * y[7]));
-    }
-    double *const t60 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t58[l];
-        t60[i] = acc;
-    }
-    double *const t64 = work + 18;
-    for (int i = 0; i < 2; i++) {
-        t64[i] = (t60[i] + (theta[i + 4] * y[8]));
-    }
-    double *const t65 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t64[l];
-        t65[i] = acc;
-    }
-    double *const t122 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t122[i] = (theta[i + 6] * (2.0 * (t65[i] + (theta[i + 4] * y[9]))));
-    }
-    double s152 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s152 += (theta[i + 4] * t122[i]);
-    }
-    double *const t154 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t122[l] * theta[j + 2*l];
-        t154[j] = acc;
-    }
-    double *const t155 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t155[i] = ((theta[i + 6] * (2.0 * t64[i])) + t154[i]);
-    }
-    double s159 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s159 += (theta[i + 4] * t155[i]);
-    }
-    double *const t162 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[j + 2*l];
-        t162[j] = acc;
-    }
-    double *const t163 = work + 18;
-    for (int i = 0; i < 2; i++) {
-        t163[i] = ((theta[i + 6] * (2.0 * t58[i])) + t162[i]);
-    }
-    double s167 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s167 += (theta[i + 4] * t163[i]);
-    }
-    double *const t170 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t163[l] * theta[j + 2*l];
-        t170[j] = acc;
-    }
-    double *const t171 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t171[i] = ((theta[i + 6] * (2.0 * t52[i])) + t170[i]);
-    }
-    double s175 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s175 += (theta[i + 4] * t171[i]);
-    }
-    double *const t178 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t171[l] * theta[j + 2*l];
-        t178[j] = acc;
-    }
-    double *const t179 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t179[i] = ((theta[i + 6] * (2.0 * t46[i])) + t178[i]);
-    }
-    double s183 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s183 += (theta[i + 4] * t179[i]);
-    }
-    double *const t186 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t179[l] * theta[j + 2*l];
-        t186[j] = acc;
-    }
-    double *const t187 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t187[i] = ((theta[i + 6] * (2.0 * t40[i])) + t186[i]);
-    }
-    double s191 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s191 += (theta[i + 4] * t187[i]);
-    }
-    double *const t194 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t187[l] * theta[j + 2*l];
-        t194[j] = acc;
-    }
-    double *const t195 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t195[i] = ((theta[i + 6] * (2.0 * t34[i])) + t194[i]);
-    }
-    double s199 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s199 += (theta[i + 4] * t195[i]);
-    }
-    double *const t202 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t195[l] * theta[j + 2*l];
-        t202[j] = acc;
-    }
-    double *const t203 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t203[i] = ((theta[i + 6] * (2.0 * t28[i])) + t202[i]);
-    }
-    double s207 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s207 += (theta[i + 4] * t203[i]);
-    }
-    double *const t210 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t203[l] * theta[j + 2*l];
-        t210[j] = acc;
-    }
-    double *const t211 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t211[i] = ((theta[i + 6] * (2.0 * t22[i])) + t210[i]);
-    }
-    double s215 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s215 += (theta[i + 4] * t211[i]);
-    }
-    double *const t218 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t211[l] * theta[j + 2*l];
-        t218[j] = acc;
-    }
-    double s223 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s223 += (theta[i + 4] * ((theta[i + 6] * (2.0 * t17[i])) + t218[i]));
-    }
-    double *const t227 = work + 22;
-    t227[9] = s152;
-    t227[8] = s159;
-    t227[7] = s167;
-    t227[6] = s175;
-    t227[5] = s183;
-    t227[4] = s191;
-    t227[3] = s199;
-    t227[2] = s207;
-    t227[1] = s215;
-    t227[0] = s223;
+    double *const t76 = work + 24;
     for (int i = 0; i < 10; i++) {
-        gy[i] = ((4.0 * y[i]) + t227[i]);
+        t76[i] = t71[i + 22];
+    }
+    for (int i = 0; i < 10; i++) {
+        gy[i] = ((4.0 * y[i]) + t76[i]);
     }
 }
 
@@ -438,257 +106,51 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
 {
     (void)y;
     (void)x;
-    double *const t235 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        t235[i] = (theta[i + 4] * v[0]);
+    double *const t96 = work + 0;
+    for (int i = 0; i < 2; i++) t96[i] = 0.0;
+    for (long t = 0; t < 10; t++) {
+        double *const t92 = work + 22;
+        for (int i = 0; i < 2; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l] * t96[2*t + l];
+            t92[i] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t96[2*t + i + 2] = (t92[i] + (theta[i + 4] * v[t]));
+        }
     }
-    double *const t237 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t235[l];
-        t237[i] = acc;
+    double *const t107 = work + 24;
+    for (long t = 10; t >= 1; t--) {
+        for (int i = 0; i < 2; i++) {
+            t107[2*t + i - 2] = (theta[i + 6] * (2.0 * t96[2*t + i]));
+        }
     }
-    double *const t240 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t240[i] = (t237[i] + (theta[i + 4] * v[1]));
+    double *const t138 = work + 46;
+    for (int i = 0; i < 2; i++) t138[i + 20] = 0.0;
+    for (long t = 9; t >= 0; t--) {
+        double *const t127 = work + 0;
+        for (int i = 0; i < 2; i++) {
+            t127[i] = (t107[2*t + i] + t138[2*t + i + 2]);
+        }
+        double s132 = 0.0;
+        for (int i = 0; i < 2; i++) {
+            s132 += (theta[i + 4] * t127[i]);
+        }
+        t138[t + 22] = s132;
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t127[l] * theta[j + 2*l];
+            t138[2*t + j] = acc;
+        }
     }
-    double *const t241 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t240[l];
-        t241[i] = acc;
-    }
-    double *const t244 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t244[i] = (t241[i] + (theta[i + 4] * v[2]));
-    }
-    double *const t245 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t244[l];
-        t245[i] = acc;
-    }
-    double *const t248 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t248[i] = (t245[i] + (theta[i + 4] * v[3]));
-    }
-    double *const t249 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t248[l];
-        t249[i] = acc;
-    }
-    double *const t252 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t252[i] = (t249[i] + (theta[i + 4] * v[4]));
-    }
-    double *const t253 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t252[l];
-        t253[i] = acc;
-    }
-    double *const t256 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t256[i] = (t253[i] + (theta[i + 4] * v[5]));
-    }
-    double *const t257 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t256[l];
-        t257[i] = acc;
-    }
-    double *const t260 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t260[i] = (t257[i] + (theta[i + 4] * v[6]));
-    }
-    double *const t261 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t260[l];
-        t261[i] = acc;
-    }
-    double *const t264 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t264[i] = (t261[i] + (theta[i + 4] * v[7]));
-    }
-    double *const t265 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t264[l];
-        t265[i] = acc;
-    }
-    double *const t268 = work + 18;
-    for (int i = 0; i < 2; i++) {
-        t268[i] = (t265[i] + (theta[i + 4] * v[8]));
-    }
-    double *const t269 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t268[l];
-        t269[i] = acc;
-    }
-    double *const t285 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t285[i] = (theta[i + 6] * (2.0 * (t269[i] + (theta[i + 4] * v[9]))));
-    }
-    double s317 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s317 += (theta[i + 4] * t285[i]);
-    }
-    double *const t321 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
-    }
-    double *const t322 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
-    }
-    double s328 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s328 += (theta[i + 4] * t322[i]);
-    }
-    double *const t333 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
-    }
-    double *const t334 = work + 18;
-    for (int i = 0; i < 2; i++) {
-        t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
-    }
-    double s340 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s340 += (theta[i + 4] * t334[i]);
-    }
-    double *const t345 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
-    }
-    double *const t346 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
-    }
-    double s352 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s352 += (theta[i + 4] * t346[i]);
-    }
-    double *const t357 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
-    }
-    double *const t358 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
-    }
-    double s364 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s364 += (theta[i + 4] * t358[i]);
-    }
-    double *const t369 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
-    }
-    double *const t370 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
-    }
-    double s376 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s376 += (theta[i + 4] * t370[i]);
-    }
-    double *const t381 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
-    }
-    double *const t382 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
-    }
-    double s388 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s388 += (theta[i + 4] * t382[i]);
-    }
-    double *const t393 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
-    }
-    double *const t394 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
-    }
-    double s400 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s400 += (theta[i + 4] * t394[i]);
-    }
-    double *const t405 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
-    }
-    double *const t406 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
-    }
-    double s412 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s412 += (theta[i + 4] * t406[i]);
-    }
-    double *const t417 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
-    }
-    double s424 = 0.0;
-    for (int i = 0; i < 2; i++) {
-        s424 += (theta[i + 4] * ((theta[i + 6] * (2.0 * t235[i])) + t417[i]));
-    }
-    double *const t428 = work + 22;
-    t428[9] = s317;
-    t428[8] = s328;
-    t428[7] = s340;
-    t428[6] = s352;
-    t428[5] = s364;
-    t428[4] = s376;
-    t428[3] = s388;
-    t428[2] = s400;
-    t428[1] = s412;
-    t428[0] = s424;
+    double *const t145 = work + 24;
     for (int i = 0; i < 10; i++) {
-        hv[i] = ((4.0 * v[i]) + t428[i]);
+        t145[i] = t138[i + 22];
+    }
+    for (int i = 0; i < 10; i++) {
+        hv[i] = ((4.0 * v[i]) + t145[i]);
     }
 }
 
@@ -698,213 +160,42 @@ void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *the
 {
     (void)y;
     (void)x;
-    double *const t235 = work + 0;
+    double *const t96 = work + 0;
+    for (int i = 0; i < 2; i++) t96[i] = 0.0;
+    for (long t = 0; t < 10; t++) {
+        double *const t92 = work + 22;
+        for (int i = 0; i < 2; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l] * t96[2*t + l];
+            t92[i] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t96[2*t + i + 2] = (t92[i] + (theta[i + 4] * w[t]));
+        }
+    }
+    double *const t107 = work + 24;
+    for (long t = 10; t >= 1; t--) {
+        for (int i = 0; i < 2; i++) {
+            t107[2*t + i - 2] = (theta[i + 6] * (2.0 * t96[2*t + i]));
+        }
+    }
+    double *const t138 = work + 46;
+    for (int i = 0; i < 2; i++) t138[i + 20] = 0.0;
+    for (long t = 9; t >= 0; t--) {
+        double *const t127 = work + 0;
+        for (int i = 0; i < 2; i++) {
+            t127[i] = (t107[2*t + i] + t138[2*t + i + 2]);
+        }
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t127[l] * theta[j + 2*l];
+            t138[2*t + j] = acc;
+        }
+    }
     for (int i = 0; i < 2; i++) {
-        t235[i] = (theta[i + 4] * w[0]);
-    }
-    double *const t237 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t235[l];
-        t237[i] = acc;
-    }
-    double *const t240 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t240[i] = (t237[i] + (theta[i + 4] * w[1]));
-    }
-    double *const t241 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t240[l];
-        t241[i] = acc;
-    }
-    double *const t244 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t244[i] = (t241[i] + (theta[i + 4] * w[2]));
-    }
-    double *const t245 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t244[l];
-        t245[i] = acc;
-    }
-    double *const t248 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t248[i] = (t245[i] + (theta[i + 4] * w[3]));
-    }
-    double *const t249 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t248[l];
-        t249[i] = acc;
-    }
-    double *const t252 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t252[i] = (t249[i] + (theta[i + 4] * w[4]));
-    }
-    double *const t253 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t252[l];
-        t253[i] = acc;
-    }
-    double *const t256 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t256[i] = (t253[i] + (theta[i + 4] * w[5]));
-    }
-    double *const t257 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t256[l];
-        t257[i] = acc;
-    }
-    double *const t260 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t260[i] = (t257[i] + (theta[i + 4] * w[6]));
-    }
-    double *const t261 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t260[l];
-        t261[i] = acc;
-    }
-    double *const t264 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t264[i] = (t261[i] + (theta[i + 4] * w[7]));
-    }
-    double *const t265 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t264[l];
-        t265[i] = acc;
-    }
-    double *const t268 = work + 18;
-    for (int i = 0; i < 2; i++) {
-        t268[i] = (t265[i] + (theta[i + 4] * w[8]));
-    }
-    double *const t269 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t268[l];
-        t269[i] = acc;
-    }
-    double *const t285 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t285[i] = (theta[i + 6] * (2.0 * (t269[i] + (theta[i + 4] * w[9]))));
-    }
-    double *const t321 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
-    }
-    double *const t322 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
-    }
-    double *const t333 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
-    }
-    double *const t334 = work + 18;
-    for (int i = 0; i < 2; i++) {
-        t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
-    }
-    double *const t345 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
-    }
-    double *const t346 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
-    }
-    double *const t357 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
-    }
-    double *const t358 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
-    }
-    double *const t369 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
-    }
-    double *const t370 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
-    }
-    double *const t381 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
-    }
-    double *const t382 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
-    }
-    double *const t393 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
-    }
-    double *const t394 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
-    }
-    double *const t405 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
-    }
-    double *const t406 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
-    }
-    double *const t417 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
-    }
-    double *const t418 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t418[i] = ((theta[i + 6] * (2.0 * t235[i])) + t417[i]);
-    }
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t418[l] * theta[j + 2*l];
-        out_x[j] = acc;
+        out_x[i] = t138[i];
     }
 }
 
@@ -912,466 +203,103 @@ void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *the
 void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work)
 {
-    double *const t12 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * x[l];
-        t12[i] = acc;
-    }
-    double *const t17 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        t17[i] = (t12[i] + (theta[i + 4] * y[0]));
-    }
-    double *const t18 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t17[l];
-        t18[i] = acc;
-    }
-    double *const t22 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        t22[i] = (t18[i] + (theta[i + 4] * y[1]));
-    }
-    double *const t24 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t22[l];
-        t24[i] = acc;
-    }
-    double *const t28 = work + 6;
-    for (int i = 0; i < 2; i++) {
-        t28[i] = (t24[i] + (theta[i + 4] * y[2]));
-    }
-    double *const t30 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t28[l];
-        t30[i] = acc;
-    }
-    double *const t34 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        t34[i] = (t30[i] + (theta[i + 4] * y[3]));
-    }
-    double *const t36 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t34[l];
-        t36[i] = acc;
-    }
-    double *const t40 = work + 10;
-    for (int i = 0; i < 2; i++) {
-        t40[i] = (t36[i] + (theta[i + 4] * y[4]));
-    }
-    double *const t42 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t40[l];
-        t42[i] = acc;
-    }
-    double *const t46 = work + 12;
-    for (int i = 0; i < 2; i++) {
-        t46[i] = (t42[i] + (theta[i + 4] * y[5]));
-    }
-    double *const t48 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t46[l];
-        t48[i] = acc;
-    }
-    double *const t52 = work + 14;
-    for (int i = 0; i < 2; i++) {
-        t52[i] = (t48[i] + (theta[i + 4] * y[6]));
-    }
-    double *const t54 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t52[l];
-        t54[i] = acc;
-    }
-    double *const t58 = work + 16;
-    for (int i = 0; i < 2; i++) {
-        t58[i] = (t54[i] + (theta[i + 4] * y[7]));
-    }
-    double *const t60 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t58[l];
-        t60[i] = acc;
-    }
-    double *const t64 = work + 18;
-    for (int i = 0; i < 2; i++) {
-        t64[i] = (t60[i] + (theta[i + 4] * y[8]));
-    }
-    double *const t65 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t64[l];
-        t65[i] = acc;
-    }
-    double *const t121 = work + 20;
-    for (int i = 0; i < 2; i++) {
-        t121[i] = (2.0 * (t65[i] + (theta[i + 4] * y[9])));
-    }
-    double *const t122 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        t122[i] = (theta[i + 6] * t121[i]);
-    }
-    double *const t124 = work + 22;
-    for (int i = 0; i < 2; i++) {
-        t124[i] = (2.0 * t64[i]);
-    }
-    double *const t127 = work + 24;
-    for (int i = 0; i < 2; i++) {
-        t127[i] = (2.0 * t58[i]);
-    }
-    double *const t130 = work + 26;
-    for (int i = 0; i < 2; i++) {
-        t130[i] = (2.0 * t52[i]);
-    }
-    double *const t133 = work + 28;
-    for (int i = 0; i < 2; i++) {
-        t133[i] = (2.0 * t46[i]);
-    }
-    double *const t136 = work + 30;
-    for (int i = 0; i < 2; i++) {
-        t136[i] = (2.0 * t40[i]);
-    }
-    double *const t139 = work + 32;
-    for (int i = 0; i < 2; i++) {
-        t139[i] = (2.0 * t34[i]);
-    }
-    double *const t142 = work + 34;
-    for (int i = 0; i < 2; i++) {
-        t142[i] = (2.0 * t28[i]);
-    }
-    double *const t145 = work + 36;
-    for (int i = 0; i < 2; i++) {
-        t145[i] = (2.0 * t22[i]);
-    }
-    double *const t148 = work + 38;
-    for (int i = 0; i < 2; i++) {
-        t148[i] = (2.0 * t17[i]);
-    }
-    double *const t154 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t122[l] * theta[j + 2*l];
-        t154[j] = acc;
-    }
-    double *const t155 = work + 42;
-    for (int i = 0; i < 2; i++) {
-        t155[i] = ((theta[i + 6] * t124[i]) + t154[i]);
-    }
-    double *const t162 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[j + 2*l];
-        t162[j] = acc;
-    }
-    double *const t163 = work + 44;
-    for (int i = 0; i < 2; i++) {
-        t163[i] = ((theta[i + 6] * t127[i]) + t162[i]);
-    }
-    double *const t170 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t163[l] * theta[j + 2*l];
-        t170[j] = acc;
-    }
-    double *const t171 = work + 46;
-    for (int i = 0; i < 2; i++) {
-        t171[i] = ((theta[i + 6] * t130[i]) + t170[i]);
-    }
-    double *const t178 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t171[l] * theta[j + 2*l];
-        t178[j] = acc;
-    }
-    double *const t179 = work + 48;
-    for (int i = 0; i < 2; i++) {
-        t179[i] = ((theta[i + 6] * t133[i]) + t178[i]);
-    }
-    double *const t186 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t179[l] * theta[j + 2*l];
-        t186[j] = acc;
-    }
-    double *const t187 = work + 50;
-    for (int i = 0; i < 2; i++) {
-        t187[i] = ((theta[i + 6] * t136[i]) + t186[i]);
-    }
-    double *const t194 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t187[l] * theta[j + 2*l];
-        t194[j] = acc;
-    }
-    double *const t195 = work + 52;
-    for (int i = 0; i < 2; i++) {
-        t195[i] = ((theta[i + 6] * t139[i]) + t194[i]);
-    }
-    double *const t202 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t195[l] * theta[j + 2*l];
-        t202[j] = acc;
-    }
-    double *const t203 = work + 54;
-    for (int i = 0; i < 2; i++) {
-        t203[i] = ((theta[i + 6] * t142[i]) + t202[i]);
-    }
-    double *const t210 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t203[l] * theta[j + 2*l];
-        t210[j] = acc;
-    }
-    double *const t211 = work + 56;
-    for (int i = 0; i < 2; i++) {
-        t211[i] = ((theta[i + 6] * t145[i]) + t210[i]);
-    }
-    double *const t218 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t211[l] * theta[j + 2*l];
-        t218[j] = acc;
-    }
-    double *const t235 = work + 58;
-    for (int i = 0; i < 2; i++) {
-        t235[i] = (theta[i + 4] * w[0]);
-    }
-    double *const t237 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t235[l];
-        t237[i] = acc;
-    }
-    double *const t240 = work + 62;
-    for (int i = 0; i < 2; i++) {
-        t240[i] = (t237[i] + (theta[i + 4] * w[1]));
-    }
-    double *const t241 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t240[l];
-        t241[i] = acc;
-    }
-    double *const t244 = work + 64;
-    for (int i = 0; i < 2; i++) {
-        t244[i] = (t241[i] + (theta[i + 4] * w[2]));
-    }
-    double *const t245 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t244[l];
-        t245[i] = acc;
-    }
-    double *const t248 = work + 66;
-    for (int i = 0; i < 2; i++) {
-        t248[i] = (t245[i] + (theta[i + 4] * w[3]));
-    }
-    double *const t249 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t248[l];
-        t249[i] = acc;
-    }
-    double *const t252 = work + 68;
-    for (int i = 0; i < 2; i++) {
-        t252[i] = (t249[i] + (theta[i + 4] * w[4]));
-    }
-    double *const t253 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t252[l];
-        t253[i] = acc;
-    }
-    double *const t256 = work + 70;
-    for (int i = 0; i < 2; i++) {
-        t256[i] = (t253[i] + (theta[i + 4] * w[5]));
-    }
-    double *const t257 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t256[l];
-        t257[i] = acc;
-    }
-    double *const t260 = work + 72;
-    for (int i = 0; i < 2; i++) {
-        t260[i] = (t257[i] + (theta[i + 4] * w[6]));
-    }
-    double *const t261 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t260[l];
-        t261[i] = acc;
-    }
-    double *const t264 = work + 74;
-    for (int i = 0; i < 2; i++) {
-        t264[i] = (t261[i] + (theta[i + 4] * w[7]));
-    }
-    double *const t265 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t264[l];
-        t265[i] = acc;
-    }
-    double *const t268 = work + 76;
-    for (int i = 0; i < 2; i++) {
-        t268[i] = (t265[i] + (theta[i + 4] * w[8]));
-    }
-    double *const t269 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[2*i + l] * t268[l];
-        t269[i] = acc;
-    }
-    double *const t272 = work + 78;
-    for (int i = 0; i < 2; i++) {
-        t272[i] = (t269[i] + (theta[i + 4] * w[9]));
-    }
-    double *const t285 = work + 60;
-    for (int i = 0; i < 2; i++) {
-        t285[i] = (theta[i + 6] * (2.0 * t272[i]));
-    }
-    double *const t321 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
-    }
-    double *const t322 = work + 82;
-    for (int i = 0; i < 2; i++) {
-        t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
-    }
-    double *const t333 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
-    }
-    double *const t334 = work + 84;
-    for (int i = 0; i < 2; i++) {
-        t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
-    }
-    double *const t345 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
-    }
-    double *const t346 = work + 86;
-    for (int i = 0; i < 2; i++) {
-        t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
-    }
-    double *const t357 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
-    }
-    double *const t358 = work + 88;
-    for (int i = 0; i < 2; i++) {
-        t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
-    }
-    double *const t369 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
-    }
-    double *const t370 = work + 90;
-    for (int i = 0; i < 2; i++) {
-        t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
-    }
-    double *const t381 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
-    }
-    double *const t382 = work + 92;
-    for (int i = 0; i < 2; i++) {
-        t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
-    }
-    double *const t393 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
-    }
-    double *const t394 = work + 94;
-    for (int i = 0; i < 2; i++) {
-        t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
-    }
-    double *const t405 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
-    }
-    double *const t406 = work + 96;
-    for (int i = 0; i < 2; i++) {
-        t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
-    }
-    double *const t417 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
-    }
-    double *const t418 = work + 98;
-    for (int i = 0; i < 2; i++) {
-        t418[i] = ((theta[i + 6] * (2.0 * t235[i])) + t417[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        out_theta[i + 6] = ((t148[i] * t235[i]) + ((t145[i] * t240[i]) + ((t142[i] * t244[i]) + ((t139[i] * t248[i]) + ((t136[i] * t252[i]) + ((t133[i] * t256[i]) + ((t130[i] * t260[i]) + ((t127[i] * t264[i]) + ((t124[i] * t268[i]) + (t121[i] * t272[i]))))))))));
-    }
-    for (int i = 0; i < 2; i++) {
-        out_theta[i + 4] = (((((((((((t122[i] * w[9]) + (y[9] * t285[i])) + ((t155[i] * w[8]) + (y[8] * t322[i]))) + ((t163[i] * w[7]) + (y[7] * t334[i]))) + ((t171[i] * w[6]) + (y[6] * t346[i]))) + ((t179[i] * w[5]) + (y[5] * t358[i]))) + ((t187[i] * w[4]) + (y[4] * t370[i]))) + ((t195[i] * w[3]) + (y[3] * t382[i]))) + ((t203[i] * w[2]) + (y[2] * t394[i]))) + ((t211[i] * w[1]) + (y[1] * t406[i]))) + ((((theta[i + 6] * t148[i]) + t218[i]) * w[0]) + (y[0] * t418[i])));
+    double *const t21 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t21[i] = x[i];
+    }
+    for (long t = 0; t < 10; t++) {
+        double *const t15 = work + 22;
+        for (int i = 0; i < 2; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l] * t21[2*t + l];
+            t15[i] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t21[2*t + i + 2] = (t15[i] + (theta[i + 4] * y[t]));
+        }
+    }
+    double *const t50 = work + 24;
+    for (long t = 10; t >= 1; t--) {
+        for (int i = 0; i < 2; i++) {
+            t50[2*t + i - 2] = (theta[i + 6] * (2.0 * t21[2*t + i]));
+        }
+    }
+    double *const t71 = work + 46;
+    for (int i = 0; i < 2; i++) t71[i + 20] = 0.0;
+    for (long t = 9; t >= 0; t--) {
+        double *const t64 = work + 22;
+        for (int i = 0; i < 2; i++) {
+            t64[i] = (t50[2*t + i] + t71[2*t + i + 2]);
+        }
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t64[l] * theta[j + 2*l];
+            t71[2*t + j] = acc;
+        }
+    }
+    double *const t96 = work + 84;
+    for (int i = 0; i < 2; i++) t96[i] = 0.0;
+    for (long t = 0; t < 10; t++) {
+        double *const t92 = work + 22;
+        for (int i = 0; i < 2; i++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l] * t96[2*t + l];
+            t92[i] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t96[2*t + i + 2] = (t92[i] + (theta[i + 4] * w[t]));
+        }
+    }
+    double *const t107 = work + 106;
+    for (int i = 0; i < 2; i++) t107[i + 20] = 0.0;
+    for (long t = 10; t >= 1; t--) {
+        for (int i = 0; i < 2; i++) {
+            t107[2*t + i - 2] = (theta[i + 6] * (2.0 * t96[2*t + i]));
+        }
+        for (int i = 0; i < 2; i++) {
+            t107[i + 20] += ((2.0 * t21[2*t + i]) * t96[2*t + i]);
+        }
+    }
+    double *const t138 = work + 128;
+    for (int i = 0; i < 2; i++) t138[i + 20] = 0.0;
+    for (int i = 0; i < 2; i++) t138[i + 32] = 0.0;
+    for (int i = 0; i < 4; i++) t138[i + 34] = 0.0;
+    for (long t = 9; t >= 0; t--) {
+        double *const t116 = work + 166;
+        for (int i = 0; i < 2; i++) {
+            t116[i] = (t50[2*t + i] + t71[2*t + i + 2]);
+        }
+        double *const t127 = work + 168;
+        for (int i = 0; i < 2; i++) {
+            t127[i] = (t107[2*t + i] + t138[2*t + i + 2]);
+        }
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t127[l] * theta[j + 2*l];
+            t138[2*t + j] = acc;
+        }
+        for (int i = 0; i < 2; i++) {
+            t138[i + 32] += ((t116[i] * w[t]) + (y[t] * t127[i]));
+        }
+        for (int i = 0; i < 2; i++) {
+            for (int j = 0; j < 2; j++) {
+                t138[2*i + j + 34] += ((t127[i] * t21[2*t + j]) + (t116[i] * t96[2*t + j]));
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 6] = t107[i + 20];
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 4] = t138[i + 32];
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (((((((((((t285[i] * t64[j]) + (t122[i] * t268[j])) + ((t322[i] * t58[j]) + (t155[i] * t264[j]))) + ((t334[i] * t52[j]) + (t163[i] * t260[j]))) + ((t346[i] * t46[j]) + (t171[i] * t256[j]))) + ((t358[i] * t40[j]) + (t179[i] * t252[j]))) + ((t370[i] * t34[j]) + (t187[i] * t248[j]))) + ((t382[i] * t28[j]) + (t195[i] * t244[j]))) + ((t394[i] * t22[j]) + (t203[i] * t240[j]))) + ((t406[i] * t17[j]) + (t211[i] * t235[j]))) + (t418[i] * x[j]));
+            out_theta[2*i + j] = t138[2*i + j + 34];
         }
     }
 }
@@ -1383,11 +311,11 @@ double mpc_linear_loss(const double *y, const double *x, const double *theta,
     (void)x;
     (void)theta;
     (void)work;
-    double s116 = 0.0;
+    double s36 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s116 += dil_sq((y[i] - data[i]));
+        s36 += dil_sq((y[i] - data[i]));
     }
-    return s116;
+    return s36;
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -1425,7 +353,7 @@ const dil_model mpc_linear_model = {
     "mpc_linear",
     10, 2, 8, 10,
     0,
-    100,
+    170,
     mpc_linear_score,
     mpc_linear_score_grad_y,
     mpc_linear_score_hvp_yy,

@@ -2,7 +2,9 @@
  * check_schedule.c - the scheduler's decisions, read from the Schedule
  * itself rather than from emitted text: which nodes are fused or stored
  * and where, work size and slot reuse, liveness, cost counts, and the
- * verifier accepting every kernel of a model.  Each model here is small
+ * verifier accepting every kernel of a model, and rolled loops (their
+ * steps, body schedules, homes, hoisting, work linear in the horizon).
+ * Each model here is small
  * enough that the expected schedule is worked out by hand in its test.
  */
 #include "dilc.h"
@@ -129,7 +131,7 @@ START_TEST(test_outputs_in_place)
     for (int p = 0; p < 2; p++) {
         const Value *pv = sched_value(ks, g->args[p]);
         ck_assert_int_eq(pv->home, HOME_OUT);
-        ck_assert(sched_piece_in_place(gv, pv));
+        ck_assert(sched_piece_in_place(ks, g, p));
         ck_assert_int_eq(pv->ld, 1);
         offs += 1L << pv->off;
     }
@@ -183,6 +185,170 @@ START_TEST(test_all_kernels_verified)
 }
 END_TEST
 
+
+/* One adjoint read at several places is several pieces of the gradient
+   (the same node): computed in place at the one place where no other
+   piece writes (gy[0]), and written by the assembly at the others, which
+   other pieces also add to. */
+START_TEST(test_repeated_piece)
+{
+    sched = build("model m\nvar y[3]\nscore (y[0] + y[1] + y[2])^2/2 + sum(sin(y[1:3]))\n");
+    const KernelSchedule *ks = &sched->k[K_score_grad_y];
+    Node *g = ks->k->outs[0].node;
+    ck_assert_int_eq(g->op, OP_ASSEMBLE);
+    int in_place = 0, repeated = 0;
+    for (int p = 0; p < g->nargs; p++) {
+        int same = 0;
+        for (int q = 0; q < g->nargs; q++)
+            same += g->args[q] == g->args[p];
+        if (same < 3)
+            continue;
+        repeated++;
+        if (sched_piece_in_place(ks, g, p)) {
+            in_place++;
+            ck_assert_int_eq(g->place[p].r0, 0);
+        }
+    }
+    ck_assert_int_eq(repeated, 3);
+    ck_assert_int_eq(in_place, 1);
+}
+END_TEST
+
+/* The kernel's STEP_LOOPs and their LoopScheds. */
+static int loops_of(const KernelSchedule *ks, const LoopSched **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < ks->ncompute && n < max; i++)
+        if (ks->steps[i].kind == STEP_LOOP) {
+            ck_assert_int_eq(ks->steps[i].node->op, OP_LOOP);
+            out[n] = &ks->loops[ks->steps[i].out];
+            ck_assert_ptr_eq(out[n], sched_loop(ks, ks->steps[i].node));
+            ck_assert_int_eq(out[n]->at, i);
+            n++;
+        }
+    return n;
+}
+
+static const char *linear_fmt =
+    "model m\ndim T = %d\ninput x0[2]\nparam A[2, 2], k = 1\nvar u[T]\n"
+    "let x[0] = x0\nfor t in 0:T { let x[t+1] = A @ x[t] * exp(k) + u[t] }\n"
+    "score sum(t in 1:T+1, sum(x[t]^2)) + sum(u^2)\n";
+
+static Schedule *build_linear(int T)
+{
+    static char text[512];
+    snprintf(text, sizeof text, linear_fmt, T);
+    return build(text);
+}
+
+/* A rolled `for`: one STEP_LOOP whose body computes A x[t] into scratch
+   and stores x[t+1] in its row of the stack; exp(k), read every
+   iteration, is computed once before the loop (a local of the kernel,
+   not a body step); the LOOP value holds the stack [T+1, 2]. */
+START_TEST(test_loop_steps_and_homes)
+{
+    sched = build_linear(10);
+    const KernelSchedule *ks = &sched->k[K_score];
+    const LoopSched *ls[4];
+    ck_assert_int_eq(loops_of(ks, ls, 4), 2);     /* the for, the sum */
+    const Loop *lp = ls[0]->lp;
+    ck_assert_int_eq(lp->nst, 1);
+    ck_assert_int_eq(lp->st[0].kmax - lp->st[0].kmin, 11);
+    const Value *lv = sched_value(ks, ls[0]->node);
+    ck_assert_int_eq(lv->home, HOME_WORK);
+    ck_assert_int_eq(ir_size(ls[0]->node), 22);
+    /* body: the product A x[t], stored in scratch */
+    int prod = 0;
+    for (int j = 0; j < ls[0]->nsteps; j++) {
+        const Node *n = ls[0]->steps[j].node;
+        const Value *v = sched_value(ks, n);
+        ck_assert_ptr_eq(n->in, lp);
+        ck_assert_int_eq(v->step, j);
+        if (n->op == OP_MATMUL) {
+            prod++;
+            ck_assert_int_eq(v->home, HOME_WORK);
+            ck_assert(v->off >= ls[0]->scratch_off &&
+                      v->off + 2 <= ls[0]->scratch_off + ls[0]->scratch);
+        }
+        ck_assert_int_ne(n->op, OP_EXP);
+    }
+    ck_assert_int_eq(prod, 1);
+    ck_assert_int_ge(ls[0]->scratch, 2);
+    /* exp(k): stored once, before the loop, last read by the loop */
+    int hoisted = 0;
+    for (int i = 0; i < ks->n; i++)
+        if (ks->order[i]->op == OP_EXP) {
+            const Value *v = &ks->val[i];
+            ck_assert_ptr_null(ks->order[i]->in);
+            ck_assert_int_eq(v->home, HOME_LOCAL);
+            ck_assert_int_lt(v->step, ls[0]->at);
+            ck_assert_int_eq(v->last, ls[0]->at);
+            hoisted++;
+        }
+    ck_assert_int_eq(hoisted, 1);
+    /* the state's body (an elementwise sum read by the next iteration
+       only) is fused into the store of its row */
+    ck_assert_int_eq(sched_value(ks, lp->st[0].body)->home, HOME_FUSED);
+    /* the gradient's adjoint loop runs descending */
+    const KernelSchedule *gs = &sched->k[K_score_grad_y];
+    int n = loops_of(gs, ls, 4), desc = 0;
+    for (int i = 0; i < n; i++)
+        desc += ls[i]->lp->dir < 0;
+    ck_assert_int_ge(desc, 1);
+}
+END_TEST
+
+/* A stored root of a body (a product) is computed straight into its row
+   of the loop's stack. */
+START_TEST(test_loop_root_in_row)
+{
+    sched = build("model m\ndim T = 5\ninput x0[3]\nparam A[3, 3]\nvar y\n"
+                  "let x[0] = x0\nfor t in 0:T { let x[t+1] = A @ x[t] }\n"
+                  "score sum(x[T]^2) * y^2\n");
+    const KernelSchedule *ks = &sched->k[K_score];
+    const LoopSched *ls[2];
+    ck_assert_int_eq(loops_of(ks, ls, 2), 1);
+    const Node *body = ls[0]->lp->st[0].body;
+    ck_assert_int_eq(body->op, OP_MATMUL);
+    const Value *v = sched_value(ks, body);
+    ck_assert_int_eq(v->home, HOME_STACK);
+    ck_assert_int_eq(v->state, 0);
+    ck_assert_int_eq(v->tstride, 3);
+    ck_assert_int_eq(v->off, 3);              /* row t + 1 of rows 0.. */
+    ck_assert_int_eq(ls[0]->scratch, 0);
+}
+END_TEST
+
+/* Work and cost grow linearly in the horizon: equal increments from
+   T = 10 to 20 to 30, in every kernel; the schedule (its steps) does
+   not grow at all. */
+START_TEST(test_loop_linear_in_horizon)
+{
+    long work[3][K__COUNT];
+    double arith[3][K__COUNT];
+    int nsteps[3][K__COUNT];
+    for (int r = 0; r < 3; r++) {
+        sched = build_linear(10 * (r + 1));
+        for (int i = 0; i < K__COUNT; i++) {
+            const KernelSchedule *ks = &sched->k[i];
+            if (!ks->k)
+                continue;
+            work[r][i] = ks->work;
+            arith[r][i] = ks->cost.arith;
+            nsteps[r][i] = ks->nsteps;
+        }
+    }
+    for (int i = 0; i < K__COUNT; i++) {
+        if (!sched->k[i].k)
+            continue;
+        ck_assert_int_eq(work[2][i] - work[1][i], work[1][i] - work[0][i]);
+        ck_assert(arith[2][i] - arith[1][i] == arith[1][i] - arith[0][i]);
+        ck_assert_int_eq(nsteps[0][i], nsteps[2][i]);
+    }
+    ck_assert_int_gt(work[1][K_score_hvp_yy], work[0][K_score_hvp_yy]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("schedule");
@@ -193,6 +359,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_outputs_in_place);
     tcase_add_test(tc, test_copy_steps);
     tcase_add_test(tc, test_all_kernels_verified);
+    tcase_add_test(tc, test_repeated_piece);
+    tcase_add_test(tc, test_loop_steps_and_homes);
+    tcase_add_test(tc, test_loop_root_in_row);
+    tcase_add_test(tc, test_loop_linear_in_horizon);
     suite_add_tcase(s, tc);
     return s;
 }
