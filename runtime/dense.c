@@ -24,10 +24,12 @@
 
 #include "dil_internal.h"
 
-size_t dili_dense_work(int n)
+static size_t dense_work(const dil_model *m)
 {
-    /* H (n*n), saved diagonal, unit vector / HVP output, pivots */
-    return dili_add(dili_mul((size_t)n, (size_t)n), dili_mul(3, (size_t)n));
+    /* g and the stationarity gradient (backward.c), then H (n*n), saved
+       diagonal, unit vector / HVP output, pivots */
+    size_t n = (size_t)m->ny;
+    return dili_add(dili_mul(n, n), dili_mul(5, n));
 }
 
 /* Cholesky in the lower triangle of the row-major a; 0 when a pivot is not
@@ -128,18 +130,18 @@ static void lu_solve(int n, const double *a, const double *piv, double *g)
 }
 
 /*
- * Contract: y (ny) the point, eps >= 0, b (ny, finite) the right-hand side,
- * g (ny) the output, w dili_dense_work(ny) doubles.  Fills
+ * Contract: y (ny) the point, b (ny, finite) the right-hand side, g (ny)
+ * the output, w n*n + 3n doubles; eps is o->cg_eps.  Fills
  * c->info->cg_iterations (0) and cg_residual (true relative residual).
  * Returns DIL_OK, DIL_SINGULAR or DIL_NOT_FINITE (from an HVP); g is
  * meaningful only on DIL_OK.
  */
-int dili_dense_solve(dili_ctx *c, const double *y, double eps,
-                     const double *b, double *g, double *w)
+static int dense_solve(dili_ctx *c, const double *y, const double *b, double *g,
+                       const dil_options *o, double *w)
 {
     int n = c->m->ny, i, j, st;
     double *a = w, *diag = a + (size_t)n * n, *e = diag + n, *piv = e + n;
-    double amax = 0.0, thresh, bn = dili_norm(n, b), rr = 0.0;
+    double amax = 0.0, thresh, bn = dili_norm(n, b), rr = 0.0, eps = o->cg_eps;
 
     c->info->cg_iterations = 0;
     c->info->cg_residual = 0.0;
@@ -200,3 +202,14 @@ int dili_dense_solve(dili_ctx *c, const double *y, double eps,
     c->info->cg_residual = sqrt(rr) / bn;
     return DIL_OK;
 }
+
+static int dense_run(dili_ctx *c, const double *y, const double *b,
+                     const dili_outputs *out, const dil_options *o, double *w)
+{
+    return dili_score_backward(c, y, b, out, o, w, dense_solve);
+}
+
+const dili_backward dili_dense_backward = {
+    DIL_BACKWARD_DENSE, "dense", DILI_K_GRAD | DILI_K_HVP, DILI_K_VJP_XY,
+    DILI_K_VJP_THETAY, 0, dense_work, dense_run,
+};

@@ -152,6 +152,7 @@ typedef struct dil_info {
     int    n_hvp;         /* Hessian-vector products */
     int    n_jac;         /* Jacobian products: residual J v, J^T w, and the
                              mixed score_vjp_xy / score_vjp_thetay */
+    int    n_loss;        /* loss and loss_grad evaluations */
 } dil_info;
 
 /* The defaults documented in dil_options. */

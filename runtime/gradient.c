@@ -18,17 +18,17 @@
 
 #include "dil_internal.h"
 
-size_t dili_gradient_work(int ny)
+static size_t gradient_work(const dil_model *m, const dil_options *o)
 {
-    return dili_mul(2, (size_t)ny);     /* g, y_try */
+    return dili_mul(2, (size_t)m->ny);  /* g, y_try */
 }
 
 /*
- * Contract as dili_newton: w holds dili_gradient_work(ny) doubles; returns
- * DIL_OK, DIL_MAX_ITER, DIL_LINE_SEARCH or DIL_NOT_FINITE with y the best
+ * Contract as newton_run: w holds gradient_work doubles; returns DIL_OK,
+ * DIL_MAX_ITER, DIL_LINE_SEARCH or DIL_NOT_FINITE with y the best
  * (lowest-score) iterate.
  */
-int dili_gradient(dili_ctx *c, double *y, const dil_options *o, double *w)
+static int gradient_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
     int n = c->m->ny, k, st;
     double *g = w, *yt = g + n;
@@ -40,7 +40,8 @@ int dili_gradient(dili_ctx *c, double *y, const dil_options *o, double *w)
         return st;
 
     for (k = 0;; k++) {
-        double ft = 0.0, t = 0.0;
+        dili_found to = {yt, NULL, 0.0, 0.0};
+        dili_search s;
 
         gn = dili_norm(n, g);
         if ((st = dili_stop(in, k, f, gn, o)) >= 0)
@@ -49,18 +50,19 @@ int dili_gradient(dili_ctx *c, double *y, const dil_options *o, double *w)
             t0 = fmin(1.0, 1.0 / gn);
         /* the direction is -g: negate g in place (recomputed after the step) */
         dili_scale(n, -1.0, g);
-        st = dili_armijo(c, y, f, g, -gn * gn, t0, o, yt, &ft, &t);
+        s = (dili_search){y, g, f, -gn * gn, t0};
+        st = dili_armijo(c, &s, o, &to);
         if (st != DIL_OK)
             return st;
-        t0 = 2.0 * t;
+        t0 = 2.0 * to.t;
         dili_copy(n, yt, y);
-        f = ft;
-        st = dili_grad(c, y, g);
-        if (st != DIL_OK) {
-            in->iterations = k + 1;
-            in->score = f;
-            in->grad_norm = dili_norm(n, g);
+        f = to.f;
+        if ((st = dili_after_step(c, k, y, f, g)) != DIL_OK)
             return st;
-        }
     }
 }
+
+const dili_solver dili_gradient_solver = {
+    DIL_SOLVER_GRADIENT, "gradient", DILI_K_SCORE | DILI_K_GRAD,
+    gradient_work, NULL, gradient_run,
+};

@@ -10,8 +10,6 @@
  */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "dil_internal.h"
 
@@ -103,6 +101,14 @@ int dili_moved(int n, const double *y, const double *y_try)
     return 0;
 }
 
+/* out = y + t d, the trial point of a line search. */
+void dili_step(int n, const double *y, double t, const double *d, double *out)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        out[i] = y[i] + t * d[i];
+}
+
 int dili_max_int(int a, int b)
 {
     return a > b ? a : b;
@@ -119,29 +125,6 @@ int dili_grad(dili_ctx *c, const double *y, double *g)
     c->info->n_grad++;
     c->m->score_grad_y(y, c->x, c->theta, g, c->kw);
     return dili_all_finite(c->m->ny, g) ? DIL_OK : DIL_NOT_FINITE;
-}
-
-int dili_stop(dil_info *in, int k, double f, double gn, const dil_options *o)
-{
-    in->iterations = k;
-    in->score = f;
-    in->grad_norm = gn;
-    if (gn <= o->tol)
-        return DIL_OK;
-    if (k >= o->max_iter)
-        return DIL_MAX_ITER;
-    return -1;
-}
-
-int dili_start(dili_ctx *c, const double *y, double *f, double *g)
-{
-    *f = dili_score(c, y);
-    c->info->score = *f;
-    if (!isfinite(*f))
-        return DIL_NOT_FINITE;
-    int st = dili_grad(c, y, g);
-    c->info->grad_norm = dili_norm(c->m->ny, g);
-    return st;
 }
 
 int dili_ift_out(dili_ctx *c, dili_vjp_fn vjp, const double *y, const double *w, int len,
@@ -184,6 +167,25 @@ int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out)
     return dili_all_finite(c->m->ny, out) ? DIL_OK : DIL_NOT_FINITE;
 }
 
+int dili_loss(dili_ctx *c, const double *y, const double *data, double *value)
+{
+    c->info->n_loss++;
+    *value = c->m->loss(y, c->x, c->theta, data, c->kw);
+    return isfinite(*value) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_loss_grad(dili_ctx *c, const double *y, const double *data,
+                   double *gy, double *gx, double *gtheta)
+{
+    const dil_model *m = c->m;
+    c->info->n_loss++;
+    m->loss_grad(y, c->x, c->theta, data, gy, gx, gtheta, c->kw);
+    return dili_all_finite(m->ny, gy) && dili_all_finite(m->nx, gx)
+                   && dili_all_finite(m->ntheta, gtheta)
+               ? DIL_OK
+               : DIL_NOT_FINITE;
+}
+
 size_t dili_add(size_t a, size_t b)
 {
     return a > SIZE_MAX - b ? SIZE_MAX : a + b;
@@ -194,37 +196,4 @@ size_t dili_mul(size_t a, size_t b)
     if (a != 0 && b > SIZE_MAX / a)
         return SIZE_MAX;
     return a * b;
-}
-
-/*
- * The caller's work, or a fresh block of m->work_size + extra doubles that
- * the caller of this function frees (through *own) on every path.  NULL
- * when the allocation fails or the size does not fit a size_t.
- */
-double *dili_work_acquire(const dil_model *m, size_t extra, double *work,
-                          double **own)
-{
-    size_t need = dili_add(m->work_size, extra);
-    *own = NULL;
-    if (work != NULL)
-        return work;
-    if (need == 0)
-        need = 1;
-    if (need >= SIZE_MAX / sizeof(double))
-        return NULL;
-    *own = (double *)malloc(need * sizeof(double));
-    return *own;
-}
-
-int dili_finish(dil_info *info, dil_info *loc, int status)
-{
-    loc->status = status;
-    if (info != NULL)
-        *info = *loc;
-    return status;
-}
-
-void dili_info_init(dil_info *loc)
-{
-    memset(loc, 0, sizeof *loc);
 }

@@ -1176,12 +1176,14 @@ END_TEST
 START_TEST(test_quad_loss_direct_terms)
 {
     dil_options o = dil_default_options();
+    dil_info info;
     double y[QN], dx[QX], dth[QN], ex[QX], L, d[QN];
     int i, j;
     qQ = qSPD;
     quad_solution(qx, qth, y);
-    ck_assert_int_eq(dil_loss_gradient(&quad, y, qx, qth, qt, &L, dx, dth, &o, NULL, NULL),
+    ck_assert_int_eq(dil_loss_gradient(&quad, y, qx, qth, qt, &L, dx, dth, &o, &info, NULL),
                      DIL_OK);
+    ck_assert_int_eq(info.n_loss, 2);           /* loss and loss_grad, counted */
     /* dL/dx = A'(y - t) + 0.5, dL/dtheta = (y - t) + 0.3 theta */
     for (i = 0; i < QN; i++)
         d[i] = y[i] - qt[i];

@@ -1091,9 +1091,27 @@ static void run_classic(const classic_case *c)
     (void)w;
 }
 
+/* The option comparisons quoted in docs/solvers.md (report mode only). */
+static void report_options(void)
+{
+    static const double caps[2] = {0.5, 1e-2};
+    int i;
+    for (i = 0; i < 2; i++) {
+        dil_options o = dil_default_options();
+        dil_info info;
+        double y[2] = {-1.2, 1.0};
+        o.inner_tol = caps[i];
+        dil_solve(&rosen_model, NULL, NULL, y, &o, &info, NULL);
+        printf("rosen    newton        inner_tol %-6g %-15s iterations %6d\n", caps[i],
+               dil_status_string(info.status), info.iterations);
+    }
+}
+
 START_TEST(test_classic)
 {
     run_classic(&classic[_i]);
+    if (_i == 0 && report_on())
+        report_options();
 }
 END_TEST
 
