@@ -12,10 +12,13 @@
  * dense solve (dense.c); the two mixed products are one call each of the
  * model's score_vjp_xy / score_vjp_thetay kernels with w = g.
  *
- * The IFT holds only where df/dy = 0.  Users do call the backward at a
- * loosely solved y, and the formula then silently computes the wrong
- * gradient, so ||df/dy|| is measured first and an excess over
- * stationary_tol is reported as DIL_NOT_STATIONARY (outputs still filled).
+ * The IFT holds only where df/dy = 0, and gives the derivative of the
+ * minimiser only where H is positive definite.  Users do call the backward
+ * at a loosely solved y, and the formula then silently computes the wrong
+ * gradient, so stationarity is measured first (stationary_at) and a failure
+ * reported as DIL_NOT_STATIONARY (outputs still filled); and H is checked
+ * (Lanczos in the CG form, Cholesky in the dense form): DIL_NOT_MINIMUM,
+ * outputs untouched.
  *
  * Residual models with nres == ny may instead use the root-finding form
  * (DIL_BACKWARD_ROOT, root_backward.c): J^T g = dL/dy from residual Jacobian
@@ -23,6 +26,7 @@
  * (dili_backward): each names its kernels, workspace and run function, and
  * the entry points dispatch through it (the checks are in call.c).
  */
+#include <math.h>
 #include <stddef.h>
 
 #include "dil_internal.h"
@@ -43,6 +47,30 @@ const dili_backward *dili_find_backward(int id)
 }
 
 /*
+ * Is y stationary?  The gradient gy alone cannot say: its size scales with
+ * f, so the score w (y - x)^2 + y^4 with w = 1e-12 has ||gy|| = 2e-12 at
+ * y = 0, a distance 1 from its minimiser, and a score of size 1e8 has a
+ * gradient whose rounding floor is far above 1e-6 at its minimiser.  The
+ * distance itself is scale-free: the local quadratic model puts the
+ * stationary point ||H^-1 gy|| away.  The forms estimate it (dist): the
+ * dense form exactly from its factors; the CG form from below by the
+ * Cauchy step along gy, ||gy|| / (gy'H gy / gy'gy), and from above by
+ * ||gy|| / (lambda_min + eps) with the smallest Ritz value of its
+ * curvature check, taking the larger.  Stationary when
+ * dist <= stationary_tol (1 + ||y||); without an estimate (no positive
+ * curvature seen), when ||gy|| <= stationary_tol.
+ */
+static int stationary(const dil_model *m, const double *y, double gn, double dist,
+                      const dil_options *o)
+{
+    if (gn == 0.0 || isinf(o->stationary_tol))
+        return 1;
+    if (dist < 0.0)
+        return gn <= o->stationary_tol;
+    return dist <= o->stationary_tol * (1.0 + dili_norm(m->ny, y));
+}
+
+/*
  * The score form's core.  b = dL/dy (finite); w holds 2 ny doubles (g and a
  * gradient for the stationarity check) then what `solve` needs.  Returns
  * the status of the solve unless the outputs fail (DIL_NOT_FINITE) or y is
@@ -53,17 +81,15 @@ int dili_score_backward(dili_ctx *c, const double *y, const double *b,
                         dili_linsolve_fn solve)
 {
     const dil_model *m = c->m;
-    int n = m->ny, st, fs, stationary;
-    double *g = w, *tmp = g + n;
+    int n = m->ny, st, fs;
+    double *g = w, *gy = g + n, dist = -1.0;
     dil_info *in = c->info;
 
-    st = dili_grad(c, y, tmp);
-    in->grad_norm = dili_norm(n, tmp);
+    st = dili_grad(c, y, gy);
+    in->grad_norm = dili_norm(n, gy);
     if (st != DIL_OK)
         return st;
-    stationary = in->grad_norm <= o->stationary_tol;
-
-    st = solve(c, y, b, g, o, tmp + n);
+    st = solve(c, y, b, g, gy, &dist, o, gy + n);
     if (st != DIL_OK && st != DIL_CG_MAX_ITER)
         return st;
     if (o->cg_solution != NULL)
@@ -77,14 +103,44 @@ int dili_score_backward(dili_ctx *c, const double *y, const double *b,
                           out->add_theta);
     if (fs != DIL_OK)
         return fs;
-    return stationary ? st : DIL_NOT_STATIONARY;
+    return stationary(m, y, in->grad_norm, dist, o) ? st : DIL_NOT_STATIONARY;
 }
 
-/* Algorithm 1: (H + eps I) g = b by CG on Hessian-vector products. */
+/*
+ * Algorithm 1: (H + eps I) g = b by CG on Hessian-vector products.  First,
+ * when curvature_check > 0, Lanczos from a random start certifies that H is
+ * positive semi-definite (curvature.c): CG from b alone can miss a negative
+ * eigenvalue whose eigenvector is orthogonal to b, and return the IFT
+ * derivative of a saddle without a sign (issue 13).  eps does not enter
+ * the check: H + eps I positive definite does not make y a minimum.
+ */
 static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
-                    const dil_options *o, double *w)
+                    const double *gy, double *dist, const dil_options *o, double *w)
 {
+    int n = c->m->ny, st;
+    double gn = dili_norm(n, gy), cq;
     dili_hess_op hop = {c, y};
+    if (o->curvature_check > 0) {
+        dili_ritz r;
+        st = dili_spectrum(dili_hess_apply, &hop, n, o->curvature_check, w, NULL, &r);
+        if (st != DIL_OK)
+            return st;
+        if (dili_negative(c->m, &r))
+            return DIL_NOT_MINIMUM;
+        if (r.lmin + o->cg_eps > 0.0)
+            *dist = gn / (r.lmin + o->cg_eps);
+    }
+    /* the Cauchy step along u = gy / ||gy|| (g and w are scratch until CG
+       starts) */
+    if (gn > 0.0) {
+        dili_copy(n, gy, w);
+        dili_scale(n, 1.0 / gn, w);
+        if ((st = dili_hvp(c, y, w, g)) != DIL_OK)
+            return st;
+        cq = dili_dot(n, w, g);
+        if (cq > 0.0)
+            *dist = fmax(*dist, gn / cq);
+    }
     dili_cg_problem pb = dili_cg_setup(c->m->ny, dili_hess_apply, &hop, o->cg_eps,
                                        o->cg_tol, o->cg_max_iter);
     if (o->cg_x0 != NULL)

@@ -49,9 +49,16 @@ enum dil_status {
     DIL_BAD_ARG,          /* NULL pointer, bad size, bad option, missing kernel */
     DIL_NOT_STATIONARY,   /* backward at a y with ||df/dy|| > stationary_tol:
                              the IFT does not hold there; outputs still computed */
-    DIL_SINGULAR,         /* dense backward: H + eps I is numerically singular */
+    DIL_SINGULAR,         /* dense backward: H + eps I is numerically
+                             singular; root form: J is (eps = 0) */
     DIL_LINE_SEARCH,      /* forward: no step gave sufficient decrease */
-    DIL_NO_MEMORY         /* work == NULL and the allocation failed */
+    DIL_NO_MEMORY,        /* work == NULL and the allocation failed */
+    DIL_NOT_MINIMUM       /* H = d2f/dy2 at y is not positive semi-definite
+                             (forward: a saddle or maximum that could not be
+                             left; backward: y is not a minimum, so the IFT
+                             derivative is that of the wrong point).  Root
+                             form: never (its status for a singular J is
+                             DIL_SINGULAR) */
 };
 
 /* Forward solvers (dil_options.solver). */
@@ -95,8 +102,10 @@ typedef int (*dil_user_solver)(const dil_model *m, const double *x,
 typedef struct dil_options {
     /* --- the SPEC members --- */
     int    solver;       /* DIL_SOLVER_*; default DIL_SOLVER_NEWTON */
-    double tol;          /* forward stop: ||df/dy|| <= tol (residual solvers:
-                            also ||r|| <= tol); default 1e-10 */
+    double tol;          /* forward stop: ||df/dy|| <= tol, with the model
+                            step small (step_tol), or the gradient at its
+                            rounding floor (docs/solvers.md); residual
+                            solvers also stop on ||r|| <= tol; default 1e-10 */
     int    max_iter;     /* forward iteration limit; default 100.  0 only
                             checks the initial guess.  Gradient descent and
                             fixed point usually need far more. */
@@ -114,9 +123,12 @@ typedef struct dil_options {
     double *cg_solution; /* if not NULL, the backward stores g here (ny), e.g.
                             to warm-start the next call through cg_x0 (the
                             two may be the same array) */
-    double stationary_tol; /* backward: DIL_NOT_STATIONARY when ||df/dy|| at
-                            y (root form: ||r||) exceeds this; default 1e-6;
-                            HUGE_VAL disables */
+    double stationary_tol; /* backward: DIL_NOT_STATIONARY when the distance
+                            from y to the stationary point that H predicts
+                            exceeds stationary_tol (1 + ||y||), which for
+                            unit curvature is ||df/dy|| > stationary_tol
+                            (docs/solvers.md); root form: ||r|| exceeds it;
+                            default 1e-6; HUGE_VAL disables */
     int    lbfgs_memory; /* L-BFGS pairs kept; default 8 */
     int    inner_max_iter; /* inner CG cap of Newton-CG and Gauss-Newton;
                             0 (default): max(2*ny, 50) */
@@ -131,6 +143,14 @@ typedef struct dil_options {
     dil_user_solver user_solver; /* DIL_SOLVER_USER only; default NULL */
     void  *user_context;  /* passed to user_solver; default NULL */
     size_t user_work_size; /* extra doubles user_solver needs; default 0 */
+    double step_tol;     /* forward stop also needs the model step along g,
+                            ||g|| / (g'Hg / g'g), <= step_tol (1 + ||y||);
+                            0 (default): the same value as tol */
+    int    curvature_check; /* Lanczos steps (at most 64, and at most ny)
+                            certifying that H is positive semi-definite where
+                            a forward solver converges and where a score-form
+                            backward is evaluated (root form: J nonsingular);
+                            0 disables; default 10 */
 } dil_options;
 
 typedef struct dil_info {

@@ -78,19 +78,42 @@ size_t dili_mul(size_t a, size_t b);
 /* descent.c: what every descent solver does at its start and stop     */
 /* ------------------------------------------------------------------ */
 
-/* The stopping test at the top of every descent iteration k: records
-   k, f and ||g|| in info; DIL_OK when ||g|| <= tol, DIL_MAX_ITER when k
-   reached max_iter, else -1 (go on). */
-int dili_stop(dil_info *in, int k, double f, double gn, const dil_options *o);
+/* A descent solver's iterate, shared with the stopping test. */
+typedef struct dili_iter {
+    double *y, *g;        /* the iterate and its gradient (ny each) */
+    double f, gn;         /* its score and ||g|| */
+    int k;                /* iterations: accepted steps and escapes */
+    int stalled;          /* the last step changed f by rounding only */
+    int failed;           /* the last line search failed */
+    double *cw;           /* dili_descent_work(ny) doubles */
+    int no_escape;        /* negative curvature: DIL_NOT_MINIMUM at once */
+} dili_iter;
+
+enum { DILI_GO_ON = -1, DILI_ESCAPED = -2 };
+
+size_t dili_descent_work(int n);    /* curvature block + a trial point */
 
 /* The start of every descent solver: *f = score(y) and g = grad(y), with
    info's score and grad_norm set; DIL_OK or DIL_NOT_FINITE. */
 int dili_start(dili_ctx *c, const double *y, double *f, double *g);
 
-/* After an accepted step to y (score f): g = grad(y).  On a non-finite
-   gradient the figures of the step are recorded (iterations k + 1) and
-   DIL_NOT_FINITE returned. */
-int dili_after_step(dili_ctx *c, int k, const double *y, double f, double *g);
+/* After a step to it->y (score f_new): g (unless have_g: the caller has
+   stored it), gn, f, stalled, failed and k updated.  On a non-finite
+   gradient info gets the step's figures and DIL_NOT_FINITE is returned. */
+int dili_after_step(dili_ctx *c, dili_iter *it, double f_new, int have_g);
+
+/*
+ * The stopping test at the top of every iteration (descent.c): records the
+ * figures in info; DIL_OK (converged and certified), DIL_MAX_ITER,
+ * DIL_LINE_SEARCH (it->failed and not converged), DIL_NOT_MINIMUM,
+ * DIL_NOT_FINITE, DILI_ESCAPED (moved off a saddle: curvature memory is
+ * stale) or DILI_GO_ON.
+ */
+int dili_stop(dili_ctx *c, dili_iter *it, const dil_options *o);
+
+/* 1 when Ritz values show a clearly negative eigenvalue of H. */
+struct dili_ritz;
+int dili_negative(const dil_model *m, const struct dili_ritz *r);
 
 /* ------------------------------------------------------------------ */
 /* call.c (with the prologue below): which kernels a method needs      */
@@ -258,6 +281,37 @@ typedef struct dili_normal_op {
 int dili_normal_apply(void *op, const double *v, double *av);
 
 /* ------------------------------------------------------------------ */
+/* curvature.c: Lanczos on the Hessian, the curvature operator         */
+/* ------------------------------------------------------------------ */
+
+#define DILI_MAX_LANCZOS 64   /* the largest curvature_check */
+
+/* H at y as a dili_apply_fn: the HVP kernel, or central differences of the
+   gradient when the model has none.  w: dili_curv_work(ny) doubles. */
+typedef struct dili_curv {
+    dili_ctx *c;
+    const double *y;
+    double *w;
+} dili_curv;
+int dili_curv_apply(void *op, const double *v, double *hv);
+size_t dili_curv_work(int n);                       /* 7n */
+
+/* Extreme Ritz values of k Lanczos steps and the steps (products) done. */
+typedef struct dili_ritz {
+    double lmin, lmax;
+    int steps;
+} dili_ritz;
+
+/*
+ * min(k, n, DILI_MAX_LANCZOS) Lanczos steps on the symmetric operator from
+ * a fixed pseudo-random start; w holds 3n doubles (the first 3n of a
+ * dili_curv work block will do).  With u != NULL, u (n) also gets the unit
+ * Ritz vector of lmin (k more products).  DIL_OK or DIL_NOT_FINITE.
+ */
+int dili_spectrum(dili_apply_fn apply, void *op, int n, int k, double *w,
+                  double *u, dili_ritz *out);
+
+/* ------------------------------------------------------------------ */
 /* linesearch.c: Armijo backtracking and the weak Wolfe search         */
 /* ------------------------------------------------------------------ */
 
@@ -294,10 +348,14 @@ double dili_armijo_slack(double f0);
 /* backward.c: the score form shared by the CG and dense rows          */
 /* ------------------------------------------------------------------ */
 
-/* The score form's core, shared by the CG and dense rows: stationarity,
-   g from `solve`, then the two IFT products.  w: 2 ny + what solve needs. */
+/* The score form's core, shared by the CG and dense rows: g from `solve`,
+   stationarity, then the two IFT products.  w: 2 ny + what solve needs.
+   `solve` gets gy = df/dy at y (gn = ||gy|| > 0) and sets *dist, its
+   estimate of the distance to the stationary point, ||H^-1 gy|| (or
+   -1 when H gives none). */
 typedef int (*dili_linsolve_fn)(dili_ctx *c, const double *y, const double *b,
-                                double *g, const dil_options *o, double *w);
+                                double *g, const double *gy, double *dist,
+                                const dil_options *o, double *w);
 int dili_score_backward(dili_ctx *c, const double *y, const double *b,
                         const dili_outputs *out, const dil_options *o, double *w,
                         dili_linsolve_fn solve);

@@ -30,9 +30,31 @@
 
 static size_t gauss_newton_work(const dil_model *m, const dil_options *o)
 {
-    /* r, r_try, J p (nres each); g, p, y_try, b (ny each); CG r, d, Ad */
+    /* r, r_try, J p (nres each); g, p, y_try, b (ny each); CG r, d, Ad;
+       the curvature check's block */
     return dili_add(dili_add(dili_mul(3, (size_t)m->nres), dili_mul(4, (size_t)m->ny)),
-                    dili_cg_work(m->ny));
+                    dili_add(dili_cg_work(m->ny), dili_curv_work(m->ny)));
+}
+
+/*
+ * A stationary point of 1/2 |r|^2 with r != 0 may be a saddle of f: check
+ * H (the score's HVP, or differences of its gradient) by Lanczos when the
+ * model has those kernels.  Gauss-Newton's own matrix J^T J is positive
+ * semi-definite everywhere and cannot tell; and it does not escape (use
+ * Newton for that): DIL_NOT_MINIMUM.
+ */
+static int gn_certify(dili_ctx *c, const double *y, const dil_options *o, double *cw)
+{
+    dili_curv cv = {c, y, cw};
+    dili_ritz r;
+    int st;
+    if (o->curvature_check == 0
+        || !dili_has_kernels(c->m, c->m->score_hvp_yy ? DILI_K_HVP : DILI_K_GRAD))
+        return DIL_OK;
+    st = dili_spectrum(dili_curv_apply, &cv, c->m->ny, o->curvature_check, cw, NULL, &r);
+    if (st != DIL_OK)
+        return st;
+    return dili_negative(c->m, &r) ? DIL_NOT_MINIMUM : DIL_OK;
 }
 
 /* The iterate and its figures: y, r = r(y), f = |r|^2/2, g = J^T r. */
@@ -102,15 +124,16 @@ static int gn_attempt(dili_ctx *c, gn_state *z, const double *p, double pred,
 /*
  * Contract: a residual model (nres > 0, residual kernels present), checked
  * by the caller; w holds gauss_newton_work doubles.  Stops with DIL_OK when
- * ||J^T r|| <= tol or ||r|| <= tol; else DIL_MAX_ITER, DIL_LINE_SEARCH
- * (max_backtracks rejected steps in a row) or DIL_NOT_FINITE.  y is the
+ * ||r|| <= tol, or ||J^T r|| <= tol and the curvature check passes (else
+ * DIL_NOT_MINIMUM); else DIL_MAX_ITER, DIL_LINE_SEARCH (max_backtracks
+ * rejected steps in a row) or DIL_NOT_FINITE.  y is the
  * best iterate on every return.
  */
 static int gauss_newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
     int n = c->m->ny, nr = c->m->nres, k, st, i;
     double *r = w, *rt = r + nr, *jp = rt + nr, *g = jp + nr, *p = g + n;
-    double *yt = p + n, *b = yt + n, *cw = b + n;
+    double *yt = p + n, *b = yt + n, *cw = b + n, *vw = cw + dili_cg_work(n);
     dil_info *in = c->info;
     gn_state z = {y, r, g, 0.0, 0.0, 0.0, 2.0, 0};
     dili_normal_op op = {c, y, jp};
@@ -133,8 +156,10 @@ static int gauss_newton_run(dili_ctx *c, double *y, const dil_options *o, double
         in->score = z.f;
         in->grad_norm = gn;
         in->residual_norm = z.rn;
-        if (gn <= o->tol || z.rn <= o->tol)
-            return DIL_OK;
+        if (z.rn <= o->tol)
+            return DIL_OK;                      /* a root: a global minimum */
+        if (gn <= o->tol)
+            return gn_certify(c, y, o, vw);
         if (k >= o->max_iter)
             return DIL_MAX_ITER;
 

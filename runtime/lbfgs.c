@@ -24,10 +24,12 @@
 
 static size_t lbfgs_work(const dil_model *m, const dil_options *o)
 {
-    /* S, V (mem*ny each), rho and alpha (mem each), g, g_new, d, y_try */
+    /* S, V (mem*ny each), rho and alpha (mem each), g, g_new, d, y_try,
+       then the stopping test's block */
     size_t mem = (size_t)(o->lbfgs_memory > 0 ? o->lbfgs_memory : 1);
     size_t pairs = dili_mul(dili_mul(2, mem), (size_t)m->ny);
-    return dili_add(dili_add(pairs, dili_mul(2, mem)), dili_mul(4, (size_t)m->ny));
+    return dili_add(dili_add(dili_add(pairs, dili_mul(2, mem)), dili_mul(4, (size_t)m->ny)),
+                    dili_descent_work(m->ny));
 }
 
 static int lbfgs_check(const dil_options *o)
@@ -89,54 +91,65 @@ static void add_pair(lbfgs_mem *L, double t, const double *d, const double *g,
     }
 }
 
+/* Steepest descent from y with a unit-length first trial, after the
+   quasi-Newton direction failed or when there is no curvature yet. */
+static void steepest(int n, const dili_iter *it, double *d, dili_search *s)
+{
+    int j;
+    for (j = 0; j < n; j++)
+        d[j] = -it->g[j];
+    *s = (dili_search){it->y, d, it->f, -it->gn * it->gn, fmin(1.0, 1.0 / it->gn)};
+}
+
 /*
  * Contract as newton_run: w holds lbfgs_work doubles; returns DIL_OK,
- * DIL_MAX_ITER, DIL_LINE_SEARCH or DIL_NOT_FINITE with y the best
- * (lowest-score) iterate.
+ * DIL_MAX_ITER, DIL_LINE_SEARCH, DIL_NOT_MINIMUM or DIL_NOT_FINITE with y
+ * the best (lowest-score) iterate.
  */
 static int lbfgs_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
-    int n = c->m->ny, mem = o->lbfgs_memory, k, st, j;
+    int n = c->m->ny, mem = o->lbfgs_memory, st;
     lbfgs_mem L = {n, mem, 0, 0, w, w + (size_t)mem * n, w + 2 * (size_t)mem * n,
                    w + 2 * (size_t)mem * n + mem};
     double *g = L.alpha + mem, *gt = g + n, *d = gt + n, *yt = d + n;
-    double f, gn;
-    dil_info *in = c->info;
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, yt + n, 0};
 
-    st = dili_start(c, y, &f, g);
-    if (st != DIL_OK)
+    if ((st = dili_start(c, y, &it.f, g)) != DIL_OK)
         return st;
-
-    for (k = 0;; k++) {
+    it.gn = dili_norm(n, g);
+    for (;;) {
         dili_found to = {yt, gt, 0.0, 0.0};
         dili_search s;
 
-        gn = dili_norm(n, g);
-        if ((st = dili_stop(in, k, f, gn, o)) >= 0)
+        st = dili_stop(c, &it, o);
+        if (st == DILI_ESCAPED) {
+            L.count = 0;        /* pairs from the other side of a saddle */
+            continue;
+        }
+        if (st != DILI_GO_ON)
             return st;
         two_loop(&L, g, d);
-        s = (dili_search){y, d, f, dili_dot(n, g, d), 1.0};
+        s = (dili_search){y, d, it.f, dili_dot(n, g, d), 1.0};
         if (L.count == 0 || !(s.g0d < 0.0)) {
             L.count = 0;
-            for (j = 0; j < n; j++)
-                d[j] = -g[j];
-            /* without curvature information, a unit-length first trial */
-            s = (dili_search){y, d, f, -gn * gn, fmin(1.0, 1.0 / gn)};
+            steepest(n, &it, d, &s);
         }
         st = dili_wolfe(c, &s, o, &to);
         if (st == DIL_LINE_SEARCH && L.count > 0) {
             L.count = 0;
-            for (j = 0; j < n; j++)
-                d[j] = -g[j];
-            s = (dili_search){y, d, f, -gn * gn, fmin(1.0, 1.0 / gn)};
+            steepest(n, &it, d, &s);
             st = dili_wolfe(c, &s, o, &to);
+        }
+        if (st == DIL_LINE_SEARCH) {
+            it.failed = 1;
+            continue;
         }
         if (st != DIL_OK)
             return st;
         add_pair(&L, to.t, d, g, gt);
         dili_copy(n, yt, y);
         dili_copy(n, gt, g);
-        f = to.f;
+        dili_after_step(c, &it, to.f, 1);
     }
 }
 

@@ -31,8 +31,10 @@
 
 static size_t newton_work(const dil_model *m, const dil_options *o)
 {
-    /* g, p, y_try (also the CG right-hand side -g), CG's r, d, Hd */
-    return dili_add(dili_mul(3, (size_t)m->ny), dili_cg_work(m->ny));
+    /* g, p, y_try (also the CG right-hand side -g), CG's r, d, Hd, then
+       the stopping test's block */
+    return dili_add(dili_add(dili_mul(3, (size_t)m->ny), dili_cg_work(m->ny)),
+                    dili_descent_work(m->ny));
 }
 
 /*
@@ -83,59 +85,77 @@ static int newton_search(dili_ctx *c, const double *y, double f, const double *g
 }
 
 /*
+ * The Newton direction p for H p = -g by the inner CG (forcing term as
+ * relative tolerance), Steihaug-truncated, with negative curvature added;
+ * *gtp = g'p < 0, *steepest when p = -g.  cw holds CG's 3n doubles.
+ */
+static int newton_direction(dili_ctx *c, dili_cg_problem *pb, const double *g,
+                            double gn, double *p, double *rhs, double *cw,
+                            double *gtp, int *steepest)
+{
+    int n = c->m->ny, i, cst;
+    for (i = 0; i < n; i++)
+        rhs[i] = -g[i];
+    pb->rtol = fmin(pb->rtol, sqrt(gn));  /* pb->rtol: inner_tol on entry */
+    cst = dili_cg_run(pb, rhs, p, 0, cw, c->info);
+    if (cst == DIL_NOT_FINITE)
+        return DIL_NOT_FINITE;
+    if (cst == DIL_CG_BREAKDOWN)        /* cw + n, cw + 2n: CG's d and Hd */
+        add_negative_curvature(n, g, p, cw + n, cw + 2 * n);
+    /* DIL_CG_MAX_ITER: the truncated iterate is still a descent direction.
+       DIL_CG_BREAKDOWN at the first inner step: p = 0, so fall back to
+       steepest descent (Steihaug). */
+    *gtp = dili_dot(n, g, p);
+    *steepest = 0;
+    if (!(*gtp < 0.0)) {        /* breakdown at once, or lost to rounding */
+        for (i = 0; i < n; i++)
+            p[i] = -g[i];
+        *gtp = -gn * gn;
+        *steepest = 1;
+    }
+    return DIL_OK;
+}
+
+/*
  * Contract: c, y (ny, finite), o checked by the caller; w holds
  * newton_work doubles.  Fills c->info (iterations, score, grad_norm, CG
- * figures) and returns DIL_OK, DIL_MAX_ITER, DIL_LINE_SEARCH or
- * DIL_NOT_FINITE; y is the best iterate on every return.
+ * figures) and returns DIL_OK, DIL_MAX_ITER, DIL_LINE_SEARCH,
+ * DIL_NOT_MINIMUM or DIL_NOT_FINITE; y is the best iterate on every return.
  */
 static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
-    int n = c->m->ny, k, st, i;
+    int n = c->m->ny, st, steepest;
     double *g = w, *p = g + n, *yt = p + n, *cw = yt + n;
-    double f, gn;
-    dil_info *in = c->info;
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, cw + 3 * (size_t)n, 0};
     dili_hess_op hop = {c, y};
     dili_cg_problem pb = dili_cg_setup(n, dili_hess_apply, &hop, 0.0, 0.0,
                                        o->inner_max_iter);
 
-    st = dili_start(c, y, &f, g);
-    if (st != DIL_OK)
+    if ((st = dili_start(c, y, &it.f, g)) != DIL_OK)
         return st;
-
-    for (k = 0;; k++) {
+    it.gn = dili_norm(n, g);
+    for (;;) {
         double gtp;
-        int cst, steepest = 0;
         dili_found to = {yt, NULL, 0.0, 0.0};
 
-        gn = dili_norm(n, g);
-        if ((st = dili_stop(in, k, f, gn, o)) >= 0)
+        st = dili_stop(c, &it, o);
+        if (st == DILI_ESCAPED)
+            continue;
+        if (st != DILI_GO_ON)
             return st;
-
-        /* inner CG on H p = -g with the forcing term as relative tolerance */
-        for (i = 0; i < n; i++)
-            yt[i] = -g[i];
-        pb.rtol = fmin(o->inner_tol, sqrt(gn));
-        cst = dili_cg_run(&pb, yt, p, 0, cw, in);
-        if (cst == DIL_NOT_FINITE)
-            return DIL_NOT_FINITE;
-        if (cst == DIL_CG_BREAKDOWN)    /* cw + n, cw + 2n: CG's d and Hd */
-            add_negative_curvature(n, g, p, cw + n, cw + 2 * n);
-        /* DIL_CG_MAX_ITER: the truncated iterate is still a descent
-           direction.  DIL_CG_BREAKDOWN at the first inner step: p = 0, so
-           fall back to steepest descent (Steihaug). */
-        gtp = dili_dot(n, g, p);
-        if (!(gtp < 0.0)) {     /* breakdown at once, or lost to rounding */
-            for (i = 0; i < n; i++)
-                p[i] = -g[i];
-            gtp = -gn * gn;
-            steepest = 1;
-        }
-        st = newton_search(c, y, f, g, p, gtp, steepest, o, &to);
+        pb.rtol = o->inner_tol;
+        st = newton_direction(c, &pb, g, it.gn, p, yt, cw, &gtp, &steepest);
         if (st != DIL_OK)
-            return st;          /* y unchanged: the best iterate */
+            return st;
+        st = newton_search(c, y, it.f, g, p, gtp, steepest, o, &to);
+        if (st == DIL_LINE_SEARCH) {
+            it.failed = 1;      /* y unchanged: the best iterate */
+            continue;
+        }
+        if (st != DIL_OK)
+            return st;
         dili_copy(n, yt, y);
-        f = to.f;
-        if ((st = dili_after_step(c, k, y, f, g)) != DIL_OK)
+        if ((st = dili_after_step(c, &it, to.f, 0)) != DIL_OK)
             return st;
     }
 }

@@ -35,6 +35,8 @@ dil_options dil_default_options(void)
     o.user_solver = NULL;
     o.user_context = NULL;
     o.user_work_size = 0;
+    o.step_tol = 0.0;
+    o.curvature_check = 10;
     return o;
 }
 
@@ -51,6 +53,7 @@ const char *dil_status_string(int status)
     case DIL_SINGULAR: return "DIL_SINGULAR";
     case DIL_LINE_SEARCH: return "DIL_LINE_SEARCH";
     case DIL_NO_MEMORY: return "DIL_NO_MEMORY";
+    case DIL_NOT_MINIMUM: return "DIL_NOT_MINIMUM";
     default: return "unknown DIL status";
     }
 }
@@ -63,7 +66,8 @@ int dili_check_options(const dil_options *o)
     if (!(o->tol >= 0.0) || o->max_iter < 0 || !(o->cg_tol >= 0.0)
         || o->cg_max_iter < 0 || !(o->cg_eps >= 0.0) || !isfinite(o->cg_eps)
         || !(o->stationary_tol >= 0.0) || o->inner_max_iter < 0
-        || o->max_backtracks < 1)
+        || o->max_backtracks < 1 || !(o->step_tol >= 0.0)
+        || o->curvature_check < 0 || o->curvature_check > DILI_MAX_LANCZOS)
         return DIL_BAD_ARG;
     if (!(o->armijo_c1 > 0.0 && o->armijo_c1 < 1.0)
         || !(o->inner_tol > 0.0 && o->inner_tol < 1.0))

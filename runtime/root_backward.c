@@ -38,6 +38,7 @@
  * of J, as H itself does at the root; GMRES on J^T directly would not, at
  * the price of a Krylov basis in the workspace (not done).
  */
+#include <float.h>
 #include <math.h>
 
 #include "dil_internal.h"
@@ -51,12 +52,34 @@ static size_t root_work(const dil_model *m)
 }
 
 /*
+ * The root form's meaning: J nonsingular, so that r = 0 defines y*(x, theta)
+ * locally.  With eps = 0 and curvature_check > 0, a few Lanczos steps on
+ * J^T J from a random start (as curvature.c does for H): a smallest Ritz
+ * value at rounding level of the largest (16 eps) is a singular J, and the
+ * call returns DIL_SINGULAR rather than let CG find some z when b happens
+ * to avoid the null space.  With eps > 0 the caller regularises on purpose.
+ * w: 3n doubles.
+ */
+static int check_nonsingular(dili_normal_op *op, int n, const dil_options *o, double *w)
+{
+    dili_ritz r;
+    int st;
+    if (o->cg_eps > 0.0 || o->curvature_check == 0)
+        return DIL_OK;
+    st = dili_spectrum(dili_normal_apply, op, n, o->curvature_check, w, NULL, &r);
+    if (st != DIL_OK)
+        return st;
+    return r.lmin <= 16.0 * DBL_EPSILON * r.lmax ? DIL_SINGULAR : DIL_OK;
+}
+
+/*
  * Contract: nres == ny and the residual kernels present (checked by the
  * caller: residual, residual_jvp_y, residual_vjp_y, and residual_vjp_x /
  * residual_vjp_theta for each output asked for); b (ny) finite; w holds
- * root_work doubles.  Returns DIL_OK, DIL_CG_MAX_ITER,
- * DIL_CG_BREAKDOWN (J^T J + eps I not positive definite: J singular and
- * eps = 0), DIL_NOT_STATIONARY or DIL_NOT_FINITE, with the output rules of
+ * root_work doubles.  Returns DIL_OK, DIL_CG_MAX_ITER, DIL_SINGULAR (J
+ * singular, found by the check), DIL_CG_BREAKDOWN (J^T J + eps I not
+ * positive definite: J singular and eps = 0, met by CG),
+ * DIL_NOT_STATIONARY or DIL_NOT_FINITE, with the output rules of
  * dil_backward.
  */
 static int root_run(dili_ctx *c, const double *y, const double *b,
@@ -82,6 +105,8 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
 
     /* (J^T J + eps I) z = b; the operator's J v scratch is t */
     op.jv = t;
+    if ((st = check_nonsingular(&op, n, o, rest)) != DIL_OK)
+        return st;
     pb = dili_cg_setup(n, dili_normal_apply, &op, o->cg_eps, o->cg_tol, o->cg_max_iter);
     if (o->cg_x0 != NULL)
         dili_copy(n, o->cg_x0, z);
