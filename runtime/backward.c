@@ -85,10 +85,15 @@ int dili_score_backward(dili_ctx *c, const double *y, const double *b,
     double *g = w, *gy = g + n, dist = -1.0;
     dil_info *in = c->info;
 
-    st = dili_grad(c, y, gy);
-    in->grad_norm = dili_norm(n, gy);
-    if (st != DIL_OK)
-        return st;
+    /* with stationary_tol = HUGE_VAL (a caller who has just solved to tol)
+       the gradient is not evaluated at all: grad_norm stays 0 */
+    dili_zero(n, gy);
+    if (!isinf(o->stationary_tol)) {
+        st = dili_grad(c, y, gy);
+        in->grad_norm = dili_norm(n, gy);
+        if (st != DIL_OK)
+            return st;
+    }
     st = solve(c, y, b, g, gy, &dist, o, gy + n);
     if (st != DIL_OK && st != DIL_CG_MAX_ITER)
         return st;
@@ -97,10 +102,9 @@ int dili_score_backward(dili_ctx *c, const double *y, const double *b,
 
     /* dL/dx = -(d2f/dx dy)^T g (+ direct): one mixed VJP with w = g;
        likewise theta */
-    fs = dili_ift_out(c, m->score_vjp_xy, y, g, m->nx, out->dl_dx, out->add_x);
+    fs = dili_ift_out(c, DILI_MIX_XY, y, g, out->dl_dx, out->add_x);
     if (fs == DIL_OK)
-        fs = dili_ift_out(c, m->score_vjp_thetay, y, g, m->ntheta, out->dl_dtheta,
-                          out->add_theta);
+        fs = dili_ift_out(c, DILI_MIX_THETAY, y, g, out->dl_dtheta, out->add_theta);
     if (fs != DIL_OK)
         return fs;
     return stationary(m, y, in->grad_norm, dist, o) ? st : DIL_NOT_STATIONARY;

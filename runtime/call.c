@@ -115,7 +115,7 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
 {
     double *base = work;
     if (base == NULL) {
-        size_t need = dili_add(m->work_size, extra);
+        size_t need = dili_add(dili_add(m->work_size, extra), dili_lin_work(m));
         if (need == 0)
             need = 1;
         if (need >= SIZE_MAX / sizeof(double))
@@ -124,8 +124,14 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
         if (base == NULL)
             return DIL_NO_MEMORY;
     }
-    k->c = (dili_ctx){m, x, theta, base, &k->loc};
+    k->c = (dili_ctx){m, x, theta, base, &k->loc, NULL, NULL, 0};
     k->w = base + m->work_size;
+    if (m->linearise != NULL) {
+        /* after the method's scratch, so that the user solver's layout
+           (kernel scratch, then its own share) is unchanged */
+        k->c.state = k->w + extra;
+        k->c.lin_y = k->c.state + m->state_size;
+    }
     return DIL_OK;
 }
 

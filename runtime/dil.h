@@ -158,7 +158,9 @@ typedef struct dil_info {
     int    status;        /* same value the call returned */
     int    iterations;    /* forward iterations (steps taken) */
     double grad_norm;     /* final ||df/dy||: forward at the returned y;
-                             backward at the given y (fixed point: ||r||) */
+                             backward at the given y (fixed point: ||r||;
+                             score-form backward with stationary_tol =
+                             HUGE_VAL: 0, not evaluated) */
     int    cg_iterations; /* CG iterations of the last linear solve */
     double cg_residual;   /* its final relative residual (dense backward:
                              the true residual ||b - (H+eps I) g|| / ||b||) */
@@ -173,6 +175,7 @@ typedef struct dil_info {
     int    n_jac;         /* Jacobian products: residual J v, J^T w, and the
                              mixed score_vjp_xy / score_vjp_thetay */
     int    n_loss;        /* loss and loss_grad evaluations */
+    int    n_linearise;   /* calls of the model's linearise kernel */
 } dil_info;
 
 /* The defaults documented in dil_options. */
@@ -225,6 +228,36 @@ int dil_loss_gradient(const dil_model *m, const double *y, const double *x,
                       const double *theta, const double *data, double *loss,
                       double *dl_dx, double *dl_dtheta,
                       const dil_options *opt, dil_info *info, double *work);
+
+/*
+ * Batches (SPEC section 5): n instances that share theta.  x, y, data,
+ * dl_dy and dl_dx are n blocks stacked one after another (instance i's x at
+ * x + i*nx); loss has n entries; dl_dtheta is the sum over the instances,
+ * added in index order (the same bits for any thread count, and as a loop
+ * of the single calls accumulating from 0 in that order; an instance whose
+ * outputs are not written adds 0); info is an array of n entries, or NULL.
+ * Each instance follows the rules of its single call, on a workspace of
+ * dil_work_size doubles per thread (allocated once per call), plus
+ * n * ntheta doubles for the dl_dtheta blocks.  nthreads 0 uses OpenMP's
+ * default (every core, unless OMP_NUM_THREADS says otherwise), 1 runs on
+ * the caller's thread; a build without OpenMP always runs serially.
+ * Returns DIL_OK only if every instance did, else the status of the
+ * lowest-numbered failing instance; every instance's own status is in its
+ * info.  n < 0, nthreads < 0 or a bad model: DIL_BAD_ARG (every info
+ * entry says so); the call's own buffers unavailable: DIL_NO_MEMORY.
+ */
+int dil_solve_batch(const dil_model *m, int n, const double *x,
+                    const double *theta, double *y, const dil_options *opt,
+                    dil_info *info, int nthreads);
+int dil_backward_batch(const dil_model *m, int n, const double *y,
+                       const double *x, const double *theta,
+                       const double *dl_dy, double *dl_dx, double *dl_dtheta,
+                       const dil_options *opt, dil_info *info, int nthreads);
+int dil_loss_gradient_batch(const dil_model *m, int n, const double *y,
+                            const double *x, const double *theta,
+                            const double *data, double *loss, double *dl_dx,
+                            double *dl_dtheta, const dil_options *opt,
+                            dil_info *info, int nthreads);
 
 /* A static English name of a status ("DIL_OK", ...); never NULL, also for
    values that are not statuses. */

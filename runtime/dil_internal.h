@@ -30,6 +30,10 @@ typedef struct dili_ctx {
     const double *theta;  /* ntheta, may be NULL when ntheta == 0 */
     double *kw;           /* m->work_size doubles for the kernels */
     dil_info *info;       /* never NULL: counters are kept here */
+    /* linearise once: state (m->state_size) and the y it was computed at
+       (lin_y, ny); NULL when the model has no linearise kernel */
+    double *state, *lin_y;
+    int lin_valid;        /* lin_y holds a linearised point */
 } dili_ctx;
 
 /* ------------------------------------------------------------------ */
@@ -59,16 +63,20 @@ int dili_loss(dili_ctx *c, const double *y, const double *data, double *value);
 int dili_loss_grad(dili_ctx *c, const double *y, const double *data,
                    double *gy, double *gx, double *gtheta);
 
-/* A vector-Jacobian product kernel (score_vjp_xy, residual_vjp_theta, ...). */
-typedef void (*dili_vjp_fn)(const double *y, const double *x, const double *theta,
-                            const double *w, double *out, double *work);
+/* The mixed products that end the IFT. */
+enum { DILI_MIX_XY, DILI_MIX_THETAY, DILI_MIX_RES_X, DILI_MIX_RES_THETA };
 
 /* The last step of the IFT (Theorem 1): out = -J^T w + direct, where J^T w
-   is the kernel's product (len entries) and direct the loss's own partial
-   derivative (NULL: none).  Skipped when out is NULL or len is 0.
-   DIL_OK or DIL_NOT_FINITE. */
-int dili_ift_out(dili_ctx *c, dili_vjp_fn vjp, const double *y, const double *w, int len,
+   is the product `which` (score_vjp_xy, ..., residual_vjp_theta; nx or
+   ntheta entries) and direct the loss's own partial derivative (NULL:
+   none).  Skipped when out is NULL or the length is 0.  DIL_OK or
+   DIL_NOT_FINITE. */
+int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
                  double *out, const double *direct);
+
+/* Doubles of the linearise area (state and a copy of y), 0 without a
+   linearise kernel. */
+size_t dili_lin_work(const dil_model *m);
 
 /* Saturating size arithmetic for work sizes. */
 size_t dili_add(size_t a, size_t b);
@@ -218,8 +226,9 @@ typedef struct dili_call {
  */
 int dili_begin(dili_call *k, const dil_model *m, const dil_options *opt,
                const dili_args *a);
-/* The workspace: the caller's `work`, or m->work_size + extra doubles of
-   ours; sets k->c and k->w.  DIL_OK or DIL_NO_MEMORY. */
+/* The workspace: m->work_size doubles of kernel scratch, `extra` for the
+   method, then dili_lin_work(m) for linearise once; the caller's `work`
+   or ours.  Sets k->c and k->w.  DIL_OK or DIL_NO_MEMORY. */
 int dili_acquire(dili_call *k, const dil_model *m, const double *x,
                  const double *theta, size_t extra, double *work);
 /* Frees what dili_acquire allocated, stores st in info; returns st. */

@@ -88,5 +88,5 @@ size_t dil_work_size(const dil_model *m, const dil_options *opt)
     }
     s = dili_solve_work(m, opt);
     l = dili_loss_work(m, opt);
-    return dili_add(m->work_size, s > l ? s : l);
+    return dili_add(dili_add(m->work_size, s > l ? s : l), dili_lin_work(m));
 }

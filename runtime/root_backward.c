@@ -121,10 +121,9 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
     if (fs != DIL_OK)
         return fs;
     /* dL/dx = -J_x^T a (+ direct), likewise theta */
-    fs = dili_ift_out(c, m->residual_vjp_x, y, a, m->nx, out->dl_dx, out->add_x);
+    fs = dili_ift_out(c, DILI_MIX_RES_X, y, a, out->dl_dx, out->add_x);
     if (fs == DIL_OK)
-        fs = dili_ift_out(c, m->residual_vjp_theta, y, a, m->ntheta, out->dl_dtheta,
-                          out->add_theta);
+        fs = dili_ift_out(c, DILI_MIX_RES_THETA, y, a, out->dl_dtheta, out->add_theta);
     if (fs != DIL_OK)
         return fs;
     if (!stationary)

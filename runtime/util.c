@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dil_internal.h"
 
@@ -127,23 +128,73 @@ int dili_grad(dili_ctx *c, const double *y, double *g)
     return dili_all_finite(c->m->ny, g) ? DIL_OK : DIL_NOT_FINITE;
 }
 
-int dili_ift_out(dili_ctx *c, dili_vjp_fn vjp, const double *y, const double *w, int len,
-                 double *out, const double *direct)
+/*
+ * Linearise once (dil_model.h): the model's linearise kernel stores in
+ * c->state what its *_apply kernels need at y; the apply kernels then cost
+ * only the part of a product that depends on the direction.  The state is
+ * recomputed whenever the point differs from the last one (compared bit
+ * for bit, O(ny) against a kernel call), so every caller, CG, the dense
+ * backward, Newton's inner loop and the curvature check, linearises once
+ * per point without knowing it.  0 when the model has no linearise.
+ */
+static int linearised(dili_ctx *c, const double *y)
 {
-    if (out == NULL || len == 0)
-        return DIL_OK;
-    c->info->n_jac++;
-    vjp(y, c->x, c->theta, w, out, c->kw);
-    for (int i = 0; i < len; i++)
-        out[i] = -out[i] + (direct ? direct[i] : 0.0);
-    return dili_all_finite(len, out) ? DIL_OK : DIL_NOT_FINITE;
+    const dil_model *m = c->m;
+    if (c->state == NULL)
+        return 0;
+    if (!c->lin_valid || memcmp(c->lin_y, y, sizeof(double) * (size_t)m->ny) != 0) {
+        c->info->n_linearise++;
+        m->linearise(y, c->x, c->theta, c->state, c->kw);
+        dili_copy(m->ny, y, c->lin_y);
+        c->lin_valid = 1;
+    }
+    return 1;
+}
+
+size_t dili_lin_work(const dil_model *m)
+{
+    return m->linearise != NULL ? dili_add(m->state_size, (size_t)m->ny) : 0;
 }
 
 int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv)
 {
+    const dil_model *m = c->m;
     c->info->n_hvp++;
-    c->m->score_hvp_yy(y, c->x, c->theta, v, hv, c->kw);
-    return dili_all_finite(c->m->ny, hv) ? DIL_OK : DIL_NOT_FINITE;
+    if (m->score_hvp_yy_apply != NULL && linearised(c, y))
+        m->score_hvp_yy_apply(y, c->x, c->theta, c->state, v, hv, c->kw);
+    else
+        m->score_hvp_yy(y, c->x, c->theta, v, hv, c->kw);
+    return dili_all_finite(m->ny, hv) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
+                 double *out, const double *direct)
+{
+    typedef void (*vjp_fn)(const double *, const double *, const double *,
+                           const double *, double *, double *);
+    typedef void (*apply_fn)(const double *, const double *, const double *,
+                             const double *, const double *, double *, double *);
+    const dil_model *m = c->m;
+    int xs = which == DILI_MIX_XY || which == DILI_MIX_RES_X;
+    int len = xs ? m->nx : m->ntheta, i;
+    vjp_fn plain = which == DILI_MIX_XY ? m->score_vjp_xy
+                   : which == DILI_MIX_THETAY ? m->score_vjp_thetay
+                   : which == DILI_MIX_RES_X ? m->residual_vjp_x : m->residual_vjp_theta;
+    apply_fn apply = which == DILI_MIX_XY ? m->score_vjp_xy_apply
+                     : which == DILI_MIX_THETAY ? m->score_vjp_thetay_apply
+                     : which == DILI_MIX_RES_X ? m->residual_vjp_x_apply
+                     : m->residual_vjp_theta_apply;
+
+    if (out == NULL || len == 0)
+        return DIL_OK;
+    c->info->n_jac++;
+    if (apply != NULL && linearised(c, y))
+        apply(y, c->x, c->theta, c->state, w, out, c->kw);
+    else
+        plain(y, c->x, c->theta, w, out, c->kw);
+    for (i = 0; i < len; i++)
+        out[i] = -out[i] + (direct ? direct[i] : 0.0);
+    return dili_all_finite(len, out) ? DIL_OK : DIL_NOT_FINITE;
 }
 
 int dili_residual(dili_ctx *c, const double *y, double *r)
@@ -155,16 +206,24 @@ int dili_residual(dili_ctx *c, const double *y, double *r)
 
 int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv)
 {
+    const dil_model *m = c->m;
     c->info->n_jac++;
-    c->m->residual_jvp_y(y, c->x, c->theta, v, jv, c->kw);
-    return dili_all_finite(c->m->nres, jv) ? DIL_OK : DIL_NOT_FINITE;
+    if (m->residual_jvp_y_apply != NULL && linearised(c, y))
+        m->residual_jvp_y_apply(y, c->x, c->theta, c->state, v, jv, c->kw);
+    else
+        m->residual_jvp_y(y, c->x, c->theta, v, jv, c->kw);
+    return dili_all_finite(m->nres, jv) ? DIL_OK : DIL_NOT_FINITE;
 }
 
 int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out)
 {
+    const dil_model *m = c->m;
     c->info->n_jac++;
-    c->m->residual_vjp_y(y, c->x, c->theta, w, out, c->kw);
-    return dili_all_finite(c->m->ny, out) ? DIL_OK : DIL_NOT_FINITE;
+    if (m->residual_vjp_y_apply != NULL && linearised(c, y))
+        m->residual_vjp_y_apply(y, c->x, c->theta, c->state, w, out, c->kw);
+    else
+        m->residual_vjp_y(y, c->x, c->theta, w, out, c->kw);
+    return dili_all_finite(m->ny, out) ? DIL_OK : DIL_NOT_FINITE;
 }
 
 int dili_loss(dili_ctx *c, const double *y, const double *data, double *value)

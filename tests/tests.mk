@@ -27,7 +27,7 @@ $(BUILD)/tests/minimum/%.c: tests/minimum/%.dil $(BUILD)/dilc
 	@echo "  DILC    $<"
 	$(Q)$(BUILD)/dilc $< -o $@
 
-$(BUILD)/tests/minimum/%.o: $(BUILD)/tests/minimum/%.c
+$(BUILD)/tests/minimum/%.o: $(BUILD)/tests/minimum/%.c runtime/dil_model.h
 	@echo "  CC      $<"
 	$(Q)$(CC) -std=c99 $(OPT) $(GEN_WARN_EMITTED) $(SAN) -Iruntime -c $< -o $@
 
