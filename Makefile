@@ -288,10 +288,11 @@ DIL_VERSION  := $(shell sed -n 's/^\#define DIL_VERSION "\(.*\)"/\1/p' runtime/d
 DIL_ABI      := $(shell sed -n 's/^\#define DIL_ABI_VERSION \([0-9]*\).*/\1/p' runtime/dil.h)
 DIL_SO       := libdil.so.$(DIL_VERSION)
 DIL_SONAME   := libdil.so.$(DIL_ABI)
-# Libraries a static link of libdil needs beyond -lm (dil.pc Libs.private).
-DIL_PC_LIBS_PRIVATE ?=
+# Libraries a static link of libdil needs beyond -lm (dil.pc Libs.private):
+# OpenMP's runtime when the batch calls were built with it.
+DIL_PC_LIBS_PRIVATE ?= $(OPENMP)
 # What libdil.so links with beyond libm.
-DIL_SO_LIBS  ?=
+DIL_SO_LIBS  ?= $(OPENMP)
 
 .PHONY: install uninstall
 all: $(BUILD)/libdil.so
