@@ -43,8 +43,10 @@ compare() {
         fail "$dil: a loop rolled under --unroll"
         return
     fi
-    $CC -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -Iruntime -I"$D" -c "$D/r_$name.c" \
-        -o "$D/r_$name.o" && \
+    # -Wno-missing-field-initializers: until dilc emits the linearise-once
+    # members of dil_model (as the Makefile's GEN_WARN_EMITTED)
+    $CC -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -Wno-missing-field-initializers \
+        -Iruntime -I"$D" -c "$D/r_$name.c" -o "$D/r_$name.o" && \
     $CC -std=c99 -O0 -Iruntime -I"$D" -c "$D/u_$name.c" -o "$D/u_$name.o" && \
     $CC -std=c99 -O2 -Wall -Wextra -Werror -Iruntime -DROLLED="r_${name}_model" \
         -DUNROLLED="u_${name}_model" tests/rolled/compare.c "$D/r_$name.o" "$D/u_$name.o" \
