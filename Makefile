@@ -42,7 +42,7 @@ deps:
 
 # ---------------------------------------------------------------- compiler
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-COMPILER_GEN := $(BUILD)/compiler/parser.c $(BUILD)/compiler/scanner.c
+COMPILER_GEN := $(BUILD)/compiler/parser.c $(BUILD)/compiler/scanner.c $(BUILD)/compiler/vmath_text.c
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(COMPILER_GEN:.c=.o)
 COMPILER_INC := -Icompiler -I$(BUILD)/compiler
 
@@ -55,6 +55,12 @@ $(BUILD)/compiler/scanner.c $(BUILD)/compiler/scanner.h: compiler/scanner.l | de
 	@mkdir -p $(@D)
 	@echo "  FLEX    $<"
 	$(Q)flex -o $(BUILD)/compiler/scanner.c --header-file=$(BUILD)/compiler/scanner.h $<
+
+# compiler/vmath.h as a string table (docs/vmath.md).
+$(BUILD)/compiler/vmath_text.c: compiler/vmath.h scripts/vmath_text.sh
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)sh scripts/vmath_text.sh compiler/vmath.h > $@.tmp && mv $@.tmp $@
 
 # Everything in the compiler may include the generated headers.
 $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/compiler/main.o: | $(BUILD)/compiler/parser.h $(BUILD)/compiler/scanner.h
@@ -149,6 +155,32 @@ $(BUILD)/bench/kernels_%: bench/kernels.c $(BUILD)/gen/%.o
 bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%)
 	$(Q)BUILD=$(BUILD) sh bench/run.sh $(BENCH_MODELS)
 
+# make bench-vmath   libm's tanh, exp, ... against compiler/vmath.h's, ns per
+#                    element at -O2 and at -O3 -march=native (docs/vmath.md).
+# make check-vmath-full   tests/check_vmath.c with 4e6 points per range, built
+#                    at -O2 and at -O3 -march=native (gnu99: FMA contraction on).
+.PHONY: bench-vmath check-vmath-full
+VMATH_BENCH_FLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -Icompiler
+$(BUILD)/bench/vmath_O2: bench/vmath.c compiler/vmath.h
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(VMATH_BENCH_FLAGS) -O2 $< -lm -o $@
+$(BUILD)/bench/vmath_native: bench/vmath.c compiler/vmath.h
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(VMATH_BENCH_FLAGS) -O3 -march=native $< -lm -o $@
+bench-vmath: $(BUILD)/bench/vmath_O2 $(BUILD)/bench/vmath_native
+	$(Q)BUILD=$(BUILD) sh bench/vmath.sh
+
+$(BUILD)/tests/check_vmath_native: tests/check_vmath.c compiler/vmath.h $(BUILD)/libdilc.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) -std=gnu99 -D_POSIX_C_SOURCE=200809L -O3 -march=native $(WARN) $(CHECK_CFLAGS) \
+	    $(TEST_INC) $< $(BUILD)/libdilc.a $(CHECK_LIBS) -lgmp -lm -o $@
+check-vmath-full: $(BUILD)/tests/check_vmath $(BUILD)/tests/check_vmath_native
+	$(Q)for t in check_vmath check_vmath_native; do echo "== $$t"; \
+	    VMATH_POINTS=$${VMATH_POINTS:-4000000} VMATH_VERBOSE=1 nice -n 10 $(BUILD)/tests/$$t || exit 1; done
+
 # -------------------------------------------------------------------- fuzz
 # make fuzz FUZZ_SECONDS=N   builds fuzz/fuzz_dilc.c (libFuzzer, clang) with
 #                            the whole compiler under ASan+UBSan in
@@ -163,7 +195,8 @@ FUZZ_ARGS    ?=
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = $(CSTD) -O1 -g $(WARN) $(FUZZ_SAN) -MMD -MP
 FUZZ_OBJ     := $(COMPILER_SRC:%.c=$(BUILD)/fuzz/%.o) \
-                $(BUILD)/fuzz/compiler/parser.o $(BUILD)/fuzz/compiler/scanner.o
+                $(BUILD)/fuzz/compiler/parser.o $(BUILD)/fuzz/compiler/scanner.o \
+                $(BUILD)/fuzz/compiler/vmath_text.o
 
 $(BUILD)/fuzz/compiler/%.o: compiler/%.c | $(BUILD)/compiler/parser.h $(BUILD)/compiler/scanner.h
 	@mkdir -p $(@D)
