@@ -179,12 +179,13 @@ static void put_const(Str *s, mpq_srcptr q)
 /* Where a stored value is: element (r, c) at base[off + r*ld + c]. */
 static const char *storage(const Emitter *e, const Value *v, long *off)
 {
-    *off = v->home == HOME_OUT ? v->off : 0;
+    *off = v->home == HOME_OUT || v->home == HOME_STATE ? v->off : 0;
     switch (v->home) {
     case HOME_LOCAL: return arena_printf("s%d", v->node->id);
     case HOME_WORK: return arena_printf("t%d", v->node->id);
     case HOME_OUT: return e->k->info->outs[v->out];
-    case HOME_FUSED: break;
+    case HOME_STATE: return "state";
+    case HOME_FUSED: case HOME_NONE: break;
     }
     unreachable();
 }
@@ -609,19 +610,24 @@ static void emit_copy(Emitter *e, Node *o, int out)
 /* One kernel                                                           */
 /* ------------------------------------------------------------------ */
 
-/* The C signature of SPEC section 4, from the kernel's row of KERNELS. */
-static const char *signature(const KernelInfo *ki, const char *prefix)
+/* The C signature of SPEC section 4, from the kernel's row of KERNELS;
+   an apply kernel takes the state before its direction, linearise
+   writes it (runtime/dil_model.h). */
+static const char *signature(const KernelInfo *ki, Form form, const char *prefix)
 {
     const char *in = "const double *y, const double *x, const double *theta";
     const char *extra = "";
     if (ki->data)
         extra = arena_printf("%sconst double *data, ", extra);
+    if (form != FORM_PLAIN)
+        extra = form == FORM_APPLY ? "const double *state, " : "double *state, ";
     if (ki->dir)
         extra = arena_printf("%sconst double *%s, ", extra, ki->dir);
     for (int i = 0; i < ki->nouts; i++)
         extra = arena_printf("%sdouble *%s, ", extra, ki->outs[i]);
-    return arena_printf("%s %s_%s(%s,%s%sdouble *work)", ki->returns ? "double" : "void", prefix,
-                        ki->name, in, *extra ? "\n    " : " ", extra);
+    return arena_printf("%s %s_%s%s(%s,%s%sdouble *work)", ki->returns ? "double" : "void",
+                        prefix, ki->name, form == FORM_APPLY ? "_apply" : "", in,
+                        *extra ? "\n    " : " ", extra);
 }
 
 /* The parameters a kernel's body never reads, as (void) statements. */
@@ -650,7 +656,9 @@ static void emit_kernel(FILE *fp, const KernelSchedule *ks, const char *prefix)
     e.s = ks;
     e.k = ks->k;
     e.out = fp;
-    fprintf(fp, "/* %s */\n%s\n{\n", ks->k->info->doc, signature(ks->k->info, prefix));
+    fprintf(fp, "/* %s%s */\n%s\n{\n", ks->k->info->doc,
+            ks->form == FORM_APPLY ? ", from the state of linearise" : "",
+            signature(ks->k->info, ks->form, prefix));
     put_unused(fp, ks);
     for (int i = 0; i < ks->nsteps; i++) {
         const Step *st = &ks->steps[i];
@@ -700,12 +708,36 @@ static void emit_kernels(FILE *fp, const Schedule *sc, const char *p)
     for (int i = 0; i < K__COUNT; i++)
         if (sc->k[i].k)
             emit_kernel(kf, &sc->k[i], p);
+    if (sc->lin.k)
+        emit_kernel(kf, &sc->lin, p);
+    for (int i = 0; i < K__COUNT; i++)
+        if (sc->apply[i].k)
+            emit_kernel(kf, &sc->apply[i], p);
     fclose(kf);
     for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++)
         if (helpers_used & helpers[i].flag)
             fprintf(fp, "%s\n", helpers[i].text);
     fwrite(kbuf, 1, klen, fp);
     free(kbuf);
+}
+
+/* state_size, linearise and one pointer per kernel with a direction
+   (runtime/dil_model.h; kern.c checks the order), NULL where none. */
+static void emit_linearise_members(FILE *fp, const Schedule *sc, const char *p)
+{
+    fprintf(fp, "    %ld,\n", sc->state);
+    if (sc->lin.k)
+        fprintf(fp, "    %s_linearise,\n", p);
+    else
+        fputs("    NULL,\n", fp);
+    for (int i = 0; i < K__COUNT; i++) {
+        if (!kernel_info[i].dir)
+            continue;
+        if (sc->apply[i].k)
+            fprintf(fp, "    %s_%s_apply,\n", p, kernel_info[i].name);
+        else
+            fputs("    NULL,\n", fp);
+    }
 }
 
 int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
@@ -782,11 +814,12 @@ int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
         fprintf(fp, "    %s_theta_init,\n", p);
     else
         fputs("    NULL,\n", fp);
+    emit_linearise_members(fp, sc, p);
     fputs("};\n", fp);
     return ferror(fp) ? -1 : 0;
 }
 
-int emit_h(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
+int emit_h(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
 {
     const char *p = opt->prefix;
     char *guard = arena_printf("DIL_GENERATED_%s_H", p);
@@ -803,8 +836,13 @@ int emit_h(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
     fprintf(fp, "extern const dil_model %s_model;\n\n", p);
     fputs("/* The kernels, also reachable through the descriptor. */\n", fp);
     for (int i = 0; i < K__COUNT; i++)
-        if (ks->k[i].info)
-            fprintf(fp, "%s;\n", signature(&kernel_info[i], p));
+        if (sc->k[i].k)
+            fprintf(fp, "%s;\n", signature(&kernel_info[i], FORM_PLAIN, p));
+    if (sc->lin.k)
+        fprintf(fp, "%s;\n", signature(&linearise_info, FORM_LINEARISE, p));
+    for (int i = 0; i < K__COUNT; i++)
+        if (sc->apply[i].k)
+            fprintf(fp, "%s;\n", signature(&kernel_info[i], FORM_APPLY, p));
     fputs("\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n", fp);
     return ferror(fp) ? -1 : 0;
 }

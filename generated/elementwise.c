@@ -515,6 +515,229 @@ void elementwise_loss_grad(const double *y, const double *x, const double *theta
     }
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void elementwise_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    for (int i = 0; i < 3; i++) {
+        state[i] = (y[i] + (0.5 * x[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 3] = sin(state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 6] = cos(state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 9] = tan((0.25 * state[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 12] = tanh(state[i]);
+    }
+    double *const t24 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        t24[i] = (0.5 * state[i + 12]);
+    }
+    double *const t31 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t31[i] = (0.5 * state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 15] = sinh(t31[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 18] = cosh(t31[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 21] = exp(t31[i]);
+    }
+    double *const t39 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t39[i] = dil_sq(state[i]);
+    }
+    double *const t40 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t40[i] = (1.0 + t39[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 24] = dil_sigmoid(state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 27] = expm1((state[i] / 3.0));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 30] = sqrt(t40[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 33] = (2.0 + t39[i]);
+    }
+    double *const t60 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t60[i] = (1.0 + state[i + 24]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 36] = pow(t60[i], theta[3]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 39] = exp(((-0.5) * t39[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 42] = (0.1 * theta[i]);
+    }
+    double *const t117 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t117[i] = (state[i] * state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 45] = exp((-t117[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 48] = pow(t40[i], (-0.75));
+    }
+    state[51] = (theta[3] - 1.0);
+    for (int i = 0; i < 3; i++) {
+        state[i + 52] = pow(t60[i], state[51]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 55] = log(t60[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 58] = (((state[i] / state[i + 33]) * state[i + 42]) / state[i + 33]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 61] = dil_sign((2.0 + state[i + 3]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 64] = (1.0 / (2.0 * state[i + 30]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 67] = (1.0 / t60[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 70] = (state[i + 24] * (1.0 - state[i + 24]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 73] = (1.0 / t40[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 76] = (2.0 * state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 79] = (1.0 + t117[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 82] = sqrt((1.0 - (t24[i] * t24[i])));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 85] = pow(t40[i], (-1.75));
+    }
+    const double s298 = (state[51] - 1.0);
+    for (int i = 0; i < 3; i++) {
+        state[i + 88] = pow(t60[i], s298);
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void elementwise_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    (void)x;
+    double *const t241 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        t241[i] = (0.5 * v[i]);
+    }
+    double *const t249 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t249[i] = (state[i + 76] * v[i]);
+    }
+    double *const t252 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t252[i] = (state[i + 70] * v[i]);
+    }
+    double *const t284 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t284[i] = (state[i] * v[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        hv[i] = (((0.01 * (v[i] * (3.0 * dil_sq(y[i])))) + (4.0 * v[i])) + ((((((((((((state[i + 42] * (1.1283791670955126 * (state[i + 45] * ((-2.0) * t284[i])))) - (((state[i + 42] / state[i + 33]) * t249[i]) / state[i + 33])) + (state[i + 42] * t252[i])) + ((state[i + 42] * ((1.0 + state[i + 27]) * (v[i] / 3.0))) / 3.0)) + ((state[i + 70] * ((state[i + 42] * (theta[3] * (t252[i] * (state[51] * state[i + 88])))) - (state[i + 42] * ((state[i + 67] * t252[i]) / (1.0 + state[i + 24]))))) + (((state[i + 42] + (state[i + 42] * (theta[3] * state[i + 52]))) + (state[i + 42] * state[i + 67])) * (((1.0 - state[i + 24]) * t252[i]) - (state[i + 24] * t252[i]))))) + ((state[i + 76] * ((((-0.5) * (state[i + 42] * (state[i + 39] * ((-0.5) * t249[i])))) - (((state[i + 42] * ((v[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) - (state[i + 58] * t249[i])) / state[i + 33])) + (((state[i + 42] * (0.25 * (t249[i] * ((-0.75) * state[i + 85])))) - (state[i + 42] * ((state[i + 64] * (2.0 * (state[i + 64] * t249[i]))) / (2.0 * state[i + 30])))) - (state[i + 42] * ((state[i + 73] * t249[i]) / (1.0 + dil_sq(state[i]))))))) + (((((-0.5) * (state[i + 39] * state[i + 42])) - state[i + 58]) + (((state[i + 42] * (0.25 * state[i + 48])) + (state[i + 42] * state[i + 64])) + (state[i + 42] * state[i + 73]))) * (2.0 * v[i])))) + (0.5 * (((state[i + 42] * (state[i + 21] * t241[i])) + (state[i + 42] * (state[i + 18] * t241[i]))) + (state[i + 42] * (state[i + 15] * t241[i]))))) - (state[i + 42] * (((1.0 / state[i + 79]) * (2.0 * t284[i])) / state[i + 79]))) + (state[i + 42] * ((-2.0) * (state[i + 12] * ((1.0 - (state[i + 12] * state[i + 12])) * v[i]))))) + (0.25 * (state[i + 42] * (2.0 * (state[i + 9] * ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * v[i]))))))) - (state[i + 42] * (state[i + 6] * v[i]))) - ((state[i + 42] + (state[i + 42] * state[i + 61])) * (state[i + 3] * v[i]))));
+    }
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void elementwise_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t241 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        t241[i] = (0.5 * w[i]);
+    }
+    double *const t249 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t249[i] = (state[i + 76] * w[i]);
+    }
+    double *const t252 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t252[i] = (state[i + 70] * w[i]);
+    }
+    double *const t284 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t284[i] = (state[i] * w[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        out_x[i] = ((0.5 * ((((((((((((state[i + 42] * (1.1283791670955126 * (state[i + 45] * ((-2.0) * t284[i])))) - (((state[i + 42] / state[i + 33]) * t249[i]) / state[i + 33])) + (state[i + 42] * t252[i])) + ((state[i + 42] * ((1.0 + state[i + 27]) * (w[i] / 3.0))) / 3.0)) + ((state[i + 70] * ((state[i + 42] * (theta[3] * (t252[i] * (state[51] * state[i + 88])))) - (state[i + 42] * ((state[i + 67] * t252[i]) / (1.0 + state[i + 24]))))) + (((state[i + 42] + (state[i + 42] * (theta[3] * state[i + 52]))) + (state[i + 42] * state[i + 67])) * (((1.0 - state[i + 24]) * t252[i]) - (state[i + 24] * t252[i]))))) + ((state[i + 76] * ((((-0.5) * (state[i + 42] * (state[i + 39] * ((-0.5) * t249[i])))) - (((state[i + 42] * ((w[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) - (state[i + 58] * t249[i])) / state[i + 33])) + (((state[i + 42] * (0.25 * (t249[i] * ((-0.75) * state[i + 85])))) - (state[i + 42] * ((state[i + 64] * (2.0 * (state[i + 64] * t249[i]))) / (2.0 * state[i + 30])))) - (state[i + 42] * ((state[i + 73] * t249[i]) / (1.0 + dil_sq(state[i]))))))) + (((((-0.5) * (state[i + 39] * state[i + 42])) - state[i + 58]) + (((state[i + 42] * (0.25 * state[i + 48])) + (state[i + 42] * state[i + 64])) + (state[i + 42] * state[i + 73]))) * (2.0 * w[i])))) + (0.5 * (((state[i + 42] * (state[i + 21] * t241[i])) + (state[i + 42] * (state[i + 18] * t241[i]))) + (state[i + 42] * (state[i + 15] * t241[i]))))) - (state[i + 42] * (((1.0 / state[i + 79]) * (2.0 * t284[i])) / state[i + 79]))) + (state[i + 42] * ((-2.0) * (state[i + 12] * ((1.0 - (state[i + 12] * state[i + 12])) * w[i]))))) + (0.25 * (state[i + 42] * (2.0 * (state[i + 9] * ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * w[i]))))))) - (state[i + 42] * (state[i + 6] * w[i]))) - ((state[i + 42] + (state[i + 42] * state[i + 61])) * (state[i + 3] * w[i])))) - w[i]);
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void elementwise_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t226 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        t226[i] = (state[i + 6] * w[i]);
+    }
+    double *const t233 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t233[i] = ((1.0 - (state[i + 12] * state[i + 12])) * w[i]);
+    }
+    double *const t235 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t235[i] = ((1.0 / state[i + 82]) * (0.5 * t233[i]));
+    }
+    double *const t241 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t241[i] = (0.5 * w[i]);
+    }
+    double *const t249 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t249[i] = ((2.0 * state[i]) * w[i]);
+    }
+    double *const t252 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t252[i] = ((state[i + 24] * (1.0 - state[i + 24])) * w[i]);
+    }
+    double *const t253 = work + 18;
+    for (int i = 0; i < 3; i++) {
+        t253[i] = ((1.0 / (1.0 + state[i + 24])) * t252[i]);
+    }
+    double *const t269 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        t269[i] = ((theta[3] * state[i + 52]) * t252[i]);
+    }
+    double s308 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        s308 += ((0.1 * theta[i]) * ((state[i + 55] * t269[i]) + (state[i + 36] * t253[i])));
+    }
+    out_theta[3] = s308;
+    for (int i = 0; i < 3; i++) {
+        out_theta[i] = (0.1 * (((((((t252[i] + (((((((t233[i] + (((((((t226[i] - (state[i + 3] * w[i])) + ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * w[i]))) + t235[i]) - t235[i]) + ((1.0 / (1.0 + (state[i] * state[i]))) * w[i])) + (state[i + 18] * t241[i])) + (state[i + 15] * t241[i]))) + (state[i + 21] * t241[i])) + ((1.0 / (1.0 + dil_sq(state[i]))) * t249[i])) + t253[i]) + ((1.0 + state[i + 27]) * (w[i] / 3.0))) + ((1.0 / (2.0 * state[i + 30])) * t249[i])) + (state[i + 61] * t226[i]))) + (state[i + 24] * w[i])) + ((w[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) + t269[i]) + ((0.25 * state[i + 48]) * t249[i])) + (state[i + 39] * ((-0.5) * t249[i]))) + ((1.1283791670955126 * state[i + 45]) * w[i])));
+    }
+}
+
 static const dil_symbol elementwise_symbols[5] = {
     {"x", DIL_ROLE_INPUT, 1, {3, 1}, 0},
     {"a", DIL_ROLE_PARAM, 1, {3, 1}, 0},
@@ -547,4 +770,13 @@ const dil_model elementwise_model = {
     elementwise_symbols,
     5,
     elementwise_theta_init,
+    91,
+    elementwise_linearise,
+    elementwise_score_hvp_yy_apply,
+    elementwise_score_vjp_xy_apply,
+    elementwise_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -79,6 +79,45 @@ void kepler_loss_grad(const double *y, const double *x, const double *theta,
     gtheta[0] = 0.0;
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void kepler_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    (void)x;
+    (void)theta;
+    (void)work;
+    state[0] = sin(y[0]);
+    state[1] = cos(y[0]);
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void kepler_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    (void)work;
+    const double s31 = (v[0] - (theta[0] * (state[1] * v[0])));
+    hv[0] = ((2.0 * s31) + ((state[1] * (theta[0] * ((-2.0) * s31))) - ((theta[0] * ((-2.0) * ((y[0] - (theta[0] * state[0])) - x[0]))) * (state[0] * v[0]))));
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void kepler_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work)
+{
+    (void)y;
+    (void)x;
+    (void)work;
+    out_x[0] = ((-2.0) * (w[0] - (theta[0] * (state[1] * w[0]))));
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void kepler_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)work;
+    const double s29 = (state[1] * w[0]);
+    out_theta[0] = ((((-2.0) * ((y[0] - (theta[0] * state[0])) - x[0])) * s29) + (state[0] * ((-2.0) * (w[0] - (theta[0] * s29)))));
+}
+
 static const dil_symbol kepler_symbols[4] = {
     {"M", DIL_ROLE_INPUT, 0, {1, 1}, 0},
     {"e", DIL_ROLE_PARAM, 0, {1, 1}, 0},
@@ -110,4 +149,13 @@ const dil_model kepler_model = {
     kepler_symbols,
     4,
     kepler_theta_init,
+    2,
+    kepler_linearise,
+    kepler_score_hvp_yy_apply,
+    kepler_score_vjp_xy_apply,
+    kepler_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -1776,6 +1776,1037 @@ void lqr_tracking_loss_grad(const double *y, const double *x, const double *thet
     }
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void lqr_tracking_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    double *const t19 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[i + 3*l + 15] * theta[j + 3*l + 15];
+            t19[3*i + j] = acc;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            state[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
+        }
+    }
+    const double s23 = dil_sq(theta[24]);
+    const double s26 = dil_sq(theta[25]);
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            state[2*i + j + 9] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
+        }
+    }
+    double *const t32 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * x[l];
+        t32[i] = acc;
+    }
+    double *const t34 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * y[l];
+        t34[i] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 13] = (t32[i] + t34[i]);
+    }
+    double *const t36 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * state[l + 13];
+        t36[i] = acc;
+    }
+    double *const t38 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * y[l + 2];
+        t38[i] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 16] = (t36[i] + t38[i]);
+    }
+    double *const t40 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * state[l + 16];
+        t40[i] = acc;
+    }
+    double *const t42 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * y[l + 4];
+        t42[i] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 19] = (t40[i] + t42[i]);
+    }
+    double *const t44 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * state[l + 19];
+        t44[i] = acc;
+    }
+    double *const t46 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * y[l + 6];
+        t46[i] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 22] = (t44[i] + t46[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 25] = (state[i + 13] - x[i + 3]);
+    }
+    double *const t50 = work + 0;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[l + 25] * state[j + 3*l];
+        t50[j] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 28] = (state[i + 16] - x[i + 3]);
+    }
+    double *const t54 = work + 3;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[l + 28] * state[j + 3*l];
+        t54[j] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 31] = (state[i + 19] - x[i + 3]);
+    }
+    double *const t59 = work + 6;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[l + 31] * state[j + 3*l];
+        t59[j] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 34] = (state[i + 22] - x[i + 3]);
+    }
+    double *const t64 = work + 9;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[l + 34] * state[j + 3*l];
+        t64[j] = acc;
+    }
+    double *const t85 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        t85[i] = state[i + 22];
+    }
+    t85[2] = state[14];
+    double *const t87 = work + 15;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * state[l + 22];
+        t87[i] = acc;
+    }
+    double *const t92 = work + 17;
+    for (int i = 0; i < 2; i++) {
+        t92[i] = (t87[i] - x[i + 4]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 37] = (2.0 * t92[i]);
+    }
+    double *const t137 = work + 19;
+    for (int i = 0; i < 3; i++) {
+        t137[i] = (2.0 * (t85[i] - x[i + 3]));
+    }
+    double *const t140 = work + 12;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t92[l] * theta[j + 3*l];
+        t140[j] = acc;
+    }
+    double *const t160 = work + 22;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * state[l + 34];
+        t160[i] = acc;
+    }
+    double *const t166 = work + 25;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * state[l + 31];
+        t166[i] = acc;
+    }
+    double *const t172 = work + 28;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * state[l + 28];
+        t172[i] = acc;
+    }
+    double *const t179 = work + 31;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * state[l + 25];
+        t179[i] = acc;
+    }
+    double *const t185 = work + 34;
+    t185[2] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t185[i] = t137[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 39] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
+    }
+    double *const t191 = work + 9;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[l + 39] * theta[j + 3*l];
+        t191[j] = acc;
+    }
+    double *const t193 = work + 12;
+    for (int i = 1; i < 3; i++) t193[i] = 0.0;
+    t193[0] = (0.1 * theta[5]);
+    for (int i = 0; i < 3; i++) {
+        state[i + 42] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
+    }
+    double *const t201 = work + 6;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[l + 42] * theta[j + 3*l];
+        t201[j] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 45] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
+    }
+    double *const t209 = work + 3;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[l + 45] * theta[j + 3*l];
+        t209[j] = acc;
+    }
+    double *const t211 = work + 6;
+    t211[0] = 0.0;
+    t211[2] = 0.0;
+    t211[1] = t137[2];
+    for (int i = 0; i < 3; i++) {
+        state[i + 48] = (((t50[i] + t179[i]) + t209[i]) + t211[i]);
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void lqr_tracking_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t251 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * v[l];
+        t251[i] = acc;
+    }
+    double *const t252 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
+    }
+    double *const t254 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * v[l + 2];
+        t254[i] = acc;
+    }
+    double *const t255 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t255[i] = (t252[i] + t254[i]);
+    }
+    double *const t256 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
+    }
+    double *const t258 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * v[l + 4];
+        t258[i] = acc;
+    }
+    double *const t259 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t259[i] = (t256[i] + t258[i]);
+    }
+    double *const t260 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
+    }
+    double *const t262 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * v[l + 6];
+        t262[i] = acc;
+    }
+    double *const t263 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t263[i] = (t260[i] + t262[i]);
+    }
+    double *const t264 = work + 3;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t251[l] * state[j + 3*l];
+        t264[j] = acc;
+    }
+    double *const t265 = work + 6;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t255[l] * state[j + 3*l];
+        t265[j] = acc;
+    }
+    double *const t266 = work + 18;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t259[l] * state[j + 3*l];
+        t266[j] = acc;
+    }
+    double *const t267 = work + 21;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t263[l] * state[j + 3*l];
+        t267[j] = acc;
+    }
+    double *const t268 = work + 24;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += v[l] * state[j + 2*l + 9];
+        t268[j] = acc;
+    }
+    double *const t269 = work + 26;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += v[l + 2] * state[j + 2*l + 9];
+        t269[j] = acc;
+    }
+    double *const t270 = work + 28;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += v[l + 4] * state[j + 2*l + 9];
+        t270[j] = acc;
+    }
+    double *const t271 = work + 30;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += v[l + 6] * state[j + 2*l + 9];
+        t271[j] = acc;
+    }
+    double *const t274 = work + 32;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 35;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
+    }
+    double *const t283 = work + 37;
+    for (int i = 0; i < 3; i++) {
+        t283[i] = (2.0 * t274[i]);
+    }
+    double *const t288 = work + 32;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t275[l] * theta[j + 3*l];
+        t288[j] = acc;
+    }
+    double *const t292 = work + 35;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 9] * v[l + 6];
+        t292[i] = acc;
+    }
+    double *const t297 = work + 40;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 9] * v[l + 4];
+        t297[i] = acc;
+    }
+    double *const t303 = work + 42;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 9] * v[l + 2];
+        t303[i] = acc;
+    }
+    double *const t309 = work + 44;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 9] * v[l];
+        t309[i] = acc;
+    }
+    double *const t315 = work + 46;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t263[l];
+        t315[i] = acc;
+    }
+    double *const t322 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t259[l];
+        t322[i] = acc;
+    }
+    double *const t329 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t255[l];
+        t329[i] = acc;
+    }
+    double *const t336 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t251[l];
+        t336[i] = acc;
+    }
+    double *const t343 = work + 0;
+    t343[2] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t343[i] = t283[i];
+    }
+    double *const t344 = work + 49;
+    for (int i = 0; i < 3; i++) {
+        t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
+    }
+    double *const t348 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t344[l] * theta[j + 2*l + 9];
+        t348[j] = acc;
+    }
+    double *const t353 = work + 21;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t344[l] * theta[j + 3*l];
+        t353[j] = acc;
+    }
+    double *const t354 = work + 32;
+    for (int i = 0; i < 3; i++) {
+        t354[i] = ((t266[i] + t322[i]) + t353[i]);
+    }
+    double *const t359 = work + 15;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t354[l] * theta[j + 2*l + 9];
+        t359[j] = acc;
+    }
+    double *const t365 = work + 18;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t354[l] * theta[j + 3*l];
+        t365[j] = acc;
+    }
+    double *const t366 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        t366[i] = ((t265[i] + t329[i]) + t365[i]);
+    }
+    double *const t371 = work + 6;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t366[l] * theta[j + 2*l + 9];
+        t371[j] = acc;
+    }
+    double *const t377 = work + 12;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t366[l] * theta[j + 3*l];
+        t377[j] = acc;
+    }
+    double *const t379 = work + 18;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
+    }
+    double *const t385 = work + 3;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t380[l] * theta[j + 2*l + 9];
+        t385[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i + 6] = ((t271[i] + t292[i]) + t348[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i + 4] = ((t270[i] + t297[i]) + t359[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i + 2] = ((t269[i] + t303[i]) + t371[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i] = ((t268[i] + t309[i]) + t385[i]);
+    }
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void lqr_tracking_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t251 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l];
+        t251[i] = acc;
+    }
+    double *const t252 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
+    }
+    double *const t254 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 2];
+        t254[i] = acc;
+    }
+    double *const t255 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t255[i] = (t252[i] + t254[i]);
+    }
+    double *const t256 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
+    }
+    double *const t258 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 4];
+        t258[i] = acc;
+    }
+    double *const t259 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t259[i] = (t256[i] + t258[i]);
+    }
+    double *const t260 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
+    }
+    double *const t262 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 6];
+        t262[i] = acc;
+    }
+    double *const t263 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t263[i] = (t260[i] + t262[i]);
+    }
+    double *const t264 = work + 3;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t251[l] * state[j + 3*l];
+        t264[j] = acc;
+    }
+    double *const t265 = work + 6;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t255[l] * state[j + 3*l];
+        t265[j] = acc;
+    }
+    double *const t266 = work + 18;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t259[l] * state[j + 3*l];
+        t266[j] = acc;
+    }
+    double *const t267 = work + 21;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t263[l] * state[j + 3*l];
+        t267[j] = acc;
+    }
+    double *const t274 = work + 24;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 27;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
+    }
+    double *const t283 = work + 29;
+    for (int i = 0; i < 3; i++) {
+        t283[i] = (2.0 * t274[i]);
+    }
+    double *const t288 = work + 32;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t275[l] * theta[j + 3*l];
+        t288[j] = acc;
+    }
+    double *const t315 = work + 35;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t263[l];
+        t315[i] = acc;
+    }
+    double *const t316 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t316[i] = (t267[i] + t315[i]);
+    }
+    double *const t322 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t259[l];
+        t322[i] = acc;
+    }
+    double *const t323 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t323[i] = (t266[i] + t322[i]);
+    }
+    double *const t329 = work + 18;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t255[l];
+        t329[i] = acc;
+    }
+    double *const t330 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t330[i] = (t265[i] + t329[i]);
+    }
+    double *const t336 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t251[l];
+        t336[i] = acc;
+    }
+    double *const t337 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        t337[i] = (t264[i] + t336[i]);
+    }
+    double *const t343 = work + 3;
+    t343[2] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t343[i] = t283[i];
+    }
+    double *const t344 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t344[i] = (((2.0 * t288[i]) + t316[i]) + t343[i]);
+    }
+    double *const t353 = work + 3;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t344[l] * theta[j + 3*l];
+        t353[j] = acc;
+    }
+    double *const t354 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t354[i] = (t323[i] + t353[i]);
+    }
+    double *const t365 = work + 3;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t354[l] * theta[j + 3*l];
+        t365[j] = acc;
+    }
+    double *const t366 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t366[i] = (t330[i] + t365[i]);
+    }
+    double *const t377 = work + 3;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t366[l] * theta[j + 3*l];
+        t377[j] = acc;
+    }
+    double *const t379 = work + 6;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 18;
+    for (int i = 0; i < 3; i++) {
+        t380[i] = ((t337[i] + t377[i]) + t379[i]);
+    }
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t380[l] * theta[j + 3*l];
+        out_x[j] = acc;
+    }
+    double *const t404 = work + 3;
+    t404[0] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t404[i + 1] = ((-2.0) * t275[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        out_x[i + 3] = (((((((-2.0) * t274[i]) - t316[i]) - t323[i]) - t330[i]) - t337[i]) + t404[i]);
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void lqr_tracking_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    double *const t251 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l];
+        t251[i] = acc;
+    }
+    double *const t252 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
+    }
+    double *const t254 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 2];
+        t254[i] = acc;
+    }
+    double *const t255 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t255[i] = (t252[i] + t254[i]);
+    }
+    double *const t256 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
+    }
+    double *const t258 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 4];
+        t258[i] = acc;
+    }
+    double *const t259 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t259[i] = (t256[i] + t258[i]);
+    }
+    double *const t260 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
+    }
+    double *const t262 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 6];
+        t262[i] = acc;
+    }
+    double *const t263 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t263[i] = (t260[i] + t262[i]);
+    }
+    double *const t264 = work + 3;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t251[l] * state[j + 3*l];
+        t264[j] = acc;
+    }
+    double *const t265 = work + 6;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t255[l] * state[j + 3*l];
+        t265[j] = acc;
+    }
+    double *const t266 = work + 18;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t259[l] * state[j + 3*l];
+        t266[j] = acc;
+    }
+    double *const t267 = work + 21;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t263[l] * state[j + 3*l];
+        t267[j] = acc;
+    }
+    double *const t274 = work + 24;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 27;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
+    }
+    double *const t281 = work + 29;
+    for (int i = 0; i < 2; i++) {
+        t281[i] = (2.0 * t275[i]);
+    }
+    double *const t283 = work + 31;
+    for (int i = 0; i < 3; i++) {
+        t283[i] = (2.0 * t274[i]);
+    }
+    double *const t288 = work + 24;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t275[l] * theta[j + 3*l];
+        t288[j] = acc;
+    }
+    double *const t314 = work + 34;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t314[2*i + j] = (((((w[i + 6] * y[j + 6]) + (y[i + 6] * w[j + 6])) + ((w[i + 4] * y[j + 4]) + (y[i + 4] * w[j + 4]))) + ((w[i + 2] * y[j + 2]) + (y[i + 2] * w[j + 2]))) + ((w[i] * y[j]) + (y[i] * w[j])));
+        }
+    }
+    double *const t315 = work + 38;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t263[l];
+        t315[i] = acc;
+    }
+    double *const t322 = work + 41;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t259[l];
+        t322[i] = acc;
+    }
+    double *const t329 = work + 44;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t255[l];
+        t329[i] = acc;
+    }
+    double *const t336 = work + 47;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t251[l];
+        t336[i] = acc;
+    }
+    double *const t341 = work + 50;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            t341[3*i + j] = (((((t263[i] * state[j + 34]) + (state[i + 34] * t263[j])) + ((t259[i] * state[j + 31]) + (state[i + 31] * t259[j]))) + ((t255[i] * state[j + 28]) + (state[i + 28] * t255[j]))) + ((t251[i] * state[j + 25]) + (state[i + 25] * t251[j])));
+        }
+    }
+    double *const t343 = work + 59;
+    t343[2] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t343[i] = t283[i];
+    }
+    double *const t344 = work + 62;
+    for (int i = 0; i < 3; i++) {
+        t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
+    }
+    double *const t353 = work + 21;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t344[l] * theta[j + 3*l];
+        t353[j] = acc;
+    }
+    double *const t354 = work + 24;
+    for (int i = 0; i < 3; i++) {
+        t354[i] = ((t266[i] + t322[i]) + t353[i]);
+    }
+    double *const t365 = work + 18;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t354[l] * theta[j + 3*l];
+        t365[j] = acc;
+    }
+    double *const t366 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        t366[i] = ((t265[i] + t329[i]) + t365[i]);
+    }
+    double *const t377 = work + 6;
+    for (int j = 0; j < 3; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += t366[l] * theta[j + 3*l];
+        t377[j] = acc;
+    }
+    double *const t379 = work + 18;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 31;
+    for (int i = 0; i < 3; i++) {
+        t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
+    }
+    double s391 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s391 += ((1.0 * 1.0) * t314[2*i + j]);
+        }
+    }
+    double s394 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s394 += ((i == j ? 1.0 : 0.0) * t314[2*i + j]);
+        }
+    }
+    double *const t396 = work + 65;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t341[3*i + l] * theta[3*j + l + 15];
+            t396[3*i + j] = acc;
+        }
+    }
+    double *const t397 = work + 74;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l + 15] * t341[j + 3*l];
+            t397[3*i + j] = acc;
+        }
+    }
+    double *const t398 = work + 50;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            t398[i + 3*j] = t396[3*i + j];
+        }
+    }
+    double *const t400 = work + 65;
+    t400[1] = 0.0;
+    t400[3] = 0.0;
+    t400[5] = 0.0;
+    for (int i = 0; i < 3; i++) {
+        t400[2*i] = (0.1 * t255[i]);
+    }
+    double *const t402 = work + 83;
+    for (int i = 0; i < 9; i++) t402[i] = 0.0;
+    t402[5] += (0.1 * t259[0]);
+    for (int i = 0; i < 3; i++) {
+        t402[i] += (0.1 * t263[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 3; j++) {
+            t402[3*i + j] += ((t281[i] * state[j + 22]) + (state[i + 37] * t263[j]));
+        }
+    }
+    out_theta[25] = ((2.0 * theta[25]) * s391);
+    out_theta[24] = ((2.0 * theta[24]) * s394);
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            out_theta[3*i + j + 15] = (t397[3*i + j] + t398[3*i + j]);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j + 9] = ((((((t344[i] * y[j + 6]) + (state[i + 39] * w[j + 6])) + ((t354[i] * y[j + 4]) + (state[i + 42] * w[j + 4]))) + ((t366[i] * y[j + 2]) + (state[i + 45] * w[j + 2]))) + ((t380[i] * y[j]) + (state[i + 48] * w[j]))) + t400[2*i + j]);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            out_theta[3*i + j] = ((((((t344[i] * state[j + 19]) + (state[i + 39] * t259[j])) + ((t354[i] * state[j + 16]) + (state[i + 42] * t255[j]))) + ((t366[i] * state[j + 13]) + (state[i + 45] * t251[j]))) + (t380[i] * x[j])) + t402[3*i + j]);
+        }
+    }
+}
+
 static const dil_symbol lqr_tracking_symbols[9] = {
     {"x0", DIL_ROLE_INPUT, 1, {3, 1}, 0},
     {"ref", DIL_ROLE_INPUT, 1, {3, 1}, 3},
@@ -1815,4 +2846,13 @@ const dil_model lqr_tracking_model = {
     lqr_tracking_symbols,
     9,
     lqr_tracking_theta_init,
+    51,
+    lqr_tracking_linearise,
+    lqr_tracking_score_hvp_yy_apply,
+    lqr_tracking_score_vjp_xy_apply,
+    lqr_tracking_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

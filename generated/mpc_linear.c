@@ -1408,6 +1408,423 @@ void mpc_linear_loss_grad(const double *y, const double *x, const double *theta,
     }
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void mpc_linear_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    double *const t12 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * x[l];
+        t12[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i] = (t12[i] + (theta[i + 4] * y[0]));
+    }
+    double *const t18 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l];
+        t18[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 2] = (t18[i] + (theta[i + 4] * y[1]));
+    }
+    double *const t24 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 2];
+        t24[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 4] = (t24[i] + (theta[i + 4] * y[2]));
+    }
+    double *const t30 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 4];
+        t30[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 6] = (t30[i] + (theta[i + 4] * y[3]));
+    }
+    double *const t36 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 6];
+        t36[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 8] = (t36[i] + (theta[i + 4] * y[4]));
+    }
+    double *const t42 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 8];
+        t42[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 10] = (t42[i] + (theta[i + 4] * y[5]));
+    }
+    double *const t48 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 10];
+        t48[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 12] = (t48[i] + (theta[i + 4] * y[6]));
+    }
+    double *const t54 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 12];
+        t54[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 14] = (t54[i] + (theta[i + 4] * y[7]));
+    }
+    double *const t60 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 14];
+        t60[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 16] = (t60[i] + (theta[i + 4] * y[8]));
+    }
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 16];
+        state[i + 18] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 20] = (theta[i + 6] * (2.0 * (state[i + 18] + (theta[i + 4] * y[9]))));
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 22] = (2.0 * state[i]);
+    }
+    double *const t154 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 20] * theta[j + 2*l];
+        t154[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 24] = ((theta[i + 6] * (2.0 * state[i + 16])) + t154[i]);
+    }
+    double *const t162 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 24] * theta[j + 2*l];
+        t162[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 26] = ((theta[i + 6] * (2.0 * state[i + 14])) + t162[i]);
+    }
+    double *const t170 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 26] * theta[j + 2*l];
+        t170[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 28] = ((theta[i + 6] * (2.0 * state[i + 12])) + t170[i]);
+    }
+    double *const t178 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 28] * theta[j + 2*l];
+        t178[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 30] = ((theta[i + 6] * (2.0 * state[i + 10])) + t178[i]);
+    }
+    double *const t186 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 30] * theta[j + 2*l];
+        t186[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 32] = ((theta[i + 6] * (2.0 * state[i + 8])) + t186[i]);
+    }
+    double *const t194 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 32] * theta[j + 2*l];
+        t194[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 34] = ((theta[i + 6] * (2.0 * state[i + 6])) + t194[i]);
+    }
+    double *const t202 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 34] * theta[j + 2*l];
+        t202[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 36] = ((theta[i + 6] * (2.0 * state[i + 4])) + t202[i]);
+    }
+    double *const t210 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 36] * theta[j + 2*l];
+        t210[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 38] = ((theta[i + 6] * (2.0 * state[i + 2])) + t210[i]);
+    }
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 38] * theta[j + 2*l];
+        state[j + 40] = acc;
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void mpc_linear_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    double *const t235 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t235[i] = (theta[i + 4] * w[0]);
+    }
+    double *const t237 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t235[l];
+        t237[i] = acc;
+    }
+    double *const t240 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t240[i] = (t237[i] + (theta[i + 4] * w[1]));
+    }
+    double *const t241 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t240[l];
+        t241[i] = acc;
+    }
+    double *const t244 = work + 6;
+    for (int i = 0; i < 2; i++) {
+        t244[i] = (t241[i] + (theta[i + 4] * w[2]));
+    }
+    double *const t245 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t244[l];
+        t245[i] = acc;
+    }
+    double *const t248 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        t248[i] = (t245[i] + (theta[i + 4] * w[3]));
+    }
+    double *const t249 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t248[l];
+        t249[i] = acc;
+    }
+    double *const t252 = work + 10;
+    for (int i = 0; i < 2; i++) {
+        t252[i] = (t249[i] + (theta[i + 4] * w[4]));
+    }
+    double *const t253 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t252[l];
+        t253[i] = acc;
+    }
+    double *const t256 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        t256[i] = (t253[i] + (theta[i + 4] * w[5]));
+    }
+    double *const t257 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t256[l];
+        t257[i] = acc;
+    }
+    double *const t260 = work + 14;
+    for (int i = 0; i < 2; i++) {
+        t260[i] = (t257[i] + (theta[i + 4] * w[6]));
+    }
+    double *const t261 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t260[l];
+        t261[i] = acc;
+    }
+    double *const t264 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t264[i] = (t261[i] + (theta[i + 4] * w[7]));
+    }
+    double *const t265 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t264[l];
+        t265[i] = acc;
+    }
+    double *const t268 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t268[i] = (t265[i] + (theta[i + 4] * w[8]));
+    }
+    double *const t269 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t268[l];
+        t269[i] = acc;
+    }
+    double *const t272 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t272[i] = (t269[i] + (theta[i + 4] * w[9]));
+    }
+    double *const t285 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t285[i] = (theta[i + 6] * (2.0 * t272[i]));
+    }
+    double *const t321 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t285[l] * theta[j + 2*l];
+        t321[j] = acc;
+    }
+    double *const t322 = work + 24;
+    for (int i = 0; i < 2; i++) {
+        t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
+    }
+    double *const t333 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t322[l] * theta[j + 2*l];
+        t333[j] = acc;
+    }
+    double *const t334 = work + 26;
+    for (int i = 0; i < 2; i++) {
+        t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
+    }
+    double *const t345 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t334[l] * theta[j + 2*l];
+        t345[j] = acc;
+    }
+    double *const t346 = work + 28;
+    for (int i = 0; i < 2; i++) {
+        t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
+    }
+    double *const t357 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t346[l] * theta[j + 2*l];
+        t357[j] = acc;
+    }
+    double *const t358 = work + 30;
+    for (int i = 0; i < 2; i++) {
+        t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
+    }
+    double *const t369 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t358[l] * theta[j + 2*l];
+        t369[j] = acc;
+    }
+    double *const t370 = work + 32;
+    for (int i = 0; i < 2; i++) {
+        t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
+    }
+    double *const t381 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t370[l] * theta[j + 2*l];
+        t381[j] = acc;
+    }
+    double *const t382 = work + 34;
+    for (int i = 0; i < 2; i++) {
+        t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
+    }
+    double *const t393 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t382[l] * theta[j + 2*l];
+        t393[j] = acc;
+    }
+    double *const t394 = work + 36;
+    for (int i = 0; i < 2; i++) {
+        t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
+    }
+    double *const t405 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t394[l] * theta[j + 2*l];
+        t405[j] = acc;
+    }
+    double *const t406 = work + 38;
+    for (int i = 0; i < 2; i++) {
+        t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
+    }
+    double *const t417 = work + 22;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t406[l] * theta[j + 2*l];
+        t417[j] = acc;
+    }
+    double *const t418 = work + 40;
+    for (int i = 0; i < 2; i++) {
+        t418[i] = ((theta[i + 6] * (2.0 * t235[i])) + t417[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 6] = ((state[i + 22] * t235[i]) + (((2.0 * state[i + 2]) * t240[i]) + (((2.0 * state[i + 4]) * t244[i]) + (((2.0 * state[i + 6]) * t248[i]) + (((2.0 * state[i + 8]) * t252[i]) + (((2.0 * state[i + 10]) * t256[i]) + (((2.0 * state[i + 12]) * t260[i]) + (((2.0 * state[i + 14]) * t264[i]) + (((2.0 * state[i + 16]) * t268[i]) + ((2.0 * (state[i + 18] + (theta[i + 4] * y[9]))) * t272[i]))))))))));
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 4] = (((((((((((state[i + 20] * w[9]) + (y[9] * t285[i])) + ((state[i + 24] * w[8]) + (y[8] * t322[i]))) + ((state[i + 26] * w[7]) + (y[7] * t334[i]))) + ((state[i + 28] * w[6]) + (y[6] * t346[i]))) + ((state[i + 30] * w[5]) + (y[5] * t358[i]))) + ((state[i + 32] * w[4]) + (y[4] * t370[i]))) + ((state[i + 34] * w[3]) + (y[3] * t382[i]))) + ((state[i + 36] * w[2]) + (y[2] * t394[i]))) + ((state[i + 38] * w[1]) + (y[1] * t406[i]))) + ((((theta[i + 6] * state[i + 22]) + state[i + 40]) * w[0]) + (y[0] * t418[i])));
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = (((((((((((t285[i] * state[j + 16]) + (state[i + 20] * t268[j])) + ((t322[i] * state[j + 14]) + (state[i + 24] * t264[j]))) + ((t334[i] * state[j + 12]) + (state[i + 26] * t260[j]))) + ((t346[i] * state[j + 10]) + (state[i + 28] * t256[j]))) + ((t358[i] * state[j + 8]) + (state[i + 30] * t252[j]))) + ((t370[i] * state[j + 6]) + (state[i + 32] * t248[j]))) + ((t382[i] * state[j + 4]) + (state[i + 34] * t244[j]))) + ((t394[i] * state[j + 2]) + (state[i + 36] * t240[j]))) + ((t406[i] * state[j]) + (state[i + 38] * t235[j]))) + (t418[i] * x[j]));
+        }
+    }
+}
+
 static const dil_symbol mpc_linear_symbols[6] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"A", DIL_ROLE_PARAM, 2, {2, 2}, 0},
@@ -1441,4 +1858,13 @@ const dil_model mpc_linear_model = {
     mpc_linear_symbols,
     6,
     mpc_linear_theta_init,
+    42,
+    mpc_linear_linearise,
+    NULL,
+    NULL,
+    mpc_linear_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -496,6 +496,268 @@ void node_euler_residual_vjp_theta(const double *y, const double *x, const doubl
     }
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void node_euler_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    double *const t15 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t15[i] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i] = tanh((theta[i + 100] + t15[i]));
+    }
+    double *const t18 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * state[l];
+        t18[i] = acc;
+    }
+    double *const t21 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t21[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 50] = ((-0.1) * t21[i]);
+    }
+    for (int j = 0; j < 50; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t21[l] * theta[j + 50*l + 150];
+        state[j + 52] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 102] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 152] = (((-0.1) * state[i + 52]) * state[i + 102]);
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void node_euler_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t51 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l];
+        t51[i] = acc;
+    }
+    double *const t53 = work + 50;
+    for (int i = 0; i < 50; i++) {
+        t53[i] = (state[i + 102] * t51[i]);
+    }
+    double *const t54 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * t53[l];
+        t54[i] = acc;
+    }
+    double *const t56 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t56[i] = (v[i] - (0.1 * t54[i]));
+    }
+    double *const t62 = work + 100;
+    for (int j = 0; j < 50; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t56[l] * theta[j + 50*l + 150];
+        t62[j] = acc;
+    }
+    double *const t69 = work + 150;
+    for (int i = 0; i < 50; i++) {
+        t69[i] = ((state[i + 102] * ((-0.1) * t62[i])) + (((-0.1) * state[i + 52]) * ((-2.0) * (state[i] * t53[i]))));
+    }
+    double *const t73 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += t69[l] * theta[j + 2*l];
+        t73[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i] = (t56[i] + t73[i]);
+    }
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void node_euler_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t51 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * w[l];
+        t51[i] = acc;
+    }
+    double *const t53 = work + 50;
+    for (int i = 0; i < 50; i++) {
+        t53[i] = ((1.0 - (state[i] * state[i])) * t51[i]);
+    }
+    double *const t54 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * t53[l];
+        t54[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        out_x[i] = (-(w[i] - (0.1 * t54[i])));
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void node_euler_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)x;
+    double *const t51 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * w[l];
+        t51[i] = acc;
+    }
+    double *const t53 = work + 50;
+    for (int i = 0; i < 50; i++) {
+        t53[i] = (state[i + 102] * t51[i]);
+    }
+    double *const t54 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * t53[l];
+        t54[i] = acc;
+    }
+    double *const t56 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t56[i] = (w[i] - (0.1 * t54[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 250] = ((-0.1) * t56[i]);
+    }
+    double *const t62 = work + 100;
+    for (int j = 0; j < 50; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t56[l] * theta[j + 50*l + 150];
+        t62[j] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        out_theta[i + 100] = ((state[i + 102] * ((-0.1) * t62[i])) + (((-0.1) * state[i + 52]) * ((-2.0) * (state[i] * t53[i]))));
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 50; j++) {
+            out_theta[50*i + j + 150] = ((out_theta[i + 250] * state[j]) + (state[i + 50] * t53[j]));
+        }
+    }
+    for (int i = 0; i < 50; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = ((out_theta[i + 100] * y[j]) + (state[i + 152] * w[j]));
+        }
+    }
+}
+
+/* jv = J_y v, from the state of linearise */
+void node_euler_residual_jvp_y_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *jv, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t51 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l];
+        t51[i] = acc;
+    }
+    double *const t53 = work + 50;
+    for (int i = 0; i < 50; i++) {
+        t53[i] = ((1.0 - (state[i] * state[i])) * t51[i]);
+    }
+    double *const t54 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * t53[l];
+        t54[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        jv[i] = (v[i] - (0.1 * t54[i]));
+    }
+}
+
+/* out_y = J_y^T w, from the state of linearise */
+void node_euler_residual_vjp_y_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_y, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t91 = work + 0;
+    for (int j = 0; j < 50; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += w[l] * theta[j + 50*l + 150];
+        t91[j] = acc;
+    }
+    double *const t93 = work + 50;
+    for (int i = 0; i < 50; i++) {
+        t93[i] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t91[i]));
+    }
+    double *const t95 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += t93[l] * theta[j + 2*l];
+        t95[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        out_y[i] = (w[i] + t95[i]);
+    }
+}
+
+/* out_theta = J_theta^T w, from the state of linearise */
+void node_euler_residual_vjp_theta_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)x;
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 250] = ((-0.1) * w[i]);
+    }
+    double *const t91 = work + 0;
+    for (int j = 0; j < 50; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += w[l] * theta[j + 50*l + 150];
+        t91[j] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        out_theta[i + 100] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t91[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 50; j++) {
+            out_theta[50*i + j + 150] = (out_theta[i + 250] * state[j]);
+        }
+    }
+    for (int i = 0; i < 50; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = (out_theta[i + 100] * y[j]);
+        }
+    }
+}
+
 static const dil_symbol node_euler_symbols[7] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"W1", DIL_ROLE_PARAM, 2, {50, 2}, 0},
@@ -528,4 +790,13 @@ const dil_model node_euler_model = {
     node_euler_symbols,
     7,
     node_euler_theta_init,
+    202,
+    node_euler_linearise,
+    node_euler_score_hvp_yy_apply,
+    node_euler_score_vjp_xy_apply,
+    node_euler_score_vjp_thetay_apply,
+    node_euler_residual_jvp_y_apply,
+    node_euler_residual_vjp_y_apply,
+    NULL,
+    node_euler_residual_vjp_theta_apply,
 };

@@ -1314,6 +1314,682 @@ void node_spiral_residual_vjp_theta(const double *y, const double *x, const doub
     }
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void node_spiral_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    double *const t19 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t19[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i] = tanh((theta[i + 32] + t19[i]));
+    }
+    double *const t22 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * state[l];
+        t22[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 16] = tanh((theta[i + 304] + t22[i]));
+    }
+    double *const t25 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * state[l + 16];
+        t25[i] = acc;
+    }
+    double *const t28 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t28[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t25[i])));
+    }
+    double *const t30 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l + 2];
+        t30[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 32] = tanh((theta[i + 32] + t30[i]));
+    }
+    double *const t33 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * state[l + 32];
+        t33[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 48] = tanh((theta[i + 304] + t33[i]));
+    }
+    double *const t36 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * state[l + 48];
+        t36[i] = acc;
+    }
+    double *const t39 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t39[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 64] = ((-0.1) * t39[i]);
+    }
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t39[l] * theta[j + 16*l + 320];
+        state[j + 66] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 82] = (1.0 - (state[i + 48] * state[i + 48]));
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 98] = (((-0.1) * state[i + 66]) * state[i + 82]);
+    }
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += state[l + 98] * theta[j + 16*l + 48];
+        state[j + 114] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 130] = (1.0 - (state[i + 32] * state[i + 32]));
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 146] = (state[i + 114] * state[i + 130]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 162] = ((-0.1) * t28[i]);
+    }
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t28[l] * theta[j + 16*l + 320];
+        state[j + 164] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 180] = (1.0 - (state[i + 16] * state[i + 16]));
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 196] = (((-0.1) * state[i + 164]) * state[i + 180]);
+    }
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += state[l + 196] * theta[j + 16*l + 48];
+        state[j + 212] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 228] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 244] = (state[i + 212] * state[i + 228]);
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void node_spiral_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t111 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l];
+        t111[i] = acc;
+    }
+    double *const t113 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t113[i] = (state[i + 228] * t111[i]);
+    }
+    double *const t114 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t113[l];
+        t114[i] = acc;
+    }
+    double *const t115 = work + 32;
+    for (int i = 0; i < 16; i++) {
+        t115[i] = (state[i + 180] * t114[i]);
+    }
+    double *const t116 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t115[l];
+        t116[i] = acc;
+    }
+    double *const t118 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t118[i] = (v[i] - (0.1 * t116[i]));
+    }
+    double *const t120 = work + 48;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l + 2];
+        t120[i] = acc;
+    }
+    double *const t121 = work + 64;
+    for (int i = 0; i < 16; i++) {
+        t121[i] = (state[i + 130] * t120[i]);
+    }
+    double *const t122 = work + 48;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t121[l];
+        t122[i] = acc;
+    }
+    double *const t123 = work + 80;
+    for (int i = 0; i < 16; i++) {
+        t123[i] = (state[i + 82] * t122[i]);
+    }
+    double *const t124 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t123[l];
+        t124[i] = acc;
+    }
+    double *const t126 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t126[i] = ((v[i + 2] - v[i]) - (0.1 * t124[i]));
+    }
+    double *const t131 = work + 48;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t126[l] * theta[j + 16*l + 320];
+        t131[j] = acc;
+    }
+    double *const t138 = work + 96;
+    for (int i = 0; i < 16; i++) {
+        t138[i] = ((state[i + 82] * ((-0.1) * t131[i])) + (((-0.1) * state[i + 66]) * ((-2.0) * (state[i + 48] * t123[i]))));
+    }
+    double *const t142 = work + 48;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t138[l] * theta[j + 16*l + 48];
+        t142[j] = acc;
+    }
+    double *const t148 = work + 80;
+    for (int i = 0; i < 16; i++) {
+        t148[i] = ((state[i + 130] * t142[i]) + (state[i + 114] * ((-2.0) * (state[i + 32] * t121[i]))));
+    }
+    double *const t152 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t148[l] * theta[j + 2*l];
+        t152[j] = acc;
+    }
+    double *const t161 = work + 48;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t118[l] * theta[j + 16*l + 320];
+        t161[j] = acc;
+    }
+    double *const t168 = work + 64;
+    for (int i = 0; i < 16; i++) {
+        t168[i] = ((state[i + 180] * ((-0.1) * t161[i])) + (((-0.1) * state[i + 164]) * ((-2.0) * (state[i + 16] * t115[i]))));
+    }
+    double *const t174 = work + 32;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t168[l] * theta[j + 16*l + 48];
+        t174[j] = acc;
+    }
+    double *const t180 = work + 48;
+    for (int i = 0; i < 16; i++) {
+        t180[i] = ((state[i + 228] * t174[i]) + (state[i + 212] * ((-2.0) * (state[i] * t113[i]))));
+    }
+    double *const t186 = work + 16;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t180[l] * theta[j + 2*l];
+        t186[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i + 2] = (t126[i] + t152[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i] = (t118[i] + (t186[i] - t126[i]));
+    }
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void node_spiral_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t111 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * w[l];
+        t111[i] = acc;
+    }
+    double *const t113 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t113[i] = ((1.0 - (state[i] * state[i])) * t111[i]);
+    }
+    double *const t114 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t113[l];
+        t114[i] = acc;
+    }
+    double *const t115 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t115[i] = ((1.0 - (state[i + 16] * state[i + 16])) * t114[i]);
+    }
+    double *const t116 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t115[l];
+        t116[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        out_x[i] = (-(w[i] - (0.1 * t116[i])));
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void node_spiral_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)x;
+    double *const t111 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * w[l];
+        t111[i] = acc;
+    }
+    double *const t113 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t113[i] = (state[i + 228] * t111[i]);
+    }
+    double *const t114 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t113[l];
+        t114[i] = acc;
+    }
+    double *const t115 = work + 32;
+    for (int i = 0; i < 16; i++) {
+        t115[i] = (state[i + 180] * t114[i]);
+    }
+    double *const t116 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t115[l];
+        t116[i] = acc;
+    }
+    double *const t118 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t118[i] = (w[i] - (0.1 * t116[i]));
+    }
+    double *const t120 = work + 48;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * w[l + 2];
+        t120[i] = acc;
+    }
+    double *const t121 = work + 64;
+    for (int i = 0; i < 16; i++) {
+        t121[i] = (state[i + 130] * t120[i]);
+    }
+    double *const t122 = work + 48;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t121[l];
+        t122[i] = acc;
+    }
+    double *const t123 = work + 80;
+    for (int i = 0; i < 16; i++) {
+        t123[i] = (state[i + 82] * t122[i]);
+    }
+    double *const t124 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t123[l];
+        t124[i] = acc;
+    }
+    double *const t126 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t126[i] = ((w[i + 2] - w[i]) - (0.1 * t124[i]));
+    }
+    double *const t127 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t127[i] = ((-0.1) * t126[i]);
+    }
+    double *const t131 = work + 48;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t126[l] * theta[j + 16*l + 320];
+        t131[j] = acc;
+    }
+    double *const t138 = work + 96;
+    for (int i = 0; i < 16; i++) {
+        t138[i] = ((state[i + 82] * ((-0.1) * t131[i])) + (((-0.1) * state[i + 66]) * ((-2.0) * (state[i + 48] * t123[i]))));
+    }
+    double *const t142 = work + 48;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t138[l] * theta[j + 16*l + 48];
+        t142[j] = acc;
+    }
+    double *const t148 = work + 112;
+    for (int i = 0; i < 16; i++) {
+        t148[i] = ((state[i + 130] * t142[i]) + (state[i + 114] * ((-2.0) * (state[i + 32] * t121[i]))));
+    }
+    double *const t155 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t155[i] = ((-0.1) * t118[i]);
+    }
+    double *const t161 = work + 48;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t118[l] * theta[j + 16*l + 320];
+        t161[j] = acc;
+    }
+    double *const t168 = work + 128;
+    for (int i = 0; i < 16; i++) {
+        t168[i] = ((state[i + 180] * ((-0.1) * t161[i])) + (((-0.1) * state[i + 164]) * ((-2.0) * (state[i + 16] * t115[i]))));
+    }
+    double *const t174 = work + 48;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t168[l] * theta[j + 16*l + 48];
+        t174[j] = acc;
+    }
+    double *const t180 = work + 144;
+    for (int i = 0; i < 16; i++) {
+        t180[i] = ((state[i + 228] * t174[i]) + (state[i + 212] * ((-2.0) * (state[i] * t113[i]))));
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 352] = (t127[i] + t155[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 16; j++) {
+            out_theta[16*i + j + 320] = (((t127[i] * state[j + 48]) + (state[i + 64] * t123[j])) + ((t155[i] * state[j + 16]) + (state[i + 162] * t115[j])));
+        }
+    }
+    for (int i = 0; i < 16; i++) {
+        out_theta[i + 304] = (t138[i] + t168[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 16; j++) {
+            out_theta[16*i + j + 48] = (((t138[i] * state[j + 32]) + (state[i + 98] * t121[j])) + ((t168[i] * state[j]) + (state[i + 196] * t113[j])));
+        }
+    }
+    for (int i = 0; i < 16; i++) {
+        out_theta[i + 32] = (t148[i] + t180[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = (((t148[i] * y[j + 2]) + (state[i + 146] * w[j + 2])) + ((t180[i] * y[j]) + (state[i + 244] * w[j])));
+        }
+    }
+}
+
+/* jv = J_y v, from the state of linearise */
+void node_spiral_residual_jvp_y_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *jv, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t111 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l];
+        t111[i] = acc;
+    }
+    double *const t113 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t113[i] = ((1.0 - (state[i] * state[i])) * t111[i]);
+    }
+    double *const t114 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t113[l];
+        t114[i] = acc;
+    }
+    double *const t115 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t115[i] = ((1.0 - (state[i + 16] * state[i + 16])) * t114[i]);
+    }
+    double *const t116 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t115[l];
+        t116[i] = acc;
+    }
+    double *const t120 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l + 2];
+        t120[i] = acc;
+    }
+    double *const t121 = work + 32;
+    for (int i = 0; i < 16; i++) {
+        t121[i] = ((1.0 - (state[i + 32] * state[i + 32])) * t120[i]);
+    }
+    double *const t122 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * t121[l];
+        t122[i] = acc;
+    }
+    double *const t123 = work + 32;
+    for (int i = 0; i < 16; i++) {
+        t123[i] = ((1.0 - (state[i + 48] * state[i + 48])) * t122[i]);
+    }
+    double *const t124 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * t123[l];
+        t124[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        jv[i] = (v[i] - (0.1 * t116[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        jv[i + 2] = ((v[i + 2] - v[i]) - (0.1 * t124[i]));
+    }
+}
+
+/* out_y = J_y^T w, from the state of linearise */
+void node_spiral_residual_vjp_y_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_y, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t214 = work + 0;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += w[l + 2] * theta[j + 16*l + 320];
+        t214[j] = acc;
+    }
+    double *const t216 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t216[i] = ((1.0 - (state[i + 48] * state[i + 48])) * ((-0.1) * t214[i]));
+    }
+    double *const t218 = work + 0;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t216[l] * theta[j + 16*l + 48];
+        t218[j] = acc;
+    }
+    double *const t219 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        t219[i] = ((1.0 - (state[i + 32] * state[i + 32])) * t218[i]);
+    }
+    double *const t221 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t219[l] * theta[j + 2*l];
+        t221[j] = acc;
+    }
+    double *const t234 = work + 16;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += w[l] * theta[j + 16*l + 320];
+        t234[j] = acc;
+    }
+    double *const t236 = work + 32;
+    for (int i = 0; i < 16; i++) {
+        t236[i] = ((1.0 - (state[i + 16] * state[i + 16])) * ((-0.1) * t234[i]));
+    }
+    double *const t240 = work + 16;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t236[l] * theta[j + 16*l + 48];
+        t240[j] = acc;
+    }
+    double *const t241 = work + 32;
+    for (int i = 0; i < 16; i++) {
+        t241[i] = ((1.0 - (state[i] * state[i])) * t240[i]);
+    }
+    double *const t245 = work + 16;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t241[l] * theta[j + 2*l];
+        t245[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        out_y[i + 2] = (w[i + 2] + t221[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        out_y[i] = (w[i] + (t245[i] - w[i + 2]));
+    }
+}
+
+/* out_theta = J_theta^T w, from the state of linearise */
+void node_spiral_residual_vjp_theta_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)x;
+    double *const t212 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t212[i] = ((-0.1) * w[i + 2]);
+    }
+    double *const t214 = work + 2;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += w[l + 2] * theta[j + 16*l + 320];
+        t214[j] = acc;
+    }
+    double *const t216 = work + 18;
+    for (int i = 0; i < 16; i++) {
+        t216[i] = ((1.0 - (state[i + 48] * state[i + 48])) * ((-0.1) * t214[i]));
+    }
+    double *const t218 = work + 2;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t216[l] * theta[j + 16*l + 48];
+        t218[j] = acc;
+    }
+    double *const t219 = work + 34;
+    for (int i = 0; i < 16; i++) {
+        t219[i] = ((1.0 - (state[i + 32] * state[i + 32])) * t218[i]);
+    }
+    double *const t230 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t230[i] = ((-0.1) * w[i]);
+    }
+    double *const t234 = work + 50;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += w[l] * theta[j + 16*l + 320];
+        t234[j] = acc;
+    }
+    double *const t236 = work + 66;
+    for (int i = 0; i < 16; i++) {
+        t236[i] = ((1.0 - (state[i + 16] * state[i + 16])) * ((-0.1) * t234[i]));
+    }
+    double *const t240 = work + 50;
+    for (int j = 0; j < 16; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += t236[l] * theta[j + 16*l + 48];
+        t240[j] = acc;
+    }
+    double *const t241 = work + 82;
+    for (int i = 0; i < 16; i++) {
+        t241[i] = ((1.0 - (state[i] * state[i])) * t240[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 352] = (t212[i] + t230[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 16; j++) {
+            out_theta[16*i + j + 320] = ((t212[i] * state[j + 48]) + (t230[i] * state[j + 16]));
+        }
+    }
+    for (int i = 0; i < 16; i++) {
+        out_theta[i + 304] = (t216[i] + t236[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 16; j++) {
+            out_theta[16*i + j + 48] = ((t216[i] * state[j + 32]) + (t236[i] * state[j]));
+        }
+    }
+    for (int i = 0; i < 16; i++) {
+        out_theta[i + 32] = (t219[i] + t241[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = ((t219[i] * y[j + 2]) + (t241[i] * y[j]));
+        }
+    }
+}
+
 static const dil_symbol node_spiral_symbols[11] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"W1", DIL_ROLE_PARAM, 2, {16, 2}, 0},
@@ -1350,4 +2026,13 @@ const dil_model node_spiral_model = {
     node_spiral_symbols,
     11,
     node_spiral_theta_init,
+    260,
+    node_spiral_linearise,
+    node_spiral_score_hvp_yy_apply,
+    node_spiral_score_vjp_xy_apply,
+    node_spiral_score_vjp_thetay_apply,
+    node_spiral_residual_jvp_y_apply,
+    node_spiral_residual_vjp_y_apply,
+    NULL,
+    node_spiral_residual_vjp_theta_apply,
 };

@@ -496,6 +496,268 @@ void node_vdp_residual_vjp_theta(const double *y, const double *x, const double 
     }
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void node_vdp_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    double *const t16 = work + 0;
+    for (int i = 0; i < 500; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t16[i] = acc;
+    }
+    for (int i = 0; i < 500; i++) {
+        state[i] = tanh((theta[i + 1000] + t16[i]));
+    }
+    double *const t19 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += theta[500*i + l + 1500] * state[l];
+        t19[i] = acc;
+    }
+    double *const t22 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t22[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 500] = ((-0.1) * t22[i]);
+    }
+    for (int j = 0; j < 500; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t22[l] * theta[j + 500*l + 1500];
+        state[j + 502] = acc;
+    }
+    for (int i = 0; i < 500; i++) {
+        state[i + 1002] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 500; i++) {
+        state[i + 1502] = (((-0.1) * state[i + 502]) * state[i + 1002]);
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void node_vdp_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t52 = work + 0;
+    for (int i = 0; i < 500; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l];
+        t52[i] = acc;
+    }
+    double *const t54 = work + 500;
+    for (int i = 0; i < 500; i++) {
+        t54[i] = (state[i + 1002] * t52[i]);
+    }
+    double *const t55 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += theta[500*i + l + 1500] * t54[l];
+        t55[i] = acc;
+    }
+    double *const t57 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t57[i] = (v[i] - (0.1 * t55[i]));
+    }
+    double *const t63 = work + 1000;
+    for (int j = 0; j < 500; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t57[l] * theta[j + 500*l + 1500];
+        t63[j] = acc;
+    }
+    double *const t70 = work + 1500;
+    for (int i = 0; i < 500; i++) {
+        t70[i] = ((state[i + 1002] * ((-0.1) * t63[i])) + (((-0.1) * state[i + 502]) * ((-2.0) * (state[i] * t54[i]))));
+    }
+    double *const t74 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += t70[l] * theta[j + 2*l];
+        t74[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i] = (t57[i] + t74[i]);
+    }
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void node_vdp_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t52 = work + 0;
+    for (int i = 0; i < 500; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * w[l];
+        t52[i] = acc;
+    }
+    double *const t54 = work + 500;
+    for (int i = 0; i < 500; i++) {
+        t54[i] = ((1.0 - (state[i] * state[i])) * t52[i]);
+    }
+    double *const t55 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += theta[500*i + l + 1500] * t54[l];
+        t55[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        out_x[i] = (-(w[i] - (0.1 * t55[i])));
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void node_vdp_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)x;
+    double *const t52 = work + 0;
+    for (int i = 0; i < 500; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * w[l];
+        t52[i] = acc;
+    }
+    double *const t54 = work + 500;
+    for (int i = 0; i < 500; i++) {
+        t54[i] = (state[i + 1002] * t52[i]);
+    }
+    double *const t55 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += theta[500*i + l + 1500] * t54[l];
+        t55[i] = acc;
+    }
+    double *const t57 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t57[i] = (w[i] - (0.1 * t55[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 2500] = ((-0.1) * t57[i]);
+    }
+    double *const t63 = work + 1000;
+    for (int j = 0; j < 500; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t57[l] * theta[j + 500*l + 1500];
+        t63[j] = acc;
+    }
+    for (int i = 0; i < 500; i++) {
+        out_theta[i + 1000] = ((state[i + 1002] * ((-0.1) * t63[i])) + (((-0.1) * state[i + 502]) * ((-2.0) * (state[i] * t54[i]))));
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 500; j++) {
+            out_theta[500*i + j + 1500] = ((out_theta[i + 2500] * state[j]) + (state[i + 500] * t54[j]));
+        }
+    }
+    for (int i = 0; i < 500; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = ((out_theta[i + 1000] * y[j]) + (state[i + 1502] * w[j]));
+        }
+    }
+}
+
+/* jv = J_y v, from the state of linearise */
+void node_vdp_residual_jvp_y_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *jv, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t52 = work + 0;
+    for (int i = 0; i < 500; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * v[l];
+        t52[i] = acc;
+    }
+    double *const t54 = work + 500;
+    for (int i = 0; i < 500; i++) {
+        t54[i] = ((1.0 - (state[i] * state[i])) * t52[i]);
+    }
+    double *const t55 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += theta[500*i + l + 1500] * t54[l];
+        t55[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        jv[i] = (v[i] - (0.1 * t55[i]));
+    }
+}
+
+/* out_y = J_y^T w, from the state of linearise */
+void node_vdp_residual_vjp_y_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_y, double *work)
+{
+    (void)y;
+    (void)x;
+    double *const t92 = work + 0;
+    for (int j = 0; j < 500; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += w[l] * theta[j + 500*l + 1500];
+        t92[j] = acc;
+    }
+    double *const t94 = work + 500;
+    for (int i = 0; i < 500; i++) {
+        t94[i] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t92[i]));
+    }
+    double *const t96 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += t94[l] * theta[j + 2*l];
+        t96[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        out_y[i] = (w[i] + t96[i]);
+    }
+}
+
+/* out_theta = J_theta^T w, from the state of linearise */
+void node_vdp_residual_vjp_theta_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)x;
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 2500] = ((-0.1) * w[i]);
+    }
+    double *const t92 = work + 0;
+    for (int j = 0; j < 500; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += w[l] * theta[j + 500*l + 1500];
+        t92[j] = acc;
+    }
+    for (int i = 0; i < 500; i++) {
+        out_theta[i + 1000] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t92[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 500; j++) {
+            out_theta[500*i + j + 1500] = (out_theta[i + 2500] * state[j]);
+        }
+    }
+    for (int i = 0; i < 500; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = (out_theta[i + 1000] * y[j]);
+        }
+    }
+}
+
 static const dil_symbol node_vdp_symbols[7] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"W1", DIL_ROLE_PARAM, 2, {500, 2}, 0},
@@ -528,4 +790,13 @@ const dil_model node_vdp_model = {
     node_vdp_symbols,
     7,
     node_vdp_theta_init,
+    2002,
+    node_vdp_linearise,
+    node_vdp_score_hvp_yy_apply,
+    node_vdp_score_vjp_xy_apply,
+    node_vdp_score_vjp_thetay_apply,
+    node_vdp_residual_jvp_y_apply,
+    node_vdp_residual_vjp_y_apply,
+    NULL,
+    node_vdp_residual_vjp_theta_apply,
 };

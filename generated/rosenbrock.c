@@ -64,6 +64,27 @@ void rosenbrock_score_vjp_thetay(const double *y, const double *x, const double 
     out_theta[0] = ((-2.0) * w[0]);
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void rosenbrock_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    (void)x;
+    (void)theta;
+    (void)work;
+    state[0] = (2.0 * y[0]);
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void rosenbrock_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    (void)x;
+    (void)work;
+    hv[1] = (theta[1] * (2.0 * (v[1] - (state[0] * v[0]))));
+    const double s39 = (2.0 * v[0]);
+    hv[0] = (s39 - ((state[0] * hv[1]) + ((theta[1] * (2.0 * (y[1] - dil_sq(y[0])))) * s39)));
+}
+
 static const dil_symbol rosenbrock_symbols[3] = {
     {"a", DIL_ROLE_PARAM, 0, {1, 1}, 0},
     {"b", DIL_ROLE_PARAM, 0, {1, 1}, 1},
@@ -94,4 +115,13 @@ const dil_model rosenbrock_model = {
     rosenbrock_symbols,
     3,
     rosenbrock_theta_init,
+    1,
+    rosenbrock_linearise,
+    rosenbrock_score_hvp_yy_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -307,6 +307,85 @@ void softmax_layer_loss_grad(const double *y, const double *x, const double *the
     }
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void softmax_layer_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    (void)x;
+    (void)work;
+    double m15 = y[0];
+    for (int i = 0; i < 4; i++) {
+        if (y[i] > m15) m15 = y[i];
+    }
+    double s15 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s15 += exp(y[i] - m15);
+    }
+    s15 = m15 + log(s15);
+    state[0] = (0.5 * theta[16]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 1] = y[i];
+    }
+    state[5] = 1.0;
+    double s33 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s33 += (state[i + 1] * state[i + 1]);
+    }
+    state[6] = sqrt(s33);
+    for (int i = 0; i < 4; i++) {
+        state[i + 7] = exp((0.25 * y[i]));
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 11] = dil_sigmoid(y[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 15] = tanh(y[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 19] = dil_sign((2.0 + state[i + 15]));
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 23] = (1.0 - state[i + 11]);
+    }
+    state[27] = (1.0 / (2.0 * state[6]));
+    for (int i = 0; i < 4; i++) {
+        state[i + 28] = dil_sigmoid((y[i] - 1.0));
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 32] = exp((y[i] - s15));
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void softmax_layer_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    (void)y;
+    (void)x;
+    (void)theta;
+    double s127 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s127 += (state[i + 32] * v[i]);
+    }
+    double *const t130 = work + 0;
+    t130[4] = 0.0;
+    for (int i = 0; i < 4; i++) {
+        t130[i] = v[i];
+    }
+    double s133 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s133 += (state[i + 1] * t130[i]);
+    }
+    double *const t138 = work + 5;
+    for (int i = 0; i < 4; i++) {
+        t138[i] = ((state[i + 11] * state[i + 23]) * v[i]);
+    }
+    const double s156 = ((state[27] * (2.0 * (state[27] * (2.0 * s133)))) / (2.0 * state[6]));
+    for (int i = 0; i < 4; i++) {
+        hv[i] = ((((((((0.1 * state[i + 19]) * ((-2.0) * (state[i + 15] * ((1.0 - (state[i + 15] * state[i + 15])) * v[i])))) + (0.25 * ((state[i + 23] * t138[i]) - (state[i + 11] * t138[i])))) + (0.0625 * (state[i + 7] * (0.25 * v[i])))) + (2.0 * ((state[27] * t130[i]) - (state[i + 1] * s156)))) + (0.25 * (v[i] * (state[i + 28] * (1.0 - state[i + 28]))))) + (state[0] * (2.0 * v[i]))) + (state[i + 32] * (v[i] - s127)));
+    }
+}
+
 static const dil_symbol softmax_layer_symbols[6] = {
     {"feat", DIL_ROLE_INPUT, 1, {3, 1}, 0},
     {"W", DIL_ROLE_PARAM, 2, {4, 3}, 0},
@@ -342,4 +421,13 @@ const dil_model softmax_layer_model = {
     softmax_layer_symbols,
     6,
     softmax_layer_theta_init,
+    36,
+    softmax_layer_linearise,
+    softmax_layer_score_hvp_yy_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

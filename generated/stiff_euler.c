@@ -226,6 +226,86 @@ void stiff_euler_residual_vjp_theta(const double *y, const double *x, const doub
     out_theta[0] = (-(y[1] * ((-0.1) * w[1])));
 }
 
+/* state := what the *_apply kernels read that does not depend on the direction */
+void stiff_euler_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work)
+{
+    (void)work;
+    state[0] = (y[1] - y[0]);
+    state[1] = (-(theta[0] * y[1]));
+    for (int i = 0; i < 2; i++) {
+        state[i + 2] = pow(y[i], 3.0);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 4] = ((y[i] - x[i]) - (0.1 * (state[i] - (theta[1] * state[i + 2]))));
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 6] = (3.0 * dil_sq(y[i]));
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void stiff_euler_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work)
+{
+    double *const t70 = work + 0;
+    t70[0] = (v[1] - v[0]);
+    t70[1] = (-(theta[0] * v[1]));
+    double *const t75 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t75[i] = (v[i] - (0.1 * (t70[i] - (theta[1] * (state[i + 6] * v[i])))));
+    }
+    double *const t78 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t78[i] = ((-0.1) * t75[i]);
+    }
+    double *const t100 = work + 4;
+    t100[1] = (t78[0] - (theta[0] * t78[1]));
+    t100[0] = (-t78[0]);
+    for (int i = 0; i < 2; i++) {
+        hv[i] = ((t75[i] + ((state[i + 6] * (theta[1] * (0.1 * t75[i]))) + ((theta[1] * (0.1 * ((y[i] - x[i]) - (0.1 * (state[i] - (theta[1] * state[i + 2])))))) * (3.0 * (v[i] * (2.0 * y[i])))))) + t100[i]);
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void stiff_euler_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)x;
+    double *const t70 = work + 0;
+    t70[0] = (w[1] - w[0]);
+    t70[1] = (-(theta[0] * w[1]));
+    double *const t71 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t71[i] = ((3.0 * dil_sq(y[i])) * w[i]);
+    }
+    double *const t75 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t75[i] = (w[i] - (0.1 * (t70[i] - (theta[1] * t71[i]))));
+    }
+    double s82 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s82 += (((0.1 * state[i + 4]) * t71[i]) + (state[i + 2] * (0.1 * t75[i])));
+    }
+    out_theta[1] = s82;
+    out_theta[0] = (-((((-0.1) * state[5]) * w[1]) + (y[1] * ((-0.1) * t75[1]))));
+}
+
+/* out_theta = J_theta^T w, from the state of linearise */
+void stiff_euler_residual_vjp_theta_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work)
+{
+    (void)x;
+    (void)theta;
+    (void)work;
+    double s117 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s117 += (state[i + 2] * (0.1 * w[i]));
+    }
+    out_theta[1] = s117;
+    out_theta[0] = (-(y[1] * ((-0.1) * w[1])));
+}
+
 static const dil_symbol stiff_euler_symbols[5] = {
     {"y0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"lam", DIL_ROLE_PARAM, 0, {1, 1}, 0},
@@ -258,4 +338,13 @@ const dil_model stiff_euler_model = {
     stiff_euler_symbols,
     5,
     stiff_euler_theta_init,
+    8,
+    stiff_euler_linearise,
+    stiff_euler_score_hvp_yy_apply,
+    NULL,
+    stiff_euler_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    stiff_euler_residual_vjp_theta_apply,
 };
