@@ -12,7 +12,7 @@
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double lqr_tracking_score(const double *y, const double *x, const double *theta, double *work)
+double lqr_tracking_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -249,8 +249,8 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
 }
 
 /* gy = df/dy */
-void lqr_tracking_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -594,8 +594,8 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
 }
 
 /* hv = (d2f/dy2) v */
-void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -907,8 +907,8 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -1146,8 +1146,8 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -1664,8 +1664,8 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
 }
 
 /* L(y, x, theta, data) */
-double lqr_tracking_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double lqr_tracking_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     double *const t32 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -1705,8 +1705,8 @@ double lqr_tracking_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void lqr_tracking_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void lqr_tracking_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     double *const t32 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -1777,8 +1777,8 @@ void lqr_tracking_loss_grad(const double *y, const double *x, const double *thet
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void lqr_tracking_linearise(const double *y, const double *x, const double *theta,
-    double *state, double *work)
+void lqr_tracking_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -2015,8 +2015,8 @@ void lqr_tracking_linearise(const double *y, const double *x, const double *thet
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void lqr_tracking_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
-    const double *state, const double *v, double *hv, double *work)
+void lqr_tracking_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -2305,8 +2305,8 @@ void lqr_tracking_score_hvp_yy_apply(const double *y, const double *x, const dou
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void lqr_tracking_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
-    const double *state, const double *w, double *out_x, double *work)
+void lqr_tracking_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -2529,8 +2529,8 @@ void lqr_tracking_score_vjp_xy_apply(const double *y, const double *x, const dou
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void lqr_tracking_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
-    const double *state, const double *w, double *out_theta, double *work)
+void lqr_tracking_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t251 = work + 0;
     for (int i = 0; i < 3; i++) {

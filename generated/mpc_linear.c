@@ -12,7 +12,7 @@
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double mpc_linear_score(const double *y, const double *x, const double *theta, double *work)
+double mpc_linear_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -168,8 +168,8 @@ double mpc_linear_score(const double *y, const double *x, const double *theta, d
 }
 
 /* gy = df/dy */
-void mpc_linear_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -433,8 +433,8 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
 }
 
 /* hv = (d2f/dy2) v */
-void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -693,8 +693,8 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void mpc_linear_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -909,8 +909,8 @@ void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *the
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void mpc_linear_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -1377,8 +1377,8 @@ void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double 
 }
 
 /* L(y, x, theta, data) */
-double mpc_linear_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double mpc_linear_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -1391,8 +1391,8 @@ double mpc_linear_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void mpc_linear_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void mpc_linear_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -1409,8 +1409,8 @@ void mpc_linear_loss_grad(const double *y, const double *x, const double *theta,
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void mpc_linear_linearise(const double *y, const double *x, const double *theta,
-    double *state, double *work)
+void mpc_linear_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
 {
     double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -1603,8 +1603,8 @@ void mpc_linear_linearise(const double *y, const double *x, const double *theta,
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void mpc_linear_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
-    const double *state, const double *w, double *out_theta, double *work)
+void mpc_linear_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t235 = work + 0;
     for (int i = 0; i < 2; i++) {

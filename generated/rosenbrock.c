@@ -12,7 +12,7 @@
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double rosenbrock_score(const double *y, const double *x, const double *theta, double *work)
+double rosenbrock_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     (void)x;
     (void)work;
@@ -20,8 +20,8 @@ double rosenbrock_score(const double *y, const double *x, const double *theta, d
 }
 
 /* gy = df/dy */
-void rosenbrock_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void rosenbrock_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     (void)x;
     (void)work;
@@ -30,8 +30,8 @@ void rosenbrock_score_grad_y(const double *y, const double *x, const double *the
 }
 
 /* hv = (d2f/dy2) v */
-void rosenbrock_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void rosenbrock_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)x;
     (void)work;
@@ -42,8 +42,8 @@ void rosenbrock_score_hvp_yy(const double *y, const double *x, const double *the
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void rosenbrock_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void rosenbrock_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -54,8 +54,8 @@ void rosenbrock_score_vjp_xy(const double *y, const double *x, const double *the
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void rosenbrock_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void rosenbrock_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -65,8 +65,8 @@ void rosenbrock_score_vjp_thetay(const double *y, const double *x, const double 
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void rosenbrock_linearise(const double *y, const double *x, const double *theta,
-    double *state, double *work)
+void rosenbrock_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -75,8 +75,8 @@ void rosenbrock_linearise(const double *y, const double *x, const double *theta,
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void rosenbrock_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
-    const double *state, const double *v, double *hv, double *work)
+void rosenbrock_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)x;
     (void)work;

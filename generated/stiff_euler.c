@@ -12,7 +12,7 @@
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double stiff_euler_score(const double *y, const double *x, const double *theta, double *work)
+double stiff_euler_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -25,8 +25,8 @@ double stiff_euler_score(const double *y, const double *x, const double *theta, 
 }
 
 /* gy = df/dy */
-void stiff_euler_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void stiff_euler_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -48,8 +48,8 @@ void stiff_euler_score_grad_y(const double *y, const double *x, const double *th
 }
 
 /* hv = (d2f/dy2) v */
-void stiff_euler_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void stiff_euler_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -78,8 +78,8 @@ void stiff_euler_score_hvp_yy(const double *y, const double *x, const double *th
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void stiff_euler_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void stiff_euler_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
     double *const t70 = work + 0;
@@ -91,8 +91,8 @@ void stiff_euler_score_vjp_xy(const double *y, const double *x, const double *th
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void stiff_euler_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void stiff_euler_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -125,8 +125,8 @@ void stiff_euler_score_vjp_thetay(const double *y, const double *x, const double
 }
 
 /* L(y, x, theta, data) */
-double stiff_euler_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double stiff_euler_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -139,8 +139,8 @@ double stiff_euler_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void stiff_euler_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void stiff_euler_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -157,8 +157,8 @@ void stiff_euler_loss_grad(const double *y, const double *x, const double *theta
 }
 
 /* r(y; x, theta) */
-void stiff_euler_residual(const double *y, const double *x, const double *theta,
-    double *r, double *work)
+void stiff_euler_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict r, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -169,8 +169,8 @@ void stiff_euler_residual(const double *y, const double *x, const double *theta,
 }
 
 /* jv = J_y v */
-void stiff_euler_residual_jvp_y(const double *y, const double *x, const double *theta,
-    const double *v, double *jv, double *work)
+void stiff_euler_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)x;
     double *const t70 = work + 0;
@@ -182,8 +182,8 @@ void stiff_euler_residual_jvp_y(const double *y, const double *x, const double *
 }
 
 /* out_y = J_y^T w */
-void stiff_euler_residual_vjp_y(const double *y, const double *x, const double *theta,
-    const double *w, double *out_y, double *work)
+void stiff_euler_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)x;
     double *const t115 = work + 0;
@@ -199,8 +199,8 @@ void stiff_euler_residual_vjp_y(const double *y, const double *x, const double *
 }
 
 /* out_x = J_x^T w */
-void stiff_euler_residual_vjp_x(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void stiff_euler_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -212,8 +212,8 @@ void stiff_euler_residual_vjp_x(const double *y, const double *x, const double *
 }
 
 /* out_theta = J_theta^T w */
-void stiff_euler_residual_vjp_theta(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void stiff_euler_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -227,8 +227,8 @@ void stiff_euler_residual_vjp_theta(const double *y, const double *x, const doub
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void stiff_euler_linearise(const double *y, const double *x, const double *theta,
-    double *state, double *work)
+void stiff_euler_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
 {
     (void)work;
     state[0] = (y[1] - y[0]);
@@ -245,8 +245,8 @@ void stiff_euler_linearise(const double *y, const double *x, const double *theta
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void stiff_euler_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
-    const double *state, const double *v, double *hv, double *work)
+void stiff_euler_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t70 = work + 0;
     t70[0] = (v[1] - v[0]);
@@ -268,8 +268,8 @@ void stiff_euler_score_hvp_yy_apply(const double *y, const double *x, const doub
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void stiff_euler_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
-    const double *state, const double *w, double *out_theta, double *work)
+void stiff_euler_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
     double *const t70 = work + 0;
@@ -292,8 +292,8 @@ void stiff_euler_score_vjp_thetay_apply(const double *y, const double *x, const 
 }
 
 /* out_theta = J_theta^T w, from the state of linearise */
-void stiff_euler_residual_vjp_theta_apply(const double *y, const double *x, const double *theta,
-    const double *state, const double *w, double *out_theta, double *work)
+void stiff_euler_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
     (void)theta;
