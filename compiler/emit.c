@@ -479,10 +479,51 @@ static void emit_lse(Emitter *e, Node *n)
     finish_scalar(e, n, acc);
 }
 
+/* A matrix-vector product streamed over the rows of its matrix
+   (schedule.c, pass_matvec): out[i] = 0, then out[i] += M(i, l) * vec[l]
+   for l in order; the same operations per element as the dot-product
+   loop, so the same bits. */
+static void emit_matvec_rows(Emitter *e, Node *n)
+{
+    Node *a = n->args[0], *b = n->args[1];
+    int k = a->rank == 2 ? a->cols : a->rows;
+    int len = n->rows;
+    Aff z = aff_const(0), i = aff_i(), l = aff_l();
+    Str zero = {0}, vec = {0}, mat = {0};
+    sput(&zero, "0.0");
+    line(e, "for (int i = 0; i < %d; i++)", len);
+    e->depth++;
+    store_value(e, n, i, z, "=", &zero);
+    e->depth--;
+    line(e, "for (int l = 0; l < %d; l++) {", k);
+    e->depth++;
+    put_expr(e, &vec, a->rank == 2 ? b : a, l, z);
+    line(e, "const double vl = %s;", vec.p);
+    if (a->rank == 2) {
+        put_expr(e, &mat, a, i, l);
+        sput(&mat, " * vl");
+    } else {
+        sput(&mat, "vl * ");
+        put_expr(e, &mat, b, l, i);
+    }
+    line(e, "for (int i = 0; i < %d; i++)", len);
+    e->depth++;
+    store_value(e, n, i, z, "+=", &mat);
+    e->depth -= 2;
+    line(e, "}");
+    free(zero.p);
+    free(vec.p);
+    free(mat.p);
+}
+
 /* C = A B with A m x k, B k x n (vectors as the SPEC pairs them). */
 static void emit_matmul(Emitter *e, Node *n)
 {
     Node *a = n->args[0], *b = n->args[1];
+    if (val(e, n)->rowwise) {
+        emit_matvec_rows(e, n);
+        return;
+    }
     int k = a->rank == 2 ? a->cols : a->rows;
     int rows = a->rank == 2 ? a->rows : 1;
     int cols = b->rank == 2 ? b->cols : 1;

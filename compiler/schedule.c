@@ -415,6 +415,58 @@ static int computed_here(const KernelSchedule *s, const Value *v)
     return !(v->home == HOME_STATE && s->form == FORM_APPLY);
 }
 
+/* Memory strides of element (r, c) of n when it is read in place: a leaf
+   (row-major in its block), a stored matrix, or views of one.  Returns 0
+   when n is computed inline (no layout). */
+static int mat_strides(const Node *n, long *sr, long *sc)
+{
+    if (n->op == OP_VIEW) {
+        long br, bc;
+        if (!mat_strides(n->args[0], &br, &bc))
+            return 0;
+        const Map *m = &n->map;
+        *sr = m->arr * br + m->acr * bc;
+        *sc = m->arc * br + m->acc * bc;
+        return 1;
+    }
+    const Value *v = VAL(n);
+    if (n->op != OP_LEAF && v->home != HOME_WORK && v->home != HOME_OUT &&
+        v->home != HOME_STATE)
+        return 0;
+    *sr = n->op == OP_LEAF ? n->cols : v->ld;
+    *sc = 1;
+    return 1;
+}
+
+/* Matrix-vector products whose matrix is read with a stride along the
+   sum and contiguously along the result (a transposed matrix, or a row
+   vector times a matrix) are accumulated row by row: the same sums in
+   the same order, but the inner loop streams the matrix and vectorises.
+   DILC_ROWWISE=0 keeps every product in dot-product order (to measure
+   the two; bench/README and docs/design.md give the figures). */
+static void pass_matvec(Node **order, int n)
+{
+    const char *env = getenv("DILC_ROWWISE");
+    if (env && strcmp(env, "0") == 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        Node *nd = order[i];
+        Value *v = VAL(nd);
+        if (nd->op != OP_MATMUL || nd->rank != 1 ||
+            (v->home != HOME_WORK && v->home != HOME_OUT && v->home != HOME_STATE))
+            continue;
+        Node *a = nd->args[0], *b = nd->args[1];
+        Node *mat = a->rank == 2 ? a : b;
+        long sr, sc;
+        if (a->rank == b->rank || !mat_strides(mat, &sr, &sc))
+            continue;
+        /* (output index, summed index) strides of the matrix */
+        long so = a->rank == 2 ? sr : sc, sl = a->rank == 2 ? sc : sr;
+        int k = a->rank == 2 ? a->cols : a->rows;
+        v->rowwise = k > 1 && ir_size(nd) > 1 && (so == 1 || so == -1) && sl != 1 && sl != -1;
+    }
+}
+
 /* Compute steps in id order, and the last compute step reading each
    value (through the fused expressions that read it).  Results (outputs,
    linearise's state) are live to the end.  Returns the number of compute
@@ -610,6 +662,7 @@ static void sched_end(KernelSchedule *s, const int *copy)
             s->reads[s->order[i]->block] = 1;
     pass_fuse_depth(s->order, s->n);
     pass_homes(s->order, s->n);
+    pass_matvec(s->order, s->n);
     s->ncompute = pass_steps(s);
     pass_slots(s);
     for (int i = 0; copy && i < k->info->nouts; i++)

@@ -64,6 +64,10 @@ typedef struct Value {
                                  (the assembly's step skips it) */
     int slot;                 /* HOME_WORK: index of its slot, else -1 */
     int indep;                /* apply form: does not depend on the direction */
+    int rowwise;              /* a matrix-vector product accumulated over the
+                                 rows of its matrix (out[j] += s * M[l][j]):
+                                 the matrix is streamed where the dot-product
+                                 order would read it with a stride */
 } Value;
 
 typedef enum StepKind {

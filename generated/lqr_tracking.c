@@ -114,11 +114,12 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
         t49[i] = (t35[i] - x[i + 3]);
     }
     double *const t50 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t50[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t49[l];
+        for (int i = 0; i < 3; i++)
+            t50[i] += vl * t21[i + 3*l];
     }
     double s52 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -129,11 +130,12 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
         t53[i] = (t39[i] - x[i + 3]);
     }
     double *const t54 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t54[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t53[l];
+        for (int i = 0; i < 3; i++)
+            t54[i] += vl * t21[i + 3*l];
     }
     double s56 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -144,11 +146,12 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
         t58[i] = (t43[i] - x[i + 3]);
     }
     double *const t59 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t59[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t58[l];
+        for (int i = 0; i < 3; i++)
+            t59[i] += vl * t21[i + 3*l];
     }
     double s61 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -159,55 +162,60 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
         t63[i] = (t47[i] - x[i + 3]);
     }
     double *const t64 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t63[l];
+        for (int i = 0; i < 3; i++)
+            t64[i] += vl * t21[i + 3*l];
     }
     double s66 = 0.0;
     for (int i = 0; i < 3; i++) {
         s66 += (t63[i] * t64[i]);
     }
     double *const t68 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l] * t30[j + 2*l];
-        t68[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t68[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l];
+        for (int i = 0; i < 2; i++)
+            t68[i] += vl * t30[i + 2*l];
     }
     double s70 = 0.0;
     for (int i = 0; i < 2; i++) {
         s70 += (y[i] * t68[i]);
     }
     double *const t71 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 2] * t30[j + 2*l];
-        t71[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t71[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 2];
+        for (int i = 0; i < 2; i++)
+            t71[i] += vl * t30[i + 2*l];
     }
     double s73 = 0.0;
     for (int i = 0; i < 2; i++) {
         s73 += (y[i + 2] * t71[i]);
     }
     double *const t75 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 4] * t30[j + 2*l];
-        t75[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t75[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 4];
+        for (int i = 0; i < 2; i++)
+            t75[i] += vl * t30[i + 2*l];
     }
     double s77 = 0.0;
     for (int i = 0; i < 2; i++) {
         s77 += (y[i + 4] * t75[i]);
     }
     double *const t79 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 6] * t30[j + 2*l];
-        t79[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t79[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 6];
+        for (int i = 0; i < 2; i++)
+            t79[i] += vl * t30[i + 2*l];
     }
     double s81 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -352,72 +360,80 @@ void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict 
         t49[i] = (t35[i] - x[i + 3]);
     }
     double *const t50 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t50[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t49[l];
+        for (int i = 0; i < 3; i++)
+            t50[i] += vl * t21[i + 3*l];
     }
     double *const t53 = work + 33;
     for (int i = 0; i < 3; i++) {
         t53[i] = (t39[i] - x[i + 3]);
     }
     double *const t54 = work + 24;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t54[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t53[l];
+        for (int i = 0; i < 3; i++)
+            t54[i] += vl * t21[i + 3*l];
     }
     double *const t58 = work + 36;
     for (int i = 0; i < 3; i++) {
         t58[i] = (t43[i] - x[i + 3]);
     }
     double *const t59 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t59[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t58[l];
+        for (int i = 0; i < 3; i++)
+            t59[i] += vl * t21[i + 3*l];
     }
     double *const t63 = work + 39;
     for (int i = 0; i < 3; i++) {
         t63[i] = (t47[i] - x[i + 3]);
     }
     double *const t64 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t63[l];
+        for (int i = 0; i < 3; i++)
+            t64[i] += vl * t21[i + 3*l];
     }
     double *const t68 = work + 7;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l] * t30[j + 2*l];
-        t68[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t68[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l];
+        for (int i = 0; i < 2; i++)
+            t68[i] += vl * t30[i + 2*l];
     }
     double *const t71 = work + 45;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 2] * t30[j + 2*l];
-        t71[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t71[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 2];
+        for (int i = 0; i < 2; i++)
+            t71[i] += vl * t30[i + 2*l];
     }
     double *const t75 = work + 47;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 4] * t30[j + 2*l];
-        t75[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t75[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 4];
+        for (int i = 0; i < 2; i++)
+            t75[i] += vl * t30[i + 2*l];
     }
     double *const t79 = work + 49;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 6] * t30[j + 2*l];
-        t79[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t79[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 6];
+        for (int i = 0; i < 2; i++)
+            t79[i] += vl * t30[i + 2*l];
     }
     double *const t85 = work + 51;
     for (int i = 0; i < 2; i++) {
@@ -440,11 +456,12 @@ void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict 
         t137[i] = (2.0 * (t85[i] - x[i + 3]));
     }
     double *const t140 = work + 51;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t92[l] * theta[j + 3*l];
-        t140[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t140[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t92[l];
+        for (int i = 0; i < 3; i++)
+            t140[i] += vl * theta[i + 3*l];
     }
     double *const t145 = work + 21;
     for (int i = 0; i < 2; i++) {
@@ -512,18 +529,20 @@ void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict 
         t186[i] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
     }
     double *const t188 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 2*l + 9];
-        t188[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t188[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t186[l];
+        for (int i = 0; i < 2; i++)
+            t188[i] += vl * theta[i + 2*l + 9];
     }
     double *const t191 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 3*l];
-        t191[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t191[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t186[l];
+        for (int i = 0; i < 3; i++)
+            t191[i] += vl * theta[i + 3*l];
     }
     double *const t193 = work + 4;
     for (int i = 1; i < 3; i++) t193[i] = 0.0;
@@ -533,36 +552,40 @@ void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict 
         t194[i] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
     }
     double *const t197 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 2*l + 9];
-        t197[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t197[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t194[l];
+        for (int i = 0; i < 2; i++)
+            t197[i] += vl * theta[i + 2*l + 9];
     }
     double *const t201 = work + 4;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 3*l];
-        t201[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t201[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t194[l];
+        for (int i = 0; i < 3; i++)
+            t201[i] += vl * theta[i + 3*l];
     }
     double *const t202 = work + 27;
     for (int i = 0; i < 3; i++) {
         t202[i] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
     }
     double *const t205 = work + 4;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 2*l + 9];
-        t205[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t205[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t202[l];
+        for (int i = 0; i < 2; i++)
+            t205[i] += vl * theta[i + 2*l + 9];
     }
     double *const t209 = work + 24;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 3*l];
-        t209[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t209[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t202[l];
+        for (int i = 0; i < 3; i++)
+            t209[i] += vl * theta[i + 3*l];
     }
     double *const t211 = work + 27;
     t211[0] = 0.0;
@@ -573,11 +596,12 @@ void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict 
         t212[i] = (((t50[i] + t179[i]) + t209[i]) + t211[i]);
     }
     double *const t215 = work + 18;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t212[l] * theta[j + 2*l + 9];
-        t215[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t215[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t212[l];
+        for (int i = 0; i < 2; i++)
+            t215[i] += vl * theta[i + 2*l + 9];
     }
     for (int i = 0; i < 2; i++) {
         gy[i + 6] = ((t79[i] + t145[i]) + t188[i]);
@@ -684,60 +708,68 @@ void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict 
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * t21[i + 3*l];
     }
     double *const t265 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * t21[i + 3*l];
     }
     double *const t266 = work + 33;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * t21[i + 3*l];
     }
     double *const t267 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * t21[i + 3*l];
     }
     double *const t268 = work + 7;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l] * t30[j + 2*l];
-        t268[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t268[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l];
+        for (int i = 0; i < 2; i++)
+            t268[i] += vl * t30[i + 2*l];
     }
     double *const t269 = work + 39;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 2] * t30[j + 2*l];
-        t269[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t269[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 2];
+        for (int i = 0; i < 2; i++)
+            t269[i] += vl * t30[i + 2*l];
     }
     double *const t270 = work + 41;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 4] * t30[j + 2*l];
-        t270[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t270[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 4];
+        for (int i = 0; i < 2; i++)
+            t270[i] += vl * t30[i + 2*l];
     }
     double *const t271 = work + 43;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 6] * t30[j + 2*l];
-        t271[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t271[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 6];
+        for (int i = 0; i < 2; i++)
+            t271[i] += vl * t30[i + 2*l];
     }
     double *const t274 = work + 45;
     for (int i = 0; i < 2; i++) {
@@ -756,11 +788,12 @@ void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict 
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 45;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t292 = work + 48;
     for (int i = 0; i < 2; i++) {
@@ -828,54 +861,60 @@ void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict 
         t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
     }
     double *const t348 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 2*l + 9];
-        t348[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t348[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 2; i++)
+            t348[i] += vl * theta[i + 2*l + 9];
     }
     double *const t353 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 4;
     for (int i = 0; i < 3; i++) {
         t354[i] = ((t266[i] + t322[i]) + t353[i]);
     }
     double *const t359 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 2*l + 9];
-        t359[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t359[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 2; i++)
+            t359[i] += vl * theta[i + 2*l + 9];
     }
     double *const t365 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 4;
     for (int i = 0; i < 3; i++) {
         t366[i] = ((t265[i] + t329[i]) + t365[i]);
     }
     double *const t371 = work + 21;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 2*l + 9];
-        t371[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t371[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 2; i++)
+            t371[i] += vl * theta[i + 2*l + 9];
     }
     double *const t377 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 4;
     t379[0] = 0.0;
@@ -886,11 +925,12 @@ void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict 
         t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
     }
     double *const t385 = work + 4;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t380[l] * theta[j + 2*l + 9];
-        t385[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t385[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t380[l];
+        for (int i = 0; i < 2; i++)
+            t385[i] += vl * theta[i + 2*l + 9];
     }
     for (int i = 0; i < 2; i++) {
         hv[i + 6] = ((t271[i] + t292[i]) + t348[i]);
@@ -989,32 +1029,36 @@ void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict 
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * t21[i + 3*l];
     }
     double *const t265 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * t21[i + 3*l];
     }
     double *const t266 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * t21[i + 3*l];
     }
     double *const t267 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * t21[i + 3*l];
     }
     double *const t274 = work + 33;
     for (int i = 0; i < 2; i++) {
@@ -1033,11 +1077,12 @@ void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict 
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 41;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t315 = work + 44;
     for (int i = 0; i < 3; i++) {
@@ -1093,33 +1138,36 @@ void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict 
         t344[i] = (((2.0 * t288[i]) + t316[i]) + t343[i]);
     }
     double *const t353 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 3;
     for (int i = 0; i < 3; i++) {
         t354[i] = (t323[i] + t353[i]);
     }
     double *const t365 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 3;
     for (int i = 0; i < 3; i++) {
         t366[i] = (t330[i] + t365[i]);
     }
     double *const t377 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 3;
     t379[0] = 0.0;
@@ -1129,11 +1177,12 @@ void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict 
     for (int i = 0; i < 3; i++) {
         t380[i] = ((t337[i] + t377[i]) + t379[i]);
     }
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t380[l] * theta[j + 3*l];
-        out_x[j] = acc;
+    for (int i = 0; i < 3; i++)
+        out_x[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t380[l];
+        for (int i = 0; i < 3; i++)
+            out_x[i] += vl * theta[i + 3*l];
     }
     double *const t404 = work + 9;
     t404[0] = 0.0;
@@ -1241,44 +1290,48 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         t49[i] = (t35[i] - x[i + 3]);
     }
     double *const t50 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t50[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t49[l];
+        for (int i = 0; i < 3; i++)
+            t50[i] += vl * t21[i + 3*l];
     }
     double *const t53 = work + 27;
     for (int i = 0; i < 3; i++) {
         t53[i] = (t39[i] - x[i + 3]);
     }
     double *const t54 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t54[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t53[l];
+        for (int i = 0; i < 3; i++)
+            t54[i] += vl * t21[i + 3*l];
     }
     double *const t58 = work + 33;
     for (int i = 0; i < 3; i++) {
         t58[i] = (t43[i] - x[i + 3]);
     }
     double *const t59 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t59[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t58[l];
+        for (int i = 0; i < 3; i++)
+            t59[i] += vl * t21[i + 3*l];
     }
     double *const t63 = work + 39;
     for (int i = 0; i < 3; i++) {
         t63[i] = (t47[i] - x[i + 3]);
     }
     double *const t64 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t63[l];
+        for (int i = 0; i < 3; i++)
+            t64[i] += vl * t21[i + 3*l];
     }
     double *const t85 = work + 45;
     for (int i = 0; i < 2; i++) {
@@ -1305,11 +1358,12 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         t137[i] = (2.0 * (t85[i] - x[i + 3]));
     }
     double *const t140 = work + 45;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t92[l] * theta[j + 3*l];
-        t140[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t140[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t92[l];
+        for (int i = 0; i < 3; i++)
+            t140[i] += vl * theta[i + 3*l];
     }
     double *const t160 = work + 55;
     for (int i = 0; i < 3; i++) {
@@ -1349,11 +1403,12 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         t186[i] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
     }
     double *const t191 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 3*l];
-        t191[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t191[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t186[l];
+        for (int i = 0; i < 3; i++)
+            t191[i] += vl * theta[i + 3*l];
     }
     double *const t193 = work + 45;
     for (int i = 1; i < 3; i++) t193[i] = 0.0;
@@ -1363,22 +1418,24 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         t194[i] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
     }
     double *const t201 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 3*l];
-        t201[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t201[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t194[l];
+        for (int i = 0; i < 3; i++)
+            t201[i] += vl * theta[i + 3*l];
     }
     double *const t202 = work + 42;
     for (int i = 0; i < 3; i++) {
         t202[i] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
     }
     double *const t209 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 3*l];
-        t209[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t209[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t202[l];
+        for (int i = 0; i < 3; i++)
+            t209[i] += vl * theta[i + 3*l];
     }
     double *const t211 = work + 36;
     t211[0] = 0.0;
@@ -1450,32 +1507,36 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * t21[i + 3*l];
     }
     double *const t265 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * t21[i + 3*l];
     }
     double *const t266 = work + 64;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * t21[i + 3*l];
     }
     double *const t267 = work + 67;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * t21[i + 3*l];
     }
     double *const t274 = work + 73;
     for (int i = 0; i < 2; i++) {
@@ -1498,11 +1559,12 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 73;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t314 = work + 81;
     for (int i = 0; i < 2; i++) {
@@ -1554,33 +1616,36 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
     }
     double *const t353 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 33;
     for (int i = 0; i < 3; i++) {
         t354[i] = ((t266[i] + t322[i]) + t353[i]);
     }
     double *const t365 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 39;
     for (int i = 0; i < 3; i++) {
         t366[i] = ((t265[i] + t329[i]) + t365[i]);
     }
     double *const t377 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 36;
     t379[0] = 0.0;
@@ -1731,18 +1796,20 @@ void lqr_tracking_loss_grad(const double *restrict y, const double *restrict x, 
         t411[i] = (0.2 * t35[i]);
     }
     double *const t424 = work + 3;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t35[l] * theta[j + 2*l + 9];
-        t424[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t424[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t35[l];
+        for (int i = 0; i < 2; i++)
+            t424[i] += vl * theta[i + 2*l + 9];
     }
     double *const t427 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t35[l] * theta[j + 3*l];
-        t427[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t427[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t35[l];
+        for (int i = 0; i < 3; i++)
+            t427[i] += vl * theta[i + 3*l];
     }
     double *const t429 = work + 12;
     for (int i = 2; i < 8; i++) t429[i] = 0.0;
@@ -1873,41 +1940,45 @@ void lqr_tracking_linearise(const double *restrict y, const double *restrict x, 
         state[i + 25] = (state[i + 13] - x[i + 3]);
     }
     double *const t50 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += state[l + 25] * state[j + 3*l];
-        t50[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t50[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 25];
+        for (int i = 0; i < 3; i++)
+            t50[i] += vl * state[i + 3*l];
     }
     for (int i = 0; i < 3; i++) {
         state[i + 28] = (state[i + 16] - x[i + 3]);
     }
     double *const t54 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += state[l + 28] * state[j + 3*l];
-        t54[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t54[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 28];
+        for (int i = 0; i < 3; i++)
+            t54[i] += vl * state[i + 3*l];
     }
     for (int i = 0; i < 3; i++) {
         state[i + 31] = (state[i + 19] - x[i + 3]);
     }
     double *const t59 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += state[l + 31] * state[j + 3*l];
-        t59[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t59[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 31];
+        for (int i = 0; i < 3; i++)
+            t59[i] += vl * state[i + 3*l];
     }
     for (int i = 0; i < 3; i++) {
         state[i + 34] = (state[i + 22] - x[i + 3]);
     }
     double *const t64 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += state[l + 34] * state[j + 3*l];
-        t64[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 34];
+        for (int i = 0; i < 3; i++)
+            t64[i] += vl * state[i + 3*l];
     }
     double *const t85 = work + 12;
     for (int i = 0; i < 2; i++) {
@@ -1933,11 +2004,12 @@ void lqr_tracking_linearise(const double *restrict y, const double *restrict x, 
         t137[i] = (2.0 * (t85[i] - x[i + 3]));
     }
     double *const t140 = work + 12;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t92[l] * theta[j + 3*l];
-        t140[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t140[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t92[l];
+        for (int i = 0; i < 3; i++)
+            t140[i] += vl * theta[i + 3*l];
     }
     double *const t160 = work + 22;
     for (int i = 0; i < 3; i++) {
@@ -1976,11 +2048,12 @@ void lqr_tracking_linearise(const double *restrict y, const double *restrict x, 
         state[i + 39] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
     }
     double *const t191 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += state[l + 39] * theta[j + 3*l];
-        t191[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t191[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 39];
+        for (int i = 0; i < 3; i++)
+            t191[i] += vl * theta[i + 3*l];
     }
     double *const t193 = work + 12;
     for (int i = 1; i < 3; i++) t193[i] = 0.0;
@@ -1989,21 +2062,23 @@ void lqr_tracking_linearise(const double *restrict y, const double *restrict x, 
         state[i + 42] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
     }
     double *const t201 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += state[l + 42] * theta[j + 3*l];
-        t201[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t201[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 42];
+        for (int i = 0; i < 3; i++)
+            t201[i] += vl * theta[i + 3*l];
     }
     for (int i = 0; i < 3; i++) {
         state[i + 45] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
     }
     double *const t209 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += state[l + 45] * theta[j + 3*l];
-        t209[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t209[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 45];
+        for (int i = 0; i < 3; i++)
+            t209[i] += vl * theta[i + 3*l];
     }
     double *const t211 = work + 6;
     t211[0] = 0.0;
@@ -2082,60 +2157,68 @@ void lqr_tracking_score_hvp_yy_apply(const double *restrict y, const double *res
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * state[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * state[i + 3*l];
     }
     double *const t265 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * state[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * state[i + 3*l];
     }
     double *const t266 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * state[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * state[i + 3*l];
     }
     double *const t267 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * state[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * state[i + 3*l];
     }
     double *const t268 = work + 24;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l] * state[j + 2*l + 9];
-        t268[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t268[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l];
+        for (int i = 0; i < 2; i++)
+            t268[i] += vl * state[i + 2*l + 9];
     }
     double *const t269 = work + 26;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 2] * state[j + 2*l + 9];
-        t269[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t269[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 2];
+        for (int i = 0; i < 2; i++)
+            t269[i] += vl * state[i + 2*l + 9];
     }
     double *const t270 = work + 28;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 4] * state[j + 2*l + 9];
-        t270[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t270[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 4];
+        for (int i = 0; i < 2; i++)
+            t270[i] += vl * state[i + 2*l + 9];
     }
     double *const t271 = work + 30;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 6] * state[j + 2*l + 9];
-        t271[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t271[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 6];
+        for (int i = 0; i < 2; i++)
+            t271[i] += vl * state[i + 2*l + 9];
     }
     double *const t274 = work + 32;
     for (int i = 0; i < 2; i++) {
@@ -2154,11 +2237,12 @@ void lqr_tracking_score_hvp_yy_apply(const double *restrict y, const double *res
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 32;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t292 = work + 35;
     for (int i = 0; i < 2; i++) {
@@ -2226,54 +2310,60 @@ void lqr_tracking_score_hvp_yy_apply(const double *restrict y, const double *res
         t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
     }
     double *const t348 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 2*l + 9];
-        t348[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t348[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 2; i++)
+            t348[i] += vl * theta[i + 2*l + 9];
     }
     double *const t353 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 32;
     for (int i = 0; i < 3; i++) {
         t354[i] = ((t266[i] + t322[i]) + t353[i]);
     }
     double *const t359 = work + 15;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 2*l + 9];
-        t359[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t359[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 2; i++)
+            t359[i] += vl * theta[i + 2*l + 9];
     }
     double *const t365 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 21;
     for (int i = 0; i < 3; i++) {
         t366[i] = ((t265[i] + t329[i]) + t365[i]);
     }
     double *const t371 = work + 6;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 2*l + 9];
-        t371[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t371[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 2; i++)
+            t371[i] += vl * theta[i + 2*l + 9];
     }
     double *const t377 = work + 12;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 18;
     t379[0] = 0.0;
@@ -2284,11 +2374,12 @@ void lqr_tracking_score_hvp_yy_apply(const double *restrict y, const double *res
         t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
     }
     double *const t385 = work + 3;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t380[l] * theta[j + 2*l + 9];
-        t385[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t385[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t380[l];
+        for (int i = 0; i < 2; i++)
+            t385[i] += vl * theta[i + 2*l + 9];
     }
     for (int i = 0; i < 2; i++) {
         hv[i + 6] = ((t271[i] + t292[i]) + t348[i]);
@@ -2372,32 +2463,36 @@ void lqr_tracking_score_vjp_xy_apply(const double *restrict y, const double *res
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * state[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * state[i + 3*l];
     }
     double *const t265 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * state[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * state[i + 3*l];
     }
     double *const t266 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * state[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * state[i + 3*l];
     }
     double *const t267 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * state[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * state[i + 3*l];
     }
     double *const t274 = work + 24;
     for (int i = 0; i < 2; i++) {
@@ -2416,11 +2511,12 @@ void lqr_tracking_score_vjp_xy_apply(const double *restrict y, const double *res
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 32;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t315 = work + 35;
     for (int i = 0; i < 3; i++) {
@@ -2476,33 +2572,36 @@ void lqr_tracking_score_vjp_xy_apply(const double *restrict y, const double *res
         t344[i] = (((2.0 * t288[i]) + t316[i]) + t343[i]);
     }
     double *const t353 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 6;
     for (int i = 0; i < 3; i++) {
         t354[i] = (t323[i] + t353[i]);
     }
     double *const t365 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 6;
     for (int i = 0; i < 3; i++) {
         t366[i] = (t330[i] + t365[i]);
     }
     double *const t377 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 6;
     t379[0] = 0.0;
@@ -2512,11 +2611,12 @@ void lqr_tracking_score_vjp_xy_apply(const double *restrict y, const double *res
     for (int i = 0; i < 3; i++) {
         t380[i] = ((t337[i] + t377[i]) + t379[i]);
     }
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t380[l] * theta[j + 3*l];
-        out_x[j] = acc;
+    for (int i = 0; i < 3; i++)
+        out_x[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t380[l];
+        for (int i = 0; i < 3; i++)
+            out_x[i] += vl * theta[i + 3*l];
     }
     double *const t404 = work + 3;
     t404[0] = 0.0;
@@ -2594,32 +2694,36 @@ void lqr_tracking_score_vjp_thetay_apply(const double *restrict y, const double 
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * state[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * state[i + 3*l];
     }
     double *const t265 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * state[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * state[i + 3*l];
     }
     double *const t266 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * state[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * state[i + 3*l];
     }
     double *const t267 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * state[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * state[i + 3*l];
     }
     double *const t274 = work + 24;
     for (int i = 0; i < 2; i++) {
@@ -2642,11 +2746,12 @@ void lqr_tracking_score_vjp_thetay_apply(const double *restrict y, const double 
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 24;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t314 = work + 34;
     for (int i = 0; i < 2; i++) {
@@ -2698,33 +2803,36 @@ void lqr_tracking_score_vjp_thetay_apply(const double *restrict y, const double 
         t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
     }
     double *const t353 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 24;
     for (int i = 0; i < 3; i++) {
         t354[i] = ((t266[i] + t322[i]) + t353[i]);
     }
     double *const t365 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 21;
     for (int i = 0; i < 3; i++) {
         t366[i] = ((t265[i] + t329[i]) + t365[i]);
     }
     double *const t377 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 18;
     t379[0] = 0.0;

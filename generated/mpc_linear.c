@@ -286,11 +286,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s152 += (theta[i + 4] * t122[i]);
     }
     double *const t154 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t122[l] * theta[j + 2*l];
-        t154[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t154[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t122[l];
+        for (int i = 0; i < 2; i++)
+            t154[i] += vl * theta[i + 2*l];
     }
     double *const t155 = work + 20;
     for (int i = 0; i < 2; i++) {
@@ -301,11 +302,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s159 += (theta[i + 4] * t155[i]);
     }
     double *const t162 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[j + 2*l];
-        t162[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t162[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t155[l];
+        for (int i = 0; i < 2; i++)
+            t162[i] += vl * theta[i + 2*l];
     }
     double *const t163 = work + 18;
     for (int i = 0; i < 2; i++) {
@@ -316,11 +318,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s167 += (theta[i + 4] * t163[i]);
     }
     double *const t170 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t163[l] * theta[j + 2*l];
-        t170[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t170[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t163[l];
+        for (int i = 0; i < 2; i++)
+            t170[i] += vl * theta[i + 2*l];
     }
     double *const t171 = work + 16;
     for (int i = 0; i < 2; i++) {
@@ -331,11 +334,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s175 += (theta[i + 4] * t171[i]);
     }
     double *const t178 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t171[l] * theta[j + 2*l];
-        t178[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t178[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t171[l];
+        for (int i = 0; i < 2; i++)
+            t178[i] += vl * theta[i + 2*l];
     }
     double *const t179 = work + 14;
     for (int i = 0; i < 2; i++) {
@@ -346,11 +350,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s183 += (theta[i + 4] * t179[i]);
     }
     double *const t186 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t179[l] * theta[j + 2*l];
-        t186[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t186[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t179[l];
+        for (int i = 0; i < 2; i++)
+            t186[i] += vl * theta[i + 2*l];
     }
     double *const t187 = work + 12;
     for (int i = 0; i < 2; i++) {
@@ -361,11 +366,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s191 += (theta[i + 4] * t187[i]);
     }
     double *const t194 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t187[l] * theta[j + 2*l];
-        t194[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t194[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t187[l];
+        for (int i = 0; i < 2; i++)
+            t194[i] += vl * theta[i + 2*l];
     }
     double *const t195 = work + 10;
     for (int i = 0; i < 2; i++) {
@@ -376,11 +382,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s199 += (theta[i + 4] * t195[i]);
     }
     double *const t202 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t195[l] * theta[j + 2*l];
-        t202[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t202[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t195[l];
+        for (int i = 0; i < 2; i++)
+            t202[i] += vl * theta[i + 2*l];
     }
     double *const t203 = work + 8;
     for (int i = 0; i < 2; i++) {
@@ -391,11 +398,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s207 += (theta[i + 4] * t203[i]);
     }
     double *const t210 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t203[l] * theta[j + 2*l];
-        t210[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t210[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t203[l];
+        for (int i = 0; i < 2; i++)
+            t210[i] += vl * theta[i + 2*l];
     }
     double *const t211 = work + 6;
     for (int i = 0; i < 2; i++) {
@@ -406,11 +414,12 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
         s215 += (theta[i + 4] * t211[i]);
     }
     double *const t218 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t211[l] * theta[j + 2*l];
-        t218[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t218[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t211[l];
+        for (int i = 0; i < 2; i++)
+            t218[i] += vl * theta[i + 2*l];
     }
     double s223 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -546,11 +555,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s317 += (theta[i + 4] * t285[i]);
     }
     double *const t321 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t321[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t285[l];
+        for (int i = 0; i < 2; i++)
+            t321[i] += vl * theta[i + 2*l];
     }
     double *const t322 = work + 20;
     for (int i = 0; i < 2; i++) {
@@ -561,11 +571,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s328 += (theta[i + 4] * t322[i]);
     }
     double *const t333 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t333[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t322[l];
+        for (int i = 0; i < 2; i++)
+            t333[i] += vl * theta[i + 2*l];
     }
     double *const t334 = work + 18;
     for (int i = 0; i < 2; i++) {
@@ -576,11 +587,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s340 += (theta[i + 4] * t334[i]);
     }
     double *const t345 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t334[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
     }
     double *const t346 = work + 16;
     for (int i = 0; i < 2; i++) {
@@ -591,11 +603,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s352 += (theta[i + 4] * t346[i]);
     }
     double *const t357 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t357[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t346[l];
+        for (int i = 0; i < 2; i++)
+            t357[i] += vl * theta[i + 2*l];
     }
     double *const t358 = work + 14;
     for (int i = 0; i < 2; i++) {
@@ -606,11 +619,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s364 += (theta[i + 4] * t358[i]);
     }
     double *const t369 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t369[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t358[l];
+        for (int i = 0; i < 2; i++)
+            t369[i] += vl * theta[i + 2*l];
     }
     double *const t370 = work + 12;
     for (int i = 0; i < 2; i++) {
@@ -621,11 +635,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s376 += (theta[i + 4] * t370[i]);
     }
     double *const t381 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t381[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t370[l];
+        for (int i = 0; i < 2; i++)
+            t381[i] += vl * theta[i + 2*l];
     }
     double *const t382 = work + 10;
     for (int i = 0; i < 2; i++) {
@@ -636,11 +651,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s388 += (theta[i + 4] * t382[i]);
     }
     double *const t393 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t393[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t382[l];
+        for (int i = 0; i < 2; i++)
+            t393[i] += vl * theta[i + 2*l];
     }
     double *const t394 = work + 8;
     for (int i = 0; i < 2; i++) {
@@ -651,11 +667,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s400 += (theta[i + 4] * t394[i]);
     }
     double *const t405 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t405[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t394[l];
+        for (int i = 0; i < 2; i++)
+            t405[i] += vl * theta[i + 2*l];
     }
     double *const t406 = work + 6;
     for (int i = 0; i < 2; i++) {
@@ -666,11 +683,12 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
         s412 += (theta[i + 4] * t406[i]);
     }
     double *const t417 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t417[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t406[l];
+        for (int i = 0; i < 2; i++)
+            t417[i] += vl * theta[i + 2*l];
     }
     double s424 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -802,109 +820,119 @@ void mpc_linear_score_vjp_xy(const double *restrict y, const double *restrict x,
         t285[i] = (theta[i + 6] * (2.0 * (t269[i] + (theta[i + 4] * w[9]))));
     }
     double *const t321 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t321[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t285[l];
+        for (int i = 0; i < 2; i++)
+            t321[i] += vl * theta[i + 2*l];
     }
     double *const t322 = work + 20;
     for (int i = 0; i < 2; i++) {
         t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
     }
     double *const t333 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t333[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t322[l];
+        for (int i = 0; i < 2; i++)
+            t333[i] += vl * theta[i + 2*l];
     }
     double *const t334 = work + 18;
     for (int i = 0; i < 2; i++) {
         t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
     }
     double *const t345 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t334[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
     }
     double *const t346 = work + 16;
     for (int i = 0; i < 2; i++) {
         t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
     }
     double *const t357 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t357[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t346[l];
+        for (int i = 0; i < 2; i++)
+            t357[i] += vl * theta[i + 2*l];
     }
     double *const t358 = work + 14;
     for (int i = 0; i < 2; i++) {
         t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
     }
     double *const t369 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t369[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t358[l];
+        for (int i = 0; i < 2; i++)
+            t369[i] += vl * theta[i + 2*l];
     }
     double *const t370 = work + 12;
     for (int i = 0; i < 2; i++) {
         t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
     }
     double *const t381 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t381[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t370[l];
+        for (int i = 0; i < 2; i++)
+            t381[i] += vl * theta[i + 2*l];
     }
     double *const t382 = work + 10;
     for (int i = 0; i < 2; i++) {
         t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
     }
     double *const t393 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t393[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t382[l];
+        for (int i = 0; i < 2; i++)
+            t393[i] += vl * theta[i + 2*l];
     }
     double *const t394 = work + 8;
     for (int i = 0; i < 2; i++) {
         t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
     }
     double *const t405 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t405[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t394[l];
+        for (int i = 0; i < 2; i++)
+            t405[i] += vl * theta[i + 2*l];
     }
     double *const t406 = work + 6;
     for (int i = 0; i < 2; i++) {
         t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
     }
     double *const t417 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t417[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t406[l];
+        for (int i = 0; i < 2; i++)
+            t417[i] += vl * theta[i + 2*l];
     }
     double *const t418 = work + 4;
     for (int i = 0; i < 2; i++) {
         t418[i] = ((theta[i + 6] * (2.0 * t235[i])) + t417[i]);
     }
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t418[l] * theta[j + 2*l];
-        out_x[j] = acc;
+    for (int i = 0; i < 2; i++)
+        out_x[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t418[l];
+        for (int i = 0; i < 2; i++)
+            out_x[i] += vl * theta[i + 2*l];
     }
 }
 
@@ -1063,99 +1091,108 @@ void mpc_linear_score_vjp_thetay(const double *restrict y, const double *restric
         t148[i] = (2.0 * t17[i]);
     }
     double *const t154 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t122[l] * theta[j + 2*l];
-        t154[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t154[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t122[l];
+        for (int i = 0; i < 2; i++)
+            t154[i] += vl * theta[i + 2*l];
     }
     double *const t155 = work + 42;
     for (int i = 0; i < 2; i++) {
         t155[i] = ((theta[i + 6] * t124[i]) + t154[i]);
     }
     double *const t162 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[j + 2*l];
-        t162[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t162[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t155[l];
+        for (int i = 0; i < 2; i++)
+            t162[i] += vl * theta[i + 2*l];
     }
     double *const t163 = work + 44;
     for (int i = 0; i < 2; i++) {
         t163[i] = ((theta[i + 6] * t127[i]) + t162[i]);
     }
     double *const t170 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t163[l] * theta[j + 2*l];
-        t170[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t170[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t163[l];
+        for (int i = 0; i < 2; i++)
+            t170[i] += vl * theta[i + 2*l];
     }
     double *const t171 = work + 46;
     for (int i = 0; i < 2; i++) {
         t171[i] = ((theta[i + 6] * t130[i]) + t170[i]);
     }
     double *const t178 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t171[l] * theta[j + 2*l];
-        t178[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t178[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t171[l];
+        for (int i = 0; i < 2; i++)
+            t178[i] += vl * theta[i + 2*l];
     }
     double *const t179 = work + 48;
     for (int i = 0; i < 2; i++) {
         t179[i] = ((theta[i + 6] * t133[i]) + t178[i]);
     }
     double *const t186 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t179[l] * theta[j + 2*l];
-        t186[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t186[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t179[l];
+        for (int i = 0; i < 2; i++)
+            t186[i] += vl * theta[i + 2*l];
     }
     double *const t187 = work + 50;
     for (int i = 0; i < 2; i++) {
         t187[i] = ((theta[i + 6] * t136[i]) + t186[i]);
     }
     double *const t194 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t187[l] * theta[j + 2*l];
-        t194[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t194[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t187[l];
+        for (int i = 0; i < 2; i++)
+            t194[i] += vl * theta[i + 2*l];
     }
     double *const t195 = work + 52;
     for (int i = 0; i < 2; i++) {
         t195[i] = ((theta[i + 6] * t139[i]) + t194[i]);
     }
     double *const t202 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t195[l] * theta[j + 2*l];
-        t202[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t202[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t195[l];
+        for (int i = 0; i < 2; i++)
+            t202[i] += vl * theta[i + 2*l];
     }
     double *const t203 = work + 54;
     for (int i = 0; i < 2; i++) {
         t203[i] = ((theta[i + 6] * t142[i]) + t202[i]);
     }
     double *const t210 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t203[l] * theta[j + 2*l];
-        t210[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t210[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t203[l];
+        for (int i = 0; i < 2; i++)
+            t210[i] += vl * theta[i + 2*l];
     }
     double *const t211 = work + 56;
     for (int i = 0; i < 2; i++) {
         t211[i] = ((theta[i + 6] * t145[i]) + t210[i]);
     }
     double *const t218 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t211[l] * theta[j + 2*l];
-        t218[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t218[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t211[l];
+        for (int i = 0; i < 2; i++)
+            t218[i] += vl * theta[i + 2*l];
     }
     double *const t235 = work + 58;
     for (int i = 0; i < 2; i++) {
@@ -1265,99 +1302,108 @@ void mpc_linear_score_vjp_thetay(const double *restrict y, const double *restric
         t285[i] = (theta[i + 6] * (2.0 * t272[i]));
     }
     double *const t321 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t321[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t285[l];
+        for (int i = 0; i < 2; i++)
+            t321[i] += vl * theta[i + 2*l];
     }
     double *const t322 = work + 82;
     for (int i = 0; i < 2; i++) {
         t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
     }
     double *const t333 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t333[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t322[l];
+        for (int i = 0; i < 2; i++)
+            t333[i] += vl * theta[i + 2*l];
     }
     double *const t334 = work + 84;
     for (int i = 0; i < 2; i++) {
         t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
     }
     double *const t345 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t334[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
     }
     double *const t346 = work + 86;
     for (int i = 0; i < 2; i++) {
         t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
     }
     double *const t357 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t357[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t346[l];
+        for (int i = 0; i < 2; i++)
+            t357[i] += vl * theta[i + 2*l];
     }
     double *const t358 = work + 88;
     for (int i = 0; i < 2; i++) {
         t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
     }
     double *const t369 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t369[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t358[l];
+        for (int i = 0; i < 2; i++)
+            t369[i] += vl * theta[i + 2*l];
     }
     double *const t370 = work + 90;
     for (int i = 0; i < 2; i++) {
         t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
     }
     double *const t381 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t381[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t370[l];
+        for (int i = 0; i < 2; i++)
+            t381[i] += vl * theta[i + 2*l];
     }
     double *const t382 = work + 92;
     for (int i = 0; i < 2; i++) {
         t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
     }
     double *const t393 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t393[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t382[l];
+        for (int i = 0; i < 2; i++)
+            t393[i] += vl * theta[i + 2*l];
     }
     double *const t394 = work + 94;
     for (int i = 0; i < 2; i++) {
         t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
     }
     double *const t405 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t405[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t394[l];
+        for (int i = 0; i < 2; i++)
+            t405[i] += vl * theta[i + 2*l];
     }
     double *const t406 = work + 96;
     for (int i = 0; i < 2; i++) {
         t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
     }
     double *const t417 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t417[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t406[l];
+        for (int i = 0; i < 2; i++)
+            t417[i] += vl * theta[i + 2*l];
     }
     double *const t418 = work + 98;
     for (int i = 0; i < 2; i++) {
@@ -1515,90 +1561,99 @@ void mpc_linear_linearise(const double *restrict y, const double *restrict x, co
         state[i + 22] = (2.0 * state[i]);
     }
     double *const t154 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 20] * theta[j + 2*l];
-        t154[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t154[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 20];
+        for (int i = 0; i < 2; i++)
+            t154[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         state[i + 24] = ((theta[i + 6] * (2.0 * state[i + 16])) + t154[i]);
     }
     double *const t162 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 24] * theta[j + 2*l];
-        t162[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t162[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 24];
+        for (int i = 0; i < 2; i++)
+            t162[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         state[i + 26] = ((theta[i + 6] * (2.0 * state[i + 14])) + t162[i]);
     }
     double *const t170 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 26] * theta[j + 2*l];
-        t170[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t170[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 26];
+        for (int i = 0; i < 2; i++)
+            t170[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         state[i + 28] = ((theta[i + 6] * (2.0 * state[i + 12])) + t170[i]);
     }
     double *const t178 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 28] * theta[j + 2*l];
-        t178[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t178[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 28];
+        for (int i = 0; i < 2; i++)
+            t178[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         state[i + 30] = ((theta[i + 6] * (2.0 * state[i + 10])) + t178[i]);
     }
     double *const t186 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 30] * theta[j + 2*l];
-        t186[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t186[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 30];
+        for (int i = 0; i < 2; i++)
+            t186[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         state[i + 32] = ((theta[i + 6] * (2.0 * state[i + 8])) + t186[i]);
     }
     double *const t194 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 32] * theta[j + 2*l];
-        t194[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t194[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 32];
+        for (int i = 0; i < 2; i++)
+            t194[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         state[i + 34] = ((theta[i + 6] * (2.0 * state[i + 6])) + t194[i]);
     }
     double *const t202 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 34] * theta[j + 2*l];
-        t202[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t202[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 34];
+        for (int i = 0; i < 2; i++)
+            t202[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         state[i + 36] = ((theta[i + 6] * (2.0 * state[i + 4])) + t202[i]);
     }
     double *const t210 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 36] * theta[j + 2*l];
-        t210[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t210[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 36];
+        for (int i = 0; i < 2; i++)
+            t210[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         state[i + 38] = ((theta[i + 6] * (2.0 * state[i + 2])) + t210[i]);
     }
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += state[l + 38] * theta[j + 2*l];
-        state[j + 40] = acc;
+    for (int i = 0; i < 2; i++)
+        state[i + 40] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 38];
+        for (int i = 0; i < 2; i++)
+            state[i + 40] += vl * theta[i + 2*l];
     }
 }
 
@@ -1714,99 +1769,108 @@ void mpc_linear_score_vjp_thetay_apply(const double *restrict y, const double *r
         t285[i] = (theta[i + 6] * (2.0 * t272[i]));
     }
     double *const t321 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t321[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t285[l];
+        for (int i = 0; i < 2; i++)
+            t321[i] += vl * theta[i + 2*l];
     }
     double *const t322 = work + 24;
     for (int i = 0; i < 2; i++) {
         t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
     }
     double *const t333 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t333[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t322[l];
+        for (int i = 0; i < 2; i++)
+            t333[i] += vl * theta[i + 2*l];
     }
     double *const t334 = work + 26;
     for (int i = 0; i < 2; i++) {
         t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
     }
     double *const t345 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t334[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
     }
     double *const t346 = work + 28;
     for (int i = 0; i < 2; i++) {
         t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
     }
     double *const t357 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t357[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t346[l];
+        for (int i = 0; i < 2; i++)
+            t357[i] += vl * theta[i + 2*l];
     }
     double *const t358 = work + 30;
     for (int i = 0; i < 2; i++) {
         t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
     }
     double *const t369 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t369[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t358[l];
+        for (int i = 0; i < 2; i++)
+            t369[i] += vl * theta[i + 2*l];
     }
     double *const t370 = work + 32;
     for (int i = 0; i < 2; i++) {
         t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
     }
     double *const t381 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t381[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t370[l];
+        for (int i = 0; i < 2; i++)
+            t381[i] += vl * theta[i + 2*l];
     }
     double *const t382 = work + 34;
     for (int i = 0; i < 2; i++) {
         t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
     }
     double *const t393 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t393[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t382[l];
+        for (int i = 0; i < 2; i++)
+            t393[i] += vl * theta[i + 2*l];
     }
     double *const t394 = work + 36;
     for (int i = 0; i < 2; i++) {
         t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
     }
     double *const t405 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t405[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t394[l];
+        for (int i = 0; i < 2; i++)
+            t405[i] += vl * theta[i + 2*l];
     }
     double *const t406 = work + 38;
     for (int i = 0; i < 2; i++) {
         t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
     }
     double *const t417 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t417[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t406[l];
+        for (int i = 0; i < 2; i++)
+            t417[i] += vl * theta[i + 2*l];
     }
     double *const t418 = work + 40;
     for (int i = 0; i < 2; i++) {

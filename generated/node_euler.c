@@ -181,22 +181,24 @@ void node_euler_score_grad_y(const double *restrict y, const double *restrict x,
         t21[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
     }
     double *const t40 = work + 100;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t21[l] * theta[j + 50*l + 150];
-        t40[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t40[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t21[l];
+        for (int i = 0; i < 50; i++)
+            t40[i] += vl * theta[i + 50*l + 150];
     }
     double *const t44 = work + 150;
     for (int i = 0; i < 50; i++) {
         t44[i] = (((-0.1) * t40[i]) * (1.0 - (t17[i] * t17[i])));
     }
     double *const t46 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += t44[l] * theta[j + 2*l];
-        t46[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t46[i] = 0.0;
+    for (int l = 0; l < 50; l++) {
+        const double vl = t44[l];
+        for (int i = 0; i < 2; i++)
+            t46[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         gy[i] = (t21[i] + t46[i]);
@@ -230,11 +232,12 @@ void node_euler_score_hvp_yy(const double *restrict y, const double *restrict x,
         t21[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
     }
     double *const t40 = work + 100;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t21[l] * theta[j + 50*l + 150];
-        t40[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t40[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t21[l];
+        for (int i = 0; i < 50; i++)
+            t40[i] += vl * theta[i + 50*l + 150];
     }
     double *const t43 = work + 150;
     for (int i = 0; i < 50; i++) {
@@ -263,22 +266,24 @@ void node_euler_score_hvp_yy(const double *restrict y, const double *restrict x,
         t56[i] = (v[i] - (0.1 * t54[i]));
     }
     double *const t62 = work + 200;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t56[l] * theta[j + 50*l + 150];
-        t62[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t62[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t56[l];
+        for (int i = 0; i < 50; i++)
+            t62[i] += vl * theta[i + 50*l + 150];
     }
     double *const t69 = work + 300;
     for (int i = 0; i < 50; i++) {
         t69[i] = ((t43[i] * ((-0.1) * t62[i])) + (((-0.1) * t40[i]) * ((-2.0) * (t17[i] * t53[i]))));
     }
     double *const t73 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += t69[l] * theta[j + 2*l];
-        t73[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t73[i] = 0.0;
+    for (int l = 0; l < 50; l++) {
+        const double vl = t69[l];
+        for (int i = 0; i < 2; i++)
+            t73[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         hv[i] = (t56[i] + t73[i]);
@@ -355,11 +360,12 @@ void node_euler_score_vjp_thetay(const double *restrict y, const double *restric
         t38[i] = ((-0.1) * t21[i]);
     }
     double *const t40 = work + 100;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t21[l] * theta[j + 50*l + 150];
-        t40[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t40[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t21[l];
+        for (int i = 0; i < 50; i++)
+            t40[i] += vl * theta[i + 50*l + 150];
     }
     double *const t41 = work + 150;
     for (int i = 0; i < 50; i++) {
@@ -399,11 +405,12 @@ void node_euler_score_vjp_thetay(const double *restrict y, const double *restric
         out_theta[i + 250] = ((-0.1) * t56[i]);
     }
     double *const t62 = work + 250;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t56[l] * theta[j + 50*l + 150];
-        t62[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t62[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t56[l];
+        for (int i = 0; i < 50; i++)
+            t62[i] += vl * theta[i + 50*l + 150];
     }
     for (int i = 0; i < 50; i++) {
         out_theta[i + 100] = ((t43[i] * ((-0.1) * t62[i])) + (t41[i] * ((-2.0) * (t17[i] * t53[i]))));
@@ -535,22 +542,24 @@ void node_euler_residual_vjp_y(const double *restrict y, const double *restrict 
         t17[i] = node_euler_vtanh((theta[i + 100] + t15[i]));
     }
     double *const t91 = work + 0;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 50*l + 150];
-        t91[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t91[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 50; i++)
+            t91[i] += vl * theta[i + 50*l + 150];
     }
     double *const t93 = work + 100;
     for (int i = 0; i < 50; i++) {
         t93[i] = ((1.0 - (t17[i] * t17[i])) * ((-0.1) * t91[i]));
     }
     double *const t95 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += t93[l] * theta[j + 2*l];
-        t95[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t95[i] = 0.0;
+    for (int l = 0; l < 50; l++) {
+        const double vl = t93[l];
+        for (int i = 0; i < 2; i++)
+            t95[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         out_y[i] = (w[i] + t95[i]);
@@ -590,11 +599,12 @@ void node_euler_residual_vjp_theta(const double *restrict y, const double *restr
         out_theta[i + 250] = ((-0.1) * w[i]);
     }
     double *const t91 = work + 0;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 50*l + 150];
-        t91[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t91[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 50; i++)
+            t91[i] += vl * theta[i + 50*l + 150];
     }
     for (int i = 0; i < 50; i++) {
         out_theta[i + 100] = ((1.0 - (t17[i] * t17[i])) * ((-0.1) * t91[i]));
@@ -639,11 +649,12 @@ void node_euler_linearise(const double *restrict y, const double *restrict x, co
     for (int i = 0; i < 2; i++) {
         state[i + 50] = ((-0.1) * t21[i]);
     }
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t21[l] * theta[j + 50*l + 150];
-        state[j + 52] = acc;
+    for (int i = 0; i < 50; i++)
+        state[i + 52] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t21[l];
+        for (int i = 0; i < 50; i++)
+            state[i + 52] += vl * theta[i + 50*l + 150];
     }
     for (int i = 0; i < 50; i++) {
         state[i + 102] = (1.0 - (state[i] * state[i]));
@@ -682,22 +693,24 @@ void node_euler_score_hvp_yy_apply(const double *restrict y, const double *restr
         t56[i] = (v[i] - (0.1 * t54[i]));
     }
     double *const t62 = work + 100;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t56[l] * theta[j + 50*l + 150];
-        t62[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t62[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t56[l];
+        for (int i = 0; i < 50; i++)
+            t62[i] += vl * theta[i + 50*l + 150];
     }
     double *const t69 = work + 150;
     for (int i = 0; i < 50; i++) {
         t69[i] = ((state[i + 102] * ((-0.1) * t62[i])) + (((-0.1) * state[i + 52]) * ((-2.0) * (state[i] * t53[i]))));
     }
     double *const t73 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += t69[l] * theta[j + 2*l];
-        t73[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t73[i] = 0.0;
+    for (int l = 0; l < 50; l++) {
+        const double vl = t69[l];
+        for (int i = 0; i < 2; i++)
+            t73[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         hv[i] = (t56[i] + t73[i]);
@@ -764,11 +777,12 @@ void node_euler_score_vjp_thetay_apply(const double *restrict y, const double *r
         out_theta[i + 250] = ((-0.1) * t56[i]);
     }
     double *const t62 = work + 100;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t56[l] * theta[j + 50*l + 150];
-        t62[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t62[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t56[l];
+        for (int i = 0; i < 50; i++)
+            t62[i] += vl * theta[i + 50*l + 150];
     }
     for (int i = 0; i < 50; i++) {
         out_theta[i + 100] = ((state[i + 102] * ((-0.1) * t62[i])) + (((-0.1) * state[i + 52]) * ((-2.0) * (state[i] * t53[i]))));
@@ -821,22 +835,24 @@ void node_euler_residual_vjp_y_apply(const double *restrict y, const double *res
     (void)y;
     (void)x;
     double *const t91 = work + 0;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 50*l + 150];
-        t91[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t91[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 50; i++)
+            t91[i] += vl * theta[i + 50*l + 150];
     }
     double *const t93 = work + 50;
     for (int i = 0; i < 50; i++) {
         t93[i] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t91[i]));
     }
     double *const t95 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += t93[l] * theta[j + 2*l];
-        t95[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t95[i] = 0.0;
+    for (int l = 0; l < 50; l++) {
+        const double vl = t93[l];
+        for (int i = 0; i < 2; i++)
+            t95[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         out_y[i] = (w[i] + t95[i]);
@@ -852,11 +868,12 @@ void node_euler_residual_vjp_theta_apply(const double *restrict y, const double 
         out_theta[i + 250] = ((-0.1) * w[i]);
     }
     double *const t91 = work + 0;
-    for (int j = 0; j < 50; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 50*l + 150];
-        t91[j] = acc;
+    for (int i = 0; i < 50; i++)
+        t91[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 50; i++)
+            t91[i] += vl * theta[i + 50*l + 150];
     }
     for (int i = 0; i < 50; i++) {
         out_theta[i + 100] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t91[i]));

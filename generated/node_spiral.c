@@ -272,62 +272,68 @@ void node_spiral_score_grad_y(const double *restrict y, const double *restrict x
         t39[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
     }
     double *const t63 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t39[l] * theta[j + 16*l + 320];
-        t63[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t63[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t39[l];
+        for (int i = 0; i < 16; i++)
+            t63[i] += vl * theta[i + 16*l + 320];
     }
     double *const t67 = work + 96;
     for (int i = 0; i < 16; i++) {
         t67[i] = (((-0.1) * t63[i]) * (1.0 - (t35[i] * t35[i])));
     }
     double *const t69 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t67[l] * theta[j + 16*l + 48];
-        t69[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t69[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t67[l];
+        for (int i = 0; i < 16; i++)
+            t69[i] += vl * theta[i + 16*l + 48];
     }
     double *const t72 = work + 80;
     for (int i = 0; i < 16; i++) {
         t72[i] = (t69[i] * (1.0 - (t32[i] * t32[i])));
     }
     double *const t74 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t72[l] * theta[j + 2*l];
-        t74[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t74[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t72[l];
+        for (int i = 0; i < 2; i++)
+            t74[i] += vl * theta[i + 2*l];
     }
     double *const t87 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t28[l] * theta[j + 16*l + 320];
-        t87[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t87[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t28[l];
+        for (int i = 0; i < 16; i++)
+            t87[i] += vl * theta[i + 16*l + 320];
     }
     double *const t91 = work + 64;
     for (int i = 0; i < 16; i++) {
         t91[i] = (((-0.1) * t87[i]) * (1.0 - (t24[i] * t24[i])));
     }
     double *const t95 = work + 32;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t91[l] * theta[j + 16*l + 48];
-        t95[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t95[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t91[l];
+        for (int i = 0; i < 16; i++)
+            t95[i] += vl * theta[i + 16*l + 48];
     }
     double *const t98 = work + 48;
     for (int i = 0; i < 16; i++) {
         t98[i] = (t95[i] * (1.0 - (t21[i] * t21[i])));
     }
     double *const t102 = work + 16;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t98[l] * theta[j + 2*l];
-        t102[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t102[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t98[l];
+        for (int i = 0; i < 2; i++)
+            t102[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         gy[i + 2] = (t39[i] + t74[i]);
@@ -408,11 +414,12 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
         t39[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
     }
     double *const t63 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t39[l] * theta[j + 16*l + 320];
-        t63[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t63[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t39[l];
+        for (int i = 0; i < 16; i++)
+            t63[i] += vl * theta[i + 16*l + 320];
     }
     double *const t64 = work + 96;
     for (int i = 0; i < 16; i++) {
@@ -427,22 +434,24 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
         t67[i] = (t64[i] * t66[i]);
     }
     double *const t69 = work + 128;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t67[l] * theta[j + 16*l + 48];
-        t69[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t69[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t67[l];
+        for (int i = 0; i < 16; i++)
+            t69[i] += vl * theta[i + 16*l + 48];
     }
     double *const t71 = work + 112;
     for (int i = 0; i < 16; i++) {
         t71[i] = (1.0 - (t32[i] * t32[i]));
     }
     double *const t87 = work + 144;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t28[l] * theta[j + 16*l + 320];
-        t87[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t87[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t28[l];
+        for (int i = 0; i < 16; i++)
+            t87[i] += vl * theta[i + 16*l + 320];
     }
     double *const t88 = work + 160;
     for (int i = 0; i < 16; i++) {
@@ -457,11 +466,12 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
         t91[i] = (t88[i] * t90[i]);
     }
     double *const t95 = work + 192;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t91[l] * theta[j + 16*l + 48];
-        t95[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t95[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t91[l];
+        for (int i = 0; i < 16; i++)
+            t95[i] += vl * theta[i + 16*l + 48];
     }
     double *const t97 = work + 176;
     for (int i = 0; i < 16; i++) {
@@ -534,62 +544,68 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
         t126[i] = ((v[i + 2] - v[i]) - (0.1 * t124[i]));
     }
     double *const t131 = work + 208;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t126[l] * theta[j + 16*l + 320];
-        t131[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t131[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t126[l];
+        for (int i = 0; i < 16; i++)
+            t131[i] += vl * theta[i + 16*l + 320];
     }
     double *const t138 = work + 288;
     for (int i = 0; i < 16; i++) {
         t138[i] = ((t66[i] * ((-0.1) * t131[i])) + (t64[i] * ((-2.0) * (t35[i] * t123[i]))));
     }
     double *const t142 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t138[l] * theta[j + 16*l + 48];
-        t142[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t142[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t138[l];
+        for (int i = 0; i < 16; i++)
+            t142[i] += vl * theta[i + 16*l + 48];
     }
     double *const t148 = work + 80;
     for (int i = 0; i < 16; i++) {
         t148[i] = ((t71[i] * t142[i]) + (t69[i] * ((-2.0) * (t32[i] * t121[i]))));
     }
     double *const t152 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t148[l] * theta[j + 2*l];
-        t152[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t152[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t148[l];
+        for (int i = 0; i < 2; i++)
+            t152[i] += vl * theta[i + 2*l];
     }
     double *const t161 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t118[l] * theta[j + 16*l + 320];
-        t161[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t161[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t118[l];
+        for (int i = 0; i < 16; i++)
+            t161[i] += vl * theta[i + 16*l + 320];
     }
     double *const t168 = work + 64;
     for (int i = 0; i < 16; i++) {
         t168[i] = ((t90[i] * ((-0.1) * t161[i])) + (t88[i] * ((-2.0) * (t24[i] * t115[i]))));
     }
     double *const t174 = work + 32;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t168[l] * theta[j + 16*l + 48];
-        t174[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t174[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t168[l];
+        for (int i = 0; i < 16; i++)
+            t174[i] += vl * theta[i + 16*l + 48];
     }
     double *const t180 = work + 48;
     for (int i = 0; i < 16; i++) {
         t180[i] = ((t97[i] * t174[i]) + (t95[i] * ((-2.0) * (t21[i] * t113[i]))));
     }
     double *const t186 = work + 16;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t180[l] * theta[j + 2*l];
-        t186[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t186[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t180[l];
+        for (int i = 0; i < 2; i++)
+            t186[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         hv[i + 2] = (t126[i] + t152[i]);
@@ -735,11 +751,12 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
         t61[i] = ((-0.1) * t39[i]);
     }
     double *const t63 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t39[l] * theta[j + 16*l + 320];
-        t63[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t63[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t39[l];
+        for (int i = 0; i < 16; i++)
+            t63[i] += vl * theta[i + 16*l + 320];
     }
     double *const t64 = work + 96;
     for (int i = 0; i < 16; i++) {
@@ -754,11 +771,12 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
         t67[i] = (t64[i] * t66[i]);
     }
     double *const t69 = work + 128;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t67[l] * theta[j + 16*l + 48];
-        t69[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t69[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t67[l];
+        for (int i = 0; i < 16; i++)
+            t69[i] += vl * theta[i + 16*l + 48];
     }
     double *const t71 = work + 144;
     for (int i = 0; i < 16; i++) {
@@ -773,11 +791,12 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
         t83[i] = ((-0.1) * t28[i]);
     }
     double *const t87 = work + 176;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t28[l] * theta[j + 16*l + 320];
-        t87[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t87[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t28[l];
+        for (int i = 0; i < 16; i++)
+            t87[i] += vl * theta[i + 16*l + 320];
     }
     double *const t88 = work + 192;
     for (int i = 0; i < 16; i++) {
@@ -792,11 +811,12 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
         t91[i] = (t88[i] * t90[i]);
     }
     double *const t95 = work + 224;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t91[l] * theta[j + 16*l + 48];
-        t95[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t95[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t91[l];
+        for (int i = 0; i < 16; i++)
+            t95[i] += vl * theta[i + 16*l + 48];
     }
     double *const t97 = work + 240;
     for (int i = 0; i < 16; i++) {
@@ -877,22 +897,24 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
         t127[i] = ((-0.1) * t126[i]);
     }
     double *const t131 = work + 352;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t126[l] * theta[j + 16*l + 320];
-        t131[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t131[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t126[l];
+        for (int i = 0; i < 16; i++)
+            t131[i] += vl * theta[i + 16*l + 320];
     }
     double *const t138 = work + 368;
     for (int i = 0; i < 16; i++) {
         t138[i] = ((t66[i] * ((-0.1) * t131[i])) + (t64[i] * ((-2.0) * (t35[i] * t123[i]))));
     }
     double *const t142 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t138[l] * theta[j + 16*l + 48];
-        t142[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t142[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t138[l];
+        for (int i = 0; i < 16; i++)
+            t142[i] += vl * theta[i + 16*l + 48];
     }
     double *const t148 = work + 96;
     for (int i = 0; i < 16; i++) {
@@ -903,22 +925,24 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
         t155[i] = ((-0.1) * t118[i]);
     }
     double *const t161 = work + 128;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t118[l] * theta[j + 16*l + 320];
-        t161[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t161[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t118[l];
+        for (int i = 0; i < 16; i++)
+            t161[i] += vl * theta[i + 16*l + 320];
     }
     double *const t168 = work + 144;
     for (int i = 0; i < 16; i++) {
         t168[i] = ((t90[i] * ((-0.1) * t161[i])) + (t88[i] * ((-2.0) * (t24[i] * t115[i]))));
     }
     double *const t174 = work + 128;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t168[l] * theta[j + 16*l + 48];
-        t174[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t174[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t168[l];
+        for (int i = 0; i < 16; i++)
+            t174[i] += vl * theta[i + 16*l + 48];
     }
     double *const t180 = work + 176;
     for (int i = 0; i < 16; i++) {
@@ -1224,62 +1248,68 @@ void node_spiral_residual_vjp_y(const double *restrict y, const double *restrict
         t35[i] = node_spiral_vtanh((theta[i + 304] + t33[i]));
     }
     double *const t214 = work + 0;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l + 2] * theta[j + 16*l + 320];
-        t214[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t214[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l + 2];
+        for (int i = 0; i < 16; i++)
+            t214[i] += vl * theta[i + 16*l + 320];
     }
     double *const t216 = work + 80;
     for (int i = 0; i < 16; i++) {
         t216[i] = ((1.0 - (t35[i] * t35[i])) * ((-0.1) * t214[i]));
     }
     double *const t218 = work + 0;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t216[l] * theta[j + 16*l + 48];
-        t218[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t218[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t216[l];
+        for (int i = 0; i < 16; i++)
+            t218[i] += vl * theta[i + 16*l + 48];
     }
     double *const t219 = work + 64;
     for (int i = 0; i < 16; i++) {
         t219[i] = ((1.0 - (t32[i] * t32[i])) * t218[i]);
     }
     double *const t221 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t219[l] * theta[j + 2*l];
-        t221[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t221[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t219[l];
+        for (int i = 0; i < 2; i++)
+            t221[i] += vl * theta[i + 2*l];
     }
     double *const t234 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 16*l + 320];
-        t234[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t234[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 16; i++)
+            t234[i] += vl * theta[i + 16*l + 320];
     }
     double *const t236 = work + 64;
     for (int i = 0; i < 16; i++) {
         t236[i] = ((1.0 - (t24[i] * t24[i])) * ((-0.1) * t234[i]));
     }
     double *const t240 = work + 32;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t236[l] * theta[j + 16*l + 48];
-        t240[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t240[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t236[l];
+        for (int i = 0; i < 16; i++)
+            t240[i] += vl * theta[i + 16*l + 48];
     }
     double *const t241 = work + 48;
     for (int i = 0; i < 16; i++) {
         t241[i] = ((1.0 - (t21[i] * t21[i])) * t240[i]);
     }
     double *const t245 = work + 16;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t241[l] * theta[j + 2*l];
-        t245[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t245[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t241[l];
+        for (int i = 0; i < 2; i++)
+            t245[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         out_y[i + 2] = (w[i + 2] + t221[i]);
@@ -1356,22 +1386,24 @@ void node_spiral_residual_vjp_theta(const double *restrict y, const double *rest
         t212[i] = ((-0.1) * w[i + 2]);
     }
     double *const t214 = work + 80;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l + 2] * theta[j + 16*l + 320];
-        t214[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t214[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l + 2];
+        for (int i = 0; i < 16; i++)
+            t214[i] += vl * theta[i + 16*l + 320];
     }
     double *const t216 = work + 96;
     for (int i = 0; i < 16; i++) {
         t216[i] = ((1.0 - (t35[i] * t35[i])) * ((-0.1) * t214[i]));
     }
     double *const t218 = work + 80;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t216[l] * theta[j + 16*l + 48];
-        t218[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t218[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t216[l];
+        for (int i = 0; i < 16; i++)
+            t218[i] += vl * theta[i + 16*l + 48];
     }
     double *const t219 = work + 112;
     for (int i = 0; i < 16; i++) {
@@ -1382,22 +1414,24 @@ void node_spiral_residual_vjp_theta(const double *restrict y, const double *rest
         t230[i] = ((-0.1) * w[i]);
     }
     double *const t234 = work + 80;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 16*l + 320];
-        t234[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t234[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 16; i++)
+            t234[i] += vl * theta[i + 16*l + 320];
     }
     double *const t236 = work + 128;
     for (int i = 0; i < 16; i++) {
         t236[i] = ((1.0 - (t24[i] * t24[i])) * ((-0.1) * t234[i]));
     }
     double *const t240 = work + 80;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t236[l] * theta[j + 16*l + 48];
-        t240[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t240[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t236[l];
+        for (int i = 0; i < 16; i++)
+            t240[i] += vl * theta[i + 16*l + 48];
     }
     double *const t241 = work + 144;
     for (int i = 0; i < 16; i++) {
@@ -1498,11 +1532,12 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
     for (int i = 0; i < 2; i++) {
         state[i + 64] = ((-0.1) * t39[i]);
     }
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t39[l] * theta[j + 16*l + 320];
-        state[j + 66] = acc;
+    for (int i = 0; i < 16; i++)
+        state[i + 66] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t39[l];
+        for (int i = 0; i < 16; i++)
+            state[i + 66] += vl * theta[i + 16*l + 320];
     }
     for (int i = 0; i < 16; i++) {
         state[i + 82] = (1.0 - (state[i + 48] * state[i + 48]));
@@ -1510,11 +1545,12 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
     for (int i = 0; i < 16; i++) {
         state[i + 98] = (((-0.1) * state[i + 66]) * state[i + 82]);
     }
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += state[l + 98] * theta[j + 16*l + 48];
-        state[j + 114] = acc;
+    for (int i = 0; i < 16; i++)
+        state[i + 114] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = state[l + 98];
+        for (int i = 0; i < 16; i++)
+            state[i + 114] += vl * theta[i + 16*l + 48];
     }
     for (int i = 0; i < 16; i++) {
         state[i + 130] = (1.0 - (state[i + 32] * state[i + 32]));
@@ -1525,11 +1561,12 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
     for (int i = 0; i < 2; i++) {
         state[i + 162] = ((-0.1) * t28[i]);
     }
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t28[l] * theta[j + 16*l + 320];
-        state[j + 164] = acc;
+    for (int i = 0; i < 16; i++)
+        state[i + 164] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t28[l];
+        for (int i = 0; i < 16; i++)
+            state[i + 164] += vl * theta[i + 16*l + 320];
     }
     for (int i = 0; i < 16; i++) {
         state[i + 180] = (1.0 - (state[i + 16] * state[i + 16]));
@@ -1537,11 +1574,12 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
     for (int i = 0; i < 16; i++) {
         state[i + 196] = (((-0.1) * state[i + 164]) * state[i + 180]);
     }
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += state[l + 196] * theta[j + 16*l + 48];
-        state[j + 212] = acc;
+    for (int i = 0; i < 16; i++)
+        state[i + 212] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = state[l + 196];
+        for (int i = 0; i < 16; i++)
+            state[i + 212] += vl * theta[i + 16*l + 48];
     }
     for (int i = 0; i < 16; i++) {
         state[i + 228] = (1.0 - (state[i] * state[i]));
@@ -1624,62 +1662,68 @@ void node_spiral_score_hvp_yy_apply(const double *restrict y, const double *rest
         t126[i] = ((v[i + 2] - v[i]) - (0.1 * t124[i]));
     }
     double *const t131 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t126[l] * theta[j + 16*l + 320];
-        t131[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t131[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t126[l];
+        for (int i = 0; i < 16; i++)
+            t131[i] += vl * theta[i + 16*l + 320];
     }
     double *const t138 = work + 96;
     for (int i = 0; i < 16; i++) {
         t138[i] = ((state[i + 82] * ((-0.1) * t131[i])) + (((-0.1) * state[i + 66]) * ((-2.0) * (state[i + 48] * t123[i]))));
     }
     double *const t142 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t138[l] * theta[j + 16*l + 48];
-        t142[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t142[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t138[l];
+        for (int i = 0; i < 16; i++)
+            t142[i] += vl * theta[i + 16*l + 48];
     }
     double *const t148 = work + 80;
     for (int i = 0; i < 16; i++) {
         t148[i] = ((state[i + 130] * t142[i]) + (state[i + 114] * ((-2.0) * (state[i + 32] * t121[i]))));
     }
     double *const t152 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t148[l] * theta[j + 2*l];
-        t152[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t152[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t148[l];
+        for (int i = 0; i < 2; i++)
+            t152[i] += vl * theta[i + 2*l];
     }
     double *const t161 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t118[l] * theta[j + 16*l + 320];
-        t161[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t161[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t118[l];
+        for (int i = 0; i < 16; i++)
+            t161[i] += vl * theta[i + 16*l + 320];
     }
     double *const t168 = work + 64;
     for (int i = 0; i < 16; i++) {
         t168[i] = ((state[i + 180] * ((-0.1) * t161[i])) + (((-0.1) * state[i + 164]) * ((-2.0) * (state[i + 16] * t115[i]))));
     }
     double *const t174 = work + 32;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t168[l] * theta[j + 16*l + 48];
-        t174[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t174[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t168[l];
+        for (int i = 0; i < 16; i++)
+            t174[i] += vl * theta[i + 16*l + 48];
     }
     double *const t180 = work + 48;
     for (int i = 0; i < 16; i++) {
         t180[i] = ((state[i + 228] * t174[i]) + (state[i + 212] * ((-2.0) * (state[i] * t113[i]))));
     }
     double *const t186 = work + 16;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t180[l] * theta[j + 2*l];
-        t186[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t186[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t180[l];
+        for (int i = 0; i < 2; i++)
+            t186[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         hv[i + 2] = (t126[i] + t152[i]);
@@ -1805,22 +1849,24 @@ void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *
         t127[i] = ((-0.1) * t126[i]);
     }
     double *const t131 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t126[l] * theta[j + 16*l + 320];
-        t131[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t131[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t126[l];
+        for (int i = 0; i < 16; i++)
+            t131[i] += vl * theta[i + 16*l + 320];
     }
     double *const t138 = work + 96;
     for (int i = 0; i < 16; i++) {
         t138[i] = ((state[i + 82] * ((-0.1) * t131[i])) + (((-0.1) * state[i + 66]) * ((-2.0) * (state[i + 48] * t123[i]))));
     }
     double *const t142 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t138[l] * theta[j + 16*l + 48];
-        t142[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t142[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t138[l];
+        for (int i = 0; i < 16; i++)
+            t142[i] += vl * theta[i + 16*l + 48];
     }
     double *const t148 = work + 112;
     for (int i = 0; i < 16; i++) {
@@ -1831,22 +1877,24 @@ void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *
         t155[i] = ((-0.1) * t118[i]);
     }
     double *const t161 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t118[l] * theta[j + 16*l + 320];
-        t161[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t161[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t118[l];
+        for (int i = 0; i < 16; i++)
+            t161[i] += vl * theta[i + 16*l + 320];
     }
     double *const t168 = work + 128;
     for (int i = 0; i < 16; i++) {
         t168[i] = ((state[i + 180] * ((-0.1) * t161[i])) + (((-0.1) * state[i + 164]) * ((-2.0) * (state[i + 16] * t115[i]))));
     }
     double *const t174 = work + 48;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t168[l] * theta[j + 16*l + 48];
-        t174[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t174[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t168[l];
+        for (int i = 0; i < 16; i++)
+            t174[i] += vl * theta[i + 16*l + 48];
     }
     double *const t180 = work + 144;
     for (int i = 0; i < 16; i++) {
@@ -1957,62 +2005,68 @@ void node_spiral_residual_vjp_y_apply(const double *restrict y, const double *re
     (void)y;
     (void)x;
     double *const t214 = work + 0;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l + 2] * theta[j + 16*l + 320];
-        t214[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t214[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l + 2];
+        for (int i = 0; i < 16; i++)
+            t214[i] += vl * theta[i + 16*l + 320];
     }
     double *const t216 = work + 16;
     for (int i = 0; i < 16; i++) {
         t216[i] = ((1.0 - (state[i + 48] * state[i + 48])) * ((-0.1) * t214[i]));
     }
     double *const t218 = work + 0;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t216[l] * theta[j + 16*l + 48];
-        t218[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t218[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t216[l];
+        for (int i = 0; i < 16; i++)
+            t218[i] += vl * theta[i + 16*l + 48];
     }
     double *const t219 = work + 16;
     for (int i = 0; i < 16; i++) {
         t219[i] = ((1.0 - (state[i + 32] * state[i + 32])) * t218[i]);
     }
     double *const t221 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t219[l] * theta[j + 2*l];
-        t221[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t221[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t219[l];
+        for (int i = 0; i < 2; i++)
+            t221[i] += vl * theta[i + 2*l];
     }
     double *const t234 = work + 16;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 16*l + 320];
-        t234[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t234[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 16; i++)
+            t234[i] += vl * theta[i + 16*l + 320];
     }
     double *const t236 = work + 32;
     for (int i = 0; i < 16; i++) {
         t236[i] = ((1.0 - (state[i + 16] * state[i + 16])) * ((-0.1) * t234[i]));
     }
     double *const t240 = work + 16;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t236[l] * theta[j + 16*l + 48];
-        t240[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t240[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t236[l];
+        for (int i = 0; i < 16; i++)
+            t240[i] += vl * theta[i + 16*l + 48];
     }
     double *const t241 = work + 32;
     for (int i = 0; i < 16; i++) {
         t241[i] = ((1.0 - (state[i] * state[i])) * t240[i]);
     }
     double *const t245 = work + 16;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t241[l] * theta[j + 2*l];
-        t245[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t245[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t241[l];
+        for (int i = 0; i < 2; i++)
+            t245[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         out_y[i + 2] = (w[i + 2] + t221[i]);
@@ -2032,22 +2086,24 @@ void node_spiral_residual_vjp_theta_apply(const double *restrict y, const double
         t212[i] = ((-0.1) * w[i + 2]);
     }
     double *const t214 = work + 2;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l + 2] * theta[j + 16*l + 320];
-        t214[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t214[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l + 2];
+        for (int i = 0; i < 16; i++)
+            t214[i] += vl * theta[i + 16*l + 320];
     }
     double *const t216 = work + 18;
     for (int i = 0; i < 16; i++) {
         t216[i] = ((1.0 - (state[i + 48] * state[i + 48])) * ((-0.1) * t214[i]));
     }
     double *const t218 = work + 2;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t216[l] * theta[j + 16*l + 48];
-        t218[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t218[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t216[l];
+        for (int i = 0; i < 16; i++)
+            t218[i] += vl * theta[i + 16*l + 48];
     }
     double *const t219 = work + 34;
     for (int i = 0; i < 16; i++) {
@@ -2058,22 +2114,24 @@ void node_spiral_residual_vjp_theta_apply(const double *restrict y, const double
         t230[i] = ((-0.1) * w[i]);
     }
     double *const t234 = work + 50;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 16*l + 320];
-        t234[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t234[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 16; i++)
+            t234[i] += vl * theta[i + 16*l + 320];
     }
     double *const t236 = work + 66;
     for (int i = 0; i < 16; i++) {
         t236[i] = ((1.0 - (state[i + 16] * state[i + 16])) * ((-0.1) * t234[i]));
     }
     double *const t240 = work + 50;
-    for (int j = 0; j < 16; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += t236[l] * theta[j + 16*l + 48];
-        t240[j] = acc;
+    for (int i = 0; i < 16; i++)
+        t240[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = t236[l];
+        for (int i = 0; i < 16; i++)
+            t240[i] += vl * theta[i + 16*l + 48];
     }
     double *const t241 = work + 82;
     for (int i = 0; i < 16; i++) {

@@ -181,22 +181,24 @@ void node_vdp_score_grad_y(const double *restrict y, const double *restrict x, c
         t22[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
     }
     double *const t41 = work + 1000;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t22[l] * theta[j + 500*l + 1500];
-        t41[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t41[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t22[l];
+        for (int i = 0; i < 500; i++)
+            t41[i] += vl * theta[i + 500*l + 1500];
     }
     double *const t45 = work + 1500;
     for (int i = 0; i < 500; i++) {
         t45[i] = (((-0.1) * t41[i]) * (1.0 - (t18[i] * t18[i])));
     }
     double *const t47 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += t45[l] * theta[j + 2*l];
-        t47[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t47[i] = 0.0;
+    for (int l = 0; l < 500; l++) {
+        const double vl = t45[l];
+        for (int i = 0; i < 2; i++)
+            t47[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         gy[i] = (t22[i] + t47[i]);
@@ -230,11 +232,12 @@ void node_vdp_score_hvp_yy(const double *restrict y, const double *restrict x, c
         t22[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
     }
     double *const t41 = work + 1000;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t22[l] * theta[j + 500*l + 1500];
-        t41[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t41[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t22[l];
+        for (int i = 0; i < 500; i++)
+            t41[i] += vl * theta[i + 500*l + 1500];
     }
     double *const t44 = work + 1500;
     for (int i = 0; i < 500; i++) {
@@ -263,22 +266,24 @@ void node_vdp_score_hvp_yy(const double *restrict y, const double *restrict x, c
         t57[i] = (v[i] - (0.1 * t55[i]));
     }
     double *const t63 = work + 2000;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t57[l] * theta[j + 500*l + 1500];
-        t63[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t63[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t57[l];
+        for (int i = 0; i < 500; i++)
+            t63[i] += vl * theta[i + 500*l + 1500];
     }
     double *const t70 = work + 3000;
     for (int i = 0; i < 500; i++) {
         t70[i] = ((t44[i] * ((-0.1) * t63[i])) + (((-0.1) * t41[i]) * ((-2.0) * (t18[i] * t54[i]))));
     }
     double *const t74 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += t70[l] * theta[j + 2*l];
-        t74[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t74[i] = 0.0;
+    for (int l = 0; l < 500; l++) {
+        const double vl = t70[l];
+        for (int i = 0; i < 2; i++)
+            t74[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         hv[i] = (t57[i] + t74[i]);
@@ -355,11 +360,12 @@ void node_vdp_score_vjp_thetay(const double *restrict y, const double *restrict 
         t39[i] = ((-0.1) * t22[i]);
     }
     double *const t41 = work + 1000;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t22[l] * theta[j + 500*l + 1500];
-        t41[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t41[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t22[l];
+        for (int i = 0; i < 500; i++)
+            t41[i] += vl * theta[i + 500*l + 1500];
     }
     double *const t42 = work + 1500;
     for (int i = 0; i < 500; i++) {
@@ -399,11 +405,12 @@ void node_vdp_score_vjp_thetay(const double *restrict y, const double *restrict 
         out_theta[i + 2500] = ((-0.1) * t57[i]);
     }
     double *const t63 = work + 2500;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t57[l] * theta[j + 500*l + 1500];
-        t63[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t63[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t57[l];
+        for (int i = 0; i < 500; i++)
+            t63[i] += vl * theta[i + 500*l + 1500];
     }
     for (int i = 0; i < 500; i++) {
         out_theta[i + 1000] = ((t44[i] * ((-0.1) * t63[i])) + (t42[i] * ((-2.0) * (t18[i] * t54[i]))));
@@ -535,22 +542,24 @@ void node_vdp_residual_vjp_y(const double *restrict y, const double *restrict x,
         t18[i] = node_vdp_vtanh((theta[i + 1000] + t16[i]));
     }
     double *const t92 = work + 0;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 500*l + 1500];
-        t92[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t92[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 500; i++)
+            t92[i] += vl * theta[i + 500*l + 1500];
     }
     double *const t94 = work + 1000;
     for (int i = 0; i < 500; i++) {
         t94[i] = ((1.0 - (t18[i] * t18[i])) * ((-0.1) * t92[i]));
     }
     double *const t96 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += t94[l] * theta[j + 2*l];
-        t96[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t96[i] = 0.0;
+    for (int l = 0; l < 500; l++) {
+        const double vl = t94[l];
+        for (int i = 0; i < 2; i++)
+            t96[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         out_y[i] = (w[i] + t96[i]);
@@ -590,11 +599,12 @@ void node_vdp_residual_vjp_theta(const double *restrict y, const double *restric
         out_theta[i + 2500] = ((-0.1) * w[i]);
     }
     double *const t92 = work + 0;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 500*l + 1500];
-        t92[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t92[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 500; i++)
+            t92[i] += vl * theta[i + 500*l + 1500];
     }
     for (int i = 0; i < 500; i++) {
         out_theta[i + 1000] = ((1.0 - (t18[i] * t18[i])) * ((-0.1) * t92[i]));
@@ -639,11 +649,12 @@ void node_vdp_linearise(const double *restrict y, const double *restrict x, cons
     for (int i = 0; i < 2; i++) {
         state[i + 500] = ((-0.1) * t22[i]);
     }
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t22[l] * theta[j + 500*l + 1500];
-        state[j + 502] = acc;
+    for (int i = 0; i < 500; i++)
+        state[i + 502] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t22[l];
+        for (int i = 0; i < 500; i++)
+            state[i + 502] += vl * theta[i + 500*l + 1500];
     }
     for (int i = 0; i < 500; i++) {
         state[i + 1002] = (1.0 - (state[i] * state[i]));
@@ -682,22 +693,24 @@ void node_vdp_score_hvp_yy_apply(const double *restrict y, const double *restric
         t57[i] = (v[i] - (0.1 * t55[i]));
     }
     double *const t63 = work + 1000;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t57[l] * theta[j + 500*l + 1500];
-        t63[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t63[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t57[l];
+        for (int i = 0; i < 500; i++)
+            t63[i] += vl * theta[i + 500*l + 1500];
     }
     double *const t70 = work + 1500;
     for (int i = 0; i < 500; i++) {
         t70[i] = ((state[i + 1002] * ((-0.1) * t63[i])) + (((-0.1) * state[i + 502]) * ((-2.0) * (state[i] * t54[i]))));
     }
     double *const t74 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += t70[l] * theta[j + 2*l];
-        t74[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t74[i] = 0.0;
+    for (int l = 0; l < 500; l++) {
+        const double vl = t70[l];
+        for (int i = 0; i < 2; i++)
+            t74[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         hv[i] = (t57[i] + t74[i]);
@@ -764,11 +777,12 @@ void node_vdp_score_vjp_thetay_apply(const double *restrict y, const double *res
         out_theta[i + 2500] = ((-0.1) * t57[i]);
     }
     double *const t63 = work + 1000;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t57[l] * theta[j + 500*l + 1500];
-        t63[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t63[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t57[l];
+        for (int i = 0; i < 500; i++)
+            t63[i] += vl * theta[i + 500*l + 1500];
     }
     for (int i = 0; i < 500; i++) {
         out_theta[i + 1000] = ((state[i + 1002] * ((-0.1) * t63[i])) + (((-0.1) * state[i + 502]) * ((-2.0) * (state[i] * t54[i]))));
@@ -821,22 +835,24 @@ void node_vdp_residual_vjp_y_apply(const double *restrict y, const double *restr
     (void)y;
     (void)x;
     double *const t92 = work + 0;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 500*l + 1500];
-        t92[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t92[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 500; i++)
+            t92[i] += vl * theta[i + 500*l + 1500];
     }
     double *const t94 = work + 500;
     for (int i = 0; i < 500; i++) {
         t94[i] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t92[i]));
     }
     double *const t96 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += t94[l] * theta[j + 2*l];
-        t96[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t96[i] = 0.0;
+    for (int l = 0; l < 500; l++) {
+        const double vl = t94[l];
+        for (int i = 0; i < 2; i++)
+            t96[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         out_y[i] = (w[i] + t96[i]);
@@ -852,11 +868,12 @@ void node_vdp_residual_vjp_theta_apply(const double *restrict y, const double *r
         out_theta[i + 2500] = ((-0.1) * w[i]);
     }
     double *const t92 = work + 0;
-    for (int j = 0; j < 500; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += w[l] * theta[j + 500*l + 1500];
-        t92[j] = acc;
+    for (int i = 0; i < 500; i++)
+        t92[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 500; i++)
+            t92[i] += vl * theta[i + 500*l + 1500];
     }
     for (int i = 0; i < 500; i++) {
         out_theta[i + 1000] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t92[i]));

@@ -448,11 +448,12 @@ void softmax_layer_score_vjp_xy(const double *restrict y, const double *restrict
     (void)y;
     (void)x;
     double *const t180 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += w[l] * theta[j + 3*l];
-        t180[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t180[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 3; i++)
+            t180[i] += vl * theta[i + 3*l];
     }
     for (int i = 0; i < 3; i++) {
         out_x[i] = (-t180[i]);

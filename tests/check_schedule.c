@@ -185,6 +185,10 @@ START_TEST(test_linearise_split)
     ck_assert(hv->cost.calls == 0);
     for (int i = 0; i < hv->ncompute; i++)
         ck_assert(!sched_value(hv, hv->steps[i].node)->indep);
+    /* W v is a dot product per row of W; W' z streams W row by row */
+    const Value *prods[2];
+    ck_assert_int_eq(steps_of(hv, OP_MATMUL, prods, 2), 2);
+    ck_assert(!prods[0]->rowwise && prods[1]->rowwise);
     /* W y is linearise's business: not computed, not read */
     ck_assert_int_eq(sched_value(hv, t->args[0])->home, HOME_NONE);
     ck_assert(sched_value(th, lin->steps[2].node)->home == HOME_STATE);
