@@ -160,9 +160,13 @@ static void use_helper(const char *fn)
             helpers_used |= helpers[i].flag;
 }
 
+/* A node's value in the kernel being printed: emit_kernel points each
+   node's scratch field at it for the duration (sched_value's search,
+   once per rendered node, cost a tenth of the run on long horizons). */
 static const Value *val(const Emitter *e, const Node *n)
 {
-    return sched_value(e->s, n);
+    (void)e;
+    return n->aux;
 }
 
 /* ------------------------------------------------------------------ */
@@ -725,6 +729,8 @@ static void emit_kernel(FILE *fp, const KernelSchedule *ks, const char *prefix)
     e.k = ks->k;
     e.out = fp;
     e.prefix = arena_printf("%s_", prefix);
+    for (int i = 0; i < ks->n; i++)
+        ks->order[i]->aux = &ks->val[i];
     fprintf(fp, "/* %s%s */\n%s\n{\n", ks->k->info->doc,
             ks->form == FORM_APPLY ? ", from the state of linearise" : "",
             signature(ks->k->info, ks->form, prefix, "restrict "));
@@ -748,6 +754,8 @@ static void emit_kernel(FILE *fp, const KernelSchedule *ks, const char *prefix)
         }
     }
     fputs("}\n\n", fp);
+    for (int i = 0; i < ks->n; i++)
+        ks->order[i]->aux = NULL;
 }
 
 /* ------------------------------------------------------------------ */
