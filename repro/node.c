@@ -274,13 +274,13 @@ int node_config_default(const char *dataset, const dil_model *m, node_config *c)
     c->tol = 1e-10;
     c->nthreads = 1;
     if (strcmp(dataset, "vdp") == 0) {
-        const node_stage s[] = { { 1, 2000 }, { 4, 500 }, { 10, 800 }, { 30, 600 } };
+        const node_stage s[] = { { 1, 2000, 0 }, { 4, 500, 0 }, { 10, 800, 0 }, { 30, 600, 0 } };
         memcpy(c->stage, s, sizeof s);
         c->nstages = 4;
         c->batch = 16;
         c->lr_max = 3e-3;
     } else if (strcmp(dataset, "spiral") == 0 || strcmp(dataset, "spiral01") == 0) {
-        const node_stage s[] = { { 1, 4000 }, { 10, 1000 }, { 40, 1000 } };
+        const node_stage s[] = { { 1, 4000, 0 }, { 10, 1000, 0 }, { 40, 1000, 0 } };
         memcpy(c->stage, s, sizeof s);
         c->nstages = 3;
         c->batch = 16;
@@ -426,7 +426,8 @@ static int train_loop(trainer *t, unsigned long long seed, node_result *r, const
         const int k = c->stage[s].window;
         for (int i = 0; i < c->stage[s].iters; i++) {
             double loss = HUGE_VAL, lr;
-            int nwin = pick_windows(t->d, k, c->batch, t->perm, t->starts, &rng);
+            int nwin = pick_windows(t->d, k, c->stage[s].batch ? c->stage[s].batch : c->batch,
+                                    t->perm, t->starts, &rng);
             int st = node_batch_loss_grad(t->b, t->d, t->theta, t->starts, nwin, k, &loss,
                                           t->grad, &r->newton_failures,
                                           &r->backward_failures);
@@ -456,6 +457,9 @@ static int train_loop(trainer *t, unsigned long long seed, node_result *r, const
                 p->iter = it;
                 p->train_loss = nsum ? lsum / nsum : NAN;
                 p->val_mse = v;
+                p->test_mse = node_rollout_mse(c->m, t->theta, t->d, t->d->val_end - 1,
+                                               t->d->test_end - t->d->val_end, &t->opt, NULL,
+                                               t->work, &r->curve_failures);
                 lsum = 0, nsum = 0;
                 if (v < best_val) {
                     best_val = v;

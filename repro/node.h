@@ -26,9 +26,10 @@ void node_dataset_free(node_dataset *d);
 
 #define NODE_MAX_STAGES 8
 
-/* One curriculum stage: windows of `window` steps for `iters` Adam steps. */
+/* One curriculum stage: windows of `window` steps for `iters` Adam steps,
+   `batch` windows per step (0: the config's batch). */
 typedef struct node_stage {
-    int window, iters;
+    int window, iters, batch;
 } node_stage;
 
 typedef struct node_config {
@@ -52,6 +53,8 @@ typedef struct node_point {   /* one point of the learning curve */
     int iter;
     double train_loss;        /* mean batch loss since the previous point */
     double val_mse;           /* rollout over the validation segment */
+    double test_mse;          /* and over the test segment: for the plots
+                                 only, never used to choose anything */
 } node_point;
 
 typedef struct node_result {
@@ -59,6 +62,8 @@ typedef struct node_result {
     double baseline_zero, baseline_hold;
     int newton_failures;              /* forward solves that failed, all phases */
     int backward_failures;            /* backward solves that failed */
+    int curve_failures;               /* solves failed in the test rollouts of the
+                                         learning curve (information only) */
     int best_iter;                    /* iteration of the selected parameters */
     int diverged;                     /* iteration at which training stopped, or -1 */
     double wall_s, cpu_s;

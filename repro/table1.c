@@ -35,7 +35,7 @@
 typedef struct args {
     char datasets[128], variants[64];
     int seeds, seed0, threads, batch;
-    const char *csv, *traces, *stages;
+    const char *csv, *runs, *traces, *stages;
     double lr;
     int backward;
 } args;
@@ -44,8 +44,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: table1 [--dataset vdp,spiral,spiral01] [--variant 1layer,2layer]\n"
                "              [--seeds N] [--seed0 S] [--threads T] [--csv FILE]"
-               " [--traces DIR]\n"
-               "              [--batch B] [--stages K:ITERS,...] [--lr LR]"
+               " [--runs FILE] [--traces DIR]\n"
+               "              [--batch B] [--stages K:ITERS[:BATCH],...] [--lr LR]"
                " [--backward dense|cg|root]\n");
 }
 
@@ -62,6 +62,27 @@ static int int_arg(const char *opt, const char *s, int allow_zero, int *out)
     }
     *out = (int)v;
     return 0;
+}
+
+/* "K:ITERS,K:ITERS,..." into the config's curriculum. */
+static int parse_stages(const char *s, node_config *c)
+{
+    c->nstages = 0;
+    while (*s) {
+        int k, n, b = 0, used, used2 = 0;
+        if (c->nstages == NODE_MAX_STAGES || sscanf(s, "%d:%d%n", &k, &n, &used) != 2
+            || k < 1 || k > 200 || n < 1
+            || (s[used] == ':' && (sscanf(s + used, ":%d%n", &b, &used2) != 1 || b < 1))) {
+            fprintf(stderr, "table1: --stages expects K:ITERS[:BATCH],... (1 <= K <= 200, at"
+                            " most %d stages), got '%s'\n", NODE_MAX_STAGES, s);
+            return -1;
+        }
+        c->stage[c->nstages++] = (node_stage){ k, n, b };
+        s += used + used2;
+        if (*s == ',')
+            s++;
+    }
+    return c->nstages ? 0 : -1;
 }
 
 static int parse_args(int argc, char **argv, args *a)
@@ -88,19 +109,24 @@ static int parse_args(int argc, char **argv, args *a)
         else if (!strcmp(o, "--variant"))
             snprintf(a->variants, sizeof a->variants, "%s", v);
         else if (!strcmp(o, "--seeds"))
-            rc = int_arg(o, v, 0, &a->seeds);
+            rc = int_arg(o, v, 1, &a->seeds);
         else if (!strcmp(o, "--seed0"))
             rc = int_arg(o, v, 1, &a->seed0);
         else if (!strcmp(o, "--threads"))
-            rc = int_arg(o, v, 0, &a->threads);
+            rc = int_arg(o, v, 1, &a->threads);
         else if (!strcmp(o, "--batch"))
             rc = int_arg(o, v, 1, &a->batch);
         else if (!strcmp(o, "--csv"))
             a->csv = v;
+        else if (!strcmp(o, "--runs"))
+            a->runs = v;
         else if (!strcmp(o, "--traces"))
             a->traces = v;
-        else if (!strcmp(o, "--stages"))
+        else if (!strcmp(o, "--stages")) {
+            node_config probe;
             a->stages = v;
+            rc = parse_stages(v, &probe);
+        }
         else if (!strcmp(o, "--lr"))
             a->lr = atof(v);
         else if (!strcmp(o, "--backward")) {
@@ -127,27 +153,6 @@ static int parse_args(int argc, char **argv, args *a)
     if (a->threads == 0 || a->threads > 64)
         a->threads = a->threads == 0 ? 2 : 64;
     return 0;
-}
-
-/* "K:ITERS,K:ITERS,..." into the config's curriculum. */
-static int parse_stages(const char *s, node_config *c)
-{
-    c->nstages = 0;
-    while (*s) {
-        int k, n, used;
-        if (c->nstages == NODE_MAX_STAGES || sscanf(s, "%d:%d%n", &k, &n, &used) != 2
-            || k < 1 || k > 200 || n < 1) {
-            fprintf(stderr, "table1: --stages expects K:ITERS,... (1 <= K <= 200, at most"
-                            " %d stages), got '%s'\n", NODE_MAX_STAGES, s);
-            return -1;
-        }
-        c->stage[c->nstages].window = k;
-        c->stage[c->nstages++].iters = n;
-        s += used;
-        if (*s == ',')
-            s++;
-    }
-    return c->nstages ? 0 : -1;
 }
 
 static const dil_model *pick_model(const char *dataset, const char *variant)
@@ -186,16 +191,38 @@ static void write_traces(const char *dir, const char *tag, const node_dataset *d
         fprintf(stderr, "table1: cannot write %s: %s\n", path, strerror(errno));
         return;
     }
-    fprintf(f, "# iter train_loss val_mse (best at %d)\n", r->best_iter);
+    fprintf(f, "# iter train_loss val_mse test_mse (selected: %d; test for information)\n",
+            r->best_iter);
     for (int i = 0; i < r->ncurve; i++)
-        fprintf(f, "%d %.6g %.6g\n", r->curve[i].iter, r->curve[i].train_loss,
-                r->curve[i].val_mse);
+        fprintf(f, "%d %.6g %.6g %.6g\n", r->curve[i].iter, r->curve[i].train_loss,
+                r->curve[i].val_mse, r->curve[i].test_mse);
     fclose(f);
 }
 
+/* Where the rows go, and the tally of runs. */
+typedef struct outputs {
+    FILE *csv;     /* the Table 1 CSV, exactly issue 9's columns */
+    FILE *runs;    /* more figures per run: CPU time, steps, selection */
+    int nruns, nfailed;
+} outputs;
+
+/* The CSV row and the extra figures of one run. */
+static void write_rows(outputs *out, const char *dataset, const char *variant, int seed,
+                       const node_result *r)
+{
+    table1_row row = { dataset, variant, seed, r->test_mse, r->val_mse, r->baseline_zero,
+                       r->baseline_hold, r->newton_failures, r->wall_s };
+    if (out->csv && (table1_csv_row(out->csv, &row) != 0 || fflush(out->csv) != 0))
+        fprintf(stderr, "table1: error writing the CSV row of %s seed %d\n", dataset, seed);
+    if (out->runs) {
+        fprintf(out->runs, "%s,%s,%d,%.2f,%ld,%d,%d,%d\n", dataset, variant, seed, r->cpu_s,
+                r->steps, r->best_iter, r->diverged, r->backward_failures);
+        fflush(out->runs);
+    }
+}
+
 /* Every seed of one (data set, variant); -1 on a fatal error. */
-static int run_one(const args *a, const char *dataset, const char *variant, FILE *csv,
-                   int *runs, int *failed_runs)
+static int run_one(const args *a, const char *dataset, const char *variant, outputs *out)
 {
     node_dataset d;
     node_config c;
@@ -228,6 +255,17 @@ static int run_one(const args *a, const char *dataset, const char *variant, FILE
             node_dataset_free(&d);
             return -1;
         }
+    printf("# config %s %s: model %s (%d parameters), curriculum", dataset, variant, m->name,
+           m->ntheta);
+    for (int s = 0; s < c.nstages; s++)
+        printf(c.stage[s].batch ? "%s%d:%d:%d" : "%s%d:%d", s ? "," : " ", c.stage[s].window,
+               c.stage[s].iters, c.stage[s].batch);
+    char nb[16];
+    snprintf(nb, sizeof nb, c.batch > 0 ? "%d" : "all", c.batch);
+    printf(" (window:iterations[:windows per step]), %s windows per step otherwise, Adam lr %g -> %g (cosine), clip %g, validation every %d,"
+           " backward %s, tol %g, threads %d\n", nb, c.lr_max, c.lr_min,
+           c.clip, c.eval_every, c.backward == DIL_BACKWARD_DENSE ? "dense"
+           : c.backward == DIL_BACKWARD_CG ? "cg" : "root", c.tol, c.nthreads);
     for (int seed = a->seed0; seed < a->seed0 + a->seeds; seed++) {
         node_result r;
         char tag[96];
@@ -245,15 +283,10 @@ static int run_one(const args *a, const char *dataset, const char *variant, FILE
                r.backward_failures, r.best_iter, r.steps, r.wall_s, r.cpu_s,
                r.diverged >= 0 ? "  DIVERGED" : "");
         fflush(stdout);
-        (*runs)++;
+        out->nruns++;
         if (r.diverged >= 0 || !isfinite(r.test_mse))
-            (*failed_runs)++;
-        table1_row row = { dataset, variant, seed, r.test_mse, r.val_mse, r.baseline_zero,
-                           r.baseline_hold, r.newton_failures, r.wall_s };
-        if (csv && table1_csv_row(csv, &row) != 0)
-            fprintf(stderr, "table1: error writing the CSV row of %s\n", tag);
-        if (csv)
-            fflush(csv);
+            out->nfailed++;
+        write_rows(out, dataset, variant, seed, &r);
         if (a->traces)
             write_traces(a->traces, tag, &d, &r);
         node_result_free(&r);
@@ -265,16 +298,25 @@ static int run_one(const args *a, const char *dataset, const char *variant, FILE
 int main(int argc, char **argv)
 {
     args a;
-    FILE *csv = NULL;
-    int runs = 0, failed = 0, rc = 0;
+    outputs out = { NULL, NULL, 0, 0 };
+    int rc = 0;
     if (parse_args(argc, argv, &a) != 0)
         return 2;
     if (a.csv) {
-        csv = fopen(a.csv, "w");
-        if (!csv || table1_csv_header(csv) != 0) {
+        out.csv = fopen(a.csv, "w");
+        if (!out.csv || table1_csv_header(out.csv) != 0) {
             fprintf(stderr, "table1: cannot write %s: %s\n", a.csv, strerror(errno));
             return 1;
         }
+    }
+    if (a.runs) {
+        out.runs = fopen(a.runs, "w");
+        if (!out.runs) {
+            fprintf(stderr, "table1: cannot write %s: %s\n", a.runs, strerror(errno));
+            return 1;
+        }
+        fprintf(out.runs, "dataset,variant,seed,cpu_s,steps,best_iter,diverged_at,"
+                          "backward_failures\n");
     }
     char dsets[128];
     snprintf(dsets, sizeof dsets, "%s", a.datasets);
@@ -282,14 +324,14 @@ int main(int argc, char **argv)
         char vars[64], *save = NULL;
         snprintf(vars, sizeof vars, "%s", a.variants);
         for (char *v = strtok_r(vars, ",", &save); v && rc == 0; v = strtok_r(NULL, ",", &save))
-            rc = run_one(&a, ds, v, csv, &runs, &failed);
+            rc = run_one(&a, ds, v, &out);
     }
-    if (csv && fclose(csv) != 0) {
-        fprintf(stderr, "table1: error closing %s\n", a.csv);
+    if ((out.csv && fclose(out.csv) != 0) || (out.runs && fclose(out.runs) != 0)) {
+        fprintf(stderr, "table1: error closing an output file\n");
         rc = -1;
     }
-    if (failed)
+    if (out.nfailed)
         printf("# %d of %d runs diverged or failed their test rollout (counted, in the CSV)\n",
-               failed, runs);
+               out.nfailed, out.nruns);
     return rc ? 1 : 0;
 }
