@@ -127,6 +127,10 @@ double node_rollout_mse(const dil_model *m, const double *theta, const node_data
 struct node_batch {
     const dil_model *m;
     dil_options opt;
+    dil_options opt_guess;  /* the same, but Newton starts from the y given */
+    const node_dataset *cache_of;   /* the data the cache below belongs to */
+    double *cache;      /* d->n * (max_k + 1) * 2: last solution of (start, step) */
+    unsigned char *cached;
     step_engine eng;
     int max_w, max_k;
     double *Y;          /* (max_k + 1) * max_w * 2: state of window w at step j */
@@ -143,8 +147,11 @@ node_batch *node_batch_new(const dil_model *m, const dil_options *opt, int max_w
     size_t nw = (size_t)max_windows;
     if (!b)
         return NULL;
+    static int from_given = 0;   /* step_newton's context: start from y */
     b->m = m;
     b->opt = *opt;
+    b->opt_guess = *opt;
+    b->opt_guess.user_context = &from_given;
     b->max_w = max_windows;
     b->max_k = max_k;
     b->Y = malloc((size_t)(max_k + 1) * nw * 2 * sizeof *b->Y);
@@ -171,17 +178,54 @@ void node_batch_free(node_batch *b)
     step_engine_free(&b->eng);
     free(b->Y), free(b->xb), free(b->yb), free(b->ab), free(b->cb);
     free(b->gstep), free(b->alive), free(b->w_of), free(b->info);
+    free(b->cache), free(b->cached);
     free(b);
 }
 
 #define YS(b, j, w) ((b)->Y + ((size_t)(j) * (size_t)(b)->max_w + (size_t)(w)) * 2)
 
+/* The cache of the last solution of every (window start, step): theta
+   moves little between two visits of a window, so the last solution is a
+   far better Newton start than the explicit-Euler prediction (one or two
+   chord steps instead of three or four, and no prediction call).  It only
+   sets where Newton starts: the answer is still solved to the tolerance.
+   Returns -1 when out of memory. */
+static int cache_ready(node_batch *b, const node_dataset *d)
+{
+    size_t n = (size_t)d->n * (size_t)(b->max_k + 1);
+    if (b->cache_of == d)
+        return 0;
+    free(b->cache), free(b->cached);
+    b->cache = malloc(n * 2 * sizeof *b->cache);
+    b->cached = calloc(n, 1);
+    b->cache_of = b->cache && b->cached ? d : NULL;
+    return b->cache_of ? 0 : -1;
+}
+
+/* Newton's start for window w (from obs[s]) at step j: the cached solution,
+   else the linear extrapolation of its last two states, else the next
+   observation. */
+static void guess(node_batch *b, const node_dataset *d, int s, int j, int w, double *y)
+{
+    size_t key = (size_t)s * (size_t)(b->max_k + 1) + (size_t)j;
+    if (b->cached[key]) {
+        memcpy(y, b->cache + 2 * key, 2 * sizeof *y);
+    } else if (j >= 2) {
+        for (int q = 0; q < 2; q++)
+            y[q] = 2 * YS(b, j - 1, w)[q] - YS(b, j - 2, w)[q];
+    } else {
+        memcpy(y, d->obs[s + 1], 2 * sizeof *y);
+    }
+}
+
 /* The k forward steps of every window; windows whose solve fails are
-   marked dead.  Returns the number alive. */
+   marked dead.  Returns the number alive, -1 when out of memory. */
 static int batch_forward(node_batch *b, const node_dataset *d, const double *theta,
                          const int *starts, int nwin, int k, int *nfail)
 {
     int n = nwin;
+    if (cache_ready(b, d) != 0)
+        return -1;
     for (int w = 0; w < nwin; w++) {
         memcpy(YS(b, 0, w), d->obs[starts[w]], 2 * sizeof(double));
         b->alive[w] = 1;
@@ -191,14 +235,21 @@ static int batch_forward(node_batch *b, const node_dataset *d, const double *the
         for (int w = 0; w < nwin; w++)
             if (b->alive[w]) {
                 memcpy(b->xb + 2 * i, YS(b, j - 1, w), 2 * sizeof(double));
+                guess(b, d, starts[w], j, w, b->yb + 2 * i);
                 b->w_of[i++] = w;
             }
-        int st = step_solve_batch(&b->eng, n, b->xb, theta, b->yb, &b->opt, b->info);
+        int st = step_solve_batch(&b->eng, n, b->xb, theta, b->yb, &b->opt_guess, b->info);
         for (i = 0; i < n; i++) {
-            memcpy(YS(b, j, b->w_of[i]), b->yb + 2 * i, 2 * sizeof(double));
+            int w = b->w_of[i];
+            size_t key = (size_t)starts[w] * (size_t)(b->max_k + 1) + (size_t)j;
+            memcpy(YS(b, j, w), b->yb + 2 * i, 2 * sizeof(double));
             if (st != DIL_OK && b->info[i].status != DIL_OK) {
-                b->alive[b->w_of[i]] = 0;
+                b->alive[w] = 0;
+                b->cached[key] = 0;
                 (*nfail)++;
+            } else {
+                memcpy(b->cache + 2 * key, b->yb + 2 * i, 2 * sizeof(double));
+                b->cached[key] = 1;
             }
         }
         if (st != DIL_OK)
@@ -217,6 +268,8 @@ int node_batch_loss_grad(node_batch *b, const node_dataset *d, const double *the
     if (nwin > b->max_w || k > b->max_k || nwin < 1 || k < 1)
         return DIL_BAD_ARG;
     n = batch_forward(b, d, theta, starts, nwin, k, nfail);
+    if (n < 0)
+        return DIL_NO_MEMORY;
     if (n == 0)
         return DIL_MAX_ITER;
     /* loss and the per-window slots of the alive windows */
@@ -270,6 +323,7 @@ int node_config_default(const char *dataset, const dil_model *m, node_config *c)
     c->lr_min = 1e-5;
     c->clip = 1;
     c->eval_every = 25;
+    c->adam_reset = 1;
     c->backward = DIL_BACKWARD_DENSE;
     c->tol = 1e-10;
     c->nthreads = 1;
@@ -309,8 +363,10 @@ typedef struct adam {
     double *m, *v, b1t, b2t;
 } adam;
 
-/* One Adam step (beta 0.9, 0.999, eps 1e-8) on the clipped gradient. */
-static void adam_step(adam *a, int n, double *theta, double *g, double lr, double clip)
+/* One Adam step (beta 0.9, 0.999, eps 1e-8) on the clipped gradient, with
+   decoupled weight decay (AdamW: theta -= lr wd theta) when wd > 0. */
+static void adam_step(adam *a, int n, double *theta, double *g, double lr, double clip,
+                      double wd)
 {
     double gn = 0;
     for (int k = 0; k < n; k++)
@@ -323,7 +379,8 @@ static void adam_step(adam *a, int n, double *theta, double *g, double lr, doubl
         double gk = s * g[k];
         a->m[k] = 0.9 * a->m[k] + 0.1 * gk;
         a->v[k] = 0.999 * a->v[k] + 0.001 * gk * gk;
-        theta[k] -= lr * (a->m[k] / (1 - a->b1t)) / (sqrt(a->v[k] / (1 - a->b2t)) + 1e-8);
+        theta[k] -= lr * ((a->m[k] / (1 - a->b1t)) / (sqrt(a->v[k] / (1 - a->b2t)) + 1e-8)
+                          + wd * theta[k]);
     }
 }
 
@@ -424,6 +481,15 @@ static int train_loop(trainer *t, unsigned long long seed, node_result *r, const
     memcpy(t->best, t->theta, (size_t)nt * sizeof *t->best);
     for (int s = 0; s < c->nstages && r->diverged < 0; s++) {
         const int k = c->stage[s].window;
+        if (c->adam_reset && s > 0) {
+            /* A new window length is a new objective whose gradients can be
+               orders of magnitude larger than the last stage's; Adam's
+               second moments, still scaled to the old ones, would turn them
+               into steps far above the learning rate.  Start afresh. */
+            memset(t->ad.m, 0, (size_t)nt * sizeof *t->ad.m);
+            memset(t->ad.v, 0, (size_t)nt * sizeof *t->ad.v);
+            t->ad.b1t = t->ad.b2t = 1;
+        }
         for (int i = 0; i < c->stage[s].iters; i++) {
             double loss = HUGE_VAL, lr;
             int nwin = pick_windows(t->d, k, c->stage[s].batch ? c->stage[s].batch : c->batch,
@@ -438,7 +504,7 @@ static int train_loop(trainer *t, unsigned long long seed, node_result *r, const
             if (ok) {
                 lr = c->lr_min + 0.5 * (c->lr_max - c->lr_min)
                                      * (1 + cos(3.14159265358979323846 * it / (double)total));
-                adam_step(&t->ad, nt, t->theta, t->grad, lr, c->clip);
+                adam_step(&t->ad, nt, t->theta, t->grad, lr, c->clip, c->weight_decay);
                 lsum += loss;
                 nsum++;
                 bad = 0;

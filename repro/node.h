@@ -39,6 +39,8 @@ typedef struct node_config {
     int batch;            /* windows per Adam step (0: every window) */
     double lr_max, lr_min;  /* cosine decay from lr_max to lr_min over the run */
     double clip;          /* gradient-norm clipping threshold */
+    int adam_reset;       /* restart Adam's moment estimates at each stage */
+    double weight_decay;  /* decoupled (AdamW) weight decay, 0 for none */
     int eval_every;       /* validation (and selection) period in iterations */
     int backward;         /* DIL_BACKWARD_DENSE, _CG or _ROOT */
     double tol;           /* forward tolerance on ||df/dy|| */

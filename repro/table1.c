@@ -36,8 +36,8 @@ typedef struct args {
     char datasets[128], variants[64];
     int seeds, seed0, threads, batch;
     const char *csv, *runs, *traces, *stages;
-    double lr;
-    int backward;
+    double lr, wd;
+    int backward, adam_reset;
 } args;
 
 static void usage(FILE *f)
@@ -46,7 +46,8 @@ static void usage(FILE *f)
                "              [--seeds N] [--seed0 S] [--threads T] [--csv FILE]"
                " [--runs FILE] [--traces DIR]\n"
                "              [--batch B] [--stages K:ITERS[:BATCH],...] [--lr LR]"
-               " [--backward dense|cg|root]\n");
+               " [--backward dense|cg|root]\n"
+               "              [--adam-reset 0|1]\n");
 }
 
 /* A positive (or, with allow_zero, non-negative) integer option value. */
@@ -90,7 +91,7 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     snprintf(a->datasets, sizeof a->datasets, "vdp,spiral,spiral01");
     snprintf(a->variants, sizeof a->variants, "1layer");
-    a->seeds = 10, a->threads = 1, a->batch = -1, a->backward = -1;
+    a->seeds = 10, a->threads = 1, a->batch = -1, a->backward = -1, a->adam_reset = -1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -129,6 +130,10 @@ static int parse_args(int argc, char **argv, args *a)
         }
         else if (!strcmp(o, "--lr"))
             a->lr = atof(v);
+        else if (!strcmp(o, "--wd"))
+            a->wd = atof(v);
+        else if (!strcmp(o, "--adam-reset"))
+            rc = int_arg(o, v, 1, &a->adam_reset);
         else if (!strcmp(o, "--backward")) {
             a->backward = !strcmp(v, "dense") ? DIL_BACKWARD_DENSE
                         : !strcmp(v, "cg") ? DIL_BACKWARD_CG
@@ -244,6 +249,10 @@ static int run_one(const args *a, const char *dataset, const char *variant, outp
         c.lr_max = a->lr;
     if (a->backward >= 0)
         c.backward = a->backward;
+    if (a->wd > 0)
+        c.weight_decay = a->wd;
+    if (a->adam_reset >= 0)
+        c.adam_reset = a->adam_reset != 0;
     if (a->stages && parse_stages(a->stages, &c) != 0) {
         node_dataset_free(&d);
         return -1;
@@ -262,9 +271,11 @@ static int run_one(const args *a, const char *dataset, const char *variant, outp
                c.stage[s].iters, c.stage[s].batch);
     char nb[16];
     snprintf(nb, sizeof nb, c.batch > 0 ? "%d" : "all", c.batch);
-    printf(" (window:iterations[:windows per step]), %s windows per step otherwise, Adam lr %g -> %g (cosine), clip %g, validation every %d,"
-           " backward %s, tol %g, threads %d\n", nb, c.lr_max, c.lr_min,
-           c.clip, c.eval_every, c.backward == DIL_BACKWARD_DENSE ? "dense"
+    printf(" (window:iterations[:windows per step]), %s windows per step otherwise,"
+           " Adam lr %g -> %g (cosine), weight decay %g, clip %g, validation every %d,%s"
+           " backward %s, tol %g, threads %d\n", nb, c.lr_max, c.lr_min, c.weight_decay,
+           c.clip, c.eval_every, c.adam_reset ? " Adam restarted at each stage," : "",
+           c.backward == DIL_BACKWARD_DENSE ? "dense"
            : c.backward == DIL_BACKWARD_CG ? "cg" : "root", c.tol, c.nthreads);
     for (int seed = a->seed0; seed < a->seed0 + a->seeds; seed++) {
         node_result r;

@@ -160,8 +160,8 @@ START_TEST(test_training_lowers_loss)
     const dil_model *m = &node_euler_model;
     ck_assert_int_eq(node_dataset_make("spiral01", &d, err, sizeof err), 0);
     ck_assert_int_eq(node_config_default("spiral01", m, &c), 0);
-    c.stage[0] = (node_stage){ 1, 150 };
-    c.stage[1] = (node_stage){ 4, 50 };
+    c.stage[0] = (node_stage){ 1, 150, 0 };
+    c.stage[1] = (node_stage){ 4, 50, 0 };
     c.nstages = 2;
     c.batch = 0;
     ck_assert_int_eq(node_train(&d, &c, 1, &r, "check_repro"), 0);
