@@ -316,29 +316,47 @@ int node_batch_loss_grad(node_batch *b, const node_dataset *d, const double *the
 /* Training                                                             */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The recipes (issue 9 leaves them to us; these are what we measured to work
+ * within our cost budget, see docs/results/table1.md):
+ *   vdp      1:2000, 4:500 (window:iterations) with 16 random windows per
+ *            step, then 10:600, 20:300 with 32: the issue's curriculum with
+ *            shorter long-window stages (windows of 30 cost half the run and
+ *            gained nothing) and larger batches in them (with 16 the
+ *            validation error of the long stages jumped by 10x from one
+ *            check to the next: Van der Pol's test error is its period
+ *            error, and batch noise moves the period);
+ *   spirals  1:1500 then 10:1500, every window each step.
+ * Both: Adam from 3e-3 down to 1e-5 by one cosine, clipping at 1, and
+ * decoupled weight decay 0.01.  Without the decay the validation and test
+ * errors of the spirals first fall and then climb again as the training
+ * loss keeps falling (the fit of the training windows improves while the
+ * extrapolation to the smaller amplitudes of the test segment degrades);
+ * with it they fall to the end of the run on most seeds.
+ */
 int node_config_default(const char *dataset, const dil_model *m, node_config *c)
 {
     memset(c, 0, sizeof *c);
     c->m = m;
+    c->lr_max = 3e-3;
     c->lr_min = 1e-5;
     c->clip = 1;
+    c->weight_decay = 0.01;
     c->eval_every = 25;
-    c->adam_reset = 1;
     c->backward = DIL_BACKWARD_DENSE;
     c->tol = 1e-10;
     c->nthreads = 1;
     if (strcmp(dataset, "vdp") == 0) {
-        const node_stage s[] = { { 1, 2000, 0 }, { 4, 500, 0 }, { 10, 800, 0 }, { 30, 600, 0 } };
+        const node_stage s[] = { { 1, 2000, 0 }, { 4, 500, 0 }, { 10, 600, 32 },
+                                 { 20, 300, 32 } };
         memcpy(c->stage, s, sizeof s);
         c->nstages = 4;
         c->batch = 16;
-        c->lr_max = 3e-3;
     } else if (strcmp(dataset, "spiral") == 0 || strcmp(dataset, "spiral01") == 0) {
-        const node_stage s[] = { { 1, 4000, 0 }, { 10, 1000, 0 }, { 40, 1000, 0 } };
+        const node_stage s[] = { { 1, 1500, 0 }, { 10, 1500, 0 } };
         memcpy(c->stage, s, sizeof s);
-        c->nstages = 3;
-        c->batch = 16;
-        c->lr_max = 3e-3;
+        c->nstages = 2;
+        c->batch = 0;
     } else {
         return -1;
     }
