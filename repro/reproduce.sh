@@ -16,6 +16,8 @@ mkdir -p "$T/traces" "$R/fig"
 export OMP_WAIT_POLICY=passive
 
 echo "== Table 1: $SEEDS seeds per row, $THREADS threads per run"
+# the machine's load before and after: wall times mean little without it
+cat /proc/loadavg >"$T/load" 2>/dev/null || :
 set -- "$B/repro/table1" --dataset vdp,spiral01,spiral --variant 1layer,2layer \
     --seeds "$SEEDS" --threads "$THREADS" --csv "$R/table1.csv" --runs "$T/runs.csv" \
     --traces "$T/traces"
@@ -27,13 +29,14 @@ else
     "$@" | tee "$T/table1.log"
     echo "$(($(date +%s) - start)) nan nan" >"$T/times"
 fi
+cat /proc/loadavg >>"$T/load" 2>/dev/null || :
 echo "== Figure 2"
 "$B/repro/fig2" --out "$T/fig2.dat" | tee "$T/fig2.log"
 echo "== plots and report"
 if command -v /usr/bin/python3 >/dev/null; then
     /usr/bin/python3 repro/plots.py "$R/table1.csv" "$T/traces" "$T/fig2.dat" "$R/fig"
     /usr/bin/python3 repro/report.py "$R/table1.csv" "$T/runs.csv" "$T/table1.log" \
-        "$T/fig2.log" "$T/times" "$R/table1.md"
+        "$T/fig2.log" "$T/times" "$R/table1.md" "$T/traces"
 else
     echo "reproduce.sh: /usr/bin/python3 not found: no plots, docs/results/table1.md not updated"
 fi
