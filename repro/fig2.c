@@ -18,6 +18,9 @@
  * Prints a table (microseconds per call) and writes FILE (default
  * build/repro/fig2.dat) for repro/plots.py.  Each time is the thread CPU
  * time of as many repetitions as fill about 1 ms, divided by their number.
+ * Measured (docs/results/table1.md): at D = 2 the implicit step takes 4.4 us
+ * forward and 8.1 us backward (CG), the same at stiffness 1000; the explicit
+ * step 29 us and 18 us, growing to 567 us and 396 us at stiffness 1000.
  */
 // models: fig2_d2 fig2_d8 fig2_d32
 #define _POSIX_C_SOURCE 200809L
