@@ -12,7 +12,7 @@
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double cartpole_mpc_score(const double *y, const double *x, const double *theta, double *work)
+double cartpole_mpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
     const double s33 = (theta[0] + theta[1]);
@@ -51,8 +51,8 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
 }
 
 /* gy = df/dy */
-void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void cartpole_mpc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
     const double s33 = (theta[0] + theta[1]);
@@ -118,8 +118,8 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
 }
 
 /* hv = (d2f/dy2) v */
-void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
     const double s33 = (theta[0] + theta[1]);
@@ -252,8 +252,8 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
     const double s33 = (theta[0] + theta[1]);
@@ -385,8 +385,8 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
     const double s33 = (theta[0] + theta[1]);
@@ -559,8 +559,8 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
 }
 
 /* L(y, x, theta, data) */
-double cartpole_mpc_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double cartpole_mpc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -573,8 +573,8 @@ double cartpole_mpc_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void cartpole_mpc_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void cartpole_mpc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -625,4 +625,13 @@ const dil_model cartpole_mpc_model = {
     cartpole_mpc_symbols,
     8,
     cartpole_mpc_theta_init,
+    0,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

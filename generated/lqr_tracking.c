@@ -12,7 +12,7 @@
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double lqr_tracking_score(const double *y, const double *x, const double *theta, double *work)
+double lqr_tracking_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -68,11 +68,12 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
             t44[i] = (t39[3*t + i] - x[i + 3]);
         }
         double *const t45 = work + 36;
-        for (int j = 0; j < 3; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 3; l++)
-                acc += t44[l] * t21[j + 3*l];
-            t45[j] = acc;
+        for (int i = 0; i < 3; i++)
+            t45[i] = 0.0;
+        for (int l = 0; l < 3; l++) {
+            const double vl = t44[l];
+            for (int i = 0; i < 3; i++)
+                t45[i] += vl * t21[i + 3*l];
         }
         double s47 = 0.0;
         for (int i = 0; i < 3; i++) {
@@ -84,11 +85,12 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
     t55[0] = 0.0;
     for (long t = 0; t < 4; t++) {
         double *const t52 = work + 33;
-        for (int j = 0; j < 2; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 2; l++)
-                acc += y[2*t + l] * t30[j + 2*l];
-            t52[j] = acc;
+        for (int i = 0; i < 2; i++)
+            t52[i] = 0.0;
+        for (int l = 0; l < 2; l++) {
+            const double vl = y[2*t + l];
+            for (int i = 0; i < 2; i++)
+                t52[i] += vl * t30[i + 2*l];
         }
         double s54 = 0.0;
         for (int i = 0; i < 2; i++) {
@@ -132,8 +134,8 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
 }
 
 /* gy = df/dy */
-void lqr_tracking_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -202,20 +204,22 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
         t114[i] = (2.0 * (t60[i] - x[i + 3]));
     }
     double *const t117 = work + 4;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t67[l] * theta[j + 3*l];
-        t117[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t117[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t67[l];
+        for (int i = 0; i < 3; i++)
+            t117[i] += vl * theta[i + 3*l];
     }
     double *const t131 = work + 39;
     for (long t = 3; t >= 0; t--) {
         double *const t125 = work + 51;
-        for (int j = 0; j < 2; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 2; l++)
-                acc += y[2*t + l] * t30[j + 2*l];
-            t125[j] = acc;
+        for (int i = 0; i < 2; i++)
+            t125[i] = 0.0;
+        for (int l = 0; l < 2; l++) {
+            const double vl = y[2*t + l];
+            for (int i = 0; i < 2; i++)
+                t125[i] += vl * t30[i + 2*l];
         }
         double *const t128 = work + 53;
         for (int i = 0; i < 2; i++) {
@@ -235,11 +239,12 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
             t136[i] = (t39[3*t + i] - x[i + 3]);
         }
         double *const t137 = work + 82;
-        for (int j = 0; j < 3; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 3; l++)
-                acc += t136[l] * t21[j + 3*l];
-            t137[j] = acc;
+        for (int i = 0; i < 3; i++)
+            t137[i] = 0.0;
+        for (int l = 0; l < 3; l++) {
+            const double vl = t136[l];
+            for (int i = 0; i < 3; i++)
+                t137[i] += vl * t21[i + 3*l];
         }
         double *const t140 = work + 85;
         for (int i = 0; i < 3; i++) {
@@ -296,8 +301,8 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
 }
 
 /* hv = (d2f/dy2) v */
-void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -362,20 +367,22 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
         t226[i] = (2.0 * t216[i]);
     }
     double *const t231 = work + 4;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t217[l] * theta[j + 3*l];
-        t231[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t231[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t217[l];
+        for (int i = 0; i < 3; i++)
+            t231[i] += vl * theta[i + 3*l];
     }
     double *const t248 = work + 39;
     for (long t = 3; t >= 0; t--) {
         double *const t242 = work + 51;
-        for (int j = 0; j < 2; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 2; l++)
-                acc += v[2*t + l] * t30[j + 2*l];
-            t242[j] = acc;
+        for (int i = 0; i < 2; i++)
+            t242[i] = 0.0;
+        for (int l = 0; l < 2; l++) {
+            const double vl = v[2*t + l];
+            for (int i = 0; i < 2; i++)
+                t242[i] += vl * t30[i + 2*l];
         }
         double *const t243 = work + 53;
         for (int i = 0; i < 2; i++) {
@@ -391,11 +398,12 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
     double *const t270 = work + 55;
     for (long t = 4; t >= 1; t--) {
         double *const t263 = work + 79;
-        for (int j = 0; j < 3; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 3; l++)
-                acc += t212[3*t + l] * t21[j + 3*l];
-            t263[j] = acc;
+        for (int i = 0; i < 3; i++)
+            t263[i] = 0.0;
+        for (int l = 0; l < 3; l++) {
+            const double vl = t212[3*t + l];
+            for (int i = 0; i < 3; i++)
+                t263[i] += vl * t21[i + 3*l];
         }
         double *const t264 = work + 82;
         for (int i = 0; i < 3; i++) {
@@ -448,8 +456,8 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -527,11 +535,12 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
         t226[i] = (2.0 * t216[i]);
     }
     double *const t231 = work + 48;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t217[l] * theta[j + 3*l];
-        t231[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t231[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t217[l];
+        for (int i = 0; i < 3; i++)
+            t231[i] += vl * theta[i + 3*l];
     }
     double *const t270 = work + 51;
     for (int i = 0; i < 9; i++) t270[i + 12] = 0.0;
@@ -542,11 +551,12 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
             t256[i] = (t39[3*t + i] - x[i + 3]);
         }
         double *const t263 = work + 78;
-        for (int j = 0; j < 3; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 3; l++)
-                acc += t212[3*t + l] * t21[j + 3*l];
-            t263[j] = acc;
+        for (int i = 0; i < 3; i++)
+            t263[i] = 0.0;
+        for (int l = 0; l < 3; l++) {
+            const double vl = t212[3*t + l];
+            for (int i = 0; i < 3; i++)
+                t263[i] += vl * t21[i + 3*l];
         }
         double *const t264 = work + 81;
         for (int i = 0; i < 3; i++) {
@@ -607,8 +617,8 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -673,11 +683,12 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t114[i] = (2.0 * (t60[i] - x[i + 3]));
     }
     double *const t117 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t67[l] * theta[j + 3*l];
-        t117[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t117[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t67[l];
+        for (int i = 0; i < 3; i++)
+            t117[i] += vl * theta[i + 3*l];
     }
     double *const t144 = work + 36;
     for (long t = 4; t >= 1; t--) {
@@ -686,11 +697,12 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
             t136[i] = (t39[3*t + i] - x[i + 3]);
         }
         double *const t137 = work + 63;
-        for (int j = 0; j < 3; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 3; l++)
-                acc += t136[l] * t21[j + 3*l];
-            t137[j] = acc;
+        for (int i = 0; i < 3; i++)
+            t137[i] = 0.0;
+        for (int l = 0; l < 3; l++) {
+            const double vl = t136[l];
+            for (int i = 0; i < 3; i++)
+                t137[i] += vl * t21[i + 3*l];
         }
         double *const t140 = work + 66;
         for (int i = 0; i < 3; i++) {
@@ -775,11 +787,12 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t226[i] = (2.0 * t216[i]);
     }
     double *const t231 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t217[l] * theta[j + 3*l];
-        t231[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t231[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t217[l];
+        for (int i = 0; i < 3; i++)
+            t231[i] += vl * theta[i + 3*l];
     }
     double *const t248 = work + 122;
     for (int i = 0; i < 4; i++) t248[i + 8] = 0.0;
@@ -798,11 +811,12 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
             t256[i] = (t39[3*t + i] - x[i + 3]);
         }
         double *const t263 = work + 54;
-        for (int j = 0; j < 3; j++) {
-            double acc = 0.0;
-            for (int l = 0; l < 3; l++)
-                acc += t212[3*t + l] * t21[j + 3*l];
-            t263[j] = acc;
+        for (int i = 0; i < 3; i++)
+            t263[i] = 0.0;
+        for (int l = 0; l < 3; l++) {
+            const double vl = t212[3*t + l];
+            for (int i = 0; i < 3; i++)
+                t263[i] += vl * t21[i + 3*l];
         }
         double *const t264 = work + 57;
         for (int i = 0; i < 3; i++) {
@@ -936,8 +950,8 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
 }
 
 /* L(y, x, theta, data) */
-double lqr_tracking_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double lqr_tracking_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     double *const t39 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -982,8 +996,8 @@ double lqr_tracking_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void lqr_tracking_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void lqr_tracking_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     double *const t39 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -1112,4 +1126,13 @@ const dil_model lqr_tracking_model = {
     lqr_tracking_symbols,
     9,
     lqr_tracking_theta_init,
+    0,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

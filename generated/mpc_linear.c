@@ -12,7 +12,7 @@
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double mpc_linear_score(const double *y, const double *x, const double *theta, double *work)
+double mpc_linear_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t21 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -47,8 +47,8 @@ double mpc_linear_score(const double *y, const double *x, const double *theta, d
 }
 
 /* gy = df/dy */
-void mpc_linear_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t21 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -101,8 +101,8 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
 }
 
 /* hv = (d2f/dy2) v */
-void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -155,8 +155,8 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void mpc_linear_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -200,8 +200,8 @@ void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *the
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void mpc_linear_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t21 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -305,8 +305,8 @@ void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double 
 }
 
 /* L(y, x, theta, data) */
-double mpc_linear_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double mpc_linear_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -319,8 +319,8 @@ double mpc_linear_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void mpc_linear_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void mpc_linear_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -369,4 +369,13 @@ const dil_model mpc_linear_model = {
     mpc_linear_symbols,
     6,
     mpc_linear_theta_init,
+    0,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
