@@ -617,7 +617,7 @@ static void emit_assemble(Emitter *e, Node *n)
     const char *base = storage(e, val(e, n), &off);
     for (int p = 0; p < n->nargs; p++) {
         Node *pc = n->args[p];
-        if (sched_piece_in_place(val(e, n), val(e, pc)))
+        if (sched_piece_in_place(val(e, n), val(e, pc), p))
             continue;             /* already computed in place */
         long f0, fr, fc;
         assembly_place_flat(n, p, &f0, &fr, &fc);

@@ -386,7 +386,7 @@ static void place_pieces(Node *as)
         pv->out = av->out;
         pv->off = av->off + f0;
         pv->ld = fr;
-        pv->direct = 1;
+        pv->direct = p + 1;
     }
     free(cov);
 }
@@ -600,8 +600,7 @@ static void cost_step(Cost *c, const Node *n)
     }
     case OP_ASSEMBLE:
         for (int p = 0; p < n->nargs; p++)
-            if (!VAL(n->args[p])->direct || VAL(n->args[p])->home != HOME_OUT ||
-                VAL(n->args[p])->out != VAL(n)->out || VAL(n)->home != HOME_OUT)
+            if (!sched_piece_in_place(VAL(n), VAL(n->args[p]), p))
                 cost_expr(c, n->args[p], (double)ir_size(n->args[p]));
         return;
     default:
@@ -829,9 +828,10 @@ const Value *sched_value(const KernelSchedule *s, const Node *n)
     unreachable();            /* not a node of this kernel */
 }
 
-int sched_piece_in_place(const Value *as, const Value *piece)
+int sched_piece_in_place(const Value *as, const Value *piece, int p)
 {
-    return piece->direct && as->home == HOME_OUT && piece->out == as->out;
+    return piece->direct == p + 1 && piece->home == HOME_OUT &&
+           as->home == HOME_OUT && piece->out == as->out;
 }
 
 /* ------------------------------------------------------------------ */

@@ -129,7 +129,7 @@ START_TEST(test_outputs_in_place)
     for (int p = 0; p < 2; p++) {
         const Value *pv = sched_value(ks, g->args[p]);
         ck_assert_int_eq(pv->home, HOME_OUT);
-        ck_assert(sched_piece_in_place(gv, pv));
+        ck_assert(sched_piece_in_place(gv, pv, p));
         ck_assert_int_eq(pv->ld, 1);
         offs += 1L << pv->off;
     }
