@@ -54,6 +54,10 @@ c1=$(awk '$1 == 1 {print $3}' "$B/bench/vdp_step.txt")
 t2=$(awk '$1 == 2 {print $2}' "$B/bench/vdp_step.txt")
 echo "dil, 1 thread:  $t1 ms wall, $c1 ms CPU"
 echo "dil, 2 threads: $t2 ms wall  (1 thread / 2 threads = $(echo "$t1 $t2" | awk '{printf "%.2f", $1/$2}'))"
+"$B/bench/vdp_step_native" "$B/bench/vdp_step_native.bin" > "$B/bench/vdp_step_native.txt"
+n1=$(awk '$1 == 1 {print $2}' "$B/bench/vdp_step_native.txt")
+nc1=$(awk '$1 == 1 {print $3}' "$B/bench/vdp_step_native.txt")
+echo "dil, 1 thread, model compiled -march=native: $n1 ms wall, $nc1 ms CPU"
 set +e
 py=$(/usr/bin/python3 bench/vdp_step.py "$B/bench/vdp_step.bin" 2>&1)
 rc=$?
@@ -62,7 +66,7 @@ case $rc in
 0)
     tt=$(echo "$py" | awk '$1 == "torch" {print $2}')
     tc=$(echo "$py" | awk '$1 == "torch" {print $3}')
-    echo "PyTorch, 1 thread: $tt ms wall, $tc ms CPU  (PyTorch / dil 1 thread: wall $(echo "$tt $t1" | awk '{printf "%.2f", $1/$2}'), CPU $(echo "$tc $c1" | awk '{printf "%.2f", $1/$2}'))"
+    echo "PyTorch, 1 thread: $tt ms wall, $tc ms CPU  (PyTorch / dil 1 thread: wall $(echo "$tt $t1" | awk '{printf "%.2f", $1/$2}'), CPU $(echo "$tc $c1" | awk '{printf "%.2f", $1/$2}'); -march=native: wall $(echo "$tt $n1" | awk '{printf "%.2f", $1/$2}'), CPU $(echo "$tc $nc1" | awk '{printf "%.2f", $1/$2}'))"
     ;;
 77) echo "PyTorch: skipped ($py)" ;;
 *) echo "PyTorch: failed: $py"; exit 1 ;;
