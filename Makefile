@@ -139,6 +139,7 @@ demo: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/examples/kepler
 
 # ------------------------------------------------------------------- tests
 include tests/tests.mk
+include repro/repro.mk
 
 # ---------------------------------------------------------------- sanitize
 sanitize:
