@@ -8,11 +8,13 @@ over the 107 pairs, float64, on one thread (torch.set_num_threads(1)):
   forward   Newton on r(y) = y - x - dt (W2 tanh(W1 y + b1) + b2) from y = x,
             the 2x2 Jacobians I - dt W2 diag(1 - s^2) W1 built with einsum and
             solved batched, until max |r| <= 1e-12;
-  backward  the implicit function theorem as dil does it: f = |r|^2 / 2, CG on
+  backward  the implicit function theorem in dil's score form: f = |r|^2 / 2, CG on
             (d2f/dy2) g = dL/dy with L = |y - x_next|^2 (Hessian-vector
             products by double backward, batched CG with per-pair step sizes,
             stop at |res| <= 1e-10 |b|), then dL/dtheta = -(d2f/dy dtheta)^T g
-            by one more backward, summed over the pairs.
+            by one more backward, summed over the pairs.  (vdp_step.c runs
+            dil's root form, J^T g = dL/dy, which at a root gives the same g:
+            docs/solvers.md, "Why CG and ROOT agree at a root".)
 
 Checks that the summed gradient agrees with dil's (relative 1e-6) and prints
 "torch MS CPU_MS" (fastest of ROUNDS runs, wall clock and process CPU
