@@ -125,6 +125,13 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libdil.a $(MODELS:%=$(BUILD)/gen/%.o)
 demo: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/examples/kepler
 	$(Q)$(BUILD)/examples/kepler
 
+# The reproduction programs (repro/PROG.c) and their shared helpers
+# (every other repro/*.c); the rules are in the `reproduce` section below.
+REPRO_PROGS   := dare table2
+REPRO_HELPERS := $(filter-out $(REPRO_PROGS:%=repro/%.c),$(wildcard repro/*.c))
+REPRO_HELPER_OBJ := $(REPRO_HELPERS:%.c=$(BUILD)/%.o)
+RESULTS       ?= docs/results
+
 # ------------------------------------------------------------------- tests
 include tests/tests.mk
 
@@ -207,10 +214,6 @@ valgrind: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
 # repro/PROG.c, each linked with the helpers and with the models on its
 # `// models:` line.  Results go to docs/results/, plots are made by
 # scripts/plot_control.py when matplotlib is present.
-REPRO_PROGS   := dare table2
-REPRO_HELPERS := $(filter-out $(REPRO_PROGS:%=repro/%.c),$(wildcard repro/*.c))
-REPRO_HELPER_OBJ := $(REPRO_HELPERS:%.c=$(BUILD)/%.o)
-RESULTS       ?= docs/results
 
 $(BUILD)/repro/%.o: repro/%.c
 	@mkdir -p $(@D)

@@ -99,3 +99,17 @@ double cp_random_shooting(const double s[CP_NX], int horizon, int particles,
     }
     return best_u;
 }
+
+double cp_bc_policy(const double *theta_pol, int np, const double s[CP_NX])
+{
+    const double phi[5] = { s[0], s[1] / 3, sin(s[2]), cos(s[2]), s[3] / 6 };
+    const double *P1 = theta_pol, *c1 = P1 + np * 5, *p2 = c1 + np, *c2 = p2 + np;
+    double z = *c2;
+    for (int j = 0; j < np; j++) {
+        double a = c1[j];
+        for (int i = 0; i < 5; i++)
+            a += P1[j * 5 + i] * phi[i];
+        z += p2[j] * tanh(a);
+    }
+    return tanh(z);
+}

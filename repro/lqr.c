@@ -65,7 +65,7 @@ int lqr_dare_iterate(const double A[4], const double B[2], double R, double S[4]
     static const double I[4] = { 1, 0, 0, 1 };
     memcpy(S, I, sizeof I);
     for (int k = 1; k <= max_iter; k++) {
-        double D[4], change = 0;
+        double D[4], change = 0, size = 0;
         /* S + D is the next iterate: D is the Riccati matrix at S. */
         lqr_dare_residual(A, B, R, S, D);
         for (int i = 0; i < 4; i++) {
@@ -73,9 +73,10 @@ int lqr_dare_iterate(const double A[4], const double B[2], double R, double S[4]
             if (!isfinite(S[i]))
                 return -1;
             change = fmax(change, fabs(D[i]));
+            size = fmax(size, fabs(S[i]));
         }
         S[1] = S[2] = (S[1] + S[2]) / 2; /* keep it exactly symmetric */
-        if (change <= tol)
+        if (change <= tol * (1 + size))
             return k;
     }
     return -1;

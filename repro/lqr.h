@@ -28,7 +28,7 @@ void lqr_gain(const double A[4], const double B[2], double R, const double S[4],
 double lqr_closed_loop_radius(const double A[4], const double B[2], const double K[2]);
 
 /* Riccati value iteration S <- A'SA - A'SB (R+B'SB)^{-1} B'SA + I from S = I
-   until max |change| <= tol or max_iter steps; returns the steps taken, or
+   until max |change| <= tol (1 + max |S|) or max_iter steps; returns the steps taken, or
    -1 if S did not settle (or left the finite numbers). */
 int lqr_dare_iterate(const double A[4], const double B[2], double R, double S[4], double tol,
                      int max_iter);
