@@ -125,15 +125,9 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libdil.a $(MODELS:%=$(BUILD)/gen/%.o)
 demo: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/examples/kepler
 	$(Q)$(BUILD)/examples/kepler
 
-# The reproduction programs (repro/PROG.c) and their shared helpers
-# (every other repro/*.c); the rules are in the `reproduce` section below.
-REPRO_PROGS   := dare table2
-REPRO_HELPERS := $(filter-out $(REPRO_PROGS:%=repro/%.c),$(wildcard repro/*.c))
-REPRO_HELPER_OBJ := $(REPRO_HELPERS:%.c=$(BUILD)/%.o)
-RESULTS       ?= docs/results
-
 # ------------------------------------------------------------------- tests
 include tests/tests.mk
+include repro/control/control.mk
 
 # ---------------------------------------------------------------- sanitize
 sanitize:
@@ -208,33 +202,3 @@ fuzz: $(BUILD)/fuzz/fuzz_dilc
 .PHONY: valgrind
 valgrind: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
 	$(Q)BUILD=$(BUILD) sh tests/valgrind.sh
-
-# --------------------------------------------------------------- reproduce
-# The paper's control experiments (docs/results/control.md): programs
-# repro/PROG.c, each linked with the helpers and with the models on its
-# `// models:` line.  Results go to docs/results/, plots are made by
-# scripts/plot_control.py when matplotlib is present.
-
-$(BUILD)/repro/%.o: repro/%.c
-	@mkdir -p $(@D)
-	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated -Irepro -c $< -o $@
-
-$(BUILD)/repro/%: $(BUILD)/repro/%.o $(REPRO_HELPER_OBJ) $(BUILD)/libdil.a $(MODELS:%=$(BUILD)/gen/%.o)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(SAN) -o $@ $< $(REPRO_HELPER_OBJ) \
-	    $$(sed -n 's|^// models: *||p' repro/$*.c | tr ' ' '\n' | sed '/^$$/d;s|^|$(BUILD)/gen/|;s|$$|.o|') \
-	    $(BUILD)/libdil.a -lm
-
-.PHONY: reproduce-control reproduce-dare reproduce-table2
-reproduce-control: reproduce-dare reproduce-table2
-
-reproduce-dare: $(BUILD)/repro/dare
-	@mkdir -p $(RESULTS)
-	$(Q)$(BUILD)/repro/dare $(RESULTS)/dare.csv $(RESULTS)/dare_curves.csv | tee $(RESULTS)/dare_summary.txt
-	$(Q)sh scripts/plot_control.sh dare $(RESULTS)
-
-reproduce-table2: $(BUILD)/repro/table2
-	@mkdir -p $(RESULTS)
-	$(Q)$(BUILD)/repro/table2 $(RESULTS) | tee $(RESULTS)/table2_summary.txt
-	$(Q)sh scripts/plot_control.sh table2 $(RESULTS)

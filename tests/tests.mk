@@ -30,16 +30,5 @@ $(BUILD)/tests/model_%: tests/model_test.c $(BUILD)/gen/%.o $(TEST_SUPPORT) $(BU
 	    -DMODEL_FILE='"models/$*.dil"' $< $(BUILD)/gen/$*.o $(TEST_SUPPORT) \
 	    $(BUILD)/libdilc.a $(BUILD)/libdil.a $(CHECK_LIBS) -lgmp -lm -o $@
 
-# The control experiments' checks (tests/control_test.c): the models of
-# the paper's Table 2 and appendix C with the helpers in repro/.
-CONTROL_TEST := $(BUILD)/tests/control_test
-CONTROL_MODELS := dare cartpole_dyn cartpole_bc cartpole_mpc
-$(CONTROL_TEST): tests/control_test.c $(REPRO_HELPER_OBJ) $(CONTROL_MODELS:%=$(BUILD)/gen/%.o) $(BUILD)/libdil.a
-	@mkdir -p $(@D)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Iruntime -Igenerated -Irepro $< \
-	    $(REPRO_HELPER_OBJ) $(CONTROL_MODELS:%=$(BUILD)/gen/%.o) $(BUILD)/libdil.a \
-	    $(CHECK_LIBS) -lm -o $@
-
-check: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(CONTROL_TEST) $(MODELS:%=$(BUILD)/gen/%.c)
-	$(Q)BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(CONTROL_TEST)
+check: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(MODELS:%=$(BUILD)/gen/%.c)
+	$(Q)BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)

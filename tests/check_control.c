@@ -1,16 +1,16 @@
 /*
- * control_test.c - checks of the paper's control experiments (repro/,
+ * check_control.c - checks of the paper's control experiments (repro/control/,
  * docs/results/control.md) that the per-model harness cannot make:
  *
  *   dare       the DARE layer (models/dare.dil) against the hand-written
- *              LQR of repro/lqr.c: the same Riccati matrix, and the
+ *              LQR of repro/control/lqr.c: the same Riccati matrix, and the
  *              imitation-loss gradient three ways -- IFT with CG, IFT
  *              dense, and the analytic derivative through the discrete
  *              Lyapunov equation -- agreeing to 1e-8 relative, at learner
  *              matrices A + U[-0.5, 0.5] of the paper's experiment; and
  *              the analytic gradient against central differences of
  *              Riccati-iterate-then-loss (no libdil in that path).
- *   cartpole   the true dynamics (repro/cartpole.c): mechanical energy is
+ *   cartpole   the true dynamics (repro/control/cartpole.c): mechanical energy is
  *              conserved without force and friction, and its rate equals
  *              the power of force and friction, (F - b xdot) xdot, by
  *              central differences of the energy along a trajectory.

@@ -5,7 +5,7 @@
  * imitation loss through the DARE (East et al. 2020: a discrete Lyapunov
  * equation).  This is the independent reference the dilc-compiled model
  * models/dare.dil is checked against (IFT with CG and dense), by
- * tests/control_test.c and by repro/dare.c at every training iteration.
+ * tests/check_control.c and by repro/control/dare.c at every training iteration.
  *
  * Conventions: A is 2x2 row-major, B a column of 2, Q = I, R a positive
  * scalar; S symmetric 2x2 row-major; K the one row of the gain,

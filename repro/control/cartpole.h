@@ -61,7 +61,7 @@ double cp_random_shooting(const double s[CP_NX], int horizon, int particles,
 
 /* The behavioural-cloning policy pi(s) = tanh(p2 . tanh(P1 phi(s) + c1) + c2)
    with phi(s) = (x, xdot/3, sin th, cos th, thdot/6), the formula of
-   models/cartpole_bc.dil (tests/control_test.c checks the two agree);
+   models/cartpole_bc.dil (tests/check_control.c checks the two agree);
    theta_pol holds P1 (np x 5), c1 (np), p2 (np), c2 in that order. */
 double cp_bc_policy(const double *theta_pol, int np, const double s[CP_NX]);
 

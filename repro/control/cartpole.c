@@ -12,7 +12,7 @@
  * Eliminating thdd = -3/(2l) (cos(th) xdd + g sin(th)):
  *   xdd  = (4 (F - b xdot) + 2 m l sin(th) thdot^2 + 3 m g sin(th) cos(th))
  *          / (4 (M+m) - 3 m cos(th)^2).
- * tests/control_test.c checks these against energy conservation (b = 0,
+ * tests/check_control.c checks these against energy conservation (b = 0,
  * F = 0) and the power balance dE/dt = (F - b xdot) xdot.
  */
 #include "cartpole.h"

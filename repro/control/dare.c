@@ -20,7 +20,7 @@
  * The gradient is computed three ways at every iteration: IFT with CG
  * (dil_loss_gradient, DIL_BACKWARD_CG), IFT dense (DIL_BACKWARD_DENSE) and
  * the analytic DARE derivative through a discrete Lyapunov equation
- * (repro/lqr.c, East et al. 2020).  Three learners are trained, one per
+ * (repro/control/lqr.c, East et al. 2020).  Three learners are trained, one per
  * gradient, from the same initialisations and the same sequence of starts;
  * the relative differences of the three gradients are recorded along the
  * CG learner's path.  Recorded per iteration: the imitation loss over the

@@ -5,7 +5,7 @@
  * (section 3.2, Algorithm 2 of appendix B).
  *
  * 1. Expert data: 100 trajectories of 40 steps from s0 ~ N(0, 0.04 I) by
- *    the random-shooting expert on the true system (repro/cartpole.c:
+ *    the random-shooting expert on the true system (repro/control/cartpole.c:
  *    horizon 10, 1000 particles); only the states are kept.
  * 2. For each run r (seed r; RUNS runs):
  *    a. train.h: the dynamics network (models/cartpole_dyn.dil) fit on
@@ -42,6 +42,10 @@
 #include "cartpole_mpc.h"
 #include "common.h"
 #include "dil.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define NTRAJ 100
 #define TLEN CP_EPISODE
@@ -121,16 +125,32 @@ static void initial_state(repro_rng *r, double var, double s[CP_NX])
 
 static void expert_data(void)
 {
+    const char *cache = getenv("TABLE2_CACHE");
+    FILE *f = cache ? fopen(cache, "rb") : NULL;
+    if (f) {
+        size_t got = fread(data_s, sizeof data_s, 1, f);
+        fclose(f);
+        if (got == 1)
+            return;
+    }
     repro_rng r;
     repro_rng_seed(&r, 12345);
-    unsigned long long rs = 777;
-    for (int n = 0; n < NTRAJ; n++) {
+    for (int n = 0; n < NTRAJ; n++)
         initial_state(&r, var_value[VAR_LOW], data_s[n][0]);
+    /* each trajectory its own random-shooting stream: the same data for
+       any number of threads */
+#pragma omp parallel for schedule(dynamic)
+    for (int n = 0; n < NTRAJ; n++) {
+        unsigned long long rs = 777 + 7919 * (unsigned long long)n;
         for (int t = 0; t < TLEN; t++) {
             memcpy(data_s[n][t + 1], data_s[n][t], sizeof data_s[n][t]);
             cp_step(data_s[n][t + 1],
                     cp_random_shooting(data_s[n][t], RS_HORIZON, RS_PARTICLES, &rs));
         }
+    }
+    if (cache && (f = fopen(cache, "wb")) != NULL) {
+        fwrite(data_s, sizeof data_s, 1, f);
+        fclose(f);
     }
 }
 
@@ -182,8 +202,9 @@ static double dyn_batch(const double *theta, repro_rng *r, int n, double *grad, 
     }
     dil_options opt = dil_default_options();
     double loss[DYN_BATCH * 8];
-    if (repro_solve_batch(m, n, x, theta, y, &opt, NULL) != DIL_OK ||
-        repro_loss_gradient_batch(m, n, y, x, theta, data, loss, grad, &opt, NULL) != DIL_OK) {
+    if (repro_solve_batch(m, n, x, theta, y, &opt, NULL, 1) != DIL_OK ||
+        repro_loss_gradient_batch(m, n, y, x, theta, data, loss, grad, &opt, NULL, 1) !=
+            DIL_OK) {
         fprintf(stderr, "table2: dynamics layer failed\n");
         exit(EXIT_FAILURE);
     }
@@ -216,9 +237,9 @@ static double fit_dynamics(double *theta, unsigned long long seed)
     return held_out;
 }
 
-#define BC_STEPS 4000
+static int BC_STEPS = 8000;
 #define BC_BATCH 32
-#define BC_LR 3e-3
+static double BC_LR = 1e-2;
 
 /* A random expert transition (s_t, s_t+1). */
 static void transition(repro_rng *r, const double **s, const double **s_next)
@@ -251,8 +272,8 @@ static double train_bc(double *theta, const double *theta_dyn, unsigned long lon
             memcpy(data + i * CP_NX, sn, CP_NX * sizeof *s);
             memset(y + i * CP_NX, 0, CP_NX * sizeof *y);
         }
-        if (repro_solve_batch(m, BC_BATCH, x, theta, y, &opt, NULL) != DIL_OK ||
-            repro_loss_gradient_batch(m, BC_BATCH, y, x, theta, data, loss, g, &opt, NULL) !=
+        if (repro_solve_batch(m, BC_BATCH, x, theta, y, &opt, NULL, 1) != DIL_OK ||
+            repro_loss_gradient_batch(m, BC_BATCH, y, x, theta, data, loss, g, &opt, NULL, 1) !=
                 DIL_OK) {
             fprintf(stderr, "table2: BC layer failed\n");
             exit(EXIT_FAILURE);
@@ -304,7 +325,7 @@ static int mpc_step(double *theta, repro_adam *adam, repro_rng *r, int h, double
         memcpy(data + i * CP_NX, sn, CP_NX * sizeof *s);
         memset(y + i * HMAX, 0, HMAX * sizeof *y);
     }
-    repro_solve_batch(m, MPC_BATCH, x, theta, y, &opt, st);
+    repro_solve_batch(m, MPC_BATCH, x, theta, y, &opt, st, 0);
     /* keep the instances the solver finished: the IFT needs a stationary y */
     for (int i = 0; i < MPC_BATCH; i++) {
         if (st[i] != DIL_OK)
@@ -316,7 +337,7 @@ static int mpc_step(double *theta, repro_adam *adam, repro_rng *r, int h, double
     }
     if (n == 0)
         return 0;
-    repro_loss_gradient_batch(m, n, y, x, theta, data, loss, g, &opt, st);
+    repro_loss_gradient_batch(m, n, y, x, theta, data, loss, g, &opt, st, 0);
     for (int i = 0; i < n; i++)
         if (st[i] != DIL_OK)
             return 0; /* the summed gradient would miss an instance: skip */
@@ -447,35 +468,67 @@ static void mean_se(const double *c, int n, double *mean, double *se)
     *se = sqrt(v / n);
 }
 
+static int skip_expert_g, skip_mpc_g;
+
 typedef struct Results {
     double mean[NPOL][NVAR][64], se[NPOL][NVAR][64];
 } Results;
 
-/* 2d for one run: every policy on the same 50 initial states per variance. */
-static void evaluate_run(int run, const double *theta_bc, const double *theta_mpc,
-                         double *work, FILE *csv, FILE *traj, Results *res, int *mpc_fails)
+static int max_threads(void)
 {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* 2d for one run: every policy on the same 50 initial states per variance;
+   episodes in parallel, each with its own random-shooting stream, so the
+   results do not depend on the number of threads.  work holds
+   max_threads() blocks of wsize doubles. */
+static void evaluate_run(int run, const double *theta_bc, const double *theta_mpc,
+                         double *work, size_t wsize, FILE *csv, FILE *traj, Results *res,
+                         int *mpc_fails)
+{
+    static double tr[NTRAJ_PLOT][(TLEN + 1) * CP_NX], us[NTRAJ_PLOT][TLEN];
     for (int v = 0; v < NVAR; v++) {
-        double s0[NEVAL][CP_NX];
+        double s0[NEVAL][CP_NX], cost[NEVAL];
+        int fails[NEVAL];
         repro_rng r;
         repro_rng_seed(&r, 1000 * (unsigned long long)(run + 1) + (unsigned long long)v);
         for (int e = 0; e < NEVAL; e++)
             initial_state(&r, var_value[v], s0[e]);
         for (int pol = 0; pol < NPOL; pol++) {
-            Policy p = { pol, pol == P_BC ? theta_bc : theta_mpc, { 0 },
-                         5000 + 100 * (unsigned long long)run + (unsigned long long)v, work, 0 };
-            double cost[NEVAL], tr[(TLEN + 1) * CP_NX], us[TLEN];
+            if ((pol == P_EXPERT && skip_expert_g) || (pol == P_MPC && skip_mpc_g))
+                continue;
+            int plot = traj && v == VAR_LOW;
+#pragma omp parallel for schedule(dynamic)
             for (int e = 0; e < NEVAL; e++) {
-                int plot = traj && v == VAR_LOW && e < NTRAJ_PLOT;
-                cost[e] = episode(&p, s0[e], plot ? tr : NULL, us);
-                if (plot)
-                    write_traj(traj, pol, e, tr, us);
+                unsigned long long seed = 5000 + 1000003ull * (unsigned long long)run +
+                                          1009ull * (unsigned long long)v + (unsigned long long)e;
+                Policy p = { pol, pol == P_BC ? theta_bc : theta_mpc, { 0 }, seed,
+                             work + (size_t)thread_id() * wsize, 0 };
+                int keep = plot && e < NTRAJ_PLOT;
+                cost[e] = episode(&p, s0[e], keep ? tr[e] : NULL, keep ? us[e] : NULL);
+                fails[e] = p.fails;
             }
+            for (int e = 0; plot && e < NTRAJ_PLOT; e++)
+                write_traj(traj, pol, e, tr[e], us[e]);
             mean_se(cost, NEVAL, &res->mean[pol][v][run], &res->se[pol][v][run]);
             fprintf(csv, "%s,%s,%d,%.4f,%.4f\n", pol_name[pol], var_name[v], run,
                     res->mean[pol][v][run], res->se[pol][v][run]);
-            if (pol == P_MPC)
-                *mpc_fails += p.fails;
+            for (int e = 0; e < NEVAL; e++)
+                *mpc_fails += pol == P_MPC ? fails[e] : 0;
         }
     }
     fflush(csv);
@@ -527,9 +580,14 @@ int main(int argc, char **argv)
         return 2;
     }
     layout_init();
+    if (getenv("BC_STEPS")) BC_STEPS = atoi(getenv("BC_STEPS"));
+    if (getenv("BC_LR")) BC_LR = atof(getenv("BC_LR"));
+    int skip_expert = getenv("TABLE2_SKIP_EXPERT") != NULL, skip_mpc = getenv("TABLE2_SKIP_MPC") != NULL;
     FILE *csv = open_out(argv[1], "table2.csv", "method,variance,run,mean_cost,se_cost");
     FILE *traj = open_out(argv[1], "table2_traj.csv",
                           "method,episode,t,x,xdot,theta,thetadot,u,cost");
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("threads: %d\n", max_threads());
     double w0 = repro_wall(), c0 = repro_cpu();
     expert_data();
     printf("expert data: %d trajectories x %d steps, %.1f s wall, %.1f s CPU\n", NTRAJ, TLEN,
@@ -539,7 +597,8 @@ int main(int argc, char **argv)
     double *th_dyn = malloc((size_t)lay.ndyn * sizeof(double));
     double *th_bc = malloc((size_t)mb->ntheta * sizeof(double));
     double *th_mpc = malloc((size_t)mm->ntheta * sizeof(double));
-    double *work = malloc(dil_work_size(mm, NULL) * sizeof(double));
+    size_t wsize = dil_work_size(mm, NULL);
+    double *work = malloc((size_t)max_threads() * wsize * sizeof(double));
     static Results res;
     if (!th_dyn || !th_bc || !th_mpc || !work)
         return EXIT_FAILURE;
@@ -550,9 +609,10 @@ int main(int argc, char **argv)
         double bc_mse = train_bc(th_bc, th_dyn, (unsigned long long)run);
         double c3 = repro_cpu();
         int skipped = 0, fails = 0;
-        double mpc_mse = train_mpc(th_mpc, th_dyn, (unsigned long long)run, &skipped);
+        skip_expert_g = skip_expert, skip_mpc_g = skip_mpc;
+        double mpc_mse = skip_mpc ? 0 : train_mpc(th_mpc, th_dyn, (unsigned long long)run, &skipped);
         double c4 = repro_cpu();
-        evaluate_run(run, th_bc, th_mpc, work, csv, run == 0 ? traj : NULL, &res, &fails);
+        evaluate_run(run, th_bc, th_mpc, work, wsize, csv, run == 0 ? traj : NULL, &res, &fails);
         printf("run %d: dyn mse %.2e (%.1fs)  bc mse %.2e (%.1fs)  mpc mse %.2e (%.1fs, %d "
                "skipped)  eval %.1fs (%d mpc plans short)  wall %.1fs | expert %.2f/%.2f  "
                "bc %.2f/%.2f  mpc %.2f/%.2f\n",

@@ -1,5 +1,5 @@
 /*
- * common.h - small helpers shared by the reproduction programs in repro/
+ * common.h - small helpers shared by the reproduction programs in repro/control/
  * (the paper's Table 2 and appendix C): a seeded random number generator,
  * Adam, wall and CPU clocks, symbol lookup in a compiled model, and the
  * one place where a batch of independent layer instances is solved or
@@ -46,15 +46,20 @@ int repro_symbol(const dil_model *m, const char *name, int role, int size);
 
 /* ---- the batch wrapper: n instances sharing theta ----
    Until libdil's dil_*_batch (SPEC section 5) is in main, these loop over
-   dil_solve / dil_loss_gradient; x, y, data are n blocks stacked, loss has
-   n entries (may be NULL), dl_dtheta is the sum over instances (may be
-   NULL), status[i] gets each instance's status (may be NULL).  Returns
-   DIL_OK or the status of the lowest-numbered failing instance. */
+   dil_solve / dil_loss_gradient, with OpenMP threads over the instances
+   when built with -fopenmp (nthreads as in the SPEC: 0 every core, 1 the
+   caller's thread; on a shared machine use 1 for instances of a few
+   microseconds, whose fork-join costs more than they do); x, y, data are n blocks stacked, loss has n entries
+   (may be NULL), dl_dtheta is the sum over the instances that succeeded,
+   in instance order whatever the thread count (may be NULL), status[i]
+   gets each instance's status (may be NULL).  Returns DIL_OK or the status
+   of the lowest-numbered failing instance. */
 int repro_solve_batch(const dil_model *m, int n, const double *x, const double *theta,
-                      double *y, const dil_options *opt, int *status);
+                      double *y, const dil_options *opt, int *status, int nthreads);
 int repro_loss_gradient_batch(const dil_model *m, int n, const double *y, const double *x,
                               const double *theta, const double *data, double *loss,
-                              double *dl_dtheta, const dil_options *opt, int *status);
+                              double *dl_dtheta, const dil_options *opt, int *status,
+                              int nthreads);
 
 /* Frees the per-thread scratch the batch wrapper keeps. */
 void repro_batch_free(void);
