@@ -79,12 +79,16 @@ typedef struct Layer {
    previous s; falls back to Riccati value iteration when the solve fails
    or lands on a solution whose closed loop is not stable (the DARE has
    several solutions; the LQR needs the stabilising one). */
+static long n_solves, n_restarts; /* forward calls; Riccati restarts among them */
+
 static int forward(Layer *L)
 {
+    n_solves++;
     const double *A = L->theta + L->oA, *B = L->theta + L->oB;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (attempt == 1) {
             double S[4];
+            n_restarts++;
             if (lqr_dare_iterate(A, B, R_COST, S, 1e-10, 100000) < 0)
                 return -1;
             L->s[0] = S[0], L->s[1] = S[1], L->s[2] = S[3];
@@ -269,6 +273,8 @@ int main(int argc, char **argv)
             printf("\n");
         }
     }
+    printf("# %ld DARE solves, %ld of them restarted from Riccati iteration\n", n_solves,
+           n_restarts);
     printf("# wall %.1f s, CPU %.1f s\n", repro_wall() - t0, repro_cpu() - c0);
     free(L.work);
     fclose(csv);
