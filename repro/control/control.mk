@@ -19,7 +19,8 @@ CONTROL_OBJ     := $(CONTROL_HELPERS:%.c=$(BUILD)/%.o)
 CONTROL_OMP     ?= -fopenmp
 CONTROL_RESULTS ?= docs/results
 CONTROL_RUNS    ?= 10
-CONTROL_INC     := -Iruntime -Igenerated -Irepro/control
+# -Wno-unknown-pragmas: a serial build (CONTROL_OMP=) ignores the omp pragmas.
+CONTROL_INC     := -Iruntime -Igenerated -Irepro/control -Wno-unknown-pragmas
 
 $(BUILD)/repro/control/%.o: repro/control/%.c
 	@mkdir -p $(@D)
@@ -38,13 +39,15 @@ reproduce-control: reproduce-dare reproduce-table2
 reproduce-dare: $(BUILD)/repro/control/dare
 	@mkdir -p $(CONTROL_RESULTS)
 	$(Q)$(BUILD)/repro/control/dare $(CONTROL_RESULTS)/dare.csv $(CONTROL_RESULTS)/dare_curves.csv \
-	    | tee $(CONTROL_RESULTS)/dare_summary.txt
+	    > $(CONTROL_RESULTS)/dare_summary.txt; st=$$?; cat $(CONTROL_RESULTS)/dare_summary.txt; exit $$st
 	$(Q)sh scripts/plot_control.sh dare $(CONTROL_RESULTS)
 
 reproduce-table2: $(BUILD)/repro/control/table2
 	@mkdir -p $(CONTROL_RESULTS)
-	$(Q)OMP_WAIT_POLICY=passive nice -n 10 $(BUILD)/repro/control/table2 $(CONTROL_RESULTS) $(CONTROL_RUNS) \
-	    | tee $(CONTROL_RESULTS)/table2_summary.txt
+	@echo "reproduce-table2: progress in $(CONTROL_RESULTS)/table2_summary.txt"
+	$(Q)OMP_WAIT_POLICY=passive nice -n 10 $(BUILD)/repro/control/table2 $(CONTROL_RESULTS) \
+	    $(CONTROL_RUNS) > $(CONTROL_RESULTS)/table2_summary.txt; st=$$?; \
+	    cat $(CONTROL_RESULTS)/table2_summary.txt; exit $$st
 	$(Q)sh scripts/plot_control.sh table2 $(CONTROL_RESULTS)
 
 CONTROL_TEST_MODELS := dare cartpole_dyn cartpole_bc cartpole_mpc
