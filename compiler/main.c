@@ -32,6 +32,9 @@ static const char usage[] =
     "  --stats              operation counts of every emitted kernel\n"
     "  --dot FILE           the expression graph as Graphviz\n"
     "  --dump-ast           print the syntax tree (for debugging)\n"
+    "  --dump=PASS          print the result of a pass: sema (the model's IR),\n"
+    "                       derive (every kernel's IR), schedule (each kernel's\n"
+    "                       steps, storage and work); repeatable\n"
     "  --help, --version    as usual\n";
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -145,6 +148,14 @@ int main(int argc, char **argv)
             stats = 1;
         } else if (!strcmp(a, "--dump-ast")) {
             dump_ast = 1;
+        } else if (!strncmp(a, "--dump=", 7)) {
+            int p = 0;
+            while (p < DUMP__COUNT && strcmp(a + 7, dilc_pass_name[p]))
+                p++;
+            if (p == DUMP__COUNT)
+                return bad_usage("unknown pass in '%s' (sema, derive or schedule)", a);
+            o.dump = stdout;
+            o.dump_passes |= 1u << p;
         } else if (a[0] == '-' && a[1]) {
             return bad_usage("unknown option '%s'", a);
         } else if (input) {

@@ -4,7 +4,12 @@
 #               compiler library (libdilc.a) and the runtime (libdil.a).
 # Model suites: tests/model_test.c, built once per model in models/ with
 #               that model's generated C (see the comment in that file).
-# Golden tests: tests/run_golden.sh (diagnostics, generated/ freshness).
+# Schedule suite: tests/check_schedule.c, the scheduler's decisions read
+#               from the Schedule itself (compiler/schedule.h).
+# Golden tests: tests/golden/*.sh, run by tests/run_all.sh after the
+#               programs (diagnostics, generated/ freshness, determinism).
+# make check sets DILC_VERIFY=1: the IR verifier (compiler/verify.c) and
+# the schedule checks run between the passes of every compile.
 
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/check_*.c)))
 TEST_SUPPORT := $(wildcard tests/support/*.c)
@@ -15,6 +20,27 @@ $(BUILD)/tests/check_%: tests/check_%.c $(TEST_SUPPORT) $(BUILD)/libdilc.a $(BUI
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) $(TEST_INC) $< $(TEST_SUPPORT) \
 	    $(BUILD)/libdilc.a $(BUILD)/libdil.a $(CHECK_LIBS) -lgmp -lm -o $@
+
+# check_minimum (issue 13): its models are tests/minimum/*.dil, compiled by
+# the dilc just built, so that hostile numerics are tested on the kernels
+# dilc really emits.
+MIN_MODELS := $(basename $(notdir $(wildcard tests/minimum/*.dil)))
+MIN_OBJ    := $(MIN_MODELS:%=$(BUILD)/tests/minimum/%.o)
+
+$(BUILD)/tests/minimum/%.c: tests/minimum/%.dil $(BUILD)/dilc
+	@mkdir -p $(@D)
+	@echo "  DILC    $<"
+	$(Q)$(BUILD)/dilc $< -o $@
+
+$(BUILD)/tests/minimum/%.o: $(BUILD)/tests/minimum/%.c runtime/dil_model.h
+	@echo "  CC      $<"
+	$(Q)$(CC) -std=c99 $(OPT) $(GEN_WARN_EMITTED) $(SAN) -Iruntime -c $< -o $@
+
+$(BUILD)/tests/check_minimum: tests/check_minimum.c $(MIN_OBJ) $(BUILD)/libdil.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Iruntime -I$(BUILD)/tests/minimum $< $(MIN_OBJ) \
+	    $(BUILD)/libdil.a $(CHECK_LIBS) -lm -o $@
 
 ifneq ($(wildcard tests/model_test.c),)
 MODEL_TESTS := $(MODELS:%=$(BUILD)/tests/model_%)
@@ -31,4 +57,4 @@ $(BUILD)/tests/model_%: tests/model_test.c $(BUILD)/gen/%.o $(TEST_SUPPORT) $(BU
 	    $(BUILD)/libdilc.a $(BUILD)/libdil.a $(CHECK_LIBS) -lgmp -lm -o $@
 
 check: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(MODELS:%=$(BUILD)/gen/%.c)
-	$(Q)BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
+	$(Q)DILC_VERIFY=1 BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
