@@ -10,13 +10,13 @@
 # Programs are repro/control/PROG.c, linked with the helpers (every other
 # .c there) and the models on their `// models:` line, with OpenMP over
 # independent instances and episodes (the results do not depend on the
-# thread count; OMP_NUM_THREADS picks it; CONTROL_OMP= builds serial).
+# thread count; OMP_NUM_THREADS picks it; CONTROL_OMP= OPENMP= builds serial).
 # The check suite tests/check_control.c has its own rule here because it
 # links the helpers and four models besides what tests.mk's pattern gives.
 CONTROL_PROGS   := dare table2
 CONTROL_HELPERS := $(filter-out $(CONTROL_PROGS:%=repro/control/%.c),$(wildcard repro/control/*.c))
 CONTROL_OBJ     := $(CONTROL_HELPERS:%.c=$(BUILD)/%.o)
-CONTROL_OMP     ?= -fopenmp
+CONTROL_OMP     ?= $(OPENMP)
 CONTROL_RESULTS ?= docs/results
 CONTROL_RUNS    ?= 10
 # -Wno-unknown-pragmas: a serial build (CONTROL_OMP=) ignores the omp pragmas.
