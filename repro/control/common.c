@@ -1,6 +1,6 @@
 /*
  * common.c - see common.h: random numbers, Adam, clocks, symbol lookup and
- * the per-instance batch wrapper of the reproduction programs.
+ * the batch wrappers of the reproduction programs.
  */
 #include "common.h"
 
@@ -9,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static unsigned long long splitmix(unsigned long long *x)
 {
@@ -118,88 +114,24 @@ int repro_symbol(const dil_model *m, const char *name, int role, int size)
     exit(EXIT_FAILURE);
 }
 
-/* Scratch per thread, grown as needed, and the per-instance gradients
-   (summed in instance order afterwards, so that the result has the same
-   bits for any number of threads). */
-#define MAX_THREADS 64
-static double *batch_work[MAX_THREADS];
-static size_t batch_work_size[MAX_THREADS];
-static double *batch_grad;
-static size_t batch_grad_size;
-
-static int max_threads(void)
+/* libdil's batch calls (SPEC section 5), with one status per instance
+   instead of a dil_info array. */
+static void statuses(const dil_info *info, int n, int *status)
 {
-#ifdef _OPENMP
-    int n = omp_get_max_threads();
-    return n < MAX_THREADS ? n : MAX_THREADS;
-#else
-    return 1;
-#endif
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-/* Makes every thread's scratch at least dil_work_size(m, opt) doubles. */
-static int scratch(const dil_model *m, const dil_options *opt)
-{
-    size_t need = dil_work_size(m, opt);
-    for (int t = 0; t < max_threads(); t++)
-        if (need > batch_work_size[t]) {
-            free(batch_work[t]);
-            batch_work[t] = malloc(need * sizeof(double));
-            batch_work_size[t] = batch_work[t] ? need : 0;
-            if (!batch_work[t])
-                return -1;
-        }
-    return 0;
-}
-
-void repro_batch_free(void)
-{
-    for (int t = 0; t < MAX_THREADS; t++) {
-        free(batch_work[t]);
-        batch_work[t] = NULL;
-        batch_work_size[t] = 0;
-    }
-    free(batch_grad);
-    batch_grad = NULL;
-    batch_grad_size = 0;
-}
-
-static int first_failure(const int *st, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (st[i] != DIL_OK)
-            return st[i];
-    return DIL_OK;
+    for (int i = 0; status && i < n; i++)
+        status[i] = info[i].status;
 }
 
 int repro_solve_batch(const dil_model *m, int n, const double *x, const double *theta,
                       double *y, const dil_options *opt, int *status, int nthreads)
 {
-    int *st = malloc((size_t)(n > 0 ? n : 1) * sizeof *st);
-    if (!st || scratch(m, opt) != 0) {
-        free(st);
+    dil_info *info = malloc((size_t)(n > 0 ? n : 1) * sizeof *info);
+    if (!info)
         return DIL_NO_MEMORY;
-    }
-    int nt = nthreads > 0 ? nthreads : max_threads();
-    (void)nt; /* unused without OpenMP */
-#pragma omp parallel for schedule(dynamic) num_threads(nt) if (nt > 1)
-    for (int i = 0; i < n; i++)
-        st[i] = dil_solve(m, x + (size_t)i * (size_t)m->nx, theta,
-                          y + (size_t)i * (size_t)m->ny, opt, NULL, batch_work[thread_id()]);
-    int first = first_failure(st, n);
-    if (status)
-        memcpy(status, st, (size_t)n * sizeof *st);
-    free(st);
-    return first;
+    int st = dil_solve_batch(m, n, x, theta, y, opt, info, nthreads);
+    statuses(info, n, status);
+    free(info);
+    return st;
 }
 
 int repro_loss_gradient_batch(const dil_model *m, int n, const double *y, const double *x,
@@ -207,39 +139,12 @@ int repro_loss_gradient_batch(const dil_model *m, int n, const double *y, const 
                               double *dl_dtheta, const dil_options *opt, int *status,
                               int nthreads)
 {
-    size_t nt = (size_t)m->ntheta, need = (size_t)n * nt;
-    int *st = malloc((size_t)(n > 0 ? n : 1) * sizeof *st);
-    if (need > batch_grad_size) {
-        free(batch_grad);
-        batch_grad = malloc(need * sizeof *batch_grad);
-        batch_grad_size = batch_grad ? need : 0;
-    }
-    if (!st || scratch(m, opt) != 0 || (need > 0 && !batch_grad)) {
-        free(st);
+    dil_info *info = malloc((size_t)(n > 0 ? n : 1) * sizeof *info);
+    if (!info)
         return DIL_NO_MEMORY;
-    }
-    int nth = nthreads > 0 ? nthreads : max_threads();
-    (void)nth; /* unused without OpenMP */
-#pragma omp parallel for schedule(dynamic) num_threads(nth) if (nth > 1)
-    for (int i = 0; i < n; i++) {
-        double l = 0;
-        st[i] = dil_loss_gradient(m, y + (size_t)i * (size_t)m->ny, x + (size_t)i * (size_t)m->nx,
-                                  theta, data + (size_t)i * (size_t)m->ndata, &l, NULL,
-                                  dl_dtheta ? batch_grad + (size_t)i * nt : NULL, opt, NULL,
-                                  batch_work[thread_id()]);
-        if (loss)
-            loss[i] = l;
-    }
-    if (dl_dtheta) {
-        memset(dl_dtheta, 0, nt * sizeof *dl_dtheta);
-        for (int i = 0; i < n; i++)
-            if (st[i] == DIL_OK)
-                for (size_t k = 0; k < nt; k++)
-                    dl_dtheta[k] += batch_grad[(size_t)i * nt + k];
-    }
-    int first = first_failure(st, n);
-    if (status)
-        memcpy(status, st, (size_t)n * sizeof *st);
-    free(st);
-    return first;
+    int st = dil_loss_gradient_batch(m, n, y, x, theta, data, loss, NULL, dl_dtheta, opt,
+                                     info, nthreads);
+    statuses(info, n, status);
+    free(info);
+    return st;
 }

@@ -1,10 +1,8 @@
 /*
- * common.h - small helpers shared by the reproduction programs in repro/control/
- * (the paper's Table 2 and appendix C): a seeded random number generator,
- * Adam, wall and CPU clocks, symbol lookup in a compiled model, and the
- * one place where a batch of independent layer instances is solved or
- * differentiated (repro_*_batch), so that switching to libdil's batch API
- * (SPEC section 5, dil_*_batch) is a change of this file only.
+ * common.h - small helpers shared by the reproduction programs of
+ * repro/control/ (the paper's Table 2 and appendix C): a seeded random
+ * number generator, Adam, wall and CPU clocks, symbol lookup in a compiled
+ * model, and thin wrappers of libdil's batch calls (repro_*_batch).
  */
 #ifndef REPRO_COMMON_H
 #define REPRO_COMMON_H
@@ -44,24 +42,18 @@ double repro_cpu(void);  /* CPU seconds of the process (all threads) */
    model file disagree: a build error, not a run-time condition). */
 int repro_symbol(const dil_model *m, const char *name, int role, int size);
 
-/* ---- the batch wrapper: n instances sharing theta ----
-   Until libdil's dil_*_batch (SPEC section 5) is in main, these loop over
-   dil_solve / dil_loss_gradient, with OpenMP threads over the instances
-   when built with -fopenmp (nthreads as in the SPEC: 0 every core, 1 the
-   caller's thread; on a shared machine use 1 for instances of a few
-   microseconds, whose fork-join costs more than they do); x, y, data are n blocks stacked, loss has n entries
-   (may be NULL), dl_dtheta is the sum over the instances that succeeded,
-   in instance order whatever the thread count (may be NULL), status[i]
-   gets each instance's status (may be NULL).  Returns DIL_OK or the status
-   of the lowest-numbered failing instance. */
+/* ---- batches: n instances sharing theta ----
+   libdil's dil_solve_batch / dil_loss_gradient_batch (SPEC section 5: x,
+   y, data stacked, dl_dtheta the sum over the instances in index order,
+   the same bits for any thread count; nthreads 0 every core, 1 the caller's
+   thread), with one status per instance in `status` (may be NULL) instead
+   of a dil_info array.  On a shared machine use nthreads 1 for instances
+   of a few microseconds, whose fork-join costs more than they do. */
 int repro_solve_batch(const dil_model *m, int n, const double *x, const double *theta,
                       double *y, const dil_options *opt, int *status, int nthreads);
 int repro_loss_gradient_batch(const dil_model *m, int n, const double *y, const double *x,
                               const double *theta, const double *data, double *loss,
                               double *dl_dtheta, const dil_options *opt, int *status,
                               int nthreads);
-
-/* Frees the per-thread scratch the batch wrapper keeps. */
-void repro_batch_free(void);
 
 #endif

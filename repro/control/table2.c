@@ -633,6 +633,5 @@ int main(int argc, char **argv)
     fclose(csv);
     fclose(traj);
     free(th_dyn), free(th_bc), free(th_mpc), free(work);
-    repro_batch_free();
     return EXIT_SUCCESS;
 }
