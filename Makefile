@@ -104,9 +104,7 @@ $(BUILD)/libdil.a: $(RUNTIME_OBJ)
 # ------------------------------------------------------------ models
 # generated/NAME.c is committed; build/gen/NAME.c is what dilc emits now.
 MODELS  := $(basename $(notdir $(wildcard models/*.dil)))
-# -Wno-missing-field-initializers: until dilc emits the linearise-once members
-# that the runtime added at the end of dil_model (issue 8); then remove it.
-GEN_WARN_EMITTED = -Wall -Wextra -Wpedantic -Werror -Wno-missing-field-initializers
+GEN_WARN_EMITTED = -Wall -Wextra -Wpedantic -Werror
 
 $(BUILD)/gen/%.c: models/%.dil $(BUILD)/dilc
 	@mkdir -p $(@D)
@@ -141,6 +139,7 @@ demo: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/examples/kepler
 
 # ------------------------------------------------------------------- tests
 include tests/tests.mk
+include repro/repro.mk
 include repro/control/control.mk
 
 # ---------------------------------------------------------------- sanitize
@@ -166,6 +165,27 @@ $(BUILD)/bench/kernels_%: bench/kernels.c $(BUILD)/gen/%.o
 	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated -DMODEL_DESC=$*_model \
 	    -DMODEL_HEADER='"$*.h"' $< $(BUILD)/gen/$*.o -lm -o $@
 
+# M2 (bench/m2.dil) emitted at each (D, H) of M2_SIZES against the same
+# model by hand (bench/m2_hand.c); the Van der Pol training step against
+# PyTorch (bench/vdp_step.c, bench/vdp_step.py).  See bench/run.sh.
+M2_SIZES ?= 2_50 2_500 200_200 1000_1000
+m2_dims = D = $(word 1,$(subst _, ,$(1))), H = $(word 2,$(subst _, ,$(1)))
+$(BUILD)/bench/m2_%/m2.c: bench/m2.dil $(BUILD)/dilc
+	@mkdir -p $(@D)
+	@echo "  DILC    $< ($(call m2_dims,$*))"
+	$(Q)sed 's/^dim .*/dim   $(call m2_dims,$*)/' $< > $(@D)/m2.dil
+	$(Q)DILC_VERIFY=1 $(BUILD)/dilc $(@D)/m2.dil -o $@
+$(BUILD)/bench/m2_%/m2: bench/m2.c bench/m2_hand.c bench/m2_hand.h $(BUILD)/bench/m2_%/m2.c $(BUILD)/libdil.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Ibench -I$(@D) -DM2_D=$(word 1,$(subst _, ,$*)) \
+	    -DM2_H=$(word 2,$(subst _, ,$*)) bench/m2.c bench/m2_hand.c $(@D)/m2.c \
+	    $(BUILD)/libdil.a -lm -o $@
+$(BUILD)/bench/vdp_step: bench/vdp_step.c $(BUILD)/gen/node_vdp.o $(BUILD)/libdil.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< $(BUILD)/gen/node_vdp.o \
+	    $(BUILD)/libdil.a -lm -o $@
+
 # One training step of the Van der Pol neural ODE through the batch calls
 # (bench/batch.c): single calls, batch on 1 and 2 threads, no curvature check.
 $(BUILD)/bench/batch_node_vdp: bench/batch.c $(BUILD)/gen/node_vdp.o $(BUILD)/libdil.a
@@ -174,8 +194,9 @@ $(BUILD)/bench/batch_node_vdp: bench/batch.c $(BUILD)/gen/node_vdp.o $(BUILD)/li
 	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< $(BUILD)/gen/node_vdp.o \
 	    $(BUILD)/libdil.a -lm -o $@
 
-bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%) $(BUILD)/bench/batch_node_vdp
-	$(Q)BUILD=$(BUILD) sh bench/run.sh $(BENCH_MODELS)
+bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%) \
+       $(M2_SIZES:%=$(BUILD)/bench/m2_%/m2) $(BUILD)/bench/vdp_step $(BUILD)/bench/batch_node_vdp
+	$(Q)BUILD=$(BUILD) M2_SIZES="$(M2_SIZES)" sh bench/run.sh $(BENCH_MODELS)
 	$(Q)$(BUILD)/bench/batch_node_vdp
 
 # make bench-vmath   libm's tanh, exp, ... against compiler/vmath.h's, ns per

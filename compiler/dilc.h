@@ -516,7 +516,7 @@ void schedule_verify(const Schedule *s);
 
 /* emit.c: a schedule printed as C, and the header. */
 int emit_c(FILE *out, const Model *m, const Schedule *s, const EmitOptions *opt);
-int emit_h(FILE *out, const Model *m, const Kernels *k, const EmitOptions *opt);
+int emit_h(FILE *out, const Model *m, const Schedule *s, const EmitOptions *opt);
 
 /* ------------------------------------------------------------------ */
 /* driver.c: the whole compiler on a buffer, for main.c and the fuzzer  */

@@ -69,7 +69,7 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
     EmitOptions eo = {o->prefix ? o->prefix : m->name, o->header_name, src->name};
     if (o->c_out && emit_c(o->c_out, m, sc, &eo) != 0)
         goto out;
-    if (o->h_out && emit_h(o->h_out, m, ks, &eo) != 0)
+    if (o->h_out && emit_h(o->h_out, m, sc, &eo) != 0)
         goto out;
     status = 0;
 out:

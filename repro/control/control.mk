@@ -3,7 +3,9 @@
 # expert) and appendix C (LQR through the DARE), issue 10.  Results and how
 # they were measured: docs/results/control.md.
 #
-#   make reproduce-control   both, writing docs/results/ (CONTROL_RESULTS)
+#   make reproduce-control   both, writing docs/results/ (CONTROL_RESULTS);
+#                            part of `make reproduce`; each target also
+#                            reassembles docs/RESULTS.md (scripts/results.sh)
 #   make reproduce-table2    Table 2 only (CONTROL_RUNS runs, default 10)
 #   make reproduce-dare      appendix C only
 #
@@ -33,7 +35,8 @@ $(BUILD)/repro/control/%: $(BUILD)/repro/control/%.o $(CONTROL_OBJ) $(BUILD)/lib
 	    $$(sed -n 's|^// models: *||p' repro/control/$*.c | tr ' ' '\n' | sed '/^$$/d;s|^|$(BUILD)/gen/|;s|$$|.o|') \
 	    $(BUILD)/libdil.a -lm
 
-.PHONY: reproduce-control reproduce-dare reproduce-table2
+.PHONY: reproduce reproduce-control reproduce-dare reproduce-table2
+reproduce: reproduce-control
 reproduce-control: reproduce-dare reproduce-table2
 
 reproduce-dare: $(BUILD)/repro/control/dare
@@ -41,6 +44,7 @@ reproduce-dare: $(BUILD)/repro/control/dare
 	$(Q)$(BUILD)/repro/control/dare $(CONTROL_RESULTS)/dare.csv $(CONTROL_RESULTS)/dare_curves.csv \
 	    > $(CONTROL_RESULTS)/dare_summary.txt; st=$$?; cat $(CONTROL_RESULTS)/dare_summary.txt; exit $$st
 	$(Q)sh scripts/plot_control.sh dare $(CONTROL_RESULTS)
+	$(Q)sh scripts/results.sh
 
 reproduce-table2: $(BUILD)/repro/control/table2
 	@mkdir -p $(CONTROL_RESULTS)
@@ -49,6 +53,7 @@ reproduce-table2: $(BUILD)/repro/control/table2
 	    $(CONTROL_RUNS) > $(CONTROL_RESULTS)/table2_summary.txt; st=$$?; \
 	    cat $(CONTROL_RESULTS)/table2_summary.txt; exit $$st
 	$(Q)sh scripts/plot_control.sh table2 $(CONTROL_RESULTS)
+	$(Q)sh scripts/results.sh
 
 CONTROL_TEST_MODELS := dare cartpole_dyn cartpole_bc cartpole_mpc
 $(BUILD)/tests/check_control: tests/check_control.c $(CONTROL_OBJ) $(CONTROL_TEST_MODELS:%=$(BUILD)/gen/%.o) $(BUILD)/libdil.a

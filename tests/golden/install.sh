@@ -61,9 +61,7 @@ mkdir -p "$W"
 cp examples/kepler.c "$W/main.c"
 cp models/kepler.dil "$W/kepler.dil"
 (cd "$W" && "$P/bin/dilc" kepler.dil -o kepler.c) || no "installed dilc failed"
-# -Wno-missing-field-initializers: until dilc emits the linearise-once members
-# at the end of dil_model (issue 8); remove it then, as in emitted.sh.
-(cd "$W" && cc -std=c99 -Wall -Wextra -Werror -Wno-missing-field-initializers $CFLAGS_DIL \
+(cd "$W" && cc -std=c99 -Wall -Wextra -Werror $CFLAGS_DIL \
      main.c kepler.c $LIBS_DIL -o kepler) ||
     no "cannot build the example with pkg-config"
 readelf -d "$W/kepler" 2>/dev/null | grep -q 'NEEDED.*\[libdil\.so\.0\]' || no "example is not linked with libdil.so.0"
