@@ -9,10 +9,125 @@
 #include <math.h>
 #include <stddef.h>
 
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* gcc -O2 inlines a `static inline` function only up to a size limit that
+   tanh (exp and a corrected division inside) exceeds, and a call left in a
+   loop stops vectorisation: force it where the compiler understands how. */
+#if defined(__GNUC__)
+#define cartpole_bc_VM_INLINE static inline __attribute__((always_inline))
+#else
+#define cartpole_bc_VM_INLINE static inline
+#endif
+
+/* The bits of a double and back (memcpy: defined in C and C++, compiled
+   to a register move). */
+cartpole_bc_VM_INLINE uint64_t cartpole_bc_vm_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+cartpole_bc_VM_INLINE double cartpole_bc_vm_double(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* All ones where d's sign bit is set (d < 0 or d = -0), else 0.  With d =
+   a - b for finite b this is the mask of a < b: the sign of a difference is
+   exact, and equal operands give +0.  NaN gives either; callers repair NaN
+   at the end (cartpole_bc_vm_nan). */
+cartpole_bc_VM_INLINE uint64_t cartpole_bc_vm_neg(double d)
+{
+    return (uint64_t)0 - (cartpole_bc_vm_bits(d) >> 63);
+}
+
+/* m ? a : b for a mask m of all ones or all zeros. */
+cartpole_bc_VM_INLINE double cartpole_bc_vm_sel(uint64_t m, double a, double b)
+{
+    return cartpole_bc_vm_double((cartpole_bc_vm_bits(a) & m) | (cartpole_bc_vm_bits(b) & ~m));
+}
+
+/* y, or the quiet NaN x + x when x is NaN (|x|'s bits above infinity's):
+   an integer test, independent of the sign a platform gives NaNs. */
+cartpole_bc_VM_INLINE double cartpole_bc_vm_nan(double x, double y)
+{
+    uint64_t a = cartpole_bc_vm_bits(x) & 0x7fffffffffffffffull;
+    return cartpole_bc_vm_sel((uint64_t)0 - ((0x7ff0000000000000ull - a) >> 63), x + x, y);
+}
+
+/* 2^n for an integer -1022 <= n <= 1023 given as kd = n + 0x1.8p52: the low
+   bits of kd's pattern hold n in two's complement, and shifting them into
+   the exponent field adds n to the bias of 1.0. */
+cartpole_bc_VM_INLINE double cartpole_bc_vm_pow2(double kd)
+{
+    return cartpole_bc_vm_double((cartpole_bc_vm_bits(kd) << 52) + 0x3ff0000000000000ull);
+}
+
+/* e^r - 1 - r for |r| <= ln2/2 + tiny, plus a correction c (|c| <= 2^-60):
+   c + r^2 Q(r), Q of degree 10 minimax for the relative error of e^r - 1
+   (scripts/vmath_remez.py exp: 1.2e-17 after rounding the coefficients).
+   Callers add r themselves, in whatever order keeps the roundings least. */
+cartpole_bc_VM_INLINE double cartpole_bc_vm_expq(double r, double c)
+{
+    double q = 1.7687710087204978e-09;
+    q = q * r + 2.5105183612534593e-08;
+    q = q * r + 2.756792510491667e-07;
+    q = q * r + 2.755725548724992e-06;
+    q = q * r + 2.4801574543148214e-05;
+    q = q * r + 0.00019841269874745098;
+    q = q * r + 0.0013888888895593136;
+    q = q * r + 0.00833333333332616;
+    q = q * r + 0.0416666666666523;
+    q = q * r + 0.1666666666666667;
+    q = q * r + 0.5000000000000001;
+    return c + (r * r) * q;
+}
+
+/* tanh x, computed for a = |x| and given x's sign at the end (exactly odd;
+   tanh(-0) = -0).  tanh a = E / (E + 2) with E = e^2a - 1, a clamped to 20
+   (where tanh rounds to 1).  E/2 is computed as vexpm1 does, but kept as a
+   double-double eh + el (2Sum and Fast2Sum, no rounding lost), E/2 + 1
+   likewise (2Sum), and the quotient is q0 = eh / dh corrected once by
+   (el - q0 dl) / dh.  No separate small-|x| polynomial: e^2a - 1 keeps its
+   relative accuracy as a -> 0, and a < 2^-54 gives eh = a, q = a exactly.
+   The quotient's own rounding is left uncorrected (an exact-product
+   residual would bring the error to 0.75 ulp for 25% more time).
+   Measured max error: 1.19 ulp at gcc -O2, 1.25 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
+cartpole_bc_VM_INLINE double cartpole_bc_vtanh(double x)
+{
+    const double magic = 6755399441055744.0;
+    const double ln2hi = 0.6931471803691238;
+    const double ln2lo = 1.9082149292705877e-10;
+    double a = fabs(x);
+    double xc = 2.0 * cartpole_bc_vm_sel(cartpole_bc_vm_neg(20.0 - a), 20.0, a);
+    double kd = xc * 1.4426950408889634 + magic;
+    double n = kd - magic;
+    double hi = xc - n * ln2hi;
+    double r = hi - n * ln2lo;
+    double c = (hi - r) - n * ln2lo;
+    double t = cartpole_bc_vm_pow2(kd - 1.0);                /* 2^(n-1) */
+    double u = t - 0.5, b = t * r;
+    double s = u + b, bb = s - u;
+    double l = ((u - (s - bb)) + (b - bb)) + t * cartpole_bc_vm_expq(r, c);
+    double eh = s + l, el = (s - eh) + l;              /* E/2 */
+    double dh = eh + 1.0, db = dh - eh;
+    double dl = ((eh - (dh - db)) + (1.0 - db)) + el;  /* E/2 + 1 */
+    double q = eh / dh;
+    q = q + (el - q * dl) / dh;
+    return cartpole_bc_vm_nan(x, copysign(q, x));
+}
+
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double cartpole_bc_score(const double *y, const double *x, const double *theta, double *work)
+double cartpole_bc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     const double s24 = (x[1] / 3.0);
     const double s26 = sin(x[2]);
@@ -33,7 +148,7 @@ double cartpole_bc_score(const double *y, const double *x, const double *theta, 
     }
     double s35 = 0.0;
     for (int i = 0; i < 32; i++) {
-        s35 += (theta[i + 900] * tanh((theta[i + 868] + t31[i])));
+        s35 += (theta[i + 900] * cartpole_bc_vtanh((theta[i + 868] + t31[i])));
     }
     double *const t38 = work + 5;
     t38[0] = x[0];
@@ -41,7 +156,7 @@ double cartpole_bc_score(const double *y, const double *x, const double *theta, 
     t38[2] = s26;
     t38[3] = s27;
     t38[4] = s29;
-    t38[5] = tanh((theta[932] + s35));
+    t38[5] = cartpole_bc_vtanh((theta[932] + s35));
     double *const t39 = work + 37;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -51,7 +166,7 @@ double cartpole_bc_score(const double *y, const double *x, const double *theta, 
     }
     double *const t41 = work + 101;
     for (int i = 0; i < 64; i++) {
-        t41[i] = tanh((theta[i + 384] + t39[i]));
+        t41[i] = cartpole_bc_vtanh((theta[i + 384] + t39[i]));
     }
     double *const t42 = work + 0;
     for (int i = 0; i < 4; i++) {
@@ -68,8 +183,8 @@ double cartpole_bc_score(const double *y, const double *x, const double *theta, 
 }
 
 /* gy = df/dy */
-void cartpole_bc_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void cartpole_bc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     const double s24 = (x[1] / 3.0);
     const double s26 = sin(x[2]);
@@ -90,7 +205,7 @@ void cartpole_bc_score_grad_y(const double *y, const double *x, const double *th
     }
     double s35 = 0.0;
     for (int i = 0; i < 32; i++) {
-        s35 += (theta[i + 900] * tanh((theta[i + 868] + t31[i])));
+        s35 += (theta[i + 900] * cartpole_bc_vtanh((theta[i + 868] + t31[i])));
     }
     double *const t38 = work + 5;
     t38[0] = x[0];
@@ -98,7 +213,7 @@ void cartpole_bc_score_grad_y(const double *y, const double *x, const double *th
     t38[2] = s26;
     t38[3] = s27;
     t38[4] = s29;
-    t38[5] = tanh((theta[932] + s35));
+    t38[5] = cartpole_bc_vtanh((theta[932] + s35));
     double *const t39 = work + 37;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -108,7 +223,7 @@ void cartpole_bc_score_grad_y(const double *y, const double *x, const double *th
     }
     double *const t41 = work + 101;
     for (int i = 0; i < 64; i++) {
-        t41[i] = tanh((theta[i + 384] + t39[i]));
+        t41[i] = cartpole_bc_vtanh((theta[i + 384] + t39[i]));
     }
     double *const t42 = work + 0;
     for (int i = 0; i < 4; i++) {
@@ -123,8 +238,8 @@ void cartpole_bc_score_grad_y(const double *y, const double *x, const double *th
 }
 
 /* hv = (d2f/dy2) v */
-void cartpole_bc_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void cartpole_bc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -136,8 +251,8 @@ void cartpole_bc_score_hvp_yy(const double *y, const double *x, const double *th
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void cartpole_bc_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void cartpole_bc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     const double s24 = (x[1] / 3.0);
@@ -159,13 +274,13 @@ void cartpole_bc_score_vjp_xy(const double *y, const double *x, const double *th
     }
     double *const t33 = work + 37;
     for (int i = 0; i < 32; i++) {
-        t33[i] = tanh((theta[i + 868] + t31[i]));
+        t33[i] = cartpole_bc_vtanh((theta[i + 868] + t31[i]));
     }
     double s35 = 0.0;
     for (int i = 0; i < 32; i++) {
         s35 += (theta[i + 900] * t33[i]);
     }
-    const double s37 = tanh((theta[932] + s35));
+    const double s37 = cartpole_bc_vtanh((theta[932] + s35));
     double *const t38 = work + 5;
     t38[0] = x[0];
     t38[1] = s24;
@@ -182,25 +297,27 @@ void cartpole_bc_score_vjp_xy(const double *y, const double *x, const double *th
     }
     double *const t41 = work + 133;
     for (int i = 0; i < 64; i++) {
-        t41[i] = tanh((theta[i + 384] + t39[i]));
+        t41[i] = cartpole_bc_vtanh((theta[i + 384] + t39[i]));
     }
     double *const t110 = work + 69;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += w[l] * theta[j + 64*l + 448];
-        t110[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t110[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 64; i++)
+            t110[i] += vl * theta[i + 64*l + 448];
     }
     double *const t111 = work + 197;
     for (int i = 0; i < 64; i++) {
         t111[i] = ((1.0 - (t41[i] * t41[i])) * t110[i]);
     }
     double *const t115 = work + 5;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t111[l] * theta[j + 6*l];
-        t115[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t115[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t111[l];
+        for (int i = 0; i < 6; i++)
+            t115[i] += vl * theta[i + 6*l];
     }
     double *const t116 = work + 11;
     for (int i = 0; i < 6; i++) {
@@ -212,11 +329,12 @@ void cartpole_bc_score_vjp_xy(const double *y, const double *x, const double *th
         t126[i] = ((1.0 - (t33[i] * t33[i])) * (theta[i + 900] * s123));
     }
     double *const t128 = work + 0;
-    for (int j = 0; j < 5; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += t126[l] * theta[j + 5*l + 708];
-        t128[j] = acc;
+    for (int i = 0; i < 5; i++)
+        t128[i] = 0.0;
+    for (int l = 0; l < 32; l++) {
+        const double vl = t126[l];
+        for (int i = 0; i < 5; i++)
+            t128[i] += vl * theta[i + 5*l + 708];
     }
     double *const t144 = work + 5;
     t144[3] = ((t116[4] + t128[4]) / 6.0);
@@ -229,8 +347,8 @@ void cartpole_bc_score_vjp_xy(const double *y, const double *x, const double *th
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void cartpole_bc_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void cartpole_bc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)y;
     const double s24 = (x[1] / 3.0);
@@ -252,13 +370,13 @@ void cartpole_bc_score_vjp_thetay(const double *y, const double *x, const double
     }
     double *const t33 = work + 37;
     for (int i = 0; i < 32; i++) {
-        t33[i] = tanh((theta[i + 868] + t31[i]));
+        t33[i] = cartpole_bc_vtanh((theta[i + 868] + t31[i]));
     }
     double s35 = 0.0;
     for (int i = 0; i < 32; i++) {
         s35 += (theta[i + 900] * t33[i]);
     }
-    const double s37 = tanh((theta[932] + s35));
+    const double s37 = cartpole_bc_vtanh((theta[932] + s35));
     double *const t38 = work + 5;
     t38[0] = x[0];
     t38[1] = s24;
@@ -275,25 +393,27 @@ void cartpole_bc_score_vjp_thetay(const double *y, const double *x, const double
     }
     double *const t41 = work + 133;
     for (int i = 0; i < 64; i++) {
-        t41[i] = tanh((theta[i + 384] + t39[i]));
+        t41[i] = cartpole_bc_vtanh((theta[i + 384] + t39[i]));
     }
     double *const t110 = work + 69;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += w[l] * theta[j + 64*l + 448];
-        t110[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t110[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 64; i++)
+            t110[i] += vl * theta[i + 64*l + 448];
     }
     double *const t111 = work + 197;
     for (int i = 0; i < 64; i++) {
         t111[i] = ((1.0 - (t41[i] * t41[i])) * t110[i]);
     }
     double *const t115 = work + 11;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t111[l] * theta[j + 6*l];
-        t115[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t115[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t111[l];
+        for (int i = 0; i < 6; i++)
+            t115[i] += vl * theta[i + 6*l];
     }
     out_theta[932] = ((1.0 - (s37 * s37)) * (-t115[5]));
     for (int i = 0; i < 32; i++) {
@@ -326,8 +446,8 @@ void cartpole_bc_score_vjp_thetay(const double *y, const double *x, const double
 }
 
 /* L(y, x, theta, data) */
-double cartpole_bc_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double cartpole_bc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -340,8 +460,8 @@ double cartpole_bc_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void cartpole_bc_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void cartpole_bc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -354,6 +474,162 @@ void cartpole_bc_loss_grad(const double *y, const double *x, const double *theta
     }
     for (int i = 0; i < 933; i++) {
         gtheta[i] = 0.0;
+    }
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void cartpole_bc_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    (void)y;
+    const double s24 = (x[1] / 3.0);
+    state[0] = sin(x[2]);
+    state[1] = cos(x[2]);
+    const double s29 = (x[3] / 6.0);
+    state[2] = x[0];
+    state[3] = s24;
+    state[4] = state[0];
+    state[5] = state[1];
+    state[6] = s29;
+    double *const t31 = work + 0;
+    for (int i = 0; i < 32; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 5; l++)
+            acc += theta[5*i + l + 708] * state[l + 2];
+        t31[i] = acc;
+    }
+    for (int i = 0; i < 32; i++) {
+        state[i + 7] = cartpole_bc_vtanh((theta[i + 868] + t31[i]));
+    }
+    double s35 = 0.0;
+    for (int i = 0; i < 32; i++) {
+        s35 += (theta[i + 900] * state[i + 7]);
+    }
+    state[39] = cartpole_bc_vtanh((theta[932] + s35));
+    state[40] = x[0];
+    state[41] = s24;
+    state[42] = state[0];
+    state[43] = state[1];
+    state[44] = s29;
+    state[45] = state[39];
+    double *const t39 = work + 32;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 40];
+        t39[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 46] = cartpole_bc_vtanh((theta[i + 384] + t39[i]));
+    }
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void cartpole_bc_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t110 = work + 0;
+    for (int i = 0; i < 64; i++)
+        t110[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 64; i++)
+            t110[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t111 = work + 64;
+    for (int i = 0; i < 64; i++) {
+        t111[i] = ((1.0 - (state[i + 46] * state[i + 46])) * t110[i]);
+    }
+    double *const t115 = work + 0;
+    for (int i = 0; i < 6; i++)
+        t115[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t111[l];
+        for (int i = 0; i < 6; i++)
+            t115[i] += vl * theta[i + 6*l];
+    }
+    double *const t116 = work + 64;
+    for (int i = 0; i < 6; i++) {
+        t116[i] = (-t115[i]);
+    }
+    const double s123 = ((1.0 - (state[39] * state[39])) * t116[5]);
+    double *const t126 = work + 6;
+    for (int i = 0; i < 32; i++) {
+        t126[i] = ((1.0 - (state[i + 7] * state[i + 7])) * (theta[i + 900] * s123));
+    }
+    double *const t128 = work + 0;
+    for (int i = 0; i < 5; i++)
+        t128[i] = 0.0;
+    for (int l = 0; l < 32; l++) {
+        const double vl = t126[l];
+        for (int i = 0; i < 5; i++)
+            t128[i] += vl * theta[i + 5*l + 708];
+    }
+    double *const t144 = work + 6;
+    t144[3] = ((t116[4] + t128[4]) / 6.0);
+    t144[2] = ((state[1] * (t116[2] + t128[2])) - (state[0] * (t116[3] + t128[3])));
+    t144[1] = ((t116[1] + t128[1]) / 3.0);
+    t144[0] = (t116[0] + t128[0]);
+    for (int i = 0; i < 4; i++) {
+        out_x[i] = (t144[i] - w[i]);
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void cartpole_bc_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t110 = work + 0;
+    for (int i = 0; i < 64; i++)
+        t110[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 64; i++)
+            t110[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t111 = work + 64;
+    for (int i = 0; i < 64; i++) {
+        t111[i] = ((1.0 - (state[i + 46] * state[i + 46])) * t110[i]);
+    }
+    double *const t115 = work + 0;
+    for (int i = 0; i < 6; i++)
+        t115[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t111[l];
+        for (int i = 0; i < 6; i++)
+            t115[i] += vl * theta[i + 6*l];
+    }
+    out_theta[932] = ((1.0 - (state[39] * state[39])) * (-t115[5]));
+    for (int i = 0; i < 32; i++) {
+        out_theta[i + 868] = ((1.0 - (state[i + 7] * state[i + 7])) * (theta[i + 900] * out_theta[932]));
+    }
+    for (int i = 0; i < 32; i++) {
+        out_theta[i + 900] = (state[i + 7] * out_theta[932]);
+    }
+    for (int i = 0; i < 32; i++) {
+        for (int j = 0; j < 5; j++) {
+            out_theta[5*i + j + 708] = (out_theta[i + 868] * state[j + 2]);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        out_theta[i + 704] = (-w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 64; j++) {
+            out_theta[64*i + j + 448] = (-(w[i] * state[j + 46]));
+        }
+    }
+    for (int i = 0; i < 64; i++) {
+        out_theta[i + 384] = (-t111[i]);
+    }
+    for (int i = 0; i < 64; i++) {
+        for (int j = 0; j < 6; j++) {
+            out_theta[6*i + j] = (-(t111[i] * state[j + 40]));
+        }
     }
 }
 
@@ -393,4 +669,13 @@ const dil_model cartpole_bc_model = {
     cartpole_bc_symbols,
     11,
     cartpole_bc_theta_init,
+    110,
+    cartpole_bc_linearise,
+    NULL,
+    cartpole_bc_score_vjp_xy_apply,
+    cartpole_bc_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

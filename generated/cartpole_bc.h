@@ -25,6 +25,12 @@ double cartpole_bc_loss(const double *y, const double *x, const double *theta,
     const double *data, double *work);
 void cartpole_bc_loss_grad(const double *y, const double *x, const double *theta,
     const double *data, double *gy, double *gx, double *gtheta, double *work);
+void cartpole_bc_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work);
+void cartpole_bc_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work);
+void cartpole_bc_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work);
 
 #ifdef __cplusplus
 }

@@ -9,14 +9,172 @@
 #include <math.h>
 #include <stddef.h>
 
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* gcc -O2 inlines a `static inline` function only up to a size limit that
+   tanh (exp and a corrected division inside) exceeds, and a call left in a
+   loop stops vectorisation: force it where the compiler understands how. */
+#if defined(__GNUC__)
+#define cartpole_mpc_VM_INLINE static inline __attribute__((always_inline))
+#else
+#define cartpole_mpc_VM_INLINE static inline
+#endif
+
+/* The bits of a double and back (memcpy: defined in C and C++, compiled
+   to a register move). */
+cartpole_mpc_VM_INLINE uint64_t cartpole_mpc_vm_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+cartpole_mpc_VM_INLINE double cartpole_mpc_vm_double(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* All ones where d's sign bit is set (d < 0 or d = -0), else 0.  With d =
+   a - b for finite b this is the mask of a < b: the sign of a difference is
+   exact, and equal operands give +0.  NaN gives either; callers repair NaN
+   at the end (cartpole_mpc_vm_nan). */
+cartpole_mpc_VM_INLINE uint64_t cartpole_mpc_vm_neg(double d)
+{
+    return (uint64_t)0 - (cartpole_mpc_vm_bits(d) >> 63);
+}
+
+/* m ? a : b for a mask m of all ones or all zeros. */
+cartpole_mpc_VM_INLINE double cartpole_mpc_vm_sel(uint64_t m, double a, double b)
+{
+    return cartpole_mpc_vm_double((cartpole_mpc_vm_bits(a) & m) | (cartpole_mpc_vm_bits(b) & ~m));
+}
+
+/* y, or the quiet NaN x + x when x is NaN (|x|'s bits above infinity's):
+   an integer test, independent of the sign a platform gives NaNs. */
+cartpole_mpc_VM_INLINE double cartpole_mpc_vm_nan(double x, double y)
+{
+    uint64_t a = cartpole_mpc_vm_bits(x) & 0x7fffffffffffffffull;
+    return cartpole_mpc_vm_sel((uint64_t)0 - ((0x7ff0000000000000ull - a) >> 63), x + x, y);
+}
+
+/* 2^n for an integer -1022 <= n <= 1023 given as kd = n + 0x1.8p52: the low
+   bits of kd's pattern hold n in two's complement, and shifting them into
+   the exponent field adds n to the bias of 1.0. */
+cartpole_mpc_VM_INLINE double cartpole_mpc_vm_pow2(double kd)
+{
+    return cartpole_mpc_vm_double((cartpole_mpc_vm_bits(kd) << 52) + 0x3ff0000000000000ull);
+}
+
+/* e^r - 1 - r for |r| <= ln2/2 + tiny, plus a correction c (|c| <= 2^-60):
+   c + r^2 Q(r), Q of degree 10 minimax for the relative error of e^r - 1
+   (scripts/vmath_remez.py exp: 1.2e-17 after rounding the coefficients).
+   Callers add r themselves, in whatever order keeps the roundings least. */
+cartpole_mpc_VM_INLINE double cartpole_mpc_vm_expq(double r, double c)
+{
+    double q = 1.7687710087204978e-09;
+    q = q * r + 2.5105183612534593e-08;
+    q = q * r + 2.756792510491667e-07;
+    q = q * r + 2.755725548724992e-06;
+    q = q * r + 2.4801574543148214e-05;
+    q = q * r + 0.00019841269874745098;
+    q = q * r + 0.0013888888895593136;
+    q = q * r + 0.00833333333332616;
+    q = q * r + 0.0416666666666523;
+    q = q * r + 0.1666666666666667;
+    q = q * r + 0.5000000000000001;
+    return c + (r * r) * q;
+}
+
+/* e^x as hi + *lo (|lo| <= ulp(hi), the pair good to ~2^-62 relative) for
+   |x| <= 746; hi alone is exp(x) correctly rounded but for ~0.5 ulp.
+   Method: n = round(x / ln2) by the magic constant, r = x - n ln2 in two
+   pieces (Cody-Waite: ln2's high part has 32 bits, so n ln2hi is exact for
+   |n| < 2^21 and x - n ln2hi is exact), the rounding error of the second
+   piece carried in c; e^x = 2^n (1 + r + expq(r, c)) with 1 + r split
+   exactly (Fast2Sum) so that one rounding is left.  2^n is applied as
+   2^n1 2^n2 (n1 = round(n/2)): results near overflow and subnormal results
+   are rounded once, like libm's.  lo is meaningless for subnormal hi. */
+cartpole_mpc_VM_INLINE double cartpole_mpc_vm_expdd(double x, double *lo)
+{
+    const double magic = 6755399441055744.0;           /* 0x1.8p52 */
+    const double ln2hi = 0.6931471803691238;           /* 0x1.62e42feep-1 */
+    const double ln2lo = 1.9082149292705877e-10;       /* ln2 - ln2hi */
+    double kd = x * 1.4426950408889634 + magic;
+    double n = kd - magic;
+    double hi = x - n * ln2hi;
+    double r = hi - n * ln2lo;
+    double c = (hi - r) - n * ln2lo;
+    double e1 = 1.0 + r;
+    double tail = ((1.0 - e1) + r) + cartpole_mpc_vm_expq(r, c);
+    double eh = e1 + tail;
+    double el = (e1 - eh) + tail;
+    double h = n * 0.5 + magic;                          /* n1 + magic */
+    double s1 = cartpole_mpc_vm_pow2(h);
+    double s2 = cartpole_mpc_vm_pow2(cartpole_mpc_vm_double(cartpole_mpc_vm_bits(kd) - cartpole_mpc_vm_bits(h) +
+                                            cartpole_mpc_vm_bits(magic)));
+    *lo = (el * s1) * s2;
+    return (eh * s1) * s2;
+}
+
+/* e^x by vm_expdd, |x| first clamped to 746 (e^746 = inf, e^-746 = 0 in
+   double), which keeps the two scale factors within the exponent range.
+   Measured max error: 0.77 ulp at gcc -O2, 0.76 ulp at -O3 -march=native,
+   both for subnormal results (rounded twice); 0.64 and 0.67 for normal ones
+   (`make check-vmath-full`, 1.6e7 points). */
+cartpole_mpc_VM_INLINE double cartpole_mpc_vexp(double x)
+{
+    double lo;
+    double xc = cartpole_mpc_vm_sel(cartpole_mpc_vm_neg(746.0 - fabs(x)), copysign(746.0, x), x);
+    return cartpole_mpc_vm_nan(x, cartpole_mpc_vm_expdd(xc, &lo));
+}
+
+/* tanh x, computed for a = |x| and given x's sign at the end (exactly odd;
+   tanh(-0) = -0).  tanh a = E / (E + 2) with E = e^2a - 1, a clamped to 20
+   (where tanh rounds to 1).  E/2 is computed as vexpm1 does, but kept as a
+   double-double eh + el (2Sum and Fast2Sum, no rounding lost), E/2 + 1
+   likewise (2Sum), and the quotient is q0 = eh / dh corrected once by
+   (el - q0 dl) / dh.  No separate small-|x| polynomial: e^2a - 1 keeps its
+   relative accuracy as a -> 0, and a < 2^-54 gives eh = a, q = a exactly.
+   The quotient's own rounding is left uncorrected (an exact-product
+   residual would bring the error to 0.75 ulp for 25% more time).
+   Measured max error: 1.19 ulp at gcc -O2, 1.25 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
+cartpole_mpc_VM_INLINE double cartpole_mpc_vtanh(double x)
+{
+    const double magic = 6755399441055744.0;
+    const double ln2hi = 0.6931471803691238;
+    const double ln2lo = 1.9082149292705877e-10;
+    double a = fabs(x);
+    double xc = 2.0 * cartpole_mpc_vm_sel(cartpole_mpc_vm_neg(20.0 - a), 20.0, a);
+    double kd = xc * 1.4426950408889634 + magic;
+    double n = kd - magic;
+    double hi = xc - n * ln2hi;
+    double r = hi - n * ln2lo;
+    double c = (hi - r) - n * ln2lo;
+    double t = cartpole_mpc_vm_pow2(kd - 1.0);                /* 2^(n-1) */
+    double u = t - 0.5, b = t * r;
+    double s = u + b, bb = s - u;
+    double l = ((u - (s - bb)) + (b - bb)) + t * cartpole_mpc_vm_expq(r, c);
+    double eh = s + l, el = (s - eh) + l;              /* E/2 */
+    double dh = eh + 1.0, db = dh - eh;
+    double dl = ((eh - (dh - db)) + (1.0 - db)) + el;  /* E/2 + 1 */
+    double q = eh / dh;
+    q = q + (el - q * dl) / dh;
+    return cartpole_mpc_vm_nan(x, copysign(q, x));
+}
+
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double cartpole_mpc_score(const double *y, const double *x, const double *theta, double *work)
+double cartpole_mpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t22 = work + 0;
     for (int i = 0; i < 5; i++) {
-        t22[i] = exp(theta[i + 713]);
+        t22[i] = cartpole_mpc_vexp(theta[i + 713]);
     }
     double *const t34 = work + 5;
     t34[0] = x[0];
@@ -24,7 +182,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t34[2] = sin(x[2]);
     t34[3] = cos(x[2]);
     t34[4] = (x[3] / 6.0);
-    t34[5] = tanh(y[0]);
+    t34[5] = cartpole_mpc_vtanh(y[0]);
     double *const t35 = work + 11;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -34,7 +192,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t37 = work + 75;
     for (int i = 0; i < 64; i++) {
-        t37[i] = tanh((theta[i + 384] + t35[i]));
+        t37[i] = cartpole_mpc_vtanh((theta[i + 384] + t35[i]));
     }
     double *const t38 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -55,7 +213,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t51[2] = s47;
     t51[3] = s48;
     t51[4] = (t40[3] / 6.0);
-    t51[5] = tanh(y[1]);
+    t51[5] = cartpole_mpc_vtanh(y[1]);
     double *const t52 = work + 139;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -65,7 +223,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t54 = work + 203;
     for (int i = 0; i < 64; i++) {
-        t54[i] = tanh((theta[i + 384] + t52[i]));
+        t54[i] = cartpole_mpc_vtanh((theta[i + 384] + t52[i]));
     }
     double *const t55 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -86,7 +244,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t68[2] = s64;
     t68[3] = s65;
     t68[4] = (t57[3] / 6.0);
-    t68[5] = tanh(y[2]);
+    t68[5] = cartpole_mpc_vtanh(y[2]);
     double *const t69 = work + 139;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -96,7 +254,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t71 = work + 203;
     for (int i = 0; i < 64; i++) {
-        t71[i] = tanh((theta[i + 384] + t69[i]));
+        t71[i] = cartpole_mpc_vtanh((theta[i + 384] + t69[i]));
     }
     double *const t72 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -117,7 +275,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t85[2] = s81;
     t85[3] = s82;
     t85[4] = (t74[3] / 6.0);
-    t85[5] = tanh(y[3]);
+    t85[5] = cartpole_mpc_vtanh(y[3]);
     double *const t86 = work + 139;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -127,7 +285,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t88 = work + 203;
     for (int i = 0; i < 64; i++) {
-        t88[i] = tanh((theta[i + 384] + t86[i]));
+        t88[i] = cartpole_mpc_vtanh((theta[i + 384] + t86[i]));
     }
     double *const t89 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -148,7 +306,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t102[2] = s98;
     t102[3] = s99;
     t102[4] = (t91[3] / 6.0);
-    t102[5] = tanh(y[4]);
+    t102[5] = cartpole_mpc_vtanh(y[4]);
     double *const t103 = work + 203;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -158,7 +316,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t105 = work + 267;
     for (int i = 0; i < 64; i++) {
-        t105[i] = tanh((theta[i + 384] + t103[i]));
+        t105[i] = cartpole_mpc_vtanh((theta[i + 384] + t103[i]));
     }
     double *const t106 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -179,7 +337,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t119[2] = s115;
     t119[3] = s116;
     t119[4] = (t108[3] / 6.0);
-    t119[5] = tanh(y[5]);
+    t119[5] = cartpole_mpc_vtanh(y[5]);
     double *const t120 = work + 267;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -189,7 +347,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t122 = work + 331;
     for (int i = 0; i < 64; i++) {
-        t122[i] = tanh((theta[i + 384] + t120[i]));
+        t122[i] = cartpole_mpc_vtanh((theta[i + 384] + t120[i]));
     }
     double *const t123 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -210,7 +368,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t137[2] = s133;
     t137[3] = s134;
     t137[4] = (t125[3] / 6.0);
-    t137[5] = tanh(y[6]);
+    t137[5] = cartpole_mpc_vtanh(y[6]);
     double *const t138 = work + 267;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -220,7 +378,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t140 = work + 331;
     for (int i = 0; i < 64; i++) {
-        t140[i] = tanh((theta[i + 384] + t138[i]));
+        t140[i] = cartpole_mpc_vtanh((theta[i + 384] + t138[i]));
     }
     double *const t141 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -241,7 +399,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t155[2] = s151;
     t155[3] = s152;
     t155[4] = (t143[3] / 6.0);
-    t155[5] = tanh(y[7]);
+    t155[5] = cartpole_mpc_vtanh(y[7]);
     double *const t156 = work + 267;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -251,7 +409,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t158 = work + 331;
     for (int i = 0; i < 64; i++) {
-        t158[i] = tanh((theta[i + 384] + t156[i]));
+        t158[i] = cartpole_mpc_vtanh((theta[i + 384] + t156[i]));
     }
     double *const t159 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -272,7 +430,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t173[2] = s169;
     t173[3] = s170;
     t173[4] = (t161[3] / 6.0);
-    t173[5] = tanh(y[8]);
+    t173[5] = cartpole_mpc_vtanh(y[8]);
     double *const t174 = work + 267;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -282,7 +440,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t176 = work + 331;
     for (int i = 0; i < 64; i++) {
-        t176[i] = tanh((theta[i + 384] + t174[i]));
+        t176[i] = cartpole_mpc_vtanh((theta[i + 384] + t174[i]));
     }
     double *const t177 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -303,7 +461,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     t190[2] = s186;
     t190[3] = s187;
     t190[4] = (t179[3] / 6.0);
-    t190[5] = tanh(y[9]);
+    t190[5] = cartpole_mpc_vtanh(y[9]);
     double *const t191 = work + 331;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -313,7 +471,7 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
     }
     double *const t193 = work + 395;
     for (int i = 0; i < 64; i++) {
-        t193[i] = tanh((theta[i + 384] + t191[i]));
+        t193[i] = cartpole_mpc_vtanh((theta[i + 384] + t191[i]));
     }
     double *const t194 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -434,14 +592,14 @@ double cartpole_mpc_score(const double *y, const double *x, const double *theta,
 }
 
 /* gy = df/dy */
-void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void cartpole_mpc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t22 = work + 0;
     for (int i = 0; i < 5; i++) {
-        t22[i] = exp(theta[i + 713]);
+        t22[i] = cartpole_mpc_vexp(theta[i + 713]);
     }
-    const double s24 = tanh(y[0]);
+    const double s24 = cartpole_mpc_vtanh(y[0]);
     double *const t34 = work + 5;
     t34[0] = x[0];
     t34[1] = (x[1] / 3.0);
@@ -458,7 +616,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t37 = work + 75;
     for (int i = 0; i < 64; i++) {
-        t37[i] = tanh((theta[i + 384] + t35[i]));
+        t37[i] = cartpole_mpc_vtanh((theta[i + 384] + t35[i]));
     }
     double *const t38 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -471,7 +629,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t40[i] = (theta[i + 704] + (x[i] + t38[i]));
     }
-    const double s42 = tanh(y[1]);
+    const double s42 = cartpole_mpc_vtanh(y[1]);
     const double s47 = sin(t40[2]);
     const double s48 = cos(t40[2]);
     double *const t51 = work + 15;
@@ -490,7 +648,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t54 = work + 203;
     for (int i = 0; i < 64; i++) {
-        t54[i] = tanh((theta[i + 384] + t52[i]));
+        t54[i] = cartpole_mpc_vtanh((theta[i + 384] + t52[i]));
     }
     double *const t55 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -503,7 +661,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t57[i] = (theta[i + 704] + (t40[i] + t55[i]));
     }
-    const double s59 = tanh(y[2]);
+    const double s59 = cartpole_mpc_vtanh(y[2]);
     const double s64 = sin(t57[2]);
     const double s65 = cos(t57[2]);
     double *const t68 = work + 21;
@@ -522,7 +680,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t71 = work + 267;
     for (int i = 0; i < 64; i++) {
-        t71[i] = tanh((theta[i + 384] + t69[i]));
+        t71[i] = cartpole_mpc_vtanh((theta[i + 384] + t69[i]));
     }
     double *const t72 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -535,7 +693,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t74[i] = (theta[i + 704] + (t57[i] + t72[i]));
     }
-    const double s76 = tanh(y[3]);
+    const double s76 = cartpole_mpc_vtanh(y[3]);
     const double s81 = sin(t74[2]);
     const double s82 = cos(t74[2]);
     double *const t85 = work + 139;
@@ -554,7 +712,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t88 = work + 395;
     for (int i = 0; i < 64; i++) {
-        t88[i] = tanh((theta[i + 384] + t86[i]));
+        t88[i] = cartpole_mpc_vtanh((theta[i + 384] + t86[i]));
     }
     double *const t89 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -567,7 +725,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t91[i] = (theta[i + 704] + (t74[i] + t89[i]));
     }
-    const double s93 = tanh(y[4]);
+    const double s93 = cartpole_mpc_vtanh(y[4]);
     const double s98 = sin(t91[2]);
     const double s99 = cos(t91[2]);
     double *const t102 = work + 27;
@@ -586,7 +744,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t105 = work + 459;
     for (int i = 0; i < 64; i++) {
-        t105[i] = tanh((theta[i + 384] + t103[i]));
+        t105[i] = cartpole_mpc_vtanh((theta[i + 384] + t103[i]));
     }
     double *const t106 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -599,7 +757,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t108[i] = (theta[i + 704] + (t91[i] + t106[i]));
     }
-    const double s110 = tanh(y[5]);
+    const double s110 = cartpole_mpc_vtanh(y[5]);
     const double s115 = sin(t108[2]);
     const double s116 = cos(t108[2]);
     double *const t119 = work + 145;
@@ -618,7 +776,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t122 = work + 523;
     for (int i = 0; i < 64; i++) {
-        t122[i] = tanh((theta[i + 384] + t120[i]));
+        t122[i] = cartpole_mpc_vtanh((theta[i + 384] + t120[i]));
     }
     double *const t123 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -631,7 +789,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t125[i] = (theta[i + 704] + (t108[i] + t123[i]));
     }
-    const double s128 = tanh(y[6]);
+    const double s128 = cartpole_mpc_vtanh(y[6]);
     const double s133 = sin(t125[2]);
     const double s134 = cos(t125[2]);
     double *const t137 = work + 331;
@@ -650,7 +808,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t140 = work + 651;
     for (int i = 0; i < 64; i++) {
-        t140[i] = tanh((theta[i + 384] + t138[i]));
+        t140[i] = cartpole_mpc_vtanh((theta[i + 384] + t138[i]));
     }
     double *const t141 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -663,7 +821,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t143[i] = (theta[i + 704] + (t125[i] + t141[i]));
     }
-    const double s146 = tanh(y[7]);
+    const double s146 = cartpole_mpc_vtanh(y[7]);
     const double s151 = sin(t143[2]);
     const double s152 = cos(t143[2]);
     double *const t155 = work + 33;
@@ -682,7 +840,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t158 = work + 715;
     for (int i = 0; i < 64; i++) {
-        t158[i] = tanh((theta[i + 384] + t156[i]));
+        t158[i] = cartpole_mpc_vtanh((theta[i + 384] + t156[i]));
     }
     double *const t159 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -695,7 +853,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t161[i] = (theta[i + 704] + (t143[i] + t159[i]));
     }
-    const double s164 = tanh(y[8]);
+    const double s164 = cartpole_mpc_vtanh(y[8]);
     const double s169 = sin(t161[2]);
     const double s170 = cos(t161[2]);
     double *const t173 = work + 151;
@@ -714,7 +872,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t176 = work + 779;
     for (int i = 0; i < 64; i++) {
-        t176[i] = tanh((theta[i + 384] + t174[i]));
+        t176[i] = cartpole_mpc_vtanh((theta[i + 384] + t174[i]));
     }
     double *const t177 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -727,7 +885,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t179[i] = (theta[i + 704] + (t161[i] + t177[i]));
     }
-    const double s181 = tanh(y[9]);
+    const double s181 = cartpole_mpc_vtanh(y[9]);
     const double s186 = sin(t179[2]);
     const double s187 = cos(t179[2]);
     double *const t190 = work + 337;
@@ -746,7 +904,7 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     }
     double *const t193 = work + 843;
     for (int i = 0; i < 64; i++) {
-        t193[i] = tanh((theta[i + 384] + t191[i]));
+        t193[i] = cartpole_mpc_vtanh((theta[i + 384] + t191[i]));
     }
     double *const t194 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -867,22 +1025,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
     t427[1] = t298[1];
     t427[0] = t298[0];
     double *const t429 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t427[l] * theta[j + 64*l + 448];
-        t429[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t429[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t427[l];
+        for (int i = 0; i < 64; i++)
+            t429[i] += vl * theta[i + 64*l + 448];
     }
     double *const t432 = work + 971;
     for (int i = 0; i < 64; i++) {
         t432[i] = (t429[i] * (1.0 - (t193[i] * t193[i])));
     }
     double *const t434 = work + 843;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t432[l] * theta[j + 6*l];
-        t434[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t434[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t432[l];
+        for (int i = 0; i < 6; i++)
+            t434[i] += vl * theta[i + 6*l];
     }
     double *const t456 = work + 5;
     t456[3] = (t315[4] + (t434[4] / 6.0));
@@ -894,22 +1054,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t457[i] = (t427[i] + t456[i]);
     }
     double *const t461 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t457[l] * theta[j + 64*l + 448];
-        t461[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t461[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t457[l];
+        for (int i = 0; i < 64; i++)
+            t461[i] += vl * theta[i + 64*l + 448];
     }
     double *const t464 = work + 971;
     for (int i = 0; i < 64; i++) {
         t464[i] = (t461[i] * (1.0 - (t176[i] * t176[i])));
     }
     double *const t468 = work + 779;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t464[l] * theta[j + 6*l];
-        t468[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t468[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t464[l];
+        for (int i = 0; i < 6; i++)
+            t468[i] += vl * theta[i + 6*l];
     }
     double *const t490 = work + 0;
     t490[3] = (t328[4] + (t468[4] / 6.0));
@@ -921,22 +1083,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t491[i] = (t457[i] + t490[i]);
     }
     double *const t495 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t491[l] * theta[j + 64*l + 448];
-        t495[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t495[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t491[l];
+        for (int i = 0; i < 64; i++)
+            t495[i] += vl * theta[i + 64*l + 448];
     }
     double *const t498 = work + 971;
     for (int i = 0; i < 64; i++) {
         t498[i] = (t495[i] * (1.0 - (t158[i] * t158[i])));
     }
     double *const t502 = work + 715;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t498[l] * theta[j + 6*l];
-        t502[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t502[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t498[l];
+        for (int i = 0; i < 6; i++)
+            t502[i] += vl * theta[i + 6*l];
     }
     double *const t524 = work + 0;
     t524[3] = (t341[4] + (t502[4] / 6.0));
@@ -948,22 +1112,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t525[i] = (t491[i] + t524[i]);
     }
     double *const t529 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t525[l] * theta[j + 64*l + 448];
-        t529[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t529[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t525[l];
+        for (int i = 0; i < 64; i++)
+            t529[i] += vl * theta[i + 64*l + 448];
     }
     double *const t532 = work + 971;
     for (int i = 0; i < 64; i++) {
         t532[i] = (t529[i] * (1.0 - (t140[i] * t140[i])));
     }
     double *const t536 = work + 651;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t532[l] * theta[j + 6*l];
-        t536[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t536[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t532[l];
+        for (int i = 0; i < 6; i++)
+            t536[i] += vl * theta[i + 6*l];
     }
     double *const t558 = work + 0;
     t558[3] = (t354[4] + (t536[4] / 6.0));
@@ -975,22 +1141,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t559[i] = (t525[i] + t558[i]);
     }
     double *const t563 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t559[l] * theta[j + 64*l + 448];
-        t563[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t563[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t559[l];
+        for (int i = 0; i < 64; i++)
+            t563[i] += vl * theta[i + 64*l + 448];
     }
     double *const t566 = work + 971;
     for (int i = 0; i < 64; i++) {
         t566[i] = (t563[i] * (1.0 - (t122[i] * t122[i])));
     }
     double *const t570 = work + 523;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t566[l] * theta[j + 6*l];
-        t570[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t570[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t566[l];
+        for (int i = 0; i < 6; i++)
+            t570[i] += vl * theta[i + 6*l];
     }
     double *const t592 = work + 0;
     t592[3] = (t367[4] + (t570[4] / 6.0));
@@ -1002,22 +1170,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t593[i] = (t559[i] + t592[i]);
     }
     double *const t597 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t593[l] * theta[j + 64*l + 448];
-        t597[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t597[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t593[l];
+        for (int i = 0; i < 64; i++)
+            t597[i] += vl * theta[i + 64*l + 448];
     }
     double *const t600 = work + 971;
     for (int i = 0; i < 64; i++) {
         t600[i] = (t597[i] * (1.0 - (t105[i] * t105[i])));
     }
     double *const t604 = work + 459;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t600[l] * theta[j + 6*l];
-        t604[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t604[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t600[l];
+        for (int i = 0; i < 6; i++)
+            t604[i] += vl * theta[i + 6*l];
     }
     double *const t626 = work + 0;
     t626[3] = (t380[4] + (t604[4] / 6.0));
@@ -1029,22 +1199,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t627[i] = (t593[i] + t626[i]);
     }
     double *const t631 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t627[l] * theta[j + 64*l + 448];
-        t631[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t631[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t627[l];
+        for (int i = 0; i < 64; i++)
+            t631[i] += vl * theta[i + 64*l + 448];
     }
     double *const t634 = work + 971;
     for (int i = 0; i < 64; i++) {
         t634[i] = (t631[i] * (1.0 - (t88[i] * t88[i])));
     }
     double *const t638 = work + 395;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t634[l] * theta[j + 6*l];
-        t638[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t638[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t634[l];
+        for (int i = 0; i < 6; i++)
+            t638[i] += vl * theta[i + 6*l];
     }
     double *const t660 = work + 0;
     t660[3] = (t393[4] + (t638[4] / 6.0));
@@ -1056,22 +1228,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t661[i] = (t627[i] + t660[i]);
     }
     double *const t665 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t661[l] * theta[j + 64*l + 448];
-        t665[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t665[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t661[l];
+        for (int i = 0; i < 64; i++)
+            t665[i] += vl * theta[i + 64*l + 448];
     }
     double *const t668 = work + 971;
     for (int i = 0; i < 64; i++) {
         t668[i] = (t665[i] * (1.0 - (t71[i] * t71[i])));
     }
     double *const t672 = work + 267;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t668[l] * theta[j + 6*l];
-        t672[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t672[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t668[l];
+        for (int i = 0; i < 6; i++)
+            t672[i] += vl * theta[i + 6*l];
     }
     double *const t694 = work + 0;
     t694[3] = (t406[4] + (t672[4] / 6.0));
@@ -1083,22 +1257,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t695[i] = (t661[i] + t694[i]);
     }
     double *const t699 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t695[l] * theta[j + 64*l + 448];
-        t699[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t699[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t695[l];
+        for (int i = 0; i < 64; i++)
+            t699[i] += vl * theta[i + 64*l + 448];
     }
     double *const t702 = work + 971;
     for (int i = 0; i < 64; i++) {
         t702[i] = (t699[i] * (1.0 - (t54[i] * t54[i])));
     }
     double *const t706 = work + 203;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t702[l] * theta[j + 6*l];
-        t706[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t706[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t702[l];
+        for (int i = 0; i < 6; i++)
+            t706[i] += vl * theta[i + 6*l];
     }
     double *const t728 = work + 0;
     t728[3] = (t419[4] + (t706[4] / 6.0));
@@ -1110,22 +1286,24 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
         t729[i] = (t695[i] + t728[i]);
     }
     double *const t733 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t729[l] * theta[j + 64*l + 448];
-        t733[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t733[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t729[l];
+        for (int i = 0; i < 64; i++)
+            t733[i] += vl * theta[i + 64*l + 448];
     }
     double *const t736 = work + 971;
     for (int i = 0; i < 64; i++) {
         t736[i] = (t733[i] * (1.0 - (t37[i] * t37[i])));
     }
     double *const t740 = work + 75;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t736[l] * theta[j + 6*l];
-        t740[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t740[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t736[l];
+        for (int i = 0; i < 6; i++)
+            t740[i] += vl * theta[i + 6*l];
     }
     double *const t758 = work + 353;
     t758[9] = (t434[5] * (1.0 - (s181 * s181)));
@@ -1144,14 +1322,14 @@ void cartpole_mpc_score_grad_y(const double *y, const double *x, const double *t
 }
 
 /* hv = (d2f/dy2) v */
-void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t22 = work + 0;
     for (int i = 0; i < 5; i++) {
-        t22[i] = exp(theta[i + 713]);
+        t22[i] = cartpole_mpc_vexp(theta[i + 713]);
     }
-    const double s24 = tanh(y[0]);
+    const double s24 = cartpole_mpc_vtanh(y[0]);
     double *const t34 = work + 5;
     t34[0] = x[0];
     t34[1] = (x[1] / 3.0);
@@ -1168,7 +1346,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t37 = work + 75;
     for (int i = 0; i < 64; i++) {
-        t37[i] = tanh((theta[i + 384] + t35[i]));
+        t37[i] = cartpole_mpc_vtanh((theta[i + 384] + t35[i]));
     }
     double *const t38 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1181,7 +1359,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t40[i] = (theta[i + 704] + (x[i] + t38[i]));
     }
-    const double s42 = tanh(y[1]);
+    const double s42 = cartpole_mpc_vtanh(y[1]);
     const double s47 = sin(t40[2]);
     const double s48 = cos(t40[2]);
     double *const t51 = work + 15;
@@ -1200,7 +1378,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t54 = work + 203;
     for (int i = 0; i < 64; i++) {
-        t54[i] = tanh((theta[i + 384] + t52[i]));
+        t54[i] = cartpole_mpc_vtanh((theta[i + 384] + t52[i]));
     }
     double *const t55 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1213,7 +1391,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t57[i] = (theta[i + 704] + (t40[i] + t55[i]));
     }
-    const double s59 = tanh(y[2]);
+    const double s59 = cartpole_mpc_vtanh(y[2]);
     const double s64 = sin(t57[2]);
     const double s65 = cos(t57[2]);
     double *const t68 = work + 21;
@@ -1232,7 +1410,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t71 = work + 267;
     for (int i = 0; i < 64; i++) {
-        t71[i] = tanh((theta[i + 384] + t69[i]));
+        t71[i] = cartpole_mpc_vtanh((theta[i + 384] + t69[i]));
     }
     double *const t72 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1245,7 +1423,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t74[i] = (theta[i + 704] + (t57[i] + t72[i]));
     }
-    const double s76 = tanh(y[3]);
+    const double s76 = cartpole_mpc_vtanh(y[3]);
     const double s81 = sin(t74[2]);
     const double s82 = cos(t74[2]);
     double *const t85 = work + 139;
@@ -1264,7 +1442,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t88 = work + 395;
     for (int i = 0; i < 64; i++) {
-        t88[i] = tanh((theta[i + 384] + t86[i]));
+        t88[i] = cartpole_mpc_vtanh((theta[i + 384] + t86[i]));
     }
     double *const t89 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1277,7 +1455,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t91[i] = (theta[i + 704] + (t74[i] + t89[i]));
     }
-    const double s93 = tanh(y[4]);
+    const double s93 = cartpole_mpc_vtanh(y[4]);
     const double s98 = sin(t91[2]);
     const double s99 = cos(t91[2]);
     double *const t102 = work + 27;
@@ -1296,7 +1474,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t105 = work + 459;
     for (int i = 0; i < 64; i++) {
-        t105[i] = tanh((theta[i + 384] + t103[i]));
+        t105[i] = cartpole_mpc_vtanh((theta[i + 384] + t103[i]));
     }
     double *const t106 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1309,7 +1487,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t108[i] = (theta[i + 704] + (t91[i] + t106[i]));
     }
-    const double s110 = tanh(y[5]);
+    const double s110 = cartpole_mpc_vtanh(y[5]);
     const double s115 = sin(t108[2]);
     const double s116 = cos(t108[2]);
     double *const t119 = work + 145;
@@ -1328,7 +1506,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t122 = work + 523;
     for (int i = 0; i < 64; i++) {
-        t122[i] = tanh((theta[i + 384] + t120[i]));
+        t122[i] = cartpole_mpc_vtanh((theta[i + 384] + t120[i]));
     }
     double *const t123 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1341,7 +1519,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t125[i] = (theta[i + 704] + (t108[i] + t123[i]));
     }
-    const double s128 = tanh(y[6]);
+    const double s128 = cartpole_mpc_vtanh(y[6]);
     const double s133 = sin(t125[2]);
     const double s134 = cos(t125[2]);
     double *const t137 = work + 331;
@@ -1360,7 +1538,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t140 = work + 651;
     for (int i = 0; i < 64; i++) {
-        t140[i] = tanh((theta[i + 384] + t138[i]));
+        t140[i] = cartpole_mpc_vtanh((theta[i + 384] + t138[i]));
     }
     double *const t141 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1373,7 +1551,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t143[i] = (theta[i + 704] + (t125[i] + t141[i]));
     }
-    const double s146 = tanh(y[7]);
+    const double s146 = cartpole_mpc_vtanh(y[7]);
     const double s151 = sin(t143[2]);
     const double s152 = cos(t143[2]);
     double *const t155 = work + 33;
@@ -1392,7 +1570,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t158 = work + 715;
     for (int i = 0; i < 64; i++) {
-        t158[i] = tanh((theta[i + 384] + t156[i]));
+        t158[i] = cartpole_mpc_vtanh((theta[i + 384] + t156[i]));
     }
     double *const t159 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1405,7 +1583,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t161[i] = (theta[i + 704] + (t143[i] + t159[i]));
     }
-    const double s164 = tanh(y[8]);
+    const double s164 = cartpole_mpc_vtanh(y[8]);
     const double s169 = sin(t161[2]);
     const double s170 = cos(t161[2]);
     double *const t173 = work + 151;
@@ -1424,7 +1602,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t176 = work + 779;
     for (int i = 0; i < 64; i++) {
-        t176[i] = tanh((theta[i + 384] + t174[i]));
+        t176[i] = cartpole_mpc_vtanh((theta[i + 384] + t174[i]));
     }
     double *const t177 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1437,7 +1615,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t179[i] = (theta[i + 704] + (t161[i] + t177[i]));
     }
-    const double s181 = tanh(y[9]);
+    const double s181 = cartpole_mpc_vtanh(y[9]);
     const double s186 = sin(t179[2]);
     const double s187 = cos(t179[2]);
     double *const t190 = work + 337;
@@ -1456,7 +1634,7 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     }
     double *const t193 = work + 843;
     for (int i = 0; i < 64; i++) {
-        t193[i] = tanh((theta[i + 384] + t191[i]));
+        t193[i] = cartpole_mpc_vtanh((theta[i + 384] + t191[i]));
     }
     double *const t194 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -1617,11 +1795,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     t427[1] = t298[1];
     t427[0] = t298[0];
     double *const t429 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t427[l] * theta[j + 64*l + 448];
-        t429[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t429[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t427[l];
+        for (int i = 0; i < 64; i++)
+            t429[i] += vl * theta[i + 64*l + 448];
     }
     double *const t431 = work + 971;
     for (int i = 0; i < 64; i++) {
@@ -1632,11 +1811,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t432[i] = (t429[i] * t431[i]);
     }
     double *const t434 = work + 612;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t432[l] * theta[j + 6*l];
-        t434[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t434[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t432[l];
+        for (int i = 0; i < 6; i++)
+            t434[i] += vl * theta[i + 6*l];
     }
     const double s439 = (t315[2] + t434[2]);
     const double s441 = (t315[3] + t434[3]);
@@ -1651,11 +1831,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t457[i] = (t427[i] + t456[i]);
     }
     double *const t461 = work + 1035;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t457[l] * theta[j + 64*l + 448];
-        t461[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t461[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t457[l];
+        for (int i = 0; i < 64; i++)
+            t461[i] += vl * theta[i + 64*l + 448];
     }
     double *const t463 = work + 1099;
     for (int i = 0; i < 64; i++) {
@@ -1666,11 +1847,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t464[i] = (t461[i] * t463[i]);
     }
     double *const t468 = work + 64;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t464[l] * theta[j + 6*l];
-        t468[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t468[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t464[l];
+        for (int i = 0; i < 6; i++)
+            t468[i] += vl * theta[i + 6*l];
     }
     const double s473 = (t328[2] + t468[2]);
     const double s475 = (t328[3] + t468[3]);
@@ -1685,11 +1867,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t491[i] = (t457[i] + t490[i]);
     }
     double *const t495 = work + 1163;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t491[l] * theta[j + 64*l + 448];
-        t495[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t495[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t491[l];
+        for (int i = 0; i < 64; i++)
+            t495[i] += vl * theta[i + 64*l + 448];
     }
     double *const t497 = work + 1227;
     for (int i = 0; i < 64; i++) {
@@ -1700,11 +1883,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t498[i] = (t495[i] * t497[i]);
     }
     double *const t502 = work + 182;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t498[l] * theta[j + 6*l];
-        t502[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t502[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t498[l];
+        for (int i = 0; i < 6; i++)
+            t502[i] += vl * theta[i + 6*l];
     }
     const double s507 = (t341[2] + t502[2]);
     const double s509 = (t341[3] + t502[3]);
@@ -1719,11 +1903,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t525[i] = (t491[i] + t524[i]);
     }
     double *const t529 = work + 1291;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t525[l] * theta[j + 64*l + 448];
-        t529[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t529[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t525[l];
+        for (int i = 0; i < 64; i++)
+            t529[i] += vl * theta[i + 64*l + 448];
     }
     double *const t531 = work + 1355;
     for (int i = 0; i < 64; i++) {
@@ -1734,11 +1919,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t532[i] = (t529[i] * t531[i]);
     }
     double *const t536 = work + 368;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t532[l] * theta[j + 6*l];
-        t536[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t536[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t532[l];
+        for (int i = 0; i < 6; i++)
+            t536[i] += vl * theta[i + 6*l];
     }
     const double s541 = (t354[2] + t536[2]);
     const double s543 = (t354[3] + t536[3]);
@@ -1753,11 +1939,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t559[i] = (t525[i] + t558[i]);
     }
     double *const t563 = work + 1419;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t559[l] * theta[j + 64*l + 448];
-        t563[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t563[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t559[l];
+        for (int i = 0; i < 64; i++)
+            t563[i] += vl * theta[i + 64*l + 448];
     }
     double *const t565 = work + 1483;
     for (int i = 0; i < 64; i++) {
@@ -1768,11 +1955,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t566[i] = (t563[i] * t565[i]);
     }
     double *const t570 = work + 618;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t566[l] * theta[j + 6*l];
-        t570[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t570[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t566[l];
+        for (int i = 0; i < 6; i++)
+            t570[i] += vl * theta[i + 6*l];
     }
     const double s575 = (t367[2] + t570[2]);
     const double s577 = (t367[3] + t570[3]);
@@ -1787,11 +1975,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t593[i] = (t559[i] + t592[i]);
     }
     double *const t597 = work + 1547;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t593[l] * theta[j + 64*l + 448];
-        t597[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t597[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t593[l];
+        for (int i = 0; i < 64; i++)
+            t597[i] += vl * theta[i + 64*l + 448];
     }
     double *const t599 = work + 1611;
     for (int i = 0; i < 64; i++) {
@@ -1802,11 +1991,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t600[i] = (t597[i] * t599[i]);
     }
     double *const t604 = work + 188;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t600[l] * theta[j + 6*l];
-        t604[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t604[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t600[l];
+        for (int i = 0; i < 6; i++)
+            t604[i] += vl * theta[i + 6*l];
     }
     const double s609 = (t380[2] + t604[2]);
     const double s611 = (t380[3] + t604[3]);
@@ -1821,11 +2011,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t627[i] = (t593[i] + t626[i]);
     }
     double *const t631 = work + 1675;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t627[l] * theta[j + 64*l + 448];
-        t631[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t631[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t627[l];
+        for (int i = 0; i < 64; i++)
+            t631[i] += vl * theta[i + 64*l + 448];
     }
     double *const t633 = work + 1739;
     for (int i = 0; i < 64; i++) {
@@ -1836,11 +2027,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t634[i] = (t631[i] * t633[i]);
     }
     double *const t638 = work + 374;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t634[l] * theta[j + 6*l];
-        t638[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t638[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t634[l];
+        for (int i = 0; i < 6; i++)
+            t638[i] += vl * theta[i + 6*l];
     }
     const double s643 = (t393[2] + t638[2]);
     const double s645 = (t393[3] + t638[3]);
@@ -1855,11 +2047,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t661[i] = (t627[i] + t660[i]);
     }
     double *const t665 = work + 1803;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t661[l] * theta[j + 64*l + 448];
-        t665[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t665[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t661[l];
+        for (int i = 0; i < 64; i++)
+            t665[i] += vl * theta[i + 64*l + 448];
     }
     double *const t667 = work + 1867;
     for (int i = 0; i < 64; i++) {
@@ -1870,11 +2063,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t668[i] = (t665[i] * t667[i]);
     }
     double *const t672 = work + 624;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t668[l] * theta[j + 6*l];
-        t672[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t672[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t668[l];
+        for (int i = 0; i < 6; i++)
+            t672[i] += vl * theta[i + 6*l];
     }
     const double s677 = (t406[2] + t672[2]);
     const double s679 = (t406[3] + t672[3]);
@@ -1889,11 +2083,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t695[i] = (t661[i] + t694[i]);
     }
     double *const t699 = work + 1931;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t695[l] * theta[j + 64*l + 448];
-        t699[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t699[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t695[l];
+        for (int i = 0; i < 64; i++)
+            t699[i] += vl * theta[i + 64*l + 448];
     }
     double *const t701 = work + 1995;
     for (int i = 0; i < 64; i++) {
@@ -1904,11 +2099,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t702[i] = (t699[i] * t701[i]);
     }
     double *const t706 = work + 194;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t702[l] * theta[j + 6*l];
-        t706[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t706[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t702[l];
+        for (int i = 0; i < 6; i++)
+            t706[i] += vl * theta[i + 6*l];
     }
     const double s711 = (t419[2] + t706[2]);
     const double s713 = (t419[3] + t706[3]);
@@ -1923,11 +2119,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t729[i] = (t695[i] + t728[i]);
     }
     double *const t733 = work + 2059;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t729[l] * theta[j + 64*l + 448];
-        t733[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t733[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t729[l];
+        for (int i = 0; i < 64; i++)
+            t733[i] += vl * theta[i + 64*l + 448];
     }
     double *const t735 = work + 2123;
     for (int i = 0; i < 64; i++) {
@@ -1938,11 +2135,12 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t736[i] = (t733[i] * t735[i]);
     }
     double *const t740 = work + 380;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t736[l] * theta[j + 6*l];
-        t740[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t740[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t736[l];
+        for (int i = 0; i < 6; i++)
+            t740[i] += vl * theta[i + 6*l];
     }
     const double s755 = (1.0 - (s24 * s24));
     const double s769 = (s755 * v[0]);
@@ -2372,22 +2570,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
     t1075[1] = t970[1];
     t1075[0] = t970[0];
     double *const t1079 = work + 2187;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1075[l] * theta[j + 64*l + 448];
-        t1079[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1079[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1075[l];
+        for (int i = 0; i < 64; i++)
+            t1079[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1085 = work + 2891;
     for (int i = 0; i < 64; i++) {
         t1085[i] = ((t431[i] * t1079[i]) + (t429[i] * ((-2.0) * (t193[i] * t916[i]))));
     }
     double *const t1089 = work + 843;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1085[l] * theta[j + 6*l];
-        t1089[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1089[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1085[l];
+        for (int i = 0; i < 6; i++)
+            t1089[i] += vl * theta[i + 6*l];
     }
     double *const t1117 = work + 5;
     t1117[3] = (t988[4] + (t1089[4] / 6.0));
@@ -2399,22 +2599,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1118[i] = (t1075[i] + t1117[i]);
     }
     double *const t1124 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1118[l] * theta[j + 64*l + 448];
-        t1124[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1124[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1118[l];
+        for (int i = 0; i < 64; i++)
+            t1124[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1130 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1130[i] = ((t463[i] * t1124[i]) + (t461[i] * ((-2.0) * (t176[i] * t900[i]))));
     }
     double *const t1136 = work + 779;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1130[l] * theta[j + 6*l];
-        t1136[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1136[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1130[l];
+        for (int i = 0; i < 6; i++)
+            t1136[i] += vl * theta[i + 6*l];
     }
     double *const t1164 = work + 0;
     t1164[3] = (t998[4] + (t1136[4] / 6.0));
@@ -2426,22 +2628,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1165[i] = (t1118[i] + t1164[i]);
     }
     double *const t1171 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1165[l] * theta[j + 64*l + 448];
-        t1171[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1171[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1165[l];
+        for (int i = 0; i < 64; i++)
+            t1171[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1177 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1177[i] = ((t497[i] * t1171[i]) + (t495[i] * ((-2.0) * (t158[i] * t884[i]))));
     }
     double *const t1183 = work + 715;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1177[l] * theta[j + 6*l];
-        t1183[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1183[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1177[l];
+        for (int i = 0; i < 6; i++)
+            t1183[i] += vl * theta[i + 6*l];
     }
     double *const t1211 = work + 0;
     t1211[3] = (t1008[4] + (t1183[4] / 6.0));
@@ -2453,22 +2657,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1212[i] = (t1165[i] + t1211[i]);
     }
     double *const t1218 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1212[l] * theta[j + 64*l + 448];
-        t1218[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1218[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1212[l];
+        for (int i = 0; i < 64; i++)
+            t1218[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1224 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1224[i] = ((t531[i] * t1218[i]) + (t529[i] * ((-2.0) * (t140[i] * t868[i]))));
     }
     double *const t1230 = work + 651;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1224[l] * theta[j + 6*l];
-        t1230[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1230[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1224[l];
+        for (int i = 0; i < 6; i++)
+            t1230[i] += vl * theta[i + 6*l];
     }
     double *const t1258 = work + 0;
     t1258[3] = (t1018[4] + (t1230[4] / 6.0));
@@ -2480,22 +2686,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1259[i] = (t1212[i] + t1258[i]);
     }
     double *const t1265 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1259[l] * theta[j + 64*l + 448];
-        t1265[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1265[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1259[l];
+        for (int i = 0; i < 64; i++)
+            t1265[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1271 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1271[i] = ((t565[i] * t1265[i]) + (t563[i] * ((-2.0) * (t122[i] * t852[i]))));
     }
     double *const t1277 = work + 523;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1271[l] * theta[j + 6*l];
-        t1277[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1277[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1271[l];
+        for (int i = 0; i < 6; i++)
+            t1277[i] += vl * theta[i + 6*l];
     }
     double *const t1305 = work + 0;
     t1305[3] = (t1028[4] + (t1277[4] / 6.0));
@@ -2507,22 +2715,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1306[i] = (t1259[i] + t1305[i]);
     }
     double *const t1312 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1306[l] * theta[j + 64*l + 448];
-        t1312[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1312[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1306[l];
+        for (int i = 0; i < 64; i++)
+            t1312[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1318 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1318[i] = ((t599[i] * t1312[i]) + (t597[i] * ((-2.0) * (t105[i] * t836[i]))));
     }
     double *const t1324 = work + 459;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1318[l] * theta[j + 6*l];
-        t1324[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1324[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1318[l];
+        for (int i = 0; i < 6; i++)
+            t1324[i] += vl * theta[i + 6*l];
     }
     double *const t1352 = work + 0;
     t1352[3] = (t1038[4] + (t1324[4] / 6.0));
@@ -2534,22 +2744,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1353[i] = (t1306[i] + t1352[i]);
     }
     double *const t1359 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1353[l] * theta[j + 64*l + 448];
-        t1359[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1359[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1353[l];
+        for (int i = 0; i < 64; i++)
+            t1359[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1365 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1365[i] = ((t633[i] * t1359[i]) + (t631[i] * ((-2.0) * (t88[i] * t820[i]))));
     }
     double *const t1371 = work + 395;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1365[l] * theta[j + 6*l];
-        t1371[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1371[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1365[l];
+        for (int i = 0; i < 6; i++)
+            t1371[i] += vl * theta[i + 6*l];
     }
     double *const t1399 = work + 0;
     t1399[3] = (t1048[4] + (t1371[4] / 6.0));
@@ -2561,22 +2773,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1400[i] = (t1353[i] + t1399[i]);
     }
     double *const t1406 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1400[l] * theta[j + 64*l + 448];
-        t1406[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1406[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1400[l];
+        for (int i = 0; i < 64; i++)
+            t1406[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1412 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1412[i] = ((t667[i] * t1406[i]) + (t665[i] * ((-2.0) * (t71[i] * t804[i]))));
     }
     double *const t1418 = work + 267;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1412[l] * theta[j + 6*l];
-        t1418[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1418[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1412[l];
+        for (int i = 0; i < 6; i++)
+            t1418[i] += vl * theta[i + 6*l];
     }
     double *const t1446 = work + 0;
     t1446[3] = (t1058[4] + (t1418[4] / 6.0));
@@ -2588,22 +2802,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1447[i] = (t1400[i] + t1446[i]);
     }
     double *const t1453 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1447[l] * theta[j + 64*l + 448];
-        t1453[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1453[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1447[l];
+        for (int i = 0; i < 64; i++)
+            t1453[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1459 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1459[i] = ((t701[i] * t1453[i]) + (t699[i] * ((-2.0) * (t54[i] * t788[i]))));
     }
     double *const t1465 = work + 203;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1459[l] * theta[j + 6*l];
-        t1465[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1465[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1459[l];
+        for (int i = 0; i < 6; i++)
+            t1465[i] += vl * theta[i + 6*l];
     }
     double *const t1493 = work + 0;
     t1493[3] = (t1068[4] + (t1465[4] / 6.0));
@@ -2615,22 +2831,24 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
         t1494[i] = (t1447[i] + t1493[i]);
     }
     double *const t1500 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1494[l] * theta[j + 64*l + 448];
-        t1500[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1500[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1494[l];
+        for (int i = 0; i < 64; i++)
+            t1500[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1506 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1506[i] = ((t735[i] * t1500[i]) + (t733[i] * ((-2.0) * (t37[i] * t773[i]))));
     }
     double *const t1512 = work + 75;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1506[l] * theta[j + 6*l];
-        t1512[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1512[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1506[l];
+        for (int i = 0; i < 6; i++)
+            t1512[i] += vl * theta[i + 6*l];
     }
     double *const t1531 = work + 907;
     t1531[9] = ((s454 * t1089[5]) + (t434[5] * ((-2.0) * (s181 * s904))));
@@ -2649,14 +2867,14 @@ void cartpole_mpc_score_hvp_yy(const double *y, const double *x, const double *t
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     double *const t22 = work + 0;
     for (int i = 0; i < 5; i++) {
-        t22[i] = exp(theta[i + 713]);
+        t22[i] = cartpole_mpc_vexp(theta[i + 713]);
     }
-    const double s24 = tanh(y[0]);
+    const double s24 = cartpole_mpc_vtanh(y[0]);
     const double s30 = sin(x[2]);
     const double s31 = cos(x[2]);
     double *const t34 = work + 5;
@@ -2675,7 +2893,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t37 = work + 75;
     for (int i = 0; i < 64; i++) {
-        t37[i] = tanh((theta[i + 384] + t35[i]));
+        t37[i] = cartpole_mpc_vtanh((theta[i + 384] + t35[i]));
     }
     double *const t38 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2688,7 +2906,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t40[i] = (theta[i + 704] + (x[i] + t38[i]));
     }
-    const double s42 = tanh(y[1]);
+    const double s42 = cartpole_mpc_vtanh(y[1]);
     const double s47 = sin(t40[2]);
     const double s48 = cos(t40[2]);
     double *const t51 = work + 15;
@@ -2707,7 +2925,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t54 = work + 203;
     for (int i = 0; i < 64; i++) {
-        t54[i] = tanh((theta[i + 384] + t52[i]));
+        t54[i] = cartpole_mpc_vtanh((theta[i + 384] + t52[i]));
     }
     double *const t55 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2720,7 +2938,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t57[i] = (theta[i + 704] + (t40[i] + t55[i]));
     }
-    const double s59 = tanh(y[2]);
+    const double s59 = cartpole_mpc_vtanh(y[2]);
     const double s64 = sin(t57[2]);
     const double s65 = cos(t57[2]);
     double *const t68 = work + 21;
@@ -2739,7 +2957,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t71 = work + 267;
     for (int i = 0; i < 64; i++) {
-        t71[i] = tanh((theta[i + 384] + t69[i]));
+        t71[i] = cartpole_mpc_vtanh((theta[i + 384] + t69[i]));
     }
     double *const t72 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2752,7 +2970,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t74[i] = (theta[i + 704] + (t57[i] + t72[i]));
     }
-    const double s76 = tanh(y[3]);
+    const double s76 = cartpole_mpc_vtanh(y[3]);
     const double s81 = sin(t74[2]);
     const double s82 = cos(t74[2]);
     double *const t85 = work + 139;
@@ -2771,7 +2989,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t88 = work + 395;
     for (int i = 0; i < 64; i++) {
-        t88[i] = tanh((theta[i + 384] + t86[i]));
+        t88[i] = cartpole_mpc_vtanh((theta[i + 384] + t86[i]));
     }
     double *const t89 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2784,7 +3002,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t91[i] = (theta[i + 704] + (t74[i] + t89[i]));
     }
-    const double s93 = tanh(y[4]);
+    const double s93 = cartpole_mpc_vtanh(y[4]);
     const double s98 = sin(t91[2]);
     const double s99 = cos(t91[2]);
     double *const t102 = work + 27;
@@ -2803,7 +3021,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t105 = work + 459;
     for (int i = 0; i < 64; i++) {
-        t105[i] = tanh((theta[i + 384] + t103[i]));
+        t105[i] = cartpole_mpc_vtanh((theta[i + 384] + t103[i]));
     }
     double *const t106 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2816,7 +3034,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t108[i] = (theta[i + 704] + (t91[i] + t106[i]));
     }
-    const double s110 = tanh(y[5]);
+    const double s110 = cartpole_mpc_vtanh(y[5]);
     const double s115 = sin(t108[2]);
     const double s116 = cos(t108[2]);
     double *const t119 = work + 145;
@@ -2835,7 +3053,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t122 = work + 523;
     for (int i = 0; i < 64; i++) {
-        t122[i] = tanh((theta[i + 384] + t120[i]));
+        t122[i] = cartpole_mpc_vtanh((theta[i + 384] + t120[i]));
     }
     double *const t123 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2848,7 +3066,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t125[i] = (theta[i + 704] + (t108[i] + t123[i]));
     }
-    const double s128 = tanh(y[6]);
+    const double s128 = cartpole_mpc_vtanh(y[6]);
     const double s133 = sin(t125[2]);
     const double s134 = cos(t125[2]);
     double *const t137 = work + 331;
@@ -2867,7 +3085,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t140 = work + 651;
     for (int i = 0; i < 64; i++) {
-        t140[i] = tanh((theta[i + 384] + t138[i]));
+        t140[i] = cartpole_mpc_vtanh((theta[i + 384] + t138[i]));
     }
     double *const t141 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2880,7 +3098,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t143[i] = (theta[i + 704] + (t125[i] + t141[i]));
     }
-    const double s146 = tanh(y[7]);
+    const double s146 = cartpole_mpc_vtanh(y[7]);
     const double s151 = sin(t143[2]);
     const double s152 = cos(t143[2]);
     double *const t155 = work + 33;
@@ -2899,7 +3117,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t158 = work + 715;
     for (int i = 0; i < 64; i++) {
-        t158[i] = tanh((theta[i + 384] + t156[i]));
+        t158[i] = cartpole_mpc_vtanh((theta[i + 384] + t156[i]));
     }
     double *const t159 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2912,7 +3130,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t161[i] = (theta[i + 704] + (t143[i] + t159[i]));
     }
-    const double s164 = tanh(y[8]);
+    const double s164 = cartpole_mpc_vtanh(y[8]);
     const double s169 = sin(t161[2]);
     const double s170 = cos(t161[2]);
     double *const t173 = work + 151;
@@ -2931,7 +3149,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t176 = work + 779;
     for (int i = 0; i < 64; i++) {
-        t176[i] = tanh((theta[i + 384] + t174[i]));
+        t176[i] = cartpole_mpc_vtanh((theta[i + 384] + t174[i]));
     }
     double *const t177 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -2944,7 +3162,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 4; i++) {
         t179[i] = (theta[i + 704] + (t161[i] + t177[i]));
     }
-    const double s181 = tanh(y[9]);
+    const double s181 = cartpole_mpc_vtanh(y[9]);
     const double s186 = sin(t179[2]);
     const double s187 = cos(t179[2]);
     double *const t190 = work + 337;
@@ -2963,7 +3181,7 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     }
     double *const t193 = work + 843;
     for (int i = 0; i < 64; i++) {
-        t193[i] = tanh((theta[i + 384] + t191[i]));
+        t193[i] = cartpole_mpc_vtanh((theta[i + 384] + t191[i]));
     }
     double *const t194 = work + 5;
     for (int i = 0; i < 4; i++) {
@@ -3164,11 +3382,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     t427[1] = t298[1];
     t427[0] = t298[0];
     double *const t429 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t427[l] * theta[j + 64*l + 448];
-        t429[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t429[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t427[l];
+        for (int i = 0; i < 64; i++)
+            t429[i] += vl * theta[i + 64*l + 448];
     }
     double *const t431 = work + 971;
     for (int i = 0; i < 64; i++) {
@@ -3179,11 +3398,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t432[i] = (t429[i] * t431[i]);
     }
     double *const t434 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t432[l] * theta[j + 6*l];
-        t434[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t434[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t432[l];
+        for (int i = 0; i < 6; i++)
+            t434[i] += vl * theta[i + 6*l];
     }
     const double s439 = (t315[2] + t434[2]);
     const double s441 = (t315[3] + t434[3]);
@@ -3197,11 +3417,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t457[i] = (t427[i] + t456[i]);
     }
     double *const t461 = work + 1035;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t457[l] * theta[j + 64*l + 448];
-        t461[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t461[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t457[l];
+        for (int i = 0; i < 64; i++)
+            t461[i] += vl * theta[i + 64*l + 448];
     }
     double *const t463 = work + 1099;
     for (int i = 0; i < 64; i++) {
@@ -3212,11 +3433,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t464[i] = (t461[i] * t463[i]);
     }
     double *const t468 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t464[l] * theta[j + 6*l];
-        t468[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t468[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t464[l];
+        for (int i = 0; i < 6; i++)
+            t468[i] += vl * theta[i + 6*l];
     }
     const double s473 = (t328[2] + t468[2]);
     const double s475 = (t328[3] + t468[3]);
@@ -3230,11 +3452,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t491[i] = (t457[i] + t490[i]);
     }
     double *const t495 = work + 1163;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t491[l] * theta[j + 64*l + 448];
-        t495[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t495[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t491[l];
+        for (int i = 0; i < 64; i++)
+            t495[i] += vl * theta[i + 64*l + 448];
     }
     double *const t497 = work + 1227;
     for (int i = 0; i < 64; i++) {
@@ -3245,11 +3468,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t498[i] = (t495[i] * t497[i]);
     }
     double *const t502 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t498[l] * theta[j + 6*l];
-        t502[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t502[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t498[l];
+        for (int i = 0; i < 6; i++)
+            t502[i] += vl * theta[i + 6*l];
     }
     const double s507 = (t341[2] + t502[2]);
     const double s509 = (t341[3] + t502[3]);
@@ -3263,11 +3487,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t525[i] = (t491[i] + t524[i]);
     }
     double *const t529 = work + 1291;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t525[l] * theta[j + 64*l + 448];
-        t529[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t529[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t525[l];
+        for (int i = 0; i < 64; i++)
+            t529[i] += vl * theta[i + 64*l + 448];
     }
     double *const t531 = work + 1355;
     for (int i = 0; i < 64; i++) {
@@ -3278,11 +3503,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t532[i] = (t529[i] * t531[i]);
     }
     double *const t536 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t532[l] * theta[j + 6*l];
-        t536[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t536[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t532[l];
+        for (int i = 0; i < 6; i++)
+            t536[i] += vl * theta[i + 6*l];
     }
     const double s541 = (t354[2] + t536[2]);
     const double s543 = (t354[3] + t536[3]);
@@ -3296,11 +3522,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t559[i] = (t525[i] + t558[i]);
     }
     double *const t563 = work + 1419;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t559[l] * theta[j + 64*l + 448];
-        t563[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t563[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t559[l];
+        for (int i = 0; i < 64; i++)
+            t563[i] += vl * theta[i + 64*l + 448];
     }
     double *const t565 = work + 1483;
     for (int i = 0; i < 64; i++) {
@@ -3311,11 +3538,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t566[i] = (t563[i] * t565[i]);
     }
     double *const t570 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t566[l] * theta[j + 6*l];
-        t570[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t570[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t566[l];
+        for (int i = 0; i < 6; i++)
+            t570[i] += vl * theta[i + 6*l];
     }
     const double s575 = (t367[2] + t570[2]);
     const double s577 = (t367[3] + t570[3]);
@@ -3329,11 +3557,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t593[i] = (t559[i] + t592[i]);
     }
     double *const t597 = work + 1547;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t593[l] * theta[j + 64*l + 448];
-        t597[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t597[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t593[l];
+        for (int i = 0; i < 64; i++)
+            t597[i] += vl * theta[i + 64*l + 448];
     }
     double *const t599 = work + 1611;
     for (int i = 0; i < 64; i++) {
@@ -3344,11 +3573,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t600[i] = (t597[i] * t599[i]);
     }
     double *const t604 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t600[l] * theta[j + 6*l];
-        t604[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t604[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t600[l];
+        for (int i = 0; i < 6; i++)
+            t604[i] += vl * theta[i + 6*l];
     }
     const double s609 = (t380[2] + t604[2]);
     const double s611 = (t380[3] + t604[3]);
@@ -3362,11 +3592,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t627[i] = (t593[i] + t626[i]);
     }
     double *const t631 = work + 1675;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t627[l] * theta[j + 64*l + 448];
-        t631[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t631[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t627[l];
+        for (int i = 0; i < 64; i++)
+            t631[i] += vl * theta[i + 64*l + 448];
     }
     double *const t633 = work + 1739;
     for (int i = 0; i < 64; i++) {
@@ -3377,11 +3608,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t634[i] = (t631[i] * t633[i]);
     }
     double *const t638 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t634[l] * theta[j + 6*l];
-        t638[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t638[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t634[l];
+        for (int i = 0; i < 6; i++)
+            t638[i] += vl * theta[i + 6*l];
     }
     const double s643 = (t393[2] + t638[2]);
     const double s645 = (t393[3] + t638[3]);
@@ -3395,11 +3627,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t661[i] = (t627[i] + t660[i]);
     }
     double *const t665 = work + 1803;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t661[l] * theta[j + 64*l + 448];
-        t665[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t665[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t661[l];
+        for (int i = 0; i < 64; i++)
+            t665[i] += vl * theta[i + 64*l + 448];
     }
     double *const t667 = work + 1867;
     for (int i = 0; i < 64; i++) {
@@ -3410,11 +3643,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t668[i] = (t665[i] * t667[i]);
     }
     double *const t672 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t668[l] * theta[j + 6*l];
-        t672[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t672[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t668[l];
+        for (int i = 0; i < 6; i++)
+            t672[i] += vl * theta[i + 6*l];
     }
     const double s677 = (t406[2] + t672[2]);
     const double s679 = (t406[3] + t672[3]);
@@ -3428,11 +3662,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t695[i] = (t661[i] + t694[i]);
     }
     double *const t699 = work + 1931;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t695[l] * theta[j + 64*l + 448];
-        t699[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t699[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t695[l];
+        for (int i = 0; i < 64; i++)
+            t699[i] += vl * theta[i + 64*l + 448];
     }
     double *const t701 = work + 1995;
     for (int i = 0; i < 64; i++) {
@@ -3443,11 +3678,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t702[i] = (t699[i] * t701[i]);
     }
     double *const t706 = work + 378;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t702[l] * theta[j + 6*l];
-        t706[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t706[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t702[l];
+        for (int i = 0; i < 6; i++)
+            t706[i] += vl * theta[i + 6*l];
     }
     const double s711 = (t419[2] + t706[2]);
     const double s713 = (t419[3] + t706[3]);
@@ -3461,11 +3697,12 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t729[i] = (t695[i] + t728[i]);
     }
     double *const t733 = work + 2059;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t729[l] * theta[j + 64*l + 448];
-        t733[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t733[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t729[l];
+        for (int i = 0; i < 64; i++)
+            t733[i] += vl * theta[i + 64*l + 448];
     }
     double *const t735 = work + 2123;
     for (int i = 0; i < 64; i++) {
@@ -3938,22 +4175,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
     t1075[1] = t970[1];
     t1075[0] = t970[0];
     double *const t1079 = work + 2187;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1075[l] * theta[j + 64*l + 448];
-        t1079[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1079[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1075[l];
+        for (int i = 0; i < 64; i++)
+            t1079[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1085 = work + 2891;
     for (int i = 0; i < 64; i++) {
         t1085[i] = ((t431[i] * t1079[i]) + (t429[i] * ((-2.0) * (t193[i] * t916[i]))));
     }
     double *const t1089 = work + 843;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1085[l] * theta[j + 6*l];
-        t1089[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1089[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1085[l];
+        for (int i = 0; i < 6; i++)
+            t1089[i] += vl * theta[i + 6*l];
     }
     double *const t1117 = work + 0;
     t1117[3] = (t988[4] + (t1089[4] / 6.0));
@@ -3965,22 +4204,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1118[i] = (t1075[i] + t1117[i]);
     }
     double *const t1124 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1118[l] * theta[j + 64*l + 448];
-        t1124[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1124[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1118[l];
+        for (int i = 0; i < 64; i++)
+            t1124[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1130 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1130[i] = ((t463[i] * t1124[i]) + (t461[i] * ((-2.0) * (t176[i] * t900[i]))));
     }
     double *const t1136 = work + 779;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1130[l] * theta[j + 6*l];
-        t1136[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1136[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1130[l];
+        for (int i = 0; i < 6; i++)
+            t1136[i] += vl * theta[i + 6*l];
     }
     double *const t1164 = work + 0;
     t1164[3] = (t998[4] + (t1136[4] / 6.0));
@@ -3992,22 +4233,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1165[i] = (t1118[i] + t1164[i]);
     }
     double *const t1171 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1165[l] * theta[j + 64*l + 448];
-        t1171[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1171[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1165[l];
+        for (int i = 0; i < 64; i++)
+            t1171[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1177 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1177[i] = ((t497[i] * t1171[i]) + (t495[i] * ((-2.0) * (t158[i] * t884[i]))));
     }
     double *const t1183 = work + 715;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1177[l] * theta[j + 6*l];
-        t1183[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1183[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1177[l];
+        for (int i = 0; i < 6; i++)
+            t1183[i] += vl * theta[i + 6*l];
     }
     double *const t1211 = work + 0;
     t1211[3] = (t1008[4] + (t1183[4] / 6.0));
@@ -4019,22 +4262,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1212[i] = (t1165[i] + t1211[i]);
     }
     double *const t1218 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1212[l] * theta[j + 64*l + 448];
-        t1218[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1218[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1212[l];
+        for (int i = 0; i < 64; i++)
+            t1218[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1224 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1224[i] = ((t531[i] * t1218[i]) + (t529[i] * ((-2.0) * (t140[i] * t868[i]))));
     }
     double *const t1230 = work + 651;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1224[l] * theta[j + 6*l];
-        t1230[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1230[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1224[l];
+        for (int i = 0; i < 6; i++)
+            t1230[i] += vl * theta[i + 6*l];
     }
     double *const t1258 = work + 0;
     t1258[3] = (t1018[4] + (t1230[4] / 6.0));
@@ -4046,22 +4291,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1259[i] = (t1212[i] + t1258[i]);
     }
     double *const t1265 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1259[l] * theta[j + 64*l + 448];
-        t1265[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1265[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1259[l];
+        for (int i = 0; i < 64; i++)
+            t1265[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1271 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1271[i] = ((t565[i] * t1265[i]) + (t563[i] * ((-2.0) * (t122[i] * t852[i]))));
     }
     double *const t1277 = work + 523;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1271[l] * theta[j + 6*l];
-        t1277[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1277[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1271[l];
+        for (int i = 0; i < 6; i++)
+            t1277[i] += vl * theta[i + 6*l];
     }
     double *const t1305 = work + 0;
     t1305[3] = (t1028[4] + (t1277[4] / 6.0));
@@ -4073,22 +4320,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1306[i] = (t1259[i] + t1305[i]);
     }
     double *const t1312 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1306[l] * theta[j + 64*l + 448];
-        t1312[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1312[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1306[l];
+        for (int i = 0; i < 64; i++)
+            t1312[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1318 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1318[i] = ((t599[i] * t1312[i]) + (t597[i] * ((-2.0) * (t105[i] * t836[i]))));
     }
     double *const t1324 = work + 459;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1318[l] * theta[j + 6*l];
-        t1324[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1324[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1318[l];
+        for (int i = 0; i < 6; i++)
+            t1324[i] += vl * theta[i + 6*l];
     }
     double *const t1352 = work + 0;
     t1352[3] = (t1038[4] + (t1324[4] / 6.0));
@@ -4100,22 +4349,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1353[i] = (t1306[i] + t1352[i]);
     }
     double *const t1359 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1353[l] * theta[j + 64*l + 448];
-        t1359[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1359[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1353[l];
+        for (int i = 0; i < 64; i++)
+            t1359[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1365 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1365[i] = ((t633[i] * t1359[i]) + (t631[i] * ((-2.0) * (t88[i] * t820[i]))));
     }
     double *const t1371 = work + 395;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1365[l] * theta[j + 6*l];
-        t1371[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1371[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1365[l];
+        for (int i = 0; i < 6; i++)
+            t1371[i] += vl * theta[i + 6*l];
     }
     double *const t1399 = work + 0;
     t1399[3] = (t1048[4] + (t1371[4] / 6.0));
@@ -4127,22 +4378,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1400[i] = (t1353[i] + t1399[i]);
     }
     double *const t1406 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1400[l] * theta[j + 64*l + 448];
-        t1406[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1406[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1400[l];
+        for (int i = 0; i < 64; i++)
+            t1406[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1412 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1412[i] = ((t667[i] * t1406[i]) + (t665[i] * ((-2.0) * (t71[i] * t804[i]))));
     }
     double *const t1418 = work + 267;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1412[l] * theta[j + 6*l];
-        t1418[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1418[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1412[l];
+        for (int i = 0; i < 6; i++)
+            t1418[i] += vl * theta[i + 6*l];
     }
     double *const t1446 = work + 0;
     t1446[3] = (t1058[4] + (t1418[4] / 6.0));
@@ -4154,22 +4407,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1447[i] = (t1400[i] + t1446[i]);
     }
     double *const t1453 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1447[l] * theta[j + 64*l + 448];
-        t1453[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1453[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1447[l];
+        for (int i = 0; i < 64; i++)
+            t1453[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1459 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1459[i] = ((t701[i] * t1453[i]) + (t699[i] * ((-2.0) * (t54[i] * t788[i]))));
     }
     double *const t1465 = work + 203;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1459[l] * theta[j + 6*l];
-        t1465[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1465[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1459[l];
+        for (int i = 0; i < 6; i++)
+            t1465[i] += vl * theta[i + 6*l];
     }
     double *const t1493 = work + 0;
     t1493[3] = (t1068[4] + (t1465[4] / 6.0));
@@ -4181,22 +4436,24 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
         t1494[i] = (t1447[i] + t1493[i]);
     }
     double *const t1500 = work + 907;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1494[l] * theta[j + 64*l + 448];
-        t1500[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1500[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1494[l];
+        for (int i = 0; i < 64; i++)
+            t1500[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1506 = work + 971;
     for (int i = 0; i < 64; i++) {
         t1506[i] = ((t735[i] * t1500[i]) + (t733[i] * ((-2.0) * (t37[i] * t773[i]))));
     }
     double *const t1512 = work + 75;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1506[l] * theta[j + 6*l];
-        t1512[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1512[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1506[l];
+        for (int i = 0; i < 6; i++)
+            t1512[i] += vl * theta[i + 6*l];
     }
     double *const t1533 = work + 0;
     t1533[3] = (t1512[4] / 6.0);
@@ -4209,14 +4466,14 @@ void cartpole_mpc_score_vjp_xy(const double *y, const double *x, const double *t
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t22 = work + 0;
     for (int i = 0; i < 5; i++) {
-        t22[i] = exp(theta[i + 713]);
+        t22[i] = cartpole_mpc_vexp(theta[i + 713]);
     }
-    const double s24 = tanh(y[0]);
+    const double s24 = cartpole_mpc_vtanh(y[0]);
     double *const t34 = work + 5;
     t34[0] = x[0];
     t34[1] = (x[1] / 3.0);
@@ -4233,7 +4490,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t37 = work + 75;
     for (int i = 0; i < 64; i++) {
-        t37[i] = tanh((theta[i + 384] + t35[i]));
+        t37[i] = cartpole_mpc_vtanh((theta[i + 384] + t35[i]));
     }
     double *const t38 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4246,7 +4503,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t40[i] = (theta[i + 704] + (x[i] + t38[i]));
     }
-    const double s42 = tanh(y[1]);
+    const double s42 = cartpole_mpc_vtanh(y[1]);
     const double s47 = sin(t40[2]);
     const double s48 = cos(t40[2]);
     double *const t51 = work + 19;
@@ -4265,7 +4522,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t54 = work + 203;
     for (int i = 0; i < 64; i++) {
-        t54[i] = tanh((theta[i + 384] + t52[i]));
+        t54[i] = cartpole_mpc_vtanh((theta[i + 384] + t52[i]));
     }
     double *const t55 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4278,7 +4535,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t57[i] = (theta[i + 704] + (t40[i] + t55[i]));
     }
-    const double s59 = tanh(y[2]);
+    const double s59 = cartpole_mpc_vtanh(y[2]);
     const double s64 = sin(t57[2]);
     const double s65 = cos(t57[2]);
     double *const t68 = work + 139;
@@ -4297,7 +4554,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t71 = work + 331;
     for (int i = 0; i < 64; i++) {
-        t71[i] = tanh((theta[i + 384] + t69[i]));
+        t71[i] = cartpole_mpc_vtanh((theta[i + 384] + t69[i]));
     }
     double *const t72 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4310,7 +4567,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t74[i] = (theta[i + 704] + (t57[i] + t72[i]));
     }
-    const double s76 = tanh(y[3]);
+    const double s76 = cartpole_mpc_vtanh(y[3]);
     const double s81 = sin(t74[2]);
     const double s82 = cos(t74[2]);
     double *const t85 = work + 145;
@@ -4329,7 +4586,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t88 = work + 395;
     for (int i = 0; i < 64; i++) {
-        t88[i] = tanh((theta[i + 384] + t86[i]));
+        t88[i] = cartpole_mpc_vtanh((theta[i + 384] + t86[i]));
     }
     double *const t89 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4342,7 +4599,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t91[i] = (theta[i + 704] + (t74[i] + t89[i]));
     }
-    const double s93 = tanh(y[4]);
+    const double s93 = cartpole_mpc_vtanh(y[4]);
     const double s98 = sin(t91[2]);
     const double s99 = cos(t91[2]);
     double *const t102 = work + 33;
@@ -4361,7 +4618,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t105 = work + 523;
     for (int i = 0; i < 64; i++) {
-        t105[i] = tanh((theta[i + 384] + t103[i]));
+        t105[i] = cartpole_mpc_vtanh((theta[i + 384] + t103[i]));
     }
     double *const t106 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4374,7 +4631,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t108[i] = (theta[i + 704] + (t91[i] + t106[i]));
     }
-    const double s110 = tanh(y[5]);
+    const double s110 = cartpole_mpc_vtanh(y[5]);
     const double s115 = sin(t108[2]);
     const double s116 = cos(t108[2]);
     double *const t119 = work + 271;
@@ -4393,7 +4650,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t122 = work + 587;
     for (int i = 0; i < 64; i++) {
-        t122[i] = tanh((theta[i + 384] + t120[i]));
+        t122[i] = cartpole_mpc_vtanh((theta[i + 384] + t120[i]));
     }
     double *const t123 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4406,7 +4663,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t125[i] = (theta[i + 704] + (t108[i] + t123[i]));
     }
-    const double s128 = tanh(y[6]);
+    const double s128 = cartpole_mpc_vtanh(y[6]);
     const double s133 = sin(t125[2]);
     const double s134 = cos(t125[2]);
     double *const t137 = work + 459;
@@ -4425,7 +4682,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t140 = work + 715;
     for (int i = 0; i < 64; i++) {
-        t140[i] = tanh((theta[i + 384] + t138[i]));
+        t140[i] = cartpole_mpc_vtanh((theta[i + 384] + t138[i]));
     }
     double *const t141 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4438,7 +4695,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t143[i] = (theta[i + 704] + (t125[i] + t141[i]));
     }
-    const double s146 = tanh(y[7]);
+    const double s146 = cartpole_mpc_vtanh(y[7]);
     const double s151 = sin(t143[2]);
     const double s152 = cos(t143[2]);
     double *const t155 = work + 277;
@@ -4457,7 +4714,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t158 = work + 779;
     for (int i = 0; i < 64; i++) {
-        t158[i] = tanh((theta[i + 384] + t156[i]));
+        t158[i] = cartpole_mpc_vtanh((theta[i + 384] + t156[i]));
     }
     double *const t159 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4470,7 +4727,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t161[i] = (theta[i + 704] + (t143[i] + t159[i]));
     }
-    const double s164 = tanh(y[8]);
+    const double s164 = cartpole_mpc_vtanh(y[8]);
     const double s169 = sin(t161[2]);
     const double s170 = cos(t161[2]);
     double *const t173 = work + 465;
@@ -4489,7 +4746,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t176 = work + 843;
     for (int i = 0; i < 64; i++) {
-        t176[i] = tanh((theta[i + 384] + t174[i]));
+        t176[i] = cartpole_mpc_vtanh((theta[i + 384] + t174[i]));
     }
     double *const t177 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4502,7 +4759,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     for (int i = 0; i < 4; i++) {
         t179[i] = (theta[i + 704] + (t161[i] + t177[i]));
     }
-    const double s181 = tanh(y[9]);
+    const double s181 = cartpole_mpc_vtanh(y[9]);
     const double s186 = sin(t179[2]);
     const double s187 = cos(t179[2]);
     double *const t190 = work + 159;
@@ -4521,7 +4778,7 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     }
     double *const t193 = work + 971;
     for (int i = 0; i < 64; i++) {
-        t193[i] = tanh((theta[i + 384] + t191[i]));
+        t193[i] = cartpole_mpc_vtanh((theta[i + 384] + t191[i]));
     }
     double *const t194 = work + 11;
     for (int i = 0; i < 4; i++) {
@@ -4722,11 +4979,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     t427[1] = t298[1];
     t427[0] = t298[0];
     double *const t429 = work + 1035;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t427[l] * theta[j + 64*l + 448];
-        t429[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t429[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t427[l];
+        for (int i = 0; i < 64; i++)
+            t429[i] += vl * theta[i + 64*l + 448];
     }
     double *const t431 = work + 1099;
     for (int i = 0; i < 64; i++) {
@@ -4737,11 +4995,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t432[i] = (t429[i] * t431[i]);
     }
     double *const t434 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t432[l] * theta[j + 6*l];
-        t434[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t434[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t432[l];
+        for (int i = 0; i < 6; i++)
+            t434[i] += vl * theta[i + 6*l];
     }
     const double s439 = (t315[2] + t434[2]);
     const double s441 = (t315[3] + t434[3]);
@@ -4755,11 +5014,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t457[i] = (t427[i] + t456[i]);
     }
     double *const t461 = work + 1227;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t457[l] * theta[j + 64*l + 448];
-        t461[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t461[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t457[l];
+        for (int i = 0; i < 64; i++)
+            t461[i] += vl * theta[i + 64*l + 448];
     }
     double *const t463 = work + 1291;
     for (int i = 0; i < 64; i++) {
@@ -4770,11 +5030,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t464[i] = (t461[i] * t463[i]);
     }
     double *const t468 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t464[l] * theta[j + 6*l];
-        t468[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t468[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t464[l];
+        for (int i = 0; i < 6; i++)
+            t468[i] += vl * theta[i + 6*l];
     }
     const double s473 = (t328[2] + t468[2]);
     const double s475 = (t328[3] + t468[3]);
@@ -4788,11 +5049,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t491[i] = (t457[i] + t490[i]);
     }
     double *const t495 = work + 1419;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t491[l] * theta[j + 64*l + 448];
-        t495[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t495[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t491[l];
+        for (int i = 0; i < 64; i++)
+            t495[i] += vl * theta[i + 64*l + 448];
     }
     double *const t497 = work + 1483;
     for (int i = 0; i < 64; i++) {
@@ -4803,11 +5065,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t498[i] = (t495[i] * t497[i]);
     }
     double *const t502 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t498[l] * theta[j + 6*l];
-        t502[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t502[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t498[l];
+        for (int i = 0; i < 6; i++)
+            t502[i] += vl * theta[i + 6*l];
     }
     const double s507 = (t341[2] + t502[2]);
     const double s509 = (t341[3] + t502[3]);
@@ -4821,11 +5084,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t525[i] = (t491[i] + t524[i]);
     }
     double *const t529 = work + 1611;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t525[l] * theta[j + 64*l + 448];
-        t529[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t529[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t525[l];
+        for (int i = 0; i < 64; i++)
+            t529[i] += vl * theta[i + 64*l + 448];
     }
     double *const t531 = work + 1675;
     for (int i = 0; i < 64; i++) {
@@ -4836,11 +5100,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t532[i] = (t529[i] * t531[i]);
     }
     double *const t536 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t532[l] * theta[j + 6*l];
-        t536[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t536[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t532[l];
+        for (int i = 0; i < 6; i++)
+            t536[i] += vl * theta[i + 6*l];
     }
     const double s541 = (t354[2] + t536[2]);
     const double s543 = (t354[3] + t536[3]);
@@ -4854,11 +5119,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t559[i] = (t525[i] + t558[i]);
     }
     double *const t563 = work + 1803;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t559[l] * theta[j + 64*l + 448];
-        t563[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t563[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t559[l];
+        for (int i = 0; i < 64; i++)
+            t563[i] += vl * theta[i + 64*l + 448];
     }
     double *const t565 = work + 1867;
     for (int i = 0; i < 64; i++) {
@@ -4869,11 +5135,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t566[i] = (t563[i] * t565[i]);
     }
     double *const t570 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t566[l] * theta[j + 6*l];
-        t570[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t570[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t566[l];
+        for (int i = 0; i < 6; i++)
+            t570[i] += vl * theta[i + 6*l];
     }
     const double s575 = (t367[2] + t570[2]);
     const double s577 = (t367[3] + t570[3]);
@@ -4887,11 +5154,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t593[i] = (t559[i] + t592[i]);
     }
     double *const t597 = work + 1995;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t593[l] * theta[j + 64*l + 448];
-        t597[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t597[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t593[l];
+        for (int i = 0; i < 64; i++)
+            t597[i] += vl * theta[i + 64*l + 448];
     }
     double *const t599 = work + 2059;
     for (int i = 0; i < 64; i++) {
@@ -4902,11 +5170,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t600[i] = (t597[i] * t599[i]);
     }
     double *const t604 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t600[l] * theta[j + 6*l];
-        t604[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t604[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t600[l];
+        for (int i = 0; i < 6; i++)
+            t604[i] += vl * theta[i + 6*l];
     }
     const double s609 = (t380[2] + t604[2]);
     const double s611 = (t380[3] + t604[3]);
@@ -4920,11 +5189,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t627[i] = (t593[i] + t626[i]);
     }
     double *const t631 = work + 2187;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t627[l] * theta[j + 64*l + 448];
-        t631[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t631[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t627[l];
+        for (int i = 0; i < 64; i++)
+            t631[i] += vl * theta[i + 64*l + 448];
     }
     double *const t633 = work + 2251;
     for (int i = 0; i < 64; i++) {
@@ -4935,11 +5205,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t634[i] = (t631[i] * t633[i]);
     }
     double *const t638 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t634[l] * theta[j + 6*l];
-        t638[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t638[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t634[l];
+        for (int i = 0; i < 6; i++)
+            t638[i] += vl * theta[i + 6*l];
     }
     const double s643 = (t393[2] + t638[2]);
     const double s645 = (t393[3] + t638[3]);
@@ -4953,11 +5224,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t661[i] = (t627[i] + t660[i]);
     }
     double *const t665 = work + 2379;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t661[l] * theta[j + 64*l + 448];
-        t665[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t665[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t661[l];
+        for (int i = 0; i < 64; i++)
+            t665[i] += vl * theta[i + 64*l + 448];
     }
     double *const t667 = work + 2443;
     for (int i = 0; i < 64; i++) {
@@ -4968,11 +5240,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t668[i] = (t665[i] * t667[i]);
     }
     double *const t672 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t668[l] * theta[j + 6*l];
-        t672[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t672[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t668[l];
+        for (int i = 0; i < 6; i++)
+            t672[i] += vl * theta[i + 6*l];
     }
     const double s677 = (t406[2] + t672[2]);
     const double s679 = (t406[3] + t672[3]);
@@ -4986,11 +5259,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t695[i] = (t661[i] + t694[i]);
     }
     double *const t699 = work + 2571;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t695[l] * theta[j + 64*l + 448];
-        t699[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t699[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t695[l];
+        for (int i = 0; i < 64; i++)
+            t699[i] += vl * theta[i + 64*l + 448];
     }
     double *const t701 = work + 2635;
     for (int i = 0; i < 64; i++) {
@@ -5001,11 +5275,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t702[i] = (t699[i] * t701[i]);
     }
     double *const t706 = work + 496;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t702[l] * theta[j + 6*l];
-        t706[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t706[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t702[l];
+        for (int i = 0; i < 6; i++)
+            t706[i] += vl * theta[i + 6*l];
     }
     const double s711 = (t419[2] + t706[2]);
     const double s713 = (t419[3] + t706[3]);
@@ -5019,11 +5294,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t729[i] = (t695[i] + t728[i]);
     }
     double *const t733 = work + 2763;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t729[l] * theta[j + 64*l + 448];
-        t733[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t733[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t729[l];
+        for (int i = 0; i < 64; i++)
+            t733[i] += vl * theta[i + 64*l + 448];
     }
     double *const t735 = work + 2827;
     for (int i = 0; i < 64; i++) {
@@ -5450,22 +5726,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
     t1075[1] = t970[1];
     t1075[0] = t970[0];
     double *const t1079 = work + 3723;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1075[l] * theta[j + 64*l + 448];
-        t1079[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1079[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1075[l];
+        for (int i = 0; i < 64; i++)
+            t1079[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1085 = work + 3787;
     for (int i = 0; i < 64; i++) {
         t1085[i] = ((t431[i] * t1079[i]) + (t429[i] * ((-2.0) * (t193[i] * t916[i]))));
     }
     double *const t1089 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1085[l] * theta[j + 6*l];
-        t1089[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1089[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1085[l];
+        for (int i = 0; i < 6; i++)
+            t1089[i] += vl * theta[i + 6*l];
     }
     double *const t1117 = work + 47;
     t1117[3] = (t988[4] + (t1089[4] / 6.0));
@@ -5477,22 +5755,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1118[i] = (t1075[i] + t1117[i]);
     }
     double *const t1124 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1118[l] * theta[j + 64*l + 448];
-        t1124[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1124[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1118[l];
+        for (int i = 0; i < 64; i++)
+            t1124[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1130 = work + 3723;
     for (int i = 0; i < 64; i++) {
         t1130[i] = ((t463[i] * t1124[i]) + (t461[i] * ((-2.0) * (t176[i] * t900[i]))));
     }
     double *const t1136 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1130[l] * theta[j + 6*l];
-        t1136[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1136[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1130[l];
+        for (int i = 0; i < 6; i++)
+            t1136[i] += vl * theta[i + 6*l];
     }
     double *const t1164 = work + 47;
     t1164[3] = (t998[4] + (t1136[4] / 6.0));
@@ -5504,22 +5784,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1165[i] = (t1118[i] + t1164[i]);
     }
     double *const t1171 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1165[l] * theta[j + 64*l + 448];
-        t1171[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1171[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1165[l];
+        for (int i = 0; i < 64; i++)
+            t1171[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1177 = work + 1227;
     for (int i = 0; i < 64; i++) {
         t1177[i] = ((t497[i] * t1171[i]) + (t495[i] * ((-2.0) * (t158[i] * t884[i]))));
     }
     double *const t1183 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1177[l] * theta[j + 6*l];
-        t1183[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1183[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1177[l];
+        for (int i = 0; i < 6; i++)
+            t1183[i] += vl * theta[i + 6*l];
     }
     double *const t1211 = work + 47;
     t1211[3] = (t1008[4] + (t1183[4] / 6.0));
@@ -5531,22 +5813,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1212[i] = (t1165[i] + t1211[i]);
     }
     double *const t1218 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1212[l] * theta[j + 64*l + 448];
-        t1218[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1218[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1212[l];
+        for (int i = 0; i < 64; i++)
+            t1218[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1224 = work + 1291;
     for (int i = 0; i < 64; i++) {
         t1224[i] = ((t531[i] * t1218[i]) + (t529[i] * ((-2.0) * (t140[i] * t868[i]))));
     }
     double *const t1230 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1224[l] * theta[j + 6*l];
-        t1230[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1230[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1224[l];
+        for (int i = 0; i < 6; i++)
+            t1230[i] += vl * theta[i + 6*l];
     }
     double *const t1258 = work + 47;
     t1258[3] = (t1018[4] + (t1230[4] / 6.0));
@@ -5558,22 +5842,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1259[i] = (t1212[i] + t1258[i]);
     }
     double *const t1265 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1259[l] * theta[j + 64*l + 448];
-        t1265[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1265[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1259[l];
+        for (int i = 0; i < 64; i++)
+            t1265[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1271 = work + 1419;
     for (int i = 0; i < 64; i++) {
         t1271[i] = ((t565[i] * t1265[i]) + (t563[i] * ((-2.0) * (t122[i] * t852[i]))));
     }
     double *const t1277 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1271[l] * theta[j + 6*l];
-        t1277[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1277[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1271[l];
+        for (int i = 0; i < 6; i++)
+            t1277[i] += vl * theta[i + 6*l];
     }
     double *const t1305 = work + 47;
     t1305[3] = (t1028[4] + (t1277[4] / 6.0));
@@ -5585,22 +5871,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1306[i] = (t1259[i] + t1305[i]);
     }
     double *const t1312 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1306[l] * theta[j + 64*l + 448];
-        t1312[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1312[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1306[l];
+        for (int i = 0; i < 64; i++)
+            t1312[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1318 = work + 1483;
     for (int i = 0; i < 64; i++) {
         t1318[i] = ((t599[i] * t1312[i]) + (t597[i] * ((-2.0) * (t105[i] * t836[i]))));
     }
     double *const t1324 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1318[l] * theta[j + 6*l];
-        t1324[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1324[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1318[l];
+        for (int i = 0; i < 6; i++)
+            t1324[i] += vl * theta[i + 6*l];
     }
     double *const t1352 = work + 47;
     t1352[3] = (t1038[4] + (t1324[4] / 6.0));
@@ -5612,22 +5900,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1353[i] = (t1306[i] + t1352[i]);
     }
     double *const t1359 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1353[l] * theta[j + 64*l + 448];
-        t1359[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1359[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1353[l];
+        for (int i = 0; i < 64; i++)
+            t1359[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1365 = work + 1611;
     for (int i = 0; i < 64; i++) {
         t1365[i] = ((t633[i] * t1359[i]) + (t631[i] * ((-2.0) * (t88[i] * t820[i]))));
     }
     double *const t1371 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1365[l] * theta[j + 6*l];
-        t1371[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1371[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1365[l];
+        for (int i = 0; i < 6; i++)
+            t1371[i] += vl * theta[i + 6*l];
     }
     double *const t1399 = work + 47;
     t1399[3] = (t1048[4] + (t1371[4] / 6.0));
@@ -5639,22 +5929,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1400[i] = (t1353[i] + t1399[i]);
     }
     double *const t1406 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1400[l] * theta[j + 64*l + 448];
-        t1406[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1406[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1400[l];
+        for (int i = 0; i < 64; i++)
+            t1406[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1412 = work + 1675;
     for (int i = 0; i < 64; i++) {
         t1412[i] = ((t667[i] * t1406[i]) + (t665[i] * ((-2.0) * (t71[i] * t804[i]))));
     }
     double *const t1418 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1412[l] * theta[j + 6*l];
-        t1418[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1418[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1412[l];
+        for (int i = 0; i < 6; i++)
+            t1418[i] += vl * theta[i + 6*l];
     }
     double *const t1446 = work + 47;
     t1446[3] = (t1058[4] + (t1418[4] / 6.0));
@@ -5666,22 +5958,24 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1447[i] = (t1400[i] + t1446[i]);
     }
     double *const t1453 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1447[l] * theta[j + 64*l + 448];
-        t1453[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1453[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1447[l];
+        for (int i = 0; i < 64; i++)
+            t1453[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1459 = work + 1803;
     for (int i = 0; i < 64; i++) {
         t1459[i] = ((t701[i] * t1453[i]) + (t699[i] * ((-2.0) * (t54[i] * t788[i]))));
     }
     double *const t1465 = work + 1035;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += t1459[l] * theta[j + 6*l];
-        t1465[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1465[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1459[l];
+        for (int i = 0; i < 6; i++)
+            t1465[i] += vl * theta[i + 6*l];
     }
     double *const t1493 = work + 47;
     t1493[3] = (t1068[4] + (t1465[4] / 6.0));
@@ -5693,11 +5987,12 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
         t1494[i] = (t1447[i] + t1493[i]);
     }
     double *const t1500 = work + 1099;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t1494[l] * theta[j + 64*l + 448];
-        t1500[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1500[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1494[l];
+        for (int i = 0; i < 64; i++)
+            t1500[i] += vl * theta[i + 64*l + 448];
     }
     double *const t1506 = work + 1867;
     for (int i = 0; i < 64; i++) {
@@ -5728,8 +6023,8 @@ void cartpole_mpc_score_vjp_thetay(const double *y, const double *x, const doubl
 }
 
 /* L(y, x, theta, data) */
-double cartpole_mpc_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double cartpole_mpc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     double *const t34 = work + 0;
     t34[0] = x[0];
@@ -5737,7 +6032,7 @@ double cartpole_mpc_loss(const double *y, const double *x, const double *theta,
     t34[2] = sin(x[2]);
     t34[3] = cos(x[2]);
     t34[4] = (x[3] / 6.0);
-    t34[5] = tanh(y[0]);
+    t34[5] = cartpole_mpc_vtanh(y[0]);
     double *const t35 = work + 6;
     for (int i = 0; i < 64; i++) {
         double acc = 0.0;
@@ -5747,7 +6042,7 @@ double cartpole_mpc_loss(const double *y, const double *x, const double *theta,
     }
     double *const t37 = work + 70;
     for (int i = 0; i < 64; i++) {
-        t37[i] = tanh((theta[i + 384] + t35[i]));
+        t37[i] = cartpole_mpc_vtanh((theta[i + 384] + t35[i]));
     }
     double *const t38 = work + 0;
     for (int i = 0; i < 4; i++) {
@@ -5764,10 +6059,10 @@ double cartpole_mpc_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void cartpole_mpc_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void cartpole_mpc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
-    const double s24 = tanh(y[0]);
+    const double s24 = cartpole_mpc_vtanh(y[0]);
     const double s30 = sin(x[2]);
     const double s31 = cos(x[2]);
     double *const t34 = work + 0;
@@ -5786,7 +6081,7 @@ void cartpole_mpc_loss_grad(const double *y, const double *x, const double *thet
     }
     double *const t37 = work + 70;
     for (int i = 0; i < 64; i++) {
-        t37[i] = tanh((theta[i + 384] + t35[i]));
+        t37[i] = cartpole_mpc_vtanh((theta[i + 384] + t35[i]));
     }
     double *const t38 = work + 6;
     for (int i = 0; i < 4; i++) {
@@ -5803,21 +6098,23 @@ void cartpole_mpc_loss_grad(const double *y, const double *x, const double *thet
         gtheta[i + 704] = (2.0 * t287[i]);
     }
     double *const t1541 = work + 134;
-    for (int j = 0; j < 64; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += t287[l] * theta[j + 64*l + 448];
-        t1541[j] = acc;
+    for (int i = 0; i < 64; i++)
+        t1541[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t287[l];
+        for (int i = 0; i < 64; i++)
+            t1541[i] += vl * theta[i + 64*l + 448];
     }
     for (int i = 0; i < 64; i++) {
         gtheta[i + 384] = ((1.0 - (t37[i] * t37[i])) * (2.0 * t1541[i]));
     }
     double *const t1545 = work + 14;
-    for (int j = 0; j < 6; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += gtheta[l + 384] * theta[j + 6*l];
-        t1545[j] = acc;
+    for (int i = 0; i < 6; i++)
+        t1545[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = gtheta[l + 384];
+        for (int i = 0; i < 6; i++)
+            t1545[i] += vl * theta[i + 6*l];
     }
     for (int i = 1; i < 10; i++) gy[i] = 0.0;
     gy[0] = ((1.0 - (s24 * s24)) * t1545[5]);
@@ -5839,6 +6136,2891 @@ void cartpole_mpc_loss_grad(const double *y, const double *x, const double *thet
     for (int i = 0; i < 64; i++) {
         for (int j = 0; j < 6; j++) {
             gtheta[6*i + j] = (gtheta[i + 384] * t34[j]);
+        }
+    }
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void cartpole_mpc_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    for (int i = 0; i < 5; i++) {
+        state[i] = cartpole_mpc_vexp(theta[i + 713]);
+    }
+    state[5] = cartpole_mpc_vtanh(y[0]);
+    state[6] = sin(x[2]);
+    state[7] = cos(x[2]);
+    state[8] = x[0];
+    state[9] = (x[1] / 3.0);
+    state[10] = state[6];
+    state[11] = state[7];
+    state[12] = (x[3] / 6.0);
+    state[13] = state[5];
+    double *const t35 = work + 0;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 8];
+        t35[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 14] = cartpole_mpc_vtanh((theta[i + 384] + t35[i]));
+    }
+    double *const t38 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 14];
+        t38[i] = acc;
+    }
+    double *const t40 = work + 4;
+    for (int i = 0; i < 4; i++) {
+        t40[i] = (theta[i + 704] + (x[i] + t38[i]));
+    }
+    state[78] = cartpole_mpc_vtanh(y[1]);
+    state[79] = sin(t40[2]);
+    state[80] = cos(t40[2]);
+    state[81] = t40[0];
+    state[82] = (t40[1] / 3.0);
+    state[83] = state[79];
+    state[84] = state[80];
+    state[85] = (t40[3] / 6.0);
+    state[86] = state[78];
+    double *const t52 = work + 64;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 81];
+        t52[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 87] = cartpole_mpc_vtanh((theta[i + 384] + t52[i]));
+    }
+    double *const t55 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 87];
+        t55[i] = acc;
+    }
+    double *const t57 = work + 8;
+    for (int i = 0; i < 4; i++) {
+        t57[i] = (theta[i + 704] + (t40[i] + t55[i]));
+    }
+    state[151] = cartpole_mpc_vtanh(y[2]);
+    state[152] = sin(t57[2]);
+    state[153] = cos(t57[2]);
+    state[154] = t57[0];
+    state[155] = (t57[1] / 3.0);
+    state[156] = state[152];
+    state[157] = state[153];
+    state[158] = (t57[3] / 6.0);
+    state[159] = state[151];
+    double *const t69 = work + 64;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 154];
+        t69[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 160] = cartpole_mpc_vtanh((theta[i + 384] + t69[i]));
+    }
+    double *const t72 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 160];
+        t72[i] = acc;
+    }
+    double *const t74 = work + 64;
+    for (int i = 0; i < 4; i++) {
+        t74[i] = (theta[i + 704] + (t57[i] + t72[i]));
+    }
+    state[224] = cartpole_mpc_vtanh(y[3]);
+    state[225] = sin(t74[2]);
+    state[226] = cos(t74[2]);
+    state[227] = t74[0];
+    state[228] = (t74[1] / 3.0);
+    state[229] = state[225];
+    state[230] = state[226];
+    state[231] = (t74[3] / 6.0);
+    state[232] = state[224];
+    double *const t86 = work + 128;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 227];
+        t86[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 233] = cartpole_mpc_vtanh((theta[i + 384] + t86[i]));
+    }
+    double *const t89 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 233];
+        t89[i] = acc;
+    }
+    double *const t91 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t91[i] = (theta[i + 704] + (t74[i] + t89[i]));
+    }
+    state[297] = cartpole_mpc_vtanh(y[4]);
+    state[298] = sin(t91[2]);
+    state[299] = cos(t91[2]);
+    state[300] = t91[0];
+    state[301] = (t91[1] / 3.0);
+    state[302] = state[298];
+    state[303] = state[299];
+    state[304] = (t91[3] / 6.0);
+    state[305] = state[297];
+    double *const t103 = work + 128;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 300];
+        t103[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 306] = cartpole_mpc_vtanh((theta[i + 384] + t103[i]));
+    }
+    double *const t106 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 306];
+        t106[i] = acc;
+    }
+    double *const t108 = work + 68;
+    for (int i = 0; i < 4; i++) {
+        t108[i] = (theta[i + 704] + (t91[i] + t106[i]));
+    }
+    state[370] = cartpole_mpc_vtanh(y[5]);
+    state[371] = sin(t108[2]);
+    state[372] = cos(t108[2]);
+    state[373] = t108[0];
+    state[374] = (t108[1] / 3.0);
+    state[375] = state[371];
+    state[376] = state[372];
+    state[377] = (t108[3] / 6.0);
+    state[378] = state[370];
+    double *const t120 = work + 128;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 373];
+        t120[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 379] = cartpole_mpc_vtanh((theta[i + 384] + t120[i]));
+    }
+    double *const t123 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 379];
+        t123[i] = acc;
+    }
+    double *const t125 = work + 128;
+    for (int i = 0; i < 4; i++) {
+        t125[i] = (theta[i + 704] + (t108[i] + t123[i]));
+    }
+    state[443] = cartpole_mpc_vtanh(y[6]);
+    state[444] = sin(t125[2]);
+    state[445] = cos(t125[2]);
+    state[446] = t125[0];
+    state[447] = (t125[1] / 3.0);
+    state[448] = state[444];
+    state[449] = state[445];
+    state[450] = (t125[3] / 6.0);
+    state[451] = state[443];
+    double *const t138 = work + 192;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 446];
+        t138[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 452] = cartpole_mpc_vtanh((theta[i + 384] + t138[i]));
+    }
+    double *const t141 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 452];
+        t141[i] = acc;
+    }
+    double *const t143 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        t143[i] = (theta[i + 704] + (t125[i] + t141[i]));
+    }
+    state[516] = cartpole_mpc_vtanh(y[7]);
+    state[517] = sin(t143[2]);
+    state[518] = cos(t143[2]);
+    state[519] = t143[0];
+    state[520] = (t143[1] / 3.0);
+    state[521] = state[517];
+    state[522] = state[518];
+    state[523] = (t143[3] / 6.0);
+    state[524] = state[516];
+    double *const t156 = work + 192;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 519];
+        t156[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 525] = cartpole_mpc_vtanh((theta[i + 384] + t156[i]));
+    }
+    double *const t159 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 525];
+        t159[i] = acc;
+    }
+    double *const t161 = work + 72;
+    for (int i = 0; i < 4; i++) {
+        t161[i] = (theta[i + 704] + (t143[i] + t159[i]));
+    }
+    state[589] = cartpole_mpc_vtanh(y[8]);
+    state[590] = sin(t161[2]);
+    state[591] = cos(t161[2]);
+    state[592] = t161[0];
+    state[593] = (t161[1] / 3.0);
+    state[594] = state[590];
+    state[595] = state[591];
+    state[596] = (t161[3] / 6.0);
+    state[597] = state[589];
+    double *const t174 = work + 192;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 592];
+        t174[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 598] = cartpole_mpc_vtanh((theta[i + 384] + t174[i]));
+    }
+    double *const t177 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 598];
+        t177[i] = acc;
+    }
+    double *const t179 = work + 132;
+    for (int i = 0; i < 4; i++) {
+        t179[i] = (theta[i + 704] + (t161[i] + t177[i]));
+    }
+    state[662] = cartpole_mpc_vtanh(y[9]);
+    state[663] = sin(t179[2]);
+    state[664] = cos(t179[2]);
+    state[665] = t179[0];
+    state[666] = (t179[1] / 3.0);
+    state[667] = state[663];
+    state[668] = state[664];
+    state[669] = (t179[3] / 6.0);
+    state[670] = state[662];
+    double *const t191 = work + 192;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 665];
+        t191[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 671] = cartpole_mpc_vtanh((theta[i + 384] + t191[i]));
+    }
+    double *const t194 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 671];
+        t194[i] = acc;
+    }
+    double *const t196 = work + 192;
+    for (int i = 0; i < 4; i++) {
+        t196[i] = (theta[i + 704] + (t179[i] + t194[i]));
+    }
+    state[735] = t40[0];
+    state[736] = t40[1];
+    state[737] = state[79];
+    state[738] = state[80];
+    state[739] = t40[3];
+    state[740] = t57[0];
+    state[741] = t57[1];
+    state[742] = state[152];
+    state[743] = state[153];
+    state[744] = t57[3];
+    state[745] = t74[0];
+    state[746] = t74[1];
+    state[747] = state[225];
+    state[748] = state[226];
+    state[749] = t74[3];
+    state[750] = t91[0];
+    state[751] = t91[1];
+    state[752] = state[298];
+    state[753] = state[299];
+    state[754] = t91[3];
+    state[755] = t108[0];
+    state[756] = t108[1];
+    state[757] = state[371];
+    state[758] = state[372];
+    state[759] = t108[3];
+    state[760] = t125[0];
+    state[761] = t125[1];
+    state[762] = state[444];
+    state[763] = state[445];
+    state[764] = t125[3];
+    state[765] = t143[0];
+    state[766] = t143[1];
+    state[767] = state[517];
+    state[768] = state[518];
+    state[769] = t143[3];
+    state[770] = t161[0];
+    state[771] = t161[1];
+    state[772] = state[590];
+    state[773] = state[591];
+    state[774] = t161[3];
+    state[775] = t179[0];
+    state[776] = t179[1];
+    state[777] = state[663];
+    state[778] = state[664];
+    state[779] = t179[3];
+    state[780] = sin(t196[2]);
+    state[781] = cos(t196[2]);
+    state[782] = t196[0];
+    state[783] = t196[1];
+    state[784] = state[780];
+    state[785] = state[781];
+    state[786] = t196[3];
+    for (int i = 0; i < 5; i++) {
+        state[i + 787] = ((state[i] * x[13]) * (2.0 * (state[i + 782] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 792] = ((state[i] * x[12]) * (2.0 * (state[i + 775] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 797] = ((state[i] * x[11]) * (2.0 * (state[i + 770] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 802] = ((state[i] * x[10]) * (2.0 * (state[i + 765] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 807] = ((state[i] * x[9]) * (2.0 * (state[i + 760] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 812] = ((state[i] * x[8]) * (2.0 * (state[i + 755] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 817] = ((state[i] * x[7]) * (2.0 * (state[i + 750] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 822] = ((state[i] * x[6]) * (2.0 * (state[i + 745] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 827] = ((state[i] * x[5]) * (2.0 * (state[i + 740] - theta[i + 708])));
+    }
+    for (int i = 0; i < 5; i++) {
+        state[i + 832] = ((state[i] * x[4]) * (2.0 * (state[i + 735] - theta[i + 708])));
+    }
+    state[840] = state[791];
+    state[839] = ((state[781] * state[789]) - (state[780] * state[790]));
+    state[838] = state[788];
+    state[837] = state[787];
+    for (int i = 0; i < 64; i++)
+        state[i + 841] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 837];
+        for (int i = 0; i < 64; i++)
+            state[i + 841] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 905] = (1.0 - (state[i + 671] * state[i + 671]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 969] = (state[i + 841] * state[i + 905]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 1033] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 969];
+        for (int i = 0; i < 6; i++)
+            state[i + 1033] += vl * theta[i + 6*l];
+    }
+    state[1039] = (1.0 - (state[662] * state[662]));
+    double *const t456 = work + 0;
+    t456[3] = (state[796] + (state[1037] / 6.0));
+    t456[2] = ((state[664] * (state[794] + state[1035])) - (state[663] * (state[795] + state[1036])));
+    t456[1] = (state[793] + (state[1034] / 3.0));
+    t456[0] = (state[792] + state[1033]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 1040] = (state[i + 837] + t456[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 1044] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 1040];
+        for (int i = 0; i < 64; i++)
+            state[i + 1044] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1108] = (1.0 - (state[i + 598] * state[i + 598]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1172] = (state[i + 1044] * state[i + 1108]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 1236] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 1172];
+        for (int i = 0; i < 6; i++)
+            state[i + 1236] += vl * theta[i + 6*l];
+    }
+    state[1242] = (1.0 - (state[589] * state[589]));
+    double *const t490 = work + 0;
+    t490[3] = (state[801] + (state[1240] / 6.0));
+    t490[2] = ((state[591] * (state[799] + state[1238])) - (state[590] * (state[800] + state[1239])));
+    t490[1] = (state[798] + (state[1237] / 3.0));
+    t490[0] = (state[797] + state[1236]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 1243] = (state[i + 1040] + t490[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 1247] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 1243];
+        for (int i = 0; i < 64; i++)
+            state[i + 1247] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1311] = (1.0 - (state[i + 525] * state[i + 525]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1375] = (state[i + 1247] * state[i + 1311]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 1439] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 1375];
+        for (int i = 0; i < 6; i++)
+            state[i + 1439] += vl * theta[i + 6*l];
+    }
+    state[1445] = (1.0 - (state[516] * state[516]));
+    double *const t524 = work + 0;
+    t524[3] = (state[806] + (state[1443] / 6.0));
+    t524[2] = ((state[518] * (state[804] + state[1441])) - (state[517] * (state[805] + state[1442])));
+    t524[1] = (state[803] + (state[1440] / 3.0));
+    t524[0] = (state[802] + state[1439]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 1446] = (state[i + 1243] + t524[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 1450] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 1446];
+        for (int i = 0; i < 64; i++)
+            state[i + 1450] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1514] = (1.0 - (state[i + 452] * state[i + 452]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1578] = (state[i + 1450] * state[i + 1514]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 1642] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 1578];
+        for (int i = 0; i < 6; i++)
+            state[i + 1642] += vl * theta[i + 6*l];
+    }
+    state[1648] = (1.0 - (state[443] * state[443]));
+    double *const t558 = work + 0;
+    t558[3] = (state[811] + (state[1646] / 6.0));
+    t558[2] = ((state[445] * (state[809] + state[1644])) - (state[444] * (state[810] + state[1645])));
+    t558[1] = (state[808] + (state[1643] / 3.0));
+    t558[0] = (state[807] + state[1642]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 1649] = (state[i + 1446] + t558[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 1653] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 1649];
+        for (int i = 0; i < 64; i++)
+            state[i + 1653] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1717] = (1.0 - (state[i + 379] * state[i + 379]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1781] = (state[i + 1653] * state[i + 1717]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 1845] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 1781];
+        for (int i = 0; i < 6; i++)
+            state[i + 1845] += vl * theta[i + 6*l];
+    }
+    state[1851] = (1.0 - (state[370] * state[370]));
+    double *const t592 = work + 0;
+    t592[3] = (state[816] + (state[1849] / 6.0));
+    t592[2] = ((state[372] * (state[814] + state[1847])) - (state[371] * (state[815] + state[1848])));
+    t592[1] = (state[813] + (state[1846] / 3.0));
+    t592[0] = (state[812] + state[1845]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 1852] = (state[i + 1649] + t592[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 1856] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 1852];
+        for (int i = 0; i < 64; i++)
+            state[i + 1856] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1920] = (1.0 - (state[i + 306] * state[i + 306]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 1984] = (state[i + 1856] * state[i + 1920]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 2048] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 1984];
+        for (int i = 0; i < 6; i++)
+            state[i + 2048] += vl * theta[i + 6*l];
+    }
+    state[2054] = (1.0 - (state[297] * state[297]));
+    double *const t626 = work + 0;
+    t626[3] = (state[821] + (state[2052] / 6.0));
+    t626[2] = ((state[299] * (state[819] + state[2050])) - (state[298] * (state[820] + state[2051])));
+    t626[1] = (state[818] + (state[2049] / 3.0));
+    t626[0] = (state[817] + state[2048]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 2055] = (state[i + 1852] + t626[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 2059] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 2055];
+        for (int i = 0; i < 64; i++)
+            state[i + 2059] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 2123] = (1.0 - (state[i + 233] * state[i + 233]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 2187] = (state[i + 2059] * state[i + 2123]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 2251] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 2187];
+        for (int i = 0; i < 6; i++)
+            state[i + 2251] += vl * theta[i + 6*l];
+    }
+    state[2257] = (1.0 - (state[224] * state[224]));
+    double *const t660 = work + 0;
+    t660[3] = (state[826] + (state[2255] / 6.0));
+    t660[2] = ((state[226] * (state[824] + state[2253])) - (state[225] * (state[825] + state[2254])));
+    t660[1] = (state[823] + (state[2252] / 3.0));
+    t660[0] = (state[822] + state[2251]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 2258] = (state[i + 2055] + t660[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 2262] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 2258];
+        for (int i = 0; i < 64; i++)
+            state[i + 2262] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 2326] = (1.0 - (state[i + 160] * state[i + 160]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 2390] = (state[i + 2262] * state[i + 2326]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 2454] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 2390];
+        for (int i = 0; i < 6; i++)
+            state[i + 2454] += vl * theta[i + 6*l];
+    }
+    state[2460] = (1.0 - (state[151] * state[151]));
+    double *const t694 = work + 0;
+    t694[3] = (state[831] + (state[2458] / 6.0));
+    t694[2] = ((state[153] * (state[829] + state[2456])) - (state[152] * (state[830] + state[2457])));
+    t694[1] = (state[828] + (state[2455] / 3.0));
+    t694[0] = (state[827] + state[2454]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 2461] = (state[i + 2258] + t694[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 2465] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 2461];
+        for (int i = 0; i < 64; i++)
+            state[i + 2465] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 2529] = (1.0 - (state[i + 87] * state[i + 87]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 2593] = (state[i + 2465] * state[i + 2529]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 2657] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 2593];
+        for (int i = 0; i < 6; i++)
+            state[i + 2657] += vl * theta[i + 6*l];
+    }
+    state[2663] = (1.0 - (state[78] * state[78]));
+    double *const t728 = work + 0;
+    t728[3] = (state[836] + (state[2661] / 6.0));
+    t728[2] = ((state[80] * (state[834] + state[2659])) - (state[79] * (state[835] + state[2660])));
+    t728[1] = (state[833] + (state[2658] / 3.0));
+    t728[0] = (state[832] + state[2657]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 2664] = (state[i + 2461] + t728[i]);
+    }
+    for (int i = 0; i < 64; i++)
+        state[i + 2668] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = state[l + 2664];
+        for (int i = 0; i < 64; i++)
+            state[i + 2668] += vl * theta[i + 64*l + 448];
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 2732] = (1.0 - (state[i + 14] * state[i + 14]));
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 2796] = (state[i + 2668] * state[i + 2732]);
+    }
+    for (int i = 0; i < 6; i++)
+        state[i + 2860] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = state[l + 2796];
+        for (int i = 0; i < 6; i++)
+            state[i + 2860] += vl * theta[i + 6*l];
+    }
+    state[2866] = (1.0 - (state[5] * state[5]));
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void cartpole_mpc_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
+{
+    (void)y;
+    const double s769 = (state[2866] * v[0]);
+    double *const t770 = work + 0;
+    for (int i = 0; i < 5; i++) t770[i] = 0.0;
+    t770[5] = s769;
+    double *const t771 = work + 6;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t770[l];
+        t771[i] = acc;
+    }
+    double *const t773 = work + 70;
+    for (int i = 0; i < 64; i++) {
+        t773[i] = (state[i + 2732] * t771[i]);
+    }
+    double *const t774 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t773[l];
+        t774[i] = acc;
+    }
+    const double s776 = (state[2663] * v[1]);
+    const double s781 = (state[80] * t774[2]);
+    const double s782 = (state[79] * t774[2]);
+    const double s783 = (-s782);
+    double *const t786 = work + 6;
+    t786[0] = t774[0];
+    t786[1] = (t774[1] / 3.0);
+    t786[2] = s781;
+    t786[3] = s783;
+    t786[4] = (t774[3] / 6.0);
+    t786[5] = s776;
+    double *const t787 = work + 134;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t786[l];
+        t787[i] = acc;
+    }
+    double *const t788 = work + 198;
+    for (int i = 0; i < 64; i++) {
+        t788[i] = (state[i + 2529] * t787[i]);
+    }
+    double *const t789 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t788[l];
+        t789[i] = acc;
+    }
+    double *const t790 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t790[i] = (t774[i] + t789[i]);
+    }
+    const double s792 = (state[2460] * v[2]);
+    const double s797 = (state[153] * t790[2]);
+    const double s798 = (state[152] * t790[2]);
+    const double s799 = (-s798);
+    double *const t802 = work + 134;
+    t802[0] = t790[0];
+    t802[1] = (t790[1] / 3.0);
+    t802[2] = s797;
+    t802[3] = s799;
+    t802[4] = (t790[3] / 6.0);
+    t802[5] = s792;
+    double *const t803 = work + 262;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t802[l];
+        t803[i] = acc;
+    }
+    double *const t804 = work + 326;
+    for (int i = 0; i < 64; i++) {
+        t804[i] = (state[i + 2326] * t803[i]);
+    }
+    double *const t805 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t804[l];
+        t805[i] = acc;
+    }
+    double *const t806 = work + 134;
+    for (int i = 0; i < 4; i++) {
+        t806[i] = (t790[i] + t805[i]);
+    }
+    const double s808 = (state[2257] * v[3]);
+    const double s813 = (state[226] * t806[2]);
+    const double s814 = (state[225] * t806[2]);
+    const double s815 = (-s814);
+    double *const t818 = work + 16;
+    t818[0] = t806[0];
+    t818[1] = (t806[1] / 3.0);
+    t818[2] = s813;
+    t818[3] = s815;
+    t818[4] = (t806[3] / 6.0);
+    t818[5] = s808;
+    double *const t819 = work + 262;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t818[l];
+        t819[i] = acc;
+    }
+    double *const t820 = work + 390;
+    for (int i = 0; i < 64; i++) {
+        t820[i] = (state[i + 2123] * t819[i]);
+    }
+    double *const t821 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t820[l];
+        t821[i] = acc;
+    }
+    double *const t822 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        t822[i] = (t806[i] + t821[i]);
+    }
+    const double s824 = (state[2054] * v[4]);
+    const double s829 = (state[299] * t822[2]);
+    const double s830 = (state[298] * t822[2]);
+    const double s831 = (-s830);
+    double *const t834 = work + 140;
+    t834[0] = t822[0];
+    t834[1] = (t822[1] / 3.0);
+    t834[2] = s829;
+    t834[3] = s831;
+    t834[4] = (t822[3] / 6.0);
+    t834[5] = s824;
+    double *const t835 = work + 262;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t834[l];
+        t835[i] = acc;
+    }
+    double *const t836 = work + 454;
+    for (int i = 0; i < 64; i++) {
+        t836[i] = (state[i + 1920] * t835[i]);
+    }
+    double *const t837 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t836[l];
+        t837[i] = acc;
+    }
+    double *const t838 = work + 140;
+    for (int i = 0; i < 4; i++) {
+        t838[i] = (t822[i] + t837[i]);
+    }
+    const double s840 = (state[1851] * v[5]);
+    const double s845 = (state[372] * t838[2]);
+    const double s846 = (state[371] * t838[2]);
+    const double s847 = (-s846);
+    double *const t850 = work + 262;
+    t850[0] = t838[0];
+    t850[1] = (t838[1] / 3.0);
+    t850[2] = s845;
+    t850[3] = s847;
+    t850[4] = (t838[3] / 6.0);
+    t850[5] = s840;
+    double *const t851 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t850[l];
+        t851[i] = acc;
+    }
+    double *const t852 = work + 582;
+    for (int i = 0; i < 64; i++) {
+        t852[i] = (state[i + 1717] * t851[i]);
+    }
+    double *const t853 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t852[l];
+        t853[i] = acc;
+    }
+    double *const t854 = work + 262;
+    for (int i = 0; i < 4; i++) {
+        t854[i] = (t838[i] + t853[i]);
+    }
+    const double s856 = (state[1648] * v[6]);
+    const double s861 = (state[445] * t854[2]);
+    const double s862 = (state[444] * t854[2]);
+    const double s863 = (-s862);
+    double *const t866 = work + 22;
+    t866[0] = t854[0];
+    t866[1] = (t854[1] / 3.0);
+    t866[2] = s861;
+    t866[3] = s863;
+    t866[4] = (t854[3] / 6.0);
+    t866[5] = s856;
+    double *const t867 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t866[l];
+        t867[i] = acc;
+    }
+    double *const t868 = work + 646;
+    for (int i = 0; i < 64; i++) {
+        t868[i] = (state[i + 1514] * t867[i]);
+    }
+    double *const t869 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t868[l];
+        t869[i] = acc;
+    }
+    double *const t870 = work + 22;
+    for (int i = 0; i < 4; i++) {
+        t870[i] = (t854[i] + t869[i]);
+    }
+    const double s872 = (state[1445] * v[7]);
+    const double s877 = (state[518] * t870[2]);
+    const double s878 = (state[517] * t870[2]);
+    const double s879 = (-s878);
+    double *const t882 = work + 146;
+    t882[0] = t870[0];
+    t882[1] = (t870[1] / 3.0);
+    t882[2] = s877;
+    t882[3] = s879;
+    t882[4] = (t870[3] / 6.0);
+    t882[5] = s872;
+    double *const t883 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t882[l];
+        t883[i] = acc;
+    }
+    double *const t884 = work + 710;
+    for (int i = 0; i < 64; i++) {
+        t884[i] = (state[i + 1311] * t883[i]);
+    }
+    double *const t885 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t884[l];
+        t885[i] = acc;
+    }
+    double *const t886 = work + 146;
+    for (int i = 0; i < 4; i++) {
+        t886[i] = (t870[i] + t885[i]);
+    }
+    const double s888 = (state[1242] * v[8]);
+    const double s893 = (state[591] * t886[2]);
+    const double s894 = (state[590] * t886[2]);
+    const double s895 = (-s894);
+    double *const t898 = work + 268;
+    t898[0] = t886[0];
+    t898[1] = (t886[1] / 3.0);
+    t898[2] = s893;
+    t898[3] = s895;
+    t898[4] = (t886[3] / 6.0);
+    t898[5] = s888;
+    double *const t899 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t898[l];
+        t899[i] = acc;
+    }
+    double *const t900 = work + 774;
+    for (int i = 0; i < 64; i++) {
+        t900[i] = (state[i + 1108] * t899[i]);
+    }
+    double *const t901 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t900[l];
+        t901[i] = acc;
+    }
+    double *const t902 = work + 268;
+    for (int i = 0; i < 4; i++) {
+        t902[i] = (t886[i] + t901[i]);
+    }
+    const double s904 = (state[1039] * v[9]);
+    const double s909 = (state[664] * t902[2]);
+    const double s910 = (state[663] * t902[2]);
+    const double s911 = (-s910);
+    double *const t914 = work + 518;
+    t914[0] = t902[0];
+    t914[1] = (t902[1] / 3.0);
+    t914[2] = s909;
+    t914[3] = s911;
+    t914[4] = (t902[3] / 6.0);
+    t914[5] = s904;
+    double *const t915 = work + 838;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t914[l];
+        t915[i] = acc;
+    }
+    double *const t916 = work + 902;
+    for (int i = 0; i < 64; i++) {
+        t916[i] = (state[i + 905] * t915[i]);
+    }
+    double *const t917 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t916[l];
+        t917[i] = acc;
+    }
+    double *const t918 = work + 518;
+    for (int i = 0; i < 4; i++) {
+        t918[i] = (t902[i] + t917[i]);
+    }
+    double *const t919 = work + 28;
+    t919[0] = t774[0];
+    t919[1] = t774[1];
+    t919[2] = s781;
+    t919[3] = s783;
+    t919[4] = t774[3];
+    double *const t924 = work + 152;
+    t924[0] = t790[0];
+    t924[1] = t790[1];
+    t924[2] = s797;
+    t924[3] = s799;
+    t924[4] = t790[3];
+    double *const t928 = work + 274;
+    t928[0] = t806[0];
+    t928[1] = t806[1];
+    t928[2] = s813;
+    t928[3] = s815;
+    t928[4] = t806[3];
+    double *const t932 = work + 524;
+    t932[0] = t822[0];
+    t932[1] = t822[1];
+    t932[2] = s829;
+    t932[3] = s831;
+    t932[4] = t822[3];
+    double *const t936 = work + 838;
+    t936[0] = t838[0];
+    t936[1] = t838[1];
+    t936[2] = s845;
+    t936[3] = s847;
+    t936[4] = t838[3];
+    double *const t940 = work + 33;
+    t940[0] = t854[0];
+    t940[1] = t854[1];
+    t940[2] = s861;
+    t940[3] = s863;
+    t940[4] = t854[3];
+    double *const t944 = work + 157;
+    t944[0] = t870[0];
+    t944[1] = t870[1];
+    t944[2] = s877;
+    t944[3] = s879;
+    t944[4] = t870[3];
+    double *const t948 = work + 279;
+    t948[0] = t886[0];
+    t948[1] = t886[1];
+    t948[2] = s893;
+    t948[3] = s895;
+    t948[4] = t886[3];
+    double *const t952 = work + 529;
+    t952[0] = t902[0];
+    t952[1] = t902[1];
+    t952[2] = s909;
+    t952[3] = s911;
+    t952[4] = t902[3];
+    const double s959 = (state[781] * t918[2]);
+    const double s960 = (state[780] * t918[2]);
+    double *const t963 = work + 843;
+    t963[0] = t918[0];
+    t963[1] = t918[1];
+    t963[2] = s959;
+    t963[3] = (-s960);
+    t963[4] = t918[3];
+    double *const t970 = work + 38;
+    for (int i = 0; i < 5; i++) {
+        t970[i] = ((state[i] * x[13]) * (2.0 * t963[i]));
+    }
+    double *const t988 = work + 843;
+    for (int i = 0; i < 5; i++) {
+        t988[i] = ((state[i] * x[12]) * (2.0 * t952[i]));
+    }
+    double *const t998 = work + 529;
+    for (int i = 0; i < 5; i++) {
+        t998[i] = ((state[i] * x[11]) * (2.0 * t948[i]));
+    }
+    double *const t1008 = work + 279;
+    for (int i = 0; i < 5; i++) {
+        t1008[i] = ((state[i] * x[10]) * (2.0 * t944[i]));
+    }
+    double *const t1018 = work + 157;
+    for (int i = 0; i < 5; i++) {
+        t1018[i] = ((state[i] * x[9]) * (2.0 * t940[i]));
+    }
+    double *const t1028 = work + 33;
+    for (int i = 0; i < 5; i++) {
+        t1028[i] = ((state[i] * x[8]) * (2.0 * t936[i]));
+    }
+    double *const t1038 = work + 838;
+    for (int i = 0; i < 5; i++) {
+        t1038[i] = ((state[i] * x[7]) * (2.0 * t932[i]));
+    }
+    double *const t1048 = work + 524;
+    for (int i = 0; i < 5; i++) {
+        t1048[i] = ((state[i] * x[6]) * (2.0 * t928[i]));
+    }
+    double *const t1058 = work + 274;
+    for (int i = 0; i < 5; i++) {
+        t1058[i] = ((state[i] * x[5]) * (2.0 * t924[i]));
+    }
+    double *const t1068 = work + 152;
+    for (int i = 0; i < 5; i++) {
+        t1068[i] = ((state[i] * x[4]) * (2.0 * t919[i]));
+    }
+    double *const t1075 = work + 0;
+    t1075[3] = t970[4];
+    t1075[2] = (((state[781] * t970[2]) - (state[789] * s960)) - ((state[790] * s959) + (state[780] * t970[3])));
+    t1075[1] = t970[1];
+    t1075[0] = t970[0];
+    double *const t1079 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1079[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1075[l];
+        for (int i = 0; i < 64; i++)
+            t1079[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1085 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1085[i] = ((state[i + 905] * t1079[i]) + (state[i + 841] * ((-2.0) * (state[i + 671] * t916[i]))));
+    }
+    double *const t1089 = work + 902;
+    for (int i = 0; i < 6; i++)
+        t1089[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1085[l];
+        for (int i = 0; i < 6; i++)
+            t1089[i] += vl * theta[i + 6*l];
+    }
+    double *const t1117 = work + 6;
+    t1117[3] = (t988[4] + (t1089[4] / 6.0));
+    t1117[2] = (((state[664] * (t988[2] + t1089[2])) - ((state[794] + state[1035]) * s910)) - (((state[795] + state[1036]) * s909) + (state[663] * (t988[3] + t1089[3]))));
+    t1117[1] = (t988[1] + (t1089[1] / 3.0));
+    t1117[0] = (t988[0] + t1089[0]);
+    double *const t1118 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1118[i] = (t1075[i] + t1117[i]);
+    }
+    double *const t1124 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1124[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1118[l];
+        for (int i = 0; i < 64; i++)
+            t1124[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1130 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1130[i] = ((state[i + 1108] * t1124[i]) + (state[i + 1044] * ((-2.0) * (state[i + 598] * t900[i]))));
+    }
+    double *const t1136 = work + 774;
+    for (int i = 0; i < 6; i++)
+        t1136[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1130[l];
+        for (int i = 0; i < 6; i++)
+            t1136[i] += vl * theta[i + 6*l];
+    }
+    double *const t1164 = work + 0;
+    t1164[3] = (t998[4] + (t1136[4] / 6.0));
+    t1164[2] = (((state[591] * (t998[2] + t1136[2])) - ((state[799] + state[1238]) * s894)) - (((state[800] + state[1239]) * s893) + (state[590] * (t998[3] + t1136[3]))));
+    t1164[1] = (t998[1] + (t1136[1] / 3.0));
+    t1164[0] = (t998[0] + t1136[0]);
+    double *const t1165 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        t1165[i] = (t1118[i] + t1164[i]);
+    }
+    double *const t1171 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1171[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1165[l];
+        for (int i = 0; i < 64; i++)
+            t1171[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1177 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1177[i] = ((state[i + 1311] * t1171[i]) + (state[i + 1247] * ((-2.0) * (state[i + 525] * t884[i]))));
+    }
+    double *const t1183 = work + 710;
+    for (int i = 0; i < 6; i++)
+        t1183[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1177[l];
+        for (int i = 0; i < 6; i++)
+            t1183[i] += vl * theta[i + 6*l];
+    }
+    double *const t1211 = work + 0;
+    t1211[3] = (t1008[4] + (t1183[4] / 6.0));
+    t1211[2] = (((state[518] * (t1008[2] + t1183[2])) - ((state[804] + state[1441]) * s878)) - (((state[805] + state[1442]) * s877) + (state[517] * (t1008[3] + t1183[3]))));
+    t1211[1] = (t1008[1] + (t1183[1] / 3.0));
+    t1211[0] = (t1008[0] + t1183[0]);
+    double *const t1212 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1212[i] = (t1165[i] + t1211[i]);
+    }
+    double *const t1218 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1218[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1212[l];
+        for (int i = 0; i < 64; i++)
+            t1218[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1224 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1224[i] = ((state[i + 1514] * t1218[i]) + (state[i + 1450] * ((-2.0) * (state[i + 452] * t868[i]))));
+    }
+    double *const t1230 = work + 646;
+    for (int i = 0; i < 6; i++)
+        t1230[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1224[l];
+        for (int i = 0; i < 6; i++)
+            t1230[i] += vl * theta[i + 6*l];
+    }
+    double *const t1258 = work + 0;
+    t1258[3] = (t1018[4] + (t1230[4] / 6.0));
+    t1258[2] = (((state[445] * (t1018[2] + t1230[2])) - ((state[809] + state[1644]) * s862)) - (((state[810] + state[1645]) * s861) + (state[444] * (t1018[3] + t1230[3]))));
+    t1258[1] = (t1018[1] + (t1230[1] / 3.0));
+    t1258[0] = (t1018[0] + t1230[0]);
+    double *const t1259 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        t1259[i] = (t1212[i] + t1258[i]);
+    }
+    double *const t1265 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1265[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1259[l];
+        for (int i = 0; i < 64; i++)
+            t1265[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1271 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1271[i] = ((state[i + 1717] * t1265[i]) + (state[i + 1653] * ((-2.0) * (state[i + 379] * t852[i]))));
+    }
+    double *const t1277 = work + 582;
+    for (int i = 0; i < 6; i++)
+        t1277[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1271[l];
+        for (int i = 0; i < 6; i++)
+            t1277[i] += vl * theta[i + 6*l];
+    }
+    double *const t1305 = work + 0;
+    t1305[3] = (t1028[4] + (t1277[4] / 6.0));
+    t1305[2] = (((state[372] * (t1028[2] + t1277[2])) - ((state[814] + state[1847]) * s846)) - (((state[815] + state[1848]) * s845) + (state[371] * (t1028[3] + t1277[3]))));
+    t1305[1] = (t1028[1] + (t1277[1] / 3.0));
+    t1305[0] = (t1028[0] + t1277[0]);
+    double *const t1306 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1306[i] = (t1259[i] + t1305[i]);
+    }
+    double *const t1312 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1312[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1306[l];
+        for (int i = 0; i < 64; i++)
+            t1312[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1318 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1318[i] = ((state[i + 1920] * t1312[i]) + (state[i + 1856] * ((-2.0) * (state[i + 306] * t836[i]))));
+    }
+    double *const t1324 = work + 454;
+    for (int i = 0; i < 6; i++)
+        t1324[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1318[l];
+        for (int i = 0; i < 6; i++)
+            t1324[i] += vl * theta[i + 6*l];
+    }
+    double *const t1352 = work + 0;
+    t1352[3] = (t1038[4] + (t1324[4] / 6.0));
+    t1352[2] = (((state[299] * (t1038[2] + t1324[2])) - ((state[819] + state[2050]) * s830)) - (((state[820] + state[2051]) * s829) + (state[298] * (t1038[3] + t1324[3]))));
+    t1352[1] = (t1038[1] + (t1324[1] / 3.0));
+    t1352[0] = (t1038[0] + t1324[0]);
+    double *const t1353 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        t1353[i] = (t1306[i] + t1352[i]);
+    }
+    double *const t1359 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1359[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1353[l];
+        for (int i = 0; i < 64; i++)
+            t1359[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1365 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1365[i] = ((state[i + 2123] * t1359[i]) + (state[i + 2059] * ((-2.0) * (state[i + 233] * t820[i]))));
+    }
+    double *const t1371 = work + 390;
+    for (int i = 0; i < 6; i++)
+        t1371[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1365[l];
+        for (int i = 0; i < 6; i++)
+            t1371[i] += vl * theta[i + 6*l];
+    }
+    double *const t1399 = work + 0;
+    t1399[3] = (t1048[4] + (t1371[4] / 6.0));
+    t1399[2] = (((state[226] * (t1048[2] + t1371[2])) - ((state[824] + state[2253]) * s814)) - (((state[825] + state[2254]) * s813) + (state[225] * (t1048[3] + t1371[3]))));
+    t1399[1] = (t1048[1] + (t1371[1] / 3.0));
+    t1399[0] = (t1048[0] + t1371[0]);
+    double *const t1400 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1400[i] = (t1353[i] + t1399[i]);
+    }
+    double *const t1406 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1406[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1400[l];
+        for (int i = 0; i < 64; i++)
+            t1406[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1412 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1412[i] = ((state[i + 2326] * t1406[i]) + (state[i + 2262] * ((-2.0) * (state[i + 160] * t804[i]))));
+    }
+    double *const t1418 = work + 326;
+    for (int i = 0; i < 6; i++)
+        t1418[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1412[l];
+        for (int i = 0; i < 6; i++)
+            t1418[i] += vl * theta[i + 6*l];
+    }
+    double *const t1446 = work + 0;
+    t1446[3] = (t1058[4] + (t1418[4] / 6.0));
+    t1446[2] = (((state[153] * (t1058[2] + t1418[2])) - ((state[829] + state[2456]) * s798)) - (((state[830] + state[2457]) * s797) + (state[152] * (t1058[3] + t1418[3]))));
+    t1446[1] = (t1058[1] + (t1418[1] / 3.0));
+    t1446[0] = (t1058[0] + t1418[0]);
+    double *const t1447 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        t1447[i] = (t1400[i] + t1446[i]);
+    }
+    double *const t1453 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1453[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1447[l];
+        for (int i = 0; i < 64; i++)
+            t1453[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1459 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1459[i] = ((state[i + 2529] * t1453[i]) + (state[i + 2465] * ((-2.0) * (state[i + 87] * t788[i]))));
+    }
+    double *const t1465 = work + 198;
+    for (int i = 0; i < 6; i++)
+        t1465[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1459[l];
+        for (int i = 0; i < 6; i++)
+            t1465[i] += vl * theta[i + 6*l];
+    }
+    double *const t1493 = work + 0;
+    t1493[3] = (t1068[4] + (t1465[4] / 6.0));
+    t1493[2] = (((state[80] * (t1068[2] + t1465[2])) - ((state[834] + state[2659]) * s782)) - (((state[835] + state[2660]) * s781) + (state[79] * (t1068[3] + t1465[3]))));
+    t1493[1] = (t1068[1] + (t1465[1] / 3.0));
+    t1493[0] = (t1068[0] + t1465[0]);
+    double *const t1494 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1494[i] = (t1447[i] + t1493[i]);
+    }
+    double *const t1500 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1500[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1494[l];
+        for (int i = 0; i < 64; i++)
+            t1500[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1506 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1506[i] = ((state[i + 2732] * t1500[i]) + (state[i + 2668] * ((-2.0) * (state[i + 14] * t773[i]))));
+    }
+    double *const t1512 = work + 70;
+    for (int i = 0; i < 6; i++)
+        t1512[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1506[l];
+        for (int i = 0; i < 6; i++)
+            t1512[i] += vl * theta[i + 6*l];
+    }
+    double *const t1531 = work + 162;
+    t1531[9] = ((state[1039] * t1089[5]) + (state[1038] * ((-2.0) * (state[662] * s904))));
+    t1531[8] = ((state[1242] * t1136[5]) + (state[1241] * ((-2.0) * (state[589] * s888))));
+    t1531[7] = ((state[1445] * t1183[5]) + (state[1444] * ((-2.0) * (state[516] * s872))));
+    t1531[6] = ((state[1648] * t1230[5]) + (state[1647] * ((-2.0) * (state[443] * s856))));
+    t1531[5] = ((state[1851] * t1277[5]) + (state[1850] * ((-2.0) * (state[370] * s840))));
+    t1531[4] = ((state[2054] * t1324[5]) + (state[2053] * ((-2.0) * (state[297] * s824))));
+    t1531[3] = ((state[2257] * t1371[5]) + (state[2256] * ((-2.0) * (state[224] * s808))));
+    t1531[2] = ((state[2460] * t1418[5]) + (state[2459] * ((-2.0) * (state[151] * s792))));
+    t1531[1] = ((state[2663] * t1465[5]) + (state[2662] * ((-2.0) * (state[78] * s776))));
+    t1531[0] = ((state[2866] * t1512[5]) + (state[2865] * ((-2.0) * (state[5] * s769))));
+    for (int i = 0; i < 10; i++) {
+        hv[i] = ((0.02 * v[i]) + t1531[i]);
+    }
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void cartpole_mpc_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
+{
+    (void)y;
+    double *const t770 = work + 0;
+    for (int i = 0; i < 5; i++) t770[i] = 0.0;
+    t770[5] = ((1.0 - (state[5] * state[5])) * w[0]);
+    double *const t771 = work + 6;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t770[l];
+        t771[i] = acc;
+    }
+    double *const t773 = work + 70;
+    for (int i = 0; i < 64; i++) {
+        t773[i] = (state[i + 2732] * t771[i]);
+    }
+    double *const t774 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t773[l];
+        t774[i] = acc;
+    }
+    const double s781 = (state[80] * t774[2]);
+    const double s782 = (state[79] * t774[2]);
+    const double s783 = (-s782);
+    double *const t786 = work + 6;
+    t786[0] = t774[0];
+    t786[1] = (t774[1] / 3.0);
+    t786[2] = s781;
+    t786[3] = s783;
+    t786[4] = (t774[3] / 6.0);
+    t786[5] = ((1.0 - (state[78] * state[78])) * w[1]);
+    double *const t787 = work + 134;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t786[l];
+        t787[i] = acc;
+    }
+    double *const t788 = work + 198;
+    for (int i = 0; i < 64; i++) {
+        t788[i] = (state[i + 2529] * t787[i]);
+    }
+    double *const t789 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t788[l];
+        t789[i] = acc;
+    }
+    double *const t790 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t790[i] = (t774[i] + t789[i]);
+    }
+    const double s797 = (state[153] * t790[2]);
+    const double s798 = (state[152] * t790[2]);
+    const double s799 = (-s798);
+    double *const t802 = work + 134;
+    t802[0] = t790[0];
+    t802[1] = (t790[1] / 3.0);
+    t802[2] = s797;
+    t802[3] = s799;
+    t802[4] = (t790[3] / 6.0);
+    t802[5] = ((1.0 - (state[151] * state[151])) * w[2]);
+    double *const t803 = work + 262;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t802[l];
+        t803[i] = acc;
+    }
+    double *const t804 = work + 326;
+    for (int i = 0; i < 64; i++) {
+        t804[i] = (state[i + 2326] * t803[i]);
+    }
+    double *const t805 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t804[l];
+        t805[i] = acc;
+    }
+    double *const t806 = work + 134;
+    for (int i = 0; i < 4; i++) {
+        t806[i] = (t790[i] + t805[i]);
+    }
+    const double s813 = (state[226] * t806[2]);
+    const double s814 = (state[225] * t806[2]);
+    const double s815 = (-s814);
+    double *const t818 = work + 16;
+    t818[0] = t806[0];
+    t818[1] = (t806[1] / 3.0);
+    t818[2] = s813;
+    t818[3] = s815;
+    t818[4] = (t806[3] / 6.0);
+    t818[5] = ((1.0 - (state[224] * state[224])) * w[3]);
+    double *const t819 = work + 262;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t818[l];
+        t819[i] = acc;
+    }
+    double *const t820 = work + 390;
+    for (int i = 0; i < 64; i++) {
+        t820[i] = (state[i + 2123] * t819[i]);
+    }
+    double *const t821 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t820[l];
+        t821[i] = acc;
+    }
+    double *const t822 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        t822[i] = (t806[i] + t821[i]);
+    }
+    const double s829 = (state[299] * t822[2]);
+    const double s830 = (state[298] * t822[2]);
+    const double s831 = (-s830);
+    double *const t834 = work + 140;
+    t834[0] = t822[0];
+    t834[1] = (t822[1] / 3.0);
+    t834[2] = s829;
+    t834[3] = s831;
+    t834[4] = (t822[3] / 6.0);
+    t834[5] = ((1.0 - (state[297] * state[297])) * w[4]);
+    double *const t835 = work + 262;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t834[l];
+        t835[i] = acc;
+    }
+    double *const t836 = work + 454;
+    for (int i = 0; i < 64; i++) {
+        t836[i] = (state[i + 1920] * t835[i]);
+    }
+    double *const t837 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t836[l];
+        t837[i] = acc;
+    }
+    double *const t838 = work + 140;
+    for (int i = 0; i < 4; i++) {
+        t838[i] = (t822[i] + t837[i]);
+    }
+    const double s845 = (state[372] * t838[2]);
+    const double s846 = (state[371] * t838[2]);
+    const double s847 = (-s846);
+    double *const t850 = work + 262;
+    t850[0] = t838[0];
+    t850[1] = (t838[1] / 3.0);
+    t850[2] = s845;
+    t850[3] = s847;
+    t850[4] = (t838[3] / 6.0);
+    t850[5] = ((1.0 - (state[370] * state[370])) * w[5]);
+    double *const t851 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t850[l];
+        t851[i] = acc;
+    }
+    double *const t852 = work + 582;
+    for (int i = 0; i < 64; i++) {
+        t852[i] = (state[i + 1717] * t851[i]);
+    }
+    double *const t853 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t852[l];
+        t853[i] = acc;
+    }
+    double *const t854 = work + 262;
+    for (int i = 0; i < 4; i++) {
+        t854[i] = (t838[i] + t853[i]);
+    }
+    const double s861 = (state[445] * t854[2]);
+    const double s862 = (state[444] * t854[2]);
+    const double s863 = (-s862);
+    double *const t866 = work + 22;
+    t866[0] = t854[0];
+    t866[1] = (t854[1] / 3.0);
+    t866[2] = s861;
+    t866[3] = s863;
+    t866[4] = (t854[3] / 6.0);
+    t866[5] = ((1.0 - (state[443] * state[443])) * w[6]);
+    double *const t867 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t866[l];
+        t867[i] = acc;
+    }
+    double *const t868 = work + 646;
+    for (int i = 0; i < 64; i++) {
+        t868[i] = (state[i + 1514] * t867[i]);
+    }
+    double *const t869 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t868[l];
+        t869[i] = acc;
+    }
+    double *const t870 = work + 22;
+    for (int i = 0; i < 4; i++) {
+        t870[i] = (t854[i] + t869[i]);
+    }
+    const double s877 = (state[518] * t870[2]);
+    const double s878 = (state[517] * t870[2]);
+    const double s879 = (-s878);
+    double *const t882 = work + 146;
+    t882[0] = t870[0];
+    t882[1] = (t870[1] / 3.0);
+    t882[2] = s877;
+    t882[3] = s879;
+    t882[4] = (t870[3] / 6.0);
+    t882[5] = ((1.0 - (state[516] * state[516])) * w[7]);
+    double *const t883 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t882[l];
+        t883[i] = acc;
+    }
+    double *const t884 = work + 710;
+    for (int i = 0; i < 64; i++) {
+        t884[i] = (state[i + 1311] * t883[i]);
+    }
+    double *const t885 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t884[l];
+        t885[i] = acc;
+    }
+    double *const t886 = work + 146;
+    for (int i = 0; i < 4; i++) {
+        t886[i] = (t870[i] + t885[i]);
+    }
+    const double s893 = (state[591] * t886[2]);
+    const double s894 = (state[590] * t886[2]);
+    const double s895 = (-s894);
+    double *const t898 = work + 268;
+    t898[0] = t886[0];
+    t898[1] = (t886[1] / 3.0);
+    t898[2] = s893;
+    t898[3] = s895;
+    t898[4] = (t886[3] / 6.0);
+    t898[5] = ((1.0 - (state[589] * state[589])) * w[8]);
+    double *const t899 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t898[l];
+        t899[i] = acc;
+    }
+    double *const t900 = work + 774;
+    for (int i = 0; i < 64; i++) {
+        t900[i] = (state[i + 1108] * t899[i]);
+    }
+    double *const t901 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t900[l];
+        t901[i] = acc;
+    }
+    double *const t902 = work + 268;
+    for (int i = 0; i < 4; i++) {
+        t902[i] = (t886[i] + t901[i]);
+    }
+    const double s909 = (state[664] * t902[2]);
+    const double s910 = (state[663] * t902[2]);
+    const double s911 = (-s910);
+    double *const t914 = work + 518;
+    t914[0] = t902[0];
+    t914[1] = (t902[1] / 3.0);
+    t914[2] = s909;
+    t914[3] = s911;
+    t914[4] = (t902[3] / 6.0);
+    t914[5] = ((1.0 - (state[662] * state[662])) * w[9]);
+    double *const t915 = work + 838;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t914[l];
+        t915[i] = acc;
+    }
+    double *const t916 = work + 902;
+    for (int i = 0; i < 64; i++) {
+        t916[i] = (state[i + 905] * t915[i]);
+    }
+    double *const t917 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t916[l];
+        t917[i] = acc;
+    }
+    double *const t918 = work + 518;
+    for (int i = 0; i < 4; i++) {
+        t918[i] = (t902[i] + t917[i]);
+    }
+    double *const t919 = work + 28;
+    t919[0] = t774[0];
+    t919[1] = t774[1];
+    t919[2] = s781;
+    t919[3] = s783;
+    t919[4] = t774[3];
+    double s923 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s923 += (state[i] * ((2.0 * (state[i + 735] - theta[i + 708])) * t919[i]));
+    }
+    out_x[4] = s923;
+    double *const t924 = work + 152;
+    t924[0] = t790[0];
+    t924[1] = t790[1];
+    t924[2] = s797;
+    t924[3] = s799;
+    t924[4] = t790[3];
+    double s927 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s927 += (state[i] * ((2.0 * (state[i + 740] - theta[i + 708])) * t924[i]));
+    }
+    out_x[5] = s927;
+    double *const t928 = work + 274;
+    t928[0] = t806[0];
+    t928[1] = t806[1];
+    t928[2] = s813;
+    t928[3] = s815;
+    t928[4] = t806[3];
+    double s931 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s931 += (state[i] * ((2.0 * (state[i + 745] - theta[i + 708])) * t928[i]));
+    }
+    out_x[6] = s931;
+    double *const t932 = work + 524;
+    t932[0] = t822[0];
+    t932[1] = t822[1];
+    t932[2] = s829;
+    t932[3] = s831;
+    t932[4] = t822[3];
+    double s935 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s935 += (state[i] * ((2.0 * (state[i + 750] - theta[i + 708])) * t932[i]));
+    }
+    out_x[7] = s935;
+    double *const t936 = work + 838;
+    t936[0] = t838[0];
+    t936[1] = t838[1];
+    t936[2] = s845;
+    t936[3] = s847;
+    t936[4] = t838[3];
+    double s939 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s939 += (state[i] * ((2.0 * (state[i + 755] - theta[i + 708])) * t936[i]));
+    }
+    out_x[8] = s939;
+    double *const t940 = work + 33;
+    t940[0] = t854[0];
+    t940[1] = t854[1];
+    t940[2] = s861;
+    t940[3] = s863;
+    t940[4] = t854[3];
+    double s943 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s943 += (state[i] * ((2.0 * (state[i + 760] - theta[i + 708])) * t940[i]));
+    }
+    out_x[9] = s943;
+    double *const t944 = work + 157;
+    t944[0] = t870[0];
+    t944[1] = t870[1];
+    t944[2] = s877;
+    t944[3] = s879;
+    t944[4] = t870[3];
+    double s947 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s947 += (state[i] * ((2.0 * (state[i + 765] - theta[i + 708])) * t944[i]));
+    }
+    out_x[10] = s947;
+    double *const t948 = work + 279;
+    t948[0] = t886[0];
+    t948[1] = t886[1];
+    t948[2] = s893;
+    t948[3] = s895;
+    t948[4] = t886[3];
+    double s951 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s951 += (state[i] * ((2.0 * (state[i + 770] - theta[i + 708])) * t948[i]));
+    }
+    out_x[11] = s951;
+    double *const t952 = work + 529;
+    t952[0] = t902[0];
+    t952[1] = t902[1];
+    t952[2] = s909;
+    t952[3] = s911;
+    t952[4] = t902[3];
+    double s955 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s955 += (state[i] * ((2.0 * (state[i + 775] - theta[i + 708])) * t952[i]));
+    }
+    out_x[12] = s955;
+    const double s959 = (state[781] * t918[2]);
+    const double s960 = (state[780] * t918[2]);
+    double *const t963 = work + 843;
+    t963[0] = t918[0];
+    t963[1] = t918[1];
+    t963[2] = s959;
+    t963[3] = (-s960);
+    t963[4] = t918[3];
+    double s966 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s966 += (state[i] * ((2.0 * (state[i + 782] - theta[i + 708])) * t963[i]));
+    }
+    out_x[13] = s966;
+    double *const t970 = work + 38;
+    for (int i = 0; i < 5; i++) {
+        t970[i] = ((state[i] * x[13]) * (2.0 * t963[i]));
+    }
+    double *const t988 = work + 843;
+    for (int i = 0; i < 5; i++) {
+        t988[i] = ((state[i] * x[12]) * (2.0 * t952[i]));
+    }
+    double *const t998 = work + 529;
+    for (int i = 0; i < 5; i++) {
+        t998[i] = ((state[i] * x[11]) * (2.0 * t948[i]));
+    }
+    double *const t1008 = work + 279;
+    for (int i = 0; i < 5; i++) {
+        t1008[i] = ((state[i] * x[10]) * (2.0 * t944[i]));
+    }
+    double *const t1018 = work + 157;
+    for (int i = 0; i < 5; i++) {
+        t1018[i] = ((state[i] * x[9]) * (2.0 * t940[i]));
+    }
+    double *const t1028 = work + 33;
+    for (int i = 0; i < 5; i++) {
+        t1028[i] = ((state[i] * x[8]) * (2.0 * t936[i]));
+    }
+    double *const t1038 = work + 838;
+    for (int i = 0; i < 5; i++) {
+        t1038[i] = ((state[i] * x[7]) * (2.0 * t932[i]));
+    }
+    double *const t1048 = work + 524;
+    for (int i = 0; i < 5; i++) {
+        t1048[i] = ((state[i] * x[6]) * (2.0 * t928[i]));
+    }
+    double *const t1058 = work + 274;
+    for (int i = 0; i < 5; i++) {
+        t1058[i] = ((state[i] * x[5]) * (2.0 * t924[i]));
+    }
+    double *const t1068 = work + 152;
+    for (int i = 0; i < 5; i++) {
+        t1068[i] = ((state[i] * x[4]) * (2.0 * t919[i]));
+    }
+    double *const t1075 = work + 0;
+    t1075[3] = t970[4];
+    t1075[2] = (((state[781] * t970[2]) - (state[789] * s960)) - ((state[790] * s959) + (state[780] * t970[3])));
+    t1075[1] = t970[1];
+    t1075[0] = t970[0];
+    double *const t1079 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1079[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1075[l];
+        for (int i = 0; i < 64; i++)
+            t1079[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1085 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1085[i] = ((state[i + 905] * t1079[i]) + (state[i + 841] * ((-2.0) * (state[i + 671] * t916[i]))));
+    }
+    double *const t1089 = work + 902;
+    for (int i = 0; i < 6; i++)
+        t1089[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1085[l];
+        for (int i = 0; i < 6; i++)
+            t1089[i] += vl * theta[i + 6*l];
+    }
+    double *const t1117 = work + 6;
+    t1117[3] = (t988[4] + (t1089[4] / 6.0));
+    t1117[2] = (((state[664] * (t988[2] + t1089[2])) - ((state[794] + state[1035]) * s910)) - (((state[795] + state[1036]) * s909) + (state[663] * (t988[3] + t1089[3]))));
+    t1117[1] = (t988[1] + (t1089[1] / 3.0));
+    t1117[0] = (t988[0] + t1089[0]);
+    double *const t1118 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1118[i] = (t1075[i] + t1117[i]);
+    }
+    double *const t1124 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1124[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1118[l];
+        for (int i = 0; i < 64; i++)
+            t1124[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1130 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1130[i] = ((state[i + 1108] * t1124[i]) + (state[i + 1044] * ((-2.0) * (state[i + 598] * t900[i]))));
+    }
+    double *const t1136 = work + 774;
+    for (int i = 0; i < 6; i++)
+        t1136[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1130[l];
+        for (int i = 0; i < 6; i++)
+            t1136[i] += vl * theta[i + 6*l];
+    }
+    double *const t1164 = work + 0;
+    t1164[3] = (t998[4] + (t1136[4] / 6.0));
+    t1164[2] = (((state[591] * (t998[2] + t1136[2])) - ((state[799] + state[1238]) * s894)) - (((state[800] + state[1239]) * s893) + (state[590] * (t998[3] + t1136[3]))));
+    t1164[1] = (t998[1] + (t1136[1] / 3.0));
+    t1164[0] = (t998[0] + t1136[0]);
+    double *const t1165 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        t1165[i] = (t1118[i] + t1164[i]);
+    }
+    double *const t1171 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1171[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1165[l];
+        for (int i = 0; i < 64; i++)
+            t1171[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1177 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1177[i] = ((state[i + 1311] * t1171[i]) + (state[i + 1247] * ((-2.0) * (state[i + 525] * t884[i]))));
+    }
+    double *const t1183 = work + 710;
+    for (int i = 0; i < 6; i++)
+        t1183[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1177[l];
+        for (int i = 0; i < 6; i++)
+            t1183[i] += vl * theta[i + 6*l];
+    }
+    double *const t1211 = work + 0;
+    t1211[3] = (t1008[4] + (t1183[4] / 6.0));
+    t1211[2] = (((state[518] * (t1008[2] + t1183[2])) - ((state[804] + state[1441]) * s878)) - (((state[805] + state[1442]) * s877) + (state[517] * (t1008[3] + t1183[3]))));
+    t1211[1] = (t1008[1] + (t1183[1] / 3.0));
+    t1211[0] = (t1008[0] + t1183[0]);
+    double *const t1212 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1212[i] = (t1165[i] + t1211[i]);
+    }
+    double *const t1218 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1218[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1212[l];
+        for (int i = 0; i < 64; i++)
+            t1218[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1224 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1224[i] = ((state[i + 1514] * t1218[i]) + (state[i + 1450] * ((-2.0) * (state[i + 452] * t868[i]))));
+    }
+    double *const t1230 = work + 646;
+    for (int i = 0; i < 6; i++)
+        t1230[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1224[l];
+        for (int i = 0; i < 6; i++)
+            t1230[i] += vl * theta[i + 6*l];
+    }
+    double *const t1258 = work + 0;
+    t1258[3] = (t1018[4] + (t1230[4] / 6.0));
+    t1258[2] = (((state[445] * (t1018[2] + t1230[2])) - ((state[809] + state[1644]) * s862)) - (((state[810] + state[1645]) * s861) + (state[444] * (t1018[3] + t1230[3]))));
+    t1258[1] = (t1018[1] + (t1230[1] / 3.0));
+    t1258[0] = (t1018[0] + t1230[0]);
+    double *const t1259 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        t1259[i] = (t1212[i] + t1258[i]);
+    }
+    double *const t1265 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1265[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1259[l];
+        for (int i = 0; i < 64; i++)
+            t1265[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1271 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1271[i] = ((state[i + 1717] * t1265[i]) + (state[i + 1653] * ((-2.0) * (state[i + 379] * t852[i]))));
+    }
+    double *const t1277 = work + 582;
+    for (int i = 0; i < 6; i++)
+        t1277[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1271[l];
+        for (int i = 0; i < 6; i++)
+            t1277[i] += vl * theta[i + 6*l];
+    }
+    double *const t1305 = work + 0;
+    t1305[3] = (t1028[4] + (t1277[4] / 6.0));
+    t1305[2] = (((state[372] * (t1028[2] + t1277[2])) - ((state[814] + state[1847]) * s846)) - (((state[815] + state[1848]) * s845) + (state[371] * (t1028[3] + t1277[3]))));
+    t1305[1] = (t1028[1] + (t1277[1] / 3.0));
+    t1305[0] = (t1028[0] + t1277[0]);
+    double *const t1306 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1306[i] = (t1259[i] + t1305[i]);
+    }
+    double *const t1312 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1312[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1306[l];
+        for (int i = 0; i < 64; i++)
+            t1312[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1318 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1318[i] = ((state[i + 1920] * t1312[i]) + (state[i + 1856] * ((-2.0) * (state[i + 306] * t836[i]))));
+    }
+    double *const t1324 = work + 454;
+    for (int i = 0; i < 6; i++)
+        t1324[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1318[l];
+        for (int i = 0; i < 6; i++)
+            t1324[i] += vl * theta[i + 6*l];
+    }
+    double *const t1352 = work + 0;
+    t1352[3] = (t1038[4] + (t1324[4] / 6.0));
+    t1352[2] = (((state[299] * (t1038[2] + t1324[2])) - ((state[819] + state[2050]) * s830)) - (((state[820] + state[2051]) * s829) + (state[298] * (t1038[3] + t1324[3]))));
+    t1352[1] = (t1038[1] + (t1324[1] / 3.0));
+    t1352[0] = (t1038[0] + t1324[0]);
+    double *const t1353 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        t1353[i] = (t1306[i] + t1352[i]);
+    }
+    double *const t1359 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1359[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1353[l];
+        for (int i = 0; i < 64; i++)
+            t1359[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1365 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1365[i] = ((state[i + 2123] * t1359[i]) + (state[i + 2059] * ((-2.0) * (state[i + 233] * t820[i]))));
+    }
+    double *const t1371 = work + 390;
+    for (int i = 0; i < 6; i++)
+        t1371[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1365[l];
+        for (int i = 0; i < 6; i++)
+            t1371[i] += vl * theta[i + 6*l];
+    }
+    double *const t1399 = work + 0;
+    t1399[3] = (t1048[4] + (t1371[4] / 6.0));
+    t1399[2] = (((state[226] * (t1048[2] + t1371[2])) - ((state[824] + state[2253]) * s814)) - (((state[825] + state[2254]) * s813) + (state[225] * (t1048[3] + t1371[3]))));
+    t1399[1] = (t1048[1] + (t1371[1] / 3.0));
+    t1399[0] = (t1048[0] + t1371[0]);
+    double *const t1400 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1400[i] = (t1353[i] + t1399[i]);
+    }
+    double *const t1406 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1406[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1400[l];
+        for (int i = 0; i < 64; i++)
+            t1406[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1412 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1412[i] = ((state[i + 2326] * t1406[i]) + (state[i + 2262] * ((-2.0) * (state[i + 160] * t804[i]))));
+    }
+    double *const t1418 = work + 326;
+    for (int i = 0; i < 6; i++)
+        t1418[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1412[l];
+        for (int i = 0; i < 6; i++)
+            t1418[i] += vl * theta[i + 6*l];
+    }
+    double *const t1446 = work + 0;
+    t1446[3] = (t1058[4] + (t1418[4] / 6.0));
+    t1446[2] = (((state[153] * (t1058[2] + t1418[2])) - ((state[829] + state[2456]) * s798)) - (((state[830] + state[2457]) * s797) + (state[152] * (t1058[3] + t1418[3]))));
+    t1446[1] = (t1058[1] + (t1418[1] / 3.0));
+    t1446[0] = (t1058[0] + t1418[0]);
+    double *const t1447 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        t1447[i] = (t1400[i] + t1446[i]);
+    }
+    double *const t1453 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1453[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1447[l];
+        for (int i = 0; i < 64; i++)
+            t1453[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1459 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1459[i] = ((state[i + 2529] * t1453[i]) + (state[i + 2465] * ((-2.0) * (state[i + 87] * t788[i]))));
+    }
+    double *const t1465 = work + 198;
+    for (int i = 0; i < 6; i++)
+        t1465[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1459[l];
+        for (int i = 0; i < 6; i++)
+            t1465[i] += vl * theta[i + 6*l];
+    }
+    double *const t1493 = work + 0;
+    t1493[3] = (t1068[4] + (t1465[4] / 6.0));
+    t1493[2] = (((state[80] * (t1068[2] + t1465[2])) - ((state[834] + state[2659]) * s782)) - (((state[835] + state[2660]) * s781) + (state[79] * (t1068[3] + t1465[3]))));
+    t1493[1] = (t1068[1] + (t1465[1] / 3.0));
+    t1493[0] = (t1068[0] + t1465[0]);
+    double *const t1494 = work + 12;
+    for (int i = 0; i < 4; i++) {
+        t1494[i] = (t1447[i] + t1493[i]);
+    }
+    double *const t1500 = work + 966;
+    for (int i = 0; i < 64; i++)
+        t1500[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1494[l];
+        for (int i = 0; i < 64; i++)
+            t1500[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1506 = work + 1030;
+    for (int i = 0; i < 64; i++) {
+        t1506[i] = ((state[i + 2732] * t1500[i]) + (state[i + 2668] * ((-2.0) * (state[i + 14] * t773[i]))));
+    }
+    double *const t1512 = work + 70;
+    for (int i = 0; i < 6; i++)
+        t1512[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1506[l];
+        for (int i = 0; i < 6; i++)
+            t1512[i] += vl * theta[i + 6*l];
+    }
+    double *const t1533 = work + 0;
+    t1533[3] = (t1512[4] / 6.0);
+    t1533[2] = ((state[7] * t1512[2]) - (state[6] * t1512[3]));
+    t1533[1] = (t1512[1] / 3.0);
+    t1533[0] = t1512[0];
+    for (int i = 0; i < 4; i++) {
+        out_x[i] = (t1494[i] + t1533[i]);
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void cartpole_mpc_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    (void)y;
+    double *const t770 = work + 0;
+    for (int i = 0; i < 5; i++) t770[i] = 0.0;
+    t770[5] = ((1.0 - (state[5] * state[5])) * w[0]);
+    double *const t771 = work + 6;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t770[l];
+        t771[i] = acc;
+    }
+    double *const t773 = work + 70;
+    for (int i = 0; i < 64; i++) {
+        t773[i] = (state[i + 2732] * t771[i]);
+    }
+    double *const t774 = work + 6;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t773[l];
+        t774[i] = acc;
+    }
+    const double s781 = (state[80] * t774[2]);
+    const double s782 = (state[79] * t774[2]);
+    const double s783 = (-s782);
+    double *const t786 = work + 10;
+    t786[0] = t774[0];
+    t786[1] = (t774[1] / 3.0);
+    t786[2] = s781;
+    t786[3] = s783;
+    t786[4] = (t774[3] / 6.0);
+    t786[5] = ((1.0 - (state[78] * state[78])) * w[1]);
+    double *const t787 = work + 134;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t786[l];
+        t787[i] = acc;
+    }
+    double *const t788 = work + 198;
+    for (int i = 0; i < 64; i++) {
+        t788[i] = (state[i + 2529] * t787[i]);
+    }
+    double *const t789 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t788[l];
+        t789[i] = acc;
+    }
+    double *const t790 = work + 134;
+    for (int i = 0; i < 4; i++) {
+        t790[i] = (t774[i] + t789[i]);
+    }
+    const double s797 = (state[153] * t790[2]);
+    const double s798 = (state[152] * t790[2]);
+    const double s799 = (-s798);
+    double *const t802 = work + 20;
+    t802[0] = t790[0];
+    t802[1] = (t790[1] / 3.0);
+    t802[2] = s797;
+    t802[3] = s799;
+    t802[4] = (t790[3] / 6.0);
+    t802[5] = ((1.0 - (state[151] * state[151])) * w[2]);
+    double *const t803 = work + 262;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t802[l];
+        t803[i] = acc;
+    }
+    double *const t804 = work + 326;
+    for (int i = 0; i < 64; i++) {
+        t804[i] = (state[i + 2326] * t803[i]);
+    }
+    double *const t805 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t804[l];
+        t805[i] = acc;
+    }
+    double *const t806 = work + 138;
+    for (int i = 0; i < 4; i++) {
+        t806[i] = (t790[i] + t805[i]);
+    }
+    const double s813 = (state[226] * t806[2]);
+    const double s814 = (state[225] * t806[2]);
+    const double s815 = (-s814);
+    double *const t818 = work + 26;
+    t818[0] = t806[0];
+    t818[1] = (t806[1] / 3.0);
+    t818[2] = s813;
+    t818[3] = s815;
+    t818[4] = (t806[3] / 6.0);
+    t818[5] = ((1.0 - (state[224] * state[224])) * w[3]);
+    double *const t819 = work + 262;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t818[l];
+        t819[i] = acc;
+    }
+    double *const t820 = work + 390;
+    for (int i = 0; i < 64; i++) {
+        t820[i] = (state[i + 2123] * t819[i]);
+    }
+    double *const t821 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t820[l];
+        t821[i] = acc;
+    }
+    double *const t822 = work + 262;
+    for (int i = 0; i < 4; i++) {
+        t822[i] = (t806[i] + t821[i]);
+    }
+    const double s829 = (state[299] * t822[2]);
+    const double s830 = (state[298] * t822[2]);
+    const double s831 = (-s830);
+    double *const t834 = work + 142;
+    t834[0] = t822[0];
+    t834[1] = (t822[1] / 3.0);
+    t834[2] = s829;
+    t834[3] = s831;
+    t834[4] = (t822[3] / 6.0);
+    t834[5] = ((1.0 - (state[297] * state[297])) * w[4]);
+    double *const t835 = work + 454;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t834[l];
+        t835[i] = acc;
+    }
+    double *const t836 = work + 518;
+    for (int i = 0; i < 64; i++) {
+        t836[i] = (state[i + 1920] * t835[i]);
+    }
+    double *const t837 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t836[l];
+        t837[i] = acc;
+    }
+    double *const t838 = work + 32;
+    for (int i = 0; i < 4; i++) {
+        t838[i] = (t822[i] + t837[i]);
+    }
+    const double s845 = (state[372] * t838[2]);
+    const double s846 = (state[371] * t838[2]);
+    const double s847 = (-s846);
+    double *const t850 = work + 266;
+    t850[0] = t838[0];
+    t850[1] = (t838[1] / 3.0);
+    t850[2] = s845;
+    t850[3] = s847;
+    t850[4] = (t838[3] / 6.0);
+    t850[5] = ((1.0 - (state[370] * state[370])) * w[5]);
+    double *const t851 = work + 454;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t850[l];
+        t851[i] = acc;
+    }
+    double *const t852 = work + 582;
+    for (int i = 0; i < 64; i++) {
+        t852[i] = (state[i + 1717] * t851[i]);
+    }
+    double *const t853 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t852[l];
+        t853[i] = acc;
+    }
+    double *const t854 = work + 148;
+    for (int i = 0; i < 4; i++) {
+        t854[i] = (t838[i] + t853[i]);
+    }
+    const double s861 = (state[445] * t854[2]);
+    const double s862 = (state[444] * t854[2]);
+    const double s863 = (-s862);
+    double *const t866 = work + 454;
+    t866[0] = t854[0];
+    t866[1] = (t854[1] / 3.0);
+    t866[2] = s861;
+    t866[3] = s863;
+    t866[4] = (t854[3] / 6.0);
+    t866[5] = ((1.0 - (state[443] * state[443])) * w[6]);
+    double *const t867 = work + 646;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t866[l];
+        t867[i] = acc;
+    }
+    double *const t868 = work + 710;
+    for (int i = 0; i < 64; i++) {
+        t868[i] = (state[i + 1514] * t867[i]);
+    }
+    double *const t869 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t868[l];
+        t869[i] = acc;
+    }
+    double *const t870 = work + 36;
+    for (int i = 0; i < 4; i++) {
+        t870[i] = (t854[i] + t869[i]);
+    }
+    const double s877 = (state[518] * t870[2]);
+    const double s878 = (state[517] * t870[2]);
+    const double s879 = (-s878);
+    double *const t882 = work + 272;
+    t882[0] = t870[0];
+    t882[1] = (t870[1] / 3.0);
+    t882[2] = s877;
+    t882[3] = s879;
+    t882[4] = (t870[3] / 6.0);
+    t882[5] = ((1.0 - (state[516] * state[516])) * w[7]);
+    double *const t883 = work + 646;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t882[l];
+        t883[i] = acc;
+    }
+    double *const t884 = work + 774;
+    for (int i = 0; i < 64; i++) {
+        t884[i] = (state[i + 1311] * t883[i]);
+    }
+    double *const t885 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t884[l];
+        t885[i] = acc;
+    }
+    double *const t886 = work + 152;
+    for (int i = 0; i < 4; i++) {
+        t886[i] = (t870[i] + t885[i]);
+    }
+    const double s893 = (state[591] * t886[2]);
+    const double s894 = (state[590] * t886[2]);
+    const double s895 = (-s894);
+    double *const t898 = work + 460;
+    t898[0] = t886[0];
+    t898[1] = (t886[1] / 3.0);
+    t898[2] = s893;
+    t898[3] = s895;
+    t898[4] = (t886[3] / 6.0);
+    t898[5] = ((1.0 - (state[589] * state[589])) * w[8]);
+    double *const t899 = work + 646;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t898[l];
+        t899[i] = acc;
+    }
+    double *const t900 = work + 838;
+    for (int i = 0; i < 64; i++) {
+        t900[i] = (state[i + 1108] * t899[i]);
+    }
+    double *const t901 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t900[l];
+        t901[i] = acc;
+    }
+    double *const t902 = work + 646;
+    for (int i = 0; i < 4; i++) {
+        t902[i] = (t886[i] + t901[i]);
+    }
+    const double s909 = (state[664] * t902[2]);
+    const double s910 = (state[663] * t902[2]);
+    const double s911 = (-s910);
+    double *const t914 = work + 40;
+    t914[0] = t902[0];
+    t914[1] = (t902[1] / 3.0);
+    t914[2] = s909;
+    t914[3] = s911;
+    t914[4] = (t902[3] / 6.0);
+    t914[5] = ((1.0 - (state[662] * state[662])) * w[9]);
+    double *const t915 = work + 902;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * t914[l];
+        t915[i] = acc;
+    }
+    double *const t916 = work + 966;
+    for (int i = 0; i < 64; i++) {
+        t916[i] = (state[i + 905] * t915[i]);
+    }
+    double *const t917 = work + 16;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * t916[l];
+        t917[i] = acc;
+    }
+    double *const t918 = work + 278;
+    for (int i = 0; i < 4; i++) {
+        t918[i] = (t902[i] + t917[i]);
+    }
+    double *const t919 = work + 156;
+    t919[0] = t774[0];
+    t919[1] = t774[1];
+    t919[2] = s781;
+    t919[3] = s783;
+    t919[4] = t774[3];
+    double *const t924 = work + 466;
+    t924[0] = t790[0];
+    t924[1] = t790[1];
+    t924[2] = s797;
+    t924[3] = s799;
+    t924[4] = t790[3];
+    double *const t928 = work + 650;
+    t928[0] = t806[0];
+    t928[1] = t806[1];
+    t928[2] = s813;
+    t928[3] = s815;
+    t928[4] = t806[3];
+    double *const t932 = work + 46;
+    t932[0] = t822[0];
+    t932[1] = t822[1];
+    t932[2] = s829;
+    t932[3] = s831;
+    t932[4] = t822[3];
+    double *const t936 = work + 902;
+    t936[0] = t838[0];
+    t936[1] = t838[1];
+    t936[2] = s845;
+    t936[3] = s847;
+    t936[4] = t838[3];
+    double *const t940 = work + 282;
+    t940[0] = t854[0];
+    t940[1] = t854[1];
+    t940[2] = s861;
+    t940[3] = s863;
+    t940[4] = t854[3];
+    double *const t944 = work + 161;
+    t944[0] = t870[0];
+    t944[1] = t870[1];
+    t944[2] = s877;
+    t944[3] = s879;
+    t944[4] = t870[3];
+    double *const t948 = work + 471;
+    t948[0] = t886[0];
+    t948[1] = t886[1];
+    t948[2] = s893;
+    t948[3] = s895;
+    t948[4] = t886[3];
+    double *const t952 = work + 655;
+    t952[0] = t902[0];
+    t952[1] = t902[1];
+    t952[2] = s909;
+    t952[3] = s911;
+    t952[4] = t902[3];
+    const double s959 = (state[781] * t918[2]);
+    const double s960 = (state[780] * t918[2]);
+    double *const t963 = work + 51;
+    t963[0] = t918[0];
+    t963[1] = t918[1];
+    t963[2] = s959;
+    t963[3] = (-s960);
+    t963[4] = t918[3];
+    double *const t970 = work + 907;
+    for (int i = 0; i < 5; i++) {
+        t970[i] = ((state[i] * x[13]) * (2.0 * t963[i]));
+    }
+    double *const t988 = work + 287;
+    for (int i = 0; i < 5; i++) {
+        t988[i] = ((state[i] * x[12]) * (2.0 * t952[i]));
+    }
+    double *const t998 = work + 166;
+    for (int i = 0; i < 5; i++) {
+        t998[i] = ((state[i] * x[11]) * (2.0 * t948[i]));
+    }
+    double *const t1008 = work + 476;
+    for (int i = 0; i < 5; i++) {
+        t1008[i] = ((state[i] * x[10]) * (2.0 * t944[i]));
+    }
+    double *const t1018 = work + 660;
+    for (int i = 0; i < 5; i++) {
+        t1018[i] = ((state[i] * x[9]) * (2.0 * t940[i]));
+    }
+    double *const t1028 = work + 56;
+    for (int i = 0; i < 5; i++) {
+        t1028[i] = ((state[i] * x[8]) * (2.0 * t936[i]));
+    }
+    double *const t1038 = work + 912;
+    for (int i = 0; i < 5; i++) {
+        t1038[i] = ((state[i] * x[7]) * (2.0 * t932[i]));
+    }
+    double *const t1048 = work + 292;
+    for (int i = 0; i < 5; i++) {
+        t1048[i] = ((state[i] * x[6]) * (2.0 * t928[i]));
+    }
+    double *const t1058 = work + 171;
+    for (int i = 0; i < 5; i++) {
+        t1058[i] = ((state[i] * x[5]) * (2.0 * t924[i]));
+    }
+    double *const t1068 = work + 481;
+    for (int i = 0; i < 5; i++) {
+        t1068[i] = ((state[i] * x[4]) * (2.0 * t919[i]));
+    }
+    double *const t1075 = work + 6;
+    t1075[3] = t970[4];
+    t1075[2] = (((state[781] * t970[2]) - (state[789] * s960)) - ((state[790] * s959) + (state[780] * t970[3])));
+    t1075[1] = t970[1];
+    t1075[0] = t970[0];
+    double *const t1079 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1079[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1075[l];
+        for (int i = 0; i < 64; i++)
+            t1079[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1085 = work + 1094;
+    for (int i = 0; i < 64; i++) {
+        t1085[i] = ((state[i + 905] * t1079[i]) + (state[i + 841] * ((-2.0) * (state[i + 671] * t916[i]))));
+    }
+    double *const t1089 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1089[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1085[l];
+        for (int i = 0; i < 6; i++)
+            t1089[i] += vl * theta[i + 6*l];
+    }
+    double *const t1117 = work + 16;
+    t1117[3] = (t988[4] + (t1089[4] / 6.0));
+    t1117[2] = (((state[664] * (t988[2] + t1089[2])) - ((state[794] + state[1035]) * s910)) - (((state[795] + state[1036]) * s909) + (state[663] * (t988[3] + t1089[3]))));
+    t1117[1] = (t988[1] + (t1089[1] / 3.0));
+    t1117[0] = (t988[0] + t1089[0]);
+    double *const t1118 = work + 134;
+    for (int i = 0; i < 4; i++) {
+        t1118[i] = (t1075[i] + t1117[i]);
+    }
+    double *const t1124 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1124[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1118[l];
+        for (int i = 0; i < 64; i++)
+            t1124[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1130 = work + 1158;
+    for (int i = 0; i < 64; i++) {
+        t1130[i] = ((state[i + 1108] * t1124[i]) + (state[i + 1044] * ((-2.0) * (state[i + 598] * t900[i]))));
+    }
+    double *const t1136 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1136[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1130[l];
+        for (int i = 0; i < 6; i++)
+            t1136[i] += vl * theta[i + 6*l];
+    }
+    double *const t1164 = work + 16;
+    t1164[3] = (t998[4] + (t1136[4] / 6.0));
+    t1164[2] = (((state[591] * (t998[2] + t1136[2])) - ((state[799] + state[1238]) * s894)) - (((state[800] + state[1239]) * s893) + (state[590] * (t998[3] + t1136[3]))));
+    t1164[1] = (t998[1] + (t1136[1] / 3.0));
+    t1164[0] = (t998[0] + t1136[0]);
+    double *const t1165 = work + 138;
+    for (int i = 0; i < 4; i++) {
+        t1165[i] = (t1118[i] + t1164[i]);
+    }
+    double *const t1171 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1171[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1165[l];
+        for (int i = 0; i < 64; i++)
+            t1171[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1177 = work + 1222;
+    for (int i = 0; i < 64; i++) {
+        t1177[i] = ((state[i + 1311] * t1171[i]) + (state[i + 1247] * ((-2.0) * (state[i + 525] * t884[i]))));
+    }
+    double *const t1183 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1183[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1177[l];
+        for (int i = 0; i < 6; i++)
+            t1183[i] += vl * theta[i + 6*l];
+    }
+    double *const t1211 = work + 16;
+    t1211[3] = (t1008[4] + (t1183[4] / 6.0));
+    t1211[2] = (((state[518] * (t1008[2] + t1183[2])) - ((state[804] + state[1441]) * s878)) - (((state[805] + state[1442]) * s877) + (state[517] * (t1008[3] + t1183[3]))));
+    t1211[1] = (t1008[1] + (t1183[1] / 3.0));
+    t1211[0] = (t1008[0] + t1183[0]);
+    double *const t1212 = work + 262;
+    for (int i = 0; i < 4; i++) {
+        t1212[i] = (t1165[i] + t1211[i]);
+    }
+    double *const t1218 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1218[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1212[l];
+        for (int i = 0; i < 64; i++)
+            t1218[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1224 = work + 1286;
+    for (int i = 0; i < 64; i++) {
+        t1224[i] = ((state[i + 1514] * t1218[i]) + (state[i + 1450] * ((-2.0) * (state[i + 452] * t868[i]))));
+    }
+    double *const t1230 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1230[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1224[l];
+        for (int i = 0; i < 6; i++)
+            t1230[i] += vl * theta[i + 6*l];
+    }
+    double *const t1258 = work + 16;
+    t1258[3] = (t1018[4] + (t1230[4] / 6.0));
+    t1258[2] = (((state[445] * (t1018[2] + t1230[2])) - ((state[809] + state[1644]) * s862)) - (((state[810] + state[1645]) * s861) + (state[444] * (t1018[3] + t1230[3]))));
+    t1258[1] = (t1018[1] + (t1230[1] / 3.0));
+    t1258[0] = (t1018[0] + t1230[0]);
+    double *const t1259 = work + 32;
+    for (int i = 0; i < 4; i++) {
+        t1259[i] = (t1212[i] + t1258[i]);
+    }
+    double *const t1265 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1265[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1259[l];
+        for (int i = 0; i < 64; i++)
+            t1265[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1271 = work + 1350;
+    for (int i = 0; i < 64; i++) {
+        t1271[i] = ((state[i + 1717] * t1265[i]) + (state[i + 1653] * ((-2.0) * (state[i + 379] * t852[i]))));
+    }
+    double *const t1277 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1277[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1271[l];
+        for (int i = 0; i < 6; i++)
+            t1277[i] += vl * theta[i + 6*l];
+    }
+    double *const t1305 = work + 16;
+    t1305[3] = (t1028[4] + (t1277[4] / 6.0));
+    t1305[2] = (((state[372] * (t1028[2] + t1277[2])) - ((state[814] + state[1847]) * s846)) - (((state[815] + state[1848]) * s845) + (state[371] * (t1028[3] + t1277[3]))));
+    t1305[1] = (t1028[1] + (t1277[1] / 3.0));
+    t1305[0] = (t1028[0] + t1277[0]);
+    double *const t1306 = work + 148;
+    for (int i = 0; i < 4; i++) {
+        t1306[i] = (t1259[i] + t1305[i]);
+    }
+    double *const t1312 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1312[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1306[l];
+        for (int i = 0; i < 64; i++)
+            t1312[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1318 = work + 1414;
+    for (int i = 0; i < 64; i++) {
+        t1318[i] = ((state[i + 1920] * t1312[i]) + (state[i + 1856] * ((-2.0) * (state[i + 306] * t836[i]))));
+    }
+    double *const t1324 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1324[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1318[l];
+        for (int i = 0; i < 6; i++)
+            t1324[i] += vl * theta[i + 6*l];
+    }
+    double *const t1352 = work + 16;
+    t1352[3] = (t1038[4] + (t1324[4] / 6.0));
+    t1352[2] = (((state[299] * (t1038[2] + t1324[2])) - ((state[819] + state[2050]) * s830)) - (((state[820] + state[2051]) * s829) + (state[298] * (t1038[3] + t1324[3]))));
+    t1352[1] = (t1038[1] + (t1324[1] / 3.0));
+    t1352[0] = (t1038[0] + t1324[0]);
+    double *const t1353 = work + 36;
+    for (int i = 0; i < 4; i++) {
+        t1353[i] = (t1306[i] + t1352[i]);
+    }
+    double *const t1359 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1359[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1353[l];
+        for (int i = 0; i < 64; i++)
+            t1359[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1365 = work + 1478;
+    for (int i = 0; i < 64; i++) {
+        t1365[i] = ((state[i + 2123] * t1359[i]) + (state[i + 2059] * ((-2.0) * (state[i + 233] * t820[i]))));
+    }
+    double *const t1371 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1371[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1365[l];
+        for (int i = 0; i < 6; i++)
+            t1371[i] += vl * theta[i + 6*l];
+    }
+    double *const t1399 = work + 16;
+    t1399[3] = (t1048[4] + (t1371[4] / 6.0));
+    t1399[2] = (((state[226] * (t1048[2] + t1371[2])) - ((state[824] + state[2253]) * s814)) - (((state[825] + state[2254]) * s813) + (state[225] * (t1048[3] + t1371[3]))));
+    t1399[1] = (t1048[1] + (t1371[1] / 3.0));
+    t1399[0] = (t1048[0] + t1371[0]);
+    double *const t1400 = work + 152;
+    for (int i = 0; i < 4; i++) {
+        t1400[i] = (t1353[i] + t1399[i]);
+    }
+    double *const t1406 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1406[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1400[l];
+        for (int i = 0; i < 64; i++)
+            t1406[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1412 = work + 1542;
+    for (int i = 0; i < 64; i++) {
+        t1412[i] = ((state[i + 2326] * t1406[i]) + (state[i + 2262] * ((-2.0) * (state[i + 160] * t804[i]))));
+    }
+    double *const t1418 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1418[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1412[l];
+        for (int i = 0; i < 6; i++)
+            t1418[i] += vl * theta[i + 6*l];
+    }
+    double *const t1446 = work + 16;
+    t1446[3] = (t1058[4] + (t1418[4] / 6.0));
+    t1446[2] = (((state[153] * (t1058[2] + t1418[2])) - ((state[829] + state[2456]) * s798)) - (((state[830] + state[2457]) * s797) + (state[152] * (t1058[3] + t1418[3]))));
+    t1446[1] = (t1058[1] + (t1418[1] / 3.0));
+    t1446[0] = (t1058[0] + t1418[0]);
+    double *const t1447 = work + 646;
+    for (int i = 0; i < 4; i++) {
+        t1447[i] = (t1400[i] + t1446[i]);
+    }
+    double *const t1453 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1453[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1447[l];
+        for (int i = 0; i < 64; i++)
+            t1453[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1459 = work + 1606;
+    for (int i = 0; i < 64; i++) {
+        t1459[i] = ((state[i + 2529] * t1453[i]) + (state[i + 2465] * ((-2.0) * (state[i + 87] * t788[i]))));
+    }
+    double *const t1465 = work + 665;
+    for (int i = 0; i < 6; i++)
+        t1465[i] = 0.0;
+    for (int l = 0; l < 64; l++) {
+        const double vl = t1459[l];
+        for (int i = 0; i < 6; i++)
+            t1465[i] += vl * theta[i + 6*l];
+    }
+    double *const t1493 = work + 16;
+    t1493[3] = (t1068[4] + (t1465[4] / 6.0));
+    t1493[2] = (((state[80] * (t1068[2] + t1465[2])) - ((state[834] + state[2659]) * s782)) - (((state[835] + state[2660]) * s781) + (state[79] * (t1068[3] + t1465[3]))));
+    t1493[1] = (t1068[1] + (t1465[1] / 3.0));
+    t1493[0] = (t1068[0] + t1465[0]);
+    double *const t1494 = work + 278;
+    for (int i = 0; i < 4; i++) {
+        t1494[i] = (t1447[i] + t1493[i]);
+    }
+    double *const t1500 = work + 1030;
+    for (int i = 0; i < 64; i++)
+        t1500[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = t1494[l];
+        for (int i = 0; i < 64; i++)
+            t1500[i] += vl * theta[i + 64*l + 448];
+    }
+    double *const t1506 = work + 1670;
+    for (int i = 0; i < 64; i++) {
+        t1506[i] = ((state[i + 2732] * t1500[i]) + (state[i + 2668] * ((-2.0) * (state[i + 14] * t773[i]))));
+    }
+    for (int i = 0; i < 5; i++) {
+        out_theta[i + 713] = (state[i] * ((((((((((x[13] * ((2.0 * (state[i + 782] - theta[i + 708])) * t963[i])) + (x[12] * ((2.0 * (state[i + 775] - theta[i + 708])) * t952[i]))) + (x[11] * ((2.0 * (state[i + 770] - theta[i + 708])) * t948[i]))) + (x[10] * ((2.0 * (state[i + 765] - theta[i + 708])) * t944[i]))) + (x[9] * ((2.0 * (state[i + 760] - theta[i + 708])) * t940[i]))) + (x[8] * ((2.0 * (state[i + 755] - theta[i + 708])) * t936[i]))) + (x[7] * ((2.0 * (state[i + 750] - theta[i + 708])) * t932[i]))) + (x[6] * ((2.0 * (state[i + 745] - theta[i + 708])) * t928[i]))) + (x[5] * ((2.0 * (state[i + 740] - theta[i + 708])) * t924[i]))) + (x[4] * ((2.0 * (state[i + 735] - theta[i + 708])) * t919[i]))));
+    }
+    for (int i = 0; i < 5; i++) {
+        out_theta[i + 708] = ((((((((((-t970[i]) - t988[i]) - t998[i]) - t1008[i]) - t1018[i]) - t1028[i]) - t1038[i]) - t1048[i]) - t1058[i]) - t1068[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        out_theta[i + 704] = (((((((((t1075[i] + t1118[i]) + t1165[i]) + t1212[i]) + t1259[i]) + t1306[i]) + t1353[i]) + t1400[i]) + t1447[i]) + t1494[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 64; j++) {
+            out_theta[64*i + j + 448] = (((((((((((t1075[i] * state[j + 671]) + (state[i + 837] * t916[j])) + ((t1118[i] * state[j + 598]) + (state[i + 1040] * t900[j]))) + ((t1165[i] * state[j + 525]) + (state[i + 1243] * t884[j]))) + ((t1212[i] * state[j + 452]) + (state[i + 1446] * t868[j]))) + ((t1259[i] * state[j + 379]) + (state[i + 1649] * t852[j]))) + ((t1306[i] * state[j + 306]) + (state[i + 1852] * t836[j]))) + ((t1353[i] * state[j + 233]) + (state[i + 2055] * t820[j]))) + ((t1400[i] * state[j + 160]) + (state[i + 2258] * t804[j]))) + ((t1447[i] * state[j + 87]) + (state[i + 2461] * t788[j]))) + ((t1494[i] * state[j + 14]) + (state[i + 2664] * t773[j])));
+        }
+    }
+    for (int i = 0; i < 64; i++) {
+        out_theta[i + 384] = (((((((((t1085[i] + t1130[i]) + t1177[i]) + t1224[i]) + t1271[i]) + t1318[i]) + t1365[i]) + t1412[i]) + t1459[i]) + t1506[i]);
+    }
+    for (int i = 0; i < 64; i++) {
+        for (int j = 0; j < 6; j++) {
+            out_theta[6*i + j] = (((((((((((t1085[i] * state[j + 665]) + (state[i + 969] * t914[j])) + ((t1130[i] * state[j + 592]) + (state[i + 1172] * t898[j]))) + ((t1177[i] * state[j + 519]) + (state[i + 1375] * t882[j]))) + ((t1224[i] * state[j + 446]) + (state[i + 1578] * t866[j]))) + ((t1271[i] * state[j + 373]) + (state[i + 1781] * t850[j]))) + ((t1318[i] * state[j + 300]) + (state[i + 1984] * t834[j]))) + ((t1365[i] * state[j + 227]) + (state[i + 2187] * t818[j]))) + ((t1412[i] * state[j + 154]) + (state[i + 2390] * t802[j]))) + ((t1459[i] * state[j + 81]) + (state[i + 2593] * t786[j]))) + ((t1506[i] * state[j + 8]) + (state[i + 2796] * t770[j])));
         }
     }
 }
@@ -5878,4 +9060,13 @@ const dil_model cartpole_mpc_model = {
     cartpole_mpc_symbols,
     10,
     cartpole_mpc_theta_init,
+    2867,
+    cartpole_mpc_linearise,
+    cartpole_mpc_score_hvp_yy_apply,
+    cartpole_mpc_score_vjp_xy_apply,
+    cartpole_mpc_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

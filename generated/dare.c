@@ -12,7 +12,7 @@
 static inline double dil_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double dare_score(const double *y, const double *x, const double *theta, double *work)
+double dare_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -35,11 +35,12 @@ double dare_score(const double *y, const double *x, const double *theta, double 
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -82,8 +83,8 @@ double dare_score(const double *y, const double *x, const double *theta, double 
 }
 
 /* gy = df/dy */
-void dare_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void dare_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -124,11 +125,12 @@ void dare_score_grad_y(const double *y, const double *x, const double *theta,
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -190,11 +192,12 @@ void dare_score_grad_y(const double *y, const double *x, const double *theta,
         t116[i] = acc;
     }
     double *const t118 = work + 20;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t29[l] * t109[j + 2*l];
-        t118[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t118[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t29[l];
+        for (int i = 0; i < 2; i++)
+            t118[i] += vl * t109[i + 2*l];
     }
     double *const t120 = work + 2;
     for (int i = 0; i < 2; i++) {
@@ -259,8 +262,8 @@ void dare_score_grad_y(const double *y, const double *x, const double *theta,
 }
 
 /* hv = (d2f/dy2) v */
-void dare_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void dare_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -301,11 +304,12 @@ void dare_score_hvp_yy(const double *y, const double *x, const double *theta,
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -367,11 +371,12 @@ void dare_score_hvp_yy(const double *y, const double *x, const double *theta,
         t181[i] = acc;
     }
     double *const t182 = work + 32;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t181[l];
-        t182[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t182[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t181[l];
+        for (int i = 0; i < 2; i++)
+            t182[i] += theta[i + 2*l] * vl;
     }
     double s184 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -439,18 +444,20 @@ void dare_score_hvp_yy(const double *y, const double *x, const double *theta,
         t211[i] = acc;
     }
     double *const t214 = work + 20;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t182[l] * t109[j + 2*l];
-        t214[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t214[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t182[l];
+        for (int i = 0; i < 2; i++)
+            t214[i] += vl * t109[i + 2*l];
     }
     double *const t215 = work + 24;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t29[l] * t202[j + 2*l];
-        t215[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t215[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t29[l];
+        for (int i = 0; i < 2; i++)
+            t215[i] += vl * t202[i + 2*l];
     }
     double *const t217 = work + 2;
     for (int i = 0; i < 2; i++) {
@@ -515,8 +522,8 @@ void dare_score_hvp_yy(const double *y, const double *x, const double *theta,
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void dare_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void dare_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -529,8 +536,8 @@ void dare_score_vjp_xy(const double *y, const double *x, const double *theta,
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void dare_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void dare_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -571,11 +578,12 @@ void dare_score_vjp_thetay(const double *y, const double *x, const double *theta
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -643,11 +651,12 @@ void dare_score_vjp_thetay(const double *y, const double *x, const double *theta
         t116[i] = acc;
     }
     double *const t118 = work + 42;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t29[l] * t109[j + 2*l];
-        t118[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t118[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t29[l];
+        for (int i = 0; i < 2; i++)
+            t118[i] += vl * t109[i + 2*l];
     }
     double *const t120 = work + 44;
     for (int i = 0; i < 2; i++) {
@@ -687,11 +696,12 @@ void dare_score_vjp_thetay(const double *y, const double *x, const double *theta
         t181[i] = acc;
     }
     double *const t182 = work + 8;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t181[l];
-        t182[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t182[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t181[l];
+        for (int i = 0; i < 2; i++)
+            t182[i] += theta[i + 2*l] * vl;
     }
     double s184 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -759,18 +769,20 @@ void dare_score_vjp_thetay(const double *y, const double *x, const double *theta
         t211[i] = acc;
     }
     double *const t214 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t182[l] * t109[j + 2*l];
-        t214[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t214[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t182[l];
+        for (int i = 0; i < 2; i++)
+            t214[i] += vl * t109[i + 2*l];
     }
     double *const t215 = work + 8;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t29[l] * t202[j + 2*l];
-        t215[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t215[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t29[l];
+        for (int i = 0; i < 2; i++)
+            t215[i] += vl * t202[i + 2*l];
     }
     double *const t217 = work + 2;
     for (int i = 0; i < 2; i++) {
@@ -833,18 +845,20 @@ void dare_score_vjp_thetay(const double *y, const double *x, const double *theta
         t238[i] = ((theta[i + 4] * s209) + t237[i]);
     }
     double *const t241 = work + 8;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t238[l] * t26[j + 2*l];
-        t241[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t241[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t238[l];
+        for (int i = 0; i < 2; i++)
+            t241[i] += vl * t26[i + 2*l];
     }
     double *const t242 = work + 16;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t134[l] * t180[j + 2*l];
-        t242[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t242[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t134[l];
+        for (int i = 0; i < 2; i++)
+            t242[i] += vl * t180[i + 2*l];
     }
     double *const t252 = work + 32;
     for (int i = 0; i < 2; i++) {
@@ -863,8 +877,8 @@ void dare_score_vjp_thetay(const double *y, const double *x, const double *theta
 }
 
 /* L(y, x, theta, data) */
-double dare_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double dare_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     double *const t12 = work + 0;
     t12[1] = 0.0;
@@ -880,11 +894,12 @@ double dare_loss(const double *y, const double *x, const double *theta,
         t27[i] = acc;
     }
     double *const t29 = work + 0;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -974,8 +989,8 @@ double dare_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void dare_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void dare_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     double *const t12 = work + 0;
     t12[1] = 0.0;
@@ -1015,11 +1030,12 @@ void dare_loss_grad(const double *y, const double *x, const double *theta,
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -1120,11 +1136,12 @@ void dare_loss_grad(const double *y, const double *x, const double *theta,
     }
     const double s271 = ((2.0 * (s74 + data[4])) - s269);
     double *const t277 = work + 32;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t263[l] * theta[j + 2*l];
-        t277[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t277[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 2; i++)
+            t277[i] += vl * theta[i + 2*l];
     }
     double *const t278 = work + 34;
     for (int i = 0; i < 2; i++) {
@@ -1136,11 +1153,12 @@ void dare_loss_grad(const double *y, const double *x, const double *theta,
     }
     const double s287 = ((2.0 * (s68 + data[3])) - s285);
     double *const t294 = work + 32;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t278[l] * theta[j + 2*l];
-        t294[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t294[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t278[l];
+        for (int i = 0; i < 2; i++)
+            t294[i] += vl * theta[i + 2*l];
     }
     double *const t295 = work + 36;
     for (int i = 0; i < 2; i++) {
@@ -1152,11 +1170,12 @@ void dare_loss_grad(const double *y, const double *x, const double *theta,
     }
     const double s304 = ((2.0 * (s62 + data[2])) - s302);
     double *const t311 = work + 32;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t295[l] * theta[j + 2*l];
-        t311[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t311[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t295[l];
+        for (int i = 0; i < 2; i++)
+            t311[i] += vl * theta[i + 2*l];
     }
     double *const t312 = work + 38;
     for (int i = 0; i < 2; i++) {
@@ -1168,11 +1187,12 @@ void dare_loss_grad(const double *y, const double *x, const double *theta,
     }
     const double s321 = ((2.0 * (s57 + data[1])) - s319);
     double *const t328 = work + 32;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t312[l] * theta[j + 2*l];
-        t328[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t328[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t312[l];
+        for (int i = 0; i < 2; i++)
+            t328[i] += vl * theta[i + 2*l];
     }
     double *const t329 = work + 40;
     for (int i = 0; i < 2; i++) {
@@ -1188,11 +1208,12 @@ void dare_loss_grad(const double *y, const double *x, const double *theta,
         t342[i] = ((((((t76[i] * s255) + (t70[i] * s271)) + (t64[i] * s287)) + (t59[i] * s304)) + (t54[i] * s321)) + (x[i] * s338));
     }
     double *const t345 = work + 30;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t329[l] * theta[j + 2*l];
-        t345[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t329[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
     }
     for (int i = 0; i < 2; i++) {
         gx[i] = ((t49[i] * s338) + t345[i]);
@@ -1223,11 +1244,12 @@ void dare_loss_grad(const double *y, const double *x, const double *theta,
         }
     }
     double *const t363 = work + 20;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t361[l] * t26[j + 2*l];
-        t363[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t363[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t361[l];
+        for (int i = 0; i < 2; i++)
+            t363[i] += vl * t26[i + 2*l];
     }
     double s366 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -1267,8 +1289,8 @@ void dare_loss_grad(const double *y, const double *x, const double *theta,
 }
 
 /* r(y; x, theta) */
-void dare_residual(const double *y, const double *x, const double *theta,
-    double *r, double *work)
+void dare_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict r, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -1291,11 +1313,12 @@ void dare_residual(const double *y, const double *x, const double *theta,
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -1332,8 +1355,8 @@ void dare_residual(const double *y, const double *x, const double *theta,
 }
 
 /* jv = J_y v */
-void dare_residual_jvp_y(const double *y, const double *x, const double *theta,
-    const double *v, double *jv, double *work)
+void dare_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -1368,11 +1391,12 @@ void dare_residual_jvp_y(const double *y, const double *x, const double *theta,
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -1393,11 +1417,12 @@ void dare_residual_jvp_y(const double *y, const double *x, const double *theta,
         t181[i] = acc;
     }
     double *const t182 = work + 4;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t181[l];
-        t182[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t182[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t181[l];
+        for (int i = 0; i < 2; i++)
+            t182[i] += theta[i + 2*l] * vl;
     }
     double s184 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -1433,8 +1458,8 @@ void dare_residual_jvp_y(const double *y, const double *x, const double *theta,
 }
 
 /* out_y = J_y^T w */
-void dare_residual_vjp_y(const double *y, const double *x, const double *theta,
-    const double *w, double *out_y, double *work)
+void dare_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -1469,11 +1494,12 @@ void dare_residual_vjp_y(const double *y, const double *x, const double *theta,
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -1505,11 +1531,12 @@ void dare_residual_vjp_y(const double *y, const double *x, const double *theta,
         t413[i] = acc;
     }
     double *const t415 = work + 24;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t29[l] * t406[j + 2*l];
-        t415[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t415[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t29[l];
+        for (int i = 0; i < 2; i++)
+            t415[i] += vl * t406[i + 2*l];
     }
     double *const t417 = work + 2;
     for (int i = 0; i < 2; i++) {
@@ -1574,8 +1601,8 @@ void dare_residual_vjp_y(const double *y, const double *x, const double *theta,
 }
 
 /* out_x = J_x^T w */
-void dare_residual_vjp_x(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void dare_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -1588,8 +1615,8 @@ void dare_residual_vjp_x(const double *y, const double *x, const double *theta,
 }
 
 /* out_theta = J_theta^T w */
-void dare_residual_vjp_theta(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void dare_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -1612,11 +1639,12 @@ void dare_residual_vjp_theta(const double *y, const double *x, const double *the
         t27[i] = acc;
     }
     double *const t29 = work + 2;
-    for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += theta[i + 2*l] * t27[l];
-        t29[i] = acc;
+    for (int i = 0; i < 2; i++)
+        t29[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 2; i++)
+            t29[i] += theta[i + 2*l] * vl;
     }
     double s31 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -1657,11 +1685,12 @@ void dare_residual_vjp_theta(const double *y, const double *x, const double *the
         t413[i] = acc;
     }
     double *const t415 = work + 22;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t29[l] * t406[j + 2*l];
-        t415[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t415[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t29[l];
+        for (int i = 0; i < 2; i++)
+            t415[i] += vl * t406[i + 2*l];
     }
     double *const t417 = work + 2;
     for (int i = 0; i < 2; i++) {
@@ -1706,11 +1735,12 @@ void dare_residual_vjp_theta(const double *y, const double *x, const double *the
         t429[i] = ((theta[i + 4] * s412) + t428[i]);
     }
     double *const t432 = work + 12;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t429[l] * t26[j + 2*l];
-        t432[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t432[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t429[l];
+        for (int i = 0; i < 2; i++)
+            t432[i] += vl * t26[i + 2*l];
     }
     double *const t461 = work + 4;
     for (int i = 0; i < 2; i++) {
@@ -1720,6 +1750,769 @@ void dare_residual_vjp_theta(const double *y, const double *x, const double *the
     }
     for (int i = 0; i < 2; i++) {
         out_theta[i + 4] = ((t27[i] * s412) + t432[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = (t419[2*i + j] + t461[2*i + j]);
+        }
+    }
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void dare_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    (void)x;
+    state[1] = 0.0;
+    state[0] = 1.0;
+    state[2] = 0.0;
+    state[3] = 1.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            state[2*i + j + 4] = (state[i] * state[j]);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            state[2*i + j + 8] = ((state[i] * state[j + 2]) + (state[i + 2] * state[j]));
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            state[2*i + j + 12] = (state[i + 2] * state[j + 2]);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            state[2*i + j + 16] = (((y[0] * state[2*i + j + 4]) + (y[1] * state[2*i + j + 8])) + (y[2] * state[2*i + j + 12]));
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 16] * theta[l + 4];
+        state[i + 20] = acc;
+    }
+    for (int i = 0; i < 2; i++)
+        state[i + 22] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 20];
+        for (int i = 0; i < 2; i++)
+            state[i + 22] += theta[i + 2*l] * vl;
+    }
+    double s31 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s31 += (theta[i + 4] * state[i + 20]);
+    }
+    state[24] = (2.0 + s31);
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[i + 2*l] * state[j + 2*l + 16];
+            state[2*i + j + 25] = acc;
+        }
+    }
+    double *const t34 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += state[2*i + l + 25] * theta[j + 2*l];
+            t34[2*i + j] = acc;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            state[2*i + j + 29] = ((state[i + 22] * state[j + 22]) / state[24]);
+        }
+    }
+    double *const t40 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t40[2*i + j] = (((t34[2*i + j] - state[2*i + j + 16]) - state[2*i + j + 29]) + (i == j ? 1.0 : 0.0));
+        }
+    }
+    state[35] = 0.0;
+    state[36] = t40[3];
+    state[34] = t40[1];
+    state[33] = t40[0];
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            state[2*i + j + 37] = (state[2*i + j + 33] / state[24]);
+        }
+    }
+    double s115 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s115 += ((state[2*i + j + 29] * state[2*i + j + 33]) / state[24]);
+        }
+    }
+    state[41] = s115;
+    double *const t116 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 37] * state[l + 22];
+        t116[i] = acc;
+    }
+    double *const t118 = work + 4;
+    for (int i = 0; i < 2; i++)
+        t118[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 22];
+        for (int i = 0; i < 2; i++)
+            t118[i] += vl * state[i + 2*l + 37];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 42] = ((-t116[i]) - t118[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += state[2*i + l + 33] * theta[2*j + l];
+            state[2*i + j + 44] = acc;
+        }
+    }
+    double *const t133 = work + 0;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[l + 42] * theta[2*j + l];
+        t133[j] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 48] = ((theta[i + 4] * state[41]) + t133[i]);
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void dare_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t180 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t180[2*i + j] = (((state[2*i + j + 4] * v[0]) + (state[2*i + j + 8] * v[1])) + (state[2*i + j + 12] * v[2]));
+        }
+    }
+    double *const t181 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t180[2*i + l] * theta[l + 4];
+        t181[i] = acc;
+    }
+    double *const t182 = work + 6;
+    for (int i = 0; i < 2; i++)
+        t182[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t181[l];
+        for (int i = 0; i < 2; i++)
+            t182[i] += theta[i + 2*l] * vl;
+    }
+    double s184 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s184 += (theta[i + 4] * t181[i]);
+    }
+    double *const t185 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[i + 2*l] * t180[j + 2*l];
+            t185[2*i + j] = acc;
+        }
+    }
+    double *const t186 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t185[2*i + l] * theta[j + 2*l];
+            t186[2*i + j] = acc;
+        }
+    }
+    double *const t193 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t193[2*i + j] = ((((t182[i] * state[j + 22]) + (state[i + 22] * t182[j])) - (state[2*i + j + 29] * s184)) / state[24]);
+        }
+    }
+    double *const t194 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t194[2*i + j] = ((t186[2*i + j] - t180[2*i + j]) - t193[2*i + j]);
+        }
+    }
+    double *const t199 = work + 0;
+    t199[2] = 0.0;
+    t199[3] = t194[3];
+    t199[1] = t194[1];
+    t199[0] = t194[0];
+    double *const t202 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t202[2*i + j] = ((t199[2*i + j] - (state[2*i + j + 37] * s184)) / state[24]);
+        }
+    }
+    double s209 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s209 += ((((state[2*i + j + 33] * t193[2*i + j]) + (state[2*i + j + 29] * t199[2*i + j])) - (((state[2*i + j + 29] * state[2*i + j + 33]) / state[24]) * s184)) / state[24]);
+        }
+    }
+    double *const t210 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t202[2*i + l] * state[l + 22];
+        t210[i] = acc;
+    }
+    double *const t211 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 37] * t182[l];
+        t211[i] = acc;
+    }
+    double *const t214 = work + 16;
+    for (int i = 0; i < 2; i++)
+        t214[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t182[l];
+        for (int i = 0; i < 2; i++)
+            t214[i] += vl * state[i + 2*l + 37];
+    }
+    double *const t215 = work + 6;
+    for (int i = 0; i < 2; i++)
+        t215[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 22];
+        for (int i = 0; i < 2; i++)
+            t215[i] += vl * t202[i + 2*l];
+    }
+    double *const t217 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        t217[i] = ((-(t210[i] + t211[i])) - (t214[i] + t215[i]));
+    }
+    double *const t218 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t199[2*i + l] * theta[2*j + l];
+            t218[2*i + j] = acc;
+        }
+    }
+    double *const t227 = work + 24;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l] * t218[j + 2*l];
+            t227[2*i + j] = acc;
+        }
+    }
+    double *const t237 = work + 4;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t217[l] * theta[2*j + l];
+        t237[j] = acc;
+    }
+    double *const t238 = work + 6;
+    for (int i = 0; i < 2; i++) {
+        t238[i] = ((theta[i + 4] * s209) + t237[i]);
+    }
+    double *const t240 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t240[2*i + j] = ((t227[2*i + j] - t199[2*i + j]) + (t238[i] * theta[j + 4]));
+        }
+    }
+    double s246 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s246 += (state[2*i + j + 12] * t240[2*i + j]);
+        }
+    }
+    hv[2] = s246;
+    double s248 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s248 += (state[2*i + j + 8] * t240[2*i + j]);
+        }
+    }
+    hv[1] = s248;
+    double s250 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s250 += (state[2*i + j + 4] * t240[2*i + j]);
+        }
+    }
+    hv[0] = s250;
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void dare_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t180 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t180[2*i + j] = ((((state[i] * state[j]) * w[0]) + (((state[i] * state[j + 2]) + (state[i + 2] * state[j])) * w[1])) + ((state[i + 2] * state[j + 2]) * w[2]));
+        }
+    }
+    double *const t181 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t180[2*i + l] * theta[l + 4];
+        t181[i] = acc;
+    }
+    double *const t182 = work + 6;
+    for (int i = 0; i < 2; i++)
+        t182[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t181[l];
+        for (int i = 0; i < 2; i++)
+            t182[i] += theta[i + 2*l] * vl;
+    }
+    double s184 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s184 += (theta[i + 4] * t181[i]);
+    }
+    double *const t185 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[i + 2*l] * t180[j + 2*l];
+            t185[2*i + j] = acc;
+        }
+    }
+    double *const t186 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t185[2*i + l] * theta[j + 2*l];
+            t186[2*i + j] = acc;
+        }
+    }
+    double *const t193 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t193[2*i + j] = ((((t182[i] * state[j + 22]) + (state[i + 22] * t182[j])) - (state[2*i + j + 29] * s184)) / state[24]);
+        }
+    }
+    double *const t194 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t194[2*i + j] = ((t186[2*i + j] - t180[2*i + j]) - t193[2*i + j]);
+        }
+    }
+    double *const t199 = work + 12;
+    t199[2] = 0.0;
+    t199[3] = t194[3];
+    t199[1] = t194[1];
+    t199[0] = t194[0];
+    double *const t202 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t202[2*i + j] = ((t199[2*i + j] - (state[2*i + j + 37] * s184)) / state[24]);
+        }
+    }
+    double s209 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s209 += ((((state[2*i + j + 33] * t193[2*i + j]) + (state[2*i + j + 29] * t199[2*i + j])) - (((state[2*i + j + 29] * state[2*i + j + 33]) / state[24]) * s184)) / state[24]);
+        }
+    }
+    double *const t210 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t202[2*i + l] * state[l + 22];
+        t210[i] = acc;
+    }
+    double *const t211 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 37] * t182[l];
+        t211[i] = acc;
+    }
+    double *const t214 = work + 24;
+    for (int i = 0; i < 2; i++)
+        t214[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t182[l];
+        for (int i = 0; i < 2; i++)
+            t214[i] += vl * state[i + 2*l + 37];
+    }
+    double *const t215 = work + 6;
+    for (int i = 0; i < 2; i++)
+        t215[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 22];
+        for (int i = 0; i < 2; i++)
+            t215[i] += vl * t202[i + 2*l];
+    }
+    double *const t217 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t217[i] = ((-(t210[i] + t211[i])) - (t214[i] + t215[i]));
+    }
+    double *const t218 = work + 26;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t199[2*i + l] * theta[2*j + l];
+            t218[2*i + j] = acc;
+        }
+    }
+    double *const t220 = work + 30;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t185[i + 2*l] * state[j + 2*l + 33];
+            t220[2*i + j] = acc;
+        }
+    }
+    double *const t221 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += state[i + 2*l + 25] * t199[j + 2*l];
+            t221[2*i + j] = acc;
+        }
+    }
+    double *const t224 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t218[2*i + l] * state[2*j + l + 16];
+            t224[2*i + j] = acc;
+        }
+    }
+    double *const t225 = work + 26;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += state[2*i + l + 44] * t180[2*j + l];
+            t225[2*i + j] = acc;
+        }
+    }
+    double *const t237 = work + 6;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t217[l] * theta[2*j + l];
+        t237[j] = acc;
+    }
+    double *const t238 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t238[i] = ((theta[i + 4] * s209) + t237[i]);
+    }
+    double *const t241 = work + 6;
+    for (int i = 0; i < 2; i++)
+        t241[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t238[l];
+        for (int i = 0; i < 2; i++)
+            t241[i] += vl * state[i + 2*l + 16];
+    }
+    double *const t242 = work + 16;
+    for (int i = 0; i < 2; i++)
+        t242[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 48];
+        for (int i = 0; i < 2; i++)
+            t242[i] += vl * t180[i + 2*l];
+    }
+    double *const t252 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t252[i + 2*j] = ((t224[2*i + j] + t225[2*i + j]) + ((t217[i] * state[j + 20]) + (state[i + 42] * t181[j])));
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 4] = (((state[41] * t181[i]) + (state[i + 20] * s209)) + (t241[i] + t242[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = ((t220[2*i + j] + t221[2*i + j]) + t252[2*i + j]);
+        }
+    }
+}
+
+/* jv = J_y v, from the state of linearise */
+void dare_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict jv, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t180 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t180[2*i + j] = ((((state[i] * state[j]) * v[0]) + (((state[i] * state[j + 2]) + (state[i + 2] * state[j])) * v[1])) + ((state[i + 2] * state[j + 2]) * v[2]));
+        }
+    }
+    double *const t181 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t180[2*i + l] * theta[l + 4];
+        t181[i] = acc;
+    }
+    double *const t182 = work + 6;
+    for (int i = 0; i < 2; i++)
+        t182[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t181[l];
+        for (int i = 0; i < 2; i++)
+            t182[i] += theta[i + 2*l] * vl;
+    }
+    double s184 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s184 += (theta[i + 4] * t181[i]);
+    }
+    double *const t185 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[i + 2*l] * t180[j + 2*l];
+            t185[2*i + j] = acc;
+        }
+    }
+    double *const t186 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t185[2*i + l] * theta[j + 2*l];
+            t186[2*i + j] = acc;
+        }
+    }
+    double *const t194 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t194[2*i + j] = ((t186[2*i + j] - t180[2*i + j]) - ((((t182[i] * state[j + 22]) + (state[i + 22] * t182[j])) - (((state[i + 22] * state[j + 22]) / state[24]) * s184)) / state[24]));
+        }
+    }
+    jv[0] = t194[0];
+    jv[1] = t194[1];
+    jv[2] = t194[3];
+}
+
+/* out_y = J_y^T w, from the state of linearise */
+void dare_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_y, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t404 = work + 0;
+    t404[2] = 0.0;
+    t404[3] = w[2];
+    t404[1] = w[1];
+    t404[0] = w[0];
+    double *const t406 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t406[2*i + j] = (t404[2*i + j] / state[24]);
+        }
+    }
+    double s412 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s412 += ((((state[i + 22] * state[j + 22]) / state[24]) * t404[2*i + j]) / state[24]);
+        }
+    }
+    double *const t413 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t406[2*i + l] * state[l + 22];
+        t413[i] = acc;
+    }
+    double *const t415 = work + 10;
+    for (int i = 0; i < 2; i++)
+        t415[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 22];
+        for (int i = 0; i < 2; i++)
+            t415[i] += vl * t406[i + 2*l];
+    }
+    double *const t417 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t417[i] = ((-t413[i]) - t415[i]);
+    }
+    double *const t418 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t404[2*i + l] * theta[2*j + l];
+            t418[2*i + j] = acc;
+        }
+    }
+    double *const t421 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += theta[2*i + l] * t418[j + 2*l];
+            t421[2*i + j] = acc;
+        }
+    }
+    double *const t428 = work + 8;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t417[l] * theta[2*j + l];
+        t428[j] = acc;
+    }
+    double *const t429 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t429[i] = ((theta[i + 4] * s412) + t428[i]);
+    }
+    double *const t431 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t431[2*i + j] = ((t421[2*i + j] - t404[2*i + j]) + (t429[i] * theta[j + 4]));
+        }
+    }
+    double s435 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s435 += ((state[i + 2] * state[j + 2]) * t431[2*i + j]);
+        }
+    }
+    out_y[2] = s435;
+    double s441 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s441 += (((state[i] * state[j + 2]) + (state[i + 2] * state[j])) * t431[2*i + j]);
+        }
+    }
+    out_y[1] = s441;
+    double s451 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s451 += ((state[i] * state[j]) * t431[2*i + j]);
+        }
+    }
+    out_y[0] = s451;
+}
+
+/* out_theta = J_theta^T w, from the state of linearise */
+void dare_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t404 = work + 0;
+    t404[2] = 0.0;
+    t404[3] = w[2];
+    t404[1] = w[1];
+    t404[0] = w[0];
+    double *const t406 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t406[2*i + j] = (t404[2*i + j] / state[24]);
+        }
+    }
+    double s412 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s412 += ((((state[i + 22] * state[j + 22]) / state[24]) * t404[2*i + j]) / state[24]);
+        }
+    }
+    double *const t413 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t406[2*i + l] * state[l + 22];
+        t413[i] = acc;
+    }
+    double *const t415 = work + 10;
+    for (int i = 0; i < 2; i++)
+        t415[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 22];
+        for (int i = 0; i < 2; i++)
+            t415[i] += vl * t406[i + 2*l];
+    }
+    double *const t417 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t417[i] = ((-t413[i]) - t415[i]);
+    }
+    double *const t418 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t404[2*i + l] * theta[2*j + l];
+            t418[2*i + j] = acc;
+        }
+    }
+    double *const t419 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += state[i + 2*l + 25] * t404[j + 2*l];
+            t419[2*i + j] = acc;
+        }
+    }
+    double *const t420 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 2; l++)
+                acc += t418[2*i + l] * state[2*j + l + 16];
+            t420[2*i + j] = acc;
+        }
+    }
+    double *const t428 = work + 8;
+    for (int j = 0; j < 2; j++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += t417[l] * theta[2*j + l];
+        t428[j] = acc;
+    }
+    double *const t429 = work + 10;
+    for (int i = 0; i < 2; i++) {
+        t429[i] = ((theta[i + 4] * s412) + t428[i]);
+    }
+    double *const t432 = work + 8;
+    for (int i = 0; i < 2; i++)
+        t432[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t429[l];
+        for (int i = 0; i < 2; i++)
+            t432[i] += vl * state[i + 2*l + 16];
+    }
+    double *const t461 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t461[i + 2*j] = (t420[2*i + j] + (t417[i] * state[j + 20]));
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 4] = ((state[i + 20] * s412) + t432[i]);
     }
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -1758,4 +2551,13 @@ const dil_model dare_model = {
     dare_symbols,
     5,
     dare_theta_init,
+    50,
+    dare_linearise,
+    dare_score_hvp_yy_apply,
+    NULL,
+    dare_score_vjp_thetay_apply,
+    dare_residual_jvp_y_apply,
+    dare_residual_vjp_y_apply,
+    NULL,
+    dare_residual_vjp_theta_apply,
 };

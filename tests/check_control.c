@@ -44,11 +44,20 @@ static double rel_diff(const double *a, const double *b, int n)
     return sqrt(d) / (nb > 0 ? sqrt(nb) : 1);
 }
 
+/* Scratch for every solver and backward form used here (Newton and
+   Gauss-Newton, CG and dense): the largest of their sizes. */
 static double *work_for(const dil_model *m)
 {
-    dil_options o = dil_default_options();
-    o.backward = DIL_BACKWARD_DENSE;
-    double *w = malloc(dil_work_size(m, &o) * sizeof *w);
+    size_t n = 0;
+    for (int solver = DIL_SOLVER_NEWTON; solver <= DIL_SOLVER_GAUSS_NEWTON; solver++)
+        for (int bw = DIL_BACKWARD_CG; bw <= DIL_BACKWARD_DENSE; bw++) {
+            dil_options o = dil_default_options();
+            o.solver = solver;
+            o.backward = bw;
+            size_t k = dil_work_size(m, &o);
+            n = k > n ? k : n;
+        }
+    double *w = malloc(n * sizeof *w);
     ck_assert(w != NULL);
     return w;
 }
