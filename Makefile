@@ -140,6 +140,7 @@ demo: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/examples/kepler
 # ------------------------------------------------------------------- tests
 include tests/tests.mk
 include repro/repro.mk
+include repro/control/control.mk
 
 # ---------------------------------------------------------------- sanitize
 sanitize:
