@@ -141,6 +141,7 @@ demo: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/examples/kepler
 # ------------------------------------------------------------------- tests
 include tests/tests.mk
 include repro/repro.mk
+include repro/control/control.mk
 
 # ---------------------------------------------------------------- sanitize
 sanitize:
@@ -186,6 +187,20 @@ $(BUILD)/bench/vdp_step: bench/vdp_step.c $(BUILD)/gen/node_vdp.o $(BUILD)/libdi
 	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< $(BUILD)/gen/node_vdp.o \
 	    $(BUILD)/libdil.a -lm -o $@
 
+# The same step with the emitted model compiled for this machine
+# (BENCH_NATIVE, -march=native when the compiler takes it; libdil as
+# usual): PyTorch dispatches to its AVX2 kernels at run time, and this is
+# what the emitted C gets from the same instructions.
+BENCH_NATIVE ?= $(shell printf 'int main(void){return 0;}\n' | $(CC) -march=native -x c - -o /dev/null 2>/dev/null && echo -march=native)
+$(BUILD)/bench/native/node_vdp.o: generated/node_vdp.c runtime/dil_model.h
+	@mkdir -p $(@D)
+	@echo "  CC      $< ($(BENCH_NATIVE))"
+	$(Q)$(CC) -std=c99 $(OPT) $(BENCH_NATIVE) $(GEN_WARN_EMITTED) -Iruntime -Igenerated -c $< -o $@
+$(BUILD)/bench/vdp_step_native: bench/vdp_step.c $(BUILD)/bench/native/node_vdp.o $(BUILD)/libdil.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< $(BUILD)/bench/native/node_vdp.o \
+	    $(BUILD)/libdil.a -lm -o $@
+
 # One training step of the Van der Pol neural ODE through the batch calls
 # (bench/batch.c): single calls, batch on 1 and 2 threads, no curvature check.
 $(BUILD)/bench/batch_node_vdp: bench/batch.c $(BUILD)/gen/node_vdp.o $(BUILD)/libdil.a
@@ -195,7 +210,8 @@ $(BUILD)/bench/batch_node_vdp: bench/batch.c $(BUILD)/gen/node_vdp.o $(BUILD)/li
 	    $(BUILD)/libdil.a -lm -o $@
 
 bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%) \
-       $(M2_SIZES:%=$(BUILD)/bench/m2_%/m2) $(BUILD)/bench/vdp_step $(BUILD)/bench/batch_node_vdp
+       $(M2_SIZES:%=$(BUILD)/bench/m2_%/m2) $(BUILD)/bench/vdp_step $(BUILD)/bench/vdp_step_native \
+       $(BUILD)/bench/batch_node_vdp
 	$(Q)BUILD=$(BUILD) M2_SIZES="$(M2_SIZES)" sh bench/run.sh $(BENCH_MODELS)
 	$(Q)$(BUILD)/bench/batch_node_vdp
 	$(Q)BUILD=$(BUILD) sh bench/horizon.sh

@@ -1,7 +1,7 @@
 #!/bin/sh
 # horizon.sh - the horizon sweep of `make bench` (issue 7, rolled loops).
 #
-# models/cartpole_mpc.dil (nonlinear cart-pole MPC) at T = 10, 25, 100 and
+# models/cartpole_nmpc.dil (nonlinear cart-pole MPC) at T = 10, 25, 100 and
 # 1000, as dilc emits it (its `for` and `sum(t in ...)` rolled into C
 # loops), and with --unroll where that still compiles in reasonable time
 # (T = 10, 25; T = 100 takes a minute of gcc, T = 1000 is refused).  Per
@@ -38,12 +38,12 @@ for form in rolled unrolled; do
     if [ $form = rolled ]; then list=$HORIZONS; flag=; else list=$UNROLLED; flag=--unroll; fi
     for T in $list; do
         name=cp_${form}_$T
-        sed "s/T = 100,/T = $T,/" models/cartpole_mpc.dil >"$D/$name.dil"
+        sed "s/T = 100,/T = $T,/" models/cartpole_nmpc.dil >"$D/$name.dil"
         /usr/bin/time -v "$B/dilc" $flag "$D/$name.dil" -o "$D/$name.c" 2>"$D/$name.dilc"
         /usr/bin/time -v $CC -std=c99 -O2 -Iruntime -I"$D" -c "$D/$name.c" -o "$D/$name.o" \
             2>"$D/$name.gcc"
         $CC -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -Iruntime -I"$D" \
-            -DMODEL_DESC=cartpole_mpc_model -DMODEL_HEADER="\"$name.h\"" bench/horizon_time.c \
+            -DMODEL_DESC=cartpole_nmpc_model -DMODEL_HEADER="\"$name.h\"" bench/horizon_time.c \
             "$D/$name.o" -lm -o "$D/time_$name"
         : >"$D/$name.times"
         runs="$runs $form:$T"

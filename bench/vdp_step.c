@@ -6,8 +6,11 @@
  * the IFT gradient of L = |y - x_t+1|^2, summed over the pairs.  This is
  * the loop body of examples/node_train.c; timed on 1 and 2 threads.
  *
- *   vdp_step OUT.bin    prints "threads ms" lines (fastest of ROUNDS, wall
- *                       clock), and writes the trajectory, theta, the loss
+ *   vdp_step OUT.bin    prints "threads ms cpu_ms" lines (fastest of
+ *                       ROUNDS, wall clock and process CPU time: on a
+ *                       shared machine the CPU time is the figure robust
+ *                       to load; on 2 threads it sums both, OpenMP's
+ *                       waiting included), and writes the trajectory, theta, the loss
  *                       and the summed gradient to OUT.bin for
  *                       bench/vdp_step.py, which runs the same step in
  *                       PyTorch, checks it gets the same gradient and
@@ -62,42 +65,40 @@ static double uniform(unsigned long long *s)
     return (double)(*s >> 11) / 4503599627370496.0 - 1.0;
 }
 
-/* The whole batch: solve every pair, then the summed loss gradient.  The
-   one place to switch to dil_solve_batch / dil_loss_gradient_batch when
-   the runtime has them (SPEC section 5); until then a loop on one thread. */
+/*
+ * The whole batch: solve every pair, then the summed loss gradient, by the
+ * batch calls (SPEC section 5) on nthreads threads.  Solver and backward
+ * are the root-finding pair for this square residual model: Gauss-Newton
+ * (lambda = 0 and the inner CG on the 2 x 2 matrix J^T J: Newton's method
+ * on r up to the forcing term, as bench/vdp_step.py does it) stopping on
+ * ||r|| <= tol, and the root-form backward J^T g = dL/dy.  The score-form
+ * pair (Newton-CG on f = |r|^2/2 with its curvature certificate, CG
+ * backward on H) gets the same answer with 11 rather than 8 sweeps of the
+ * network per pair.  Each
+ * solve starts from y = x_t.  (From the explicit Euler step
+ * y0 = x - r(x; x) instead, Gauss-Newton takes 2.05 iterations per pair
+ * rather than 2.36, which saves fewer kernel sweeps, 66 residuals and
+ * linearisations per batch, than the 107 residuals the start costs.)
+ */
 static int step(const double *theta, double *y, double *loss, double *grad, int nthreads)
 {
     const dil_model *m = &node_vdp_model;
-    static double *g, *work;
-    if (!g) {
-        dil_options o = dil_default_options();
-        g = calloc((size_t)m->ntheta, sizeof *g);
-        work = calloc(dil_work_size(m, &o), sizeof *work);
-        if (!g || !work)
-            return DIL_NO_MEMORY;
-    }
-    if (nthreads != 1)
-        return -1;                        /* no threads without the batch calls */
+    dil_options o = dil_default_options();
+
+    o.solver = DIL_SOLVER_GAUSS_NEWTON;
+    o.backward = DIL_BACKWARD_ROOT;
     memcpy(y, traj, sizeof(double) * 2 * NPAIR);
-    memset(grad, 0, sizeof(double) * (size_t)m->ntheta);
-    for (int t = 0; t < NPAIR; t++) {
-        int st = dil_solve(m, traj[t], theta, y + 2 * t, NULL, NULL, work);
-        if (st != DIL_OK)
-            return st;
-        st = dil_loss_gradient(m, y + 2 * t, traj[t], theta, traj[t + 1], &loss[t], NULL, g,
-                               NULL, NULL, work);
-        if (st != DIL_OK)
-            return st;
-        for (int k = 0; k < m->ntheta; k++)
-            grad[k] += g[k];
-    }
-    return DIL_OK;
+    int st = dil_solve_batch(m, NPAIR, &traj[0][0], theta, y, &o, NULL, nthreads);
+    if (st != DIL_OK)
+        return st;
+    return dil_loss_gradient_batch(m, NPAIR, y, &traj[0][0], theta, &traj[1][0], loss, NULL,
+                                   grad, &o, NULL, nthreads);
 }
 
-static double now_ms(void)
+static double clock_ms(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
@@ -125,24 +126,22 @@ int main(int argc, char **argv)
     for (int k = 3 * H; k < 5 * H; k++)     /* W2 (2H); b2 = 0 */
         theta[k] = 0.1 * uniform(&seed);
     for (int threads = 1; threads <= 2; threads++) {
-        double best = 1e300;
+        double best = 1e300, best_cpu = 1e300;
         for (int r = 0; r < ROUNDS; r++) {
-            double t0 = now_ms();
+            double t0 = clock_ms(CLOCK_MONOTONIC), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
             int st = step(theta, &y[0][0], loss, grad, threads);
-            double ms = now_ms() - t0;
-            if (st == -1) {
-                printf("%d -\n", threads);
-                break;
-            }
+            double ms = clock_ms(CLOCK_MONOTONIC) - t0;
+            double cpu = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
             if (st != DIL_OK) {
                 fprintf(stderr, "vdp_step: %s\n", dil_status_string(st));
                 return 1;
             }
             if (ms < best)
                 best = ms;
+            if (cpu < best_cpu)
+                best_cpu = cpu;
         }
-        if (best < 1e300)
-            printf("%d %.3f\n", threads, best);
+        printf("%d %.3f %.3f\n", threads, best, best_cpu);
     }
     double total = 0;
     for (int t = 0; t < NPAIR; t++)

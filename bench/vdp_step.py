@@ -8,14 +8,17 @@ over the 107 pairs, float64, on one thread (torch.set_num_threads(1)):
   forward   Newton on r(y) = y - x - dt (W2 tanh(W1 y + b1) + b2) from y = x,
             the 2x2 Jacobians I - dt W2 diag(1 - s^2) W1 built with einsum and
             solved batched, until max |r| <= 1e-12;
-  backward  the implicit function theorem as dil does it: f = |r|^2 / 2, CG on
+  backward  the implicit function theorem in dil's score form: f = |r|^2 / 2, CG on
             (d2f/dy2) g = dL/dy with L = |y - x_next|^2 (Hessian-vector
             products by double backward, batched CG with per-pair step sizes,
             stop at |res| <= 1e-10 |b|), then dL/dtheta = -(d2f/dy dtheta)^T g
-            by one more backward, summed over the pairs.
+            by one more backward, summed over the pairs.  (vdp_step.c runs
+            dil's root form, J^T g = dL/dy, which at a root gives the same g:
+            docs/solvers.md, "Why CG and ROOT agree at a root".)
 
 Checks that the summed gradient agrees with dil's (relative 1e-6) and prints
-"torch MS" (fastest of ROUNDS runs, wall clock).  Exits 77 when torch is
+"torch MS CPU_MS" (fastest of ROUNDS runs, wall clock and process CPU
+time).  Exits 77 when torch is
 not installed.
 """
 import struct
@@ -105,17 +108,18 @@ def step(traj, theta, h):
 def main():
     torch.set_num_threads(1)
     n, h, traj, theta, loss_c, grad_c = load(sys.argv[1])
-    best = float("inf")
+    best = best_cpu = float("inf")
     for _ in range(ROUNDS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss, grad = step(traj, theta, h)
         best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
     err = (grad - grad_c).abs().max().item() / grad_c.abs().max().item()
     if abs(loss - loss_c) > 1e-9 * abs(loss_c) or err > 1e-6:
         print("vdp_step.py: PyTorch and dil disagree: loss %.17g vs %.17g, gradient %.3g"
               % (loss, loss_c, err))
         sys.exit(1)
-    print("torch %.3f" % (best * 1e3))
+    print("torch %.3f %.3f" % (best * 1e3, best_cpu * 1e3))
 
 
 if __name__ == "__main__":

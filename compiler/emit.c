@@ -732,7 +732,7 @@ static void emit_assemble(Emitter *e, Node *n)
     zero_gaps(e, n, is_excl);
     for (int p = 0; p < n->nargs; p++) {
         Node *pc = n->args[p];
-        if (sched_piece_in_place(e->s, n, p))
+        if (sched_piece_in_place(val(e, n), val(e, pc), p))
             continue;             /* already computed in place */
         long f0, fr, fc;
         assembly_place_flat(n, p, &f0, &fr, &fc);

@@ -262,19 +262,6 @@ void assembly_exclusive(const Node *as, unsigned char *excl)
     free(run);
 }
 
-/* Piece p of assembly `as` was computed into the assembly's output at
-   p's own place.  The same node may be several pieces (one adjoint read
-   at several places): it is in place at one of them only, and the
-   assembly writes the others. */
-static int piece_in_place(const Value *av, const Value *pv, const Node *as, int p)
-{
-    long f0, fr, fc;
-    if (!pv->direct || av->home != HOME_OUT || pv->home != HOME_OUT || pv->out != av->out)
-        return 0;
-    assembly_place_flat(as, p, &f0, &fr, &fc);
-    return pv->off == av->off + f0 && pv->ld == fr;
-}
-
 /* ------------------------------------------------------------------ */
 /* Slots of work: first fit over a max-tree                             */
 /* ------------------------------------------------------------------ */
@@ -561,7 +548,7 @@ static void place_pieces(Node *as)
         pv->out = av->out;
         pv->off = av->off + f0;
         pv->ld = fr;
-        pv->direct = 1;
+        pv->direct = p + 1;
     }
     free(excl);
 }
@@ -959,7 +946,7 @@ static void cost_step(Cost *c, const Node *n)
     }
     case OP_ASSEMBLE:
         for (int p = 0; p < n->nargs; p++)
-            if (!piece_in_place(VAL(n), VAL(n->args[p]), n, p))
+            if (!sched_piece_in_place(VAL(n), VAL(n->args[p]), p))
                 cost_expr(c, n->args[p], (double)ir_size(n->args[p]));
         return;
     default:
@@ -1434,9 +1421,10 @@ const Value *sched_value(const KernelSchedule *s, const Node *n)
     unreachable();            /* not a node of this kernel */
 }
 
-int sched_piece_in_place(const KernelSchedule *s, const Node *as, int p)
+int sched_piece_in_place(const Value *as, const Value *piece, int p)
 {
-    return piece_in_place(sched_value(s, as), sched_value(s, as->args[p]), as, p);
+    return piece->direct == p + 1 && piece->home == HOME_OUT &&
+           as->home == HOME_OUT && piece->out == as->out;
 }
 
 /* ------------------------------------------------------------------ */

@@ -69,8 +69,12 @@ typedef struct Value {
     int step;                 /* the STEP_COMPUTE that computes it, or -1 */
     int last;                 /* the last compute step reading it; results:
                                  ncompute + 1 (live to the end) */
-    int direct;               /* a piece computed into its assembly's output
-                                 (the assembly's step skips it) */
+    int direct;               /* 1 + the index of the assembly piece that was
+                                 computed in place in its assembly's output
+                                 (the assembly's step skips that piece); 0 if
+                                 none.  A node that is several pieces (the
+                                 same value at two places) is in place at one
+                                 of them only. */
     int slot;                 /* HOME_WORK: index of its slot, else -1 */
     int state;                /* HOME_STACK: the state of its loop whose row
                                  it is */
@@ -186,10 +190,9 @@ void schedule_apply(const Kernel *k, KernelSchedule *out);
 /* The value of node n in a kernel's schedule; n must be one of its nodes. */
 const Value *sched_value(const KernelSchedule *s, const Node *n);
 
-/* Piece p of an assembly was computed straight into the assembly's
-   output array at p's place (the assembly's step does not write it
-   again).  A node that is several pieces is in place at one of them. */
-int sched_piece_in_place(const KernelSchedule *s, const Node *assembly, int p);
+/* Piece p of an assembly was computed straight into the assembly's output
+   array (the assembly's step does not write it again). */
+int sched_piece_in_place(const Value *assembly, const Value *piece, int p);
 
 /* Facts about an ASSEMBLE, shared by the scheduler and the printer. */
 /* Element (r, c) of piece p lands at *f0 + *fr*r + *fc*c of the row-major

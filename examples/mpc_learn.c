@@ -1,7 +1,15 @@
 // models: mpc_linear
 /*
- * mpc_learn.c - learning the dynamics and the cost of an MPC controller
- * from expert controls alone (the paper's appendix C, mass-spring-damper).
+ * mpc_learn.c - learning the dynamics and the cost of a finite-horizon
+ * linear MPC controller from expert plans alone: a small demonstration on
+ * the mass-spring-damper system of the paper's appendix C, NOT that
+ * experiment.  The paper's appendix C differentiates an infinite-horizon
+ * LQR through the discrete algebraic Riccati equation and imitates 6-step
+ * closed-loop controls; that reproduction is repro/control/dare.c with
+ * models/dare.dil (`make reproduce-dare`, docs/results/control.md).  Here
+ * instead the layer is a 10-step open-loop plan (models/mpc_linear.dil), the
+ * imitation target is the expert's whole plan, and the state weights q are
+ * learned too.
  *
  * The expert plans with models/mpc_linear.dil: controls u[0..T-1]
  * minimising sum_t x[t]' diag(q) x[t] + 2 |u|^2 under x[t+1] = A x[t] + B u[t],

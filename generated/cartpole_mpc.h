@@ -8,7 +8,7 @@
 extern "C" {
 #endif
 
-/* Model 'cartpole_mpc': ny = 100, nx = 4, ntheta = 8, ndata = 100, nres = 0 */
+/* Model 'cartpole_mpc': ny = 10, nx = 14, ntheta = 718, ndata = 4, nres = 0 */
 extern const dil_model cartpole_mpc_model;
 
 /* The kernels, also reachable through the descriptor. */

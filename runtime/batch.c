@@ -17,7 +17,9 @@
  *     dl_dtheta = ((0 + g_0) + g_1) + ... + g_{n-1},
  * the same bits for any thread count, and the same bits as a loop over
  * the single calls that accumulates in that order.  The buffer costs
- * n * ntheta doubles.  An instance whose outputs are not written (a status
+ * n * ntheta doubles on threads (2 MB for the Van der Pol batch); a serial
+ * run adds each instance's block as it comes, the same sum, in one block.
+ * An instance whose outputs are not written (a status
  * that leaves them untouched) contributes zeros.
  *
  * Threads come from OpenMP when the compiler has it (the Makefile detects
@@ -38,7 +40,9 @@ typedef struct batch {
     int n;
     const double *x, *theta, *data, *dl_dy, *yin;
     double *y;                      /* dil_solve_batch: in and out */
-    double *loss, *dl_dx, *gth;     /* gth: n blocks of ntheta, or NULL */
+    double *loss, *dl_dx, *gth;     /* gth: n blocks of ntheta (threads), one
+                                       block (serial), or NULL */
+    double *sum;                    /* dl_dtheta, the serial run adds into it */
     const dil_options *o;
     dil_info *info;                 /* n entries, or NULL */
     int *status;                    /* n entries */
@@ -56,12 +60,13 @@ static double *blk_out(double *base, int i, int len)
     return base != NULL && len > 0 ? base + (size_t)i * (size_t)len : base;
 }
 
-static void run_one(const batch *b, int i, double *work)
+/* Instance i, its dL/dtheta into dth (ntheta, or NULL). */
+static void run_one(const batch *b, int i, double *dth, double *work)
 {
     const dil_model *m = b->m;
     const double *x = blk(b->x, i, m->nx);
     dil_info *in = b->info != NULL ? b->info + i : NULL;
-    double *dx = blk_out(b->dl_dx, i, m->nx), *dth = blk_out(b->gth, i, m->ntheta);
+    double *dx = blk_out(b->dl_dx, i, m->nx);
     int st;
 
     if (dth != NULL)
@@ -78,15 +83,30 @@ static void run_one(const batch *b, int i, double *work)
     b->status[i] = st;
 }
 
+/* 1 when run_all will use threads. */
+static int threaded(const batch *b, int nthreads)
+{
+#ifdef _OPENMP
+    return nthreads != 1 && b->n > 1;
+#else
+    (void)b;
+    (void)nthreads;
+    return 0;
+#endif
+}
+
 /* Every instance, on nthreads threads; work: ws doubles per thread (a
    failed allocation falls back to the calls' own, which report
-   DIL_NO_MEMORY if that fails too). */
+   DIL_NO_MEMORY if that fails too).  Threaded, instance i's dL/dtheta goes
+   to block i of gth and run_batch sums the blocks afterwards; serial, the
+   one block of gth is added to sum after each instance, which is the same
+   additions in the same order without n blocks of memory. */
 static void run_all(const batch *b, size_t ws, int nthreads)
 {
     double *w;
-    int i;
+    int i, k;
 #ifdef _OPENMP
-    if (nthreads != 1 && b->n > 1) {
+    if (threaded(b, nthreads)) {
         int t = nthreads > 0 ? nthreads : omp_get_max_threads();
         if (t > b->n)
             t = b->n;
@@ -95,17 +115,20 @@ static void run_all(const batch *b, size_t ws, int nthreads)
             w = (double *)malloc(ws * sizeof(double));
 #pragma omp for schedule(dynamic, 1)
             for (i = 0; i < b->n; i++)
-                run_one(b, i, w);
+                run_one(b, i, blk_out(b->gth, i, b->m->ntheta), w);
             free(w);
         }
         return;
     }
-#else
-    (void)nthreads;
 #endif
     w = (double *)malloc(ws * sizeof(double));
-    for (i = 0; i < b->n; i++)
-        run_one(b, i, w);
+    if (b->gth != NULL)
+        dili_zero(b->m->ntheta, b->sum);
+    for (i = 0; i < b->n; i++) {
+        run_one(b, i, b->gth, w);
+        for (k = 0; b->gth != NULL && k < b->m->ntheta; k++)
+            b->sum[k] += b->gth[k];
+    }
     free(w);
 }
 
@@ -138,8 +161,10 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
         ws = 1;
     b->status = (int *)malloc(sizeof(int) * (size_t)b->n);
     b->gth = NULL;
+    b->sum = dl_dtheta;
     if (dl_dtheta != NULL && m->ntheta > 0)
-        b->gth = (double *)malloc(sizeof(double) * (size_t)b->n * (size_t)m->ntheta);
+        b->gth = (double *)malloc(sizeof(double) * (threaded(b, nthreads) ? (size_t)b->n : 1)
+                                  * (size_t)m->ntheta);
     if (b->status == NULL || (dl_dtheta != NULL && m->ntheta > 0 && b->gth == NULL)
         || ws >= (size_t)-1 / sizeof(double)) {
         free(b->status);
@@ -154,7 +179,7 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
     for (i = b->n - 1; i >= 0; i--)
         if (b->status[i] != DIL_OK)
             st = b->status[i];
-    if (b->gth != NULL) {
+    if (b->gth != NULL && threaded(b, nthreads)) {
         dili_zero(m->ntheta, dl_dtheta);
         for (i = 0; i < b->n; i++)
             for (k = 0; k < m->ntheta; k++)
@@ -170,7 +195,7 @@ int dil_solve_batch(const dil_model *m, int n, const double *x,
                     dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_SOLVE, m, n, x, theta, NULL, NULL, NULL, y,
-               NULL, NULL, NULL, opt, info, NULL};
+               NULL, NULL, NULL, NULL, opt, info, NULL};
     return run_batch(&b, NULL, nthreads);
 }
 
@@ -180,7 +205,7 @@ int dil_backward_batch(const dil_model *m, int n, const double *y,
                        const dil_options *opt, dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_BACKWARD, m, n, x, theta, NULL, dl_dy, y, NULL,
-               NULL, dl_dx, NULL, opt, info, NULL};
+               NULL, dl_dx, NULL, NULL, opt, info, NULL};
     return run_batch(&b, dl_dtheta, nthreads);
 }
 
@@ -191,6 +216,6 @@ int dil_loss_gradient_batch(const dil_model *m, int n, const double *y,
                             dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_LOSS, m, n, x, theta, data, NULL, y, NULL,
-               loss, dl_dx, NULL, opt, info, NULL};
+               loss, dl_dx, NULL, NULL, opt, info, NULL};
     return run_batch(&b, dl_dtheta, nthreads);
 }

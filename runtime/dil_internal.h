@@ -286,8 +286,23 @@ typedef struct dili_normal_op {
     dili_ctx *c;
     const double *y;
     double *jv;           /* nres doubles of scratch */
+    const double *jd;     /* NULL, or J at y held densely (dili_small_jac):
+                             then the products call no kernel */
 } dili_normal_op;
 int dili_normal_apply(void *op, const double *v, double *av);
+
+/* Tiny Jacobians held densely.  When nres * ny <= DILI_SMALL_JAC (the Van
+   der Pol step: 2 x 2), ny Jacobian products J e_j build J once per point
+   (column-major, jd[j*nres + i] = dr_i/dy_j), and every later product at
+   that point (J v, J^T w, J^T J v in CG and Lanczos) is a small dense loop:
+   Gauss-Newton and the root-form backward otherwise spend two kernel calls
+   per CG or Lanczos step.  The iterations and their stopping rules are
+   unchanged; only the operator is cheaper. */
+#define DILI_SMALL_JAC 64
+int dili_small_fits(const dil_model *m);
+int dili_small_jac(dili_ctx *c, const double *y, double *jd);
+void dili_small_jv(int nr, int n, const double *jd, const double *v, double *jv);
+void dili_small_jtw(int nr, int n, const double *jd, const double *w, double *out);
 
 /* ------------------------------------------------------------------ */
 /* curvature.c: Lanczos on the Hessian, the curvature operator         */

@@ -60,6 +60,7 @@ static int gn_certify(dili_ctx *c, const double *y, const dil_options *o, double
 /* The iterate and its figures: y, r = r(y), f = |r|^2/2, g = J^T r. */
 typedef struct gn_state {
     double *y, *r, *g;
+    double *jd;           /* J at y held densely (dili_small_jac), or NULL */
     double f, rn;
     double lambda, nu;    /* LM damping and its growth factor */
     int fails;            /* rejected attempts in a row */
@@ -74,7 +75,16 @@ static int gn_gradient(dili_ctx *c, gn_state *z, double rn)
     z->f = 0.5 * rn * rn;
     in->score = z->f;
     in->residual_norm = rn;
-    st = dili_rvjp(c, z->y, z->r, z->g);
+    if (z->jd != NULL) {
+        /* J^T r from J held densely; a J that went non-finite leaves its
+           NaN in g, as the J^T r kernel would */
+        st = dili_small_jac(c, z->y, z->jd);
+        dili_small_jtw(c->m->nres, c->m->ny, z->jd, z->r, z->g);
+        if (st == DIL_OK && !dili_all_finite(c->m->ny, z->g))
+            st = DIL_NOT_FINITE;
+    } else {
+        st = dili_rvjp(c, z->y, z->r, z->g);
+    }
     in->grad_norm = dili_norm(c->m->ny, z->g);
     return st;
 }
@@ -135,8 +145,9 @@ static int gauss_newton_run(dili_ctx *c, double *y, const dil_options *o, double
     double *r = w, *rt = r + nr, *jp = rt + nr, *g = jp + nr, *p = g + n;
     double *yt = p + n, *b = yt + n, *cw = b + n, *vw = cw + dili_cg_work(n);
     dil_info *in = c->info;
-    gn_state z = {y, r, g, 0.0, 0.0, 0.0, 2.0, 0};
-    dili_normal_op op = {c, y, jp};
+    double jd[DILI_SMALL_JAC];
+    gn_state z = {y, r, g, dili_small_fits(c->m) ? jd : NULL, 0.0, 0.0, 0.0, 2.0, 0};
+    dili_normal_op op = {c, y, jp, z.jd};
     dili_cg_problem pb = dili_cg_setup(n, dili_normal_apply, &op, 0.0, 0.0,
                                        o->inner_max_iter);
 
@@ -174,7 +185,13 @@ static int gauss_newton_run(dili_ctx *c, double *y, const dil_options *o, double
             dili_copy(n, b, p);
             gtp = -gn * gn;
         }
-        if ((st = dili_jvp(c, y, p, jp)) != DIL_OK)
+        if (z.jd != NULL) {
+            dili_small_jv(nr, n, z.jd, p, jp);
+            st = dili_all_finite(nr, jp) ? DIL_OK : DIL_NOT_FINITE;
+        } else {
+            st = dili_jvp(c, y, p, jp);
+        }
+        if (st != DIL_OK)
             return st;
         jpn = dili_norm(nr, jp);
         /* the decrease the Gauss-Newton model predicts */

@@ -87,9 +87,9 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
 {
     const dil_model *m = c->m;
     int n = m->ny, st, fs, stationary;
-    double *z = w, *a = z + n, *t = a + n, *rest = t + n;
+    double *z = w, *a = z + n, *t = a + n, *rest = t + n, jd[DILI_SMALL_JAC];
     dil_info *in = c->info;
-    dili_normal_op op = {c, y, NULL};
+    dili_normal_op op = {c, y, NULL, NULL};
     dili_cg_problem pb;
 
     /* the root condition: ||r|| (and ||J^T r|| = ||df/dy|| for info) */
@@ -97,7 +97,17 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
     in->residual_norm = dili_norm(n, a);
     if (st != DIL_OK)
         return st;
-    st = dili_rvjp(c, y, a, t);
+    /* a tiny J is built once (n products) and every product below is
+       then dense (dili_small_jac) */
+    if (dili_small_fits(m)) {
+        op.jd = jd;
+        st = dili_small_jac(c, y, jd);
+        dili_small_jtw(n, n, jd, a, t);
+        if (st == DIL_OK && !dili_all_finite(n, t))
+            st = DIL_NOT_FINITE;
+    } else {
+        st = dili_rvjp(c, y, a, t);
+    }
     in->grad_norm = dili_norm(n, t);
     if (st != DIL_OK)
         return st;
@@ -117,7 +127,12 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
         dili_copy(n, z, o->cg_solution);
 
     /* the adjoint a = J z solves J^T a = b (to the CG tolerance) */
-    fs = dili_jvp(c, y, z, a);
+    if (op.jd != NULL) {
+        dili_small_jv(n, n, jd, z, a);
+        fs = dili_all_finite(n, a) ? DIL_OK : DIL_NOT_FINITE;
+    } else {
+        fs = dili_jvp(c, y, z, a);
+    }
     if (fs != DIL_OK)
         return fs;
     /* dL/dx = -J_x^T a (+ direct), likewise theta */

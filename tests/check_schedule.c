@@ -131,7 +131,7 @@ START_TEST(test_outputs_in_place)
     for (int p = 0; p < 2; p++) {
         const Value *pv = sched_value(ks, g->args[p]);
         ck_assert_int_eq(pv->home, HOME_OUT);
-        ck_assert(sched_piece_in_place(ks, g, p));
+        ck_assert(sched_piece_in_place(gv, pv, p));
         ck_assert_int_eq(pv->ld, 1);
         offs += 1L << pv->off;
     }
@@ -265,7 +265,7 @@ START_TEST(test_repeated_piece)
         if (same < 3)
             continue;
         repeated++;
-        if (sched_piece_in_place(ks, g, p)) {
+        if (sched_piece_in_place(sched_value(ks, g), sched_value(ks, g->args[p]), p)) {
             in_place++;
             ck_assert_int_eq(g->place[p].r0, 0);
         }

@@ -18,7 +18,8 @@
  *       against the loss, the residual products against w . r, and the
  *       residual against the score (f = 1/2 |r|^2).  Differences are
  *       fourth-order central ones, (f(-2h) - 8 f(-h) + 8 f(h) - f(2h))/12h
- *       with h = 1e-3 along a direction of unit max-norm, whose error is
+ *       with h = 1e-3 (cartpole_mpc: 2.5e-4, see fd_step) along a direction
+ *       of unit max-norm, whose error is
  *       far below the 1e-6 relative tolerance;
  *   (b) against the compiler's own IR of the score, residual and loss,
  *       re-read from MODEL_FILE and evaluated in hyper-dual numbers by
@@ -165,10 +166,15 @@ static Point point_clone(const Point *src)
 
 /* How far parameters stray from theta_init at test points: small enough
    to keep every score strictly convex near its minimum (mpc_linear's q,
-   softmax_layer's lam, elementwise's weights stay positive). */
+   softmax_layer's lam, elementwise's weights stay positive).  The
+   cart-pole planner composes its 64-unit network ten times: with weights
+   of 0.3 the predicted states grow to ~10 and the score's fifth
+   derivatives swamp the finite differences (the hyper-dual reference
+   agrees either way), so its weights stay at the scale of a trained
+   network. */
 static double theta_noise(void)
 {
-    return 0.3;
+    return strcmp(M->name, "cartpole_mpc") == 0 ? 0.1 : 0.3;
 }
 
 /* A test point: y, x and data uniform in [-1, 1]; theta from the model's
@@ -386,14 +392,24 @@ static double probe_eval(const Probe *pr, Point *p)
     return NAN;
 }
 
+/* The difference step: FD_STEP, except for the cart-pole planner, whose
+   solve-then-loss map along a direction moving all ~700 network weights at
+   once has fifth derivatives large enough that the truncation error of
+   the step 1e-3 exceeds the 1e-5 tolerance (measured: 3e-5 relative; with
+   2.5e-4 every check passes, and rounding stays ~1e-11 relative). */
+static double fd_step(void)
+{
+    return strcmp(M->name, "cartpole_mpc") == 0 ? FD_STEP / 4 : FD_STEP;
+}
+
 /* d/dt probe(p + t d) at t = 0, d moving block blk: fourth-order central
-   differences, step FD_STEP / max|d|. */
+   differences, step fd_step() / max|d|. */
 static double fd_dir(const Probe *pr, const Point *p, int blk, const double *d)
 {
     static const double at[4] = { -2, -1, 1, 2 };
     static const double wt[4] = { 1, -8, 8, -1 };
     double dn = vec_norm_inf(d, blen[blk]);
-    double h = FD_STEP / (dn > 0 ? dn : 1);
+    double h = fd_step() / (dn > 0 ? dn : 1);
     Point q = point_clone(p);
     double acc = 0;
     for (int k = 0; k < 4; k++) {

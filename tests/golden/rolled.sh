@@ -60,7 +60,7 @@ for dil in models/*.dil; do
     compare "$(basename "$dil" .dil)" "$dil"
 done
 for T in 1 2 12; do
-    sed "s/T = 100,/T = $T,/" models/cartpole_mpc.dil >"$D/cartpole_$T.dil"
+    sed "s/T = 100,/T = $T,/" models/cartpole_nmpc.dil >"$D/cartpole_$T.dil"
     compare "cartpole_$T" "$D/cartpole_$T.dil"
 done
 sed "s/T = 10,/T = 200,/" models/mpc_linear.dil >"$D/mpc_linear_200.dil"
