@@ -45,10 +45,10 @@ expect 2 "unknown --dump pass" -- $D models/kepler.dil --dump=parse -o "$T/k4.c"
 expect 0 "--stats" -- $D models/node_euler.dil --stats -o "$T/n.c"
 grep -q 'score_vjp_thetay' "$T/out" || { echo "cli.sh: --stats printed no kernels"; fail=1; }
 expect 0 "--stats on loops" -- $D models/mpc_linear.dil --stats -o "$T/m.c"
-grep -q '^15:1: for over 10 steps: rolled$' "$T/out" || { echo "cli.sh: --stats did not report the rolled for"; fail=1; }
+grep -q '^[0-9]*:1: for over 10 steps: rolled$' "$T/out" || { echo "cli.sh: --stats did not report the rolled for"; fail=1; }
 grep -q 'for (long t = 0; t < 10; t++) {' "$T/m.c" || { echo "cli.sh: mpc_linear's for is not a C loop"; fail=1; }
 expect 0 "--unroll" -- $D models/mpc_linear.dil --unroll --stats -o "$T/mu.c"
-grep -q '^15:1: for over 10 steps: unrolled: --unroll$' "$T/out" || { echo "cli.sh: --stats did not report --unroll"; fail=1; }
+grep -q '^[0-9]*:1: for over 10 steps: unrolled: --unroll$' "$T/out" || { echo "cli.sh: --stats did not report --unroll"; fail=1; }
 grep -q 'for (long t' "$T/mu.c" && { echo "cli.sh: --unroll emitted a loop over t"; fail=1; }
 expect 0 "--dot" -- $D models/kepler.dil --dot "$T/k.dot" -o "$T/k3.c"
 grep -q '^digraph' "$T/k.dot" || { echo "cli.sh: --dot wrote no graph"; fail=1; }
