@@ -21,8 +21,8 @@ B=${BUILD:-build}
 CC=${CC:-cc}
 D=$B/bench/horizon
 mkdir -p "$D"
-HORIZONS=${HORIZONS:-10 25 100 1000}
-UNROLLED=${UNROLLED:-10 25}
+HORIZONS=${HORIZONS-10 25 100 1000}
+UNROLLED=${UNROLLED-10 25}
 
 # cpu FILE: user + system seconds from a /usr/bin/time -v report
 cpu() {
