@@ -30,6 +30,7 @@
  */
 #include "dilc.h"
 
+#include "cover.h"
 #include "kern.h"
 
 #include <math.h>
@@ -669,74 +670,57 @@ static void place_flat(const Node *as, const Map *m, long *f0, long *fr, long *f
     *fc = (long)m->arc * as->cols + m->acc;
 }
 
-/* Per element of an assembly: how many pieces write it. */
-static unsigned char *coverage(const Node *as)
+/* Clears the boxes of cv->zero: one loop over a flat run where boxes
+   follow each other in storage, two loops over a box that is not a run.
+   (cover.c finds them from the placements: the cost of this never
+   depends on the size of the tensors.) */
+static void emit_zero(Emitter *e, const Node *n, const Cover *cv)
 {
-    unsigned char *cov = calloc((size_t)ir_size(as), 1);
-    if (!cov)
-        dil_fatal("out of memory");
-    for (int p = 0; p < as->nargs; p++) {
-        const Node *pc = as->args[p];
-        long f0, fr, fc;
-        place_flat(as, &as->place[p], &f0, &fr, &fc);
-        for (long r = 0; r < pc->rows; r++)
-            for (long c = 0; c < pc->cols; c++) {
-                long f = f0 + fr * r + fc * c;
-                if (cov[f] < 2)
-                    cov[f]++;
+    Info *in = INFO(n);
+    long cols = n->cols, f = 0, g = 0;    /* pending flat run [f, g) */
+    for (int z = 0; z <= cv->nzero; z++) {
+        const CoverBox *b = z < cv->nzero ? &cv->zero[z] : NULL;
+        int flat = b && (b->r1 - b->r0 == 1 || (b->c0 == 0 && b->c1 == cols));
+        long bf = b ? b->r0 * cols + b->c0 : 0, bg = b ? (b->r1 - 1) * cols + b->c1 : 0;
+        if (flat && g > f && bf == g) {
+            g = bg;               /* continues the pending run */
+            continue;
+        }
+        if (g - f == 1)
+            line(e, "%s[%ld] = 0.0;", in->base, in->off + f);
+        else if (g > f)
+            line(e, "for (int i = %ld; i < %ld; i++) %s[i] = 0.0;", in->off + f, in->off + g,
+                 in->base);
+        f = g = 0;
+        if (flat) {
+            f = bf;
+            g = bg;
+        } else if (b) {
+            /* Rows r0.. of columns c0..: a strided loop for one column. */
+            int one = b->c1 - b->c0 == 1;
+            Str ix = {0};
+            aff_put(&ix, aff_lin(in->off + (one ? b->c0 : 0), cols, aff_i(), one ? 0 : 1, aff_j()));
+            if (one) {
+                line(e, "for (int i = %ld; i < %ld; i++) %s[%s] = 0.0;", b->r0, b->r1, in->base,
+                     ix.p);
+            } else {
+                line(e, "for (int i = %ld; i < %ld; i++)", b->r0, b->r1);
+                line(e, "    for (int j = %ld; j < %ld; j++) %s[%s] = 0.0;", b->c0, b->c1,
+                     in->base, ix.p);
             }
+            free(ix.p);
+        }
     }
-    return cov;
-}
-
-static int piece_exclusive(const Node *as, int p, const unsigned char *cov)
-{
-    const Node *pc = as->args[p];
-    long f0, fr, fc;
-    place_flat(as, &as->place[p], &f0, &fr, &fc);
-    for (long r = 0; r < pc->rows; r++)
-        for (long c = 0; c < pc->cols; c++)
-            if (cov[f0 + fr * r + fc * c] != 1)
-                return 0;
-    return 1;
 }
 
 static void emit_assemble(Emitter *e, Node *n)
 {
     Info *in = INFO(n);
-    long size = ir_size(n);
-    unsigned char *cov = coverage(n);
     /* Elements no exclusive piece writes start at zero; pieces that
        overlap others are then added in. */
-    unsigned char *excl = calloc((size_t)size, 1);
-    int *is_excl = calloc((size_t)n->nargs, sizeof *is_excl);
-    if (!excl || !is_excl)
-        dil_fatal("out of memory");
-    for (int p = 0; p < n->nargs; p++) {
-        is_excl[p] = piece_exclusive(n, p, cov);
-        if (!is_excl[p])
-            continue;
-        long f0, fr, fc;
-        place_flat(n, &n->place[p], &f0, &fr, &fc);
-        for (long r = 0; r < n->args[p]->rows; r++)
-            for (long c = 0; c < n->args[p]->cols; c++)
-                excl[f0 + fr * r + fc * c] = 1;
-    }
-    for (long f = 0; f < size;) {
-        if (excl[f]) {
-            f++;
-            continue;
-        }
-        long g = f;
-        while (g < size && !excl[g])
-            g++;
-        if (g - f == 1)
-            line(e, "%s[%ld] = 0.0;", in->base, in->off + f);
-        else
-            line(e, "for (int i = %ld; i < %ld; i++) %s[i] = 0.0;", in->off + f, in->off + g,
-                 in->base);
-        f = g;
-    }
+    Cover cv;
+    cover_of(n, &cv);
+    emit_zero(e, n, &cv);
     for (int p = 0; p < n->nargs; p++) {
         Node *pc = n->args[p];
         if (INFO(pc)->direct && INFO(pc)->base == in->base)
@@ -750,15 +734,12 @@ static void emit_assemble(Emitter *e, Node *n)
         put_expr(e, &s, pc, r, c);
         Str ix = {0};
         aff_put(&ix, aff_lin(in->off + f0, fr, r, fc, c));
-        line(e, "%s[%s] %s %s;", in->base, ix.p, is_excl[p] ? "=" : "+=", s.p);
+        line(e, "%s[%s] %s %s;", in->base, ix.p, cv.excl[p] ? "=" : "+=", s.p);
         free(ix.p);
         free(s.p);
         close_loops(e, loops);
         e->trip = saved;
     }
-    free(cov);
-    free(excl);
-    free(is_excl);
 }
 
 static void emit_node(Emitter *e, Node *n)
@@ -785,11 +766,12 @@ static void emit_node(Emitter *e, Node *n)
 static void place_pieces(Node *as)
 {
     Info *ai = INFO(as);
-    unsigned char *cov = coverage(as);
+    Cover cv;
+    cover_of(as, &cv);
     for (int p = 0; p < as->nargs; p++) {
         Node *pc = as->args[p];
         Info *pi = INFO(pc);
-        if (!pi->mat || pi->is_out || pi->base || is_trivial(pc) || !piece_exclusive(as, p, cov))
+        if (!pi->mat || pi->is_out || pi->base || is_trivial(pc) || !cv.excl[p])
             continue;
         long f0, fr, fc;
         place_flat(as, &as->place[p], &f0, &fr, &fc);
@@ -803,7 +785,6 @@ static void place_pieces(Node *as)
         pi->direct = 1;
         pi->local = 0;
     }
-    free(cov);
 }
 
 /* The block a kernel is differentiated along (its direction argument). */

@@ -1627,9 +1627,7 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         }
     }
     double *const t400 = work + 97;
-    t400[1] = 0.0;
-    t400[3] = 0.0;
-    t400[5] = 0.0;
+    for (int i = 0; i < 3; i++) t400[2*i + 1] = 0.0;
     for (int i = 0; i < 3; i++) {
         t400[2*i] = (0.1 * t255[i]);
     }
