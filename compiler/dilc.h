@@ -66,6 +66,10 @@ typedef struct SrcFile {
 } SrcFile;
 
 #define DIAG_MAX_ERRORS 20
+/* The largest source file: bytes (main.c checks it before reading, and
+   parse_file again for other callers).  Far beyond any model the other
+   limits admit, and small enough that reading it is cheap. */
+#define DIL_MAX_SOURCE (64L << 20)
 
 void diag_init(const SrcFile *file, FILE *out);   /* out: usually stderr */
 void diag_error(Loc loc, const char *fmt, ...)
@@ -348,6 +352,7 @@ typedef struct Symbol {
 
 typedef struct Model {
     const char *name;         /* from `model NAME` */
+    Loc name_loc;             /* NAME in that declaration */
     Loc loc;                  /* the `model` declaration, for messages
                                  about the model as a whole */
     int ny, nx, ntheta, ndata;
@@ -385,7 +390,9 @@ void diff_tangent(int n, Node **roots, Block from, Block to, Node **out);
 
 typedef struct EmitOptions {
     const char *prefix;       /* C prefix (model name unless --prefix) */
-    const char *header_name;  /* basename of the .h, for the #include */
+    const char *header_name;  /* basename of the .h, for the #include, or
+                                 NULL: no #include (the header's text is
+                                 already at the top of the file) */
     const char *source_name;  /* the .dil file name, for the banner */
 } EmitOptions;
 
@@ -399,6 +406,10 @@ void kern_print_stats(FILE *out, const Kernels *k);
 void kern_dot(FILE *out, const Kernels *k);
 
 int emit_c(FILE *out, const Model *m, const Kernels *k, const EmitOptions *opt);
+/* Why the emitted C cannot use `prefix` (a sentence), or NULL when it can:
+   PREFIX_model etc. would fall in libdil's namespaces (dil_, dili_, DIL_)
+   or in those C reserves (a leading underscore). */
+const char *emit_reserved_prefix(const char *prefix);
 int emit_h(FILE *out, const Model *m, const Kernels *k, const EmitOptions *opt);
 
 /* ------------------------------------------------------------------ */

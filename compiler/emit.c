@@ -171,21 +171,25 @@ typedef struct Emitter {
     long top;
     long peak;
     int depth;            /* indentation */
+    const char *prefix;   /* of every emitted name, helpers included */
 } Emitter;
 
 /* Helper functions an emitted file may need; only those used are written
-   (clang warns about unused static functions even when inline). */
+   (clang warns about unused static functions even when inline).  IR_OPS
+   names them dil_NAME; the emitted file calls them PREFIX_NAME (every %s
+   of the text below is the prefix), so that two emitted files can share
+   one translation unit. */
 enum { H_SQ = 1, H_SIGN = 2, H_SIGMOID = 4, H_SOFTPLUS = 8 };
 static const struct {
     unsigned flag;
     const char *name, *text;
 } helpers[] = {
-    {H_SQ, "dil_sq", "static inline double dil_sq(double x) { return x * x; }\n"},
+    {H_SQ, "dil_sq", "static inline double %s_sq(double x) { return x * x; }\n"},
     {H_SIGN, "dil_sign",
-     "static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"},
+     "static inline double %s_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"},
     {H_SIGMOID, "dil_sigmoid",
      "/* 1 / (1 + e^-x) without overflow for large |x| */\n"
-     "static inline double dil_sigmoid(double x)\n"
+     "static inline double %s_sigmoid(double x)\n"
      "{\n"
      "    if (x >= 0)\n"
      "        return 1.0 / (1.0 + exp(-x));\n"
@@ -194,7 +198,7 @@ static const struct {
      "}\n"},
     {H_SOFTPLUS, "dil_softplus",
      "/* log(1 + e^x) without overflow for large x */\n"
-     "static inline double dil_softplus(double x)\n"
+     "static inline double %s_softplus(double x)\n"
      "{\n"
      "    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));\n"
      "}\n"},
@@ -339,7 +343,7 @@ static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
         if (ir_is_const(b, 2)) {
             e->st.arith += (double)e->trip;
             use_helper("dil_sq");
-            sput(s, "dil_sq(");
+            sput(s, "%s_sq(", e->prefix);
             put_expr(e, s, a, ra, ca);
             sput(s, ")");
             return;
@@ -368,8 +372,12 @@ static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
     default:
         if (ir_is_elementwise(n->op) && ir_op_cfn[n->op]) {
             e->st.calls += (double)e->trip;
-            use_helper(ir_op_cfn[n->op]);
-            sput(s, "%s(", ir_op_cfn[n->op]);
+            const char *fn = ir_op_cfn[n->op];
+            use_helper(fn);
+            if (!strncmp(fn, "dil_", 4))
+                sput(s, "%s_%s(", e->prefix, fn + 4);     /* a helper, prefixed */
+            else
+                sput(s, "%s(", fn);
             put_expr(e, s, a, r, c);
             sput(s, ")");
             return;
@@ -825,6 +833,7 @@ static long emit_kernel(FILE *fp, const Kernel *k, const Model *m, const char *p
     memset(&e, 0, sizeof e);
     e.k = k;
     e.trip = 1;
+    e.prefix = prefix;
     char *body = NULL;
     size_t bodylen = 0;
     e.out = open_memstream(&body, &bodylen);
@@ -1049,6 +1058,128 @@ static const Kernel *find(const Kernels *ks, const char *name)
 static const char *const role_const[] = {"DIL_ROLE_INPUT", "DIL_ROLE_PARAM", "DIL_ROLE_VAR",
                                          "DIL_ROLE_DATA"};
 
+/* Text from the command line (a file name) made safe inside a C comment:
+   a "*" before "/" would end it, and control bytes have no business in a
+   source file, so the slash becomes "\/" and a control byte '?'. */
+static const char *comment_text(const char *s)
+{
+    if (!s)
+        return "(unnamed)";
+    char *t = arena_alloc(2 * strlen(s) + 1), *o = t;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '/' && c > (const unsigned char *)s && c[-1] == '*')
+            *o++ = '\\';
+        *o++ = *c < 0x20 || *c == 0x7f ? '?' : (char)*c;
+    }
+    *o = '\0';
+    return t;
+}
+
+const char *emit_reserved_prefix(const char *p)
+{
+    static const char *const spaces[] = {"dil", "dili", "DIL"};
+    for (size_t i = 0; i < sizeof spaces / sizeof *spaces; i++) {
+        size_t n = strlen(spaces[i]);
+        if (!strncmp(p, spaces[i], n) && (p[n] == '\0' || p[n] == '_'))
+            return arena_printf("its names (%s_model, ...) would fall in libdil's namespace "
+                                "'%s_'", p, spaces[i]);
+    }
+    if (p[0] == '_')
+        return "C reserves names that begin with an underscore";
+    return NULL;
+}
+
+/* A run of equal defaults in theta_init. */
+typedef struct Run {
+    char val[40];
+    long len;
+} Run;
+
+/* The defaults, up to the last nonzero one, as runs of equal values. */
+static Run *default_runs(const Model *m, long *nruns, long *last)
+{
+    *last = 0;
+    long at = 0;
+    for (int i = 0; i < m->nsyms; i++) {
+        const Symbol *s = &m->syms[i];
+        if (s->role != ROLE_PARAM)
+            continue;
+        at += (long)s->rows * s->cols;
+        if (s->init && mpq_sgn(s->init) != 0)
+            *last = at;
+    }
+    Run *runs = arena_alloc((size_t)(m->nsyms + 1) * sizeof *runs);
+    long n = 0, col = 0;
+    for (int i = 0; i < m->nsyms && col < *last; i++) {
+        const Symbol *s = &m->syms[i];
+        if (s->role != ROLE_PARAM)
+            continue;
+        char buf[40] = "0.0";
+        if (s->init) {
+            double d;
+            if (rat_to_double(s->init, &d) != 0)
+                unreachable();
+            rat_format_double(d, buf);
+        }
+        long len = (long)s->rows * s->cols;
+        if (len > *last - col)
+            len = *last - col;
+        col += len;
+        if (n > 0 && !strcmp(runs[n - 1].val, buf)) {
+            runs[n - 1].len += len;
+        } else {
+            strcpy(runs[n].val, buf);
+            runs[n++].len = len;
+        }
+    }
+    *nruns = n;
+    return runs;
+}
+
+/* Defaults: only up to the last nonzero element is written (the rest of a
+   static array is zero).  A long run of one value is written as a few
+   macros that repeat it 2^k times (PREFIX_R5(v) is 32 copies of v), so the
+   text grows with the number of parameters, not their sizes; sema bounds
+   how many elements the C compiler then reads (MAX_INIT). */
+static void emit_theta_init(FILE *fp, const Model *m, const char *p)
+{
+    long nruns, last;
+    Run *runs = default_runs(m, &nruns, &last);
+    if (last == 0) {
+        fprintf(fp, "static const double %s_theta_init[%d];\n\n", p, m->ntheta);
+        return;
+    }
+    int kmax = -1;            /* largest repetition macro needed */
+    for (long r = 0; r < nruns; r++)
+        if (runs[r].len >= 16)
+            for (int k = 0; (1L << k) <= runs[r].len; k++)
+                kmax = k > kmax ? k : kmax;
+    if (kmax >= 0) {
+        fprintf(fp, "/* %s_Rk(v): v repeated 2^k times, for long runs of defaults */\n", p);
+        fprintf(fp, "#define %s_R0(v) v,\n", p);
+        for (int k = 1; k <= kmax; k++)
+            fprintf(fp, "#define %s_R%d(v) %s_R%d(v) %s_R%d(v)\n", p, k, p, k - 1, p, k - 1);
+    }
+    fprintf(fp, "static const double %s_theta_init[%d] = {", p, m->ntheta);
+    long col = 0;
+    for (long r = 0; r < nruns; r++) {
+        if (runs[r].len >= 16) {
+            fputs("\n   ", fp);
+            for (int k = 62; k >= 0; k--)
+                if (runs[r].len & (1L << k))
+                    fprintf(fp, " %s_R%d(%s)", p, k, runs[r].val);
+            col = 0;
+            continue;
+        }
+        for (long e = 0; e < runs[r].len; e++, col++)
+            fprintf(fp, "%s%s,", col % 8 ? " " : "\n    ", runs[r].val);
+    }
+    fputs("\n};\n", fp);
+    for (int k = 0; k <= kmax; k++)
+        fprintf(fp, "#undef %s_R%d\n", p, k);
+    fputc('\n', fp);
+}
+
 int emit_c(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
 {
     const char *p = opt->prefix;
@@ -1059,9 +1190,11 @@ int emit_c(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
             " * Every kernel is derived symbolically and simplified in exact\n"
             " * arithmetic; scratch comes from `work` (%s_model.work_size doubles).\n"
             " */\n",
-            p, DILC_VERSION, opt->source_name, m->name, m->ny, m->nx, m->ntheta, m->ndata,
-            m->nres, p);
-    fprintf(fp, "#include \"%s\"\n\n#include <math.h>\n#include <stddef.h>\n\n", opt->header_name);
+            p, DILC_VERSION, comment_text(opt->source_name), m->name, m->ny, m->nx, m->ntheta,
+            m->ndata, m->nres, p);
+    if (opt->header_name)
+        fprintf(fp, "#include \"%s\"\n\n", opt->header_name);
+    fputs("#include <math.h>\n#include <stddef.h>\n\n", fp);
     /* Kernels first into a buffer: which helpers they use is known after. */
     char *kbuf = NULL;
     size_t klen = 0;
@@ -1077,8 +1210,10 @@ int emit_c(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
     }
     fclose(kf);
     for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++)
-        if (helpers_used & helpers[i].flag)
-            fprintf(fp, "%s\n", helpers[i].text);
+        if (helpers_used & helpers[i].flag) {
+            fprintf(fp, helpers[i].text, p);
+            fputc('\n', fp);
+        }
     fwrite(kbuf, 1, klen, fp);
     free(kbuf);
     fprintf(fp, "static const dil_symbol %s_symbols[%d] = {\n", p, m->nsyms ? m->nsyms : 1);
@@ -1090,42 +1225,8 @@ int emit_c(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
     if (!m->nsyms)
         fputs("    {0}\n", fp);
     fputs("};\n\n", fp);
-    if (m->ntheta) {
-        /* Defaults: only up to the last nonzero element is written (the
-           rest of a static array is zero), so that the file does not grow
-           with the size of zero-initialised parameters. */
-        long last = 0, at = 0;
-        for (int i = 0; i < m->nsyms; i++) {
-            const Symbol *s = &m->syms[i];
-            if (s->role != ROLE_PARAM)
-                continue;
-            at += (long)s->rows * s->cols;
-            if (s->init && mpq_sgn(s->init) != 0)
-                last = at;
-        }
-        fprintf(fp, "static const double %s_theta_init[%d]", p, m->ntheta);
-        if (last == 0)
-            fputs(";\n\n", fp);
-        else {
-            fputs(" = {", fp);
-            long col = 0;
-            for (int i = 0; i < m->nsyms && col < last; i++) {
-                const Symbol *s = &m->syms[i];
-                if (s->role != ROLE_PARAM)
-                    continue;
-                char buf[40] = "0.0";
-                if (s->init) {
-                    double d;
-                    if (rat_to_double(s->init, &d) != 0)
-                        unreachable();
-                    rat_format_double(d, buf);
-                }
-                for (long e = 0; e < (long)s->rows * s->cols && col < last; e++, col++)
-                    fprintf(fp, "%s%s,", col % 8 ? " " : "\n    ", buf);
-            }
-            fputs("\n};\n\n", fp);
-        }
-    }
+    if (m->ntheta)
+        emit_theta_init(fp, m, p);
     fprintf(fp, "const dil_model %s_model = {\n", p);
     fprintf(fp, "    \"%s\",\n    %d, %d, %d, %d,\n    %d,\n    %ld,\n", m->name, m->ny, m->nx,
             m->ntheta, m->ndata, m->nres, work);
@@ -1147,15 +1248,15 @@ int emit_c(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
 int emit_h(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
 {
     const char *p = opt->prefix;
+    /* The prefix as it is: upper-casing it made models mm and MM share
+       a guard. */
     char *guard = arena_printf("DIL_GENERATED_%s_H", p);
-    for (char *c = guard; *c; c++)
-        if (*c >= 'a' && *c <= 'z')
-            *c = (char)(*c - 'a' + 'A');
     fprintf(fp,
             "/* %s - generated by dilc %s from %s; do not edit. */\n"
             "#ifndef %s\n#define %s\n\n#include \"dil_model.h\"\n\n"
             "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
-            opt->header_name, DILC_VERSION, opt->source_name, guard, guard);
+            opt->header_name ? comment_text(opt->header_name) : p, DILC_VERSION,
+            comment_text(opt->source_name), guard, guard);
     fprintf(fp, "/* Model '%s': ny = %d, nx = %d, ntheta = %d, ndata = %d, nres = %d */\n", m->name,
             m->ny, m->nx, m->ntheta, m->ndata, m->nres);
     fprintf(fp, "extern const dil_model %s_model;\n\n", p);

@@ -51,6 +51,11 @@
 /* Elements of one tensor, and of one flat block: 2^31 / 8, so that byte
    offsets of doubles fit an int with room to spare. */
 #define MAX_ELEMS (1L << 28)
+/* The param block is also theta_init, a static array of the emitted C
+   (128 MiB at most), and the elements up to the last nonzero default are
+   written out one by one (gcc -O2 reads 2^20 of them in about 7 s). */
+#define MAX_THETA (1L << 24)
+#define MAX_INIT (1L << 20)
 /* Work of the compile-time unrolling (loops, sums, inlined calls): one
    step per elaborated expression or loop iteration.  A step that builds
    no new node (hash-consing finds it) is cheap: 4,000,000 take well
@@ -1341,6 +1346,20 @@ static void decl_symbol(Decl *d)
                role_name(d->role), MAX_ELEMS);
         return;
     }
+    /* theta_init is a static array of the emitted C: beyond MAX_THETA it
+       no longer links (2 GiB), and every element up to the last nonzero
+       default is an initialiser the C compiler reads one by one. */
+    if (blk == BLK_THETA && S.blk_len[blk] + (long)rows * cols > MAX_THETA) {
+        report(d->name_loc, "the 'param' block is too large: more than %ld elements in all "
+               "(the emitted C holds their defaults in one static array)", MAX_THETA);
+        return;
+    }
+    if (init && mpq_sgn(init) != 0 && S.blk_len[blk] + (long)rows * cols > MAX_INIT) {
+        report(d->value->loc, "a nonzero default here reaches element %ld of theta, beyond the "
+               "%ld the emitted C initialises one by one; give large parameters no default "
+               "and set them at run time", S.blk_len[blk] + (long)rows * cols, MAX_INIT);
+        return;
+    }
     S.syms = grow(S.syms, &S.capsyms, S.nsyms + 1, sizeof *S.syms);
     Symbol *s = &S.syms[S.nsyms++];
     s->name = d->name;
@@ -1690,6 +1709,8 @@ Model *sema_model(Decl *decls)
         return NULL;
     Model *m = S.m;
     m->loc = where;
+    if (S.model_decl)
+        m->name_loc = S.model_decl->name_loc;
     m->ny = (int)S.blk_len[BLK_Y];
     m->nx = (int)S.blk_len[BLK_X];
     m->ntheta = (int)S.blk_len[BLK_THETA];

@@ -9,12 +9,12 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double elementwise_sq(double x) { return x * x; }
 
-static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }
+static inline double elementwise_sign(double x) { return (double)((x > 0) - (x < 0)); }
 
 /* 1 / (1 + e^-x) without overflow for large |x| */
-static inline double dil_sigmoid(double x)
+static inline double elementwise_sigmoid(double x)
 {
     if (x >= 0)
         return 1.0 / (1.0 + exp(-x));
@@ -23,7 +23,7 @@ static inline double dil_sigmoid(double x)
 }
 
 /* log(1 + e^x) without overflow for large x */
-static inline double dil_softplus(double x)
+static inline double elementwise_softplus(double x)
 {
     return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
 }
@@ -53,7 +53,7 @@ double elementwise_score(const double *y, const double *x, const double *theta, 
     }
     double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
@@ -61,11 +61,11 @@ double elementwise_score(const double *y, const double *x, const double *theta, 
     }
     double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t43[i] = dil_sigmoid(t14[i]);
+        t43[i] = elementwise_sigmoid(t14[i]);
     }
     double s72 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s72 += dil_sq(y[i]);
+        s72 += elementwise_sq(y[i]);
     }
     double s75 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -73,7 +73,7 @@ double elementwise_score(const double *y, const double *x, const double *theta, 
     }
     double s78 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s78 += (theta[i] * ((((((t43[i] + (((((((t23[i] + (((((((t15[i] + cos(t14[i])) + tan((0.25 * t14[i]))) + asin(t24[i])) + acos(t24[i])) + atan(t14[i])) + sinh(t31[i])) + cosh(t31[i]))) + exp(t31[i])) + log(t40[i])) + log1p(t43[i])) + expm1((t14[i] / 3.0))) + sqrt(t40[i])) + fabs((2.0 + t15[i])))) + dil_softplus(t14[i])) + (t14[i] / (2.0 + t39[i]))) + pow((1.0 + t43[i]), theta[3])) + pow(t40[i], 0.25)) + exp(((-0.5) * t39[i]))));
+        s78 += (theta[i] * ((((((t43[i] + (((((((t23[i] + (((((((t15[i] + cos(t14[i])) + tan((0.25 * t14[i]))) + asin(t24[i])) + acos(t24[i])) + atan(t14[i])) + sinh(t31[i])) + cosh(t31[i]))) + exp(t31[i])) + log(t40[i])) + log1p(t43[i])) + expm1((t14[i] / 3.0))) + sqrt(t40[i])) + fabs((2.0 + t15[i])))) + elementwise_softplus(t14[i])) + (t14[i] / (2.0 + t39[i]))) + pow((1.0 + t43[i]), theta[3])) + pow(t40[i], 0.25)) + exp(((-0.5) * t39[i]))));
     }
     double s83 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -108,7 +108,7 @@ void elementwise_score_grad_y(const double *y, const double *x, const double *th
     }
     double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
@@ -116,7 +116,7 @@ void elementwise_score_grad_y(const double *y, const double *x, const double *th
     }
     double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t43[i] = dil_sigmoid(t14[i]);
+        t43[i] = elementwise_sigmoid(t14[i]);
     }
     double *const t57 = work + 24;
     for (int i = 0; i < 3; i++) {
@@ -132,7 +132,7 @@ void elementwise_score_grad_y(const double *y, const double *x, const double *th
     }
     const double s122 = (theta[3] - 1.0);
     for (int i = 0; i < 3; i++) {
-        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + (((((((((((t105[i] / t57[i]) + (t43[i] * t105[i])) + ((t105[i] * (1.0 + expm1((t14[i] / 3.0)))) / 3.0)) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * (1.0 / t60[i]))) * (t43[i] * (1.0 - t43[i])))) + (((((-0.5) * (exp(((-0.5) * t39[i])) * t105[i])) - (((t14[i] / t57[i]) * t105[i]) / t57[i])) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * (1.0 / (2.0 * sqrt(t40[i]))))) + (t105[i] * (1.0 / t40[i])))) * (2.0 * t14[i]))) + (0.5 * (((exp(t31[i]) * t105[i]) + (sinh(t31[i]) * t105[i])) + (cosh(t31[i]) * t105[i])))) + (t105[i] * (1.0 / (1.0 + (t14[i] * t14[i]))))) + (t105[i] * (1.0 - (t23[i] * t23[i])))) + (0.25 * (t105[i] * (1.0 + (t21[i] * t21[i]))))) - (t15[i] * t105[i])) + (cos(t14[i]) * (t105[i] + (t105[i] * dil_sign((2.0 + t15[i])))))));
+        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + (((((((((((t105[i] / t57[i]) + (t43[i] * t105[i])) + ((t105[i] * (1.0 + expm1((t14[i] / 3.0)))) / 3.0)) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * (1.0 / t60[i]))) * (t43[i] * (1.0 - t43[i])))) + (((((-0.5) * (exp(((-0.5) * t39[i])) * t105[i])) - (((t14[i] / t57[i]) * t105[i]) / t57[i])) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * (1.0 / (2.0 * sqrt(t40[i]))))) + (t105[i] * (1.0 / t40[i])))) * (2.0 * t14[i]))) + (0.5 * (((exp(t31[i]) * t105[i]) + (sinh(t31[i]) * t105[i])) + (cosh(t31[i]) * t105[i])))) + (t105[i] * (1.0 / (1.0 + (t14[i] * t14[i]))))) + (t105[i] * (1.0 - (t23[i] * t23[i])))) + (0.25 * (t105[i] * (1.0 + (t21[i] * t21[i]))))) - (t15[i] * t105[i])) + (cos(t14[i]) * (t105[i] + (t105[i] * elementwise_sign((2.0 + t15[i])))))));
     }
 }
 
@@ -162,7 +162,7 @@ void elementwise_score_hvp_yy(const double *y, const double *x, const double *th
     }
     double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
@@ -170,7 +170,7 @@ void elementwise_score_hvp_yy(const double *y, const double *x, const double *th
     }
     double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t43[i] = dil_sigmoid(t14[i]);
+        t43[i] = elementwise_sigmoid(t14[i]);
     }
     double *const t57 = work + 24;
     for (int i = 0; i < 3; i++) {
@@ -243,7 +243,7 @@ void elementwise_score_hvp_yy(const double *y, const double *x, const double *th
     }
     const double s282 = (s122 - 1.0);
     for (int i = 0; i < 3; i++) {
-        hv[i] = (((0.01 * (v[i] * (3.0 * dil_sq(y[i])))) + (4.0 * v[i])) + (((((((((((t105[i] * t244[i]) - (((t105[i] / t57[i]) * t241[i]) / t57[i])) + ((t105[i] * ((1.0 + expm1((t14[i] / 3.0))) * (v[i] / 3.0))) / 3.0)) + ((t158[i] * ((t105[i] * (theta[3] * (t244[i] * (s122 * pow(t60[i], s282))))) - (t105[i] * ((t154[i] * t244[i]) / t60[i])))) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * t154[i])) * ((t157[i] * t244[i]) - (t43[i] * t244[i]))))) + ((t167[i] * ((((-0.5) * (t105[i] * (t69[i] * ((-0.5) * t241[i])))) - (((t105[i] * ((v[i] - (t58[i] * t241[i])) / t57[i])) - (t133[i] * t241[i])) / t57[i])) + (((t105[i] * (0.25 * (t241[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t105[i] * ((t147[i] * (2.0 * (t147[i] * t241[i]))) / t146[i]))) - (t105[i] * ((t161[i] * t241[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t105[i])) - t133[i]) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * t147[i])) + (t105[i] * t161[i]))) * (2.0 * v[i])))) + (0.5 * (((t105[i] * (exp(t31[i]) * t233[i])) + (t105[i] * (cosh(t31[i]) * t233[i]))) + (t105[i] * (sinh(t31[i]) * t233[i]))))) - (t105[i] * (((1.0 / t180[i]) * (2.0 * (t14[i] * v[i]))) / t180[i]))) + (t105[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * v[i]))))) + (0.25 * (t105[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * v[i]))))))) - (t105[i] * (cos(t14[i]) * v[i]))) - ((t105[i] + (t105[i] * dil_sign((2.0 + t15[i])))) * (t15[i] * v[i]))));
+        hv[i] = (((0.01 * (v[i] * (3.0 * elementwise_sq(y[i])))) + (4.0 * v[i])) + (((((((((((t105[i] * t244[i]) - (((t105[i] / t57[i]) * t241[i]) / t57[i])) + ((t105[i] * ((1.0 + expm1((t14[i] / 3.0))) * (v[i] / 3.0))) / 3.0)) + ((t158[i] * ((t105[i] * (theta[3] * (t244[i] * (s122 * pow(t60[i], s282))))) - (t105[i] * ((t154[i] * t244[i]) / t60[i])))) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * t154[i])) * ((t157[i] * t244[i]) - (t43[i] * t244[i]))))) + ((t167[i] * ((((-0.5) * (t105[i] * (t69[i] * ((-0.5) * t241[i])))) - (((t105[i] * ((v[i] - (t58[i] * t241[i])) / t57[i])) - (t133[i] * t241[i])) / t57[i])) + (((t105[i] * (0.25 * (t241[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t105[i] * ((t147[i] * (2.0 * (t147[i] * t241[i]))) / t146[i]))) - (t105[i] * ((t161[i] * t241[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t105[i])) - t133[i]) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * t147[i])) + (t105[i] * t161[i]))) * (2.0 * v[i])))) + (0.5 * (((t105[i] * (exp(t31[i]) * t233[i])) + (t105[i] * (cosh(t31[i]) * t233[i]))) + (t105[i] * (sinh(t31[i]) * t233[i]))))) - (t105[i] * (((1.0 / t180[i]) * (2.0 * (t14[i] * v[i]))) / t180[i]))) + (t105[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * v[i]))))) + (0.25 * (t105[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * v[i]))))))) - (t105[i] * (cos(t14[i]) * v[i]))) - ((t105[i] + (t105[i] * elementwise_sign((2.0 + t15[i])))) * (t15[i] * v[i]))));
     }
 }
 
@@ -273,7 +273,7 @@ void elementwise_score_vjp_xy(const double *y, const double *x, const double *th
     }
     double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
@@ -281,7 +281,7 @@ void elementwise_score_vjp_xy(const double *y, const double *x, const double *th
     }
     double *const t43 = work + 21;
     for (int i = 0; i < 3; i++) {
-        t43[i] = dil_sigmoid(t14[i]);
+        t43[i] = elementwise_sigmoid(t14[i]);
     }
     double *const t57 = work + 24;
     for (int i = 0; i < 3; i++) {
@@ -354,7 +354,7 @@ void elementwise_score_vjp_xy(const double *y, const double *x, const double *th
     }
     const double s282 = (s122 - 1.0);
     for (int i = 0; i < 3; i++) {
-        out_x[i] = ((0.5 * (((((((((((t105[i] * t244[i]) - (((t105[i] / t57[i]) * t241[i]) / t57[i])) + ((t105[i] * ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) / 3.0)) + ((t158[i] * ((t105[i] * (theta[3] * (t244[i] * (s122 * pow(t60[i], s282))))) - (t105[i] * ((t154[i] * t244[i]) / t60[i])))) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * t154[i])) * ((t157[i] * t244[i]) - (t43[i] * t244[i]))))) + ((t167[i] * ((((-0.5) * (t105[i] * (t69[i] * ((-0.5) * t241[i])))) - (((t105[i] * ((w[i] - (t58[i] * t241[i])) / t57[i])) - (t133[i] * t241[i])) / t57[i])) + (((t105[i] * (0.25 * (t241[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t105[i] * ((t147[i] * (2.0 * (t147[i] * t241[i]))) / t146[i]))) - (t105[i] * ((t161[i] * t241[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t105[i])) - t133[i]) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * t147[i])) + (t105[i] * t161[i]))) * (2.0 * w[i])))) + (0.5 * (((t105[i] * (exp(t31[i]) * t233[i])) + (t105[i] * (cosh(t31[i]) * t233[i]))) + (t105[i] * (sinh(t31[i]) * t233[i]))))) - (t105[i] * (((1.0 / t180[i]) * (2.0 * (t14[i] * w[i]))) / t180[i]))) + (t105[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * w[i]))))) + (0.25 * (t105[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))))))) - (t105[i] * (cos(t14[i]) * w[i]))) - ((t105[i] + (t105[i] * dil_sign((2.0 + t15[i])))) * (t15[i] * w[i])))) - w[i]);
+        out_x[i] = ((0.5 * (((((((((((t105[i] * t244[i]) - (((t105[i] / t57[i]) * t241[i]) / t57[i])) + ((t105[i] * ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) / 3.0)) + ((t158[i] * ((t105[i] * (theta[3] * (t244[i] * (s122 * pow(t60[i], s282))))) - (t105[i] * ((t154[i] * t244[i]) / t60[i])))) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * t154[i])) * ((t157[i] * t244[i]) - (t43[i] * t244[i]))))) + ((t167[i] * ((((-0.5) * (t105[i] * (t69[i] * ((-0.5) * t241[i])))) - (((t105[i] * ((w[i] - (t58[i] * t241[i])) / t57[i])) - (t133[i] * t241[i])) / t57[i])) + (((t105[i] * (0.25 * (t241[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t105[i] * ((t147[i] * (2.0 * (t147[i] * t241[i]))) / t146[i]))) - (t105[i] * ((t161[i] * t241[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t105[i])) - t133[i]) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * t147[i])) + (t105[i] * t161[i]))) * (2.0 * w[i])))) + (0.5 * (((t105[i] * (exp(t31[i]) * t233[i])) + (t105[i] * (cosh(t31[i]) * t233[i]))) + (t105[i] * (sinh(t31[i]) * t233[i]))))) - (t105[i] * (((1.0 / t180[i]) * (2.0 * (t14[i] * w[i]))) / t180[i]))) + (t105[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * w[i]))))) + (0.25 * (t105[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))))))) - (t105[i] * (cos(t14[i]) * w[i]))) - ((t105[i] + (t105[i] * elementwise_sign((2.0 + t15[i])))) * (t15[i] * w[i])))) - w[i]);
     }
 }
 
@@ -388,7 +388,7 @@ void elementwise_score_vjp_thetay(const double *y, const double *x, const double
     }
     double *const t39 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 21;
     for (int i = 0; i < 3; i++) {
@@ -396,7 +396,7 @@ void elementwise_score_vjp_thetay(const double *y, const double *x, const double
     }
     double *const t43 = work + 24;
     for (int i = 0; i < 3; i++) {
-        t43[i] = dil_sigmoid(t14[i]);
+        t43[i] = elementwise_sigmoid(t14[i]);
     }
     double *const t57 = work + 27;
     for (int i = 0; i < 3; i++) {
@@ -445,7 +445,7 @@ void elementwise_score_vjp_thetay(const double *y, const double *x, const double
     }
     out_theta[3] = s292;
     for (int i = 0; i < 3; i++) {
-        out_theta[i] = (0.1 * ((((((t244[i] + (((((((t225[i] + (((((((t218[i] - (t15[i] * w[i])) + ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))) + t227[i]) - t227[i]) + ((1.0 / (1.0 + (t14[i] * t14[i]))) * w[i])) + (cosh(t31[i]) * t233[i])) + (sinh(t31[i]) * t233[i]))) + (exp(t31[i]) * t233[i])) + ((1.0 / t40[i]) * t241[i])) + t245[i]) + ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) + ((1.0 / (2.0 * sqrt(t40[i]))) * t241[i])) + (dil_sign((2.0 + t15[i])) * t218[i]))) + (t43[i] * w[i])) + ((w[i] - ((t14[i] / t57[i]) * t241[i])) / t57[i])) + t261[i]) + ((0.25 * pow(t40[i], (-0.75))) * t241[i])) + (exp(((-0.5) * t39[i])) * ((-0.5) * t241[i]))));
+        out_theta[i] = (0.1 * ((((((t244[i] + (((((((t225[i] + (((((((t218[i] - (t15[i] * w[i])) + ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))) + t227[i]) - t227[i]) + ((1.0 / (1.0 + (t14[i] * t14[i]))) * w[i])) + (cosh(t31[i]) * t233[i])) + (sinh(t31[i]) * t233[i]))) + (exp(t31[i]) * t233[i])) + ((1.0 / t40[i]) * t241[i])) + t245[i]) + ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) + ((1.0 / (2.0 * sqrt(t40[i]))) * t241[i])) + (elementwise_sign((2.0 + t15[i])) * t218[i]))) + (t43[i] * w[i])) + ((w[i] - ((t14[i] / t57[i]) * t241[i])) / t57[i])) + t261[i]) + ((0.25 * pow(t40[i], (-0.75))) * t241[i])) + (exp(((-0.5) * t39[i])) * ((-0.5) * t241[i]))));
     }
 }
 
@@ -460,11 +460,11 @@ double elementwise_loss(const double *y, const double *x, const double *theta,
     }
     double s88 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s88 += dil_sq((y[i] - data[i]));
+        s88 += elementwise_sq((y[i] - data[i]));
     }
     double s90 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s90 += dil_sq(theta[i]);
+        s90 += elementwise_sq(theta[i]);
     }
     return ((s88 + (s90 / 100.0)) + (theta[3] * (s75 / 3.0)));
 }

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double lqr_tracking_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double lqr_tracking_score(const double *y, const double *x, const double *theta, double *work)
@@ -29,8 +29,8 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -227,7 +227,7 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
     }
     double s90 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s90 += dil_sq((t85[i] - x[i + 3]));
+        s90 += lqr_tracking_sq((t85[i] - x[i + 3]));
     }
     double *const t92 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -267,8 +267,8 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -614,8 +614,8 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -1686,13 +1686,13 @@ double lqr_tracking_loss(const double *y, const double *x, const double *theta,
     double s114 = 0.0;
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 2; j++) {
-            s114 += dil_sq((y[2*i + j] - data[2*i + j]));
+            s114 += lqr_tracking_sq((y[2*i + j] - data[2*i + j]));
         }
     }
     double s118 = 0.0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            s118 += dil_sq(theta[3*i + j + 15]);
+            s118 += lqr_tracking_sq(theta[3*i + j + 15]);
         }
     }
     double s123 = 0.0;
@@ -1786,12 +1786,21 @@ static const dil_symbol lqr_tracking_symbols[9] = {
     {"u_expert", DIL_ROLE_DATA, 2, {4, 2}, 0},
 };
 
+/* lqr_tracking_Rk(v): v repeated 2^k times, for long runs of defaults */
+#define lqr_tracking_R0(v) v,
+#define lqr_tracking_R1(v) lqr_tracking_R0(v) lqr_tracking_R0(v)
+#define lqr_tracking_R2(v) lqr_tracking_R1(v) lqr_tracking_R1(v)
+#define lqr_tracking_R3(v) lqr_tracking_R2(v) lqr_tracking_R2(v)
+#define lqr_tracking_R4(v) lqr_tracking_R3(v) lqr_tracking_R3(v)
 static const double lqr_tracking_theta_init[26] = {
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    lqr_tracking_R4(0.0) lqr_tracking_R3(0.0)
     1.0, 0.5,
 };
+#undef lqr_tracking_R0
+#undef lqr_tracking_R1
+#undef lqr_tracking_R2
+#undef lqr_tracking_R3
+#undef lqr_tracking_R4
 
 const dil_model lqr_tracking_model = {
     "lqr_tracking",

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double node_euler_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double node_euler_score(const double *y, const double *x, const double *theta, double *work)
@@ -34,7 +34,7 @@ double node_euler_score(const double *y, const double *x, const double *theta, d
     }
     double s24 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s24 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i]))));
+        s24 += node_euler_sq(((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i]))));
     }
     return (0.5 * s24);
 }
@@ -314,7 +314,7 @@ double node_euler_loss(const double *y, const double *x, const double *theta,
     (void)work;
     double s28 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s28 += dil_sq((y[i] - data[i]));
+        s28 += node_euler_sq((y[i] - data[i]));
     }
     return s28;
 }

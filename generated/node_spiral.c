@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double node_spiral_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double node_spiral_score(const double *y, const double *x, const double *theta, double *work)
@@ -81,7 +81,7 @@ double node_spiral_score(const double *y, const double *x, const double *theta, 
     }
     double s43 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s43 += dil_sq(t40[i]);
+        s43 += node_spiral_sq(t40[i]);
     }
     return (0.5 * s43);
 }
@@ -844,11 +844,11 @@ double node_spiral_loss(const double *y, const double *x, const double *theta,
     (void)work;
     double s47 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s47 += dil_sq((y[i] - data[i]));
+        s47 += node_spiral_sq((y[i] - data[i]));
     }
     double s50 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s50 += dil_sq((y[i + 2] - data[i + 2]));
+        s50 += node_spiral_sq((y[i + 2] - data[i + 2]));
     }
     return (s47 + s50);
 }

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double node_vdp_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double node_vdp_score(const double *y, const double *x, const double *theta, double *work)
@@ -34,7 +34,7 @@ double node_vdp_score(const double *y, const double *x, const double *theta, dou
     }
     double s25 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s25 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i]))));
+        s25 += node_vdp_sq(((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i]))));
     }
     return (0.5 * s25);
 }
@@ -314,7 +314,7 @@ double node_vdp_loss(const double *y, const double *x, const double *theta,
     (void)work;
     double s29 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s29 += dil_sq((y[i] - data[i]));
+        s29 += node_vdp_sq((y[i] - data[i]));
     }
     return s29;
 }

@@ -9,12 +9,12 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double softmax_layer_sq(double x) { return x * x; }
 
-static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }
+static inline double softmax_layer_sign(double x) { return (double)((x > 0) - (x < 0)); }
 
 /* 1 / (1 + e^-x) without overflow for large |x| */
-static inline double dil_sigmoid(double x)
+static inline double softmax_layer_sigmoid(double x)
 {
     if (x >= 0)
         return 1.0 / (1.0 + exp(-x));
@@ -23,7 +23,7 @@ static inline double dil_sigmoid(double x)
 }
 
 /* log(1 + e^x) without overflow for large x */
-static inline double dil_softplus(double x)
+static inline double softmax_layer_softplus(double x)
 {
     return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
 }
@@ -53,11 +53,11 @@ double softmax_layer_score(const double *y, const double *x, const double *theta
     }
     double s22 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s22 += dil_sq(y[i]);
+        s22 += softmax_layer_sq(y[i]);
     }
     double s27 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s27 += dil_softplus((y[i] - 1.0));
+        s27 += softmax_layer_softplus((y[i] - 1.0));
     }
     double *const t31 = work + 4;
     for (int i = 0; i < 4; i++) {
@@ -74,7 +74,7 @@ double softmax_layer_score(const double *y, const double *x, const double *theta
     }
     double s42 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s42 += dil_sigmoid(y[i]);
+        s42 += softmax_layer_sigmoid(y[i]);
     }
     double s48 = 0.0;
     for (int i = 0; i < 4; i++) {
@@ -115,7 +115,7 @@ void softmax_layer_score_grad_y(const double *y, const double *x, const double *
     }
     double *const t41 = work + 9;
     for (int i = 0; i < 4; i++) {
-        t41[i] = dil_sigmoid(y[i]);
+        t41[i] = softmax_layer_sigmoid(y[i]);
     }
     double *const t45 = work + 13;
     for (int i = 0; i < 4; i++) {
@@ -123,7 +123,7 @@ void softmax_layer_score_grad_y(const double *y, const double *x, const double *
     }
     const double s90 = (1.0 / (2.0 * sqrt(s33)));
     for (int i = 0; i < 4; i++) {
-        gy[i] = (((((((((0.1 * dil_sign((2.0 + t45[i]))) * (1.0 - (t45[i] * t45[i]))) + (0.25 * (t41[i] * (1.0 - t41[i])))) + (0.0625 * exp((0.25 * y[i])))) + (2.0 * (t31[i] * s90))) + (0.25 * dil_sigmoid((y[i] - 1.0)))) + (s20 * (2.0 * y[i]))) - (theta[i + 12] + t13[i])) + exp((y[i] - s15)));
+        gy[i] = (((((((((0.1 * softmax_layer_sign((2.0 + t45[i]))) * (1.0 - (t45[i] * t45[i]))) + (0.25 * (t41[i] * (1.0 - t41[i])))) + (0.0625 * exp((0.25 * y[i])))) + (2.0 * (t31[i] * s90))) + (0.25 * softmax_layer_sigmoid((y[i] - 1.0)))) + (s20 * (2.0 * y[i]))) - (theta[i + 12] + t13[i])) + exp((y[i] - s15)));
     }
 }
 
@@ -153,7 +153,7 @@ void softmax_layer_score_hvp_yy(const double *y, const double *x, const double *
     }
     double *const t41 = work + 5;
     for (int i = 0; i < 4; i++) {
-        t41[i] = dil_sigmoid(y[i]);
+        t41[i] = softmax_layer_sigmoid(y[i]);
     }
     double *const t45 = work + 9;
     for (int i = 0; i < 4; i++) {
@@ -167,7 +167,7 @@ void softmax_layer_score_hvp_yy(const double *y, const double *x, const double *
     const double s90 = (1.0 / s89);
     double *const t98 = work + 17;
     for (int i = 0; i < 4; i++) {
-        t98[i] = dil_sigmoid((y[i] - 1.0));
+        t98[i] = softmax_layer_sigmoid((y[i] - 1.0));
     }
     double *const t117 = work + 21;
     for (int i = 0; i < 4; i++) {
@@ -192,7 +192,7 @@ void softmax_layer_score_hvp_yy(const double *y, const double *x, const double *
     }
     const double s156 = ((s90 * (2.0 * (s90 * (2.0 * s133)))) / s89);
     for (int i = 0; i < 4; i++) {
-        hv[i] = ((((((((0.1 * dil_sign((2.0 + t45[i]))) * ((-2.0) * (t45[i] * ((1.0 - (t45[i] * t45[i])) * v[i])))) + (0.25 * ((t77[i] * t138[i]) - (t41[i] * t138[i])))) + (0.0625 * (exp((0.25 * y[i])) * (0.25 * v[i])))) + (2.0 * ((s90 * t130[i]) - (t31[i] * s156)))) + (0.25 * (v[i] * (t98[i] * (1.0 - t98[i]))))) + (s20 * (2.0 * v[i]))) + (t117[i] * (v[i] - s127)));
+        hv[i] = ((((((((0.1 * softmax_layer_sign((2.0 + t45[i]))) * ((-2.0) * (t45[i] * ((1.0 - (t45[i] * t45[i])) * v[i])))) + (0.25 * ((t77[i] * t138[i]) - (t41[i] * t138[i])))) + (0.0625 * (exp((0.25 * y[i])) * (0.25 * v[i])))) + (2.0 * ((s90 * t130[i]) - (t31[i] * s156)))) + (0.25 * (v[i] * (t98[i] * (1.0 - t98[i]))))) + (s20 * (2.0 * v[i]))) + (t117[i] * (v[i] - s127)));
     }
 }
 
@@ -256,7 +256,7 @@ double softmax_layer_loss(const double *y, const double *x, const double *theta,
     }
     double s56 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s56 += log(dil_sigmoid(y[i]));
+        s56 += log(softmax_layer_sigmoid(y[i]));
     }
     double s62 = 0.0;
     for (int i = 0; i < 4; i++) {
@@ -264,7 +264,7 @@ double softmax_layer_loss(const double *y, const double *x, const double *theta,
             s62 += (theta[3*i + j] * theta[3*i + j]);
         }
     }
-    return (((s15 - s53) - ((0.25 * s56) / 10.0)) + (0.0025 * dil_sq(sqrt(s62))));
+    return (((s15 - s53) - ((0.25 * s56) / 10.0)) + (0.0025 * softmax_layer_sq(sqrt(s62))));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -283,7 +283,7 @@ void softmax_layer_loss_grad(const double *y, const double *x, const double *the
     s15 = m15 + log(s15);
     double *const t41 = work + 0;
     for (int i = 0; i < 4; i++) {
-        t41[i] = dil_sigmoid(y[i]);
+        t41[i] = softmax_layer_sigmoid(y[i]);
     }
     double s62 = 0.0;
     for (int i = 0; i < 4; i++) {
@@ -316,11 +316,21 @@ static const dil_symbol softmax_layer_symbols[6] = {
     {"label", DIL_ROLE_DATA, 1, {4, 1}, 0},
 };
 
+/* softmax_layer_Rk(v): v repeated 2^k times, for long runs of defaults */
+#define softmax_layer_R0(v) v,
+#define softmax_layer_R1(v) softmax_layer_R0(v) softmax_layer_R0(v)
+#define softmax_layer_R2(v) softmax_layer_R1(v) softmax_layer_R1(v)
+#define softmax_layer_R3(v) softmax_layer_R2(v) softmax_layer_R2(v)
+#define softmax_layer_R4(v) softmax_layer_R3(v) softmax_layer_R3(v)
 static const double softmax_layer_theta_init[17] = {
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    softmax_layer_R4(0.0)
     1.0,
 };
+#undef softmax_layer_R0
+#undef softmax_layer_R1
+#undef softmax_layer_R2
+#undef softmax_layer_R3
+#undef softmax_layer_R4
 
 const dil_model softmax_layer_model = {
     "softmax_layer",
