@@ -285,6 +285,9 @@ typedef struct Node {
 
 void ir_init(void);           /* fresh hash-cons table (after arena_release) */
 int ir_node_count(void);
+/* Nodes made plus the pieces of every assembly made: what the IR holds,
+   for the limits (sema.c's MAX_NODES). */
+long ir_node_weight(void);
 long ir_size(const Node *n);  /* rows * cols */
 int ir_is_const(const Node *n, long v);   /* scalar CONST equal to v */
 int ir_is_zero(const Node *n);            /* CONST 0 or BCAST of CONST 0 */

@@ -68,7 +68,8 @@
    second to about a million nodes, some 200 MB.  What the emitter then
    writes is bounded separately and more tightly (KERN_MAX_NODES, kern.c):
    the emitted C grows with the node count, not with the tensor sizes. */
-#define MAX_NODES 100000
+#define MAX_NODES 100000   /* counted by ir_node_weight: an assembly of n
+                              pieces counts 1 + n */
 /* Bits of an exactly folded constant (numerator plus denominator), and
    the largest exponent of an exactly folded power (as in ir.c). */
 #define MAX_CONST_BITS IR_FOLD_MAX_BITS
@@ -367,6 +368,16 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
 
 #define report(loc, ...) report_note((loc), NULL, NULL, __VA_ARGS__)
 
+/* Whether an error was reported at exactly loc already (at most
+   DIAG_MAX_ERRORS entries to look at). */
+static int reported_at(Loc loc)
+{
+    for (int i = 0; i < S.nreported; i++)
+        if (S.reported[i].loc.begin == loc.begin && S.reported[i].loc.end == loc.end)
+            return 1;
+    return 0;
+}
+
 /* The size limits: reported once, naming the limit that was reached,
    then everything stops. */
 static void too_large(Loc loc, int nodes)
@@ -390,7 +401,7 @@ static void too_large(Loc loc, int nodes)
    body elaborates nothing (`for t in 0:3000000 { }`). */
 static int step(Loc loc)
 {
-    if (++S.steps > MAX_STEPS || ir_node_count() > MAX_NODES) {
+    if (++S.steps > MAX_STEPS || ir_node_weight() > MAX_NODES) {
         too_large(loc, S.steps <= MAX_STEPS);
         return -1;
     }
@@ -903,7 +914,10 @@ static Node *family_read(Ast *e, Entry *f)
         return POISON;
     int p = member_pos(f, k);
     if (p == f->nmem || f->mem[p].k != k || f->mem[p].gen > S.visible_gen) {
-        if (!f->poisoned)
+        /* members_str walks the family: only for a message that will be
+           printed (a loop repeating this read once took time quadratic
+           in the family's size, building a message per iteration). */
+        if (!f->poisoned && !S.stopped && !reported_at(e->loc))
             report(e->loc, "family '%s' has no member %ld (defined so far: %s)", f->name, k,
                    members_str(f));
         return POISON;
