@@ -27,7 +27,8 @@
  * so a correct kernel is within 1e-7 of the change; the margin is 1e4).
  * A value that is not finite on either side is skipped, as are models
  * too large to evaluate quickly (more than MAX_EVAL elements in a block
- * or the scratch) or to compile quickly (more than MAX_C_BYTES of C).
+ * or the scratch) or to compile quickly (more than MAX_C_BYTES of C, or
+ * $DIL_FUZZ_MAX_C bytes).
  * A mismatch prints the quantity, both values and the tolerance, then
  * aborts, so libFuzzer keeps the input.  Built by `make fuzz-diff`.
  */
@@ -90,8 +91,10 @@ static void write_file(const char *path, const char *text, size_t len)
     }
 }
 
-/* cc ... -o so c; 0 when it compiled without a diagnostic. */
-static int run_cc(const char *c, const char *so, const char *log)
+/* cc ... -o so c; 0 when it compiled without a diagnostic, -1 when the
+   compiler reported one, 1 when it was killed (memory on a shared
+   machine: not the emitted code's fault, and not a finding). */
+static int run_cc_once(const char *c, const char *so, const char *log)
 {
     const char *cc = getenv("DIL_FUZZ_CC");
     if (!cc || !*cc)
@@ -110,7 +113,43 @@ static int run_cc(const char *c, const char *so, const char *log)
     int st;
     if (waitpid(pid, &st, 0) < 0)
         abort();
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return 0;
+    if (WIFSIGNALED(st))
+        return 1;
+    /* gcc reports a killed cc1 as an error of its own. */
+    FILE *f = fopen(log, "r");
+    char line[512];
+    int killed = 0;
+    while (f && fgets(line, sizeof line, f))
+        killed |= strstr(line, "Killed signal") != NULL || strstr(line, "terminated program") != NULL;
+    if (f)
+        fclose(f);
+    return killed ? 1 : -1;
+}
+
+static int run_cc(const char *c, const char *so, const char *log)
+{
+    int st = run_cc_once(c, so, log);
+    if (st == 1)
+        st = run_cc_once(c, so, log);   /* once more, then give up */
+    if (st == 1)
+        fprintf(stderr, "fuzz_diff: the C compiler was killed twice; input skipped\n");
+    return st;
+}
+
+/* A finding also goes to $DIL_FUZZ_FINDINGS (fork mode keeps no job's
+   output): the reason, then the input. */
+static void record_finding(const char *why, const uint8_t *data, size_t size)
+{
+    const char *path = getenv("DIL_FUZZ_FINDINGS");
+    FILE *f = path ? fopen(path, "a") : NULL;
+    if (!f)
+        return;
+    fprintf(f, "=== %s\n", why);
+    fwrite(data, 1, size, f);
+    fputs("\n=== end\n", f);
+    fclose(f);
 }
 
 static void show_file(const char *path)
@@ -193,6 +232,9 @@ static void mismatch(const Ctx *c, const char *what, double got, double want, do
             c->m->name, what, got, want, tol);
     fwrite(c->input, 1, c->size, stderr);
     fputs("\n--- end ---\n", stderr);
+    char why[256];
+    snprintf(why, sizeof why, "mismatch: %s: kernel %.17g, reference %.17g", what, got, want);
+    record_finding(why, c->input, c->size);
     abort();
 }
 
@@ -466,10 +508,18 @@ static void differential(const Model *m, const char *ctext, size_t clen, const c
     snprintf(log, sizeof log, "%s/m%lu.log", tmpdir, id);
     write_file(c, ctext, clen);
     write_file(h, htext, hlen);
-    if (run_cc(c, so, log) != 0) {
+    int cc = run_cc(c, so, log);
+    if (cc == 1) {
+        remove(c);
+        remove(h);
+        remove(log);
+        return;
+    }
+    if (cc != 0) {
         fprintf(stderr, "fuzz_diff: the emitted C of model '%s' does not compile cleanly:\n",
                 m->name);
         show_file(log);
+        record_finding("emitted C does not compile", data, size);
         fputs("--- input ---\n", stderr);
         fwrite(data, 1, size, stderr);
         fputs("\n--- end ---\n", stderr);
@@ -542,7 +592,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fclose(hf);
         if (bad)
             abort();
-        if (clen <= (size_t)MAX_C_BYTES)
+        const char *cap = getenv("DIL_FUZZ_MAX_C");
+        if (clen <= (cap ? (size_t)atol(cap) : (size_t)MAX_C_BYTES))
             differential(m, ctext, clen, htext, hlen, m->name, data, size);
         free(ctext);
         free(htext);
@@ -551,3 +602,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(text);
     return 0;
 }
+
+#ifdef DIL_FUZZ_REPLAY
+/* Without libFuzzer (tests/golden/fuzz_diff_replay.sh): each file named
+   on the command line is one input. */
+int main(int argc, char **argv)
+{
+    LLVMFuzzerInitialize(&argc, &argv);
+    for (int i = 1; i < argc; i++) {
+        FILE *f = fopen(argv[i], "rb");
+        if (!f) {
+            perror(argv[i]);
+            return 2;
+        }
+        size_t cap = 1 << 16, n = 0;
+        uint8_t *buf = malloc(cap);
+        size_t got;
+        while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0)
+            if ((n += got) == cap)
+                buf = realloc(buf, cap *= 2);
+        fclose(f);
+        if (!buf)
+            return 2;
+        LLVMFuzzerTestOneInput(buf, n);
+        free(buf);
+    }
+    rmdir(tmpdir);
+    return 0;
+}
+#endif
