@@ -156,7 +156,9 @@ ls -A "$T" | grep -q dilc- && { echo "cli.sh: temporaries left after a failed wr
 
 # ---- Input size: checked before reading.  Sparse files of 65 MiB and
 # 3 GiB (no disk used; once 2 GiB crashed in diag.c and 1 GiB hung) and
-# /dev/zero (once read until memory ran out) are refused within seconds.
+# /dev/zero (once read until memory ran out) are refused within seconds,
+# each with "file is too large: more than  bytes" (the limit, 67108864,
+# between "than" and "bytes"; diag_coverage.sh looks for this line).
 truncate -s 65M "$T/big65.dil" && truncate -s 3G "$T/big3g.dil"
 for f in "$T/big65.dil" "$T/big3g.dil" /dev/zero; do
     expect 1 "input $f" -- timeout -s KILL 20 $D --check "$f"
