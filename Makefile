@@ -42,7 +42,7 @@ deps:
 
 # ---------------------------------------------------------------- compiler
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-COMPILER_GEN := $(BUILD)/compiler/parser.c $(BUILD)/compiler/scanner.c
+COMPILER_GEN := $(BUILD)/compiler/parser.c $(BUILD)/compiler/scanner.c $(BUILD)/compiler/vmath_text.c
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(COMPILER_GEN:.c=.o)
 COMPILER_INC := -Icompiler -I$(BUILD)/compiler
 
@@ -55,6 +55,12 @@ $(BUILD)/compiler/scanner.c $(BUILD)/compiler/scanner.h: compiler/scanner.l | de
 	@mkdir -p $(@D)
 	@echo "  FLEX    $<"
 	$(Q)flex -o $(BUILD)/compiler/scanner.c --header-file=$(BUILD)/compiler/scanner.h $<
+
+# compiler/vmath.h as a string table (docs/vmath.md).
+$(BUILD)/compiler/vmath_text.c: compiler/vmath.h scripts/vmath_text.sh
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)sh scripts/vmath_text.sh compiler/vmath.h > $@.tmp && mv $@.tmp $@
 
 # Everything in the compiler may include the generated headers.
 $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/compiler/main.o: | $(BUILD)/compiler/parser.h $(BUILD)/compiler/scanner.h
@@ -99,7 +105,7 @@ GEN_WARN_EMITTED = -Wall -Wextra -Wpedantic -Werror
 $(BUILD)/gen/%.c: models/%.dil $(BUILD)/dilc
 	@mkdir -p $(@D)
 	@echo "  DILC    $<"
-	$(Q)$(BUILD)/dilc $< -o $@
+	$(Q)DILC_VERIFY=1 $(BUILD)/dilc $< -o $@
 
 $(BUILD)/gen/%.o: generated/%.c
 	@mkdir -p $(@D)
@@ -149,6 +155,32 @@ $(BUILD)/bench/kernels_%: bench/kernels.c $(BUILD)/gen/%.o
 bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%)
 	$(Q)BUILD=$(BUILD) sh bench/run.sh $(BENCH_MODELS)
 
+# make bench-vmath   libm's tanh, exp, ... against compiler/vmath.h's, ns per
+#                    element at -O2 and at -O3 -march=native (docs/vmath.md).
+# make check-vmath-full   tests/check_vmath.c with 4e6 points per range, built
+#                    at -O2 and at -O3 -march=native (gnu99: FMA contraction on).
+.PHONY: bench-vmath check-vmath-full
+VMATH_BENCH_FLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -Icompiler
+$(BUILD)/bench/vmath_O2: bench/vmath.c compiler/vmath.h
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(VMATH_BENCH_FLAGS) -O2 $< -lm -o $@
+$(BUILD)/bench/vmath_native: bench/vmath.c compiler/vmath.h
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(VMATH_BENCH_FLAGS) -O3 -march=native $< -lm -o $@
+bench-vmath: $(BUILD)/bench/vmath_O2 $(BUILD)/bench/vmath_native
+	$(Q)BUILD=$(BUILD) sh bench/vmath.sh
+
+$(BUILD)/tests/check_vmath_native: tests/check_vmath.c compiler/vmath.h $(BUILD)/libdilc.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) -std=gnu99 -D_POSIX_C_SOURCE=200809L -O3 -march=native $(WARN) $(CHECK_CFLAGS) \
+	    $(TEST_INC) $< $(BUILD)/libdilc.a $(CHECK_LIBS) -lgmp -lm -o $@
+check-vmath-full: $(BUILD)/tests/check_vmath $(BUILD)/tests/check_vmath_native
+	$(Q)for t in check_vmath check_vmath_native; do echo "== $$t"; \
+	    VMATH_POINTS=$${VMATH_POINTS:-4000000} VMATH_VERBOSE=1 nice -n 10 $(BUILD)/tests/$$t || exit 1; done
+
 # -------------------------------------------------------------------- fuzz
 # make fuzz FUZZ_SECONDS=N   builds fuzz/fuzz_dilc.c (libFuzzer, clang) with
 #                            the whole compiler under ASan+UBSan in
@@ -163,7 +195,8 @@ FUZZ_ARGS    ?=
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = $(CSTD) -O1 -g $(WARN) $(FUZZ_SAN) -MMD -MP
 FUZZ_OBJ     := $(COMPILER_SRC:%.c=$(BUILD)/fuzz/%.o) \
-                $(BUILD)/fuzz/compiler/parser.o $(BUILD)/fuzz/compiler/scanner.o
+                $(BUILD)/fuzz/compiler/parser.o $(BUILD)/fuzz/compiler/scanner.o \
+                $(BUILD)/fuzz/compiler/vmath_text.o
 
 $(BUILD)/fuzz/compiler/%.o: compiler/%.c | $(BUILD)/compiler/parser.h $(BUILD)/compiler/scanner.h
 	@mkdir -p $(@D)
@@ -228,3 +261,108 @@ fuzz-diff: $(BUILD)/fuzz/fuzz_diff
 .PHONY: valgrind
 valgrind: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
 	$(Q)BUILD=$(BUILD) sh tests/valgrind.sh
+
+# ----------------------------------------------------------------- install
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]    GNU directory
+# variables, each of which may be set on the command line:
+#   $(bindir)/dilc
+#   $(libdir)/libdil.a, libdil.so.$(DIL_VERSION) (soname libdil.so.$(DIL_ABI),
+#       the DIL_ABI_VERSION of runtime/dil.h) and its two links
+#   $(includedir)/dil/dil.h, dil_model.h     (dil.pc gives -I$(includedir)/dil)
+#   $(pkgconfigdir)/dil.pc, $(man1dir)/dilc.1, $(man3dir)/dil.3,
+#   $(docdir)/: README.md, docs/*.md,  $(pythondir)/dil/: the Python package
+# make uninstall removes exactly these files.  tests/golden/install.sh
+# installs into a temporary DESTDIR and builds an example with pkg-config.
+PREFIX       ?= /usr/local
+prefix       ?= $(PREFIX)
+exec_prefix  ?= $(prefix)
+bindir       ?= $(exec_prefix)/bin
+libdir       ?= $(exec_prefix)/lib
+includedir   ?= $(prefix)/include
+datarootdir  ?= $(prefix)/share
+mandir       ?= $(datarootdir)/man
+man1dir      ?= $(mandir)/man1
+man3dir      ?= $(mandir)/man3
+docdir       ?= $(datarootdir)/doc/dil
+pkgconfigdir ?= $(libdir)/pkgconfig
+# Debian's python3 reads $(prefix)/lib/python3.N/dist-packages for
+# prefix=/usr/local; for prefix=/usr set pythondir=/usr/lib/python3/dist-packages.
+pythondir    ?= $(prefix)/lib/python$(PYTHON_VERSION)/dist-packages
+INSTALL      ?= install
+DIL_VERSION  := $(shell sed -n 's/^\#define DIL_VERSION "\(.*\)"/\1/p' runtime/dil.h)
+DIL_ABI      := $(shell sed -n 's/^\#define DIL_ABI_VERSION \([0-9]*\).*/\1/p' runtime/dil.h)
+DIL_SO       := libdil.so.$(DIL_VERSION)
+DIL_SONAME   := libdil.so.$(DIL_ABI)
+# Libraries a static link of libdil needs beyond -lm (dil.pc Libs.private).
+DIL_PC_LIBS_PRIVATE ?=
+# What libdil.so links with beyond libm.
+DIL_SO_LIBS  ?=
+
+.PHONY: install uninstall
+all: $(BUILD)/libdil.so
+
+# The shared library is built from its own position-independent objects.
+RUNTIME_PIC_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/pic/%.o)
+$(BUILD)/pic/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $< (PIC)"
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -Iruntime -c $< -o $@
+
+$(BUILD)/$(DIL_SO): $(RUNTIME_PIC_OBJ) pkg/libdil.map
+	@echo "  LD      $@"
+	$(Q)$(CC) $(SAN) -shared -Wl,-soname,$(DIL_SONAME) -Wl,--version-script=pkg/libdil.map \
+	    -o $@ $(RUNTIME_PIC_OBJ) $(DIL_SO_LIBS) -lm
+
+$(BUILD)/libdil.so: $(BUILD)/$(DIL_SO)
+	$(Q)ln -sf $(DIL_SO) $(BUILD)/$(DIL_SONAME) && ln -sf $(DIL_SO) $@
+
+install: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/libdil.so
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/dil \
+	    $(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(man1dir) $(DESTDIR)$(man3dir) \
+	    $(DESTDIR)$(docdir) $(DESTDIR)$(pythondir)/dil
+	$(INSTALL) -m 755 $(BUILD)/dilc $(DESTDIR)$(bindir)/dilc
+	$(INSTALL) -m 644 $(BUILD)/libdil.a $(DESTDIR)$(libdir)/libdil.a
+	$(INSTALL) -m 755 $(BUILD)/$(DIL_SO) $(DESTDIR)$(libdir)/$(DIL_SO)
+	ln -sf $(DIL_SO) $(DESTDIR)$(libdir)/$(DIL_SONAME)
+	ln -sf $(DIL_SO) $(DESTDIR)$(libdir)/libdil.so
+	$(INSTALL) -m 644 runtime/dil.h runtime/dil_model.h $(DESTDIR)$(includedir)/dil/
+	sed -e 's|@prefix@|$(prefix)|; s|@exec_prefix@|$(exec_prefix)|' \
+	    -e 's|@libdir@|$(libdir)|; s|@includedir@|$(includedir)|; s|@bindir@|$(bindir)|' \
+	    -e 's|@version@|$(DIL_VERSION)|; s|@libs_private@|$(DIL_PC_LIBS_PRIVATE)|' \
+	    pkg/dil.pc.in > $(DESTDIR)$(pkgconfigdir)/dil.pc
+	$(INSTALL) -m 644 docs/man/dilc.1 $(DESTDIR)$(man1dir)/dilc.1
+	$(INSTALL) -m 644 docs/man/dil.3 $(DESTDIR)$(man3dir)/dil.3
+	$(INSTALL) -m 644 README.md docs/*.md $(DESTDIR)$(docdir)/
+	$(INSTALL) -m 644 $(PY_FILES) $(DESTDIR)$(pythondir)/dil/
+	printf '%s\n' '"""Written by make install: where this installation of DIL lives."""' \
+	    'DILC = "$(bindir)/dilc"' 'INCLUDEDIR = "$(includedir)/dil"' 'LIBDIR = "$(libdir)"' \
+	    > $(DESTDIR)$(pythondir)/dil/_installed.py
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/dilc $(DESTDIR)$(libdir)/libdil.a \
+	    $(DESTDIR)$(libdir)/$(DIL_SO) $(DESTDIR)$(libdir)/$(DIL_SONAME) \
+	    $(DESTDIR)$(libdir)/libdil.so $(DESTDIR)$(pkgconfigdir)/dil.pc \
+	    $(DESTDIR)$(includedir)/dil/dil.h $(DESTDIR)$(includedir)/dil/dil_model.h \
+	    $(DESTDIR)$(man1dir)/dilc.1 $(DESTDIR)$(man3dir)/dil.3
+	rm -f $(addprefix $(DESTDIR)$(docdir)/,README.md $(notdir $(wildcard docs/*.md)))
+	rm -rf $(DESTDIR)$(pythondir)/dil
+	-rmdir $(DESTDIR)$(includedir)/dil $(DESTDIR)$(docdir) 2>/dev/null
+
+# ------------------------------------------------------------------ python
+# python/dil: the Python package (ctypes over libdil.so, NumPy; dil.torch
+# needs python3-torch).  Its tests run in `make check` through
+# tests/golden/python.sh, and on their own with `make check-python`.
+PYTHON         ?= /usr/bin/python3
+export PYTHON
+PYTHON_VERSION  = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PY_FILES       := $(wildcard python/dil/*.py python/dil/*.c)
+
+.PHONY: check-python deps-python
+# make check first installs (as root) or names (otherwise) the Debian
+# packages the Python tests need; without them they skip, saying so.
+check: | deps-python
+deps-python:
+	$(Q)PYTHON=$(PYTHON) sh scripts/deps.sh python
+
+check-python: $(BUILD)/dilc $(BUILD)/libdil.so | deps-python
+	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/golden/python.sh

@@ -62,6 +62,37 @@ void *arena_alloc(size_t n)
     return p;
 }
 
+/* The one growable array of the compiler (see VEC_PUSH in dilc.h).  The
+   array is extended in place when it is the last allocation of the
+   current chunk, else copied; a copy leaves the old block to the arena,
+   at most as much again as the final array. */
+void *arena_grow(void *p, int *cap, int need, size_t elt)
+{
+    if (need <= *cap)
+        return p;
+    if (need < 0 || (size_t)need > ((size_t)-1 / 4) / elt)
+        dil_fatal("out of memory");
+    int ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap = ncap > (1 << 29) ? need : 2 * ncap;
+    size_t old = (size_t)*cap * elt, add = (size_t)(ncap - *cap) * elt;
+    const size_t align = sizeof(double) > sizeof(void *) ? sizeof(double) : sizeof(void *);
+    old = (old + align - 1) / align * align;
+    add = (add + align - 1) / align * align;
+    if (p && chunks && (unsigned char *)p + old == (unsigned char *)chunks->data + chunks->used &&
+        chunks->size - chunks->used >= add) {
+        memset((unsigned char *)chunks->data + chunks->used, 0, add);
+        chunks->used += add;
+    } else {
+        void *q = arena_alloc((size_t)ncap * elt);
+        if (p)
+            memcpy(q, p, (size_t)*cap * elt);
+        p = q;
+    }
+    *cap = ncap;
+    return p;
+}
+
 char *arena_strndup(const char *s, size_t n)
 {
     char *p = arena_alloc(n + 1);
@@ -69,17 +100,34 @@ char *arena_strndup(const char *s, size_t n)
     return p;
 }
 
+char *dil_vasprintf(const char *fmt, va_list ap)
+{
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        unreachable();
+    char *p = malloc((size_t)n + 1);
+    if (!p)
+        dil_fatal("out of memory");
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *arena_vprintf(const char *fmt, va_list ap)
+{
+    char *h = dil_vasprintf(fmt, ap);
+    char *p = arena_strndup(h, strlen(h));
+    free(h);
+    return p;
+}
+
 char *arena_printf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        unreachable();
-    char *p = arena_alloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    char *p = arena_vprintf(fmt, ap);
     va_end(ap);
     return p;
 }

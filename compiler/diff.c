@@ -30,53 +30,83 @@
 
 static Node *one(void) { return ir_const_si(1); }
 
+/*
+ * The derivative rules of the unary elementwise ops are the `deriv`
+ * column of IR_OPS (dilc.h), written as expressions over A (the
+ * argument), N (the node itself) and constants.  They are evaluated by a
+ * small stack machine, one comma-sequenced step per operation: C leaves
+ * the order in which a call's arguments are evaluated unspecified, and
+ * the order in which nodes are created names the emitted temporaries, so
+ * ir_mul(f(), g()) with both building nodes would make the output depend
+ * on the compiler that built dilc.  The stack depth is the rule's nesting.
+ */
+enum { RULE_STACK = 16 };
+static Node *rule_stack[RULE_STACK];
+static int rule_sp;
+
+static int rule_push(Node *n)
+{
+    if (rule_sp == RULE_STACK)
+        unreachable();
+    rule_stack[rule_sp++] = n;
+    return 0;
+}
+
+static int rule_binary(Op op)
+{
+    Node *b = rule_stack[--rule_sp], *a = rule_stack[--rule_sp];
+    return rule_push(ir_binary(op, a, b));
+}
+
+static int rule_unary(Op op)
+{
+    Node *a = rule_stack[--rule_sp];
+    return rule_push(ir_unary(op, a));
+}
+
+#define A rule_push(a)
+#define N rule_push(n)
+#define K(v) rule_push(ir_const_si(v))
+#define NAMED(c) rule_push(ir_named(NC_##c))
+#define ADD(x, y) ((void)(x), (void)(y), rule_binary(OP_ADD))
+#define SUB(x, y) ((void)(x), (void)(y), rule_binary(OP_SUB))
+#define MUL(x, y) ((void)(x), (void)(y), rule_binary(OP_MUL))
+#define DIV(x, y) ((void)(x), (void)(y), rule_binary(OP_DIV))
+#define NEG(x) ((void)(x), rule_unary(OP_NEG))
+#define F(op, x) ((void)(x), rule_unary(OP_##op))
+#define NO_RULE (unreachable(), 0)
+
 /* d op(a) / da as an elementwise node, with n = op(a) itself so that
    the derivative reuses the primal value where the rule allows. */
 static Node *partial_unary(Op op, Node *a, Node *n)
 {
+    rule_sp = 0;
     switch (op) {
-    case OP_NEG:      /* d(-a) = -da */
-        return ir_const_si(-1);
-    case OP_SIN:      /* d sin a = cos a da */
-        return ir_unary(OP_COS, a);
-    case OP_COS:      /* d cos a = -sin a da */
-        return ir_neg(ir_unary(OP_SIN, a));
-    case OP_TAN:      /* d tan a = (1 + tan(a)^2) da */
-        return ir_add(one(), ir_mul(n, n));
-    case OP_ASIN:     /* d asin a = da / sqrt(1 - a^2) */
-        return ir_div(one(), ir_unary(OP_SQRT, ir_sub(one(), ir_mul(a, a))));
-    case OP_ACOS:     /* d acos a = -da / sqrt(1 - a^2) */
-        return ir_neg(ir_div(one(), ir_unary(OP_SQRT, ir_sub(one(), ir_mul(a, a)))));
-    case OP_ATAN:     /* d atan a = da / (1 + a^2) */
-        return ir_div(one(), ir_add(one(), ir_mul(a, a)));
-    case OP_SINH:     /* d sinh a = cosh a da */
-        return ir_unary(OP_COSH, a);
-    case OP_COSH:     /* d cosh a = sinh a da */
-        return ir_unary(OP_SINH, a);
-    case OP_TANH:     /* d tanh a = (1 - tanh(a)^2) da */
-        return ir_sub(one(), ir_mul(n, n));
-    case OP_EXP:      /* d exp a = exp a da */
-        return n;
-    case OP_LOG:      /* d log a = da / a */
-        return ir_div(one(), a);
-    case OP_LOG1P:    /* d log1p a = da / (1 + a) */
-        return ir_div(one(), ir_add(one(), a));
-    case OP_EXPM1:    /* d expm1 a = (expm1(a) + 1) da */
-        return ir_add(n, one());
-    case OP_SQRT:     /* d sqrt a = da / (2 sqrt a) */
-        return ir_div(ir_const_si(1), ir_mul(ir_const_si(2), n));
-    case OP_ABS:      /* d |a| = sign(a) da  (0 at the kink) */
-        return ir_unary(OP_SIGN, a);
-    case OP_SIGMOID:  /* d s(a) = s(a) (1 - s(a)) da */
-        return ir_mul(n, ir_sub(one(), n));
-    case OP_SOFTPLUS: /* d softplus a = sigmoid(a) da */
-        return ir_unary(OP_SIGMOID, a);
-    case OP_SIGN:     /* piecewise constant */
-        return ir_const_si(0);
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv)                              \
+    case OP_##name:                                                                             \
+        (void)(deriv);                                                                          \
+        break;
+        IR_OPS(X)
+#undef X
     default:
         unreachable();
     }
+    if (rule_sp != 1)
+        unreachable();
+    return rule_stack[--rule_sp];
 }
+
+#undef A
+#undef N
+#undef K
+#undef NAMED
+#undef ADD
+#undef SUB
+#undef MUL
+#undef DIV
+#undef NEG
+#undef F
+#undef NO_RULE
 
 /* For n = a^b:  dn = b a^(b-1) da + log(a) a^b db.  The db term exists
    only when b is not a constant. */
@@ -114,7 +144,7 @@ typedef struct Adj {
     Node *full;
     Node **pieces;
     Map *place;
-    int n, cap;
+    int n, cap, capplace;
 } Adj;
 
 static void adj_add(Node *target, Node *v)
@@ -131,21 +161,9 @@ static void adj_place(Node *target, Node *v, Map m)
     if (ir_is_zero(v))
         return;
     Adj *a = target->aux;
-    if (a->n == a->cap) {
-        int cap = a->cap ? 2 * a->cap : 4;
-        Node **p = arena_alloc((size_t)cap * sizeof *p);
-        Map *pl = arena_alloc((size_t)cap * sizeof *pl);
-        for (int i = 0; i < a->n; i++) {
-            p[i] = a->pieces[i];
-            pl[i] = a->place[i];
-        }
-        a->pieces = p;
-        a->place = pl;
-        a->cap = cap;
-    }
-    a->pieces[a->n] = v;
-    a->place[a->n] = m;
-    a->n++;
+    int n = a->n;
+    VEC_PUSH(a->pieces, n, a->cap, v);
+    VEC_PUSH(a->place, a->n, a->capplace, m);
 }
 
 static Node *adj_value(Node *nd)
@@ -229,7 +247,7 @@ static void backprop(Node *nd, Node *g)
         adj_add(a, ir_mul(g, ir_unary(OP_EXP, ir_sub(a, nd))));
         return;
     default:
-        if (ir_is_elementwise(nd->op) && nd->nargs == 1) {
+        if (ir_is_elementwise(nd->op) && ir_op_arity[nd->op] == 1) {
             adj_add(a, ir_mul(g, partial_unary(nd->op, a, nd)));
             return;
         }
@@ -363,7 +381,7 @@ static Node *tangent(Node *nd, Block from, Block to)
     case OP_LSE:   /* d lse(a) = sum(exp(a - lse(a)) da) */
         return ir_sum(ir_mul(ir_unary(OP_EXP, ir_sub(a, nd)), ta));
     default:
-        if (ir_is_elementwise(nd->op) && nd->nargs == 1)
+        if (ir_is_elementwise(nd->op) && ir_op_arity[nd->op] == 1)
             return ir_mul(partial_unary(nd->op, a, nd), ta);
         unreachable();
     }

@@ -1,5 +1,5 @@
 /*
- * dilc.h - the one internal header of the DIL compiler.
+ * dilc.h - the pipeline header of the DIL compiler.
  *
  * The compiler is a straight pipeline; each section below belongs to one
  * source file and names what that phase exports:
@@ -7,18 +7,26 @@
  *   source text --scanner.l/parser.y--> declaration list (AST)
  *               --sema.c-------------> Model: hash-consed tensor IR of the
  *                                      score, residual and loss
- *               --diff.c-------------> derivative IR (reverse mode, then
+ *               --kern.c + diff.c----> the kernels' IR (reverse mode, then
  *                                      forward mode over it)
+ *               --schedule.c---------> Schedule: what each kernel stores,
+ *                                      where, in what order
  *               --emit.c-------------> C99 source and header
  *
+ * Three private headers carry the structures that only a few files
+ * share: kern.h (the KERNELS table and the kernel set: kern.c,
+ * schedule.c, emit.c), schedule.h (the Schedule: schedule.c, emit.c and
+ * its tests) and driver.h (one run on a buffer: main.c and the fuzzer).
  * Every phase allocates from one arena (arena.c) that is released once at
  * the end of a run.  User errors go through diag.c (GCC-style, with the
  * source line and a caret); internal errors go through unreachable() and
- * abort.  See docs/design.md for the walk-through.
+ * abort; verify.c checks the IR between passes in the test build.  See
+ * docs/design.md for the walk-through.
  */
 #ifndef DILC_H
 #define DILC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>   /* before gmp.h, which then declares its FILE functions */
 
@@ -35,6 +43,15 @@ char *arena_printf(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* Grows an arena array p (of *cap elements of elt bytes) to hold at least
+   need, doubling; returns it, perhaps moved.  The one growable array. */
+void *arena_grow(void *p, int *cap, int need, size_t elt);
+/* Appends x to the arena array p of n elements and capacity cap. */
+#define VEC_PUSH(p, n, cap, x)                                             \
+    ((p) = arena_grow((p), &(cap), (n) + 1, sizeof *(p)), (p)[(n)++] = (x))
+char *arena_vprintf(const char *fmt, va_list ap);
+/* A new heap string (free it): the one place that sizes a format. */
+char *dil_vasprintf(const char *fmt, va_list ap);
 mpq_ptr arena_mpq(void);                  /* initialised to 0, cleared at release */
 void arena_release(void);                 /* frees everything of this run */
 
@@ -90,6 +107,8 @@ void diag_line_col(int offset, int *line, int *col);  /* 1-based */
 /* rat.c: exact rationals (GNU MP) and their conversion to double      */
 /* ------------------------------------------------------------------ */
 
+int rat_is_int(mpq_srcptr q);             /* an integer */
+int rat_is(mpq_srcptr q, long v);         /* the integer v */
 /* Reads a decimal literal ("3", "0.1", "2.5e-3") exactly.  Returns 0 on
    success, -1 if the exponent is absurdly large (the caller reports it). */
 int rat_from_decimal(mpq_ptr q, const char *text);
@@ -130,7 +149,10 @@ typedef struct Ast {
     int nargs;
 } Ast;
 
-typedef enum Role { ROLE_INPUT, ROLE_PARAM, ROLE_VAR, ROLE_DATA } Role;
+typedef enum Role { ROLE_INPUT, ROLE_PARAM, ROLE_VAR, ROLE_DATA, ROLE__COUNT } Role;
+/* "input", "param", "var", "data": the keywords, also used in messages
+   and (upper-cased) in the emitted DIL_ROLE_ constants. */
+extern const char *const role_name[ROLE__COUNT];
 
 typedef enum DeclKind {
     DECL_MODEL,     /* model name */
@@ -190,66 +212,132 @@ void ast_dump(FILE *out, const Decl *decls);   /* debugging (--dump-ast) */
  * exist once.  Builders simplify as they go (constant folding in exact
  * rational arithmetic, 0/1 identities, view composition); see ir.c.
  *
- * Ops are listed once, here (the QBE X-macro idiom):
- *   X(name, arity, C function or NULL, printable name)
- * arity -1 means variadic.
+ * Ops are listed once, here (the QBE X-macro idiom), with every fact
+ * the passes need about them; adding an elementwise function is one row
+ * (docs/design.md, "How to add a builtin"):
+ *
+ *   X(name, class, arity, cfn, pname, builtin, at0, nonneg, deriv)
+ *     class    OPC_LEAF       no arguments
+ *              OPC_SHAPE      moves or replicates elements
+ *              OPC_ELEMENTWISE  element (r, c) from element (r, c) of
+ *                             each argument; a scalar operand broadcasts
+ *              OPC_ALGEBRA    matrix and outer products
+ *              OPC_REDUCTION  all elements to one scalar
+ *     arity    number of arguments; -1: any (ASSEMBLE)
+ *     cfn      the C function the emitter calls, or NULL (an operator or
+ *              a form of its own)
+ *     pname    printable name (IR dumps, --print-derivatives)
+ *     builtin  1: a built-in function of the language, called `pname(u)`
+ *              (unary elementwise ops; the others are in sema.c)
+ *     at0      f(0) when it is the integer 0 or 1, else AT0_NONE: folded
+ *              exactly when the argument is the constant 0
+ *     nonneg   1: f(u) >= 0 for every u, so |f(u)| is f(u)
+ *     deriv    f'(a) for a unary elementwise op, in the rule notation of
+ *              diff.c: A the argument, N the node f(A) itself (derivatives
+ *              reuse primal values), K(v) an integer, NAMED(c) a named
+ *              constant, ADD SUB MUL DIV NEG, F(OP, u) another op;
+ *              NO_RULE for the others (their rules are code in diff.c)
  */
-#define IR_OPS(X)                                                        \
-    /* leaves */                                                         \
-    X(CONST,    0, NULL,        "const")   /* scalar exact rational q */ \
-    X(LEAF,     0, NULL,        "leaf")    /* block[offset ...], row-major */ \
-    X(EYE,      0, NULL,        "eye")     /* identity, rows == cols */  \
-    /* shape */                                                          \
-    X(BCAST,    1, NULL,        "bcast")   /* scalar -> every element */ \
-    X(VIEW,     1, NULL,        "view")    /* affine gather, see map */  \
-    X(ASSEMBLE, -1, NULL,       "assemble")/* scatter-add of pieces */   \
-    /* elementwise binary (a scalar operand broadcasts) */               \
-    X(ADD,      2, NULL,        "+")                                     \
-    X(SUB,      2, NULL,        "-")                                     \
-    X(MUL,      2, NULL,        "*")                                     \
-    X(DIV,      2, NULL,        "/")                                     \
-    X(POW,      2, "pow",       "pow")                                   \
-    /* elementwise unary */                                              \
-    X(NEG,      1, NULL,        "neg")                                   \
-    X(SIN,      1, "sin",       "sin")                                   \
-    X(COS,      1, "cos",       "cos")                                   \
-    X(TAN,      1, "tan",       "tan")                                   \
-    X(ASIN,     1, "asin",      "asin")                                  \
-    X(ACOS,     1, "acos",      "acos")                                  \
-    X(ATAN,     1, "atan",      "atan")                                  \
-    X(SINH,     1, "sinh",      "sinh")                                  \
-    X(COSH,     1, "cosh",      "cosh")                                  \
-    X(TANH,     1, "tanh",      "tanh")                                  \
-    X(EXP,      1, "exp",       "exp")                                   \
-    X(LOG,      1, "log",       "log")                                   \
-    X(LOG1P,    1, "log1p",     "log1p")                                 \
-    X(EXPM1,    1, "expm1",     "expm1")                                 \
-    X(SQRT,     1, "sqrt",      "sqrt")                                  \
-    X(ABS,      1, "fabs",      "abs")                                   \
-    X(SIGMOID,  1, "dil_sigmoid", "sigmoid")                             \
-    X(SOFTPLUS, 1, "dil_softplus", "softplus")                           \
-    X(SIGN,     1, "dil_sign",  "sign")                                  \
-    /* linear algebra and reductions */                                  \
-    X(MATMUL,   2, NULL,        "@")       /* mat/vec in any pairing */  \
-    X(OUTER,    2, NULL,        "outer")   /* vec x vec -> mat */        \
-    X(SUM,      1, NULL,        "sum")     /* all elements -> scalar */  \
-    X(LSE,      1, NULL,        "logsumexp") /* log sum exp, stable */
+#define AT0_NONE (-1)
+#define IR_OPS(X)                                                                              \
+    /* leaves */                                                                               \
+    X(CONST,    OPC_LEAF, 0, NULL, "const", 0, AT0_NONE, 0, NO_RULE) /* exact rational q */    \
+    X(NAMED,    OPC_LEAF, 0, NULL, "named", 0, AT0_NONE, 0, NO_RULE) /* irrational, IR_NAMED */ \
+    X(LEAF,     OPC_LEAF, 0, NULL, "leaf", 0, AT0_NONE, 0, NO_RULE)  /* block[offset ...] */    \
+    X(EYE,      OPC_LEAF, 0, NULL, "eye", 0, AT0_NONE, 0, NO_RULE)   /* identity, rows == cols */ \
+    /* shape */                                                                                \
+    X(BCAST,    OPC_SHAPE, 1, NULL, "bcast", 0, AT0_NONE, 0, NO_RULE)  /* scalar -> tensor */   \
+    X(VIEW,     OPC_SHAPE, 1, NULL, "view", 0, AT0_NONE, 0, NO_RULE)   /* affine gather, Map */ \
+    X(ASSEMBLE, OPC_SHAPE, -1, NULL, "assemble", 0, AT0_NONE, 0, NO_RULE) /* scatter-add */     \
+    /* elementwise binary: rules in diff.c */                                                  \
+    X(ADD,      OPC_ELEMENTWISE, 2, NULL, "+", 0, AT0_NONE, 0, NO_RULE)                        \
+    X(SUB,      OPC_ELEMENTWISE, 2, NULL, "-", 0, AT0_NONE, 0, NO_RULE)                        \
+    X(MUL,      OPC_ELEMENTWISE, 2, NULL, "*", 0, AT0_NONE, 0, NO_RULE)                        \
+    X(DIV,      OPC_ELEMENTWISE, 2, NULL, "/", 0, AT0_NONE, 0, NO_RULE)                        \
+    X(POW,      OPC_ELEMENTWISE, 2, "pow", "pow", 0, AT0_NONE, 0, NO_RULE)                     \
+    /* elementwise unary */                                                                    \
+    X(NEG,      OPC_ELEMENTWISE, 1, NULL, "neg", 0, 0, 0, K(-1))                               \
+    X(SIN,      OPC_ELEMENTWISE, 1, "sin", "sin", 1, 0, 0, F(COS, A))                          \
+    X(COS,      OPC_ELEMENTWISE, 1, "cos", "cos", 1, 1, 0, NEG(F(SIN, A)))                     \
+    X(TAN,      OPC_ELEMENTWISE, 1, "tan", "tan", 1, 0, 0, ADD(K(1), MUL(N, N)))               \
+    X(ASIN,     OPC_ELEMENTWISE, 1, "asin", "asin", 1, 0, 0,                                   \
+      DIV(K(1), F(SQRT, SUB(K(1), MUL(A, A)))))                                                \
+    X(ACOS,     OPC_ELEMENTWISE, 1, "acos", "acos", 1, AT0_NONE, 0,                            \
+      NEG(DIV(K(1), F(SQRT, SUB(K(1), MUL(A, A))))))                                           \
+    X(ATAN,     OPC_ELEMENTWISE, 1, "atan", "atan", 1, 0, 0, DIV(K(1), ADD(K(1), MUL(A, A))))  \
+    X(SINH,     OPC_ELEMENTWISE, 1, "sinh", "sinh", 1, 0, 0, F(COSH, A))                       \
+    X(COSH,     OPC_ELEMENTWISE, 1, "cosh", "cosh", 1, 1, 1, F(SINH, A))                       \
+    X(TANH,     OPC_ELEMENTWISE, 1, "tanh", "tanh", 1, 0, 0, SUB(K(1), MUL(N, N)))             \
+    X(EXP,      OPC_ELEMENTWISE, 1, "exp", "exp", 1, 1, 1, N)                                  \
+    X(LOG,      OPC_ELEMENTWISE, 1, "log", "log", 1, AT0_NONE, 0, DIV(K(1), A))                \
+    X(LOG1P,    OPC_ELEMENTWISE, 1, "log1p", "log1p", 1, 0, 0, DIV(K(1), ADD(K(1), A)))        \
+    X(EXPM1,    OPC_ELEMENTWISE, 1, "expm1", "expm1", 1, 0, 0, ADD(N, K(1)))                   \
+    X(SQRT,     OPC_ELEMENTWISE, 1, "sqrt", "sqrt", 1, 0, 1, DIV(K(1), MUL(K(2), N)))          \
+    X(ABS,      OPC_ELEMENTWISE, 1, "fabs", "abs", 1, 0, 1, F(SIGN, A)) /* 0 at the kink */    \
+    X(SIGMOID,  OPC_ELEMENTWISE, 1, "dil_sigmoid", "sigmoid", 1, AT0_NONE, 1,                  \
+      MUL(N, SUB(K(1), N)))                                                                    \
+    X(SOFTPLUS, OPC_ELEMENTWISE, 1, "dil_softplus", "softplus", 1, AT0_NONE, 1, F(SIGMOID, A)) \
+    X(SIGN,     OPC_ELEMENTWISE, 1, "dil_sign", "sign", 0, 0, 0, K(0)) /* piecewise constant */ \
+    X(ERF,      OPC_ELEMENTWISE, 1, "erf", "erf", 1, 0, 0,                                     \
+      MUL(NAMED(TWO_OVER_SQRT_PI), F(EXP, NEG(MUL(A, A)))))                                    \
+    /* linear algebra and reductions */                                                        \
+    X(MATMUL,   OPC_ALGEBRA, 2, NULL, "@", 0, AT0_NONE, 0, NO_RULE) /* mat/vec, any pairing */ \
+    X(OUTER,    OPC_ALGEBRA, 2, NULL, "outer", 0, AT0_NONE, 0, NO_RULE) /* vec x vec -> mat */ \
+    X(SUM,      OPC_REDUCTION, 1, NULL, "sum", 0, AT0_NONE, 0, NO_RULE) /* all elements */     \
+    X(LSE,      OPC_REDUCTION, 1, NULL, "logsumexp", 0, AT0_NONE, 0, NO_RULE) /* stable */
+
+typedef enum OpClass {
+    OPC_LEAF, OPC_SHAPE, OPC_ELEMENTWISE, OPC_ALGEBRA, OPC_REDUCTION
+} OpClass;
 
 typedef enum Op {
-#define X(name, arity, cfn, pname) OP_##name,
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) OP_##name,
     IR_OPS(X)
 #undef X
     OP__COUNT
 } Op;
 
-extern const char *const ir_op_name[OP__COUNT];  /* printable names */
-extern const char *const ir_op_cfn[OP__COUNT];   /* C function or NULL */
+/* The columns of IR_OPS, by op. */
+extern const OpClass ir_op_class[OP__COUNT];
 extern const int ir_op_arity[OP__COUNT];
+extern const char *const ir_op_cfn[OP__COUNT];
+extern const char *const ir_op_name[OP__COUNT];
+extern const int ir_op_builtin[OP__COUNT];
+extern const int ir_op_at0[OP__COUNT];
+extern const int ir_op_nonneg[OP__COUNT];
+
+/* The unary elementwise op a built-in function name calls, or -1. */
+int ir_op_builtin_find(const char *name);
+
+/*
+ * Named irrational constants: exact in the IR (a NAMED node is never
+ * folded into a rational), printed correctly rounded (the double nearest
+ * to the 60-digit decimal, which lies far from any rounding boundary).
+ *   X(name, printable name, decimal expansion)
+ */
+#define IR_NAMED(X)                                                                            \
+    X(PI, "pi", "3.14159265358979323846264338327950288419716939937510582097494")               \
+    X(TWO_OVER_SQRT_PI, "2/sqrt(pi)",                                                          \
+      "1.12837916709551257389615890312154517168810125865799771368817")
+
+typedef enum Named {
+#define X(name, pname, digits) NC_##name,
+    IR_NAMED(X)
+#undef X
+    NC__COUNT
+} Named;
+
+extern const char *const ir_named_name[NC__COUNT];
+/* The double nearest to constant c. */
+double ir_named_value(Named c);
 
 /* Flat argument blocks of the emitted C interface.  V is the direction a
    kernel is differentiated along (v of hvp, w of the score vjps, v of the
    residual jvp; length ny); W is the residual weight (length nres). */
 typedef enum Block { BLK_Y, BLK_X, BLK_THETA, BLK_DATA, BLK_V, BLK_W, BLK__COUNT } Block;
+/* "y", "x", "theta", "data", "v", "w": printed leaves and, except where a
+   kernel names its direction otherwise (kern.h), the C parameters. */
+extern const char *const ir_block_name[BLK__COUNT];
 
 /* A VIEW or ASSEMBLE placement: element (r, c) of the small tensor is
    element (r0 + arr*r + arc*c, c0 + acr*r + acc*c) of the large one.
@@ -267,6 +355,7 @@ typedef struct Node {
     struct Node **args;
     int nargs;
     mpq_ptr q;                /* CONST */
+    Named named;              /* NAMED */
     Block block;              /* LEAF */
     int offset;               /* LEAF: flat offset of element (0, 0) in block */
     Map map;                  /* VIEW: element (r,c) of this = map(r,c) of arg */
@@ -291,7 +380,11 @@ long ir_node_weight(void);
 long ir_size(const Node *n);  /* rows * cols */
 int ir_is_const(const Node *n, long v);   /* scalar CONST equal to v */
 int ir_is_zero(const Node *n);            /* CONST 0 or BCAST of CONST 0 */
-int ir_is_elementwise(Op op);             /* ADD..SIGN */
+int ir_is_elementwise(Op op);             /* class OPC_ELEMENTWISE */
+int ir_same_shape(const Node *a, const Node *b);
+/* The constant every element of n has (a CONST, or a broadcast one), or
+   NULL; a NAMED constant is not a rational and gives NULL. */
+mpq_srcptr ir_const_value(const Node *n);
 
 /* Builders.  They require valid shapes (sema checks those first) and call
    unreachable() otherwise.  Each returns a simplified, shared node. */
@@ -303,6 +396,7 @@ int ir_is_elementwise(Op op);             /* ADD..SIGN */
 
 Node *ir_const(mpq_srcptr q);
 Node *ir_const_si(long v);
+Node *ir_named(Named c);
 Node *ir_leaf(Block b, int offset, int rank, int rows, int cols);
 Node *ir_eye(int n);
 Node *ir_zeros(int rank, int rows, int cols);
@@ -333,6 +427,15 @@ Node *ir_concat(int n, Node **parts);             /* scalars and vectors */
 /* Every node reachable from the roots, once each, children before parents
    (sorted by id).  The array is in the arena; returns its length. */
 int ir_topo(Node **roots, int nroots, Node ***out);
+
+/* The IR verifier (verify.c), run between passes in the test build: every
+   node reachable from the roots has valid ids (children first), arity,
+   shape and maps for its op, and is the one node of its hash-cons class.
+   `pass` names the pass just run, for the message; a violation is an
+   internal error (abort).  ir_verify_model checks a model's roots. */
+void ir_verify(Node **roots, int nroots, const char *pass);
+/* The interned node equal to n (n itself for any built node), or NULL. */
+Node *ir_interned(const Node *n);
 
 /* Printing: readable math with shared nodes named once (--print-derivatives
    and IR dumps), and Graphviz (--dot). */
@@ -370,6 +473,7 @@ typedef struct Model {
 /* Elaborates declarations into IR with every semantic check; NULL if any
    error was reported. */
 Model *sema_model(Decl *decls);
+void ir_verify_model(const Model *m);     /* verify.c */
 
 /* ------------------------------------------------------------------ */
 /* diff.c: symbolic derivatives                                         */
@@ -399,16 +503,29 @@ typedef struct EmitOptions {
     const char *source_name;  /* the .dil file name, for the banner */
 } EmitOptions;
 
-/* Derived kernels of one model, ready to emit. */
+/* kern.c: the kernels of SPEC section 4 (the table is in kern.h).
+   NULL, after reporting an error, when they are too large to emit (more
+   than KERN_MAX_NODES scheduled nodes in all). */
 typedef struct Kernels Kernels;
-/* NULL, after reporting an error, when the kernels are too large to emit
-   (more than KERN_MAX_NODES scheduled nodes in all). */
 Kernels *kern_derive(const Model *m);
-void kern_print_derivatives(FILE *out, const Kernels *k);
-void kern_print_stats(FILE *out, const Kernels *k);
+void kern_print_model(FILE *out, const Model *m);           /* --dump=sema */
+void kern_print_derivatives(FILE *out, const Kernels *k);   /* --dump=derive */
+void kern_verify(const Kernels *k);       /* ir_verify on every kernel */
 void kern_dot(FILE *out, const Kernels *k);
 
-int emit_c(FILE *out, const Model *m, const Kernels *k, const EmitOptions *opt);
+/* schedule.c: how each kernel is computed (the structures are in
+   schedule.h); --stats and --dump=schedule print it. */
+typedef struct Schedule Schedule;
+Schedule *schedule_build(const Kernels *k);
+void schedule_print_stats(FILE *out, const Schedule *s);
+void schedule_dump(FILE *out, const Schedule *s);
+/* Checks the invariants emit.c relies on: every stored value is computed
+   before a step reads it, live values of work never share an element,
+   steps and outputs agree.  An internal error on a violation. */
+void schedule_verify(const Schedule *s);
+
+/* emit.c: a schedule printed as C, and the header. */
+int emit_c(FILE *out, const Model *m, const Schedule *s, const EmitOptions *opt);
 /* Why the emitted C cannot use `prefix` (a sentence), or NULL when it can:
    PREFIX_model etc. would fall in libdil's namespaces (dil_, dili_, DIL_)
    or in those C reserves (a leading underscore). */

@@ -9,7 +9,23 @@
 
 #include "driver.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+const char *const dilc_pass_name[DUMP__COUNT] = {"sema", "derive", "schedule"};
+
+/* The IR verifier runs between the passes when DILC_VERIFY is set (make
+   check sets it): a failed check is an internal error, not a message. */
+static int verifying(void)
+{
+    const char *v = getenv("DILC_VERIFY");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static int dumping(const DriverOptions *o, DumpPass p)
+{
+    return o->dump && (o->dump_passes & (1u << p));
+}
 
 int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
 {
@@ -31,6 +47,10 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
                    "or give --prefix", m->name, emit_reserved_prefix(m->name));
         goto out;
     }
+    if (verifying())
+        ir_verify_model(m);
+    if (dumping(o, DUMP_SEMA))
+        kern_print_model(o->dump, m);
     if (o->check_only) {
         status = 0;
         goto out;
@@ -38,10 +58,19 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
     Kernels *ks = kern_derive(m);
     if (!ks)
         goto out;
+    if (verifying())
+        kern_verify(ks);
     if (o->print_derivatives)
         kern_print_derivatives(o->print_derivatives, ks);
+    if (dumping(o, DUMP_DERIVE))
+        kern_print_derivatives(o->dump, ks);
+    Schedule *sc = schedule_build(ks);
+    if (verifying())
+        schedule_verify(sc);
+    if (dumping(o, DUMP_SCHEDULE))
+        schedule_dump(o->dump, sc);
     if (o->stats)
-        kern_print_stats(o->stats, ks);
+        schedule_print_stats(o->stats, sc);
     if (o->dot)
         kern_dot(o->dot, ks);
     EmitOptions eo = {o->prefix ? o->prefix : m->name, o->header_name, src->name};
@@ -49,7 +78,7 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
        (dilc -o -), which then includes nothing of its own. */
     if (o->c_out && !o->header_name && emit_h(o->c_out, m, ks, &eo) != 0)
         goto out;
-    if (o->c_out && emit_c(o->c_out, m, ks, &eo) != 0)
+    if (o->c_out && emit_c(o->c_out, m, sc, &eo) != 0)
         goto out;
     if (o->h_out && emit_h(o->h_out, m, ks, &eo) != 0)
         goto out;

@@ -7,6 +7,10 @@
 
 #include "dilc.h"
 
+/* Passes whose result --dump=PASS prints. */
+typedef enum DumpPass { DUMP_SEMA, DUMP_DERIVE, DUMP_SCHEDULE, DUMP__COUNT } DumpPass;
+extern const char *const dilc_pass_name[DUMP__COUNT];
+
 typedef struct DriverOptions {
     const char *prefix;          /* NULL: the model name */
     const char *header_name;     /* what the .c includes; NULL: the header's
@@ -16,6 +20,8 @@ typedef struct DriverOptions {
     FILE *stats;
     FILE *dot;
     FILE *dump_ast;
+    FILE *dump;                  /* --dump=PASS: where, and which passes */
+    unsigned dump_passes;        /* bit 1 << DumpPass */
     FILE *c_out, *h_out;         /* NULL: not emitted */
 } DriverOptions;
 

@@ -21,21 +21,55 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ir_op_name[OP__COUNT] = {
-#define X(name, arity, cfn, pname) pname,
-    IR_OPS(X)
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) cls,
+const OpClass ir_op_class[OP__COUNT] = {IR_OPS(X)};
 #undef X
-};
-const char *const ir_op_cfn[OP__COUNT] = {
-#define X(name, arity, cfn, pname) cfn,
-    IR_OPS(X)
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) arity,
+const int ir_op_arity[OP__COUNT] = {IR_OPS(X)};
 #undef X
-};
-const int ir_op_arity[OP__COUNT] = {
-#define X(name, arity, cfn, pname) arity,
-    IR_OPS(X)
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) cfn,
+const char *const ir_op_cfn[OP__COUNT] = {IR_OPS(X)};
 #undef X
-};
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) pname,
+const char *const ir_op_name[OP__COUNT] = {IR_OPS(X)};
+#undef X
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) builtin,
+const int ir_op_builtin[OP__COUNT] = {IR_OPS(X)};
+#undef X
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) at0,
+const int ir_op_at0[OP__COUNT] = {IR_OPS(X)};
+#undef X
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv) nonneg,
+const int ir_op_nonneg[OP__COUNT] = {IR_OPS(X)};
+#undef X
+
+#define X(name, pname, digits) pname,
+const char *const ir_named_name[NC__COUNT] = {IR_NAMED(X)};
+#undef X
+#define X(name, pname, digits) digits,
+static const char *const named_digits[NC__COUNT] = {IR_NAMED(X)};
+#undef X
+
+int ir_op_builtin_find(const char *name)
+{
+    for (int op = 0; op < OP__COUNT; op++)
+        if (ir_op_builtin[op] && !strcmp(ir_op_name[op], name))
+            return op;
+    return -1;
+}
+
+double ir_named_value(Named c)
+{
+    mpq_t q;
+    mpq_init(q);
+    double d;
+    if (rat_from_decimal(q, named_digits[c]) != 0 || rat_to_double(q, &d) != 0)
+        unreachable();
+    mpq_clear(q);
+    return d;
+}
+
+const char *const ir_block_name[BLK__COUNT] = {"y", "x", "theta", "data", "v", "w"};
 
 /* ------------------------------------------------------------------ */
 /* The hash-cons table                                                 */
@@ -107,6 +141,9 @@ static unsigned node_hash(const Node *n)
         h = mix(h, (unsigned)mpz_get_ui(mpq_denref(n->q)));
         h = mix(h, (unsigned)mpq_sgn(n->q));
         break;
+    case OP_NAMED:
+        h = mix(h, (unsigned)n->named);
+        break;
     case OP_LEAF:
         h = mix(h, (unsigned)n->block);
         h = mix(h, (unsigned)n->offset);
@@ -141,6 +178,8 @@ static int node_eq(const Node *a, const Node *b)
     switch (a->op) {
     case OP_CONST:
         return mpq_equal(a->q, b->q);
+    case OP_NAMED:
+        return a->named == b->named;
     case OP_LEAF:
         return a->block == b->block && a->offset == b->offset;
     case OP_VIEW:
@@ -211,6 +250,17 @@ static Node *intern(Node *cand)
     return n;
 }
 
+Node *ir_interned(const Node *cand)
+{
+    if (!table)
+        return NULL;
+    unsigned h = node_hash(cand);
+    for (Node *n = table[h & (table_size - 1)]; n; n = n->hnext)
+        if (n->hash == h && node_eq(n, cand))
+            return n;
+    return NULL;
+}
+
 static Node shaped(Op op, int rank, int rows, int cols)
 {
     Node n;
@@ -222,14 +272,23 @@ static Node shaped(Op op, int rank, int rows, int cols)
     return n;
 }
 
+/* Interns op(a) or op(a, b) (b NULL for one argument) of the given shape. */
+static Node *intern_op(Op op, int rank, int rows, int cols, Node *a, Node *b)
+{
+    Node n = shaped(op, rank, rows, cols);
+    Node *args[2] = {a, b};
+    n.args = args;
+    n.nargs = b ? 2 : 1;
+    return intern(&n);
+}
+
 /* ------------------------------------------------------------------ */
 /* Predicates                                                          */
 /* ------------------------------------------------------------------ */
 
 int ir_is_const(const Node *n, long v)
 {
-    return n->op == OP_CONST && mpz_cmp_ui(mpq_denref(n->q), 1) == 0 &&
-           mpz_cmp_si(mpq_numref(n->q), v) == 0;
+    return n->op == OP_CONST && rat_is(n->q, v);
 }
 
 int ir_is_zero(const Node *n)
@@ -239,8 +298,7 @@ int ir_is_zero(const Node *n)
     return n->op == OP_CONST && mpq_sgn(n->q) == 0;
 }
 
-/* The constant value every element of n has, or NULL. */
-static mpq_srcptr const_value(const Node *n)
+mpq_srcptr ir_const_value(const Node *n)
 {
     if (n->op == OP_BCAST)
         n = n->args[0];
@@ -249,10 +307,10 @@ static mpq_srcptr const_value(const Node *n)
 
 int ir_is_elementwise(Op op)
 {
-    return op >= OP_ADD && op <= OP_SIGN;
+    return ir_op_class[op] == OPC_ELEMENTWISE;
 }
 
-static int same_shape(const Node *a, const Node *b)
+int ir_same_shape(const Node *a, const Node *b)
 {
     return a->rank == b->rank && a->rows == b->rows && a->cols == b->cols;
 }
@@ -283,6 +341,13 @@ Node *ir_const_si(long v)
     return r;
 }
 
+Node *ir_named(Named c)
+{
+    Node n = shaped(OP_NAMED, 0, 1, 1);
+    n.named = c;
+    return intern(&n);
+}
+
 Node *ir_leaf(Block b, int offset, int rank, int rows, int cols)
 {
     Node n = shaped(OP_LEAF, rank, rows, cols);
@@ -305,11 +370,7 @@ Node *ir_bcast(Node *s, int rank, int rows, int cols)
         unreachable();
     if (rank == 0)
         return s;
-    Node n = shaped(OP_BCAST, rank, rows, cols);
-    Node *args[1] = {s};
-    n.args = args;
-    n.nargs = 1;
-    return intern(&n);
+    return intern_op(OP_BCAST, rank, rows, cols, s, NULL);
 }
 
 Node *ir_zeros(int rank, int rows, int cols)
@@ -380,7 +441,7 @@ static int blocks_overlap(const Map *a, const Node *pa, const Map *b, const Node
 Node *ir_view(Node *a, int rank, int rows, int cols, Map map)
 {
     map = map_normal(map, rows, cols, a->rows, a->cols);
-    if (same_shape(a, &(Node){.rank = rank, .rows = rows, .cols = cols}) &&
+    if (ir_same_shape(a, &(Node){.rank = rank, .rows = rows, .cols = cols}) &&
         map_is_identity(&map, rows, cols))
         return a;
     if (a->rank == 0)
@@ -533,7 +594,7 @@ Node *ir_assemble(int rank, int rows, int cols, int n, Node **pieces, const Map 
             if (ir_is_zero(q))
                 continue;
             size_t h = map_hash(mix((unsigned)q->rows, (unsigned)q->cols), &m) & (hsize - 1);
-            while (htab[h] >= 0 && !(map_eq(&pl[htab[h]], &m) && same_shape(ps[htab[h]], q)))
+            while (htab[h] >= 0 && !(map_eq(&pl[htab[h]], &m) && ir_same_shape(ps[htab[h]], q)))
                 h = (h + 1) & (hsize - 1);
             if (htab[h] >= 0) {
                 ps[htab[h]] = ir_add(ps[htab[h]], q);   /* same shape: still matches */
@@ -570,7 +631,7 @@ Node *ir_assemble(int rank, int rows, int cols, int n, Node **pieces, const Map 
 /* Exact a^e for an integer e of modest size; 0 if not folded. */
 static int fold_pow(mpq_ptr out, mpq_srcptr a, mpq_srcptr e)
 {
-    if (mpz_cmp_ui(mpq_denref(e), 1) != 0 || !mpz_fits_slong_p(mpq_numref(e)))
+    if (!rat_is_int(e) || !mpz_fits_slong_p(mpq_numref(e)))
         return 0;
     long k = mpz_get_si(mpq_numref(e));
     if (k < 0 && mpq_sgn(a) == 0)
@@ -626,11 +687,7 @@ static Node *fold_binary(Op op, mpq_srcptr a, mpq_srcptr b)
 static Node *make_binary(Op op, Node *a, Node *b)
 {
     const Node *like = a->rank ? a : b;
-    Node n = shaped(op, like->rank, like->rows, like->cols);
-    Node *args[2] = {a, b};
-    n.args = args;
-    n.nargs = 2;
-    return intern(&n);
+    return intern_op(op, like->rank, like->rows, like->cols, a, b);
 }
 
 static int is_commutative(Op op)
@@ -638,9 +695,91 @@ static int is_commutative(Op op)
     return op == OP_ADD || op == OP_MUL;
 }
 
+/* The identities of a op b (after folding and canonical ordering), or
+   NULL when none applies.  ca, cb: the constant values of a and b, or
+   NULL; shape: the result's shape. */
+static Node *binary_identity(Op op, Node *a, Node *b, mpq_srcptr ca, mpq_srcptr cb,
+                             const Node *shape)
+{
+    switch (op) {
+    case OP_ADD:
+        /* 0 + x = x;  x + x = 2x;  x + (-y) = x - y */
+        if (ca && mpq_sgn(ca) == 0)
+            return fit(b, shape);
+        if (a == b)
+            return ir_mul(ir_const_si(2), a);
+        if (b->op == OP_NEG)
+            return ir_sub(a, b->args[0]);
+        if (a->op == OP_NEG)
+            return ir_sub(b, a->args[0]);
+        return NULL;
+    case OP_SUB:
+        /* x - 0 = x;  0 - x = -x;  x - x = 0;  x - (-y) = x + y */
+        if (cb && mpq_sgn(cb) == 0)
+            return fit(a, shape);
+        if (ca && mpq_sgn(ca) == 0)
+            return fit(ir_neg(b), shape);
+        if (a == b)
+            return ir_zeros(shape->rank, shape->rows, shape->cols);
+        if (b->op == OP_NEG)
+            return ir_add(a, b->args[0]);
+        return NULL;
+    case OP_MUL:
+        /* 0x = 0;  1x = x;  (-1)x = -x;  c(dx) = (cd)x;  (-x)y = -(xy) */
+        if (ca && mpq_sgn(ca) == 0)
+            return ir_zeros(shape->rank, shape->rows, shape->cols);
+        if (ca && rat_is(ca, 1))
+            return fit(b, shape);
+        if (ca && rat_is(ca, -1))
+            return fit(ir_neg(b), shape);
+        if (ca && b->op == OP_MUL && ir_const_value(b->args[0])) {
+            Node *c = fold_binary(OP_MUL, ca, ir_const_value(b->args[0]));
+            return ir_mul(c, b->args[1]);
+        }
+        if (a->op == OP_NEG && b->op == OP_NEG)
+            return ir_mul(a->args[0], b->args[0]);
+        if (a->op == OP_NEG)
+            return ir_neg(ir_mul(a->args[0], b));
+        if (b->op == OP_NEG)
+            return ir_neg(ir_mul(a, b->args[0]));
+        return NULL;
+    case OP_DIV:
+        /* x/1 = x;  0/x = 0 (x != 0 at any point we differentiate);
+           x/c = (1/c)x when c is a power of two (exact);  (-x)/y = -(x/y) */
+        if (cb && mpq_sgn(cb) != 0) {
+            if (rat_is(cb, 1))
+                return fit(a, shape);
+            if (is_pow2(cb)) {
+                mpq_t inv;
+                mpq_init(inv);
+                mpq_inv(inv, cb);
+                Node *c = ir_const(inv);
+                mpq_clear(inv);
+                return ir_mul(c, a);
+            }
+        }
+        if (ca && mpq_sgn(ca) == 0 && !(cb && mpq_sgn(cb) == 0))
+            return ir_zeros(shape->rank, shape->rows, shape->cols);
+        if (a->op == OP_NEG)
+            return ir_neg(ir_div(a->args[0], b));
+        return NULL;
+    case OP_POW:
+        /* x^0 = 1;  x^1 = x;  1^x = 1 */
+        if (cb && mpq_sgn(cb) == 0)
+            return fit(ir_const_si(1), shape);
+        if (cb && rat_is(cb, 1))
+            return fit(a, shape);
+        if (ca && rat_is(ca, 1))
+            return fit(ir_const_si(1), shape);
+        return NULL;
+    default:
+        unreachable();
+    }
+}
+
 Node *ir_binary(Op op, Node *a, Node *b)
 {
-    if (a->rank && b->rank && !same_shape(a, b))
+    if (a->rank && b->rank && !ir_same_shape(a, b))
         unreachable();
     const Node *like = a->rank ? a : b;
     int rank = like->rank, rows = like->rows, cols = like->cols;
@@ -652,7 +791,7 @@ Node *ir_binary(Op op, Node *a, Node *b)
     if (b->op == OP_BCAST && a->rank)
         b = b->args[0];
     Node shape = shaped(op, rank, rows, cols);
-    mpq_srcptr ca = const_value(a), cb = const_value(b);
+    mpq_srcptr ca = ir_const_value(a), cb = ir_const_value(b);
 
     if (ca && cb) {
         Node *f = fold_binary(op, ca, cb);
@@ -669,80 +808,9 @@ Node *ir_binary(Op op, Node *a, Node *b)
         ca = cb;
         cb = tq;
     }
-    switch (op) {
-    case OP_ADD:
-        /* 0 + x = x;  x + x = 2x;  x + (-y) = x - y */
-        if (ca && mpq_sgn(ca) == 0)
-            return fit(b, &shape);
-        if (a == b)
-            return ir_mul(ir_const_si(2), a);
-        if (b->op == OP_NEG)
-            return ir_sub(a, b->args[0]);
-        if (a->op == OP_NEG)
-            return ir_sub(b, a->args[0]);
-        break;
-    case OP_SUB:
-        /* x - 0 = x;  0 - x = -x;  x - x = 0;  x - (-y) = x + y */
-        if (cb && mpq_sgn(cb) == 0)
-            return fit(a, &shape);
-        if (ca && mpq_sgn(ca) == 0)
-            return fit(ir_neg(b), &shape);
-        if (a == b)
-            return ir_zeros(rank, rows, cols);
-        if (b->op == OP_NEG)
-            return ir_add(a, b->args[0]);
-        break;
-    case OP_MUL:
-        /* 0x = 0;  1x = x;  (-1)x = -x;  c(dx) = (cd)x;  (-x)y = -(xy) */
-        if (ca && mpq_sgn(ca) == 0)
-            return ir_zeros(rank, rows, cols);
-        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_si(mpq_numref(ca), 1) == 0)
-            return fit(b, &shape);
-        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_si(mpq_numref(ca), -1) == 0)
-            return fit(ir_neg(b), &shape);
-        if (ca && b->op == OP_MUL && const_value(b->args[0])) {
-            Node *c = fold_binary(OP_MUL, ca, const_value(b->args[0]));
-            return ir_mul(c, b->args[1]);
-        }
-        if (a->op == OP_NEG && b->op == OP_NEG)
-            return ir_mul(a->args[0], b->args[0]);
-        if (a->op == OP_NEG)
-            return ir_neg(ir_mul(a->args[0], b));
-        if (b->op == OP_NEG)
-            return ir_neg(ir_mul(a, b->args[0]));
-        break;
-    case OP_DIV:
-        /* x/1 = x;  0/x = 0 (x != 0 at any point we differentiate);
-           x/c = (1/c)x when c is a power of two (exact);  (-x)/y = -(x/y) */
-        if (cb && mpq_sgn(cb) != 0) {
-            if (mpz_cmp_ui(mpq_denref(cb), 1) == 0 && mpz_cmp_ui(mpq_numref(cb), 1) == 0)
-                return fit(a, &shape);
-            if (is_pow2(cb)) {
-                mpq_t inv;
-                mpq_init(inv);
-                mpq_inv(inv, cb);
-                Node *c = ir_const(inv);
-                mpq_clear(inv);
-                return ir_mul(c, a);
-            }
-        }
-        if (ca && mpq_sgn(ca) == 0 && !(cb && mpq_sgn(cb) == 0))
-            return ir_zeros(rank, rows, cols);
-        if (a->op == OP_NEG)
-            return ir_neg(ir_div(a->args[0], b));
-        break;
-    case OP_POW:
-        /* x^0 = 1;  x^1 = x;  1^x = 1 */
-        if (cb && mpq_sgn(cb) == 0)
-            return fit(ir_const_si(1), &shape);
-        if (cb && mpz_cmp_ui(mpq_denref(cb), 1) == 0 && mpz_cmp_ui(mpq_numref(cb), 1) == 0)
-            return fit(a, &shape);
-        if (ca && mpz_cmp_ui(mpq_denref(ca), 1) == 0 && mpz_cmp_ui(mpq_numref(ca), 1) == 0)
-            return fit(ir_const_si(1), &shape);
-        break;
-    default:
-        unreachable();
-    }
+    Node *id = binary_identity(op, a, b, ca, cb, &shape);
+    if (id)
+        return id;
     if (a->op == OP_BCAST)
         a = a->args[0];
     if (b->op == OP_BCAST)
@@ -750,21 +818,6 @@ Node *ir_binary(Op op, Node *a, Node *b)
     if (a->rank == 0 && b->rank == 0 && rank != 0)
         return ir_bcast(make_binary(op, a, b), rank, rows, cols);
     return make_binary(op, a, b);
-}
-
-/* Value of f(0) for functions where it is an exact rational, or -1. */
-static int unary_at_zero(Op op)
-{
-    switch (op) {
-    case OP_SIN: case OP_TAN: case OP_ASIN: case OP_ATAN: case OP_SINH:
-    case OP_TANH: case OP_LOG1P: case OP_EXPM1: case OP_SQRT: case OP_ABS:
-    case OP_SIGN:
-        return 0;
-    case OP_COS: case OP_COSH: case OP_EXP:
-        return 1;
-    default:
-        return -1;
-    }
 }
 
 Node *ir_unary(Op op, Node *a)
@@ -781,8 +834,8 @@ Node *ir_unary(Op op, Node *a)
             mpq_abs(r, a->q);
         else if (op == OP_SIGN)
             mpq_set_si(r, mpq_sgn(a->q), 1);
-        else if (mpq_sgn(a->q) == 0 && unary_at_zero(op) >= 0)
-            mpq_set_si(r, unary_at_zero(op), 1);
+        else if (mpq_sgn(a->q) == 0 && ir_op_at0[op] != AT0_NONE)
+            mpq_set_si(r, ir_op_at0[op], 1);
         else
             folded = 0;
         Node *n = folded ? ir_const(r) : NULL;
@@ -792,23 +845,19 @@ Node *ir_unary(Op op, Node *a)
     }
     if (op == OP_NEG && a->op == OP_NEG)
         return a->args[0];                      /* -(-x) = x */
-    if (op == OP_NEG && a->op == OP_MUL && const_value(a->args[0])) {
+    if (op == OP_NEG && a->op == OP_MUL && ir_const_value(a->args[0])) {
         mpq_t r;                                /* -(cx) = (-c)x */
         mpq_init(r);
-        mpq_neg(r, const_value(a->args[0]));
+        mpq_neg(r, ir_const_value(a->args[0]));
         Node *c = ir_const(r);
         mpq_clear(r);
         return ir_mul(c, a->args[1]);
     }
-    if (op == OP_ABS && (a->op == OP_ABS || a->op == OP_EXP || a->op == OP_SIGMOID))
-        return a;                               /* |x| >= 0 already */
+    if (op == OP_ABS && ir_op_nonneg[a->op])
+        return a;                               /* |f(x)| = f(x) when f >= 0 */
     if (op == OP_SIGN && (a->op == OP_SIGN))
         return a;
-    Node n = shaped(op, a->rank, a->rows, a->cols);
-    Node *args[1] = {a};
-    n.args = args;
-    n.nargs = 1;
-    return intern(&n);
+    return intern_op(op, a->rank, a->rows, a->cols, a, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -861,11 +910,7 @@ Node *ir_matmul(Node *a, Node *b)
         return ir_neg(ir_matmul(a->args[0], b));
     if (b->op == OP_NEG)
         return ir_neg(ir_matmul(a, b->args[0]));
-    Node n = shaped(OP_MATMUL, rank, rows, cols);
-    Node *args[2] = {a, b};
-    n.args = args;
-    n.nargs = 2;
-    return intern(&n);
+    return intern_op(OP_MATMUL, rank, rows, cols, a, b);
 }
 
 Node *ir_outer(Node *a, Node *b)
@@ -878,11 +923,7 @@ Node *ir_outer(Node *a, Node *b)
         return ir_neg(ir_outer(a->args[0], b));
     if (b->op == OP_NEG)
         return ir_neg(ir_outer(a, b->args[0]));
-    Node n = shaped(OP_OUTER, 2, a->rows, b->rows);
-    Node *args[2] = {a, b};
-    n.args = args;
-    n.nargs = 2;
-    return intern(&n);
+    return intern_op(OP_OUTER, 2, a->rows, b->rows, a, b);
 }
 
 Node *ir_sum(Node *a)
@@ -899,22 +940,14 @@ Node *ir_sum(Node *a)
         return ir_mul(a->args[1], ir_sum(a->args[0]));
     if (a->op == OP_EYE)
         return ir_const_si(a->rows);
-    Node n = shaped(OP_SUM, 0, 1, 1);
-    Node *args[1] = {a};
-    n.args = args;
-    n.nargs = 1;
-    return intern(&n);
+    return intern_op(OP_SUM, 0, 1, 1, a, NULL);
 }
 
 Node *ir_lse(Node *a)
 {
     if (a->rank == 0)
         return a;
-    Node n = shaped(OP_LSE, 0, 1, 1);
-    Node *args[1] = {a};
-    n.args = args;
-    n.nargs = 1;
-    return intern(&n);
+    return intern_op(OP_LSE, 0, 1, 1, a, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -929,48 +962,29 @@ static int by_id(const void *a, const void *b)
 
 int ir_topo(Node **roots, int nroots, Node ***out)
 {
-    int cap = 256, n = 0, sp = 0, scap = 256;
-    Node **list = malloc((size_t)cap * sizeof *list);
-    Node **stack = malloc((size_t)scap * sizeof *stack);
-    if (!list || !stack)
-        dil_fatal("out of memory");
+    int cap = 0, n = 0, sp = 0, scap = 0;
+    Node **list = NULL, **stack = NULL;
     for (int r = 0; r < nroots; r++) {
         if (!roots[r] || roots[r]->mark)
             continue;
         roots[r]->mark = 1;
-        stack[sp++] = roots[r];
+        VEC_PUSH(stack, sp, scap, roots[r]);
         while (sp) {
             Node *nd = stack[--sp];
-            if (n == cap) {
-                cap *= 2;
-                Node **l = realloc(list, (size_t)cap * sizeof *l);
-                if (!l)
-                    dil_fatal("out of memory");
-                list = l;
-            }
-            list[n++] = nd;
+            VEC_PUSH(list, n, cap, nd);
             for (int i = 0; i < nd->nargs; i++) {
                 Node *c = nd->args[i];
                 if (c->mark)
                     continue;
                 c->mark = 1;
-                if (sp == scap) {
-                    scap *= 2;
-                    Node **s = realloc(stack, (size_t)scap * sizeof *s);
-                    if (!s)
-                        dil_fatal("out of memory");
-                    stack = s;
-                }
-                stack[sp++] = c;
+                VEC_PUSH(stack, sp, scap, c);
             }
         }
     }
-    free(stack);
     for (int i = 0; i < n; i++)
         list[i]->mark = 0;
-    qsort(list, (size_t)n, sizeof *list, by_id);
-    *out = arena_alloc((size_t)(n ? n : 1) * sizeof **out);
-    memcpy(*out, list, (size_t)n * sizeof *list);
-    free(list);
+    if (n > 1)
+        qsort(list, (size_t)n, sizeof *list, by_id);
+    *out = n ? list : arena_alloc(sizeof **out);
     return n;
 }

@@ -11,24 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const block_name[BLK__COUNT] = {"y", "x", "theta", "data", "v", "w"};
-
 /* Collects the nodes under root (once each) into *list, counting uses. */
 static void collect(Node *root, Node ***list, int *n, int *cap)
 {
     Node **stack = NULL;
     int sp = 0, scap = 0;
-#define PUSH(x)                                                        \
-    do {                                                               \
-        if (sp == scap) {                                              \
-            scap = scap ? 2 * scap : 64;                               \
-            Node **ns = arena_alloc((size_t)scap * sizeof *ns);        \
-            for (int k_ = 0; k_ < sp; k_++) ns[k_] = stack[k_];        \
-            stack = ns;                                                \
-        }                                                              \
-        stack[sp++] = (x);                                             \
-    } while (0)
-    PUSH(root);
+    VEC_PUSH(stack, sp, scap, root);
     root->uses = 0;
     root->mark = -1;
     while (sp) {
@@ -36,13 +24,7 @@ static void collect(Node *root, Node ***list, int *n, int *cap)
         if (nd->mark == 1)
             continue;
         nd->mark = 1;
-        if (*n == *cap) {
-            *cap = *cap ? 2 * *cap : 64;
-            Node **nl = arena_alloc((size_t)*cap * sizeof *nl);
-            for (int k = 0; k < *n; k++) nl[k] = (*list)[k];
-            *list = nl;
-        }
-        (*list)[(*n)++] = nd;
+        VEC_PUSH(*list, *n, *cap, nd);
         for (int i = 0; i < nd->nargs; i++) {
             Node *c = nd->args[i];
             if (c->mark != 1 && c->mark != -1) {
@@ -51,10 +33,9 @@ static void collect(Node *root, Node ***list, int *n, int *cap)
             }
             c->uses++;
             if (c->mark != 1)
-                PUSH(c);
+                VEC_PUSH(stack, sp, scap, c);
         }
     }
-#undef PUSH
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -115,9 +96,9 @@ static void print_expr(FILE *out, Node *n, int top)
         if (n->name)
             fputs(n->name, out);
         else if (ir_size(n) == 1)
-            fprintf(out, "%s[%d]", block_name[n->block], n->offset);
+            fprintf(out, "%s[%d]", ir_block_name[n->block], n->offset);
         else
-            fprintf(out, "%s[%d:%ld]", block_name[n->block], n->offset, n->offset + ir_size(n));
+            fprintf(out, "%s[%d:%ld]", ir_block_name[n->block], n->offset, n->offset + ir_size(n));
         return;
     case OP_EYE:
         fprintf(out, "eye(%d)", n->rows);

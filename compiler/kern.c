@@ -13,16 +13,20 @@
  *   residual_vjp_*    grad_{y,x,theta} of w . r               (J^T w)
  *
  * One reverse sweep of f serves the three score kernels above it, so the
- * adjoint graph is built once and shared.  The emitter (emit.c) then
- * turns each kernel's output nodes into one C function.
+ * adjoint graph is built once and shared.  The scheduler (schedule.c)
+ * then decides how each kernel is computed and emit.c prints it.  The
+ * kernels themselves are the rows of KERNELS (kern.h).
  */
 #include "dilc.h"
 
 #include "kern.h"
 
+#include "../runtime/dil_model.h"   /* only to check the table's order */
+
+#include <stddef.h>
 #include <string.h>
 
-/* Nodes scheduled by the emitter, over all kernels together (a node
+/* Nodes scheduled (schedule.c) over all kernels together (a node
    shared by two kernels counts twice: each kernel emits it).  The
    emitted C grows with this count, by 20 to 80 bytes a node; a million
    would be about 25 to 80 MB of C in one function per kernel, beyond what
@@ -30,6 +34,55 @@
    is bounded in sema.c (MAX_NODES); derivation multiplies it by about 10
    to 25 here. */
 #define KERN_MAX_NODES 500000L
+
+const KernelInfo kernel_info[K__COUNT] = {
+#define X(name, part, doc, returns, dir, data, o0, o1, o2)                                      \
+    {#name, part, doc, returns, dir, data, {o0, o1, o2},                                         \
+     (o0 != NULL) + (o1 != NULL) + (o2 != NULL)},
+    KERNELS(X)
+#undef X
+};
+
+/* The emitted descriptor initialises dil_model positionally, one kernel
+   pointer per row of KERNELS after work_size: each row's field must sit
+   at its index among those pointers, and `symbols` right after the last.
+   A negative array size stops the build otherwise (C99 has no
+   static_assert). */
+typedef void (*kern_fnptr)(void);
+#define KERN_AT(field, index)                                                                   \
+    (offsetof(dil_model, field) == offsetof(dil_model, score) + (index) * sizeof(kern_fnptr))
+#define X(name, part, doc, returns, dir, data, o0, o1, o2)                                      \
+    typedef char kernel_order_##name[KERN_AT(name, K_##name) ? 1 : -1];
+KERNELS(X)
+#undef X
+typedef char kernel_order_first[offsetof(dil_model, score) ==
+                                        offsetof(dil_model, work_size) + sizeof(size_t) ? 1 : -1];
+typedef char kernel_order_last[KERN_AT(symbols, K__COUNT) ? 1 : -1];
+
+Block kernel_dir_block(KernelId id)
+{
+    return id == K_residual_vjp_y || id == K_residual_vjp_x || id == K_residual_vjp_theta
+               ? BLK_W
+               : BLK_V;
+}
+
+const char *kernel_block_param(KernelId id, Block b)
+{
+    if (b == BLK_V || b == BLK_W)
+        return kernel_info[id].dir ? kernel_info[id].dir : ir_block_name[b];
+    return ir_block_name[b];
+}
+
+int kernel_roots(const Kernel *k, Node **roots)
+{
+    int n = 0;
+    if (k->ret)
+        roots[n++] = k->ret;
+    for (int j = 0; j < k->info->nouts; j++)
+        if (k->outs[j].node && k->outs[j].len > 0)
+            roots[n++] = k->outs[j].node;
+    return n;
+}
 
 static void block_lengths(const Model *m, int len[BLK__COUNT])
 {
@@ -41,27 +94,58 @@ static void block_lengths(const Model *m, int len[BLK__COUNT])
     len[BLK_W] = m->nres;
 }
 
-static Kernel *add(Kernels *ks, const char *name, const char *doc)
+/* Kernel id of ks, with its result or its outputs (as many as the table
+   names, each with its length). */
+static void set(Kernels *ks, KernelId id, Node *ret, Node *o0, int l0, Node *o1, int l1, Node *o2,
+                int l2)
 {
-    Kernel *k = &ks->k[ks->n++];
-    memset(k, 0, sizeof *k);
-    k->name = name;
-    k->doc = doc;
-    k->blkname[BLK_Y] = "y";
-    k->blkname[BLK_X] = "x";
-    k->blkname[BLK_THETA] = "theta";
-    k->blkname[BLK_DATA] = "data";
-    k->blkname[BLK_V] = "v";
-    k->blkname[BLK_W] = "w";
-    return k;
+    Kernel *k = &ks->k[id];
+    k->id = id;
+    k->info = &kernel_info[id];
+    k->ret = ret;
+    k->outs[0] = (KernelOut){o0, l0};
+    k->outs[1] = (KernelOut){o1, l1};
+    k->outs[2] = (KernelOut){o2, l2};
 }
 
-static void out(Kernel *k, const char *param, Node *node, int len)
+static void derive_score(Kernels *ks, const Model *m, const int len[BLK__COUNT])
 {
-    k->outs[k->nouts].param = param;
-    k->outs[k->nouts].node = node;
-    k->outs[k->nouts].len = len;
-    k->nouts++;
+    Node *gf[BLK__COUNT];
+    diff_gradient(m->score, len, gf);
+    set(ks, K_score, m->score, NULL, 0, NULL, 0, NULL, 0);
+    set(ks, K_score_grad_y, NULL, gf[BLK_Y], m->ny, NULL, 0, NULL, 0);
+
+    Node *tan[3];
+    Node *roots[3] = {gf[BLK_Y], gf[BLK_X], gf[BLK_THETA]};
+    diff_tangent(3, roots, BLK_Y, BLK_V, tan);
+    set(ks, K_score_hvp_yy, NULL, tan[0], m->ny, NULL, 0, NULL, 0);
+    set(ks, K_score_vjp_xy, NULL, tan[1], m->nx, NULL, 0, NULL, 0);
+    set(ks, K_score_vjp_thetay, NULL, tan[2], m->ntheta, NULL, 0, NULL, 0);
+}
+
+static void derive_loss(Kernels *ks, const Model *m, const int len[BLK__COUNT])
+{
+    Node *gl[BLK__COUNT];
+    diff_gradient(m->loss, len, gl);
+    set(ks, K_loss, m->loss, NULL, 0, NULL, 0, NULL, 0);
+    set(ks, K_loss_grad, NULL, gl[BLK_Y], m->ny, gl[BLK_X], m->nx, gl[BLK_THETA], m->ntheta);
+}
+
+static void derive_residual(Kernels *ks, const Model *m, const int len[BLK__COUNT])
+{
+    set(ks, K_residual, NULL, m->residual, m->nres, NULL, 0, NULL, 0);
+    Node *r = m->residual, *jv;
+    diff_tangent(1, &r, BLK_Y, BLK_V, &jv);
+    set(ks, K_residual_jvp_y, NULL, jv, m->nres, NULL, 0, NULL, 0);
+
+    /* J^T w = grad of the scalar w . r */
+    Node *w = ir_leaf(BLK_W, 0, 1, m->nres, 1);
+    w->name = "w";
+    Node *gw[BLK__COUNT];
+    diff_gradient(ir_sum(ir_mul(w, m->residual)), len, gw);
+    set(ks, K_residual_vjp_y, NULL, gw[BLK_Y], m->ny, NULL, 0, NULL, 0);
+    set(ks, K_residual_vjp_x, NULL, gw[BLK_X], m->nx, NULL, 0, NULL, 0);
+    set(ks, K_residual_vjp_theta, NULL, gw[BLK_THETA], m->ntheta, NULL, 0, NULL, 0);
 }
 
 Kernels *kern_derive(const Model *m)
@@ -70,75 +154,18 @@ Kernels *kern_derive(const Model *m)
     ks->m = m;
     int len[BLK__COUNT];
     block_lengths(m, len);
-
-    Node *gf[BLK__COUNT];
-    diff_gradient(m->score, len, gf);
-
-    Kernel *k = add(ks, "score", "f(y; x, theta)");
-    k->ret = m->score;
-
-    k = add(ks, "score_grad_y", "gy = df/dy");
-    out(k, "gy", gf[BLK_Y], m->ny);
-
-    Node *tan[3];
-    Node *roots[3] = {gf[BLK_Y], gf[BLK_X], gf[BLK_THETA]};
-    diff_tangent(3, roots, BLK_Y, BLK_V, tan);
-
-    k = add(ks, "score_hvp_yy", "hv = (d2f/dy2) v");
-    out(k, "hv", tan[0], m->ny);
-
-    k = add(ks, "score_vjp_xy", "out_x[j] = sum_i w_i d2f/(dy_i dx_j)");
-    k->blkname[BLK_V] = "w";
-    out(k, "out_x", tan[1], m->nx);
-
-    k = add(ks, "score_vjp_thetay", "out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k)");
-    k->blkname[BLK_V] = "w";
-    out(k, "out_theta", tan[2], m->ntheta);
-
-    if (m->loss) {
-        Node *gl[BLK__COUNT];
-        diff_gradient(m->loss, len, gl);
-        k = add(ks, "loss", "L(y, x, theta, data)");
-        k->ret = m->loss;
-        k = add(ks, "loss_grad", "gy, gx, gtheta = partial derivatives of L");
-        out(k, "gy", gl[BLK_Y], m->ny);
-        out(k, "gx", gl[BLK_X], m->nx);
-        out(k, "gtheta", gl[BLK_THETA], m->ntheta);
-    }
-
-    if (m->residual) {
-        k = add(ks, "residual", "r(y; x, theta)");
-        out(k, "r", m->residual, m->nres);
-
-        Node *r = m->residual, *jv;
-        diff_tangent(1, &r, BLK_Y, BLK_V, &jv);
-        k = add(ks, "residual_jvp_y", "jv = J_y v");
-        out(k, "jv", jv, m->nres);
-
-        /* J^T w = grad of the scalar w . r */
-        Node *w = ir_leaf(BLK_W, 0, 1, m->nres, 1);
-        w->name = "w";
-        Node *gw[BLK__COUNT];
-        diff_gradient(ir_sum(ir_mul(w, m->residual)), len, gw);
-        k = add(ks, "residual_vjp_y", "out_y = J_y^T w");
-        out(k, "out_y", gw[BLK_Y], m->ny);
-        k = add(ks, "residual_vjp_x", "out_x = J_x^T w");
-        out(k, "out_x", gw[BLK_X], m->nx);
-        k = add(ks, "residual_vjp_theta", "out_theta = J_theta^T w");
-        out(k, "out_theta", gw[BLK_THETA], m->ntheta);
-    }
+    derive_score(ks, m, len);
+    if (m->loss)
+        derive_loss(ks, m, len);
+    if (m->residual)
+        derive_residual(ks, m, len);
 
     long total = 0;
-    for (int i = 0; i < ks->n; i++) {
-        Kernel *kk = &ks->k[i];
-        Node *kroots[4], **order;
-        int nk = 0;
-        if (kk->ret)
-            kroots[nk++] = kk->ret;
-        for (int j = 0; j < kk->nouts; j++)
-            if (kk->outs[j].node && kk->outs[j].len > 0)
-                kroots[nk++] = kk->outs[j].node;
-        total += ir_topo(kroots, nk, &order);
+    for (int i = 0; i < K__COUNT; i++) {
+        if (!ks->k[i].info)
+            continue;
+        Node *kroots[1 + KERNEL_MAX_OUTS], **order;
+        total += ir_topo(kroots, kernel_roots(&ks->k[i], kroots), &order);
     }
     if (total > KERN_MAX_NODES) {
         diag_error(m->loc, "model too large to emit: its kernels have %ld IR nodes in all "
@@ -156,17 +183,42 @@ static void name_leaves(const Model *m)
         m->syms[i].leaf->name = m->syms[i].name;
 }
 
+void kern_print_model(FILE *fp, const Model *m)
+{
+    name_leaves(m);
+    fprintf(fp, "# model %s: ny = %d, nx = %d, ntheta = %d, ndata = %d, nres = %d\n", m->name,
+            m->ny, m->nx, m->ntheta, m->ndata, m->nres);
+    ir_print(fp, "score", m->score);
+    if (m->residual)
+        ir_print(fp, "residual", m->residual);
+    if (m->loss)
+        ir_print(fp, "loss", m->loss);
+    fputc('\n', fp);
+}
+
+void kern_verify(const Kernels *ks)
+{
+    for (int i = 0; i < K__COUNT; i++) {
+        if (!ks->k[i].info)
+            continue;
+        Node *roots[1 + KERNEL_MAX_OUTS];
+        ir_verify(roots, kernel_roots(&ks->k[i], roots), ks->k[i].info->name);
+    }
+}
+
 void kern_print_derivatives(FILE *fp, const Kernels *ks)
 {
     name_leaves(ks->m);
-    for (int i = 0; i < ks->n; i++) {
+    for (int i = 0; i < K__COUNT; i++) {
         const Kernel *k = &ks->k[i];
-        fprintf(fp, "# %s: %s\n", k->name, k->doc);
+        if (!k->info)
+            continue;
+        fprintf(fp, "# %s: %s\n", k->info->name, k->info->doc);
         if (k->ret)
-            ir_print(fp, k->name, k->ret);
-        for (int j = 0; j < k->nouts; j++)
+            ir_print(fp, k->info->name, k->ret);
+        for (int j = 0; j < k->info->nouts; j++)
             if (k->outs[j].node)
-                ir_print(fp, k->outs[j].param, k->outs[j].node);
+                ir_print(fp, k->info->outs[j], k->outs[j].node);
         fputc('\n', fp);
     }
 }
@@ -174,19 +226,21 @@ void kern_print_derivatives(FILE *fp, const Kernels *ks)
 void kern_dot(FILE *fp, const Kernels *ks)
 {
     name_leaves(ks->m);
-    Node *roots[64];
-    const char *labels[64];
+    Node *roots[K__COUNT * (1 + KERNEL_MAX_OUTS)];
+    const char *labels[K__COUNT * (1 + KERNEL_MAX_OUTS)];
     int n = 0;
-    for (int i = 0; i < ks->n; i++) {
+    for (int i = 0; i < K__COUNT; i++) {
         const Kernel *k = &ks->k[i];
+        if (!k->info)
+            continue;
         if (k->ret) {
             roots[n] = k->ret;
-            labels[n++] = k->name;
+            labels[n++] = k->info->name;
         }
-        for (int j = 0; j < k->nouts; j++)
+        for (int j = 0; j < k->info->nouts; j++)
             if (k->outs[j].node) {
                 roots[n] = k->outs[j].node;
-                labels[n++] = arena_printf("%s.%s", k->name, k->outs[j].param);
+                labels[n++] = arena_printf("%s.%s", k->info->name, k->info->outs[j]);
             }
     }
     ir_dot(fp, roots, labels, n);

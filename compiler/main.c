@@ -50,6 +50,10 @@ static const char usage[] =
     "  --stats              operation counts of every kernel (standard output)\n"
     "  --dot FILE           the expression graph as Graphviz ('-': standard output)\n"
     "  --dump-ast           print the syntax tree (standard output, for debugging)\n"
+    "  --dump=PASS          print the result of a pass (standard output): sema\n"
+    "                       (the model's IR), derive (every kernel's IR),\n"
+    "                       schedule (each kernel's steps, storage and work);\n"
+    "                       repeatable\n"
     "  --help, --version    as usual\n"
     "\n"
     "Outputs are written only when the compilation succeeds, regular files\n"
@@ -410,6 +414,14 @@ static int parse_args(int argc, char **argv, Args *a)
             a->stats = 1;
         } else if (!strcmp(s, "--dump-ast")) {
             a->dump_ast = 1;
+        } else if (!strncmp(s, "--dump=", 7)) {
+            int p = 0;
+            while (p < DUMP__COUNT && strcmp(s + 7, dilc_pass_name[p]))
+                p++;
+            if (p == DUMP__COUNT)
+                return bad_usage("unknown pass in '%s' (sema, derive or schedule)", s);
+            a->o.dump = stdout;
+            a->o.dump_passes |= 1u << p;
         } else if (s[0] == '-' && s[1]) {
             return bad_usage("unknown option '%s'", s);
         } else if (a->input) {
@@ -430,7 +442,7 @@ static int plan_outputs(Args *a, char **c_path, char **h_path)
     *c_path = *h_path = NULL;
     if (a->o.check_only)
         return 0;
-    int reports = a->print_derivs || a->stats || a->dump_ast || a->dot;
+    int reports = a->print_derivs || a->stats || a->dump_ast || a->o.dump || a->dot;
     if (a->output)
         *c_path = xstrdup(a->output);
     else if (!reports)
@@ -453,7 +465,7 @@ static int plan_outputs(Args *a, char **c_path, char **h_path)
                          "backslashes or control characters",
                          base_name(*h_path));
     int on_stdout = (*c_path && !strcmp(*c_path, "-")) + (a->dot && !strcmp(a->dot, "-"));
-    if (on_stdout + (a->print_derivs || a->stats || a->dump_ast) > 1)
+    if (on_stdout + (a->print_derivs || a->stats || a->dump_ast || a->o.dump) > 1)
         return bad_usage("%s", "more than one output for standard output");
     return 0;
 }

@@ -136,15 +136,7 @@ static void drop_brackets(Parser *p)
 /* body_open: the '{' of a `for` body is the scanner's top bracket. */
 static void body_push(Parser *p)
 {
-    if (p->nbodies == p->capbodies) {
-        int cap = p->capbodies ? 2 * p->capbodies : 16;
-        int *v = arena_alloc((size_t)cap * sizeof *v);
-        if (p->nbodies)
-            memcpy(v, p->bodies, (size_t)p->nbodies * sizeof *v);
-        p->bodies = v;
-        p->capbodies = cap;
-    }
-    p->bodies[p->nbodies++] = p->lex.nopen - 1;
+    VEC_PUSH(p->bodies, p->nbodies, p->capbodies, p->lex.nopen - 1);
 }
 
 /* At the body's '}': its '{' and anything left above it are closed. */
@@ -183,15 +175,7 @@ static AstList *ast_list(AstList *l, Ast *e)
 {
     if (!l)
         l = arena_alloc(sizeof *l);
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 4;
-        Ast **v = arena_alloc((size_t)cap * sizeof *v);
-        if (l->n)
-            memcpy(v, l->v, (size_t)l->n * sizeof *v);
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n++] = e;
+    VEC_PUSH(l->v, l->n, l->cap, e);
     return l;
 }
 
@@ -208,15 +192,7 @@ static ParamList *param_list(ParamList *l, Param prm)
 {
     if (!l)
         l = arena_alloc(sizeof *l);
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 4;
-        Param *v = arena_alloc((size_t)cap * sizeof *v);
-        if (l->n)
-            memcpy(v, l->v, (size_t)l->n * sizeof *v);
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n++] = prm;
+    VEC_PUSH(l->v, l->n, l->cap, prm);
     return l;
 }
 
@@ -822,7 +798,7 @@ Decl *parse_file(const SrcFile *file)
 
 /* ---------------------------------------------------------------- dump */
 
-static const char *role_name[] = { "input", "param", "var", "data" };
+const char *const role_name[ROLE__COUNT] = {"input", "param", "var", "data"};
 
 static void dump_expr(FILE *out, const Ast *e);
 

@@ -30,9 +30,47 @@
    while fuzzing the limits); 10^1000 has 3322 bits, 415 bytes. */
 #define RAT_MAX_EXP 1000L
 
+int rat_is_int(mpq_srcptr q)
+{
+    return mpz_cmp_ui(mpq_denref(q), 1) == 0;
+}
+
+int rat_is(mpq_srcptr q, long v)
+{
+    return rat_is_int(q) && mpz_cmp_si(mpq_numref(q), v) == 0;
+}
+
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
+}
+
+/* The exponent of a literal at *p ([eE] [+-]? digits, or nothing),
+   saturated while reading so that a long run of digits cannot overflow a
+   long.  -1 when malformed, or beyond RAT_MAX_EXP for a nonzero value. */
+static int read_exponent(const char **pp, int nonzero, long *exp10)
+{
+    const char *p = *pp;
+    *exp10 = 0;
+    if (*p != 'e' && *p != 'E')
+        return 0;
+    p++;
+    int eneg = 0;
+    if (*p == '+' || *p == '-')
+        eneg = *p++ == '-';
+    if (!is_digit(*p))
+        return -1;
+    while (is_digit(*p)) {
+        if (*exp10 <= RAT_MAX_EXP)
+            *exp10 = *exp10 * 10 + (*p - '0');
+        p++;
+    }
+    if (*exp10 > RAT_MAX_EXP && nonzero)
+        return -1;
+    if (eneg)
+        *exp10 = -*exp10;
+    *pp = p;
+    return 0;
 }
 
 /* decimal := [+-]? (digits ('.' digits?)? | '.' digits) ([eE] [+-]? digits)?
@@ -75,31 +113,8 @@ int rat_from_decimal(mpq_ptr q, const char *text)
         return -1;
     }
 
-    /* Exponent, saturated while reading so that a long run of digits
-       cannot overflow a long. */
-    long exp10 = 0;
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        int eneg = 0;
-        if (*p == '+' || *p == '-')
-            eneg = *p++ == '-';
-        if (!is_digit(*p)) {
-            free(digits);
-            return -1;
-        }
-        while (is_digit(*p)) {
-            if (exp10 <= RAT_MAX_EXP)
-                exp10 = exp10 * 10 + (*p - '0');
-            p++;
-        }
-        if (exp10 > RAT_MAX_EXP && nonzero) {
-            free(digits);
-            return -1;
-        }
-        if (eneg)
-            exp10 = -exp10;
-    }
-    if (*p != '\0') {
+    long exp10;
+    if (read_exponent(&p, nonzero, &exp10) != 0 || *p != '\0') {
         free(digits);
         return -1;
     }

@@ -213,21 +213,6 @@ static struct {
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Grows an arena array to hold at least need elements. */
-static void *grow(void *p, int *cap, int need, size_t elt)
-{
-    if (need <= *cap)
-        return p;
-    int ncap = *cap ? *cap : 8;
-    while (ncap < need)
-        ncap *= 2;
-    void *q = arena_alloc((size_t)ncap * elt);
-    if (p)
-        memcpy(q, p, (size_t)*cap * elt);
-    *cap = ncap;
-    return q;
-}
-
 static unsigned name_hash(const char *s)
 {
     unsigned h = 2166136261u;
@@ -251,11 +236,6 @@ static const char *shape_str(const Node *n)
     return arena_printf("[%d, %d]", n->rows, n->cols);
 }
 
-static int same_shape(const Node *a, const Node *b)
-{
-    return a->rank == b->rank && a->rows == b->rows && a->cols == b->cols;
-}
-
 /* A rational for a message: exact when short, else its magnitude. */
 static const char *q_str(mpq_srcptr q)
 {
@@ -275,30 +255,6 @@ static long q_bits(mpq_srcptr q)
     return (long)(mpz_sizeinbase(mpq_numref(q), 2) + mpz_sizeinbase(mpq_denref(q), 2));
 }
 
-/* The constant every element of n has (CONST or a broadcast one), or NULL. */
-static mpq_srcptr cval(const Node *n)
-{
-    if (n->op == OP_BCAST)
-        n = n->args[0];
-    return n->op == OP_CONST ? n->q : NULL;
-}
-
-static int q_is_int(mpq_srcptr q)
-{
-    return mpz_cmp_ui(mpq_denref(q), 1) == 0;
-}
-
-static const char *role_name(Role r)
-{
-    switch (r) {
-    case ROLE_INPUT: return "input";
-    case ROLE_PARAM: return "param";
-    case ROLE_VAR: return "var";
-    case ROLE_DATA: return "data";
-    }
-    unreachable();
-}
-
 static Block role_block(Role r)
 {
     switch (r) {
@@ -306,6 +262,7 @@ static Block role_block(Role r)
     case ROLE_PARAM: return BLK_THETA;
     case ROLE_VAR: return BLK_Y;
     case ROLE_DATA: return BLK_DATA;
+    case ROLE__COUNT: break;
     }
     unreachable();
 }
@@ -333,18 +290,12 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
         if (S.reported[i].loc.begin == loc.begin && S.reported[i].loc.end == loc.end &&
             S.reported[i].fmt == fmt)
             return 0;
-    S.reported = grow(S.reported, &S.capreported, S.nreported + 1, sizeof *S.reported);
+    S.reported = arena_grow(S.reported, &S.capreported, S.nreported + 1, sizeof *S.reported);
     S.reported[S.nreported++] = (Reported){loc, fmt};
 
     va_list ap;
     va_start(ap, fmt);
-    int len = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (len < 0)
-        unreachable();
-    char *msg = arena_alloc((size_t)len + 1);
-    va_start(ap, fmt);
-    vsnprintf(msg, (size_t)len + 1, fmt, ap);
+    char *msg = arena_vprintf(fmt, ap);
     va_end(ap);
 
     diag_error(loc, "%s", msg);
@@ -441,13 +392,13 @@ static Local *local_find(const char *name)
 
 static void local_push(const char *name, Node *val, int barrier)
 {
-    S.locals = grow(S.locals, &S.caplocals, S.nlocals + 1, sizeof *S.locals);
+    S.locals = arena_grow(S.locals, &S.caplocals, S.nlocals + 1, sizeof *S.locals);
     S.locals[S.nlocals++] = (Local){name, val, barrier};
 }
 
 static void frame_push(int is_call, const char *name, Loc loc, long value)
 {
-    S.frames = grow(S.frames, &S.capframes, S.nframes + 1, sizeof *S.frames);
+    S.frames = arena_grow(S.frames, &S.capframes, S.nframes + 1, sizeof *S.frames);
     S.frames[S.nframes++] = (Frame){is_call, name, loc, value};
 }
 
@@ -534,37 +485,48 @@ typedef enum BKind {
 } BKind;
 
 typedef struct Builtin {
-    const char *name;
+    const char *name;         /* NULL: the op's printable name */
     BKind kind;
-    Op op;                    /* B_UNARY */
+    Op op;                    /* the op it builds, where there is one */
     int min, max;             /* arguments */
 } Builtin;
 
+/* The built-ins that are not a unary elementwise op: those are the ops
+   IR_OPS marks `builtin` (dilc.h), found by builtin_find as B_UNARY. */
 static const Builtin builtins[] = {
-    {"sin", B_UNARY, OP_SIN, 1, 1},       {"cos", B_UNARY, OP_COS, 1, 1},
-    {"tan", B_UNARY, OP_TAN, 1, 1},       {"asin", B_UNARY, OP_ASIN, 1, 1},
-    {"acos", B_UNARY, OP_ACOS, 1, 1},     {"atan", B_UNARY, OP_ATAN, 1, 1},
-    {"sinh", B_UNARY, OP_SINH, 1, 1},     {"cosh", B_UNARY, OP_COSH, 1, 1},
-    {"tanh", B_UNARY, OP_TANH, 1, 1},     {"exp", B_UNARY, OP_EXP, 1, 1},
-    {"log", B_UNARY, OP_LOG, 1, 1},       {"log1p", B_UNARY, OP_LOG1P, 1, 1},
-    {"expm1", B_UNARY, OP_EXPM1, 1, 1},   {"sqrt", B_UNARY, OP_SQRT, 1, 1},
-    {"abs", B_UNARY, OP_ABS, 1, 1},       {"sigmoid", B_UNARY, OP_SIGMOID, 1, 1},
-    {"softplus", B_UNARY, OP_SOFTPLUS, 1, 1},
-    {"pow", B_POW, OP_POW, 2, 2},         {"sum", B_SUM, OP_SUM, 1, 1},
-    {"mean", B_MEAN, OP_SUM, 1, 1},       {"dot", B_DOT, OP_SUM, 2, 2},
-    {"norm", B_NORM, OP_SUM, 1, 1},       {"logsumexp", B_LSE, OP_LSE, 1, 1},
-    {"outer", B_OUTER, OP_OUTER, 2, 2},   {"eye", B_EYE, OP_EYE, 1, 1},
-    {"zeros", B_ZEROS, OP_CONST, 1, 2},   {"ones", B_ONES, OP_CONST, 1, 2},
+    {NULL, B_POW, OP_POW, 2, 2},        {NULL, B_SUM, OP_SUM, 1, 1},
+    {"mean", B_MEAN, OP_SUM, 1, 1},     {"dot", B_DOT, OP_SUM, 2, 2},
+    {"norm", B_NORM, OP_SUM, 1, 1},     {NULL, B_LSE, OP_LSE, 1, 1},
+    {NULL, B_OUTER, OP_OUTER, 2, 2},    {NULL, B_EYE, OP_EYE, 1, 1},
+    {"zeros", B_ZEROS, OP_CONST, 1, 2}, {"ones", B_ONES, OP_CONST, 1, 2},
+};
+
+/* Every op as a unary built-in; only those IR_OPS marks are looked up. */
+static const Builtin unary_builtins[OP__COUNT] = {
+#define X(name, cls, arity, cfn, pname, builtin, at0, nonneg, deriv)                               \
+    {pname, B_UNARY, OP_##name, 1, 1},
+    IR_OPS(X)
+#undef X
 };
 
 static const Builtin *builtin_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
-        if (strcmp(builtins[i].name, name) == 0)
+    int op = ir_op_builtin_find(name);
+    if (op >= 0)
+        return &unary_builtins[op];
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+        const char *bn = builtins[i].name ? builtins[i].name : ir_op_name[builtins[i].op];
+        if (strcmp(bn, name) == 0)
             return &builtins[i];
+    }
     return NULL;
 }
 
+/* The name of a built-in, for messages. */
+static const char *builtin_name(const Builtin *b)
+{
+    return b->name ? b->name : ir_op_name[b->op];
+}
 /* ------------------------------------------------------------------ */
 /* Constants                                                           */
 /* ------------------------------------------------------------------ */
@@ -587,7 +549,7 @@ static Node *check_const(Loc loc, Node *n)
         for (int i = 0; i < S.nsites; i++)
             if (S.sites[i].n == n)
                 return n;
-        S.sites = grow(S.sites, &S.capsites, S.nsites + 1, sizeof *S.sites);
+        S.sites = arena_grow(S.sites, &S.capsites, S.nsites + 1, sizeof *S.sites);
         S.sites[S.nsites++] = (Site){n, loc};
     }
     return n;
@@ -603,7 +565,7 @@ static int const_int(Ast *e, Node *n, const char *what, long *out)
         report(e->loc, "%s must be a compile-time integer", what);
         return -1;
     }
-    if (!q_is_int(n->q)) {
+    if (!rat_is_int(n->q)) {
         report(e->loc, "%s must be a compile-time integer, got %s", what, q_str(n->q));
         return -1;
     }
@@ -745,11 +707,11 @@ static Node *arith(Loc loc, Op op, const char *opname, Node *a, Node *b)
 {
     if (a == POISON || b == POISON)
         return POISON;
-    if (a->rank && b->rank && !same_shape(a, b)) {
+    if (a->rank && b->rank && !ir_same_shape(a, b)) {
         report(loc, "shape mismatch in '%s': %s and %s", opname, shape_str(a), shape_str(b));
         return POISON;
     }
-    mpq_srcptr qa = cval(a), qb = cval(b);
+    mpq_srcptr qa = ir_const_value(a), qb = ir_const_value(b);
     if (op == OP_DIV && qb && mpq_sgn(qb) == 0) {
         if (qa)
             report(loc, "division by zero in a constant expression");
@@ -757,9 +719,9 @@ static Node *arith(Loc loc, Op op, const char *opname, Node *a, Node *b)
             report(loc, "division by zero");
         return POISON;
     }
-    if (op == OP_POW && qa && qb && q_is_int(qb)) {
+    if (op == OP_POW && qa && qb && rat_is_int(qb)) {
         int zero = mpq_sgn(qa) == 0;
-        int unit = q_is_int(qa) && mpz_cmpabs_ui(mpq_numref(qa), 1) == 0;
+        int unit = rat_is_int(qa) && mpz_cmpabs_ui(mpq_numref(qa), 1) == 0;
         if (zero && mpq_sgn(qb) < 0) {
             report(loc, "division by zero in a constant expression (0 to a negative power)");
             return POISON;
@@ -1030,7 +992,7 @@ static Node *elab_sumrange(Ast *e)
         local_push(e->name, ir_const_si(t), 0);
         frame_push(0, e->name, e->name_loc, t);
         Node *v = elab(e->c);
-        if (v != POISON && acc && !same_shape(acc, v)) {
+        if (v != POISON && acc && !ir_same_shape(acc, v)) {
             report(e->c->loc, "shape mismatch in 'sum': %s = %ld gives %s, %s = %ld gave %s",
                    e->name, t, shape_str(v), e->name, first, shape_str(acc));
             v = POISON;
@@ -1106,17 +1068,17 @@ static Node *call_builtin(Ast *e, const Builtin *b)
 {
     if (e->nargs < b->min || e->nargs > b->max) {
         if (b->min == b->max)
-            report(e->loc, "'%s' takes %d argument%s, got %d", b->name, b->min, plural(b->min),
-                   e->nargs);
+            report(e->loc, "'%s' takes %d argument%s, got %d", builtin_name(b), b->min,
+                   plural(b->min), e->nargs);
         else
-            report(e->loc, "'%s' takes %d or %d arguments, got %d", b->name, b->min, b->max,
+            report(e->loc, "'%s' takes %d or %d arguments, got %d", builtin_name(b), b->min, b->max,
                    e->nargs);
         return POISON;
     }
     /* Constructors take sizes, not values. */
     if (b->kind == B_EYE || b->kind == B_ZEROS || b->kind == B_ONES) {
         int dims[2] = {1, 1};
-        const char *what = arena_printf("size of '%s'", b->name);
+        const char *what = arena_printf("size of '%s'", builtin_name(b));
         int bad = 0;
         for (int i = 0; i < e->nargs; i++)
             if (size_arg(e->args[i], what, &dims[i]) != 0)
@@ -1156,7 +1118,7 @@ static Node *call_builtin(Ast *e, const Builtin *b)
     }
     /* dot(a, b) = sum(a * b), same shapes */
     case B_DOT:
-        if (!same_shape(a, c)) {
+        if (!ir_same_shape(a, c)) {
             report(e->loc, "'dot' needs operands of the same shape, got %s and %s", shape_str(a),
                    shape_str(c));
             return POISON;
@@ -1297,7 +1259,7 @@ static void decl_const(Decl *d)
     if (leaf) {
         const Symbol *s = leaf_symbol(leaf);
         report(d->value->loc, "const '%s' must be a constant expression, but it depends on %s '%s'",
-               d->name, s ? role_name(s->role) : "value", s ? s->name : "?");
+               d->name, s ? role_name[s->role] : "value", s ? s->name : "?");
         return;
     }
     en->val = n;
@@ -1357,7 +1319,7 @@ static void decl_symbol(Decl *d)
     Block blk = role_block(d->role);
     if (S.blk_len[blk] + (long)rows * cols > MAX_ELEMS) {
         report(d->name_loc, "the '%s' block is too large: more than %ld elements in all",
-               role_name(d->role), MAX_ELEMS);
+               role_name[d->role], MAX_ELEMS);
         return;
     }
     /* theta_init is a static array of the emitted C: beyond MAX_THETA it
@@ -1374,7 +1336,7 @@ static void decl_symbol(Decl *d)
                "and set them at run time", S.blk_len[blk] + (long)rows * cols, MAX_INIT);
         return;
     }
-    S.syms = grow(S.syms, &S.capsyms, S.nsyms + 1, sizeof *S.syms);
+    S.syms = arena_grow(S.syms, &S.capsyms, S.nsyms + 1, sizeof *S.syms);
     Symbol *s = &S.syms[S.nsyms++];
     s->name = d->name;
     s->loc = d->name_loc;
@@ -1435,7 +1397,7 @@ static void decl_let(Decl *d)
         return;
     }
     Node *v = elab_value(d->value, &taint);
-    f->mem = grow(f->mem, &f->capmem, f->nmem + 1, sizeof *f->mem);
+    f->mem = arena_grow(f->mem, &f->capmem, f->nmem + 1, sizeof *f->mem);
     memmove(&f->mem[p + 1], &f->mem[p], (size_t)(f->nmem - p) * sizeof *f->mem);
     f->nmem++;
     f->mem[p] = (Member){k, v, d->name_loc, ++S.gen, taint};
@@ -1460,7 +1422,7 @@ static void check_fn_names(Ast *e, const char ***bound, int *nbound, int *cap)
     check_fn_names(e->a, bound, nbound, cap);
     check_fn_names(e->b, bound, nbound, cap);
     if (e->kind == AST_SUMRANGE) {
-        *bound = grow(*bound, cap, *nbound + 1, sizeof **bound);
+        *bound = arena_grow(*bound, cap, *nbound + 1, sizeof **bound);
         (*bound)[(*nbound)++] = e->name;
         check_fn_names(e->c, bound, nbound, cap);
         (*nbound)--;
@@ -1516,7 +1478,7 @@ static void decl_fn(Decl *d)
     int nbound = 0, cap = 0;
     const char **bound = NULL;
     for (int i = 0; i < d->nparams; i++) {
-        bound = grow(bound, &cap, nbound + 1, sizeof *bound);
+        bound = arena_grow(bound, &cap, nbound + 1, sizeof *bound);
         bound[nbound++] = d->params[i].name;
     }
     S.checking_fn = 1;

@@ -63,23 +63,23 @@ double elementwise_score(const double *y, const double *x, const double *theta, 
     for (int i = 0; i < 3; i++) {
         t43[i] = elementwise_sigmoid(t14[i]);
     }
-    double s72 = 0.0;
+    double s74 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s72 += elementwise_sq(y[i]);
+        s74 += elementwise_sq(y[i]);
     }
-    double s75 = 0.0;
+    double s77 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s75 += (x[i] * y[i]);
+        s77 += (x[i] * y[i]);
     }
-    double s78 = 0.0;
+    double s80 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s78 += (theta[i] * ((((((t43[i] + (((((((t23[i] + (((((((t15[i] + cos(t14[i])) + tan((0.25 * t14[i]))) + asin(t24[i])) + acos(t24[i])) + atan(t14[i])) + sinh(t31[i])) + cosh(t31[i]))) + exp(t31[i])) + log(t40[i])) + log1p(t43[i])) + expm1((t14[i] / 3.0))) + sqrt(t40[i])) + fabs((2.0 + t15[i])))) + elementwise_softplus(t14[i])) + (t14[i] / (2.0 + t39[i]))) + pow((1.0 + t43[i]), theta[3])) + pow(t40[i], 0.25)) + exp(((-0.5) * t39[i]))));
+        s80 += (theta[i] * (((((((t43[i] + (((((((t23[i] + (((((((t15[i] + cos(t14[i])) + tan((0.25 * t14[i]))) + asin(t24[i])) + acos(t24[i])) + atan(t14[i])) + sinh(t31[i])) + cosh(t31[i]))) + exp(t31[i])) + log(t40[i])) + log1p(t43[i])) + expm1((t14[i] / 3.0))) + sqrt(t40[i])) + fabs((2.0 + t15[i])))) + elementwise_softplus(t14[i])) + (t14[i] / (2.0 + t39[i]))) + pow((1.0 + t43[i]), theta[3])) + pow(t40[i], 0.25)) + exp(((-0.5) * t39[i]))) + erf(t14[i])));
     }
-    double s83 = 0.0;
+    double s85 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s83 += pow(y[i], 4.0);
+        s85 += pow(y[i], 4.0);
     }
-    return ((((2.0 * s72) - s75) + (s78 / 10.0)) + (0.0025 * s83));
+    return ((((2.0 * s74) - s77) + (s80 / 10.0)) + (0.0025 * s85));
 }
 
 /* gy = df/dy */
@@ -126,13 +126,17 @@ void elementwise_score_grad_y(const double *y, const double *x, const double *th
     for (int i = 0; i < 3; i++) {
         t60[i] = (1.0 + t43[i]);
     }
-    double *const t105 = work + 30;
+    double *const t107 = work + 30;
     for (int i = 0; i < 3; i++) {
-        t105[i] = (0.1 * theta[i]);
+        t107[i] = (0.1 * theta[i]);
     }
-    const double s122 = (theta[3] - 1.0);
+    double *const t117 = work + 33;
     for (int i = 0; i < 3; i++) {
-        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + (((((((((((t105[i] / t57[i]) + (t43[i] * t105[i])) + ((t105[i] * (1.0 + expm1((t14[i] / 3.0)))) / 3.0)) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * (1.0 / t60[i]))) * (t43[i] * (1.0 - t43[i])))) + (((((-0.5) * (exp(((-0.5) * t39[i])) * t105[i])) - (((t14[i] / t57[i]) * t105[i]) / t57[i])) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * (1.0 / (2.0 * sqrt(t40[i]))))) + (t105[i] * (1.0 / t40[i])))) * (2.0 * t14[i]))) + (0.5 * (((exp(t31[i]) * t105[i]) + (sinh(t31[i]) * t105[i])) + (cosh(t31[i]) * t105[i])))) + (t105[i] * (1.0 / (1.0 + (t14[i] * t14[i]))))) + (t105[i] * (1.0 - (t23[i] * t23[i])))) + (0.25 * (t105[i] * (1.0 + (t21[i] * t21[i]))))) - (t15[i] * t105[i])) + (cos(t14[i]) * (t105[i] + (t105[i] * elementwise_sign((2.0 + t15[i])))))));
+        t117[i] = (t14[i] * t14[i]);
+    }
+    const double s130 = (theta[3] - 1.0);
+    for (int i = 0; i < 3; i++) {
+        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + ((((((((((((t107[i] * (1.1283791670955126 * exp((-t117[i])))) + (t107[i] / t57[i])) + (t43[i] * t107[i])) + ((t107[i] * (1.0 + expm1((t14[i] / 3.0)))) / 3.0)) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * (1.0 / t60[i]))) * (t43[i] * (1.0 - t43[i])))) + (((((-0.5) * (exp(((-0.5) * t39[i])) * t107[i])) - (((t14[i] / t57[i]) * t107[i]) / t57[i])) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * (1.0 / (2.0 * sqrt(t40[i]))))) + (t107[i] * (1.0 / t40[i])))) * (2.0 * t14[i]))) + (0.5 * (((exp(t31[i]) * t107[i]) + (sinh(t31[i]) * t107[i])) + (cosh(t31[i]) * t107[i])))) + (t107[i] * (1.0 / (1.0 + t117[i])))) + (t107[i] * (1.0 - (t23[i] * t23[i])))) + (0.25 * (t107[i] * (1.0 + (t21[i] * t21[i]))))) - (t15[i] * t107[i])) + (cos(t14[i]) * (t107[i] + (t107[i] * elementwise_sign((2.0 + t15[i])))))));
     }
 }
 
@@ -188,62 +192,70 @@ void elementwise_score_hvp_yy(const double *y, const double *x, const double *th
     for (int i = 0; i < 3; i++) {
         t69[i] = exp(((-0.5) * t39[i]));
     }
-    double *const t105 = work + 15;
+    double *const t107 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t105[i] = (0.1 * theta[i]);
+        t107[i] = (0.1 * theta[i]);
     }
-    const double s122 = (theta[3] - 1.0);
-    double *const t133 = work + 36;
+    double *const t117 = work + 36;
     for (int i = 0; i < 3; i++) {
-        t133[i] = ((t58[i] * t105[i]) / t57[i]);
+        t117[i] = (t14[i] * t14[i]);
     }
-    double *const t146 = work + 39;
+    const double s130 = (theta[3] - 1.0);
+    double *const t142 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t146[i] = (2.0 * sqrt(t40[i]));
+        t142[i] = ((t58[i] * t107[i]) / t57[i]);
     }
-    double *const t147 = work + 42;
+    double *const t155 = work + 42;
     for (int i = 0; i < 3; i++) {
-        t147[i] = (1.0 / t146[i]);
+        t155[i] = (2.0 * sqrt(t40[i]));
     }
-    double *const t154 = work + 45;
+    double *const t156 = work + 45;
     for (int i = 0; i < 3; i++) {
-        t154[i] = (1.0 / t60[i]);
+        t156[i] = (1.0 / t155[i]);
     }
-    double *const t157 = work + 48;
+    double *const t163 = work + 48;
     for (int i = 0; i < 3; i++) {
-        t157[i] = (1.0 - t43[i]);
+        t163[i] = (1.0 / t60[i]);
     }
-    double *const t158 = work + 51;
+    double *const t166 = work + 51;
     for (int i = 0; i < 3; i++) {
-        t158[i] = (t43[i] * t157[i]);
+        t166[i] = (1.0 - t43[i]);
     }
-    double *const t161 = work + 54;
+    double *const t167 = work + 54;
     for (int i = 0; i < 3; i++) {
-        t161[i] = (1.0 / t40[i]);
+        t167[i] = (t43[i] * t166[i]);
     }
-    double *const t167 = work + 57;
+    double *const t170 = work + 57;
     for (int i = 0; i < 3; i++) {
-        t167[i] = (2.0 * t14[i]);
+        t170[i] = (1.0 / t40[i]);
     }
-    double *const t180 = work + 60;
+    double *const t176 = work + 60;
     for (int i = 0; i < 3; i++) {
-        t180[i] = (1.0 + (t14[i] * t14[i]));
+        t176[i] = (2.0 * t14[i]);
     }
-    double *const t233 = work + 63;
+    double *const t188 = work + 63;
     for (int i = 0; i < 3; i++) {
-        t233[i] = (0.5 * v[i]);
+        t188[i] = (1.0 + t117[i]);
     }
     double *const t241 = work + 66;
     for (int i = 0; i < 3; i++) {
-        t241[i] = (t167[i] * v[i]);
+        t241[i] = (0.5 * v[i]);
     }
-    double *const t244 = work + 69;
+    double *const t249 = work + 69;
     for (int i = 0; i < 3; i++) {
-        t244[i] = (t158[i] * v[i]);
+        t249[i] = (t176[i] * v[i]);
     }
-    const double s282 = (s122 - 1.0);
+    double *const t252 = work + 72;
     for (int i = 0; i < 3; i++) {
-        hv[i] = (((0.01 * (v[i] * (3.0 * elementwise_sq(y[i])))) + (4.0 * v[i])) + (((((((((((t105[i] * t244[i]) - (((t105[i] / t57[i]) * t241[i]) / t57[i])) + ((t105[i] * ((1.0 + expm1((t14[i] / 3.0))) * (v[i] / 3.0))) / 3.0)) + ((t158[i] * ((t105[i] * (theta[3] * (t244[i] * (s122 * pow(t60[i], s282))))) - (t105[i] * ((t154[i] * t244[i]) / t60[i])))) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * t154[i])) * ((t157[i] * t244[i]) - (t43[i] * t244[i]))))) + ((t167[i] * ((((-0.5) * (t105[i] * (t69[i] * ((-0.5) * t241[i])))) - (((t105[i] * ((v[i] - (t58[i] * t241[i])) / t57[i])) - (t133[i] * t241[i])) / t57[i])) + (((t105[i] * (0.25 * (t241[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t105[i] * ((t147[i] * (2.0 * (t147[i] * t241[i]))) / t146[i]))) - (t105[i] * ((t161[i] * t241[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t105[i])) - t133[i]) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * t147[i])) + (t105[i] * t161[i]))) * (2.0 * v[i])))) + (0.5 * (((t105[i] * (exp(t31[i]) * t233[i])) + (t105[i] * (cosh(t31[i]) * t233[i]))) + (t105[i] * (sinh(t31[i]) * t233[i]))))) - (t105[i] * (((1.0 / t180[i]) * (2.0 * (t14[i] * v[i]))) / t180[i]))) + (t105[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * v[i]))))) + (0.25 * (t105[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * v[i]))))))) - (t105[i] * (cos(t14[i]) * v[i]))) - ((t105[i] + (t105[i] * elementwise_sign((2.0 + t15[i])))) * (t15[i] * v[i]))));
+        t252[i] = (t167[i] * v[i]);
+    }
+    double *const t284 = work + 75;
+    for (int i = 0; i < 3; i++) {
+        t284[i] = (t14[i] * v[i]);
+    }
+    const double s298 = (s130 - 1.0);
+    for (int i = 0; i < 3; i++) {
+        hv[i] = (((0.01 * (v[i] * (3.0 * elementwise_sq(y[i])))) + (4.0 * v[i])) + ((((((((((((t107[i] * (1.1283791670955126 * (exp((-t117[i])) * ((-2.0) * t284[i])))) - (((t107[i] / t57[i]) * t249[i]) / t57[i])) + (t107[i] * t252[i])) + ((t107[i] * ((1.0 + expm1((t14[i] / 3.0))) * (v[i] / 3.0))) / 3.0)) + ((t167[i] * ((t107[i] * (theta[3] * (t252[i] * (s130 * pow(t60[i], s298))))) - (t107[i] * ((t163[i] * t252[i]) / t60[i])))) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * t163[i])) * ((t166[i] * t252[i]) - (t43[i] * t252[i]))))) + ((t176[i] * ((((-0.5) * (t107[i] * (t69[i] * ((-0.5) * t249[i])))) - (((t107[i] * ((v[i] - (t58[i] * t249[i])) / t57[i])) - (t142[i] * t249[i])) / t57[i])) + (((t107[i] * (0.25 * (t249[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t107[i] * ((t156[i] * (2.0 * (t156[i] * t249[i]))) / t155[i]))) - (t107[i] * ((t170[i] * t249[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t107[i])) - t142[i]) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * t156[i])) + (t107[i] * t170[i]))) * (2.0 * v[i])))) + (0.5 * (((t107[i] * (exp(t31[i]) * t241[i])) + (t107[i] * (cosh(t31[i]) * t241[i]))) + (t107[i] * (sinh(t31[i]) * t241[i]))))) - (t107[i] * (((1.0 / t188[i]) * (2.0 * t284[i])) / t188[i]))) + (t107[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * v[i]))))) + (0.25 * (t107[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * v[i]))))))) - (t107[i] * (cos(t14[i]) * v[i]))) - ((t107[i] + (t107[i] * elementwise_sign((2.0 + t15[i])))) * (t15[i] * v[i]))));
     }
 }
 
@@ -299,62 +311,70 @@ void elementwise_score_vjp_xy(const double *y, const double *x, const double *th
     for (int i = 0; i < 3; i++) {
         t69[i] = exp(((-0.5) * t39[i]));
     }
-    double *const t105 = work + 15;
+    double *const t107 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t105[i] = (0.1 * theta[i]);
+        t107[i] = (0.1 * theta[i]);
     }
-    const double s122 = (theta[3] - 1.0);
-    double *const t133 = work + 36;
+    double *const t117 = work + 36;
     for (int i = 0; i < 3; i++) {
-        t133[i] = ((t58[i] * t105[i]) / t57[i]);
+        t117[i] = (t14[i] * t14[i]);
     }
-    double *const t146 = work + 39;
+    const double s130 = (theta[3] - 1.0);
+    double *const t142 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t146[i] = (2.0 * sqrt(t40[i]));
+        t142[i] = ((t58[i] * t107[i]) / t57[i]);
     }
-    double *const t147 = work + 42;
+    double *const t155 = work + 42;
     for (int i = 0; i < 3; i++) {
-        t147[i] = (1.0 / t146[i]);
+        t155[i] = (2.0 * sqrt(t40[i]));
     }
-    double *const t154 = work + 45;
+    double *const t156 = work + 45;
     for (int i = 0; i < 3; i++) {
-        t154[i] = (1.0 / t60[i]);
+        t156[i] = (1.0 / t155[i]);
     }
-    double *const t157 = work + 48;
+    double *const t163 = work + 48;
     for (int i = 0; i < 3; i++) {
-        t157[i] = (1.0 - t43[i]);
+        t163[i] = (1.0 / t60[i]);
     }
-    double *const t158 = work + 51;
+    double *const t166 = work + 51;
     for (int i = 0; i < 3; i++) {
-        t158[i] = (t43[i] * t157[i]);
+        t166[i] = (1.0 - t43[i]);
     }
-    double *const t161 = work + 54;
+    double *const t167 = work + 54;
     for (int i = 0; i < 3; i++) {
-        t161[i] = (1.0 / t40[i]);
+        t167[i] = (t43[i] * t166[i]);
     }
-    double *const t167 = work + 57;
+    double *const t170 = work + 57;
     for (int i = 0; i < 3; i++) {
-        t167[i] = (2.0 * t14[i]);
+        t170[i] = (1.0 / t40[i]);
     }
-    double *const t180 = work + 60;
+    double *const t176 = work + 60;
     for (int i = 0; i < 3; i++) {
-        t180[i] = (1.0 + (t14[i] * t14[i]));
+        t176[i] = (2.0 * t14[i]);
     }
-    double *const t233 = work + 63;
+    double *const t188 = work + 63;
     for (int i = 0; i < 3; i++) {
-        t233[i] = (0.5 * w[i]);
+        t188[i] = (1.0 + t117[i]);
     }
     double *const t241 = work + 66;
     for (int i = 0; i < 3; i++) {
-        t241[i] = (t167[i] * w[i]);
+        t241[i] = (0.5 * w[i]);
     }
-    double *const t244 = work + 69;
+    double *const t249 = work + 69;
     for (int i = 0; i < 3; i++) {
-        t244[i] = (t158[i] * w[i]);
+        t249[i] = (t176[i] * w[i]);
     }
-    const double s282 = (s122 - 1.0);
+    double *const t252 = work + 72;
     for (int i = 0; i < 3; i++) {
-        out_x[i] = ((0.5 * (((((((((((t105[i] * t244[i]) - (((t105[i] / t57[i]) * t241[i]) / t57[i])) + ((t105[i] * ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) / 3.0)) + ((t158[i] * ((t105[i] * (theta[3] * (t244[i] * (s122 * pow(t60[i], s282))))) - (t105[i] * ((t154[i] * t244[i]) / t60[i])))) + (((t105[i] + (t105[i] * (theta[3] * pow(t60[i], s122)))) + (t105[i] * t154[i])) * ((t157[i] * t244[i]) - (t43[i] * t244[i]))))) + ((t167[i] * ((((-0.5) * (t105[i] * (t69[i] * ((-0.5) * t241[i])))) - (((t105[i] * ((w[i] - (t58[i] * t241[i])) / t57[i])) - (t133[i] * t241[i])) / t57[i])) + (((t105[i] * (0.25 * (t241[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t105[i] * ((t147[i] * (2.0 * (t147[i] * t241[i]))) / t146[i]))) - (t105[i] * ((t161[i] * t241[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t105[i])) - t133[i]) + (((t105[i] * (0.25 * pow(t40[i], (-0.75)))) + (t105[i] * t147[i])) + (t105[i] * t161[i]))) * (2.0 * w[i])))) + (0.5 * (((t105[i] * (exp(t31[i]) * t233[i])) + (t105[i] * (cosh(t31[i]) * t233[i]))) + (t105[i] * (sinh(t31[i]) * t233[i]))))) - (t105[i] * (((1.0 / t180[i]) * (2.0 * (t14[i] * w[i]))) / t180[i]))) + (t105[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * w[i]))))) + (0.25 * (t105[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))))))) - (t105[i] * (cos(t14[i]) * w[i]))) - ((t105[i] + (t105[i] * elementwise_sign((2.0 + t15[i])))) * (t15[i] * w[i])))) - w[i]);
+        t252[i] = (t167[i] * w[i]);
+    }
+    double *const t284 = work + 75;
+    for (int i = 0; i < 3; i++) {
+        t284[i] = (t14[i] * w[i]);
+    }
+    const double s298 = (s130 - 1.0);
+    for (int i = 0; i < 3; i++) {
+        out_x[i] = ((0.5 * ((((((((((((t107[i] * (1.1283791670955126 * (exp((-t117[i])) * ((-2.0) * t284[i])))) - (((t107[i] / t57[i]) * t249[i]) / t57[i])) + (t107[i] * t252[i])) + ((t107[i] * ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) / 3.0)) + ((t167[i] * ((t107[i] * (theta[3] * (t252[i] * (s130 * pow(t60[i], s298))))) - (t107[i] * ((t163[i] * t252[i]) / t60[i])))) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * t163[i])) * ((t166[i] * t252[i]) - (t43[i] * t252[i]))))) + ((t176[i] * ((((-0.5) * (t107[i] * (t69[i] * ((-0.5) * t249[i])))) - (((t107[i] * ((w[i] - (t58[i] * t249[i])) / t57[i])) - (t142[i] * t249[i])) / t57[i])) + (((t107[i] * (0.25 * (t249[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t107[i] * ((t156[i] * (2.0 * (t156[i] * t249[i]))) / t155[i]))) - (t107[i] * ((t170[i] * t249[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t107[i])) - t142[i]) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * t156[i])) + (t107[i] * t170[i]))) * (2.0 * w[i])))) + (0.5 * (((t107[i] * (exp(t31[i]) * t241[i])) + (t107[i] * (cosh(t31[i]) * t241[i]))) + (t107[i] * (sinh(t31[i]) * t241[i]))))) - (t107[i] * (((1.0 / t188[i]) * (2.0 * t284[i])) / t188[i]))) + (t107[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * w[i]))))) + (0.25 * (t107[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))))))) - (t107[i] * (cos(t14[i]) * w[i]))) - ((t107[i] + (t107[i] * elementwise_sign((2.0 + t15[i])))) * (t15[i] * w[i])))) - w[i]);
     }
 }
 
@@ -406,46 +426,50 @@ void elementwise_score_vjp_thetay(const double *y, const double *x, const double
     for (int i = 0; i < 3; i++) {
         t60[i] = (1.0 + t43[i]);
     }
-    const double s122 = (theta[3] - 1.0);
-    double *const t218 = work + 33;
+    double *const t117 = work + 33;
     for (int i = 0; i < 3; i++) {
-        t218[i] = (cos(t14[i]) * w[i]);
+        t117[i] = (t14[i] * t14[i]);
     }
-    double *const t225 = work + 36;
+    const double s130 = (theta[3] - 1.0);
+    double *const t226 = work + 36;
     for (int i = 0; i < 3; i++) {
-        t225[i] = ((1.0 - (t23[i] * t23[i])) * w[i]);
+        t226[i] = (cos(t14[i]) * w[i]);
     }
-    double *const t227 = work + 9;
+    double *const t233 = work + 39;
     for (int i = 0; i < 3; i++) {
-        t227[i] = ((1.0 / sqrt((1.0 - (t24[i] * t24[i])))) * (0.5 * t225[i]));
+        t233[i] = ((1.0 - (t23[i] * t23[i])) * w[i]);
     }
-    double *const t233 = work + 12;
+    double *const t235 = work + 9;
     for (int i = 0; i < 3; i++) {
-        t233[i] = (0.5 * w[i]);
+        t235[i] = ((1.0 / sqrt((1.0 - (t24[i] * t24[i])))) * (0.5 * t233[i]));
     }
-    double *const t241 = work + 39;
+    double *const t241 = work + 12;
     for (int i = 0; i < 3; i++) {
-        t241[i] = ((2.0 * t14[i]) * w[i]);
+        t241[i] = (0.5 * w[i]);
     }
-    double *const t244 = work + 42;
+    double *const t249 = work + 42;
     for (int i = 0; i < 3; i++) {
-        t244[i] = ((t43[i] * (1.0 - t43[i])) * w[i]);
+        t249[i] = ((2.0 * t14[i]) * w[i]);
     }
-    double *const t245 = work + 45;
+    double *const t252 = work + 45;
     for (int i = 0; i < 3; i++) {
-        t245[i] = ((1.0 / t60[i]) * t244[i]);
+        t252[i] = ((t43[i] * (1.0 - t43[i])) * w[i]);
     }
-    double *const t261 = work + 48;
+    double *const t253 = work + 48;
     for (int i = 0; i < 3; i++) {
-        t261[i] = ((theta[3] * pow(t60[i], s122)) * t244[i]);
+        t253[i] = ((1.0 / t60[i]) * t252[i]);
     }
-    double s292 = 0.0;
+    double *const t269 = work + 51;
     for (int i = 0; i < 3; i++) {
-        s292 += ((0.1 * theta[i]) * ((log(t60[i]) * t261[i]) + (pow(t60[i], theta[3]) * t245[i])));
+        t269[i] = ((theta[3] * pow(t60[i], s130)) * t252[i]);
     }
-    out_theta[3] = s292;
+    double s308 = 0.0;
     for (int i = 0; i < 3; i++) {
-        out_theta[i] = (0.1 * ((((((t244[i] + (((((((t225[i] + (((((((t218[i] - (t15[i] * w[i])) + ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))) + t227[i]) - t227[i]) + ((1.0 / (1.0 + (t14[i] * t14[i]))) * w[i])) + (cosh(t31[i]) * t233[i])) + (sinh(t31[i]) * t233[i]))) + (exp(t31[i]) * t233[i])) + ((1.0 / t40[i]) * t241[i])) + t245[i]) + ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) + ((1.0 / (2.0 * sqrt(t40[i]))) * t241[i])) + (elementwise_sign((2.0 + t15[i])) * t218[i]))) + (t43[i] * w[i])) + ((w[i] - ((t14[i] / t57[i]) * t241[i])) / t57[i])) + t261[i]) + ((0.25 * pow(t40[i], (-0.75))) * t241[i])) + (exp(((-0.5) * t39[i])) * ((-0.5) * t241[i]))));
+        s308 += ((0.1 * theta[i]) * ((log(t60[i]) * t269[i]) + (pow(t60[i], theta[3]) * t253[i])));
+    }
+    out_theta[3] = s308;
+    for (int i = 0; i < 3; i++) {
+        out_theta[i] = (0.1 * (((((((t252[i] + (((((((t233[i] + (((((((t226[i] - (t15[i] * w[i])) + ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))) + t235[i]) - t235[i]) + ((1.0 / (1.0 + t117[i])) * w[i])) + (cosh(t31[i]) * t241[i])) + (sinh(t31[i]) * t241[i]))) + (exp(t31[i]) * t241[i])) + ((1.0 / t40[i]) * t249[i])) + t253[i]) + ((1.0 + expm1((t14[i] / 3.0))) * (w[i] / 3.0))) + ((1.0 / (2.0 * sqrt(t40[i]))) * t249[i])) + (elementwise_sign((2.0 + t15[i])) * t226[i]))) + (t43[i] * w[i])) + ((w[i] - ((t14[i] / t57[i]) * t249[i])) / t57[i])) + t269[i]) + ((0.25 * pow(t40[i], (-0.75))) * t249[i])) + (exp(((-0.5) * t39[i])) * ((-0.5) * t249[i]))) + ((1.1283791670955126 * exp((-t117[i]))) * w[i])));
     }
 }
 
@@ -454,19 +478,19 @@ double elementwise_loss(const double *y, const double *x, const double *theta,
     const double *data, double *work)
 {
     (void)work;
-    double s75 = 0.0;
+    double s77 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s75 += (x[i] * y[i]);
-    }
-    double s88 = 0.0;
-    for (int i = 0; i < 3; i++) {
-        s88 += elementwise_sq((y[i] - data[i]));
+        s77 += (x[i] * y[i]);
     }
     double s90 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s90 += elementwise_sq(theta[i]);
+        s90 += elementwise_sq((y[i] - data[i]));
     }
-    return ((s88 + (s90 / 100.0)) + (theta[3] * (s75 / 3.0)));
+    double s92 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        s92 += elementwise_sq(theta[i]);
+    }
+    return ((s90 + (s92 / 100.0)) + (theta[3] * (s77 / 3.0)));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -474,18 +498,18 @@ void elementwise_loss_grad(const double *y, const double *x, const double *theta
     const double *data, double *gy, double *gx, double *gtheta, double *work)
 {
     (void)work;
-    double s75 = 0.0;
+    double s77 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s75 += (x[i] * y[i]);
+        s77 += (x[i] * y[i]);
     }
-    const double s377 = (theta[3] / 3.0);
+    const double s392 = (theta[3] / 3.0);
     for (int i = 0; i < 3; i++) {
-        gx[i] = (y[i] * s377);
+        gx[i] = (y[i] * s392);
     }
     for (int i = 0; i < 3; i++) {
-        gy[i] = ((2.0 * (y[i] - data[i])) + (x[i] * s377));
+        gy[i] = ((2.0 * (y[i] - data[i])) + (x[i] * s392));
     }
-    gtheta[3] = (s75 / 3.0);
+    gtheta[3] = (s77 / 3.0);
     for (int i = 0; i < 3; i++) {
         gtheta[i] = (0.02 * theta[i]);
     }
@@ -507,7 +531,7 @@ const dil_model elementwise_model = {
     "elementwise",
     3, 3, 4, 3,
     0,
-    72,
+    78,
     elementwise_score,
     elementwise_score_grad_y,
     elementwise_score_hvp_yy,

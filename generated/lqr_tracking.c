@@ -1786,21 +1786,12 @@ static const dil_symbol lqr_tracking_symbols[9] = {
     {"u_expert", DIL_ROLE_DATA, 2, {4, 2}, 0},
 };
 
-/* lqr_tracking_Rk(v): v repeated 2^k times, for long runs of defaults */
-#define lqr_tracking_R0(v) v,
-#define lqr_tracking_R1(v) lqr_tracking_R0(v) lqr_tracking_R0(v)
-#define lqr_tracking_R2(v) lqr_tracking_R1(v) lqr_tracking_R1(v)
-#define lqr_tracking_R3(v) lqr_tracking_R2(v) lqr_tracking_R2(v)
-#define lqr_tracking_R4(v) lqr_tracking_R3(v) lqr_tracking_R3(v)
 static const double lqr_tracking_theta_init[26] = {
-    lqr_tracking_R4(0.0) lqr_tracking_R3(0.0)
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
     1.0, 0.5,
 };
-#undef lqr_tracking_R0
-#undef lqr_tracking_R1
-#undef lqr_tracking_R2
-#undef lqr_tracking_R3
-#undef lqr_tracking_R4
 
 const dil_model lqr_tracking_model = {
     "lqr_tracking",

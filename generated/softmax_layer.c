@@ -316,21 +316,11 @@ static const dil_symbol softmax_layer_symbols[6] = {
     {"label", DIL_ROLE_DATA, 1, {4, 1}, 0},
 };
 
-/* softmax_layer_Rk(v): v repeated 2^k times, for long runs of defaults */
-#define softmax_layer_R0(v) v,
-#define softmax_layer_R1(v) softmax_layer_R0(v) softmax_layer_R0(v)
-#define softmax_layer_R2(v) softmax_layer_R1(v) softmax_layer_R1(v)
-#define softmax_layer_R3(v) softmax_layer_R2(v) softmax_layer_R2(v)
-#define softmax_layer_R4(v) softmax_layer_R3(v) softmax_layer_R3(v)
 static const double softmax_layer_theta_init[17] = {
-    softmax_layer_R4(0.0)
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
     1.0,
 };
-#undef softmax_layer_R0
-#undef softmax_layer_R1
-#undef softmax_layer_R2
-#undef softmax_layer_R3
-#undef softmax_layer_R4
 
 const dil_model softmax_layer_model = {
     "softmax_layer",

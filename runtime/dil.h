@@ -39,6 +39,17 @@
 extern "C" {
 #endif
 
+/* Versions.  DIL_VERSION is the release (the same as `dilc --version`).
+   DIL_ABI_VERSION changes whenever a struct or a function of this header
+   changes incompatibly; it is the major number of libdil.so's soname.
+   dil_version() and dil_abi_version() return the values of the library
+   actually linked, so that a program (or the Python package) can check
+   them against the header it was built with. */
+#define DIL_VERSION "0.1.0"
+#define DIL_ABI_VERSION 0
+const char *dil_version(void);
+int dil_abi_version(void);
+
 /* Status codes.  DIL_OK is 0; the rest are failures the caller must see. */
 enum dil_status {
     DIL_OK = 0,           /* converged / computed as asked */

@@ -157,6 +157,18 @@ START_TEST(test_constants)
 }
 END_TEST
 
+/* erf is a built-in from its row of IR_OPS alone; its derivative's
+   2/sqrt(pi) is a named constant, printed as the nearest double. */
+START_TEST(test_erf_named_constant)
+{
+    Out a = compile("model e\nvar y[2]\nscore sum(erf(y)^2)\n", NULL);
+    ck_assert_int_eq(a.status, 0);
+    ck_assert_ptr_nonnull(strstr(a.c, "erf("));
+    ck_assert_ptr_nonnull(strstr(a.c, "1.1283791670955126"));
+    out_free(&a);
+}
+END_TEST
+
 START_TEST(test_errors_stop_output)
 {
     Out a = compile("model e\nvar y\nscore y + undefined_name\n", NULL);
@@ -178,6 +190,7 @@ static Suite *emit_suite(void)
     tcase_add_test(tc, test_descriptor);
     tcase_add_test(tc, test_prefix);
     tcase_add_test(tc, test_constants);
+    tcase_add_test(tc, test_erf_named_constant);
     tcase_add_test(tc, test_errors_stop_output);
     suite_add_tcase(s, tc);
     return s;

@@ -199,7 +199,55 @@ static void check_rule(const char *what, Node *f, int n, int nt)
 
 static const Op unary_ops[] = {OP_SIN, OP_COS, OP_TAN, OP_ASIN, OP_ACOS, OP_ATAN, OP_SINH,
                                OP_COSH, OP_TANH, OP_EXP, OP_LOG, OP_LOG1P, OP_EXPM1, OP_SQRT,
-                               OP_ABS, OP_SIGMOID, OP_SOFTPLUS, OP_NEG};
+                               OP_ABS, OP_SIGMOID, OP_SOFTPLUS, OP_ERF, OP_NEG};
+
+/* Named constants are exact: never folded into a rational, only by the
+   identities that hold for every value; printed as the nearest double. */
+START_TEST(test_named_constants)
+{
+    Node *pi = ir_named(NC_PI), *c = ir_named(NC_TWO_OVER_SQRT_PI);
+    ck_assert_ptr_eq(pi, ir_named(NC_PI));
+    ck_assert_ptr_ne(pi, c);
+    ck_assert(ir_named_value(NC_PI) == 3.141592653589793);
+    ck_assert(ir_named_value(NC_TWO_OVER_SQRT_PI) == 1.1283791670955126);
+    ck_assert(ir_named_value(NC_TWO_OVER_SQRT_PI) == 2 / sqrt(3.141592653589793));
+    ck_assert(ir_is_zero(ir_mul(ir_const_si(0), pi)));
+    ck_assert_ptr_eq(ir_mul(ir_const_si(1), pi), pi);
+    ck_assert_ptr_eq(ir_sub(pi, pi), ir_const_si(0));
+    ck_assert_int_eq(ir_mul(pi, pi)->op, OP_MUL);            /* pi^2 is not rational */
+    ck_assert_int_eq(ir_unary(OP_SIN, pi)->op, OP_SIN);       /* nor is sin(pi) folded */
+    ck_assert_ptr_eq(ir_const_value(pi), NULL);
+}
+END_TEST
+
+/* The columns of IR_OPS agree with the functions: each built-in is found
+   by its name and is unary elementwise, and where the table gives f(0),
+   the hand-written value (refeval) at 0 is that and the builder folds to
+   it. */
+START_TEST(test_op_table)
+{
+    double zero = 0;
+    const double *blk[BLK__COUNT] = {&zero};
+    Node *y = ir_leaf(BLK_Y, 0, 0, 1, 1);
+    for (int op = 0; op < OP__COUNT; op++) {
+        if (ir_op_builtin[op]) {
+            ck_assert_int_eq(ir_op_builtin_find(ir_op_name[op]), op);
+            ck_assert_int_eq(ir_op_class[op], OPC_ELEMENTWISE);
+            ck_assert_int_eq(ir_op_arity[op], 1);
+        }
+        if (ir_op_class[op] == OPC_LEAF)
+            ck_assert_int_eq(ir_op_arity[op], 0);
+        if (ir_op_at0[op] == AT0_NONE)
+            continue;
+        ck_assert_msg(refeval_value(ir_unary((Op)op, y), blk) == ir_op_at0[op], "%s(0)",
+                      ir_op_name[op]);
+        ck_assert(ir_is_const(ir_unary((Op)op, ir_const_si(0)), ir_op_at0[op]));
+    }
+    ck_assert_int_eq(ir_op_builtin_find("erf"), OP_ERF);
+    ck_assert_int_eq(ir_op_builtin_find("neg"), -1);
+    ck_assert_int_eq(ir_op_builtin_find("sum"), -1);           /* not elementwise: sema's */
+}
+END_TEST
 
 START_TEST(test_rule_unary)
 {
@@ -270,6 +318,8 @@ static Suite *ir_suite(void)
     tcase_add_test(tc, test_constants_collected);
     tcase_add_test(tc, test_views);
     tcase_add_test(tc, test_broadcast_and_zero);
+    tcase_add_test(tc, test_named_constants);
+    tcase_add_test(tc, test_op_table);
     suite_add_tcase(s, tc);
     tc = tcase_create("derivative rules");
     tcase_add_checked_fixture(tc, setup, teardown);

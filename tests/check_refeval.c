@@ -318,6 +318,7 @@ static double hand_unary(Op op, double t)
     case OP_SIGMOID: return 1 / (1 + exp(-t));
     case OP_SOFTPLUS: return log(1 + exp(t));
     case OP_SIGN: return (t > 0) - (t < 0);
+    case OP_ERF: return erf(t);
     default: return NAN;
     }
 }
@@ -332,7 +333,7 @@ static const struct {
     {OP_TANH, -2, 2},    {OP_EXP, -2, 2},    {OP_LOG, 0.3, 3},
     {OP_LOG1P, -0.5, 2}, {OP_EXPM1, -2, 2},  {OP_SQRT, 0.3, 3},
     {OP_ABS, 0.2, 2},    {OP_SIGMOID, -4, 4}, {OP_SOFTPLUS, -4, 4},
-    {OP_SIGN, 0.2, 2},
+    {OP_SIGN, 0.2, 2},   {OP_ERF, -2, 2},
 };
 
 START_TEST(unary_op)

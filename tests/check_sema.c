@@ -314,6 +314,7 @@ static const struct {
     {"outer(A[0], B[0])", "[3, 2]"},
     {"sin(A)", "[2, 3]"},
     {"softplus(v) + sigmoid(w) + log1p(abs(v)) + expm1(v) + sqrt(w)", "[3]"},
+    {"erf(A)", "[2, 3]"},
     {"pow(v, 2)", "[3]"},
     {"pow(2, A)", "[2, 3]"},
     {"sum(A)", "scalar"},

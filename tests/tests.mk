@@ -4,7 +4,12 @@
 #               compiler library (libdilc.a) and the runtime (libdil.a).
 # Model suites: tests/model_test.c, built once per model in models/ with
 #               that model's generated C (see the comment in that file).
-# Golden tests: tests/run_golden.sh (diagnostics, generated/ freshness).
+# Schedule suite: tests/check_schedule.c, the scheduler's decisions read
+#               from the Schedule itself (compiler/schedule.h).
+# Golden tests: tests/golden/*.sh, run by tests/run_all.sh after the
+#               programs (diagnostics, generated/ freshness, determinism).
+# make check sets DILC_VERIFY=1: the IR verifier (compiler/verify.c) and
+# the schedule checks run between the passes of every compile.
 
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/check_*.c)))
 TEST_SUPPORT := $(wildcard tests/support/*.c)
@@ -40,4 +45,4 @@ $(BUILD)/tests/fuzz_diff_replay: fuzz/fuzz_diff.c $(TEST_SUPPORT) $(BUILD)/libdi
 
 check: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(MODELS:%=$(BUILD)/gen/%.c) \
        $(BUILD)/tests/fuzz_diff_replay
-	$(Q)BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)
+	$(Q)DILC_VERIFY=1 BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)

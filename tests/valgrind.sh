@@ -7,7 +7,8 @@
 #
 #   - dilc on every model in models/: a full compile into a temporary
 #     directory, and a second compile with --print-derivatives, --stats,
-#     --dot and --dump-ast, which walk the IR the plain compile does not;
+#     --dot, --dump-ast and --dump=PASS, which walk the IR the plain
+#     compile does not;
 #   - dilc --check on every malformed model in tests/diag/ (exit 1 expected)
 #     and dilc on every input in tests/fuzz-regress/ if that directory
 #     exists (a full compile with every printing option; exit 0 or 1);
@@ -93,7 +94,8 @@ fi
 for m in $models; do
     b=$(basename "$m" .dil)
     job 0 "$D" "$m" -o "$T/$b.c"
-    job 0 "$D" "$m" -o "$T/$b-p.c" --print-derivatives --stats --dot "$T/$b.dot" --dump-ast
+    job 0 "$D" "$m" -o "$T/$b-p.c" --print-derivatives --stats --dot "$T/$b.dot" --dump-ast \
+        --dump=sema --dump=derive --dump=schedule
 done
 for f in $diags; do
     job 1 "$D" --check "$f"

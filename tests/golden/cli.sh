@@ -38,6 +38,10 @@ expect 0 "--check" -- $D --check models/kepler.dil -o "$T/none.c"
 [ ! -e "$T/none.c" ] || { echo "cli.sh: --check wrote output"; fail=1; }
 expect 0 "--print-derivatives" -- $D models/kepler.dil --print-derivatives -o "$T/k2.c"
 grep -q 'score_hvp_yy' "$T/out" || { echo "cli.sh: --print-derivatives printed no kernels"; fail=1; }
+expect 0 "--dump" -- $D models/kepler.dil --dump=sema --dump=schedule -o "$T/k3.c"
+grep -q '^score:' "$T/out" || { echo "cli.sh: --dump=sema printed no score"; fail=1; }
+grep -q '^# score_hvp_yy: .* work [0-9]' "$T/out" || { echo "cli.sh: --dump=schedule printed no kernel"; fail=1; }
+expect 2 "unknown --dump pass" -- $D models/kepler.dil --dump=parse -o "$T/k4.c"
 expect 0 "--stats" -- $D models/node_euler.dil --stats -o "$T/n.c"
 grep -q 'score_vjp_thetay' "$T/out" || { echo "cli.sh: --stats printed no kernels"; fail=1; }
 expect 0 "--dot" -- $D models/kepler.dil --dot "$T/k.dot" -o "$T/k3.c"

@@ -32,6 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Named constants of the IR, as doubles typed in here (not read from
+   the compiler's table): pi, and 2/sqrt(pi) for erf' */
+#define PI 3.141592653589793
+#define TWO_OVER_SQRT_PI 1.1283791670955126
+
 static char errbuf[256];
 
 const char *refeval_error(void)
@@ -247,6 +252,11 @@ static int hd_unary(Op op, hdual x, hdual *out)
         *out = hd_chain(x, softplus(t), s, s * sm);
         return 0;
     }
+    case OP_ERF: {                /* erf:  2/sqrt(pi) e^-t^2,  -2t 2/sqrt(pi) e^-t^2 */
+        double g1 = TWO_OVER_SQRT_PI * exp(-t * t);
+        *out = hd_chain(x, erf(t), g1, -2 * t * g1);
+        return 0;
+    }
     case OP_SIGN:                 /* (t>0)-(t<0):  0, 0 */
         *out = hd_const((double)((t > 0) - (t < 0)));
         return 0;
@@ -320,6 +330,12 @@ static int eval_node(Eval *ev, Node *n)
         }
         return 0;
     }
+    case OP_NAMED:                /* the constants, written out here by hand */
+        switch (n->named) {
+        case NC_PI: v[0] = hd_const(PI); return 0;
+        case NC_TWO_OVER_SQRT_PI: v[0] = hd_const(TWO_OVER_SQRT_PI); return 0;
+        default: return fail(n, "unknown named constant %d", (int)n->named);
+        }
     case OP_EYE:
         for (int r = 0; r < n->rows && r < n->cols; r++)
             v[(long)r * n->cols + r] = hd_const(1);

@@ -1,0 +1,113 @@
+/*
+ * schedule.h - the schedule of every kernel: which IR nodes are computed
+ * into storage and in what order, where each value lives, when its
+ * scratch is free again, how much `work` the kernel needs and what it
+ * costs.  schedule.c decides all of it from the kernels (kern.h); emit.c
+ * prints a Schedule as C and decides nothing; `--stats` and
+ * `--dump=schedule` only read it.  Private to the compiler and its tests.
+ *
+ * A kernel's schedule is a list of steps over the kernel's nodes (sorted
+ * by id, so children before parents).  Each node has a Value saying where
+ * it lives (its home): fused nodes have no storage and are written out
+ * inside the expression of every reader; the others are computed once by
+ * a STEP_COMPUTE, into a scalar local, a slot of `work`, or straight into
+ * an output array.
+ *
+ * Extension points (see docs/design.md, "Scheduling"): a rolled loop
+ * (issue 7) is a step that owns a sub-list of steps run T times, with
+ * values whose home is a stacked slot of work (one stride per iteration);
+ * linearise-once (issue 8) splits a kernel's values by phase, giving the
+ * direction-independent ones a home in the caller's `state` block.  Both
+ * add a StepKind and a Home, and both are printed by emit.c from these
+ * structures alone.
+ */
+#ifndef SCHEDULE_H
+#define SCHEDULE_H
+
+#include "dilc.h"
+
+#include "kern.h"
+
+typedef enum Home {
+    HOME_FUSED,   /* no storage: recomputed inside each reader's loop */
+    HOME_LOCAL,   /* a scalar C local, sN (N the node id) */
+    HOME_WORK,    /* a slot of work: tN = work + off */
+    HOME_OUT,     /* an output array: element (r, c) at off + r*ld + c */
+} Home;
+
+typedef struct Value {
+    Node *node;
+    Home home;
+    int out;                  /* HOME_OUT: index into the kernel's outputs */
+    long off, ld;             /* HOME_WORK: slot offset in work, row stride;
+                                 HOME_OUT: element (r, c) at off + r*ld + c */
+    long demand;              /* evaluations of each element if fused */
+    int fuse_depth;           /* levels of fused operations in its expression */
+    int step;                 /* the STEP_COMPUTE that computes it, or -1 */
+    int last;                 /* the last compute step reading it; results:
+                                 ncompute + 1 (live to the end) */
+    int direct;               /* a piece computed into its assembly's output
+                                 (the assembly's step skips it) */
+    int slot;                 /* HOME_WORK: index of its slot, else -1 */
+} Value;
+
+typedef enum StepKind {
+    STEP_COMPUTE,             /* node := its operation, into its home */
+    STEP_COPY,                /* output `out` := node by a loop of its own (a
+                                 leaf, a constant, or a node already stored
+                                 in another output) */
+    STEP_RETURN,              /* return the scalar node */
+} StepKind;
+
+typedef struct Step {
+    StepKind kind;
+    Node *node;
+    int out;                  /* STEP_COPY: the output written */
+} Step;
+
+/* Operation counts of one call, from the schedule (`--stats`). */
+typedef struct Cost {
+    double arith;             /* + - * / and friends */
+    double calls;             /* libm calls */
+    double loads;             /* reads of stored elements and inputs */
+} Cost;
+
+typedef struct KernelSchedule {
+    const Kernel *k;          /* NULL: the model has no such kernel */
+    Node **order;             /* every node of the kernel, sorted by id */
+    Value *val;               /* val[i] belongs to order[i] */
+    int n;
+    Step *steps;
+    int nsteps, ncompute, capsteps;     /* compute steps first, then copies, return */
+    long work;                /* peak doubles of work */
+    int reads[BLK__COUNT];    /* 1 for each block the code reads */
+    Cost cost;
+} KernelSchedule;
+
+struct Schedule {
+    const Kernels *ks;
+    KernelSchedule k[K__COUNT];
+    long work;                /* the descriptor's work_size: the largest */
+};
+
+/* One kernel's schedule (schedule_build calls it for each). */
+void schedule_kernel(const Kernel *k, KernelSchedule *out);
+/* The value of node n in a kernel's schedule; n must be one of its nodes. */
+const Value *sched_value(const KernelSchedule *s, const Node *n);
+
+/* A piece of an assembly that was computed straight into the assembly's
+   output array (the assembly's step does not write it again). */
+int sched_piece_in_place(const Value *assembly, const Value *piece);
+
+/* Facts about an ASSEMBLE, shared by the scheduler and the printer. */
+/* Element (r, c) of piece p lands at *f0 + *fr*r + *fc*c of the row-major
+   assembly. */
+void assembly_place_flat(const Node *as, int p, long *f0, long *fr, long *fc);
+/* Which pieces no other piece meets, and what to clear first: cover_of
+   in cover.h (from the placements, never element by element). */
+
+/* Ops whose element (r, c) is an expression of their arguments' elements
+   (those that can be fused into a reader). */
+int sched_is_map(const Node *n);
+
+#endif
