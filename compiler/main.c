@@ -201,6 +201,7 @@ typedef struct Output {
     char *target;             /* the file written: symbolic links followed */
     int to_stdout;
     int direct;               /* not a regular file: written in place */
+    int renamed;              /* the temporary is now the target */
     char *tmp, *backup;       /* temporary beside target; the old file */
     char *buf;                /* the content, from open_memstream */
     size_t len;
@@ -346,20 +347,19 @@ static int commit(Output *outs, int n)
             fprintf(stderr, "dilc: cannot write '%s': %s\n", o->what, strerror(errno));
             for (int j = 0; j < i; j++) {
                 Output *d = &outs[j];
-                if (!d->tmp)
+                if (!d->renamed)
                     continue;
                 if (d->backup ? rename(d->backup, d->target) : remove(d->target))
                     fprintf(stderr, "dilc: could not restore '%s': %s\n", d->what,
                             strerror(errno));
                 free(d->backup);
                 d->backup = NULL;
-                free(d->tmp);
-                d->tmp = NULL;
             }
             return 2;
         }
         free(o->tmp);
         o->tmp = NULL;        /* renamed: nothing to remove */
+        o->renamed = 1;
     }
     return 0;                 /* out_free removes the backups */
 }

@@ -158,6 +158,38 @@ expect 2 "one output unwritable" -- $D models/kepler.dil -o "$T/all.c" --dot "$T
     { echo "cli.sh: outputs were replaced although one failed"; fail=1; }
 ls -A "$T" | grep -q dilc- && { echo "cli.sh: temporaries left after a failed write"; fail=1; }
 
+# ---- A rename failing half-way puts back what was already replaced: a
+# preloaded rename() that fails for the header makes the C file's rename
+# (done first) be undone from its second name.  Skipped for a sanitized
+# dilc (the ASan runtime must be loaded first).
+if command -v cc >/dev/null 2>&1 && ! ldd "$D" 2>/dev/null | grep -q libasan; then
+    cat >"$T/failrename.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+int rename(const char *from, const char *to)
+{
+    size_t n = strlen(to);
+    int (*real)(const char *, const char *);
+    if (n > 2 && !strcmp(to + n - 2, ".h")) {
+        errno = EIO;
+        return -1;
+    }
+    *(void **)&real = dlsym(RTLD_NEXT, "rename");
+    return real(from, to);
+}
+EOF
+    if cc -shared -fPIC -o "$T/failrename.so" "$T/failrename.c" -ldl 2>/dev/null; then
+        echo old-c >"$T/rb.c" && echo old-h >"$T/rb.h"
+        LD_PRELOAD="$T/failrename.so" $D models/kepler.dil -o "$T/rb.c" 2>"$T/err"
+        rc=$?
+        [ "$rc" -eq 2 ] && [ "$(cat "$T/rb.c")" = old-c ] && [ "$(cat "$T/rb.h")" = old-h ] ||
+            { echo "cli.sh: a failed rename did not restore the C file (exit $rc)"; cat "$T/err"; fail=1; }
+        ls -A "$T" | grep -q dilc- && { echo "cli.sh: files left after a failed rename"; fail=1; }
+    fi
+fi
+
 # ---- Input size: checked before reading.  Sparse files of 65 MiB and
 # 3 GiB (no disk used; once 2 GiB crashed in diag.c and 1 GiB hung) and
 # /dev/zero (once read until memory ran out) are refused within seconds,
