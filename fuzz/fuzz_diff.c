@@ -40,6 +40,7 @@
 #include "dil_model.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -111,8 +112,11 @@ static int run_cc_once(const char *c, const char *so, const char *log)
         _exit(127);
     }
     int st;
-    if (waitpid(pid, &st, 0) < 0)
-        abort();
+    /* libFuzzer's timer signal interrupts the wait (EINTR): an abort here
+       once made every compile longer than a second a "crash". */
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            abort();
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
     if (WIFSIGNALED(st))
