@@ -66,6 +66,12 @@ static char tmpdir[64];
 static unsigned long serial;
 static FILE *devnull;
 
+/* Every input removes its files; the directory goes at exit. */
+static void remove_tmpdir(void)
+{
+    rmdir(tmpdir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -73,6 +79,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     strcpy(tmpdir, "/tmp/dil-fuzz-diff-XXXXXX");
     if (!mkdtemp(tmpdir))
         abort();
+    atexit(remove_tmpdir);
     devnull = fopen("/dev/null", "w");
     if (!devnull)
         abort();
@@ -632,7 +639,6 @@ int main(int argc, char **argv)
         LLVMFuzzerTestOneInput(buf, n);
         free(buf);
     }
-    rmdir(tmpdir);
     return 0;
 }
 #endif
