@@ -5,6 +5,7 @@
 #   make check      build and run every test
 #   make bench      benchmarks (callgrind instruction counts, timings)
 #   make sanitize   the test suite under ASan+UBSan
+#   make tsan       the batch tests under ThreadSanitizer (tests/tsan.sh)
 #   make valgrind   dilc, the unit suites and the model tests under memcheck
 #   make fuzz       libFuzzer on the whole compiler (FUZZ_SECONDS=N)
 #   make generated  refresh generated/ from models/ (then commit it)
@@ -17,7 +18,10 @@ WARN    = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Wno-unused-parameter
 CSTD    = -std=c99 -D_POSIX_C_SOURCE=200809L
 SAN     ?=
-CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(SAN) $(CFLAGS) -MMD -MP
+# OpenMP for libdil's batch calls, when the compiler has it: OPENMP= builds
+# without (the batches then run serially; every test passes either way).
+OPENMP  ?= $(shell printf 'int main(void){return 0;}\n' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp)
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(SAN) $(OPENMP) $(CFLAGS) -MMD -MP
 # Check's flags are looked up when a recipe runs, after `deps` has had
 # its chance to install it.
 CHECK_CFLAGS = $$(pkg-config --cflags check)
@@ -107,7 +111,9 @@ $(BUILD)/gen/%.c: models/%.dil $(BUILD)/dilc
 	@echo "  DILC    $<"
 	$(Q)DILC_VERIFY=1 $(BUILD)/dilc $< -o $@
 
-$(BUILD)/gen/%.o: generated/%.c
+# (dil_model.h: emitted code fills the descriptor; a stale object would
+# hand the runtime a shorter struct)
+$(BUILD)/gen/%.o: generated/%.c runtime/dil_model.h
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	$(Q)$(CC) -std=c99 $(OPT) $(GEN_WARN_EMITTED) $(SAN) -Iruntime -Igenerated -c $< -o $@
@@ -133,11 +139,17 @@ demo: $(BUILD)/dilc $(BUILD)/libdil.a $(BUILD)/examples/kepler
 
 # ------------------------------------------------------------------- tests
 include tests/tests.mk
+include repro/repro.mk
 
 # ---------------------------------------------------------------- sanitize
 sanitize:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/san OPT="-O1 -g -gdwarf-4" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+
+# ------------------------------------------------------------------- tsan
+.PHONY: tsan
+tsan:
+	$(Q)BUILD=$(BUILD) sh tests/tsan.sh
 
 clean:
 	rm -rf $(BUILD)
@@ -152,8 +164,39 @@ $(BUILD)/bench/kernels_%: bench/kernels.c $(BUILD)/gen/%.o
 	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated -DMODEL_DESC=$*_model \
 	    -DMODEL_HEADER='"$*.h"' $< $(BUILD)/gen/$*.o -lm -o $@
 
-bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%)
-	$(Q)BUILD=$(BUILD) sh bench/run.sh $(BENCH_MODELS)
+# M2 (bench/m2.dil) emitted at each (D, H) of M2_SIZES against the same
+# model by hand (bench/m2_hand.c); the Van der Pol training step against
+# PyTorch (bench/vdp_step.c, bench/vdp_step.py).  See bench/run.sh.
+M2_SIZES ?= 2_50 2_500 200_200 1000_1000
+m2_dims = D = $(word 1,$(subst _, ,$(1))), H = $(word 2,$(subst _, ,$(1)))
+$(BUILD)/bench/m2_%/m2.c: bench/m2.dil $(BUILD)/dilc
+	@mkdir -p $(@D)
+	@echo "  DILC    $< ($(call m2_dims,$*))"
+	$(Q)sed 's/^dim .*/dim   $(call m2_dims,$*)/' $< > $(@D)/m2.dil
+	$(Q)DILC_VERIFY=1 $(BUILD)/dilc $(@D)/m2.dil -o $@
+$(BUILD)/bench/m2_%/m2: bench/m2.c bench/m2_hand.c bench/m2_hand.h $(BUILD)/bench/m2_%/m2.c $(BUILD)/libdil.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Ibench -I$(@D) -DM2_D=$(word 1,$(subst _, ,$*)) \
+	    -DM2_H=$(word 2,$(subst _, ,$*)) bench/m2.c bench/m2_hand.c $(@D)/m2.c \
+	    $(BUILD)/libdil.a -lm -o $@
+$(BUILD)/bench/vdp_step: bench/vdp_step.c $(BUILD)/gen/node_vdp.o $(BUILD)/libdil.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< $(BUILD)/gen/node_vdp.o \
+	    $(BUILD)/libdil.a -lm -o $@
+
+# One training step of the Van der Pol neural ODE through the batch calls
+# (bench/batch.c): single calls, batch on 1 and 2 threads, no curvature check.
+$(BUILD)/bench/batch_node_vdp: bench/batch.c $(BUILD)/gen/node_vdp.o $(BUILD)/libdil.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< $(BUILD)/gen/node_vdp.o \
+	    $(BUILD)/libdil.a -lm -o $@
+
+bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%) \
+       $(M2_SIZES:%=$(BUILD)/bench/m2_%/m2) $(BUILD)/bench/vdp_step $(BUILD)/bench/batch_node_vdp
+	$(Q)BUILD=$(BUILD) M2_SIZES="$(M2_SIZES)" sh bench/run.sh $(BENCH_MODELS)
+	$(Q)$(BUILD)/bench/batch_node_vdp
 
 # make bench-vmath   libm's tanh, exp, ... against compiler/vmath.h's, ns per
 #                    element at -O2 and at -O3 -march=native (docs/vmath.md).
@@ -293,10 +336,11 @@ DIL_VERSION  := $(shell sed -n 's/^\#define DIL_VERSION "\(.*\)"/\1/p' runtime/d
 DIL_ABI      := $(shell sed -n 's/^\#define DIL_ABI_VERSION \([0-9]*\).*/\1/p' runtime/dil.h)
 DIL_SO       := libdil.so.$(DIL_VERSION)
 DIL_SONAME   := libdil.so.$(DIL_ABI)
-# Libraries a static link of libdil needs beyond -lm (dil.pc Libs.private).
-DIL_PC_LIBS_PRIVATE ?=
+# Libraries a static link of libdil needs beyond -lm (dil.pc Libs.private):
+# OpenMP's runtime when the batch calls were built with it.
+DIL_PC_LIBS_PRIVATE ?= $(OPENMP)
 # What libdil.so links with beyond libm.
-DIL_SO_LIBS  ?=
+DIL_SO_LIBS  ?= $(OPENMP)
 
 .PHONY: install uninstall
 all: $(BUILD)/libdil.so

@@ -7,6 +7,14 @@
 # node_euler at H=50 and at H=500 (the file must not grow with H).
 # Targets (issue 2): gradient <= 4x, Hessian-vector product <= 6x, mixed
 # theta product <= 6x the score.
+#
+# Then (issue 8) M2 emitted by dilc against M2 by hand at each size of
+# M2_SIZES (bench/m2.c: microseconds per call, thread CPU time, and the
+# ratio dil / hand), and one training step of the Van der Pol neural ODE:
+# dil on 1 and 2 threads (bench/vdp_step.c) against PyTorch on one
+# (bench/vdp_step.py, /usr/bin/python3 with Debian's python3-torch;
+# skipped with a message when torch is missing).  Ratios come from one run:
+# the machine is shared, so compare figures of the same run only.
 set -eu
 B=${BUILD:-build}
 REPS=${REPS:-20}
@@ -33,3 +41,30 @@ $B/dilc models/node_euler.dil -o $B/bench/h50.c
 $B/dilc $B/bench/node_euler_500.dil -o $B/bench/h500.c
 s50=$(wc -c < $B/bench/h50.c); s500=$(wc -c < $B/bench/h500.c)
 echo "H=50: $s50 bytes, H=500: $s500 bytes ($(echo "$s500 $s50" | awk '{printf "%+.1f%%", 100*($1-$2)/$2}'))"
+echo "== M2: dil against hand-written C (us per call, thread CPU time, fastest of 5)"
+printf '%-12s  %-20s %12s %12s %8s\n' "(D, H)" kernel dil hand "dil/hand"
+for sz in ${M2_SIZES:-2_50 2_500 200_200 1000_1000}; do
+    nice -n 10 "$B/bench/m2_$sz/m2"
+done
+echo "== Van der Pol training step (107 pairs, H = 500): ms per step, wall clock, fastest of 7"
+"$B/bench/vdp_step" "$B/bench/vdp_step.bin" > "$B/bench/vdp_step.txt"
+t1=$(awk '$1 == 1 {print $2}' "$B/bench/vdp_step.txt")
+t2=$(awk '$1 == 2 {print $2}' "$B/bench/vdp_step.txt")
+echo "dil, 1 thread:  $t1 ms"
+if [ "$t2" = - ]; then
+    echo "dil, 2 threads: not measured (libdil has no batch calls yet)"
+else
+    echo "dil, 2 threads: $t2 ms  (1 thread / 2 threads = $(echo "$t1 $t2" | awk '{printf "%.2f", $1/$2}'))"
+fi
+set +e
+py=$(/usr/bin/python3 bench/vdp_step.py "$B/bench/vdp_step.bin" 2>&1)
+rc=$?
+set -e
+case $rc in
+0)
+    tt=$(echo "$py" | awk '$1 == "torch" {print $2}')
+    echo "PyTorch, 1 thread: $tt ms  (PyTorch / dil 1 thread = $(echo "$tt $t1" | awk '{printf "%.2f", $1/$2}'))"
+    ;;
+77) echo "PyTorch: skipped ($py)" ;;
+*) echo "PyTorch: failed: $py"; exit 1 ;;
+esac

@@ -530,7 +530,7 @@ int emit_c(FILE *out, const Model *m, const Schedule *s, const EmitOptions *opt)
    PREFIX_model etc. would fall in libdil's namespaces (dil_, dili_, DIL_)
    or in those C reserves (a leading underscore). */
 const char *emit_reserved_prefix(const char *prefix);
-int emit_h(FILE *out, const Model *m, const Kernels *k, const EmitOptions *opt);
+int emit_h(FILE *out, const Model *m, const Schedule *s, const EmitOptions *opt);
 
 /* ------------------------------------------------------------------ */
 /* driver.c: the whole compiler on a buffer, for main.c and the fuzzer  */

@@ -76,11 +76,11 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
     EmitOptions eo = {o->prefix ? o->prefix : m->name, o->header_name, src->name};
     /* Without a header name the header's text opens the C file itself
        (dilc -o -), which then includes nothing of its own. */
-    if (o->c_out && !o->header_name && emit_h(o->c_out, m, ks, &eo) != 0)
+    if (o->c_out && !o->header_name && emit_h(o->c_out, m, sc, &eo) != 0)
         goto out;
     if (o->c_out && emit_c(o->c_out, m, sc, &eo) != 0)
         goto out;
-    if (o->h_out && emit_h(o->h_out, m, ks, &eo) != 0)
+    if (o->h_out && emit_h(o->h_out, m, sc, &eo) != 0)
         goto out;
     status = 0;
 out:

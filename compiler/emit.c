@@ -16,6 +16,7 @@
 
 #include "kern.h"
 #include "schedule.h"
+#include "vmath_text.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -110,16 +111,42 @@ typedef struct Emitter {
     const KernelSchedule *s;
     const Kernel *k;
     FILE *out;
+    const char *prefix;   /* "PREFIX_": of every emitted name, helpers included */
     int depth;            /* indentation */
-    const char *prefix;   /* of every emitted name, helpers included */
 } Emitter;
+
+/* Elementwise ops printed as calls of the vectorisable functions of
+   compiler/vmath.h (docs/vmath.md) rather than of libm: glibc's are
+   calls, and a call in a loop stops gcc from vectorising the whole loop.
+   Their text is pasted into the emitted file with the model's prefix,
+   only the functions used (vmath_write). */
+static const struct {
+    Op op;
+    const char *name;
+} vmath_ops[] = {
+    {OP_TANH, "vtanh"}, {OP_EXP, "vexp"}, {OP_EXPM1, "vexpm1"}, {OP_LOG, "vlog"},
+    {OP_LOG1P, "vlog1p"}, {OP_SIGMOID, "vsigmoid"}, {OP_SOFTPLUS, "vsoftplus"},
+};
+#define N_VMATH_OPS ((int)(sizeof vmath_ops / sizeof *vmath_ops))
+
+static unsigned vmath_used;       /* bit i: vmath_ops[i], in the file being emitted */
+
+static const char *vmath_name(Op op)
+{
+    for (int i = 0; i < N_VMATH_OPS; i++)
+        if (vmath_ops[i].op == op) {
+            vmath_used |= 1u << i;
+            return vmath_ops[i].name;
+        }
+    return NULL;
+}
 
 /* Helper functions an emitted file may need; only those used are written
    (clang warns about unused static functions even when inline).  IR_OPS
    names them dil_NAME; the emitted file calls them PREFIX_NAME (every %s
    of the text below is the prefix), so that two emitted files can share
    one translation unit. */
-enum { H_SQ = 1, H_SIGN = 2, H_SIGMOID = 4, H_SOFTPLUS = 8 };
+enum { H_SQ = 1, H_SIGN = 2 };
 static const struct {
     unsigned flag;
     const char *name, *text;
@@ -127,21 +154,6 @@ static const struct {
     {H_SQ, "dil_sq", "static inline double %s_sq(double x) { return x * x; }\n"},
     {H_SIGN, "dil_sign",
      "static inline double %s_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"},
-    {H_SIGMOID, "dil_sigmoid",
-     "/* 1 / (1 + e^-x) without overflow for large |x| */\n"
-     "static inline double %s_sigmoid(double x)\n"
-     "{\n"
-     "    if (x >= 0)\n"
-     "        return 1.0 / (1.0 + exp(-x));\n"
-     "    double e = exp(x);\n"
-     "    return e / (1.0 + e);\n"
-     "}\n"},
-    {H_SOFTPLUS, "dil_softplus",
-     "/* log(1 + e^x) without overflow for large x */\n"
-     "static inline double %s_softplus(double x)\n"
-     "{\n"
-     "    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));\n"
-     "}\n"},
 };
 
 static unsigned helpers_used;     /* of the file being emitted */
@@ -189,12 +201,13 @@ static void put_const(Str *s, mpq_srcptr q)
 /* Where a stored value is: element (r, c) at base[off + r*ld + c]. */
 static const char *storage(const Emitter *e, const Value *v, long *off)
 {
-    *off = v->home == HOME_OUT ? v->off : 0;
+    *off = v->home == HOME_OUT || v->home == HOME_STATE ? v->off : 0;
     switch (v->home) {
     case HOME_LOCAL: return arena_printf("s%d", v->node->id);
     case HOME_WORK: return arena_printf("t%d", v->node->id);
     case HOME_OUT: return e->k->info->outs[v->out];
-    case HOME_FUSED: break;
+    case HOME_STATE: return "state";
+    case HOME_FUSED: case HOME_NONE: break;
     }
     unreachable();
 }
@@ -220,7 +233,7 @@ static void put_pow(Emitter *e, Str *s, Node *n, Aff r, Aff c)
     Aff z = aff_const(0), ra = a->rank ? r : z, ca = a->rank ? c : z;
     if (ir_is_const(b, 2)) {
         use_helper("dil_sq");
-        sput(s, "%s_sq(", e->prefix);
+        sput(s, "%ssq(", e->prefix);
         put_expr(e, s, a, ra, ca);
         sput(s, ")");
         return;
@@ -304,11 +317,17 @@ static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
         sput(s, ")");
         return;
     default:
+        if (ir_is_elementwise(n->op) && vmath_name(n->op)) {
+            sput(s, "%s%s(", e->prefix, vmath_name(n->op));
+            put_expr(e, s, a, r, c);
+            sput(s, ")");
+            return;
+        }
         if (ir_is_elementwise(n->op) && ir_op_cfn[n->op]) {
             const char *fn = ir_op_cfn[n->op];
             use_helper(fn);
             if (!strncmp(fn, "dil_", 4))
-                sput(s, "%s_%s(", e->prefix, fn + 4);     /* a helper, prefixed */
+                sput(s, "%s%s(", e->prefix, fn + 4);      /* a helper, prefixed */
             else
                 sput(s, "%s(", fn);
             put_expr(e, s, a, r, c);
@@ -473,10 +492,51 @@ static void emit_lse(Emitter *e, Node *n)
     finish_scalar(e, n, acc);
 }
 
+/* A matrix-vector product streamed over the rows of its matrix
+   (schedule.c, pass_matvec): out[i] = 0, then out[i] += M(i, l) * vec[l]
+   for l in order; the same operations per element as the dot-product
+   loop, so the same bits. */
+static void emit_matvec_rows(Emitter *e, Node *n)
+{
+    Node *a = n->args[0], *b = n->args[1];
+    int k = a->rank == 2 ? a->cols : a->rows;
+    int len = n->rows;
+    Aff z = aff_const(0), i = aff_i(), l = aff_l();
+    Str zero = {0}, vec = {0}, mat = {0};
+    sput(&zero, "0.0");
+    line(e, "for (int i = 0; i < %d; i++)", len);
+    e->depth++;
+    store_value(e, n, i, z, "=", &zero);
+    e->depth--;
+    line(e, "for (int l = 0; l < %d; l++) {", k);
+    e->depth++;
+    put_expr(e, &vec, a->rank == 2 ? b : a, l, z);
+    line(e, "const double vl = %s;", vec.p);
+    if (a->rank == 2) {
+        put_expr(e, &mat, a, i, l);
+        sput(&mat, " * vl");
+    } else {
+        sput(&mat, "vl * ");
+        put_expr(e, &mat, b, l, i);
+    }
+    line(e, "for (int i = 0; i < %d; i++)", len);
+    e->depth++;
+    store_value(e, n, i, z, "+=", &mat);
+    e->depth -= 2;
+    line(e, "}");
+    free(zero.p);
+    free(vec.p);
+    free(mat.p);
+}
+
 /* C = A B with A m x k, B k x n (vectors as the SPEC pairs them). */
 static void emit_matmul(Emitter *e, Node *n)
 {
     Node *a = n->args[0], *b = n->args[1];
+    if (val(e, n)->rowwise) {
+        emit_matvec_rows(e, n);
+        return;
+    }
     int k = a->rank == 2 ? a->cols : a->rows;
     int rows = a->rank == 2 ? a->rows : 1;
     int cols = b->rank == 2 ? b->cols : 1;
@@ -626,19 +686,32 @@ static void emit_copy(Emitter *e, Node *o, int out)
 /* One kernel                                                           */
 /* ------------------------------------------------------------------ */
 
-/* The C signature of SPEC section 4, from the kernel's row of KERNELS. */
-static const char *signature(const KernelInfo *ki, const char *prefix)
+/* The C signature of SPEC section 4, from the kernel's row of KERNELS;
+   an apply kernel takes the state before its direction, linearise
+   writes it (runtime/dil_model.h). */
+/* rq is "" in the header and "restrict " in the definition: arrays of a
+   call never overlap where one is written (dil_model.h), and without
+   saying so gcc -O2 vectorises no loop that reads theta and writes work
+   (it would need a run-time alias check, which its cheap cost model
+   refuses).  Qualifiers of parameters are not part of the function's
+   type, so both declare the same function. */
+static const char *signature(const KernelInfo *ki, Form form, const char *prefix, const char *rq)
 {
-    const char *in = "const double *y, const double *x, const double *theta";
+    const char *in = arena_printf("const double *%sy, const double *%sx, const double *%stheta",
+                                  rq, rq, rq);
     const char *extra = "";
     if (ki->data)
-        extra = arena_printf("%sconst double *data, ", extra);
+        extra = arena_printf("%sconst double *%sdata, ", extra, rq);
+    if (form != FORM_PLAIN)
+        extra = arena_printf("%s%sdouble *%sstate, ", extra, form == FORM_APPLY ? "const " : "",
+                             rq);
     if (ki->dir)
-        extra = arena_printf("%sconst double *%s, ", extra, ki->dir);
+        extra = arena_printf("%sconst double *%s%s, ", extra, rq, ki->dir);
     for (int i = 0; i < ki->nouts; i++)
-        extra = arena_printf("%sdouble *%s, ", extra, ki->outs[i]);
-    return arena_printf("%s %s_%s(%s,%s%sdouble *work)", ki->returns ? "double" : "void", prefix,
-                        ki->name, in, *extra ? "\n    " : " ", extra);
+        extra = arena_printf("%sdouble *%s%s, ", extra, rq, ki->outs[i]);
+    return arena_printf("%s %s_%s%s(%s,%s%sdouble *%swork)", ki->returns ? "double" : "void",
+                        prefix, ki->name, form == FORM_APPLY ? "_apply" : "", in,
+                        *extra ? "\n    " : " ", extra, rq);
 }
 
 /* The parameters a kernel's body never reads, as (void) statements. */
@@ -667,10 +740,12 @@ static void emit_kernel(FILE *fp, const KernelSchedule *ks, const char *prefix)
     e.s = ks;
     e.k = ks->k;
     e.out = fp;
-    e.prefix = prefix;
+    e.prefix = arena_printf("%s_", prefix);
     for (int i = 0; i < ks->n; i++)
         ks->order[i]->aux = &ks->val[i];
-    fprintf(fp, "/* %s */\n%s\n{\n", ks->k->info->doc, signature(ks->k->info, prefix));
+    fprintf(fp, "/* %s%s */\n%s\n{\n", ks->k->info->doc,
+            ks->form == FORM_APPLY ? ", from the state of linearise" : "",
+            signature(ks->k->info, ks->form, prefix, "restrict "));
     put_unused(fp, ks);
     for (int i = 0; i < ks->nsteps; i++) {
         const Step *st = &ks->steps[i];
@@ -719,10 +794,23 @@ static void emit_kernels(FILE *fp, const Schedule *sc, const char *p)
     if (!kf)
         dil_fatal("out of memory");
     helpers_used = 0;
+    vmath_used = 0;
     for (int i = 0; i < K__COUNT; i++)
         if (sc->k[i].k)
             emit_kernel(kf, &sc->k[i], p);
+    if (sc->lin.k)
+        emit_kernel(kf, &sc->lin, p);
+    for (int i = 0; i < K__COUNT; i++)
+        if (sc->apply[i].k)
+            emit_kernel(kf, &sc->apply[i], p);
     fclose(kf);
+    const char *names[N_VMATH_OPS];
+    int nnames = 0;
+    for (int i = 0; i < N_VMATH_OPS; i++)
+        if (vmath_used & (1u << i))
+            names[nnames++] = vmath_ops[i].name;
+    if (vmath_write(fp, arena_printf("%s_", p), names, nnames) != 0)
+        unreachable();            /* every name of vmath_ops is in the table */
     for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++)
         if (helpers_used & helpers[i].flag) {
             fprintf(fp, helpers[i].text, p);
@@ -858,6 +946,25 @@ static void emit_theta_init(FILE *fp, const Model *m, const char *p)
     fputc('\n', fp);
 }
 
+/* state_size, linearise and one pointer per kernel with a direction
+   (runtime/dil_model.h; kern.c checks the order), NULL where none. */
+static void emit_linearise_members(FILE *fp, const Schedule *sc, const char *p)
+{
+    fprintf(fp, "    %ld,\n", sc->state);
+    if (sc->lin.k)
+        fprintf(fp, "    %s_linearise,\n", p);
+    else
+        fputs("    NULL,\n", fp);
+    for (int i = 0; i < K__COUNT; i++) {
+        if (!kernel_info[i].dir)
+            continue;
+        if (sc->apply[i].k)
+            fprintf(fp, "    %s_%s_apply,\n", p, kernel_info[i].name);
+        else
+            fputs("    NULL,\n", fp);
+    }
+}
+
 int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
 {
     const char *p = opt->prefix;
@@ -900,11 +1007,12 @@ int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
         fprintf(fp, "    %s_theta_init,\n", p);
     else
         fputs("    NULL,\n", fp);
+    emit_linearise_members(fp, sc, p);
     fputs("};\n", fp);
     return ferror(fp) ? -1 : 0;
 }
 
-int emit_h(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
+int emit_h(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
 {
     const char *p = opt->prefix;
     /* The prefix as it is: upper-casing it made models mm and MM share
@@ -921,8 +1029,13 @@ int emit_h(FILE *fp, const Model *m, const Kernels *ks, const EmitOptions *opt)
     fprintf(fp, "extern const dil_model %s_model;\n\n", p);
     fputs("/* The kernels, also reachable through the descriptor. */\n", fp);
     for (int i = 0; i < K__COUNT; i++)
-        if (ks->k[i].info)
-            fprintf(fp, "%s;\n", signature(&kernel_info[i], p));
+        if (sc->k[i].k)
+            fprintf(fp, "%s;\n", signature(&kernel_info[i], FORM_PLAIN, p, ""));
+    if (sc->lin.k)
+        fprintf(fp, "%s;\n", signature(&linearise_info, FORM_LINEARISE, p, ""));
+    for (int i = 0; i < K__COUNT; i++)
+        if (sc->apply[i].k)
+            fprintf(fp, "%s;\n", signature(&kernel_info[i], FORM_APPLY, p, ""));
     fputs("\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n", fp);
     return ferror(fp) ? -1 : 0;
 }

@@ -26,14 +26,6 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Nodes scheduled (schedule.c) over all kernels together (a node
-   shared by two kernels counts twice: each kernel emits it).  The
-   emitted C grows with this count, by 20 to 80 bytes a node; a million
-   would be about 25 to 80 MB of C in one function per kernel, beyond what
-   a C compiler handles, so the limit is half that.  The model's own IR
-   is bounded in sema.c (MAX_NODES); derivation multiplies it by about 10
-   to 25 here. */
-#define KERN_MAX_NODES 500000L
 
 const KernelInfo kernel_info[K__COUNT] = {
 #define X(name, part, doc, returns, dir, data, o0, o1, o2)                                      \
@@ -59,6 +51,24 @@ typedef char kernel_order_first[offsetof(dil_model, score) ==
                                         offsetof(dil_model, work_size) + sizeof(size_t) ? 1 : -1];
 typedef char kernel_order_last[KERN_AT(symbols, K__COUNT) ? 1 : -1];
 
+/* The linearise-once members come after theta_init: state_size, then
+   linearise, then one NAME_apply pointer per row of KERNELS with a
+   direction, in table order (emit.c writes them so). */
+#define APPLY_AT(field, index)                                                                  \
+    (offsetof(dil_model, field) == offsetof(dil_model, linearise) + (index) * sizeof(kern_fnptr))
+typedef char kernel_order_state[offsetof(dil_model, linearise) ==
+                                        offsetof(dil_model, state_size) + sizeof(size_t) ? 1 : -1];
+typedef char kernel_order_apply[APPLY_AT(score_hvp_yy_apply, 1) && APPLY_AT(score_vjp_xy_apply, 2) &&
+                                        APPLY_AT(score_vjp_thetay_apply, 3) &&
+                                        APPLY_AT(residual_jvp_y_apply, 4) &&
+                                        APPLY_AT(residual_vjp_y_apply, 5) &&
+                                        APPLY_AT(residual_vjp_x_apply, 6) &&
+                                        APPLY_AT(residual_vjp_theta_apply, 7) &&
+                                        sizeof(dil_model) == offsetof(dil_model, linearise) +
+                                                                 8 * sizeof(kern_fnptr)
+                                    ? 1
+                                    : -1];
+
 Block kernel_dir_block(KernelId id)
 {
     return id == K_residual_vjp_y || id == K_residual_vjp_x || id == K_residual_vjp_theta
@@ -68,7 +78,7 @@ Block kernel_dir_block(KernelId id)
 
 const char *kernel_block_param(KernelId id, Block b)
 {
-    if (b == BLK_V || b == BLK_W)
+    if ((b == BLK_V || b == BLK_W) && id < K__COUNT)
         return kernel_info[id].dir ? kernel_info[id].dir : ir_block_name[b];
     return ir_block_name[b];
 }
@@ -167,6 +177,7 @@ Kernels *kern_derive(const Model *m)
         Node *kroots[1 + KERNEL_MAX_OUTS], **order;
         total += ir_topo(kroots, kernel_roots(&ks->k[i], kroots), &order);
     }
+    ks->nodes = total;
     if (total > KERN_MAX_NODES) {
         diag_error(m->loc, "model too large to emit: its kernels have %ld IR nodes in all "
                            "(at most %ld; unroll fewer steps)",

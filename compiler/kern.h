@@ -87,11 +87,23 @@ typedef struct Kernel {
     KernelOut outs[KERNEL_MAX_OUTS];   /* as info->outs */
 } Kernel;
 
+/* Nodes scheduled (schedule.c) over all kernels together (a node
+   shared by two kernels counts twice: each kernel emits it): kern.c
+   refuses a model beyond it, and schedule.c emits the linearise-once
+   forms only within what is left.  The
+   emitted C grows with this count, by 20 to 80 bytes a node; a million
+   would be about 25 to 80 MB of C in one function per kernel, beyond what
+   a C compiler handles, so the limit is half that.  The model's own IR
+   is bounded in sema.c (MAX_NODES); derivation multiplies it by about 10
+   to 25 here. */
+#define KERN_MAX_NODES 500000L
+
 /* The kernels of one model, in table order; k[i].info is NULL for a
    kernel the model does not have (no loss, no residual). */
 struct Kernels {
     const Model *m;
     Kernel k[K__COUNT];
+    long nodes;               /* nodes of all kernels (KERN_MAX_NODES) */
 };
 
 /* The roots a kernel computes (its result, its outputs of nonzero

@@ -18,6 +18,24 @@
  * Matrix products, reductions and assemblies are always materialised.
  * Fused expressions stay at most MAX_FUSE levels deep.
  *
+ * Linearise once (issue 8).  A kernel with a direction (H v, J v, J^T w,
+ * the mixed products) is scheduled again in an apply form: a node is
+ * *independent* when no direction leaf is below it.  Demand is then
+ * propagated only from what the apply kernel computes, and an
+ * independent node that is read gets, by cost:
+ *
+ *   leaf, constant, view, broadcast        read in place (free)
+ *   product, reduction, assembly,          a home in `state`, computed once
+ *   libm call, or read more than once        by linearise
+ *   other cheap map read once              recomputed inline from its
+ *                                            arguments (which recurse)
+ *
+ * so transcendental results and matrix products are stored and cheap
+ * elementwise expressions of them are not.  The linearise kernel is one
+ * more schedule whose results are the union of every apply kernel's
+ * state values (hash-consing makes tanh(W1 y + b1) one node for all of
+ * them), each at one offset of `state`.
+ *
  * The passes, in order (schedule_kernel): outputs, demand, fusion depth,
  * homes (locals, pieces placed in their output), steps and liveness
  * (the last step reading each value), slots of work (a slot is released
@@ -218,7 +236,66 @@ static void pass_demand(Node **order, int n)
     for (int i = n - 1; i >= 0; i--) {
         Node *nd = order[i];
         Value *v = VAL(nd);
-        if (v->home != HOME_OUT) {
+        if (v->home != HOME_OUT && v->home != HOME_STATE) {
+            int mat;
+            if (is_trivial(nd) || nd->op == OP_VIEW || nd->op == OP_BCAST)
+                mat = 0;
+            else if (!sched_is_map(nd))
+                mat = 1;
+            else
+                mat = v->demand > 1;
+            v->home = mat ? HOME_LOCAL : HOME_FUSED;
+        }
+        long f = v->home != HOME_FUSED ? 1 : v->demand;
+        for (int p = 0; p < nd->nargs; p++)
+            VAL(nd->args[p])->demand += f * reuse(nd, p);
+    }
+}
+
+/* A libm call per element (as cost_op counts them): worth storing
+   rather than recomputing at every apply. */
+static int calls_libm(const Node *n)
+{
+    if (n->op == OP_POW)
+        return !ir_is_const(n->args[1], 2) && !ir_is_const(n->args[1], -1);
+    return ir_op_class[n->op] == OPC_ELEMENTWISE && ir_op_cfn[n->op] != NULL;
+}
+
+/* Apply form: which nodes depend on the direction (children first). */
+static void pass_indep(Node **order, int n, Block dir)
+{
+    for (int i = 0; i < n; i++) {
+        Node *nd = order[i];
+        int indep = !(nd->op == OP_LEAF && nd->block == dir);
+        for (int p = 0; p < nd->nargs && indep; p++)
+            indep = VAL(nd->args[p])->indep;
+        VAL(nd)->indep = indep;
+    }
+}
+
+/* Apply form: pass_demand, with demand only from what the apply kernel
+   computes.  An independent node is read in place (trivial, views,
+   broadcasts), stored in state (see the table at the top), recomputed
+   inline (a cheap map read once: its arguments get demand in turn), or
+   not needed at all (HOME_NONE).  Outputs are computed as usual even
+   when independent. */
+static void pass_split(Node **order, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        Node *nd = order[i];
+        Value *v = VAL(nd);
+        if (v->home != HOME_OUT && v->indep) {
+            if (v->demand == 0) {
+                v->home = HOME_NONE;
+                continue;
+            }
+            int inplace = is_trivial(nd) || nd->op == OP_VIEW || nd->op == OP_BCAST;
+            if (!inplace && (!sched_is_map(nd) || v->demand > 1 || calls_libm(nd))) {
+                v->home = HOME_STATE;
+                continue;             /* its arguments are linearise's */
+            }
+            v->home = HOME_FUSED;
+        } else if (v->home != HOME_OUT) {
             int mat;
             if (is_trivial(nd) || nd->op == OP_VIEW || nd->op == OP_BCAST)
                 mat = 0;
@@ -252,7 +329,7 @@ static void pass_fuse_depth(Node **order, int n)
         }
         v->fuse_depth = depth + 1;
         if (v->home == HOME_FUSED && !is_trivial(nd) && v->fuse_depth > MAX_FUSE) {
-            v->home = HOME_LOCAL;
+            v->home = v->indep ? HOME_STATE : HOME_LOCAL;   /* indep: apply form */
             v->fuse_depth = 0;
         }
     }
@@ -268,7 +345,7 @@ static void place_pieces(Node *as)
     for (int p = 0; p < as->nargs; p++) {
         Node *pc = as->args[p];
         Value *pv = VAL(pc);
-        if (pv->home == HOME_FUSED || pv->home == HOME_OUT || is_trivial(pc) ||
+        if ((pv->home != HOME_WORK && pv->home != HOME_LOCAL) || is_trivial(pc) ||
             !cv.excl[p])
             continue;
         long f0, fr, fc;
@@ -300,9 +377,71 @@ static void pass_homes(Node **order, int n)
             place_pieces(order[i]);
 }
 
+/* Whether this kernel computes v (an apply kernel reads its state values;
+   linearise computes them). */
+static int computed_here(const KernelSchedule *s, const Value *v)
+{
+    if (v->home == HOME_FUSED || v->home == HOME_NONE || is_trivial(v->node))
+        return 0;
+    return !(v->home == HOME_STATE && s->form == FORM_APPLY);
+}
+
+/* Memory strides of element (r, c) of n when it is read in place: a leaf
+   (row-major in its block), a stored matrix, or views of one.  Returns 0
+   when n is computed inline (no layout). */
+static int mat_strides(const Node *n, long *sr, long *sc)
+{
+    if (n->op == OP_VIEW) {
+        long br, bc;
+        if (!mat_strides(n->args[0], &br, &bc))
+            return 0;
+        const Map *m = &n->map;
+        *sr = m->arr * br + m->acr * bc;
+        *sc = m->arc * br + m->acc * bc;
+        return 1;
+    }
+    const Value *v = VAL(n);
+    if (n->op != OP_LEAF && v->home != HOME_WORK && v->home != HOME_OUT &&
+        v->home != HOME_STATE)
+        return 0;
+    *sr = n->op == OP_LEAF ? n->cols : v->ld;
+    *sc = 1;
+    return 1;
+}
+
+/* Matrix-vector products whose matrix is read with a stride along the
+   sum and contiguously along the result (a transposed matrix, or a row
+   vector times a matrix) are accumulated row by row: the same sums in
+   the same order, but the inner loop streams the matrix and vectorises.
+   DILC_ROWWISE=0 keeps every product in dot-product order (to measure
+   the two; bench/README and docs/design.md give the figures). */
+static void pass_matvec(Node **order, int n)
+{
+    const char *env = getenv("DILC_ROWWISE");
+    if (env && strcmp(env, "0") == 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        Node *nd = order[i];
+        Value *v = VAL(nd);
+        if (nd->op != OP_MATMUL || nd->rank != 1 ||
+            (v->home != HOME_WORK && v->home != HOME_OUT && v->home != HOME_STATE))
+            continue;
+        Node *a = nd->args[0], *b = nd->args[1];
+        Node *mat = a->rank == 2 ? a : b;
+        long sr, sc;
+        if (a->rank == b->rank || !mat_strides(mat, &sr, &sc))
+            continue;
+        /* (output index, summed index) strides of the matrix */
+        long so = a->rank == 2 ? sr : sc, sl = a->rank == 2 ? sc : sr;
+        int k = a->rank == 2 ? a->cols : a->rows;
+        v->rowwise = k > 1 && ir_size(nd) > 1 && (so == 1 || so == -1) && sl != 1 && sl != -1;
+    }
+}
+
 /* Compute steps in id order, and the last compute step reading each
-   value (through the fused expressions that read it).  Results are live
-   to the end.  Returns the number of compute steps. */
+   value (through the fused expressions that read it).  Results (outputs,
+   linearise's state) are live to the end.  Returns the number of compute
+   steps. */
 static int pass_steps(KernelSchedule *s)
 {
     Node **order = s->order;
@@ -310,7 +449,7 @@ static int pass_steps(KernelSchedule *s)
     for (int i = 0; i < n; i++) {
         Value *v = VAL(order[i]);
         v->step = -1;
-        if (v->home != HOME_FUSED && !is_trivial(order[i])) {
+        if (computed_here(s, v)) {
             v->step = pos++;
             VEC_PUSH(s->steps, s->nsteps, s->capsteps, ((Step){STEP_COMPUTE, order[i], 0}));
         }
@@ -318,7 +457,8 @@ static int pass_steps(KernelSchedule *s)
     for (int i = n - 1; i >= 0; i--) {
         Node *nd = order[i];
         Value *v = VAL(nd);
-        if (v->home == HOME_OUT || nd == s->k->ret)
+        if (v->home == HOME_OUT || nd == s->k->ret ||
+            (v->home == HOME_STATE && s->form == FORM_LINEARISE))
             v->last = pos + 1;
         int reader = v->step >= 0 ? v->step : v->last;
         for (int p = 0; p < nd->nargs; p++) {
@@ -467,29 +607,36 @@ static void pass_cost(KernelSchedule *s)
 /* Kernels                                                              */
 /* ------------------------------------------------------------------ */
 
-void schedule_kernel(const Kernel *k, KernelSchedule *s)
+/* Sets up a schedule of the nodes below roots (their aux points to
+   their Value until sched_end). */
+static void sched_begin(KernelSchedule *s, const Kernel *k, Form form, Node **roots, int nroots)
 {
     memset(s, 0, sizeof *s);
     s->k = k;
-    Node *roots[1 + KERNEL_MAX_OUTS];
-    s->n = ir_topo(roots, kernel_roots(k, roots), &s->order);
+    s->form = form;
+    s->n = ir_topo(roots, nroots, &s->order);
     s->val = arena_alloc((size_t)(s->n ? s->n : 1) * sizeof *s->val);
     for (int i = 0; i < s->n; i++) {
         s->val[i].node = s->order[i];
         s->val[i].slot = -1;
         s->val[i].step = -1;
         s->order[i]->aux = &s->val[i];
-        if (s->order[i]->op == OP_LEAF)
-            s->reads[s->order[i]->block] = 1;
     }
-    int copy[KERNEL_MAX_OUTS];
-    pass_outputs(k, copy);
-    pass_demand(s->order, s->n);
+}
+
+/* The passes after demand, the same for every form. */
+static void sched_end(KernelSchedule *s, const int *copy)
+{
+    const Kernel *k = s->k;
+    for (int i = 0; i < s->n; i++)
+        if (s->order[i]->op == OP_LEAF && s->val[i].home != HOME_NONE)
+            s->reads[s->order[i]->block] = 1;
     pass_fuse_depth(s->order, s->n);
     pass_homes(s->order, s->n);
+    pass_matvec(s->order, s->n);
     s->ncompute = pass_steps(s);
     pass_slots(s);
-    for (int i = 0; i < k->info->nouts; i++)
+    for (int i = 0; copy && i < k->info->nouts; i++)
         if (copy[i])
             VEC_PUSH(s->steps, s->nsteps, s->capsteps,
                      ((Step){STEP_COPY, k->outs[i].node, i}));
@@ -500,9 +647,132 @@ void schedule_kernel(const Kernel *k, KernelSchedule *s)
         s->order[i]->aux = NULL;
 }
 
+void schedule_kernel(const Kernel *k, KernelSchedule *s)
+{
+    Node *roots[1 + KERNEL_MAX_OUTS];
+    sched_begin(s, k, FORM_PLAIN, roots, kernel_roots(k, roots));
+    int copy[KERNEL_MAX_OUTS];
+    pass_outputs(k, copy);
+    pass_demand(s->order, s->n);
+    sched_end(s, copy);
+}
+
+void schedule_apply(const Kernel *k, KernelSchedule *s)
+{
+    Node *roots[1 + KERNEL_MAX_OUTS];
+    sched_begin(s, k, FORM_APPLY, roots, kernel_roots(k, roots));
+    int copy[KERNEL_MAX_OUTS];
+    pass_outputs(k, copy);
+    pass_indep(s->order, s->n, kernel_dir_block(k->id));
+    pass_split(s->order, s->n);
+    sched_end(s, copy);
+}
+
+const KernelInfo linearise_info = {
+    "linearise", PART_SCORE,
+    "state := what the *_apply kernels read that does not depend on the direction",
+    0, NULL, 0, {NULL, NULL, NULL}, 0};
+
+static int by_id(const void *a, const void *b)
+{
+    const Node *x = *(Node *const *)a, *y = *(Node *const *)b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The state values of every apply kernel, each once, sorted by id. */
+static int state_nodes(const Schedule *sc, Node ***out)
+{
+    Node **v = NULL;
+    int n = 0, cap = 0;
+    for (int i = 0; i < K__COUNT; i++) {
+        const KernelSchedule *a = &sc->apply[i];
+        for (int j = 0; a->k && j < a->n; j++)
+            if (a->val[j].home == HOME_STATE)
+                VEC_PUSH(v, n, cap, a->order[j]);
+    }
+    if (n > 1)
+        qsort(v, (size_t)n, sizeof *v, by_id);
+    int u = 0;
+    for (int i = 0; i < n; i++)
+        if (u == 0 || v[u - 1] != v[i])
+            v[u++] = v[i];
+    *out = v;
+    return u;
+}
+
+/* The linearise kernel: every state value at its offset of `state` (in id
+   order), computed as any kernel's results are; the apply kernels' state
+   values get the same offsets. */
+static void schedule_linearise(Schedule *sc)
+{
+    Node **st;
+    int n = state_nodes(sc, &st);
+    if (n == 0)
+        return;
+    sc->lin_kernel = (Kernel){K__COUNT, &linearise_info, NULL, {{NULL, 0}}};
+    KernelSchedule *s = &sc->lin;
+    sched_begin(s, &sc->lin_kernel, FORM_LINEARISE, st, n);
+    long off = 0;
+    for (int i = 0; i < n; i++) {
+        Value *v = VAL(st[i]);
+        v->home = HOME_STATE;
+        v->off = off;
+        v->ld = st[i]->cols;
+        v->demand = 1;
+        off += ir_size(st[i]);
+    }
+    sc->state = off;
+    for (int i = 0; i < K__COUNT; i++) {
+        KernelSchedule *a = &sc->apply[i];
+        for (int j = 0; a->k && j < a->n; j++)
+            if (a->val[j].home == HOME_STATE) {
+                a->val[j].off = sched_value(s, a->order[j])->off;
+                a->val[j].ld = a->order[j]->cols;
+            }
+    }
+    pass_demand(s->order, s->n);
+    sched_end(s, NULL);
+}
+
+/* Apply forms of the kernels with a direction; one that would read no
+   state is dropped (the plain kernel is the same function), and all of
+   them when they and linearise would take the nodes emitted beyond
+   KERN_MAX_NODES (a long unrolled horizon: the runtime then uses the
+   plain kernels). */
+static void schedule_applies(Schedule *sc)
+{
+    long nodes = sc->ks->nodes;
+    for (int i = 0; i < K__COUNT; i++) {
+        if (!sc->ks->k[i].info || !kernel_info[i].dir)
+            continue;
+        KernelSchedule *a = &sc->apply[i];
+        schedule_apply(&sc->ks->k[i], a);
+        int any = 0;
+        for (int j = 0; j < a->n; j++)
+            any |= a->val[j].home == HOME_STATE;
+        if (!any)
+            memset(a, 0, sizeof *a);
+        nodes += a->n;
+    }
+    if (nodes <= KERN_MAX_NODES)
+        schedule_linearise(sc);
+    if (nodes + sc->lin.n > KERN_MAX_NODES) {
+        memset(sc->apply, 0, sizeof sc->apply);
+        memset(&sc->lin, 0, sizeof sc->lin);
+        sc->state = 0;
+        return;
+    }
+    for (int i = 0; i < K__COUNT; i++)
+        if (sc->apply[i].work > sc->work)
+            sc->work = sc->apply[i].work;
+    if (sc->lin.work > sc->work)
+        sc->work = sc->lin.work;
+}
+
 Schedule *schedule_build(const Kernels *ks)
 {
     Schedule *s = arena_alloc(sizeof *s);
+    memset(s, 0, sizeof *s);
     s->ks = ks;
     for (int i = 0; i < K__COUNT; i++) {
         if (!ks->k[i].info)
@@ -511,6 +781,7 @@ Schedule *schedule_build(const Kernels *ks)
         if (s->k[i].work > s->work)
             s->work = s->k[i].work;
     }
+    schedule_applies(s);
     return s;
 }
 
@@ -543,6 +814,13 @@ int sched_piece_in_place(const Value *as, const Value *piece)
 static void verify_reads(const KernelSchedule *s, const Node *n, int at, int top)
 {
     const Value *v = sched_value(s, n);
+    if (v->home == HOME_NONE)
+        unreachable();            /* read, but computed by nothing */
+    if (!top && v->home == HOME_STATE && s->form == FORM_APPLY) {
+        if (!v->indep)
+            unreachable();        /* a state value that depends on the direction */
+        return;
+    }
     if (!top && v->home != HOME_FUSED) {
         if (v->step < 0 || v->step >= at)
             unreachable();        /* read before it is computed */
@@ -586,6 +864,19 @@ static void verify_slots(const KernelSchedule *s)
                 unreachable();    /* two live values share work */
 }
 
+/* State values lie inside the state block; linearise reads no direction. */
+static void verify_state(const KernelSchedule *s, long state)
+{
+    for (int i = 0; i < s->n; i++) {
+        const Value *v = &s->val[i];
+        if (v->home == HOME_STATE && (s->form == FORM_PLAIN || v->off < 0 ||
+                                      v->off + ir_size(v->node) > state))
+            unreachable();
+    }
+    if (s->form == FORM_LINEARISE && (s->reads[BLK_V] || s->reads[BLK_W]))
+        unreachable();
+}
+
 static void verify_kernel(const KernelSchedule *s)
 {
     for (int i = 0; i < s->nsteps; i++) {
@@ -608,49 +899,86 @@ static void verify_kernel(const KernelSchedule *s)
     verify_slots(s);
 }
 
+static void verify_one(const Schedule *s, const KernelSchedule *ks)
+{
+    if (!ks->k)
+        return;
+    verify_kernel(ks);
+    verify_state(ks, s->state);
+    if (ks->work > s->work)
+        unreachable();
+}
+
 void schedule_verify(const Schedule *s)
 {
-    for (int i = 0; i < K__COUNT; i++)
-        if (s->k[i].k) {
-            verify_kernel(&s->k[i]);
-            if (s->k[i].work > s->work)
-                unreachable();
-        }
+    for (int i = 0; i < K__COUNT; i++) {
+        verify_one(s, &s->k[i]);
+        verify_one(s, &s->apply[i]);
+    }
+    verify_one(s, &s->lin);
+    if ((s->lin.k != NULL) != (s->state > 0))
+        unreachable();
 }
 
 /* ------------------------------------------------------------------ */
 /* Reports                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Every schedule in descriptor order: the plain kernels, linearise, the
+   apply kernels.  Returns how many (at most 2 K__COUNT + 1). */
+static int all_schedules(const Schedule *s, const KernelSchedule **out)
+{
+    int n = 0;
+    for (int i = 0; i < K__COUNT; i++)
+        if (s->k[i].k)
+            out[n++] = &s->k[i];
+    if (s->lin.k)
+        out[n++] = &s->lin;
+    for (int i = 0; i < K__COUNT; i++)
+        if (s->apply[i].k)
+            out[n++] = &s->apply[i];
+    return n;
+}
+
+const char *sched_name(const KernelSchedule *ks)
+{
+    if (ks->form == FORM_APPLY)
+        return arena_printf("%s_apply", ks->k->info->name);
+    return ks->k->info->name;
+}
+
 void schedule_print_stats(FILE *fp, const Schedule *s)
 {
     Cost base = {0};
     int first = 1;
-    fprintf(fp, "%-20s %12s %10s %12s %10s %8s\n", "kernel", "arith", "calls", "loads", "work",
+    const KernelSchedule *all[2 * K__COUNT + 1];
+    int nall = all_schedules(s, all);
+    fprintf(fp, "%-24s %12s %10s %12s %10s %8s\n", "kernel", "arith", "calls", "loads", "work",
             "x score");
-    for (int i = 0; i < K__COUNT; i++) {
-        const KernelSchedule *ks = &s->k[i];
-        if (!ks->k)
-            continue;
+    for (int i = 0; i < nall; i++) {
+        const KernelSchedule *ks = all[i];
         Cost st = ks->cost;
         if (first)
             base = st;
         first = 0;
         double cost = st.arith + 20 * st.calls, cost0 = base.arith + 20 * base.calls;
-        fprintf(fp, "%-20s %12.0f %10.0f %12.0f %10ld %8.2f\n", ks->k->info->name, st.arith,
+        fprintf(fp, "%-24s %12.0f %10.0f %12.0f %10ld %8.2f\n", sched_name(ks), st.arith,
                 st.calls, st.loads, ks->work, cost0 > 0 ? cost / cost0 : 0.0);
     }
+    if (s->state)
+        fprintf(fp, "state_size %ld (written by linearise, read by the *_apply kernels)\n",
+                s->state);
     fputs("(arith: + - * / per call; calls: libm calls; cost ratio counts a call as 20 ops)\n", fp);
 }
 
-static const char *const home_name[] = {"fused", "local", "work", "out"};
+static const char *const home_name[] = {"fused", "local", "work", "out", "state", "none"};
 
 static void dump_value(FILE *fp, const KernelSchedule *ks, const Node *n)
 {
     const Value *v = sched_value(ks, n);
     fprintf(fp, "%s t%d [%dx%d] %s", ir_op_name[n->op], n->id, n->rows, n->cols,
             home_name[v->home]);
-    if (v->home == HOME_WORK)
+    if (v->home == HOME_WORK || v->home == HOME_STATE)
         fprintf(fp, " +%ld", v->off);
     if (v->home == HOME_OUT)
         fprintf(fp, " %s+%ld ld %ld%s", ks->k->info->outs[v->out], v->off, v->ld,
@@ -665,12 +993,18 @@ static void dump_value(FILE *fp, const KernelSchedule *ks, const Node *n)
    lifetime, then the kernel's work and cost. */
 void schedule_dump(FILE *fp, const Schedule *s)
 {
-    for (int i = 0; i < K__COUNT; i++) {
-        const KernelSchedule *ks = &s->k[i];
-        if (!ks->k)
-            continue;
-        fprintf(fp, "# %s: %d nodes, %d stored, %d steps, work %ld\n", ks->k->info->name,
-                ks->n, ks->ncompute, ks->nsteps, ks->work);
+    const KernelSchedule *all[2 * K__COUNT + 1];
+    int nall = all_schedules(s, all);
+    for (int i = 0; i < nall; i++) {
+        const KernelSchedule *ks = all[i];
+        fprintf(fp, "# %s: %d nodes, %d stored, %d steps, work %ld\n", sched_name(ks), ks->n,
+                ks->ncompute, ks->nsteps, ks->work);
+        for (int j = 0; ks->form == FORM_APPLY && j < ks->n; j++)
+            if (ks->val[j].home == HOME_STATE) {
+                fputs("     read    ", fp);
+                dump_value(fp, ks, ks->order[j]);
+                fputc('\n', fp);
+            }
         for (int j = 0; j < ks->nsteps; j++) {
             const Step *st = &ks->steps[j];
             static const char *const kind[] = {"compute", "copy", "return"};

@@ -15,11 +15,14 @@
  *
  * Extension points (see docs/design.md, "Scheduling"): a rolled loop
  * (issue 7) is a step that owns a sub-list of steps run T times, with
- * values whose home is a stacked slot of work (one stride per iteration);
- * linearise-once (issue 8) splits a kernel's values by phase, giving the
- * direction-independent ones a home in the caller's `state` block.  Both
- * add a StepKind and a Home, and both are printed by emit.c from these
- * structures alone.
+ * values whose home is a stacked slot of work (one stride per iteration).
+ *
+ * Linearise once (issue 8): every kernel with a direction is scheduled a
+ * second time in the apply form (Form), where the values that do not
+ * depend on the direction are split off: those an apply kernel reads are
+ * either recomputed inline (cheap maps read once) or given a home in the
+ * caller's `state` block (HOME_STATE), and the `linearise` schedule
+ * computes every such value of every apply kernel into it.
  */
 #ifndef SCHEDULE_H
 #define SCHEDULE_H
@@ -33,7 +36,18 @@ typedef enum Home {
     HOME_LOCAL,   /* a scalar C local, sN (N the node id) */
     HOME_WORK,    /* a slot of work: tN = work + off */
     HOME_OUT,     /* an output array: element (r, c) at off + r*ld + c */
+    HOME_STATE,   /* the caller's state block, element (r, c) at off + r*ld + c:
+                     computed by linearise, read by the apply kernels */
+    HOME_NONE,    /* apply form: a direction-independent value the kernel
+                     never reads (only linearise may need it) */
 } Home;
+
+/* Which C function a KernelSchedule is printed as. */
+typedef enum Form {
+    FORM_PLAIN,       /* the kernel of SPEC section 4 */
+    FORM_APPLY,       /* NAME_apply: direction-independent values from state */
+    FORM_LINEARISE,   /* linearise: computes the state of every apply kernel */
+} Form;
 
 typedef struct Value {
     Node *node;
@@ -49,6 +63,11 @@ typedef struct Value {
     int direct;               /* a piece computed into its assembly's output
                                  (the assembly's step skips it) */
     int slot;                 /* HOME_WORK: index of its slot, else -1 */
+    int indep;                /* apply form: does not depend on the direction */
+    int rowwise;              /* a matrix-vector product accumulated over the
+                                 rows of its matrix (out[j] += s * M[l][j]):
+                                 the matrix is streamed where the dot-product
+                                 order would read it with a stride */
 } Value;
 
 typedef enum StepKind {
@@ -74,6 +93,7 @@ typedef struct Cost {
 
 typedef struct KernelSchedule {
     const Kernel *k;          /* NULL: the model has no such kernel */
+    Form form;
     Node **order;             /* every node of the kernel, sorted by id */
     Value *val;               /* val[i] belongs to order[i] */
     int n;
@@ -88,10 +108,24 @@ struct Schedule {
     const Kernels *ks;
     KernelSchedule k[K__COUNT];
     long work;                /* the descriptor's work_size: the largest */
+    /* Linearise once: apply[id].k is NULL when kernel id has no direction,
+       or when its apply form would read no state (it would be the plain
+       kernel again); lin.k is NULL when no apply kernel exists. */
+    KernelSchedule apply[K__COUNT];
+    KernelSchedule lin;
+    Kernel lin_kernel;        /* the row lin.k points to */
+    long state;               /* the descriptor's state_size */
 };
+
+/* The row of the linearise kernel (not in KERNELS: its outputs are the
+   state values, and its descriptor field comes after theta_init). */
+extern const KernelInfo linearise_info;
 
 /* One kernel's schedule (schedule_build calls it for each). */
 void schedule_kernel(const Kernel *k, KernelSchedule *out);
+/* Its apply form (FORM_APPLY): state offsets are set by schedule_build,
+   once every apply kernel's state values are known. */
+void schedule_apply(const Kernel *k, KernelSchedule *out);
 /* The value of node n in a kernel's schedule; n must be one of its nodes. */
 const Value *sched_value(const KernelSchedule *s, const Node *n);
 
@@ -109,5 +143,9 @@ void assembly_place_flat(const Node *as, int p, long *f0, long *fr, long *fc);
 /* Ops whose element (r, c) is an expression of their arguments' elements
    (those that can be fused into a reader). */
 int sched_is_map(const Node *n);
+
+/* The C name of a schedule's function without the prefix: the kernel's,
+   NAME_apply, or linearise. */
+const char *sched_name(const KernelSchedule *ks);
 
 #endif

@@ -599,7 +599,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(header, sizeof header, "m%lu.h", serial);
         EmitOptions eo = {m->name, header, "fuzz.dil"};
         Schedule *sc = schedule_build(ks);
-        int bad = emit_c(cf, m, sc, &eo) != 0 || emit_h(hf, m, ks, &eo) != 0;
+        int bad = emit_c(cf, m, sc, &eo) != 0 || emit_h(hf, m, sc, &eo) != 0;
         fclose(cf);
         fclose(hf);
         if (bad)

@@ -25,6 +25,14 @@ double elementwise_loss(const double *y, const double *x, const double *theta,
     const double *data, double *work);
 void elementwise_loss_grad(const double *y, const double *x, const double *theta,
     const double *data, double *gy, double *gx, double *gtheta, double *work);
+void elementwise_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work);
+void elementwise_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work);
+void elementwise_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work);
+void elementwise_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work);
 
 #ifdef __cplusplus
 }

@@ -12,15 +12,15 @@
 static inline double kepler_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double kepler_score(const double *y, const double *x, const double *theta, double *work)
+double kepler_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     (void)work;
     return kepler_sq(((y[0] - (theta[0] * sin(y[0]))) - x[0]));
 }
 
 /* gy = df/dy */
-void kepler_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void kepler_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     (void)work;
     const double s13 = ((y[0] - (theta[0] * sin(y[0]))) - x[0]);
@@ -28,8 +28,8 @@ void kepler_score_grad_y(const double *y, const double *x, const double *theta,
 }
 
 /* hv = (d2f/dy2) v */
-void kepler_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void kepler_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)work;
     const double s10 = sin(y[0]);
@@ -39,8 +39,8 @@ void kepler_score_hvp_yy(const double *y, const double *x, const double *theta,
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void kepler_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void kepler_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
     (void)work;
@@ -48,8 +48,8 @@ void kepler_score_vjp_xy(const double *y, const double *x, const double *theta,
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void kepler_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void kepler_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)work;
     const double s10 = sin(y[0]);
@@ -58,8 +58,8 @@ void kepler_score_vjp_thetay(const double *y, const double *x, const double *the
 }
 
 /* L(y, x, theta, data) */
-double kepler_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double kepler_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -68,8 +68,8 @@ double kepler_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void kepler_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void kepler_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -77,6 +77,45 @@ void kepler_loss_grad(const double *y, const double *x, const double *theta,
     gx[0] = 0.0;
     gy[0] = (2.0 * (y[0] - data[0]));
     gtheta[0] = 0.0;
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void kepler_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    (void)x;
+    (void)theta;
+    (void)work;
+    state[0] = sin(y[0]);
+    state[1] = cos(y[0]);
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void kepler_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
+{
+    (void)work;
+    const double s31 = (v[0] - (theta[0] * (state[1] * v[0])));
+    hv[0] = ((2.0 * s31) + ((state[1] * (theta[0] * ((-2.0) * s31))) - ((theta[0] * ((-2.0) * ((y[0] - (theta[0] * state[0])) - x[0]))) * (state[0] * v[0]))));
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void kepler_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    (void)work;
+    out_x[0] = ((-2.0) * (w[0] - (theta[0] * (state[1] * w[0]))));
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void kepler_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    (void)work;
+    const double s29 = (state[1] * w[0]);
+    out_theta[0] = ((((-2.0) * ((y[0] - (theta[0] * state[0])) - x[0])) * s29) + (state[0] * ((-2.0) * (w[0] - (theta[0] * s29)))));
 }
 
 static const dil_symbol kepler_symbols[4] = {
@@ -110,4 +149,13 @@ const dil_model kepler_model = {
     kepler_symbols,
     4,
     kepler_theta_init,
+    2,
+    kepler_linearise,
+    kepler_score_hvp_yy_apply,
+    kepler_score_vjp_xy_apply,
+    kepler_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -12,7 +12,7 @@
 static inline double lqr_tracking_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double lqr_tracking_score(const double *y, const double *x, const double *theta, double *work)
+double lqr_tracking_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -114,11 +114,12 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
         t49[i] = (t35[i] - x[i + 3]);
     }
     double *const t50 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t50[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t49[l];
+        for (int i = 0; i < 3; i++)
+            t50[i] += vl * t21[i + 3*l];
     }
     double s52 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -129,11 +130,12 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
         t53[i] = (t39[i] - x[i + 3]);
     }
     double *const t54 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t54[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t53[l];
+        for (int i = 0; i < 3; i++)
+            t54[i] += vl * t21[i + 3*l];
     }
     double s56 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -144,11 +146,12 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
         t58[i] = (t43[i] - x[i + 3]);
     }
     double *const t59 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t59[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t58[l];
+        for (int i = 0; i < 3; i++)
+            t59[i] += vl * t21[i + 3*l];
     }
     double s61 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -159,55 +162,60 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
         t63[i] = (t47[i] - x[i + 3]);
     }
     double *const t64 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t63[l];
+        for (int i = 0; i < 3; i++)
+            t64[i] += vl * t21[i + 3*l];
     }
     double s66 = 0.0;
     for (int i = 0; i < 3; i++) {
         s66 += (t63[i] * t64[i]);
     }
     double *const t68 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l] * t30[j + 2*l];
-        t68[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t68[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l];
+        for (int i = 0; i < 2; i++)
+            t68[i] += vl * t30[i + 2*l];
     }
     double s70 = 0.0;
     for (int i = 0; i < 2; i++) {
         s70 += (y[i] * t68[i]);
     }
     double *const t71 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 2] * t30[j + 2*l];
-        t71[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t71[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 2];
+        for (int i = 0; i < 2; i++)
+            t71[i] += vl * t30[i + 2*l];
     }
     double s73 = 0.0;
     for (int i = 0; i < 2; i++) {
         s73 += (y[i + 2] * t71[i]);
     }
     double *const t75 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 4] * t30[j + 2*l];
-        t75[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t75[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 4];
+        for (int i = 0; i < 2; i++)
+            t75[i] += vl * t30[i + 2*l];
     }
     double s77 = 0.0;
     for (int i = 0; i < 2; i++) {
         s77 += (y[i + 4] * t75[i]);
     }
     double *const t79 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 6] * t30[j + 2*l];
-        t79[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t79[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 6];
+        for (int i = 0; i < 2; i++)
+            t79[i] += vl * t30[i + 2*l];
     }
     double s81 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -249,8 +257,8 @@ double lqr_tracking_score(const double *y, const double *x, const double *theta,
 }
 
 /* gy = df/dy */
-void lqr_tracking_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -352,72 +360,80 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
         t49[i] = (t35[i] - x[i + 3]);
     }
     double *const t50 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t50[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t49[l];
+        for (int i = 0; i < 3; i++)
+            t50[i] += vl * t21[i + 3*l];
     }
     double *const t53 = work + 33;
     for (int i = 0; i < 3; i++) {
         t53[i] = (t39[i] - x[i + 3]);
     }
     double *const t54 = work + 24;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t54[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t53[l];
+        for (int i = 0; i < 3; i++)
+            t54[i] += vl * t21[i + 3*l];
     }
     double *const t58 = work + 36;
     for (int i = 0; i < 3; i++) {
         t58[i] = (t43[i] - x[i + 3]);
     }
     double *const t59 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t59[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t58[l];
+        for (int i = 0; i < 3; i++)
+            t59[i] += vl * t21[i + 3*l];
     }
     double *const t63 = work + 39;
     for (int i = 0; i < 3; i++) {
         t63[i] = (t47[i] - x[i + 3]);
     }
     double *const t64 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t63[l];
+        for (int i = 0; i < 3; i++)
+            t64[i] += vl * t21[i + 3*l];
     }
     double *const t68 = work + 7;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l] * t30[j + 2*l];
-        t68[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t68[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l];
+        for (int i = 0; i < 2; i++)
+            t68[i] += vl * t30[i + 2*l];
     }
     double *const t71 = work + 45;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 2] * t30[j + 2*l];
-        t71[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t71[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 2];
+        for (int i = 0; i < 2; i++)
+            t71[i] += vl * t30[i + 2*l];
     }
     double *const t75 = work + 47;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 4] * t30[j + 2*l];
-        t75[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t75[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 4];
+        for (int i = 0; i < 2; i++)
+            t75[i] += vl * t30[i + 2*l];
     }
     double *const t79 = work + 49;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += y[l + 6] * t30[j + 2*l];
-        t79[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t79[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = y[l + 6];
+        for (int i = 0; i < 2; i++)
+            t79[i] += vl * t30[i + 2*l];
     }
     double *const t85 = work + 51;
     for (int i = 0; i < 2; i++) {
@@ -440,11 +456,12 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
         t137[i] = (2.0 * (t85[i] - x[i + 3]));
     }
     double *const t140 = work + 51;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t92[l] * theta[j + 3*l];
-        t140[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t140[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t92[l];
+        for (int i = 0; i < 3; i++)
+            t140[i] += vl * theta[i + 3*l];
     }
     double *const t145 = work + 21;
     for (int i = 0; i < 2; i++) {
@@ -512,18 +529,20 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
         t186[i] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
     }
     double *const t188 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 2*l + 9];
-        t188[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t188[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t186[l];
+        for (int i = 0; i < 2; i++)
+            t188[i] += vl * theta[i + 2*l + 9];
     }
     double *const t191 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 3*l];
-        t191[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t191[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t186[l];
+        for (int i = 0; i < 3; i++)
+            t191[i] += vl * theta[i + 3*l];
     }
     double *const t193 = work + 4;
     for (int i = 1; i < 3; i++) t193[i] = 0.0;
@@ -533,36 +552,40 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
         t194[i] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
     }
     double *const t197 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 2*l + 9];
-        t197[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t197[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t194[l];
+        for (int i = 0; i < 2; i++)
+            t197[i] += vl * theta[i + 2*l + 9];
     }
     double *const t201 = work + 4;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 3*l];
-        t201[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t201[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t194[l];
+        for (int i = 0; i < 3; i++)
+            t201[i] += vl * theta[i + 3*l];
     }
     double *const t202 = work + 27;
     for (int i = 0; i < 3; i++) {
         t202[i] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
     }
     double *const t205 = work + 4;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 2*l + 9];
-        t205[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t205[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t202[l];
+        for (int i = 0; i < 2; i++)
+            t205[i] += vl * theta[i + 2*l + 9];
     }
     double *const t209 = work + 24;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 3*l];
-        t209[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t209[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t202[l];
+        for (int i = 0; i < 3; i++)
+            t209[i] += vl * theta[i + 3*l];
     }
     double *const t211 = work + 27;
     t211[0] = 0.0;
@@ -573,11 +596,12 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
         t212[i] = (((t50[i] + t179[i]) + t209[i]) + t211[i]);
     }
     double *const t215 = work + 18;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t212[l] * theta[j + 2*l + 9];
-        t215[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t215[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t212[l];
+        for (int i = 0; i < 2; i++)
+            t215[i] += vl * theta[i + 2*l + 9];
     }
     for (int i = 0; i < 2; i++) {
         gy[i + 6] = ((t79[i] + t145[i]) + t188[i]);
@@ -594,8 +618,8 @@ void lqr_tracking_score_grad_y(const double *y, const double *x, const double *t
 }
 
 /* hv = (d2f/dy2) v */
-void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -684,60 +708,68 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 18;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * t21[i + 3*l];
     }
     double *const t265 = work + 21;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * t21[i + 3*l];
     }
     double *const t266 = work + 33;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * t21[i + 3*l];
     }
     double *const t267 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * t21[i + 3*l];
     }
     double *const t268 = work + 7;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l] * t30[j + 2*l];
-        t268[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t268[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l];
+        for (int i = 0; i < 2; i++)
+            t268[i] += vl * t30[i + 2*l];
     }
     double *const t269 = work + 39;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 2] * t30[j + 2*l];
-        t269[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t269[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 2];
+        for (int i = 0; i < 2; i++)
+            t269[i] += vl * t30[i + 2*l];
     }
     double *const t270 = work + 41;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 4] * t30[j + 2*l];
-        t270[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t270[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 4];
+        for (int i = 0; i < 2; i++)
+            t270[i] += vl * t30[i + 2*l];
     }
     double *const t271 = work + 43;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += v[l + 6] * t30[j + 2*l];
-        t271[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t271[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 6];
+        for (int i = 0; i < 2; i++)
+            t271[i] += vl * t30[i + 2*l];
     }
     double *const t274 = work + 45;
     for (int i = 0; i < 2; i++) {
@@ -756,11 +788,12 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 45;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t292 = work + 48;
     for (int i = 0; i < 2; i++) {
@@ -828,54 +861,60 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
         t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
     }
     double *const t348 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 2*l + 9];
-        t348[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t348[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 2; i++)
+            t348[i] += vl * theta[i + 2*l + 9];
     }
     double *const t353 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 4;
     for (int i = 0; i < 3; i++) {
         t354[i] = ((t266[i] + t322[i]) + t353[i]);
     }
     double *const t359 = work + 9;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 2*l + 9];
-        t359[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t359[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 2; i++)
+            t359[i] += vl * theta[i + 2*l + 9];
     }
     double *const t365 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 4;
     for (int i = 0; i < 3; i++) {
         t366[i] = ((t265[i] + t329[i]) + t365[i]);
     }
     double *const t371 = work + 21;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 2*l + 9];
-        t371[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t371[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 2; i++)
+            t371[i] += vl * theta[i + 2*l + 9];
     }
     double *const t377 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 4;
     t379[0] = 0.0;
@@ -886,11 +925,12 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
         t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
     }
     double *const t385 = work + 4;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t380[l] * theta[j + 2*l + 9];
-        t385[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t385[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t380[l];
+        for (int i = 0; i < 2; i++)
+            t385[i] += vl * theta[i + 2*l + 9];
     }
     for (int i = 0; i < 2; i++) {
         hv[i + 6] = ((t271[i] + t292[i]) + t348[i]);
@@ -907,8 +947,8 @@ void lqr_tracking_score_hvp_yy(const double *y, const double *x, const double *t
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -989,32 +1029,36 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * t21[i + 3*l];
     }
     double *const t265 = work + 6;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * t21[i + 3*l];
     }
     double *const t266 = work + 27;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * t21[i + 3*l];
     }
     double *const t267 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * t21[i + 3*l];
     }
     double *const t274 = work + 33;
     for (int i = 0; i < 2; i++) {
@@ -1033,11 +1077,12 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 41;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t315 = work + 44;
     for (int i = 0; i < 3; i++) {
@@ -1093,33 +1138,36 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
         t344[i] = (((2.0 * t288[i]) + t316[i]) + t343[i]);
     }
     double *const t353 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 3;
     for (int i = 0; i < 3; i++) {
         t354[i] = (t323[i] + t353[i]);
     }
     double *const t365 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 3;
     for (int i = 0; i < 3; i++) {
         t366[i] = (t330[i] + t365[i]);
     }
     double *const t377 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 3;
     t379[0] = 0.0;
@@ -1129,11 +1177,12 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
     for (int i = 0; i < 3; i++) {
         t380[i] = ((t337[i] + t377[i]) + t379[i]);
     }
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t380[l] * theta[j + 3*l];
-        out_x[j] = acc;
+    for (int i = 0; i < 3; i++)
+        out_x[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t380[l];
+        for (int i = 0; i < 3; i++)
+            out_x[i] += vl * theta[i + 3*l];
     }
     double *const t404 = work + 9;
     t404[0] = 0.0;
@@ -1146,8 +1195,8 @@ void lqr_tracking_score_vjp_xy(const double *y, const double *x, const double *t
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -1241,44 +1290,48 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t49[i] = (t35[i] - x[i + 3]);
     }
     double *const t50 = work + 3;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t49[l] * t21[j + 3*l];
-        t50[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t50[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t49[l];
+        for (int i = 0; i < 3; i++)
+            t50[i] += vl * t21[i + 3*l];
     }
     double *const t53 = work + 27;
     for (int i = 0; i < 3; i++) {
         t53[i] = (t39[i] - x[i + 3]);
     }
     double *const t54 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t53[l] * t21[j + 3*l];
-        t54[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t54[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t53[l];
+        for (int i = 0; i < 3; i++)
+            t54[i] += vl * t21[i + 3*l];
     }
     double *const t58 = work + 33;
     for (int i = 0; i < 3; i++) {
         t58[i] = (t43[i] - x[i + 3]);
     }
     double *const t59 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t58[l] * t21[j + 3*l];
-        t59[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t59[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t58[l];
+        for (int i = 0; i < 3; i++)
+            t59[i] += vl * t21[i + 3*l];
     }
     double *const t63 = work + 39;
     for (int i = 0; i < 3; i++) {
         t63[i] = (t47[i] - x[i + 3]);
     }
     double *const t64 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t63[l] * t21[j + 3*l];
-        t64[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t63[l];
+        for (int i = 0; i < 3; i++)
+            t64[i] += vl * t21[i + 3*l];
     }
     double *const t85 = work + 45;
     for (int i = 0; i < 2; i++) {
@@ -1305,11 +1358,12 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t137[i] = (2.0 * (t85[i] - x[i + 3]));
     }
     double *const t140 = work + 45;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t92[l] * theta[j + 3*l];
-        t140[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t140[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t92[l];
+        for (int i = 0; i < 3; i++)
+            t140[i] += vl * theta[i + 3*l];
     }
     double *const t160 = work + 55;
     for (int i = 0; i < 3; i++) {
@@ -1349,11 +1403,12 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t186[i] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
     }
     double *const t191 = work + 42;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t186[l] * theta[j + 3*l];
-        t191[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t191[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t186[l];
+        for (int i = 0; i < 3; i++)
+            t191[i] += vl * theta[i + 3*l];
     }
     double *const t193 = work + 45;
     for (int i = 1; i < 3; i++) t193[i] = 0.0;
@@ -1363,22 +1418,24 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t194[i] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
     }
     double *const t201 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t194[l] * theta[j + 3*l];
-        t201[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t201[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t194[l];
+        for (int i = 0; i < 3; i++)
+            t201[i] += vl * theta[i + 3*l];
     }
     double *const t202 = work + 42;
     for (int i = 0; i < 3; i++) {
         t202[i] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
     }
     double *const t209 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t202[l] * theta[j + 3*l];
-        t209[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t209[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t202[l];
+        for (int i = 0; i < 3; i++)
+            t209[i] += vl * theta[i + 3*l];
     }
     double *const t211 = work + 36;
     t211[0] = 0.0;
@@ -1450,32 +1507,36 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t263[i] = (t260[i] + t262[i]);
     }
     double *const t264 = work + 30;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t251[l] * t21[j + 3*l];
-        t264[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * t21[i + 3*l];
     }
     double *const t265 = work + 36;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t255[l] * t21[j + 3*l];
-        t265[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * t21[i + 3*l];
     }
     double *const t266 = work + 64;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t259[l] * t21[j + 3*l];
-        t266[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * t21[i + 3*l];
     }
     double *const t267 = work + 67;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t263[l] * t21[j + 3*l];
-        t267[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * t21[i + 3*l];
     }
     double *const t274 = work + 73;
     for (int i = 0; i < 2; i++) {
@@ -1498,11 +1559,12 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t283[i] = (2.0 * t274[i]);
     }
     double *const t288 = work + 73;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t275[l] * theta[j + 3*l];
-        t288[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
     }
     double *const t314 = work + 81;
     for (int i = 0; i < 2; i++) {
@@ -1554,33 +1616,36 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
         t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
     }
     double *const t353 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t344[l] * theta[j + 3*l];
-        t353[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
     }
     double *const t354 = work + 33;
     for (int i = 0; i < 3; i++) {
         t354[i] = ((t266[i] + t322[i]) + t353[i]);
     }
     double *const t365 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t354[l] * theta[j + 3*l];
-        t365[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
     }
     double *const t366 = work + 39;
     for (int i = 0; i < 3; i++) {
         t366[i] = ((t265[i] + t329[i]) + t365[i]);
     }
     double *const t377 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t366[l] * theta[j + 3*l];
-        t377[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
     }
     double *const t379 = work + 36;
     t379[0] = 0.0;
@@ -1662,8 +1727,8 @@ void lqr_tracking_score_vjp_thetay(const double *y, const double *x, const doubl
 }
 
 /* L(y, x, theta, data) */
-double lqr_tracking_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double lqr_tracking_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     double *const t32 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -1703,8 +1768,8 @@ double lqr_tracking_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void lqr_tracking_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void lqr_tracking_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     double *const t32 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -1729,18 +1794,20 @@ void lqr_tracking_loss_grad(const double *y, const double *x, const double *thet
         t411[i] = (0.2 * t35[i]);
     }
     double *const t424 = work + 3;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t35[l] * theta[j + 2*l + 9];
-        t424[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t424[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t35[l];
+        for (int i = 0; i < 2; i++)
+            t424[i] += vl * theta[i + 2*l + 9];
     }
     double *const t427 = work + 9;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 3; l++)
-            acc += t35[l] * theta[j + 3*l];
-        t427[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t427[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t35[l];
+        for (int i = 0; i < 3; i++)
+            t427[i] += vl * theta[i + 3*l];
     }
     double *const t429 = work + 12;
     for (int i = 2; i < 8; i++) t429[i] = 0.0;
@@ -1770,6 +1837,1076 @@ void lqr_tracking_loss_grad(const double *y, const double *x, const double *thet
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
             gtheta[3*i + j] = (t411[i] * x[j]);
+        }
+    }
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void lqr_tracking_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    double *const t19 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[i + 3*l + 15] * theta[j + 3*l + 15];
+            t19[3*i + j] = acc;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            state[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
+        }
+    }
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            state[2*i + j + 9] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
+        }
+    }
+    double *const t32 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * x[l];
+        t32[i] = acc;
+    }
+    double *const t34 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * y[l];
+        t34[i] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 13] = (t32[i] + t34[i]);
+    }
+    double *const t36 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * state[l + 13];
+        t36[i] = acc;
+    }
+    double *const t38 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * y[l + 2];
+        t38[i] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 16] = (t36[i] + t38[i]);
+    }
+    double *const t40 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * state[l + 16];
+        t40[i] = acc;
+    }
+    double *const t42 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * y[l + 4];
+        t42[i] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 19] = (t40[i] + t42[i]);
+    }
+    double *const t44 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * state[l + 19];
+        t44[i] = acc;
+    }
+    double *const t46 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * y[l + 6];
+        t46[i] = acc;
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 22] = (t44[i] + t46[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 25] = (state[i + 13] - x[i + 3]);
+    }
+    double *const t50 = work + 0;
+    for (int i = 0; i < 3; i++)
+        t50[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 25];
+        for (int i = 0; i < 3; i++)
+            t50[i] += vl * state[i + 3*l];
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 28] = (state[i + 16] - x[i + 3]);
+    }
+    double *const t54 = work + 3;
+    for (int i = 0; i < 3; i++)
+        t54[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 28];
+        for (int i = 0; i < 3; i++)
+            t54[i] += vl * state[i + 3*l];
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 31] = (state[i + 19] - x[i + 3]);
+    }
+    double *const t59 = work + 6;
+    for (int i = 0; i < 3; i++)
+        t59[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 31];
+        for (int i = 0; i < 3; i++)
+            t59[i] += vl * state[i + 3*l];
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 34] = (state[i + 22] - x[i + 3]);
+    }
+    double *const t64 = work + 9;
+    for (int i = 0; i < 3; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 34];
+        for (int i = 0; i < 3; i++)
+            t64[i] += vl * state[i + 3*l];
+    }
+    double *const t85 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        t85[i] = state[i + 22];
+    }
+    t85[2] = state[14];
+    double *const t87 = work + 15;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * state[l + 22];
+        t87[i] = acc;
+    }
+    double *const t92 = work + 17;
+    for (int i = 0; i < 2; i++) {
+        t92[i] = (t87[i] - x[i + 4]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 37] = (2.0 * t92[i]);
+    }
+    double *const t137 = work + 19;
+    for (int i = 0; i < 3; i++) {
+        t137[i] = (2.0 * (t85[i] - x[i + 3]));
+    }
+    double *const t140 = work + 12;
+    for (int i = 0; i < 3; i++)
+        t140[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t92[l];
+        for (int i = 0; i < 3; i++)
+            t140[i] += vl * theta[i + 3*l];
+    }
+    double *const t160 = work + 22;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * state[l + 34];
+        t160[i] = acc;
+    }
+    double *const t166 = work + 25;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * state[l + 31];
+        t166[i] = acc;
+    }
+    double *const t172 = work + 28;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * state[l + 28];
+        t172[i] = acc;
+    }
+    double *const t179 = work + 31;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * state[l + 25];
+        t179[i] = acc;
+    }
+    double *const t185 = work + 34;
+    t185[2] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t185[i] = t137[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 39] = ((((0.1 * theta[i]) + (2.0 * t140[i])) + (t64[i] + t160[i])) + t185[i]);
+    }
+    double *const t191 = work + 9;
+    for (int i = 0; i < 3; i++)
+        t191[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 39];
+        for (int i = 0; i < 3; i++)
+            t191[i] += vl * theta[i + 3*l];
+    }
+    double *const t193 = work + 12;
+    for (int i = 1; i < 3; i++) t193[i] = 0.0;
+    t193[0] = (0.1 * theta[5]);
+    for (int i = 0; i < 3; i++) {
+        state[i + 42] = (((t59[i] + t166[i]) + t191[i]) + t193[i]);
+    }
+    double *const t201 = work + 6;
+    for (int i = 0; i < 3; i++)
+        t201[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 42];
+        for (int i = 0; i < 3; i++)
+            t201[i] += vl * theta[i + 3*l];
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 45] = (((0.1 * theta[2*i + 9]) + (t54[i] + t172[i])) + t201[i]);
+    }
+    double *const t209 = work + 3;
+    for (int i = 0; i < 3; i++)
+        t209[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = state[l + 45];
+        for (int i = 0; i < 3; i++)
+            t209[i] += vl * theta[i + 3*l];
+    }
+    double *const t211 = work + 6;
+    t211[0] = 0.0;
+    t211[2] = 0.0;
+    t211[1] = t137[2];
+    for (int i = 0; i < 3; i++) {
+        state[i + 48] = (((t50[i] + t179[i]) + t209[i]) + t211[i]);
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void lqr_tracking_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t251 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * v[l];
+        t251[i] = acc;
+    }
+    double *const t252 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
+    }
+    double *const t254 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * v[l + 2];
+        t254[i] = acc;
+    }
+    double *const t255 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t255[i] = (t252[i] + t254[i]);
+    }
+    double *const t256 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
+    }
+    double *const t258 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * v[l + 4];
+        t258[i] = acc;
+    }
+    double *const t259 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t259[i] = (t256[i] + t258[i]);
+    }
+    double *const t260 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
+    }
+    double *const t262 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * v[l + 6];
+        t262[i] = acc;
+    }
+    double *const t263 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t263[i] = (t260[i] + t262[i]);
+    }
+    double *const t264 = work + 3;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * state[i + 3*l];
+    }
+    double *const t265 = work + 6;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * state[i + 3*l];
+    }
+    double *const t266 = work + 18;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * state[i + 3*l];
+    }
+    double *const t267 = work + 21;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * state[i + 3*l];
+    }
+    double *const t268 = work + 24;
+    for (int i = 0; i < 2; i++)
+        t268[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l];
+        for (int i = 0; i < 2; i++)
+            t268[i] += vl * state[i + 2*l + 9];
+    }
+    double *const t269 = work + 26;
+    for (int i = 0; i < 2; i++)
+        t269[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 2];
+        for (int i = 0; i < 2; i++)
+            t269[i] += vl * state[i + 2*l + 9];
+    }
+    double *const t270 = work + 28;
+    for (int i = 0; i < 2; i++)
+        t270[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 4];
+        for (int i = 0; i < 2; i++)
+            t270[i] += vl * state[i + 2*l + 9];
+    }
+    double *const t271 = work + 30;
+    for (int i = 0; i < 2; i++)
+        t271[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = v[l + 6];
+        for (int i = 0; i < 2; i++)
+            t271[i] += vl * state[i + 2*l + 9];
+    }
+    double *const t274 = work + 32;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 35;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
+    }
+    double *const t283 = work + 37;
+    for (int i = 0; i < 3; i++) {
+        t283[i] = (2.0 * t274[i]);
+    }
+    double *const t288 = work + 32;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
+    }
+    double *const t292 = work + 35;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 9] * v[l + 6];
+        t292[i] = acc;
+    }
+    double *const t297 = work + 40;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 9] * v[l + 4];
+        t297[i] = acc;
+    }
+    double *const t303 = work + 42;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 9] * v[l + 2];
+        t303[i] = acc;
+    }
+    double *const t309 = work + 44;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += state[2*i + l + 9] * v[l];
+        t309[i] = acc;
+    }
+    double *const t315 = work + 46;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t263[l];
+        t315[i] = acc;
+    }
+    double *const t322 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t259[l];
+        t322[i] = acc;
+    }
+    double *const t329 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t255[l];
+        t329[i] = acc;
+    }
+    double *const t336 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t251[l];
+        t336[i] = acc;
+    }
+    double *const t343 = work + 0;
+    t343[2] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t343[i] = t283[i];
+    }
+    double *const t344 = work + 49;
+    for (int i = 0; i < 3; i++) {
+        t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
+    }
+    double *const t348 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t348[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 2; i++)
+            t348[i] += vl * theta[i + 2*l + 9];
+    }
+    double *const t353 = work + 21;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
+    }
+    double *const t354 = work + 32;
+    for (int i = 0; i < 3; i++) {
+        t354[i] = ((t266[i] + t322[i]) + t353[i]);
+    }
+    double *const t359 = work + 15;
+    for (int i = 0; i < 2; i++)
+        t359[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 2; i++)
+            t359[i] += vl * theta[i + 2*l + 9];
+    }
+    double *const t365 = work + 18;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
+    }
+    double *const t366 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        t366[i] = ((t265[i] + t329[i]) + t365[i]);
+    }
+    double *const t371 = work + 6;
+    for (int i = 0; i < 2; i++)
+        t371[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 2; i++)
+            t371[i] += vl * theta[i + 2*l + 9];
+    }
+    double *const t377 = work + 12;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
+    }
+    double *const t379 = work + 18;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
+    }
+    double *const t385 = work + 3;
+    for (int i = 0; i < 2; i++)
+        t385[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t380[l];
+        for (int i = 0; i < 2; i++)
+            t385[i] += vl * theta[i + 2*l + 9];
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i + 6] = ((t271[i] + t292[i]) + t348[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i + 4] = ((t270[i] + t297[i]) + t359[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i + 2] = ((t269[i] + t303[i]) + t371[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        hv[i] = ((t268[i] + t309[i]) + t385[i]);
+    }
+}
+
+/* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
+void lqr_tracking_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    double *const t251 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l];
+        t251[i] = acc;
+    }
+    double *const t252 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
+    }
+    double *const t254 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 2];
+        t254[i] = acc;
+    }
+    double *const t255 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t255[i] = (t252[i] + t254[i]);
+    }
+    double *const t256 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
+    }
+    double *const t258 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 4];
+        t258[i] = acc;
+    }
+    double *const t259 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t259[i] = (t256[i] + t258[i]);
+    }
+    double *const t260 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
+    }
+    double *const t262 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 6];
+        t262[i] = acc;
+    }
+    double *const t263 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t263[i] = (t260[i] + t262[i]);
+    }
+    double *const t264 = work + 3;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * state[i + 3*l];
+    }
+    double *const t265 = work + 6;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * state[i + 3*l];
+    }
+    double *const t266 = work + 18;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * state[i + 3*l];
+    }
+    double *const t267 = work + 21;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * state[i + 3*l];
+    }
+    double *const t274 = work + 24;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 27;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
+    }
+    double *const t283 = work + 29;
+    for (int i = 0; i < 3; i++) {
+        t283[i] = (2.0 * t274[i]);
+    }
+    double *const t288 = work + 32;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
+    }
+    double *const t315 = work + 35;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t263[l];
+        t315[i] = acc;
+    }
+    double *const t316 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t316[i] = (t267[i] + t315[i]);
+    }
+    double *const t322 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t259[l];
+        t322[i] = acc;
+    }
+    double *const t323 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t323[i] = (t266[i] + t322[i]);
+    }
+    double *const t329 = work + 18;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t255[l];
+        t329[i] = acc;
+    }
+    double *const t330 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t330[i] = (t265[i] + t329[i]);
+    }
+    double *const t336 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t251[l];
+        t336[i] = acc;
+    }
+    double *const t337 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        t337[i] = (t264[i] + t336[i]);
+    }
+    double *const t343 = work + 3;
+    t343[2] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t343[i] = t283[i];
+    }
+    double *const t344 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t344[i] = (((2.0 * t288[i]) + t316[i]) + t343[i]);
+    }
+    double *const t353 = work + 3;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
+    }
+    double *const t354 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t354[i] = (t323[i] + t353[i]);
+    }
+    double *const t365 = work + 3;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
+    }
+    double *const t366 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t366[i] = (t330[i] + t365[i]);
+    }
+    double *const t377 = work + 3;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
+    }
+    double *const t379 = work + 6;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 18;
+    for (int i = 0; i < 3; i++) {
+        t380[i] = ((t337[i] + t377[i]) + t379[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        out_x[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t380[l];
+        for (int i = 0; i < 3; i++)
+            out_x[i] += vl * theta[i + 3*l];
+    }
+    double *const t404 = work + 3;
+    t404[0] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t404[i + 1] = ((-2.0) * t275[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        out_x[i + 3] = (((((((-2.0) * t274[i]) - t316[i]) - t323[i]) - t330[i]) - t337[i]) + t404[i]);
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void lqr_tracking_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    double *const t251 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l];
+        t251[i] = acc;
+    }
+    double *const t252 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t251[l];
+        t252[i] = acc;
+    }
+    double *const t254 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 2];
+        t254[i] = acc;
+    }
+    double *const t255 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t255[i] = (t252[i] + t254[i]);
+    }
+    double *const t256 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t255[l];
+        t256[i] = acc;
+    }
+    double *const t258 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 4];
+        t258[i] = acc;
+    }
+    double *const t259 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t259[i] = (t256[i] + t258[i]);
+    }
+    double *const t260 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t259[l];
+        t260[i] = acc;
+    }
+    double *const t262 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l + 9] * w[l + 6];
+        t262[i] = acc;
+    }
+    double *const t263 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t263[i] = (t260[i] + t262[i]);
+    }
+    double *const t264 = work + 3;
+    for (int i = 0; i < 3; i++)
+        t264[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t251[l];
+        for (int i = 0; i < 3; i++)
+            t264[i] += vl * state[i + 3*l];
+    }
+    double *const t265 = work + 6;
+    for (int i = 0; i < 3; i++)
+        t265[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t255[l];
+        for (int i = 0; i < 3; i++)
+            t265[i] += vl * state[i + 3*l];
+    }
+    double *const t266 = work + 18;
+    for (int i = 0; i < 3; i++)
+        t266[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t259[l];
+        for (int i = 0; i < 3; i++)
+            t266[i] += vl * state[i + 3*l];
+    }
+    double *const t267 = work + 21;
+    for (int i = 0; i < 3; i++)
+        t267[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t263[l];
+        for (int i = 0; i < 3; i++)
+            t267[i] += vl * state[i + 3*l];
+    }
+    double *const t274 = work + 24;
+    for (int i = 0; i < 2; i++) {
+        t274[i] = t263[i];
+    }
+    t274[2] = t251[1];
+    double *const t275 = work + 27;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * t263[l];
+        t275[i] = acc;
+    }
+    double *const t281 = work + 29;
+    for (int i = 0; i < 2; i++) {
+        t281[i] = (2.0 * t275[i]);
+    }
+    double *const t283 = work + 31;
+    for (int i = 0; i < 3; i++) {
+        t283[i] = (2.0 * t274[i]);
+    }
+    double *const t288 = work + 24;
+    for (int i = 0; i < 3; i++)
+        t288[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t275[l];
+        for (int i = 0; i < 3; i++)
+            t288[i] += vl * theta[i + 3*l];
+    }
+    double *const t314 = work + 34;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            t314[2*i + j] = (((((w[i + 6] * y[j + 6]) + (y[i + 6] * w[j + 6])) + ((w[i + 4] * y[j + 4]) + (y[i + 4] * w[j + 4]))) + ((w[i + 2] * y[j + 2]) + (y[i + 2] * w[j + 2]))) + ((w[i] * y[j]) + (y[i] * w[j])));
+        }
+    }
+    double *const t315 = work + 38;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t263[l];
+        t315[i] = acc;
+    }
+    double *const t322 = work + 41;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t259[l];
+        t322[i] = acc;
+    }
+    double *const t329 = work + 44;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t255[l];
+        t329[i] = acc;
+    }
+    double *const t336 = work + 47;
+    for (int i = 0; i < 3; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += state[3*i + l] * t251[l];
+        t336[i] = acc;
+    }
+    double *const t341 = work + 50;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            t341[3*i + j] = (((((t263[i] * state[j + 34]) + (state[i + 34] * t263[j])) + ((t259[i] * state[j + 31]) + (state[i + 31] * t259[j]))) + ((t255[i] * state[j + 28]) + (state[i + 28] * t255[j]))) + ((t251[i] * state[j + 25]) + (state[i + 25] * t251[j])));
+        }
+    }
+    double *const t343 = work + 59;
+    t343[2] = 0.0;
+    for (int i = 0; i < 2; i++) {
+        t343[i] = t283[i];
+    }
+    double *const t344 = work + 62;
+    for (int i = 0; i < 3; i++) {
+        t344[i] = (((2.0 * t288[i]) + (t267[i] + t315[i])) + t343[i]);
+    }
+    double *const t353 = work + 21;
+    for (int i = 0; i < 3; i++)
+        t353[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t344[l];
+        for (int i = 0; i < 3; i++)
+            t353[i] += vl * theta[i + 3*l];
+    }
+    double *const t354 = work + 24;
+    for (int i = 0; i < 3; i++) {
+        t354[i] = ((t266[i] + t322[i]) + t353[i]);
+    }
+    double *const t365 = work + 18;
+    for (int i = 0; i < 3; i++)
+        t365[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t354[l];
+        for (int i = 0; i < 3; i++)
+            t365[i] += vl * theta[i + 3*l];
+    }
+    double *const t366 = work + 21;
+    for (int i = 0; i < 3; i++) {
+        t366[i] = ((t265[i] + t329[i]) + t365[i]);
+    }
+    double *const t377 = work + 6;
+    for (int i = 0; i < 3; i++)
+        t377[i] = 0.0;
+    for (int l = 0; l < 3; l++) {
+        const double vl = t366[l];
+        for (int i = 0; i < 3; i++)
+            t377[i] += vl * theta[i + 3*l];
+    }
+    double *const t379 = work + 18;
+    t379[0] = 0.0;
+    t379[2] = 0.0;
+    t379[1] = t283[2];
+    double *const t380 = work + 31;
+    for (int i = 0; i < 3; i++) {
+        t380[i] = (((t264[i] + t336[i]) + t377[i]) + t379[i]);
+    }
+    double s391 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s391 += ((1.0 * 1.0) * t314[2*i + j]);
+        }
+    }
+    double s394 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            s394 += ((i == j ? 1.0 : 0.0) * t314[2*i + j]);
+        }
+    }
+    double *const t396 = work + 65;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += t341[3*i + l] * theta[3*j + l + 15];
+            t396[3*i + j] = acc;
+        }
+    }
+    double *const t397 = work + 74;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            double acc = 0.0;
+            for (int l = 0; l < 3; l++)
+                acc += theta[3*i + l + 15] * t341[j + 3*l];
+            t397[3*i + j] = acc;
+        }
+    }
+    double *const t398 = work + 50;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            t398[i + 3*j] = t396[3*i + j];
+        }
+    }
+    double *const t400 = work + 65;
+    for (int i = 0; i < 3; i++) t400[2*i + 1] = 0.0;
+    for (int i = 0; i < 3; i++) {
+        t400[2*i] = (0.1 * t255[i]);
+    }
+    double *const t402 = work + 83;
+    for (int i = 0; i < 9; i++) t402[i] = 0.0;
+    t402[5] += (0.1 * t259[0]);
+    for (int i = 0; i < 3; i++) {
+        t402[i] += (0.1 * t263[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 3; j++) {
+            t402[3*i + j] += ((t281[i] * state[j + 22]) + (state[i + 37] * t263[j]));
+        }
+    }
+    out_theta[25] = ((2.0 * theta[25]) * s391);
+    out_theta[24] = ((2.0 * theta[24]) * s394);
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            out_theta[3*i + j + 15] = (t397[3*i + j] + t398[3*i + j]);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j + 9] = ((((((t344[i] * y[j + 6]) + (state[i + 39] * w[j + 6])) + ((t354[i] * y[j + 4]) + (state[i + 42] * w[j + 4]))) + ((t366[i] * y[j + 2]) + (state[i + 45] * w[j + 2]))) + ((t380[i] * y[j]) + (state[i + 48] * w[j]))) + t400[2*i + j]);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            out_theta[3*i + j] = ((((((t344[i] * state[j + 19]) + (state[i + 39] * t259[j])) + ((t354[i] * state[j + 16]) + (state[i + 42] * t255[j]))) + ((t366[i] * state[j + 13]) + (state[i + 45] * t251[j]))) + (t380[i] * x[j])) + t402[3*i + j]);
         }
     }
 }
@@ -1813,4 +2950,13 @@ const dil_model lqr_tracking_model = {
     lqr_tracking_symbols,
     9,
     lqr_tracking_theta_init,
+    51,
+    lqr_tracking_linearise,
+    lqr_tracking_score_hvp_yy_apply,
+    lqr_tracking_score_vjp_xy_apply,
+    lqr_tracking_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

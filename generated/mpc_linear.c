@@ -12,7 +12,7 @@
 static inline double mpc_linear_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double mpc_linear_score(const double *y, const double *x, const double *theta, double *work)
+double mpc_linear_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -168,8 +168,8 @@ double mpc_linear_score(const double *y, const double *x, const double *theta, d
 }
 
 /* gy = df/dy */
-void mpc_linear_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -286,11 +286,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s152 += (theta[i + 4] * t122[i]);
     }
     double *const t154 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t122[l] * theta[j + 2*l];
-        t154[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t154[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t122[l];
+        for (int i = 0; i < 2; i++)
+            t154[i] += vl * theta[i + 2*l];
     }
     double *const t155 = work + 20;
     for (int i = 0; i < 2; i++) {
@@ -301,11 +302,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s159 += (theta[i + 4] * t155[i]);
     }
     double *const t162 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[j + 2*l];
-        t162[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t162[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t155[l];
+        for (int i = 0; i < 2; i++)
+            t162[i] += vl * theta[i + 2*l];
     }
     double *const t163 = work + 18;
     for (int i = 0; i < 2; i++) {
@@ -316,11 +318,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s167 += (theta[i + 4] * t163[i]);
     }
     double *const t170 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t163[l] * theta[j + 2*l];
-        t170[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t170[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t163[l];
+        for (int i = 0; i < 2; i++)
+            t170[i] += vl * theta[i + 2*l];
     }
     double *const t171 = work + 16;
     for (int i = 0; i < 2; i++) {
@@ -331,11 +334,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s175 += (theta[i + 4] * t171[i]);
     }
     double *const t178 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t171[l] * theta[j + 2*l];
-        t178[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t178[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t171[l];
+        for (int i = 0; i < 2; i++)
+            t178[i] += vl * theta[i + 2*l];
     }
     double *const t179 = work + 14;
     for (int i = 0; i < 2; i++) {
@@ -346,11 +350,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s183 += (theta[i + 4] * t179[i]);
     }
     double *const t186 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t179[l] * theta[j + 2*l];
-        t186[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t186[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t179[l];
+        for (int i = 0; i < 2; i++)
+            t186[i] += vl * theta[i + 2*l];
     }
     double *const t187 = work + 12;
     for (int i = 0; i < 2; i++) {
@@ -361,11 +366,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s191 += (theta[i + 4] * t187[i]);
     }
     double *const t194 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t187[l] * theta[j + 2*l];
-        t194[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t194[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t187[l];
+        for (int i = 0; i < 2; i++)
+            t194[i] += vl * theta[i + 2*l];
     }
     double *const t195 = work + 10;
     for (int i = 0; i < 2; i++) {
@@ -376,11 +382,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s199 += (theta[i + 4] * t195[i]);
     }
     double *const t202 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t195[l] * theta[j + 2*l];
-        t202[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t202[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t195[l];
+        for (int i = 0; i < 2; i++)
+            t202[i] += vl * theta[i + 2*l];
     }
     double *const t203 = work + 8;
     for (int i = 0; i < 2; i++) {
@@ -391,11 +398,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s207 += (theta[i + 4] * t203[i]);
     }
     double *const t210 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t203[l] * theta[j + 2*l];
-        t210[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t210[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t203[l];
+        for (int i = 0; i < 2; i++)
+            t210[i] += vl * theta[i + 2*l];
     }
     double *const t211 = work + 6;
     for (int i = 0; i < 2; i++) {
@@ -406,11 +414,12 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
         s215 += (theta[i + 4] * t211[i]);
     }
     double *const t218 = work + 0;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t211[l] * theta[j + 2*l];
-        t218[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t218[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t211[l];
+        for (int i = 0; i < 2; i++)
+            t218[i] += vl * theta[i + 2*l];
     }
     double s223 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -433,8 +442,8 @@ void mpc_linear_score_grad_y(const double *y, const double *x, const double *the
 }
 
 /* hv = (d2f/dy2) v */
-void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -546,11 +555,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s317 += (theta[i + 4] * t285[i]);
     }
     double *const t321 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t321[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t285[l];
+        for (int i = 0; i < 2; i++)
+            t321[i] += vl * theta[i + 2*l];
     }
     double *const t322 = work + 20;
     for (int i = 0; i < 2; i++) {
@@ -561,11 +571,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s328 += (theta[i + 4] * t322[i]);
     }
     double *const t333 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t333[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t322[l];
+        for (int i = 0; i < 2; i++)
+            t333[i] += vl * theta[i + 2*l];
     }
     double *const t334 = work + 18;
     for (int i = 0; i < 2; i++) {
@@ -576,11 +587,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s340 += (theta[i + 4] * t334[i]);
     }
     double *const t345 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t334[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
     }
     double *const t346 = work + 16;
     for (int i = 0; i < 2; i++) {
@@ -591,11 +603,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s352 += (theta[i + 4] * t346[i]);
     }
     double *const t357 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t357[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t346[l];
+        for (int i = 0; i < 2; i++)
+            t357[i] += vl * theta[i + 2*l];
     }
     double *const t358 = work + 14;
     for (int i = 0; i < 2; i++) {
@@ -606,11 +619,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s364 += (theta[i + 4] * t358[i]);
     }
     double *const t369 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t369[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t358[l];
+        for (int i = 0; i < 2; i++)
+            t369[i] += vl * theta[i + 2*l];
     }
     double *const t370 = work + 12;
     for (int i = 0; i < 2; i++) {
@@ -621,11 +635,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s376 += (theta[i + 4] * t370[i]);
     }
     double *const t381 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t381[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t370[l];
+        for (int i = 0; i < 2; i++)
+            t381[i] += vl * theta[i + 2*l];
     }
     double *const t382 = work + 10;
     for (int i = 0; i < 2; i++) {
@@ -636,11 +651,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s388 += (theta[i + 4] * t382[i]);
     }
     double *const t393 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t393[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t382[l];
+        for (int i = 0; i < 2; i++)
+            t393[i] += vl * theta[i + 2*l];
     }
     double *const t394 = work + 8;
     for (int i = 0; i < 2; i++) {
@@ -651,11 +667,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s400 += (theta[i + 4] * t394[i]);
     }
     double *const t405 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t405[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t394[l];
+        for (int i = 0; i < 2; i++)
+            t405[i] += vl * theta[i + 2*l];
     }
     double *const t406 = work + 6;
     for (int i = 0; i < 2; i++) {
@@ -666,11 +683,12 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
         s412 += (theta[i + 4] * t406[i]);
     }
     double *const t417 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t417[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t406[l];
+        for (int i = 0; i < 2; i++)
+            t417[i] += vl * theta[i + 2*l];
     }
     double s424 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -693,8 +711,8 @@ void mpc_linear_score_hvp_yy(const double *y, const double *x, const double *the
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void mpc_linear_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -802,115 +820,125 @@ void mpc_linear_score_vjp_xy(const double *y, const double *x, const double *the
         t285[i] = (theta[i + 6] * (2.0 * (t269[i] + (theta[i + 4] * w[9]))));
     }
     double *const t321 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t321[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t285[l];
+        for (int i = 0; i < 2; i++)
+            t321[i] += vl * theta[i + 2*l];
     }
     double *const t322 = work + 20;
     for (int i = 0; i < 2; i++) {
         t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
     }
     double *const t333 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t333[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t322[l];
+        for (int i = 0; i < 2; i++)
+            t333[i] += vl * theta[i + 2*l];
     }
     double *const t334 = work + 18;
     for (int i = 0; i < 2; i++) {
         t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
     }
     double *const t345 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t334[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
     }
     double *const t346 = work + 16;
     for (int i = 0; i < 2; i++) {
         t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
     }
     double *const t357 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t357[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t346[l];
+        for (int i = 0; i < 2; i++)
+            t357[i] += vl * theta[i + 2*l];
     }
     double *const t358 = work + 14;
     for (int i = 0; i < 2; i++) {
         t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
     }
     double *const t369 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t369[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t358[l];
+        for (int i = 0; i < 2; i++)
+            t369[i] += vl * theta[i + 2*l];
     }
     double *const t370 = work + 12;
     for (int i = 0; i < 2; i++) {
         t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
     }
     double *const t381 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t381[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t370[l];
+        for (int i = 0; i < 2; i++)
+            t381[i] += vl * theta[i + 2*l];
     }
     double *const t382 = work + 10;
     for (int i = 0; i < 2; i++) {
         t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
     }
     double *const t393 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t393[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t382[l];
+        for (int i = 0; i < 2; i++)
+            t393[i] += vl * theta[i + 2*l];
     }
     double *const t394 = work + 8;
     for (int i = 0; i < 2; i++) {
         t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
     }
     double *const t405 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t405[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t394[l];
+        for (int i = 0; i < 2; i++)
+            t405[i] += vl * theta[i + 2*l];
     }
     double *const t406 = work + 6;
     for (int i = 0; i < 2; i++) {
         t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
     }
     double *const t417 = work + 2;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t417[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t406[l];
+        for (int i = 0; i < 2; i++)
+            t417[i] += vl * theta[i + 2*l];
     }
     double *const t418 = work + 4;
     for (int i = 0; i < 2; i++) {
         t418[i] = ((theta[i + 6] * (2.0 * t235[i])) + t417[i]);
     }
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t418[l] * theta[j + 2*l];
-        out_x[j] = acc;
+    for (int i = 0; i < 2; i++)
+        out_x[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t418[l];
+        for (int i = 0; i < 2; i++)
+            out_x[i] += vl * theta[i + 2*l];
     }
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void mpc_linear_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t12 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -1063,99 +1091,108 @@ void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double 
         t148[i] = (2.0 * t17[i]);
     }
     double *const t154 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t122[l] * theta[j + 2*l];
-        t154[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t154[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t122[l];
+        for (int i = 0; i < 2; i++)
+            t154[i] += vl * theta[i + 2*l];
     }
     double *const t155 = work + 42;
     for (int i = 0; i < 2; i++) {
         t155[i] = ((theta[i + 6] * t124[i]) + t154[i]);
     }
     double *const t162 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t155[l] * theta[j + 2*l];
-        t162[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t162[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t155[l];
+        for (int i = 0; i < 2; i++)
+            t162[i] += vl * theta[i + 2*l];
     }
     double *const t163 = work + 44;
     for (int i = 0; i < 2; i++) {
         t163[i] = ((theta[i + 6] * t127[i]) + t162[i]);
     }
     double *const t170 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t163[l] * theta[j + 2*l];
-        t170[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t170[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t163[l];
+        for (int i = 0; i < 2; i++)
+            t170[i] += vl * theta[i + 2*l];
     }
     double *const t171 = work + 46;
     for (int i = 0; i < 2; i++) {
         t171[i] = ((theta[i + 6] * t130[i]) + t170[i]);
     }
     double *const t178 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t171[l] * theta[j + 2*l];
-        t178[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t178[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t171[l];
+        for (int i = 0; i < 2; i++)
+            t178[i] += vl * theta[i + 2*l];
     }
     double *const t179 = work + 48;
     for (int i = 0; i < 2; i++) {
         t179[i] = ((theta[i + 6] * t133[i]) + t178[i]);
     }
     double *const t186 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t179[l] * theta[j + 2*l];
-        t186[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t186[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t179[l];
+        for (int i = 0; i < 2; i++)
+            t186[i] += vl * theta[i + 2*l];
     }
     double *const t187 = work + 50;
     for (int i = 0; i < 2; i++) {
         t187[i] = ((theta[i + 6] * t136[i]) + t186[i]);
     }
     double *const t194 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t187[l] * theta[j + 2*l];
-        t194[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t194[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t187[l];
+        for (int i = 0; i < 2; i++)
+            t194[i] += vl * theta[i + 2*l];
     }
     double *const t195 = work + 52;
     for (int i = 0; i < 2; i++) {
         t195[i] = ((theta[i + 6] * t139[i]) + t194[i]);
     }
     double *const t202 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t195[l] * theta[j + 2*l];
-        t202[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t202[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t195[l];
+        for (int i = 0; i < 2; i++)
+            t202[i] += vl * theta[i + 2*l];
     }
     double *const t203 = work + 54;
     for (int i = 0; i < 2; i++) {
         t203[i] = ((theta[i + 6] * t142[i]) + t202[i]);
     }
     double *const t210 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t203[l] * theta[j + 2*l];
-        t210[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t210[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t203[l];
+        for (int i = 0; i < 2; i++)
+            t210[i] += vl * theta[i + 2*l];
     }
     double *const t211 = work + 56;
     for (int i = 0; i < 2; i++) {
         t211[i] = ((theta[i + 6] * t145[i]) + t210[i]);
     }
     double *const t218 = work + 40;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t211[l] * theta[j + 2*l];
-        t218[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t218[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t211[l];
+        for (int i = 0; i < 2; i++)
+            t218[i] += vl * theta[i + 2*l];
     }
     double *const t235 = work + 58;
     for (int i = 0; i < 2; i++) {
@@ -1265,99 +1302,108 @@ void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double 
         t285[i] = (theta[i + 6] * (2.0 * t272[i]));
     }
     double *const t321 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t285[l] * theta[j + 2*l];
-        t321[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t321[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t285[l];
+        for (int i = 0; i < 2; i++)
+            t321[i] += vl * theta[i + 2*l];
     }
     double *const t322 = work + 82;
     for (int i = 0; i < 2; i++) {
         t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
     }
     double *const t333 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t322[l] * theta[j + 2*l];
-        t333[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t333[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t322[l];
+        for (int i = 0; i < 2; i++)
+            t333[i] += vl * theta[i + 2*l];
     }
     double *const t334 = work + 84;
     for (int i = 0; i < 2; i++) {
         t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
     }
     double *const t345 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t334[l] * theta[j + 2*l];
-        t345[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t334[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
     }
     double *const t346 = work + 86;
     for (int i = 0; i < 2; i++) {
         t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
     }
     double *const t357 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t346[l] * theta[j + 2*l];
-        t357[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t357[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t346[l];
+        for (int i = 0; i < 2; i++)
+            t357[i] += vl * theta[i + 2*l];
     }
     double *const t358 = work + 88;
     for (int i = 0; i < 2; i++) {
         t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
     }
     double *const t369 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t358[l] * theta[j + 2*l];
-        t369[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t369[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t358[l];
+        for (int i = 0; i < 2; i++)
+            t369[i] += vl * theta[i + 2*l];
     }
     double *const t370 = work + 90;
     for (int i = 0; i < 2; i++) {
         t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
     }
     double *const t381 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t370[l] * theta[j + 2*l];
-        t381[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t381[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t370[l];
+        for (int i = 0; i < 2; i++)
+            t381[i] += vl * theta[i + 2*l];
     }
     double *const t382 = work + 92;
     for (int i = 0; i < 2; i++) {
         t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
     }
     double *const t393 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t382[l] * theta[j + 2*l];
-        t393[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t393[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t382[l];
+        for (int i = 0; i < 2; i++)
+            t393[i] += vl * theta[i + 2*l];
     }
     double *const t394 = work + 94;
     for (int i = 0; i < 2; i++) {
         t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
     }
     double *const t405 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t394[l] * theta[j + 2*l];
-        t405[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t405[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t394[l];
+        for (int i = 0; i < 2; i++)
+            t405[i] += vl * theta[i + 2*l];
     }
     double *const t406 = work + 96;
     for (int i = 0; i < 2; i++) {
         t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
     }
     double *const t417 = work + 80;
-    for (int j = 0; j < 2; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 2; l++)
-            acc += t406[l] * theta[j + 2*l];
-        t417[j] = acc;
+    for (int i = 0; i < 2; i++)
+        t417[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t406[l];
+        for (int i = 0; i < 2; i++)
+            t417[i] += vl * theta[i + 2*l];
     }
     double *const t418 = work + 98;
     for (int i = 0; i < 2; i++) {
@@ -1377,8 +1423,8 @@ void mpc_linear_score_vjp_thetay(const double *y, const double *x, const double 
 }
 
 /* L(y, x, theta, data) */
-double mpc_linear_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double mpc_linear_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -1391,8 +1437,8 @@ double mpc_linear_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void mpc_linear_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void mpc_linear_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -1405,6 +1451,441 @@ void mpc_linear_loss_grad(const double *y, const double *x, const double *theta,
     }
     for (int i = 0; i < 8; i++) {
         gtheta[i] = 0.0;
+    }
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void mpc_linear_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    double *const t12 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * x[l];
+        t12[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i] = (t12[i] + (theta[i + 4] * y[0]));
+    }
+    double *const t18 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l];
+        t18[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 2] = (t18[i] + (theta[i + 4] * y[1]));
+    }
+    double *const t24 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 2];
+        t24[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 4] = (t24[i] + (theta[i + 4] * y[2]));
+    }
+    double *const t30 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 4];
+        t30[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 6] = (t30[i] + (theta[i + 4] * y[3]));
+    }
+    double *const t36 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 6];
+        t36[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 8] = (t36[i] + (theta[i + 4] * y[4]));
+    }
+    double *const t42 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 8];
+        t42[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 10] = (t42[i] + (theta[i + 4] * y[5]));
+    }
+    double *const t48 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 10];
+        t48[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 12] = (t48[i] + (theta[i + 4] * y[6]));
+    }
+    double *const t54 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 12];
+        t54[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 14] = (t54[i] + (theta[i + 4] * y[7]));
+    }
+    double *const t60 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 14];
+        t60[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 16] = (t60[i] + (theta[i + 4] * y[8]));
+    }
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * state[l + 16];
+        state[i + 18] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 20] = (theta[i + 6] * (2.0 * (state[i + 18] + (theta[i + 4] * y[9]))));
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 22] = (2.0 * state[i]);
+    }
+    double *const t154 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t154[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 20];
+        for (int i = 0; i < 2; i++)
+            t154[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 24] = ((theta[i + 6] * (2.0 * state[i + 16])) + t154[i]);
+    }
+    double *const t162 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t162[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 24];
+        for (int i = 0; i < 2; i++)
+            t162[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 26] = ((theta[i + 6] * (2.0 * state[i + 14])) + t162[i]);
+    }
+    double *const t170 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t170[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 26];
+        for (int i = 0; i < 2; i++)
+            t170[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 28] = ((theta[i + 6] * (2.0 * state[i + 12])) + t170[i]);
+    }
+    double *const t178 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t178[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 28];
+        for (int i = 0; i < 2; i++)
+            t178[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 30] = ((theta[i + 6] * (2.0 * state[i + 10])) + t178[i]);
+    }
+    double *const t186 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t186[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 30];
+        for (int i = 0; i < 2; i++)
+            t186[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 32] = ((theta[i + 6] * (2.0 * state[i + 8])) + t186[i]);
+    }
+    double *const t194 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t194[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 32];
+        for (int i = 0; i < 2; i++)
+            t194[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 34] = ((theta[i + 6] * (2.0 * state[i + 6])) + t194[i]);
+    }
+    double *const t202 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t202[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 34];
+        for (int i = 0; i < 2; i++)
+            t202[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 36] = ((theta[i + 6] * (2.0 * state[i + 4])) + t202[i]);
+    }
+    double *const t210 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t210[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 36];
+        for (int i = 0; i < 2; i++)
+            t210[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 38] = ((theta[i + 6] * (2.0 * state[i + 2])) + t210[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        state[i + 40] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = state[l + 38];
+        for (int i = 0; i < 2; i++)
+            state[i + 40] += vl * theta[i + 2*l];
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void mpc_linear_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    double *const t235 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t235[i] = (theta[i + 4] * w[0]);
+    }
+    double *const t237 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t235[l];
+        t237[i] = acc;
+    }
+    double *const t240 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t240[i] = (t237[i] + (theta[i + 4] * w[1]));
+    }
+    double *const t241 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t240[l];
+        t241[i] = acc;
+    }
+    double *const t244 = work + 6;
+    for (int i = 0; i < 2; i++) {
+        t244[i] = (t241[i] + (theta[i + 4] * w[2]));
+    }
+    double *const t245 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t244[l];
+        t245[i] = acc;
+    }
+    double *const t248 = work + 8;
+    for (int i = 0; i < 2; i++) {
+        t248[i] = (t245[i] + (theta[i + 4] * w[3]));
+    }
+    double *const t249 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t248[l];
+        t249[i] = acc;
+    }
+    double *const t252 = work + 10;
+    for (int i = 0; i < 2; i++) {
+        t252[i] = (t249[i] + (theta[i + 4] * w[4]));
+    }
+    double *const t253 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t252[l];
+        t253[i] = acc;
+    }
+    double *const t256 = work + 12;
+    for (int i = 0; i < 2; i++) {
+        t256[i] = (t253[i] + (theta[i + 4] * w[5]));
+    }
+    double *const t257 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t256[l];
+        t257[i] = acc;
+    }
+    double *const t260 = work + 14;
+    for (int i = 0; i < 2; i++) {
+        t260[i] = (t257[i] + (theta[i + 4] * w[6]));
+    }
+    double *const t261 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t260[l];
+        t261[i] = acc;
+    }
+    double *const t264 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t264[i] = (t261[i] + (theta[i + 4] * w[7]));
+    }
+    double *const t265 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t264[l];
+        t265[i] = acc;
+    }
+    double *const t268 = work + 18;
+    for (int i = 0; i < 2; i++) {
+        t268[i] = (t265[i] + (theta[i + 4] * w[8]));
+    }
+    double *const t269 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * t268[l];
+        t269[i] = acc;
+    }
+    double *const t272 = work + 20;
+    for (int i = 0; i < 2; i++) {
+        t272[i] = (t269[i] + (theta[i + 4] * w[9]));
+    }
+    double *const t285 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t285[i] = (theta[i + 6] * (2.0 * t272[i]));
+    }
+    double *const t321 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t321[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t285[l];
+        for (int i = 0; i < 2; i++)
+            t321[i] += vl * theta[i + 2*l];
+    }
+    double *const t322 = work + 24;
+    for (int i = 0; i < 2; i++) {
+        t322[i] = ((theta[i + 6] * (2.0 * t268[i])) + t321[i]);
+    }
+    double *const t333 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t333[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t322[l];
+        for (int i = 0; i < 2; i++)
+            t333[i] += vl * theta[i + 2*l];
+    }
+    double *const t334 = work + 26;
+    for (int i = 0; i < 2; i++) {
+        t334[i] = ((theta[i + 6] * (2.0 * t264[i])) + t333[i]);
+    }
+    double *const t345 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t345[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t334[l];
+        for (int i = 0; i < 2; i++)
+            t345[i] += vl * theta[i + 2*l];
+    }
+    double *const t346 = work + 28;
+    for (int i = 0; i < 2; i++) {
+        t346[i] = ((theta[i + 6] * (2.0 * t260[i])) + t345[i]);
+    }
+    double *const t357 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t357[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t346[l];
+        for (int i = 0; i < 2; i++)
+            t357[i] += vl * theta[i + 2*l];
+    }
+    double *const t358 = work + 30;
+    for (int i = 0; i < 2; i++) {
+        t358[i] = ((theta[i + 6] * (2.0 * t256[i])) + t357[i]);
+    }
+    double *const t369 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t369[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t358[l];
+        for (int i = 0; i < 2; i++)
+            t369[i] += vl * theta[i + 2*l];
+    }
+    double *const t370 = work + 32;
+    for (int i = 0; i < 2; i++) {
+        t370[i] = ((theta[i + 6] * (2.0 * t252[i])) + t369[i]);
+    }
+    double *const t381 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t381[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t370[l];
+        for (int i = 0; i < 2; i++)
+            t381[i] += vl * theta[i + 2*l];
+    }
+    double *const t382 = work + 34;
+    for (int i = 0; i < 2; i++) {
+        t382[i] = ((theta[i + 6] * (2.0 * t248[i])) + t381[i]);
+    }
+    double *const t393 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t393[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t382[l];
+        for (int i = 0; i < 2; i++)
+            t393[i] += vl * theta[i + 2*l];
+    }
+    double *const t394 = work + 36;
+    for (int i = 0; i < 2; i++) {
+        t394[i] = ((theta[i + 6] * (2.0 * t244[i])) + t393[i]);
+    }
+    double *const t405 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t405[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t394[l];
+        for (int i = 0; i < 2; i++)
+            t405[i] += vl * theta[i + 2*l];
+    }
+    double *const t406 = work + 38;
+    for (int i = 0; i < 2; i++) {
+        t406[i] = ((theta[i + 6] * (2.0 * t240[i])) + t405[i]);
+    }
+    double *const t417 = work + 22;
+    for (int i = 0; i < 2; i++)
+        t417[i] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t406[l];
+        for (int i = 0; i < 2; i++)
+            t417[i] += vl * theta[i + 2*l];
+    }
+    double *const t418 = work + 40;
+    for (int i = 0; i < 2; i++) {
+        t418[i] = ((theta[i + 6] * (2.0 * t235[i])) + t417[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 6] = ((state[i + 22] * t235[i]) + (((2.0 * state[i + 2]) * t240[i]) + (((2.0 * state[i + 4]) * t244[i]) + (((2.0 * state[i + 6]) * t248[i]) + (((2.0 * state[i + 8]) * t252[i]) + (((2.0 * state[i + 10]) * t256[i]) + (((2.0 * state[i + 12]) * t260[i]) + (((2.0 * state[i + 14]) * t264[i]) + (((2.0 * state[i + 16]) * t268[i]) + ((2.0 * (state[i + 18] + (theta[i + 4] * y[9]))) * t272[i]))))))))));
+    }
+    for (int i = 0; i < 2; i++) {
+        out_theta[i + 4] = (((((((((((state[i + 20] * w[9]) + (y[9] * t285[i])) + ((state[i + 24] * w[8]) + (y[8] * t322[i]))) + ((state[i + 26] * w[7]) + (y[7] * t334[i]))) + ((state[i + 28] * w[6]) + (y[6] * t346[i]))) + ((state[i + 30] * w[5]) + (y[5] * t358[i]))) + ((state[i + 32] * w[4]) + (y[4] * t370[i]))) + ((state[i + 34] * w[3]) + (y[3] * t382[i]))) + ((state[i + 36] * w[2]) + (y[2] * t394[i]))) + ((state[i + 38] * w[1]) + (y[1] * t406[i]))) + ((((theta[i + 6] * state[i + 22]) + state[i + 40]) * w[0]) + (y[0] * t418[i])));
+    }
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            out_theta[2*i + j] = (((((((((((t285[i] * state[j + 16]) + (state[i + 20] * t268[j])) + ((t322[i] * state[j + 14]) + (state[i + 24] * t264[j]))) + ((t334[i] * state[j + 12]) + (state[i + 26] * t260[j]))) + ((t346[i] * state[j + 10]) + (state[i + 28] * t256[j]))) + ((t358[i] * state[j + 8]) + (state[i + 30] * t252[j]))) + ((t370[i] * state[j + 6]) + (state[i + 32] * t248[j]))) + ((t382[i] * state[j + 4]) + (state[i + 34] * t244[j]))) + ((t394[i] * state[j + 2]) + (state[i + 36] * t240[j]))) + ((t406[i] * state[j]) + (state[i + 38] * t235[j]))) + (t418[i] * x[j]));
+        }
     }
 }
 
@@ -1441,4 +1922,13 @@ const dil_model mpc_linear_model = {
     mpc_linear_symbols,
     6,
     mpc_linear_theta_init,
+    42,
+    mpc_linear_linearise,
+    NULL,
+    NULL,
+    mpc_linear_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

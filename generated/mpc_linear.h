@@ -25,6 +25,10 @@ double mpc_linear_loss(const double *y, const double *x, const double *theta,
     const double *data, double *work);
 void mpc_linear_loss_grad(const double *y, const double *x, const double *theta,
     const double *data, double *gy, double *gx, double *gtheta, double *work);
+void mpc_linear_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work);
+void mpc_linear_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,20 @@ void node_spiral_residual_vjp_x(const double *y, const double *x, const double *
     const double *w, double *out_x, double *work);
 void node_spiral_residual_vjp_theta(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work);
+void node_spiral_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work);
+void node_spiral_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work);
+void node_spiral_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_x, double *work);
+void node_spiral_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work);
+void node_spiral_residual_jvp_y_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *jv, double *work);
+void node_spiral_residual_vjp_y_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_y, double *work);
+void node_spiral_residual_vjp_theta_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *w, double *out_theta, double *work);
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@
 static inline double rosenbrock_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double rosenbrock_score(const double *y, const double *x, const double *theta, double *work)
+double rosenbrock_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     (void)x;
     (void)work;
@@ -20,8 +20,8 @@ double rosenbrock_score(const double *y, const double *x, const double *theta, d
 }
 
 /* gy = df/dy */
-void rosenbrock_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void rosenbrock_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     (void)x;
     (void)work;
@@ -30,8 +30,8 @@ void rosenbrock_score_grad_y(const double *y, const double *x, const double *the
 }
 
 /* hv = (d2f/dy2) v */
-void rosenbrock_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void rosenbrock_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)x;
     (void)work;
@@ -42,8 +42,8 @@ void rosenbrock_score_hvp_yy(const double *y, const double *x, const double *the
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void rosenbrock_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void rosenbrock_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -54,14 +54,35 @@ void rosenbrock_score_vjp_xy(const double *y, const double *x, const double *the
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void rosenbrock_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void rosenbrock_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
     (void)theta;
     (void)work;
     out_theta[1] = ((2.0 * (y[1] - rosenbrock_sq(y[0]))) * (w[1] - ((2.0 * y[0]) * w[0])));
     out_theta[0] = ((-2.0) * w[0]);
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void rosenbrock_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    (void)x;
+    (void)theta;
+    (void)work;
+    state[0] = (2.0 * y[0]);
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void rosenbrock_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
+{
+    (void)x;
+    (void)work;
+    hv[1] = (theta[1] * (2.0 * (v[1] - (state[0] * v[0]))));
+    const double s39 = (2.0 * v[0]);
+    hv[0] = (s39 - ((state[0] * hv[1]) + ((theta[1] * (2.0 * (y[1] - rosenbrock_sq(y[0])))) * s39)));
 }
 
 static const dil_symbol rosenbrock_symbols[3] = {
@@ -94,4 +115,13 @@ const dil_model rosenbrock_model = {
     rosenbrock_symbols,
     3,
     rosenbrock_theta_init,
+    1,
+    rosenbrock_linearise,
+    rosenbrock_score_hvp_yy_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

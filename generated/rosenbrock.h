@@ -21,6 +21,10 @@ void rosenbrock_score_vjp_xy(const double *y, const double *x, const double *the
     const double *w, double *out_x, double *work);
 void rosenbrock_score_vjp_thetay(const double *y, const double *x, const double *theta,
     const double *w, double *out_theta, double *work);
+void rosenbrock_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work);
+void rosenbrock_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work);
 
 #ifdef __cplusplus
 }

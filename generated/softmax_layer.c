@@ -9,27 +9,272 @@
 #include <math.h>
 #include <stddef.h>
 
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* gcc -O2 inlines a `static inline` function only up to a size limit that
+   tanh (exp and a corrected division inside) exceeds, and a call left in a
+   loop stops vectorisation: force it where the compiler understands how. */
+#if defined(__GNUC__)
+#define softmax_layer_VM_INLINE static inline __attribute__((always_inline))
+#else
+#define softmax_layer_VM_INLINE static inline
+#endif
+
+/* The bits of a double and back (memcpy: defined in C and C++, compiled
+   to a register move). */
+softmax_layer_VM_INLINE uint64_t softmax_layer_vm_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+softmax_layer_VM_INLINE double softmax_layer_vm_double(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* All ones where d's sign bit is set (d < 0 or d = -0), else 0.  With d =
+   a - b for finite b this is the mask of a < b: the sign of a difference is
+   exact, and equal operands give +0.  NaN gives either; callers repair NaN
+   at the end (softmax_layer_vm_nan). */
+softmax_layer_VM_INLINE uint64_t softmax_layer_vm_neg(double d)
+{
+    return (uint64_t)0 - (softmax_layer_vm_bits(d) >> 63);
+}
+
+/* m ? a : b for a mask m of all ones or all zeros. */
+softmax_layer_VM_INLINE double softmax_layer_vm_sel(uint64_t m, double a, double b)
+{
+    return softmax_layer_vm_double((softmax_layer_vm_bits(a) & m) | (softmax_layer_vm_bits(b) & ~m));
+}
+
+/* y, or the quiet NaN x + x when x is NaN (|x|'s bits above infinity's):
+   an integer test, independent of the sign a platform gives NaNs. */
+softmax_layer_VM_INLINE double softmax_layer_vm_nan(double x, double y)
+{
+    uint64_t a = softmax_layer_vm_bits(x) & 0x7fffffffffffffffull;
+    return softmax_layer_vm_sel((uint64_t)0 - ((0x7ff0000000000000ull - a) >> 63), x + x, y);
+}
+
+/* 2^n for an integer -1022 <= n <= 1023 given as kd = n + 0x1.8p52: the low
+   bits of kd's pattern hold n in two's complement, and shifting them into
+   the exponent field adds n to the bias of 1.0. */
+softmax_layer_VM_INLINE double softmax_layer_vm_pow2(double kd)
+{
+    return softmax_layer_vm_double((softmax_layer_vm_bits(kd) << 52) + 0x3ff0000000000000ull);
+}
+
+/* e^r - 1 - r for |r| <= ln2/2 + tiny, plus a correction c (|c| <= 2^-60):
+   c + r^2 Q(r), Q of degree 10 minimax for the relative error of e^r - 1
+   (scripts/vmath_remez.py exp: 1.2e-17 after rounding the coefficients).
+   Callers add r themselves, in whatever order keeps the roundings least. */
+softmax_layer_VM_INLINE double softmax_layer_vm_expq(double r, double c)
+{
+    double q = 1.7687710087204978e-09;
+    q = q * r + 2.5105183612534593e-08;
+    q = q * r + 2.756792510491667e-07;
+    q = q * r + 2.755725548724992e-06;
+    q = q * r + 2.4801574543148214e-05;
+    q = q * r + 0.00019841269874745098;
+    q = q * r + 0.0013888888895593136;
+    q = q * r + 0.00833333333332616;
+    q = q * r + 0.0416666666666523;
+    q = q * r + 0.1666666666666667;
+    q = q * r + 0.5000000000000001;
+    return c + (r * r) * q;
+}
+
+/* e^x as hi + *lo (|lo| <= ulp(hi), the pair good to ~2^-62 relative) for
+   |x| <= 746; hi alone is exp(x) correctly rounded but for ~0.5 ulp.
+   Method: n = round(x / ln2) by the magic constant, r = x - n ln2 in two
+   pieces (Cody-Waite: ln2's high part has 32 bits, so n ln2hi is exact for
+   |n| < 2^21 and x - n ln2hi is exact), the rounding error of the second
+   piece carried in c; e^x = 2^n (1 + r + expq(r, c)) with 1 + r split
+   exactly (Fast2Sum) so that one rounding is left.  2^n is applied as
+   2^n1 2^n2 (n1 = round(n/2)): results near overflow and subnormal results
+   are rounded once, like libm's.  lo is meaningless for subnormal hi. */
+softmax_layer_VM_INLINE double softmax_layer_vm_expdd(double x, double *lo)
+{
+    const double magic = 6755399441055744.0;           /* 0x1.8p52 */
+    const double ln2hi = 0.6931471803691238;           /* 0x1.62e42feep-1 */
+    const double ln2lo = 1.9082149292705877e-10;       /* ln2 - ln2hi */
+    double kd = x * 1.4426950408889634 + magic;
+    double n = kd - magic;
+    double hi = x - n * ln2hi;
+    double r = hi - n * ln2lo;
+    double c = (hi - r) - n * ln2lo;
+    double e1 = 1.0 + r;
+    double tail = ((1.0 - e1) + r) + softmax_layer_vm_expq(r, c);
+    double eh = e1 + tail;
+    double el = (e1 - eh) + tail;
+    double h = n * 0.5 + magic;                          /* n1 + magic */
+    double s1 = softmax_layer_vm_pow2(h);
+    double s2 = softmax_layer_vm_pow2(softmax_layer_vm_double(softmax_layer_vm_bits(kd) - softmax_layer_vm_bits(h) +
+                                            softmax_layer_vm_bits(magic)));
+    *lo = (el * s1) * s2;
+    return (eh * s1) * s2;
+}
+
+/* e^x by vm_expdd, |x| first clamped to 746 (e^746 = inf, e^-746 = 0 in
+   double), which keeps the two scale factors within the exponent range.
+   Measured max error: 0.77 ulp at gcc -O2, 0.76 ulp at -O3 -march=native,
+   both for subnormal results (rounded twice); 0.64 and 0.67 for normal ones
+   (`make check-vmath-full`, 1.6e7 points). */
+softmax_layer_VM_INLINE double softmax_layer_vexp(double x)
+{
+    double lo;
+    double xc = softmax_layer_vm_sel(softmax_layer_vm_neg(746.0 - fabs(x)), copysign(746.0, x), x);
+    return softmax_layer_vm_nan(x, softmax_layer_vm_expdd(xc, &lo));
+}
+
+/* log(1 + f) + lo for f in [-1/4, 1/2] exact and a small lo: s = f/(2+f),
+   log(1+f) = 2 atanh(s) = f - (f^2/2 - s (f^2/2 + z L(z))), z = s^2, with
+   L of degree 7 minimax for the relative error on |s| <= 1/5
+   (scripts/vmath_remez.py log: 3.4e-19 after rounding).  The order of the
+   sums is fdlibm's: f, exact, is added last but one, lo joins the small
+   terms, and the caller adds k ln2hi last. */
+softmax_layer_VM_INLINE double softmax_layer_vm_logpoly(double f, double lo)
+{
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double l = 0.13838563407632432;
+    l = l * z + 0.1317426236123155;
+    l = l * z + 0.15391072397936925;
+    l = l * z + 0.18181667089459788;
+    l = l * z + 0.22222224276185845;
+    l = l * z + 0.2857142855600734;
+    l = l * z + 0.4000000000005594;
+    l = l * z + 0.666666666666666;
+    double hfsq = 0.5 * f * f;
+    return f - (hfsq - (s * (hfsq + z * l) + lo));
+}
+
+/* Split a positive normal x as 2^k m with m in [0.7071, 1.4142): adding
+   1.0's exponent minus that of 0x1.6a09ep-1 (sqrt(1/2) rounded down)
+   carries m >= sqrt(1/2) into the exponent field.  Returns m - 1 (exact)
+   and stores k in *k (the biased exponent moved into a double through the
+   2^52 exponent: no integer-to-double conversion). */
+softmax_layer_VM_INLINE double softmax_layer_vm_logk(double x, double *k)
+{
+    uint64_t u = softmax_layer_vm_bits(x) + (0x3ff0000000000000ull - 0x3fe6a09e00000000ull);
+    *k = softmax_layer_vm_double((u >> 52) | 0x4330000000000000ull) - 4503599627371519.0;
+    return softmax_layer_vm_double((u & 0x000fffffffffffffull) + 0x3fe6a09e00000000ull) - 1.0;
+}
+
+/* log x.  Subnormal x are scaled by 2^54 first; x = 2^k m (vm_logk),
+   log x = k ln2hi + (log(1+f) + k ln2lo) with log(1+f) from vm_logpoly
+   (|s| <= 0.1716).  k ln2hi is exact (k has 11 bits, ln2hi 32).  Specials
+   by mask: x = +-0 gives -inf, x < 0 NaN, +inf inf, NaN NaN.
+   Measured max error: 0.84 ulp at gcc -O2, 0.75 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
+softmax_layer_VM_INLINE double softmax_layer_vlog(double x)
+{
+    const double ln2hi = 0.6931471803691238;
+    const double ln2lo = 1.9082149292705877e-10;
+    uint64_t sub = softmax_layer_vm_neg(x - 2.2250738585072014e-308);
+    double xs = softmax_layer_vm_sel(sub, x * 18014398509481984.0, x);     /* 2^54 */
+    double k;
+    double f = softmax_layer_vm_logk(xs, &k);
+    k = k - softmax_layer_vm_sel(sub, 54.0, 0.0);
+    double y = k * ln2hi + softmax_layer_vm_logpoly(f, k * ln2lo);
+    y = softmax_layer_vm_sel(softmax_layer_vm_neg(1.7976931348623157e308 - x), x, y);   /* +inf */
+    uint64_t zero = softmax_layer_vm_neg(fabs(x) - 4.9406564584124654e-324);
+    y = softmax_layer_vm_sel(softmax_layer_vm_neg(x - 4.9406564584124654e-324),          /* x <= 0 */
+                    softmax_layer_vm_sel(zero, -HUGE_VAL, (double)NAN), y);
+    return softmax_layer_vm_nan(x, y);
+}
+
+/* tanh x, computed for a = |x| and given x's sign at the end (exactly odd;
+   tanh(-0) = -0).  tanh a = E / (E + 2) with E = e^2a - 1, a clamped to 20
+   (where tanh rounds to 1).  E/2 is computed as vexpm1 does, but kept as a
+   double-double eh + el (2Sum and Fast2Sum, no rounding lost), E/2 + 1
+   likewise (2Sum), and the quotient is q0 = eh / dh corrected once by
+   (el - q0 dl) / dh.  No separate small-|x| polynomial: e^2a - 1 keeps its
+   relative accuracy as a -> 0, and a < 2^-54 gives eh = a, q = a exactly.
+   The quotient's own rounding is left uncorrected (an exact-product
+   residual would bring the error to 0.75 ulp for 25% more time).
+   Measured max error: 1.19 ulp at gcc -O2, 1.25 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
+softmax_layer_VM_INLINE double softmax_layer_vtanh(double x)
+{
+    const double magic = 6755399441055744.0;
+    const double ln2hi = 0.6931471803691238;
+    const double ln2lo = 1.9082149292705877e-10;
+    double a = fabs(x);
+    double xc = 2.0 * softmax_layer_vm_sel(softmax_layer_vm_neg(20.0 - a), 20.0, a);
+    double kd = xc * 1.4426950408889634 + magic;
+    double n = kd - magic;
+    double hi = xc - n * ln2hi;
+    double r = hi - n * ln2lo;
+    double c = (hi - r) - n * ln2lo;
+    double t = softmax_layer_vm_pow2(kd - 1.0);                /* 2^(n-1) */
+    double u = t - 0.5, b = t * r;
+    double s = u + b, bb = s - u;
+    double l = ((u - (s - bb)) + (b - bb)) + t * softmax_layer_vm_expq(r, c);
+    double eh = s + l, el = (s - eh) + l;              /* E/2 */
+    double dh = eh + 1.0, db = dh - eh;
+    double dl = ((eh - (dh - db)) + (1.0 - db)) + el;  /* E/2 + 1 */
+    double q = eh / dh;
+    q = q + (el - q * dl) / dh;
+    return softmax_layer_vm_nan(x, copysign(q, x));
+}
+
+/* 1 / (1 + e^-x) without overflow: with t = e^-|x| in [0, 1] as th + tl
+   (vm_expdd), sigmoid x = 1/(1+t) for x >= 0 and t/(1+t) for x < 0 (and
+   x = -0, where both are 1/2); 1 + t split exactly (Fast2Sum), the
+   quotient q0 = nh / dh corrected once by (nl - q0 dl) / dh as in vtanh.
+   t underflows gracefully, so sigmoid x = t for x <= -37 follows libm's
+   e^x/(1+e^x) into the subnormals.
+   Measured max error: 1.11 ulp at gcc -O2, 1.11 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
+softmax_layer_VM_INLINE double softmax_layer_vsigmoid(double x)
+{
+    double a = fabs(x);
+    double tl;
+    double th = softmax_layer_vm_expdd(-softmax_layer_vm_sel(softmax_layer_vm_neg(746.0 - a), 746.0, a), &tl);
+    double dh = 1.0 + th, dl = ((1.0 - dh) + th) + tl;
+    uint64_t neg = softmax_layer_vm_neg(x);
+    double nh = softmax_layer_vm_sel(neg, th, 1.0), nl = softmax_layer_vm_sel(neg, tl, 0.0);
+    double q = nh / dh;
+    q = q + (nl - q * dl) / dh;
+    return softmax_layer_vm_nan(x, q);
+}
+
+/* log(1 + e^x) = max(x, 0) + log1p(t), t = e^-|x| in [0, 1] as th + tl
+   (vm_expdd).  log1p(th) is k ln2 + log(1+f) with f exact, so it needs no
+   correction term of its own: th <= 1/2 gives k = 0, f = th; th > 1/2
+   gives k = 1, f = (th - 1)/2 (th - 1 exact by Sterbenz), f in [-1/4, 1/2]
+   as vm_logpoly requires.  tl adds tl/(1 + th) = tl g (1 - f + f^2 - f^3)
+   (g = 1 or 1/2; the truncation costs < 7% of a term below 2^-53).
+   x = +inf gives inf, -inf 0.
+   Measured max error: 1.18 ulp at gcc -O2, 1.17 ulp at -O3 -march=native
+   (`make check-vmath-full`, 1.6e7 points). */
+softmax_layer_VM_INLINE double softmax_layer_vsoftplus(double x)
+{
+    const double ln2hi = 0.6931471803691238;
+    const double ln2lo = 1.9082149292705877e-10;
+    double a = fabs(x);
+    double tl;
+    double th = softmax_layer_vm_expdd(-softmax_layer_vm_sel(softmax_layer_vm_neg(746.0 - a), 746.0, a), &tl);
+    uint64_t half = softmax_layer_vm_neg(0.5 - th);                /* th > 1/2 */
+    double f = softmax_layer_vm_sel(half, (th - 1.0) * 0.5, th);
+    double k = softmax_layer_vm_sel(half, 1.0, 0.0);
+    double corr = (tl * (1.0 - 0.5 * k)) * (1.0 - f * (1.0 - f * (1.0 - f)));
+    double l = k * ln2hi + softmax_layer_vm_logpoly(f, k * ln2lo + corr);
+    return softmax_layer_vm_nan(x, softmax_layer_vm_sel(softmax_layer_vm_neg(x), l, x + l));
+}
+
 static inline double softmax_layer_sq(double x) { return x * x; }
 
 static inline double softmax_layer_sign(double x) { return (double)((x > 0) - (x < 0)); }
 
-/* 1 / (1 + e^-x) without overflow for large |x| */
-static inline double softmax_layer_sigmoid(double x)
-{
-    if (x >= 0)
-        return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
-
-/* log(1 + e^x) without overflow for large x */
-static inline double softmax_layer_softplus(double x)
-{
-    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-}
-
 /* f(y; x, theta) */
-double softmax_layer_score(const double *y, const double *x, const double *theta, double *work)
+double softmax_layer_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t13 = work + 0;
     for (int i = 0; i < 4; i++) {
@@ -57,7 +302,7 @@ double softmax_layer_score(const double *y, const double *x, const double *theta
     }
     double s27 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s27 += softmax_layer_softplus((y[i] - 1.0));
+        s27 += softmax_layer_vsoftplus((y[i] - 1.0));
     }
     double *const t31 = work + 4;
     for (int i = 0; i < 4; i++) {
@@ -70,22 +315,22 @@ double softmax_layer_score(const double *y, const double *x, const double *theta
     }
     double s38 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s38 += exp((0.25 * y[i]));
+        s38 += softmax_layer_vexp((0.25 * y[i]));
     }
     double s42 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s42 += softmax_layer_sigmoid(y[i]);
+        s42 += softmax_layer_vsigmoid(y[i]);
     }
     double s48 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s48 += fabs((2.0 + tanh(y[i])));
+        s48 += fabs((2.0 + softmax_layer_vtanh(y[i])));
     }
     return (((((((s15 - s17) + ((0.5 * theta[16]) * s22)) + (0.25 * s27)) + sqrt(s33)) + (0.25 * s38)) + (0.25 * s42)) + (s48 / 10.0));
 }
 
 /* gy = df/dy */
-void softmax_layer_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void softmax_layer_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t13 = work + 0;
     for (int i = 0; i < 4; i++) {
@@ -115,21 +360,21 @@ void softmax_layer_score_grad_y(const double *y, const double *x, const double *
     }
     double *const t41 = work + 9;
     for (int i = 0; i < 4; i++) {
-        t41[i] = softmax_layer_sigmoid(y[i]);
+        t41[i] = softmax_layer_vsigmoid(y[i]);
     }
     double *const t45 = work + 13;
     for (int i = 0; i < 4; i++) {
-        t45[i] = tanh(y[i]);
+        t45[i] = softmax_layer_vtanh(y[i]);
     }
     const double s90 = (1.0 / (2.0 * sqrt(s33)));
     for (int i = 0; i < 4; i++) {
-        gy[i] = (((((((((0.1 * softmax_layer_sign((2.0 + t45[i]))) * (1.0 - (t45[i] * t45[i]))) + (0.25 * (t41[i] * (1.0 - t41[i])))) + (0.0625 * exp((0.25 * y[i])))) + (2.0 * (t31[i] * s90))) + (0.25 * softmax_layer_sigmoid((y[i] - 1.0)))) + (s20 * (2.0 * y[i]))) - (theta[i + 12] + t13[i])) + exp((y[i] - s15)));
+        gy[i] = (((((((((0.1 * softmax_layer_sign((2.0 + t45[i]))) * (1.0 - (t45[i] * t45[i]))) + (0.25 * (t41[i] * (1.0 - t41[i])))) + (0.0625 * softmax_layer_vexp((0.25 * y[i])))) + (2.0 * (t31[i] * s90))) + (0.25 * softmax_layer_vsigmoid((y[i] - 1.0)))) + (s20 * (2.0 * y[i]))) - (theta[i + 12] + t13[i])) + softmax_layer_vexp((y[i] - s15)));
     }
 }
 
 /* hv = (d2f/dy2) v */
-void softmax_layer_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void softmax_layer_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)x;
     double m15 = y[0];
@@ -153,11 +398,11 @@ void softmax_layer_score_hvp_yy(const double *y, const double *x, const double *
     }
     double *const t41 = work + 5;
     for (int i = 0; i < 4; i++) {
-        t41[i] = softmax_layer_sigmoid(y[i]);
+        t41[i] = softmax_layer_vsigmoid(y[i]);
     }
     double *const t45 = work + 9;
     for (int i = 0; i < 4; i++) {
-        t45[i] = tanh(y[i]);
+        t45[i] = softmax_layer_vtanh(y[i]);
     }
     double *const t77 = work + 13;
     for (int i = 0; i < 4; i++) {
@@ -167,11 +412,11 @@ void softmax_layer_score_hvp_yy(const double *y, const double *x, const double *
     const double s90 = (1.0 / s89);
     double *const t98 = work + 17;
     for (int i = 0; i < 4; i++) {
-        t98[i] = softmax_layer_sigmoid((y[i] - 1.0));
+        t98[i] = softmax_layer_vsigmoid((y[i] - 1.0));
     }
     double *const t117 = work + 21;
     for (int i = 0; i < 4; i++) {
-        t117[i] = exp((y[i] - s15));
+        t117[i] = softmax_layer_vexp((y[i] - s15));
     }
     double s127 = 0.0;
     for (int i = 0; i < 4; i++) {
@@ -192,22 +437,23 @@ void softmax_layer_score_hvp_yy(const double *y, const double *x, const double *
     }
     const double s156 = ((s90 * (2.0 * (s90 * (2.0 * s133)))) / s89);
     for (int i = 0; i < 4; i++) {
-        hv[i] = ((((((((0.1 * softmax_layer_sign((2.0 + t45[i]))) * ((-2.0) * (t45[i] * ((1.0 - (t45[i] * t45[i])) * v[i])))) + (0.25 * ((t77[i] * t138[i]) - (t41[i] * t138[i])))) + (0.0625 * (exp((0.25 * y[i])) * (0.25 * v[i])))) + (2.0 * ((s90 * t130[i]) - (t31[i] * s156)))) + (0.25 * (v[i] * (t98[i] * (1.0 - t98[i]))))) + (s20 * (2.0 * v[i]))) + (t117[i] * (v[i] - s127)));
+        hv[i] = ((((((((0.1 * softmax_layer_sign((2.0 + t45[i]))) * ((-2.0) * (t45[i] * ((1.0 - (t45[i] * t45[i])) * v[i])))) + (0.25 * ((t77[i] * t138[i]) - (t41[i] * t138[i])))) + (0.0625 * (softmax_layer_vexp((0.25 * y[i])) * (0.25 * v[i])))) + (2.0 * ((s90 * t130[i]) - (t31[i] * s156)))) + (0.25 * (v[i] * (t98[i] * (1.0 - t98[i]))))) + (s20 * (2.0 * v[i]))) + (t117[i] * (v[i] - s127)));
     }
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void softmax_layer_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void softmax_layer_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
     double *const t180 = work + 0;
-    for (int j = 0; j < 3; j++) {
-        double acc = 0.0;
-        for (int l = 0; l < 4; l++)
-            acc += w[l] * theta[j + 3*l];
-        t180[j] = acc;
+    for (int i = 0; i < 3; i++)
+        t180[i] = 0.0;
+    for (int l = 0; l < 4; l++) {
+        const double vl = w[l];
+        for (int i = 0; i < 3; i++)
+            t180[i] += vl * theta[i + 3*l];
     }
     for (int i = 0; i < 3; i++) {
         out_x[i] = (-t180[i]);
@@ -215,8 +461,8 @@ void softmax_layer_score_vjp_xy(const double *y, const double *x, const double *
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void softmax_layer_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void softmax_layer_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)theta;
     (void)work;
@@ -236,8 +482,8 @@ void softmax_layer_score_vjp_thetay(const double *y, const double *x, const doub
 }
 
 /* L(y, x, theta, data) */
-double softmax_layer_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double softmax_layer_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)work;
@@ -256,7 +502,7 @@ double softmax_layer_loss(const double *y, const double *x, const double *theta,
     }
     double s56 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s56 += log(softmax_layer_sigmoid(y[i]));
+        s56 += softmax_layer_vlog(softmax_layer_vsigmoid(y[i]));
     }
     double s62 = 0.0;
     for (int i = 0; i < 4; i++) {
@@ -268,8 +514,8 @@ double softmax_layer_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void softmax_layer_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void softmax_layer_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     double m15 = y[0];
@@ -283,7 +529,7 @@ void softmax_layer_loss_grad(const double *y, const double *x, const double *the
     s15 = m15 + log(s15);
     double *const t41 = work + 0;
     for (int i = 0; i < 4; i++) {
-        t41[i] = softmax_layer_sigmoid(y[i]);
+        t41[i] = softmax_layer_vsigmoid(y[i]);
     }
     double s62 = 0.0;
     for (int i = 0; i < 4; i++) {
@@ -294,7 +540,7 @@ void softmax_layer_loss_grad(const double *y, const double *x, const double *the
     const double s63 = sqrt(s62);
     const double s187 = ((0.005 * s63) * (1.0 / (2.0 * s63)));
     for (int i = 0; i < 4; i++) {
-        gy[i] = (exp((y[i] - s15)) + (((t41[i] * (1.0 - t41[i])) * ((-0.025) * (1.0 / t41[i]))) - data[i]));
+        gy[i] = (softmax_layer_vexp((y[i] - s15)) + (((t41[i] * (1.0 - t41[i])) * ((-0.025) * (1.0 / t41[i]))) - data[i]));
     }
     for (int i = 0; i < 3; i++) {
         gx[i] = 0.0;
@@ -304,6 +550,85 @@ void softmax_layer_loss_grad(const double *y, const double *x, const double *the
         for (int j = 0; j < 3; j++) {
             gtheta[3*i + j] = (2.0 * (theta[3*i + j] * s187));
         }
+    }
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void softmax_layer_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    (void)x;
+    (void)work;
+    double m15 = y[0];
+    for (int i = 0; i < 4; i++) {
+        if (y[i] > m15) m15 = y[i];
+    }
+    double s15 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s15 += exp(y[i] - m15);
+    }
+    s15 = m15 + log(s15);
+    state[0] = (0.5 * theta[16]);
+    for (int i = 0; i < 4; i++) {
+        state[i + 1] = y[i];
+    }
+    state[5] = 1.0;
+    double s33 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s33 += (state[i + 1] * state[i + 1]);
+    }
+    state[6] = sqrt(s33);
+    for (int i = 0; i < 4; i++) {
+        state[i + 7] = softmax_layer_vexp((0.25 * y[i]));
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 11] = softmax_layer_vsigmoid(y[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 15] = softmax_layer_vtanh(y[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 19] = softmax_layer_sign((2.0 + state[i + 15]));
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 23] = (1.0 - state[i + 11]);
+    }
+    state[27] = (1.0 / (2.0 * state[6]));
+    for (int i = 0; i < 4; i++) {
+        state[i + 28] = softmax_layer_vsigmoid((y[i] - 1.0));
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 32] = softmax_layer_vexp((y[i] - s15));
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void softmax_layer_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
+{
+    (void)y;
+    (void)x;
+    (void)theta;
+    double s127 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s127 += (state[i + 32] * v[i]);
+    }
+    double *const t130 = work + 0;
+    t130[4] = 0.0;
+    for (int i = 0; i < 4; i++) {
+        t130[i] = v[i];
+    }
+    double s133 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s133 += (state[i + 1] * t130[i]);
+    }
+    double *const t138 = work + 5;
+    for (int i = 0; i < 4; i++) {
+        t138[i] = ((state[i + 11] * state[i + 23]) * v[i]);
+    }
+    const double s156 = ((state[27] * (2.0 * (state[27] * (2.0 * s133)))) / (2.0 * state[6]));
+    for (int i = 0; i < 4; i++) {
+        hv[i] = ((((((((0.1 * state[i + 19]) * ((-2.0) * (state[i + 15] * ((1.0 - (state[i + 15] * state[i + 15])) * v[i])))) + (0.25 * ((state[i + 23] * t138[i]) - (state[i + 11] * t138[i])))) + (0.0625 * (state[i + 7] * (0.25 * v[i])))) + (2.0 * ((state[27] * t130[i]) - (state[i + 1] * s156)))) + (0.25 * (v[i] * (state[i + 28] * (1.0 - state[i + 28]))))) + (state[0] * (2.0 * v[i]))) + (state[i + 32] * (v[i] - s127)));
     }
 }
 
@@ -342,4 +667,13 @@ const dil_model softmax_layer_model = {
     softmax_layer_symbols,
     6,
     softmax_layer_theta_init,
+    36,
+    softmax_layer_linearise,
+    softmax_layer_score_hvp_yy_apply,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };

@@ -25,6 +25,10 @@ double softmax_layer_loss(const double *y, const double *x, const double *theta,
     const double *data, double *work);
 void softmax_layer_loss_grad(const double *y, const double *x, const double *theta,
     const double *data, double *gy, double *gx, double *gtheta, double *work);
+void softmax_layer_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *work);
+void softmax_layer_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
+    const double *state, const double *v, double *hv, double *work);
 
 #ifdef __cplusplus
 }

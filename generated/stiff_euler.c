@@ -12,7 +12,7 @@
 static inline double stiff_euler_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
-double stiff_euler_score(const double *y, const double *x, const double *theta, double *work)
+double stiff_euler_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -25,8 +25,8 @@ double stiff_euler_score(const double *y, const double *x, const double *theta, 
 }
 
 /* gy = df/dy */
-void stiff_euler_score_grad_y(const double *y, const double *x, const double *theta,
-    double *gy, double *work)
+void stiff_euler_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict gy, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -48,8 +48,8 @@ void stiff_euler_score_grad_y(const double *y, const double *x, const double *th
 }
 
 /* hv = (d2f/dy2) v */
-void stiff_euler_score_hvp_yy(const double *y, const double *x, const double *theta,
-    const double *v, double *hv, double *work)
+void stiff_euler_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -78,8 +78,8 @@ void stiff_euler_score_hvp_yy(const double *y, const double *x, const double *th
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void stiff_euler_score_vjp_xy(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void stiff_euler_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
     double *const t70 = work + 0;
@@ -91,8 +91,8 @@ void stiff_euler_score_vjp_xy(const double *y, const double *x, const double *th
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void stiff_euler_score_vjp_thetay(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void stiff_euler_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -125,8 +125,8 @@ void stiff_euler_score_vjp_thetay(const double *y, const double *x, const double
 }
 
 /* L(y, x, theta, data) */
-double stiff_euler_loss(const double *y, const double *x, const double *theta,
-    const double *data, double *work)
+double stiff_euler_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -139,8 +139,8 @@ double stiff_euler_loss(const double *y, const double *x, const double *theta,
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void stiff_euler_loss_grad(const double *y, const double *x, const double *theta,
-    const double *data, double *gy, double *gx, double *gtheta, double *work)
+void stiff_euler_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -157,8 +157,8 @@ void stiff_euler_loss_grad(const double *y, const double *x, const double *theta
 }
 
 /* r(y; x, theta) */
-void stiff_euler_residual(const double *y, const double *x, const double *theta,
-    double *r, double *work)
+void stiff_euler_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict r, double *restrict work)
 {
     double *const t20 = work + 0;
     t20[0] = (y[1] - y[0]);
@@ -169,8 +169,8 @@ void stiff_euler_residual(const double *y, const double *x, const double *theta,
 }
 
 /* jv = J_y v */
-void stiff_euler_residual_jvp_y(const double *y, const double *x, const double *theta,
-    const double *v, double *jv, double *work)
+void stiff_euler_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)x;
     double *const t70 = work + 0;
@@ -182,8 +182,8 @@ void stiff_euler_residual_jvp_y(const double *y, const double *x, const double *
 }
 
 /* out_y = J_y^T w */
-void stiff_euler_residual_vjp_y(const double *y, const double *x, const double *theta,
-    const double *w, double *out_y, double *work)
+void stiff_euler_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)x;
     double *const t115 = work + 0;
@@ -199,8 +199,8 @@ void stiff_euler_residual_vjp_y(const double *y, const double *x, const double *
 }
 
 /* out_x = J_x^T w */
-void stiff_euler_residual_vjp_x(const double *y, const double *x, const double *theta,
-    const double *w, double *out_x, double *work)
+void stiff_euler_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
     (void)x;
@@ -212,8 +212,8 @@ void stiff_euler_residual_vjp_x(const double *y, const double *x, const double *
 }
 
 /* out_theta = J_theta^T w */
-void stiff_euler_residual_vjp_theta(const double *y, const double *x, const double *theta,
-    const double *w, double *out_theta, double *work)
+void stiff_euler_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
     (void)theta;
@@ -221,6 +221,86 @@ void stiff_euler_residual_vjp_theta(const double *y, const double *x, const doub
     double s117 = 0.0;
     for (int i = 0; i < 2; i++) {
         s117 += (pow(y[i], 3.0) * (0.1 * w[i]));
+    }
+    out_theta[1] = s117;
+    out_theta[0] = (-(y[1] * ((-0.1) * w[1])));
+}
+
+/* state := what the *_apply kernels read that does not depend on the direction */
+void stiff_euler_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict work)
+{
+    (void)work;
+    state[0] = (y[1] - y[0]);
+    state[1] = (-(theta[0] * y[1]));
+    for (int i = 0; i < 2; i++) {
+        state[i + 2] = pow(y[i], 3.0);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 4] = ((y[i] - x[i]) - (0.1 * (state[i] - (theta[1] * state[i + 2]))));
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 6] = (3.0 * stiff_euler_sq(y[i]));
+    }
+}
+
+/* hv = (d2f/dy2) v, from the state of linearise */
+void stiff_euler_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
+{
+    double *const t70 = work + 0;
+    t70[0] = (v[1] - v[0]);
+    t70[1] = (-(theta[0] * v[1]));
+    double *const t75 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t75[i] = (v[i] - (0.1 * (t70[i] - (theta[1] * (state[i + 6] * v[i])))));
+    }
+    double *const t78 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t78[i] = ((-0.1) * t75[i]);
+    }
+    double *const t100 = work + 4;
+    t100[1] = (t78[0] - (theta[0] * t78[1]));
+    t100[0] = (-t78[0]);
+    for (int i = 0; i < 2; i++) {
+        hv[i] = ((t75[i] + ((state[i + 6] * (theta[1] * (0.1 * t75[i]))) + ((theta[1] * (0.1 * ((y[i] - x[i]) - (0.1 * (state[i] - (theta[1] * state[i + 2])))))) * (3.0 * (v[i] * (2.0 * y[i])))))) + t100[i]);
+    }
+}
+
+/* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
+void stiff_euler_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    (void)x;
+    double *const t70 = work + 0;
+    t70[0] = (w[1] - w[0]);
+    t70[1] = (-(theta[0] * w[1]));
+    double *const t71 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t71[i] = ((3.0 * stiff_euler_sq(y[i])) * w[i]);
+    }
+    double *const t75 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t75[i] = (w[i] - (0.1 * (t70[i] - (theta[1] * t71[i]))));
+    }
+    double s82 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s82 += (((0.1 * state[i + 4]) * t71[i]) + (state[i + 2] * (0.1 * t75[i])));
+    }
+    out_theta[1] = s82;
+    out_theta[0] = (-((((-0.1) * state[5]) * w[1]) + (y[1] * ((-0.1) * t75[1]))));
+}
+
+/* out_theta = J_theta^T w, from the state of linearise */
+void stiff_euler_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+    const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
+{
+    (void)x;
+    (void)theta;
+    (void)work;
+    double s117 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s117 += (state[i + 2] * (0.1 * w[i]));
     }
     out_theta[1] = s117;
     out_theta[0] = (-(y[1] * ((-0.1) * w[1])));
@@ -258,4 +338,13 @@ const dil_model stiff_euler_model = {
     stiff_euler_symbols,
     5,
     stiff_euler_theta_init,
+    8,
+    stiff_euler_linearise,
+    stiff_euler_score_hvp_yy_apply,
+    NULL,
+    stiff_euler_score_vjp_thetay_apply,
+    NULL,
+    NULL,
+    NULL,
+    stiff_euler_residual_vjp_theta_apply,
 };

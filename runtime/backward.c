@@ -12,146 +12,177 @@
  * dense solve (dense.c); the two mixed products are one call each of the
  * model's score_vjp_xy / score_vjp_thetay kernels with w = g.
  *
- * The IFT holds only where df/dy = 0.  Users do call the backward at a
- * loosely solved y, and the formula then silently computes the wrong
- * gradient, so ||df/dy|| is measured first and an excess over
- * stationary_tol is reported as DIL_NOT_STATIONARY (outputs still filled).
+ * The IFT holds only where df/dy = 0, and gives the derivative of the
+ * minimiser only where H is positive definite.  Users do call the backward
+ * at a loosely solved y, and the formula then silently computes the wrong
+ * gradient, so stationarity is measured first (stationary_at) and a failure
+ * reported as DIL_NOT_STATIONARY (outputs still filled); and H is checked
+ * (Lanczos in the CG form, Cholesky in the dense form): DIL_NOT_MINIMUM,
+ * outputs untouched.
  *
  * Residual models with nres == ny may instead use the root-finding form
  * (DIL_BACKWARD_ROOT, root_backward.c): J^T g = dL/dy from residual Jacobian
- * products only; backward_core hands over to it, and the argument checks
- * below ask for the kernels of the form chosen.
+ * products only.  The three forms are the rows of the table below
+ * (dili_backward): each names its kernels, workspace and run function, and
+ * the entry points dispatch through it (the checks are in call.c).
  */
 #include <math.h>
-#include <stdlib.h>
+#include <stddef.h>
 
 #include "dil_internal.h"
 
+static const dili_backward *const backwards[] = {
+    &dili_cg_backward,
+    &dili_dense_backward,
+    &dili_root_backward,
+};
+
+const dili_backward *dili_find_backward(int id)
+{
+    size_t i;
+    for (i = 0; i < sizeof backwards / sizeof backwards[0]; i++)
+        if (backwards[i]->id == id)
+            return backwards[i];
+    return NULL;
+}
+
 /*
- * The shared core.  b = dL/dy (finite).  When add_x / add_theta are given
- * they are the direct terms added to the implicit ones.  w holds
- * dili_backward_work doubles.
+ * Is y stationary?  The gradient gy alone cannot say: its size scales with
+ * f, so the score w (y - x)^2 + y^4 with w = 1e-12 has ||gy|| = 2e-12 at
+ * y = 0, a distance 1 from its minimiser, and a score of size 1e8 has a
+ * gradient whose rounding floor is far above 1e-6 at its minimiser.  The
+ * distance itself is scale-free: the local quadratic model puts the
+ * stationary point ||H^-1 gy|| away.  The forms estimate it (dist): the
+ * dense form exactly from its factors; the CG form from below by the
+ * Cauchy step along gy, ||gy|| / (gy'H gy / gy'gy), and from above by
+ * ||gy|| / (lambda_min + eps) with the smallest Ritz value of its
+ * curvature check, taking the larger.  Stationary when
+ * dist <= stationary_tol (1 + ||y||); without an estimate (no positive
+ * curvature seen), when ||gy|| <= stationary_tol.
  */
-static int backward_core(dili_ctx *c, const double *y, const double *b,
-                         double *dl_dx, double *dl_dtheta,
-                         const double *add_x, const double *add_theta,
-                         const dil_options *o, double *w)
+static int stationary(const dil_model *m, const double *y, double gn, double dist,
+                      const dil_options *o)
+{
+    if (gn == 0.0 || isinf(o->stationary_tol))
+        return 1;
+    if (dist < 0.0)
+        return gn <= o->stationary_tol;
+    return dist <= o->stationary_tol * (1.0 + dili_norm(m->ny, y));
+}
+
+/*
+ * The score form's core.  b = dL/dy (finite); w holds 2 ny doubles (g and a
+ * gradient for the stationarity check) then what `solve` needs.  Returns
+ * the status of the solve unless the outputs fail (DIL_NOT_FINITE) or y is
+ * not stationary (DIL_NOT_STATIONARY, outputs still written).
+ */
+int dili_score_backward(dili_ctx *c, const double *y, const double *b,
+                        const dili_outputs *out, const dil_options *o, double *w,
+                        dili_linsolve_fn solve)
 {
     const dil_model *m = c->m;
-    int n = m->ny, st, stationary;
-    double *g = w, *tmp = g + n, *rest = tmp + n;
+    int n = m->ny, st, fs;
+    double *g = w, *gy = g + n, dist = -1.0;
     dil_info *in = c->info;
 
-    if (o->backward == DIL_BACKWARD_ROOT)
-        return dili_root_backward(c, y, b, dl_dx, dl_dtheta, add_x, add_theta, o, w);
-
-    st = dili_grad(c, y, tmp);
-    in->grad_norm = dili_norm(n, tmp);
-    if (st != DIL_OK)
-        return st;
-    stationary = in->grad_norm <= o->stationary_tol;
-
-    if (o->backward == DIL_BACKWARD_CG) {
-        dili_hess_op hop;
-        dili_cg_problem pb;
-        int it;
-        hop.c = c;
-        hop.y = y;
-        pb.n = n;
-        pb.apply = dili_hess_apply;
-        pb.op = &hop;
-        pb.eps = o->cg_eps;
-        pb.rtol = o->cg_tol;
-        pb.max_iter = o->cg_max_iter > 0 ? o->cg_max_iter : dili_default_cap(n);
-        if (o->cg_x0 != NULL)
-            dili_copy(n, o->cg_x0, g);
-        st = dili_cg(&pb, b, g, o->cg_x0 != NULL, rest, rest + n, rest + 2 * n,
-                     &it, &in->cg_residual);
-        in->cg_iterations = it;
-        in->cg_total = it;
-        if (st != DIL_OK && st != DIL_CG_MAX_ITER)
-            return st;
-    } else {
-        st = dili_dense_solve(c, y, o->cg_eps, b, g, rest);
+    /* with stationary_tol = HUGE_VAL (a caller who has just solved to tol)
+       the gradient is not evaluated at all: grad_norm stays 0 */
+    dili_zero(n, gy);
+    if (!isinf(o->stationary_tol)) {
+        st = dili_grad(c, y, gy);
+        in->grad_norm = dili_norm(n, gy);
         if (st != DIL_OK)
             return st;
     }
+    st = solve(c, y, b, g, gy, &dist, o, gy + n);
+    if (st != DIL_OK && st != DIL_CG_MAX_ITER)
+        return st;
     if (o->cg_solution != NULL)
         dili_copy(n, g, o->cg_solution);
 
     /* dL/dx = -(d2f/dx dy)^T g (+ direct): one mixed VJP with w = g;
        likewise theta */
-    int fs = dili_ift_out(c, m->score_vjp_xy, y, g, m->nx, dl_dx, add_x);
+    fs = dili_ift_out(c, DILI_MIX_XY, y, g, out->dl_dx, out->add_x);
     if (fs == DIL_OK)
-        fs = dili_ift_out(c, m->score_vjp_thetay, y, g, m->ntheta, dl_dtheta, add_theta);
+        fs = dili_ift_out(c, DILI_MIX_THETAY, y, g, out->dl_dtheta, out->add_theta);
     if (fs != DIL_OK)
         return fs;
-    if (!stationary)
-        return DIL_NOT_STATIONARY;
-    return st;
+    return stationary(m, y, in->grad_norm, dist, o) ? st : DIL_NOT_STATIONARY;
 }
 
-/* Checks common to both entry points; DIL_OK, DIL_BAD_ARG or DIL_NOT_FINITE. */
-static int check_backward(const dil_model *m, const double *y, const double *x,
-                          const double *theta, double *dl_dx, double *dl_dtheta,
-                          const dil_options *o)
+/*
+ * Algorithm 1: (H + eps I) g = b by CG on Hessian-vector products.  First,
+ * when curvature_check > 0, Lanczos from a random start certifies that H is
+ * positive semi-definite (curvature.c): CG from b alone can miss a negative
+ * eigenvalue whose eigenvector is orthogonal to b, and return the IFT
+ * derivative of a saddle without a sign (issue 13).  eps does not enter
+ * the check: H + eps I positive definite does not make y a minimum.
+ */
+static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
+                    const double *gy, double *dist, const dil_options *o, double *w)
 {
-    if (dili_check_model(m) != DIL_OK || y == NULL
-        || (x == NULL && m->nx > 0) || (theta == NULL && m->ntheta > 0)
-        || dili_check_options(m, o) != DIL_OK)
-        return DIL_BAD_ARG;
-    if (o->backward == DIL_BACKWARD_ROOT) {
-        /* first-order residual kernels only, and a square J */
-        if (m->nres != m->ny || !m->residual || !m->residual_jvp_y
-            || !m->residual_vjp_y
-            || (dl_dx != NULL && m->nx > 0 && !m->residual_vjp_x)
-            || (dl_dtheta != NULL && m->ntheta > 0 && !m->residual_vjp_theta))
-            return DIL_BAD_ARG;
-    } else if (!m->score_grad_y || !m->score_hvp_yy
-               || (dl_dx != NULL && m->nx > 0 && !m->score_vjp_xy)
-               || (dl_dtheta != NULL && m->ntheta > 0 && !m->score_vjp_thetay)) {
-        return DIL_BAD_ARG;
+    int n = c->m->ny, st;
+    double gn = dili_norm(n, gy), cq;
+    dili_hess_op hop = {c, y};
+    if (o->curvature_check > 0) {
+        dili_ritz r;
+        st = dili_spectrum(dili_hess_apply, &hop, n, o->curvature_check, w, NULL, &r);
+        if (st != DIL_OK)
+            return st;
+        if (dili_negative(c->m, &r))
+            return DIL_NOT_MINIMUM;
+        if (r.lmin + o->cg_eps > 0.0)
+            *dist = gn / (r.lmin + o->cg_eps);
     }
-    if (!dili_all_finite(m->ny, y) || !dili_all_finite(m->nx, x)
-        || !dili_all_finite(m->ntheta, theta)
-        || (o->backward != DIL_BACKWARD_DENSE && o->cg_x0 != NULL
-            && !dili_all_finite(m->ny, o->cg_x0)))
-        return DIL_NOT_FINITE;
-    return DIL_OK;
+    /* the Cauchy step along u = gy / ||gy|| (g and w are scratch until CG
+       starts) */
+    if (gn > 0.0) {
+        dili_copy(n, gy, w);
+        dili_scale(n, 1.0 / gn, w);
+        if ((st = dili_hvp(c, y, w, g)) != DIL_OK)
+            return st;
+        cq = dili_dot(n, w, g);
+        if (cq > 0.0)
+            *dist = fmax(*dist, gn / cq);
+    }
+    dili_cg_problem pb = dili_cg_setup(c->m->ny, dili_hess_apply, &hop, o->cg_eps,
+                                       o->cg_tol, o->cg_max_iter);
+    if (o->cg_x0 != NULL)
+        dili_copy(c->m->ny, o->cg_x0, g);
+    return dili_cg_run(&pb, b, g, o->cg_x0 != NULL, w, c->info);
 }
+
+static int cg_run(dili_ctx *c, const double *y, const double *b,
+                  const dili_outputs *out, const dil_options *o, double *w)
+{
+    return dili_score_backward(c, y, b, out, o, w, cg_solve);
+}
+
+static size_t cg_work(const dil_model *m)
+{
+    return dili_add(dili_mul(2, (size_t)m->ny), dili_cg_work(m->ny));
+}
+
+const dili_backward dili_cg_backward = {
+    DIL_BACKWARD_CG, "cg", DILI_K_GRAD | DILI_K_HVP, DILI_K_VJP_XY,
+    DILI_K_VJP_THETAY, 1, cg_work, cg_run,
+};
 
 int dil_backward(const dil_model *m, const double *y, const double *x,
                  const double *theta, const double *dl_dy,
                  double *dl_dx, double *dl_dtheta,
                  const dil_options *opt, dil_info *info, double *work)
 {
-    dil_info loc;
-    dil_options def;
-    dili_ctx c;
-    double *base, *own;
-    int st;
+    dili_call k;
+    dili_args a = {DILI_CALL_BACKWARD, y, x, theta, NULL, dl_dy, dl_dx, dl_dtheta};
+    dili_outputs out = {dl_dx, dl_dtheta, NULL, NULL};
+    int st = dili_begin(&k, m, opt, &a);
 
-    dili_info_init(&loc);
-    if (opt == NULL) {
-        def = dil_default_options();
-        opt = &def;
-    }
-    if (dl_dy == NULL)
-        return dili_finish(info, &loc, DIL_BAD_ARG);
-    st = check_backward(m, y, x, theta, dl_dx, dl_dtheta, opt);
-    if (st != DIL_OK)
-        return dili_finish(info, &loc, st);
-    if (!dili_all_finite(m->ny, dl_dy))
-        return dili_finish(info, &loc, DIL_NOT_FINITE);
-
-    base = dili_work_acquire(m, dili_backward_work(m, opt), work, &own);
-    if (base == NULL)
-        return dili_finish(info, &loc, DIL_NO_MEMORY);
-    c = (dili_ctx){m, x, theta, base, &loc};
-    st = backward_core(&c, y, dl_dy, dl_dx, dl_dtheta, NULL, NULL, opt,
-                       base + m->work_size);
-    free(own);
-    return dili_finish(info, &loc, st);
+    if (st == DIL_OK)
+        st = dili_acquire(&k, m, x, theta, dili_backward_work(m, k.o), work);
+    if (st == DIL_OK)
+        st = dili_find_backward(k.o->backward)->run(&k.c, y, dl_dy, &out, k.o, k.w);
+    return dili_end(&k, info, st);
 }
 
 int dil_loss_gradient(const dil_model *m, const double *y, const double *x,
@@ -159,48 +190,28 @@ int dil_loss_gradient(const dil_model *m, const double *y, const double *x,
                       double *dl_dx, double *dl_dtheta,
                       const dil_options *opt, dil_info *info, double *work)
 {
-    dil_info loc;
-    dil_options def;
-    dili_ctx c;
-    double *base, *own, *gy, *gx, *gth, lv;
-    int st;
+    dili_call k;
+    dili_args a = {DILI_CALL_LOSS, y, x, theta, data, NULL, dl_dx, dl_dtheta};
+    double *gy, *gx, *gth, lv;
+    int st = dili_begin(&k, m, opt, &a);
 
-    dili_info_init(&loc);
-    if (opt == NULL) {
-        def = dil_default_options();
-        opt = &def;
-    }
-    st = check_backward(m, y, x, theta, dl_dx, dl_dtheta, opt);
-    if (st == DIL_OK && (!m->loss || !m->loss_grad || (data == NULL && m->ndata > 0)))
-        st = DIL_BAD_ARG;
+    if (st == DIL_OK)
+        st = dili_acquire(&k, m, x, theta, dili_loss_work(m, k.o), work);
     if (st != DIL_OK)
-        return dili_finish(info, &loc, st);
-    if (!dili_all_finite(m->ndata, data))
-        return dili_finish(info, &loc, DIL_NOT_FINITE);
-
-    base = dili_work_acquire(m, dili_loss_work(m, opt), work, &own);
-    if (base == NULL)
-        return dili_finish(info, &loc, DIL_NO_MEMORY);
-    c = (dili_ctx){m, x, theta, base, &loc};
-    gy = base + m->work_size;
+        return dili_end(&k, info, st);
+    gy = k.w;
     gx = gy + m->ny;
     gth = gx + m->nx;
-
-    lv = m->loss(y, x, theta, data, c.kw);
+    st = dili_loss(&k.c, y, data, &lv);
     if (loss != NULL)
         *loss = lv;
-    if (!isfinite(lv)) {
-        st = DIL_NOT_FINITE;
-    } else {
-        /* the direct partials; g then solves (H + eps I) g = dL/dy */
-        m->loss_grad(y, x, theta, data, gy, gx, gth, c.kw);
-        if (!dili_all_finite(m->ny, gy) || !dili_all_finite(m->nx, gx)
-            || !dili_all_finite(m->ntheta, gth))
-            st = DIL_NOT_FINITE;
-        else
-            st = backward_core(&c, y, gy, dl_dx, dl_dtheta, gx, gth, opt,
-                               gth + m->ntheta);
+    /* the direct partials; g then solves (H + eps I) g = dL/dy */
+    if (st == DIL_OK)
+        st = dili_loss_grad(&k.c, y, data, gy, gx, gth);
+    if (st == DIL_OK) {
+        dili_outputs out = {dl_dx, dl_dtheta, gx, gth};
+        st = dili_find_backward(k.o->backward)->run(&k.c, y, gy, &out, k.o,
+                                                    gth + m->ntheta);
     }
-    free(own);
-    return dili_finish(info, &loc, st);
+    return dili_end(&k, info, st);
 }

@@ -30,6 +30,30 @@ size_t dili_cg_work(int n)
     return dili_mul(3, (size_t)n);
 }
 
+dili_cg_problem dili_cg_setup(int n, dili_apply_fn apply, void *op, double eps,
+                              double rtol, int cap)
+{
+    dili_cg_problem pb;
+    pb.n = n;
+    pb.apply = apply;
+    pb.op = op;
+    pb.eps = eps;
+    pb.rtol = rtol;
+    pb.max_iter = cap > 0 ? cap : dili_default_cap(n);
+    return pb;
+}
+
+int dili_cg_run(const dili_cg_problem *pb, const double *b, double *xs,
+                int have_x0, double *w, dil_info *info)
+{
+    int it, st;
+    st = dili_cg(pb, b, xs, have_x0, w, w + pb->n, w + 2 * (size_t)pb->n, &it,
+                 &info->cg_residual);
+    info->cg_iterations = it;
+    info->cg_total += it;
+    return st;
+}
+
 /* (A + eps I) v, the operator of Algorithm 1. */
 static int apply_shifted(const dili_cg_problem *pb, const double *v, double *av)
 {

@@ -4,18 +4,20 @@
  * The paper's baseline for Algorithm 1: build H = d2f/dy2 column by column
  * from ny Hessian-vector products with the unit vectors (as many kernel
  * calls as a full CG run, plus O(ny^3) work and ny^2 memory), then solve
- * (H + eps I) g = b directly.  It is here for comparison, for small ny, and
- * for the cases CG cannot handle: an indefinite but nonsingular H (a saddle
- * point, where the IFT still holds) is solved by the LU fallback.
+ * (H + eps I) g = b directly.  It is here for comparison, for small ny,
+ * and as an exact judge of H: at a saddle or a maximum the IFT gives the
+ * derivative of the wrong point, so an indefinite H is reported
+ * (DIL_NOT_MINIMUM), never solved (this file used to fall back to LU there,
+ * and returned DIL_OK with a wrong gradient; issue 13).
  *
  * Numerics: the HVP kernel is symmetric only up to rounding, so H is first
- * symmetrised, (H + H^T)/2.  Cholesky (the SPD case, the usual one at a
- * strict minimum) runs in the lower triangle and leaves the upper triangle
- * intact, so if it fails the matrix is rebuilt from the upper triangle and
- * a saved diagonal and handed to LU with partial pivoting, without a second
- * ny^2 buffer.  A pivot at or below ny * DBL_EPSILON * max|H_ij| counts as
- * zero: H + eps I is then numerically singular and we say so (DIL_SINGULAR)
- * rather than return a g dominated by rounding.  Finally the true residual
+ * symmetrised, (H + H^T)/2.  Cholesky runs in the lower triangle and leaves
+ * the upper triangle intact, so a second factorisation (of H + eps I, see
+ * factor) rebuilds the matrix from the upper triangle and a saved diagonal
+ * without a second ny^2 buffer.  A pivot at or below
+ * ny * DBL_EPSILON * max|H_ij| counts as zero: H + eps I is then
+ * numerically singular and we say so (DIL_SINGULAR) rather than return a g
+ * dominated by rounding.  Finally the true residual
  * ||b - (H + eps I) g|| / ||b|| is measured with one more HVP and reported
  * in info->cg_residual.
  */
@@ -24,23 +26,27 @@
 
 #include "dil_internal.h"
 
-size_t dili_dense_work(int n)
+static size_t dense_work(const dil_model *m)
 {
-    /* H (n*n), saved diagonal, unit vector / HVP output, pivots */
-    return dili_add(dili_mul((size_t)n, (size_t)n), dili_mul(3, (size_t)n));
+    /* g and the stationarity gradient (backward.c), then H (n*n), saved
+       diagonal, unit vector / HVP output */
+    size_t n = (size_t)m->ny;
+    return dili_add(dili_mul(n, n), dili_mul(4, n));
 }
 
 /* Cholesky in the lower triangle of the row-major a; 0 when a pivot is not
-   safely positive. */
-static int cholesky(int n, double *a, double thresh)
+   safely positive, with that pivot in *bad. */
+static int cholesky(int n, double *a, double thresh, double *bad)
 {
     int i, j, k;
     for (j = 0; j < n; j++) {
         double d = a[(size_t)j * n + j], ljj;
         for (k = 0; k < j; k++)
             d -= a[(size_t)j * n + k] * a[(size_t)j * n + k];
-        if (!(d > thresh))
+        if (!(d > thresh)) {
+            *bad = d;
             return 0;
+        }
         ljj = sqrt(d);
         a[(size_t)j * n + j] = ljj;
         for (i = j + 1; i < n; i++) {
@@ -71,82 +77,58 @@ static void cholesky_solve(int n, const double *a, double *g)
     }
 }
 
-/* LU with partial pivoting, P A = L U in place; piv[k] the row swapped with
-   k (stored as doubles: exact for any int).  0 when singular. */
-static int lu(int n, double *a, double *piv, double thresh)
+/* a := the symmetrised H from its upper triangle and saved diagonal, plus
+   shift on the diagonal (Cholesky overwrote the lower triangle). */
+static void restore(int n, double *a, const double *diag, double shift)
 {
-    int i, j, k;
-    for (k = 0; k < n; k++) {
-        int p = k;
-        double best = fabs(a[(size_t)k * n + k]);
-        for (i = k + 1; i < n; i++) {
-            double v = fabs(a[(size_t)i * n + k]);
-            if (v > best) {
-                best = v;
-                p = i;
-            }
-        }
-        if (!(best > thresh))
-            return 0;
-        piv[k] = (double)p;
-        if (p != k)
-            for (j = 0; j < n; j++) {
-                double t = a[(size_t)k * n + j];
-                a[(size_t)k * n + j] = a[(size_t)p * n + j];
-                a[(size_t)p * n + j] = t;
-            }
-        for (i = k + 1; i < n; i++) {
-            double l = a[(size_t)i * n + k] / a[(size_t)k * n + k];
-            a[(size_t)i * n + k] = l;
-            for (j = k + 1; j < n; j++)
-                a[(size_t)i * n + j] -= l * a[(size_t)k * n + j];
-        }
-    }
-    return 1;
-}
-
-static void lu_solve(int n, const double *a, const double *piv, double *g)
-{
-    int i, k;
-    for (k = 0; k < n; k++) {
-        int p = (int)piv[k];
-        if (p != k) {
-            double t = g[k];
-            g[k] = g[p];
-            g[p] = t;
-        }
-    }
-    for (i = 0; i < n; i++)                     /* unit lower */
-        for (k = 0; k < i; k++)
-            g[i] -= a[(size_t)i * n + k] * g[k];
-    for (i = n - 1; i >= 0; i--) {              /* upper */
-        double s = g[i];
-        for (k = i + 1; k < n; k++)
-            s -= a[(size_t)i * n + k] * g[k];
-        g[i] = s / a[(size_t)i * n + i];
+    int i, j;
+    for (i = 0; i < n; i++) {
+        a[(size_t)i * n + i] = diag[i] + shift;
+        for (j = 0; j < i; j++)
+            a[(size_t)i * n + j] = a[(size_t)j * n + i];
     }
 }
 
 /*
- * Contract: y (ny) the point, eps >= 0, b (ny, finite) the right-hand side,
- * g (ny) the output, w dili_dense_work(ny) doubles.  Fills
- * c->info->cg_iterations (0) and cg_residual (true relative residual).
- * Returns DIL_OK, DIL_SINGULAR or DIL_NOT_FINITE (from an HVP); g is
- * meaningful only on DIL_OK.
+ * Factor H + eps I, and judge H on the way.  Cholesky of H itself first: a
+ * pivot clearly below zero (under -sqrt(eps) max|H_ij|) proves a negative
+ * eigenvalue (the leading block it closes has a negative determinant), so y
+ * is not a minimum: DIL_NOT_MINIMUM, and never an LU solve of an
+ * indefinite score Hessian.  A pivot near zero is a singular H: with
+ * eps > 0 that is the case Algorithm 1's eps is for, so H + eps I is
+ * factored; with eps = 0, DIL_SINGULAR.
  */
-int dili_dense_solve(dili_ctx *c, const double *y, double eps,
-                     const double *b, double *g, double *w)
+static int factor(int n, double *a, const double *diag, double eps, double amax)
+{
+    double thresh = n * DBL_EPSILON * amax, bad = 0.0;
+    if (cholesky(n, a, thresh, &bad)) {
+        if (eps == 0.0)
+            return DIL_OK;
+    } else if (bad < -sqrt(DBL_EPSILON) * amax) {
+        return DIL_NOT_MINIMUM;
+    } else if (eps == 0.0) {
+        return DIL_SINGULAR;
+    }
+    restore(n, a, diag, eps);
+    return cholesky(n, a, n * DBL_EPSILON * (amax + eps), &bad) ? DIL_OK : DIL_SINGULAR;
+}
+
+/*
+ * Contract: y (ny) the point, b (ny, finite) the right-hand side, g (ny)
+ * the output, w n*n + 2n doubles; eps is o->cg_eps.  Fills
+ * c->info->cg_iterations (0) and cg_residual (true relative residual).
+ * Returns DIL_OK, DIL_NOT_MINIMUM, DIL_SINGULAR or DIL_NOT_FINITE (from an
+ * HVP); g is meaningful only on DIL_OK.
+ */
+static int dense_solve(dili_ctx *c, const double *y, const double *b, double *g,
+                       const double *gy, double *dist, const dil_options *o, double *w)
 {
     int n = c->m->ny, i, j, st;
-    double *a = w, *diag = a + (size_t)n * n, *e = diag + n, *piv = e + n;
-    double amax = 0.0, thresh, bn = dili_norm(n, b), rr = 0.0;
+    double *a = w, *diag = a + (size_t)n * n, *e = diag + n;
+    double amax = 0.0, bn = dili_norm(n, b), rr = 0.0, eps = o->cg_eps;
 
     c->info->cg_iterations = 0;
     c->info->cg_residual = 0.0;
-    if (bn == 0.0) {
-        dili_zero(n, g);
-        return DIL_OK;
-    }
     /* row j of a := H e_j (= column j; H is symmetric) */
     dili_zero(n, e);
     for (j = 0; j < n; j++) {
@@ -161,7 +143,6 @@ int dili_dense_solve(dili_ctx *c, const double *y, double eps,
             double s = 0.5 * (a[(size_t)i * n + j] + a[(size_t)j * n + i]);
             a[(size_t)i * n + j] = a[(size_t)j * n + i] = s;
         }
-        a[(size_t)i * n + i] += eps;
         diag[i] = a[(size_t)i * n + i];
     }
     {
@@ -170,22 +151,14 @@ int dili_dense_solve(dili_ctx *c, const double *y, double eps,
             if (fabs(a[q]) > amax)
                 amax = fabs(a[q]);
     }
-    thresh = n * DBL_EPSILON * amax;
-
+    if ((st = factor(n, a, diag, eps, amax)) != DIL_OK)
+        return st;
+    /* the distance to the stationary point, ||(H + eps I)^-1 gy|| */
+    dili_copy(n, gy, e);
+    cholesky_solve(n, a, e);
+    *dist = dili_norm(n, e);
     dili_copy(n, b, g);
-    if (cholesky(n, a, thresh)) {
-        cholesky_solve(n, a, g);
-    } else {
-        /* not SPD: restore the lower triangle from the upper, then LU */
-        for (i = 0; i < n; i++) {
-            a[(size_t)i * n + i] = diag[i];
-            for (j = 0; j < i; j++)
-                a[(size_t)i * n + j] = a[(size_t)j * n + i];
-        }
-        if (!lu(n, a, piv, thresh))
-            return DIL_SINGULAR;
-        lu_solve(n, a, piv, g);
-    }
+    cholesky_solve(n, a, g);
     if (!dili_all_finite(n, g))
         return DIL_SINGULAR;
 
@@ -197,6 +170,17 @@ int dili_dense_solve(dili_ctx *c, const double *y, double eps,
         double ri = b[i] - (e[i] + eps * g[i]);
         rr += ri * ri;
     }
-    c->info->cg_residual = sqrt(rr) / bn;
+    c->info->cg_residual = bn > 0.0 ? sqrt(rr) / bn : 0.0;
     return DIL_OK;
 }
+
+static int dense_run(dili_ctx *c, const double *y, const double *b,
+                     const dili_outputs *out, const dil_options *o, double *w)
+{
+    return dili_score_backward(c, y, b, out, o, w, dense_solve);
+}
+
+const dili_backward dili_dense_backward = {
+    DIL_BACKWARD_DENSE, "dense", DILI_K_GRAD | DILI_K_HVP, DILI_K_VJP_XY,
+    DILI_K_VJP_THETAY, 0, dense_work, dense_run,
+};

@@ -60,9 +60,16 @@ enum dil_status {
     DIL_BAD_ARG,          /* NULL pointer, bad size, bad option, missing kernel */
     DIL_NOT_STATIONARY,   /* backward at a y with ||df/dy|| > stationary_tol:
                              the IFT does not hold there; outputs still computed */
-    DIL_SINGULAR,         /* dense backward: H + eps I is numerically singular */
+    DIL_SINGULAR,         /* dense backward: H + eps I is numerically
+                             singular; root form: J is (eps = 0) */
     DIL_LINE_SEARCH,      /* forward: no step gave sufficient decrease */
-    DIL_NO_MEMORY         /* work == NULL and the allocation failed */
+    DIL_NO_MEMORY,        /* work == NULL and the allocation failed */
+    DIL_NOT_MINIMUM       /* H = d2f/dy2 at y is not positive semi-definite
+                             (forward: a saddle or maximum that could not be
+                             left; backward: y is not a minimum, so the IFT
+                             derivative is that of the wrong point).  Root
+                             form: never (its status for a singular J is
+                             DIL_SINGULAR) */
 };
 
 /* Forward solvers (dil_options.solver). */
@@ -106,8 +113,10 @@ typedef int (*dil_user_solver)(const dil_model *m, const double *x,
 typedef struct dil_options {
     /* --- the SPEC members --- */
     int    solver;       /* DIL_SOLVER_*; default DIL_SOLVER_NEWTON */
-    double tol;          /* forward stop: ||df/dy|| <= tol (residual solvers:
-                            also ||r|| <= tol); default 1e-10 */
+    double tol;          /* forward stop: ||df/dy|| <= tol, with the model
+                            step small (step_tol), or the gradient at its
+                            rounding floor (docs/solvers.md); residual
+                            solvers also stop on ||r|| <= tol; default 1e-10 */
     int    max_iter;     /* forward iteration limit; default 100.  0 only
                             checks the initial guess.  Gradient descent and
                             fixed point usually need far more. */
@@ -125,9 +134,12 @@ typedef struct dil_options {
     double *cg_solution; /* if not NULL, the backward stores g here (ny), e.g.
                             to warm-start the next call through cg_x0 (the
                             two may be the same array) */
-    double stationary_tol; /* backward: DIL_NOT_STATIONARY when ||df/dy|| at
-                            y (root form: ||r||) exceeds this; default 1e-6;
-                            HUGE_VAL disables */
+    double stationary_tol; /* backward: DIL_NOT_STATIONARY when the distance
+                            from y to the stationary point that H predicts
+                            exceeds stationary_tol (1 + ||y||), which for
+                            unit curvature is ||df/dy|| > stationary_tol
+                            (docs/solvers.md); root form: ||r|| exceeds it;
+                            default 1e-6; HUGE_VAL disables */
     int    lbfgs_memory; /* L-BFGS pairs kept; default 8 */
     int    inner_max_iter; /* inner CG cap of Newton-CG and Gauss-Newton;
                             0 (default): max(2*ny, 50) */
@@ -142,6 +154,14 @@ typedef struct dil_options {
     dil_user_solver user_solver; /* DIL_SOLVER_USER only; default NULL */
     void  *user_context;  /* passed to user_solver; default NULL */
     size_t user_work_size; /* extra doubles user_solver needs; default 0 */
+    double step_tol;     /* forward stop also needs the model step along g,
+                            ||g|| / (g'Hg / g'g), <= step_tol (1 + ||y||);
+                            0 (default): the same value as tol */
+    int    curvature_check; /* Lanczos steps (at most 64, and at most ny)
+                            certifying that H is positive semi-definite where
+                            a forward solver converges and where a score-form
+                            backward is evaluated (root form: J nonsingular);
+                            0 disables; default 10 */
 } dil_options;
 
 typedef struct dil_info {
@@ -149,7 +169,9 @@ typedef struct dil_info {
     int    status;        /* same value the call returned */
     int    iterations;    /* forward iterations (steps taken) */
     double grad_norm;     /* final ||df/dy||: forward at the returned y;
-                             backward at the given y (fixed point: ||r||) */
+                             backward at the given y (fixed point: ||r||;
+                             score-form backward with stationary_tol =
+                             HUGE_VAL: 0, not evaluated) */
     int    cg_iterations; /* CG iterations of the last linear solve */
     double cg_residual;   /* its final relative residual (dense backward:
                              the true residual ||b - (H+eps I) g|| / ||b||) */
@@ -163,6 +185,8 @@ typedef struct dil_info {
     int    n_hvp;         /* Hessian-vector products */
     int    n_jac;         /* Jacobian products: residual J v, J^T w, and the
                              mixed score_vjp_xy / score_vjp_thetay */
+    int    n_loss;        /* loss and loss_grad evaluations */
+    int    n_linearise;   /* calls of the model's linearise kernel */
 } dil_info;
 
 /* The defaults documented in dil_options. */
@@ -215,6 +239,36 @@ int dil_loss_gradient(const dil_model *m, const double *y, const double *x,
                       const double *theta, const double *data, double *loss,
                       double *dl_dx, double *dl_dtheta,
                       const dil_options *opt, dil_info *info, double *work);
+
+/*
+ * Batches (SPEC section 5): n instances that share theta.  x, y, data,
+ * dl_dy and dl_dx are n blocks stacked one after another (instance i's x at
+ * x + i*nx); loss has n entries; dl_dtheta is the sum over the instances,
+ * added in index order (the same bits for any thread count, and as a loop
+ * of the single calls accumulating from 0 in that order; an instance whose
+ * outputs are not written adds 0); info is an array of n entries, or NULL.
+ * Each instance follows the rules of its single call, on a workspace of
+ * dil_work_size doubles per thread (allocated once per call), plus
+ * n * ntheta doubles for the dl_dtheta blocks.  nthreads 0 uses OpenMP's
+ * default (every core, unless OMP_NUM_THREADS says otherwise), 1 runs on
+ * the caller's thread; a build without OpenMP always runs serially.
+ * Returns DIL_OK only if every instance did, else the status of the
+ * lowest-numbered failing instance; every instance's own status is in its
+ * info.  n < 0, nthreads < 0 or a bad model: DIL_BAD_ARG (every info
+ * entry says so); the call's own buffers unavailable: DIL_NO_MEMORY.
+ */
+int dil_solve_batch(const dil_model *m, int n, const double *x,
+                    const double *theta, double *y, const dil_options *opt,
+                    dil_info *info, int nthreads);
+int dil_backward_batch(const dil_model *m, int n, const double *y,
+                       const double *x, const double *theta,
+                       const double *dl_dy, double *dl_dx, double *dl_dtheta,
+                       const dil_options *opt, dil_info *info, int nthreads);
+int dil_loss_gradient_batch(const dil_model *m, int n, const double *y,
+                            const double *x, const double *theta,
+                            const double *data, double *loss, double *dl_dx,
+                            double *dl_dtheta, const dil_options *opt,
+                            dil_info *info, int nthreads);
 
 /* A static English name of a status ("DIL_OK", ...); never NULL, also for
    values that are not statuses. */

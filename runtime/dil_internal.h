@@ -8,7 +8,14 @@
  * which also apply the rule "a non-finite value from a kernel is an error"
  * in one place.  Scratch is carved from the caller's (or our) work array:
  * the kernel scratch first (m->work_size doubles), then the vectors of the
- * algorithm; each algorithm file exports how many doubles it needs.
+ * algorithm; each algorithm says how many doubles it needs.
+ *
+ * The forward solvers and the backward forms are described by tables in
+ * GSL's style (dili_solver, dili_backward below): a row gives the name, the
+ * kernels the method calls, its workspace and the function that runs it.
+ * Adding a solver is one file that defines its row and one line in the
+ * table of solve.c (plus its DIL_SOLVER_* value in dil.h); nothing else
+ * switches on the solver.
  */
 #ifndef DIL_INTERNAL_H
 #define DIL_INTERNAL_H
@@ -23,6 +30,10 @@ typedef struct dili_ctx {
     const double *theta;  /* ntheta, may be NULL when ntheta == 0 */
     double *kw;           /* m->work_size doubles for the kernels */
     dil_info *info;       /* never NULL: counters are kept here */
+    /* linearise once: state (m->state_size) and the y it was computed at
+       (lin_y, ny); NULL when the model has no linearise kernel */
+    double *state, *lin_y;
+    int lin_valid;        /* lin_y holds a linearised point */
 } dili_ctx;
 
 /* ------------------------------------------------------------------ */
@@ -35,6 +46,7 @@ void dili_copy(int n, const double *src, double *dst);
 void dili_zero(int n, double *v);
 void dili_axpy(int n, double a, const double *xv, double *yv);  /* y += a x */
 void dili_scale(int n, double a, double *v);
+void dili_step(int n, const double *y, double t, const double *d, double *out);
 int dili_all_finite(int n, const double *v);        /* 1 when all finite */
 int dili_max_int(int a, int b);
 int dili_moved(int n, const double *y, const double *y_try);  /* y_try != y */
@@ -46,50 +58,190 @@ int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv);
 int dili_residual(dili_ctx *c, const double *y, double *r);
 int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv);
 int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out);
+/* The loss and its partials (counted in info->n_loss). */
+int dili_loss(dili_ctx *c, const double *y, const double *data, double *value);
+int dili_loss_grad(dili_ctx *c, const double *y, const double *data,
+                   double *gy, double *gx, double *gtheta);
 
-/* The stopping test at the top of every descent iteration k: records
-   k, f and ||g|| in info; DIL_OK when ||g|| <= tol, DIL_MAX_ITER when k
-   reached max_iter, else -1 (go on). */
-int dili_stop(dil_info *in, int k, double f, double gn, const dil_options *o);
-
-/* The start of every descent solver: *f = score(y) and g = grad(y), with
-   info's score and grad_norm set; DIL_OK or DIL_NOT_FINITE. */
-int dili_start(dili_ctx *c, const double *y, double *f, double *g);
-
-/* A vector-Jacobian product kernel (score_vjp_xy, residual_vjp_theta, ...). */
-typedef void (*dili_vjp_fn)(const double *y, const double *x, const double *theta,
-                            const double *w, double *out, double *work);
+/* The mixed products that end the IFT. */
+enum { DILI_MIX_XY, DILI_MIX_THETAY, DILI_MIX_RES_X, DILI_MIX_RES_THETA };
 
 /* The last step of the IFT (Theorem 1): out = -J^T w + direct, where J^T w
-   is the kernel's product (len entries) and direct the loss's own partial
-   derivative (NULL: none).  Skipped when out is NULL or len is 0.
-   DIL_OK or DIL_NOT_FINITE. */
-int dili_ift_out(dili_ctx *c, dili_vjp_fn vjp, const double *y, const double *w, int len,
+   is the product `which` (score_vjp_xy, ..., residual_vjp_theta; nx or
+   ntheta entries) and direct the loss's own partial derivative (NULL:
+   none).  Skipped when out is NULL or the length is 0.  DIL_OK or
+   DIL_NOT_FINITE. */
+int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
                  double *out, const double *direct);
 
-/* Workspace: the caller's, or malloc'ed (*own, freed by the caller of
-   this; NULL on failure). */
-double *dili_work_acquire(const dil_model *m, size_t extra, double *work,
-                          double **own);
-/* Store status in loc and copy loc to info (if not NULL); returns status. */
-int dili_finish(dil_info *info, dil_info *loc, int status);
-void dili_info_init(dil_info *loc);
+/* Doubles of the linearise area (state and a copy of y), 0 without a
+   linearise kernel. */
+size_t dili_lin_work(const dil_model *m);
 
 /* Saturating size arithmetic for work sizes. */
 size_t dili_add(size_t a, size_t b);
 size_t dili_mul(size_t a, size_t b);
 
 /* ------------------------------------------------------------------ */
-/* options.c: argument checks shared by the entry points               */
+/* descent.c: what every descent solver does at its start and stop     */
 /* ------------------------------------------------------------------ */
 
-int dili_check_model(const dil_model *m);           /* DIL_OK or DIL_BAD_ARG */
-int dili_check_options(const dil_model *m, const dil_options *o);
-int dili_default_cap(int ny);                       /* max(2*ny, 50) */
-/* Per-call scratch beyond m->work_size, in doubles. */
+/* A descent solver's iterate, shared with the stopping test. */
+typedef struct dili_iter {
+    double *y, *g;        /* the iterate and its gradient (ny each) */
+    double f, gn;         /* its score and ||g|| */
+    int k;                /* iterations: accepted steps and escapes */
+    int stalled;          /* the last step changed f by rounding only */
+    int failed;           /* the last line search failed */
+    double *cw;           /* dili_descent_work(ny) doubles */
+    int no_escape;        /* negative curvature: DIL_NOT_MINIMUM at once */
+} dili_iter;
+
+enum { DILI_GO_ON = -1, DILI_ESCAPED = -2 };
+
+size_t dili_descent_work(int n);    /* curvature block + a trial point */
+
+/* The start of every descent solver: *f = score(y) and g = grad(y), with
+   info's score and grad_norm set; DIL_OK or DIL_NOT_FINITE. */
+int dili_start(dili_ctx *c, const double *y, double *f, double *g);
+
+/* After a step to it->y (score f_new): g (unless have_g: the caller has
+   stored it), gn, f, stalled, failed and k updated.  On a non-finite
+   gradient info gets the step's figures and DIL_NOT_FINITE is returned. */
+int dili_after_step(dili_ctx *c, dili_iter *it, double f_new, int have_g);
+
+/*
+ * The stopping test at the top of every iteration (descent.c): records the
+ * figures in info; DIL_OK (converged and certified), DIL_MAX_ITER,
+ * DIL_LINE_SEARCH (it->failed and not converged), DIL_NOT_MINIMUM,
+ * DIL_NOT_FINITE, DILI_ESCAPED (moved off a saddle: curvature memory is
+ * stale) or DILI_GO_ON.
+ */
+int dili_stop(dili_ctx *c, dili_iter *it, const dil_options *o);
+
+/* 1 when Ritz values show a clearly negative eigenvalue of H. */
+struct dili_ritz;
+int dili_negative(const dil_model *m, const struct dili_ritz *r);
+
+/* ------------------------------------------------------------------ */
+/* call.c (with the prologue below): which kernels a method needs      */
+/* ------------------------------------------------------------------ */
+
+enum {
+    DILI_K_SCORE = 1u << 0,       /* score */
+    DILI_K_GRAD = 1u << 1,        /* score_grad_y */
+    DILI_K_HVP = 1u << 2,         /* score_hvp_yy */
+    DILI_K_VJP_XY = 1u << 3,      /* score_vjp_xy */
+    DILI_K_VJP_THETAY = 1u << 4,  /* score_vjp_thetay */
+    DILI_K_LOSS = 1u << 5,        /* loss and loss_grad */
+    DILI_K_RES = 1u << 6,         /* residual, and nres >= 1 */
+    DILI_K_JVP = 1u << 7,         /* residual_jvp_y */
+    DILI_K_RVJP = 1u << 8,        /* residual_vjp_y */
+    DILI_K_RVJP_X = 1u << 9,      /* residual_vjp_x */
+    DILI_K_RVJP_THETA = 1u << 10, /* residual_vjp_theta */
+    DILI_K_SQUARE = 1u << 11      /* nres == ny */
+};
+
+/* 1 when m has every kernel (and shape) in `need`. */
+int dili_has_kernels(const dil_model *m, unsigned need);
+
+/* ------------------------------------------------------------------ */
+/* solve.c and the solver files: the forward solver table              */
+/* ------------------------------------------------------------------ */
+
+typedef struct dili_solver {
+    int id;               /* DIL_SOLVER_* */
+    const char *name;
+    unsigned kernels;     /* DILI_K_* that it calls */
+    /* doubles it needs beyond m->work_size (o is checked) */
+    size_t (*work)(const dil_model *m, const dil_options *o);
+    /* its own options: DIL_OK or DIL_BAD_ARG; NULL when it has none */
+    int (*check)(const dil_options *o);
+    /* the solve: y (finite) in, best iterate out; w holds work() doubles */
+    int (*run)(dili_ctx *c, double *y, const dil_options *o, double *w);
+} dili_solver;
+
+/* The row of solver id, NULL when there is none. */
+const dili_solver *dili_find_solver(int id);
+
+extern const dili_solver dili_newton_solver, dili_gauss_newton_solver,
+    dili_lbfgs_solver, dili_gradient_solver, dili_fixed_point_solver,
+    dili_user_solver;
+
+/* ------------------------------------------------------------------ */
+/* backward.c and the backward files: the backward form table          */
+/* ------------------------------------------------------------------ */
+
+/* The outputs of a backward call and the direct terms added to them. */
+typedef struct dili_outputs {
+    double *dl_dx, *dl_dtheta;              /* NULL: not wanted */
+    const double *add_x, *add_theta;        /* NULL: none */
+} dili_outputs;
+
+typedef struct dili_backward {
+    int id;               /* DIL_BACKWARD_* */
+    const char *name;
+    unsigned kernels;     /* always called */
+    unsigned kernels_x;   /* called for dl_dx (when nx > 0) */
+    unsigned kernels_theta; /* called for dl_dtheta (when ntheta > 0) */
+    int uses_x0;          /* reads cg_x0 */
+    size_t (*work)(const dil_model *m);     /* beyond m->work_size */
+    /* b = dL/dy at y (finite); w holds work() doubles */
+    int (*run)(dili_ctx *c, const double *y, const double *b,
+               const dili_outputs *out, const dil_options *o, double *w);
+} dili_backward;
+
+const dili_backward *dili_find_backward(int id);
+
+extern const dili_backward dili_cg_backward, dili_dense_backward,
+    dili_root_backward;
+
+/* ------------------------------------------------------------------ */
+/* call.c: the prologue and epilogue of every public call              */
+/* ------------------------------------------------------------------ */
+
+enum { DILI_CALL_SOLVE, DILI_CALL_BACKWARD, DILI_CALL_LOSS };
+
+/* The arguments of a public call, NULL where the call has none. */
+typedef struct dili_args {
+    int kind;             /* DILI_CALL_* */
+    const double *y, *x, *theta, *data, *dl_dy;
+    double *dl_dx, *dl_dtheta;
+} dili_args;
+
+typedef struct dili_call {
+    dil_info loc;         /* the info being filled */
+    dil_options def;      /* the defaults, when opt was NULL */
+    const dil_options *o; /* the options in force */
+    double *own;          /* our allocation, if any */
+    dili_ctx c;
+    double *w;            /* the method's scratch, after the kernels' */
+} dili_call;
+
+/*
+ * The checks every entry point makes, in one order: DIL_BAD_ARG for a NULL
+ * or badly sized argument, an option out of range or a kernel the chosen
+ * method (and outputs) need; then DIL_NOT_FINITE for a NaN or infinity in
+ * an input block.  On DIL_OK, k->o holds the options in force.
+ */
+int dili_begin(dili_call *k, const dil_model *m, const dil_options *opt,
+               const dili_args *a);
+/* The workspace: m->work_size doubles of kernel scratch, `extra` for the
+   method, then dili_lin_work(m) for linearise once; the caller's `work`
+   or ours.  Sets k->c and k->w.  DIL_OK or DIL_NO_MEMORY. */
+int dili_acquire(dili_call *k, const dil_model *m, const double *x,
+                 const double *theta, size_t extra, double *work);
+/* Frees what dili_acquire allocated, stores st in info; returns st. */
+int dili_end(dili_call *k, dil_info *info, int st);
+
+/* options.c: DIL_OK or DIL_BAD_ARG (ranges, and the solver's own check). */
+int dili_check_options(const dil_options *o);
+
+/* Per-call scratch beyond m->work_size, in doubles (o checked). */
 size_t dili_solve_work(const dil_model *m, const dil_options *o);
 size_t dili_backward_work(const dil_model *m, const dil_options *o);
 size_t dili_loss_work(const dil_model *m, const dil_options *o);
+int dili_default_cap(int ny);                       /* max(2*ny, 50) */
 
 /* ------------------------------------------------------------------ */
 /* cg.c: conjugate gradient, Algorithm 1                               */
@@ -107,9 +259,17 @@ typedef struct dili_cg_problem {
     int max_iter;         /* > 0 */
 } dili_cg_problem;
 
+/* A problem of size n; cap is an iteration option (0: dili_default_cap). */
+dili_cg_problem dili_cg_setup(int n, dili_apply_fn apply, void *op, double eps,
+                              double rtol, int cap);
+
 int dili_cg(const dili_cg_problem *pb, const double *b, double *xs,
             int have_x0, double *r, double *p, double *ap,
             int *iters, double *relres);
+/* dili_cg with w (3n) as its r, p, ap, recording cg_iterations,
+   cg_residual and cg_total in info. */
+int dili_cg_run(const dili_cg_problem *pb, const double *b, double *xs,
+                int have_x0, double *w, dil_info *info);
 size_t dili_cg_work(int n);                         /* r, p, ap: 3n */
 
 /* The Hessian H = d2f/dy2 at y as a dili_apply_fn (op: dili_hess_op). */
@@ -130,53 +290,83 @@ typedef struct dili_normal_op {
 int dili_normal_apply(void *op, const double *v, double *av);
 
 /* ------------------------------------------------------------------ */
-/* dense.c: the naive backward solve                                   */
+/* curvature.c: Lanczos on the Hessian, the curvature operator         */
 /* ------------------------------------------------------------------ */
 
-int dili_dense_solve(dili_ctx *c, const double *y, double eps,
-                     const double *b, double *g, double *w);
-size_t dili_dense_work(int n);                      /* n*n + 3n */
+#define DILI_MAX_LANCZOS 64   /* the largest curvature_check */
 
-/* ------------------------------------------------------------------ */
-/* root_backward.c: the root-finding backward of residual models       */
-/* ------------------------------------------------------------------ */
+/* H at y as a dili_apply_fn: the HVP kernel, or central differences of the
+   gradient when the model has none.  w: dili_curv_work(ny) doubles. */
+typedef struct dili_curv {
+    dili_ctx *c;
+    const double *y;
+    double *w;
+} dili_curv;
+int dili_curv_apply(void *op, const double *v, double *hv);
+size_t dili_curv_work(int n);                       /* 7n */
 
-/*
- * DIL_BACKWARD_ROOT for nres == ny: z from (J^T J + eps I) z = b by CG, the
- * adjoint a = J z (so J^T a = b when eps = 0), then dl_dx = -J_x^T a
- * (+ add_x) and dl_dtheta = -J_theta^T a (+ add_theta).  Same output and
- * status rules as the score-form backward; w holds dili_root_work(ny).
- */
-int dili_root_backward(dili_ctx *c, const double *y, const double *b,
-                       double *dl_dx, double *dl_dtheta,
-                       const double *add_x, const double *add_theta,
-                       const dil_options *o, double *w);
-size_t dili_root_work(int n);                       /* z, r, J^T r, CG: 6n */
-
-/* ------------------------------------------------------------------ */
-/* line search helpers (newton.c) and the solvers, one file each       */
-/* ------------------------------------------------------------------ */
+/* Extreme Ritz values of k Lanczos steps and the steps (products) done. */
+typedef struct dili_ritz {
+    double lmin, lmax;
+    int steps;
+} dili_ritz;
 
 /*
- * Armijo backtracking along d from y (score f0, slope g0d = g^T d < 0):
- * the first t in t0, t0/2, ... with f(y + t d) <= f0 + c1 t g0d (+ a few
- * ulps of |f0|).  On success y_try holds y + t d, *f_try its score.
- * Returns DIL_OK or DIL_LINE_SEARCH.
+ * min(k, n, DILI_MAX_LANCZOS) Lanczos steps on the symmetric operator from
+ * a fixed pseudo-random start; w holds 3n doubles (the first 3n of a
+ * dili_curv work block will do).  With u != NULL, u (n) also gets the unit
+ * Ritz vector of lmin (k more products).  DIL_OK or DIL_NOT_FINITE.
  */
-int dili_armijo(dili_ctx *c, const double *y, double f0, const double *d,
-                double g0d, double t0, const dil_options *o,
-                double *y_try, double *f_try, double *t_out);
+int dili_spectrum(dili_apply_fn apply, void *op, int n, int k, double *w,
+                  double *u, dili_ritz *out);
+
+/* ------------------------------------------------------------------ */
+/* linesearch.c: Armijo backtracking and the weak Wolfe search         */
+/* ------------------------------------------------------------------ */
+
+/* One line search: from y (score f0, slope g0d = g^T d < 0) along d. */
+typedef struct dili_search {
+    const double *y, *d;
+    double f0, g0d;
+    double t0;            /* first trial step */
+} dili_search;
+
+/* The result: y_try = y + t d, its score (and, for Wolfe, gradient). */
+typedef struct dili_found {
+    double *y_try;        /* ny, caller's */
+    double *g_try;        /* ny, caller's; Wolfe only */
+    double f, t;
+} dili_found;
+
+/*
+ * Armijo backtracking: the first t in t0, t0/2, ... with f(y + t d) <= f0
+ * + c1 t g0d (+ a few ulps of |f0| on the first trial).  Returns DIL_OK or
+ * DIL_LINE_SEARCH.
+ */
+int dili_armijo(dili_ctx *c, const dili_search *s, const dil_options *o,
+                dili_found *out);
+/*
+ * Weak Wolfe search by doubling and bisection: sufficient decrease and
+ * g(y + t d)'d >= c2 g0d.  DIL_OK, DIL_LINE_SEARCH or DIL_NOT_FINITE.
+ */
+int dili_wolfe(dili_ctx *c, const dili_search *s, const dil_options *o,
+               dili_found *out);
 double dili_armijo_slack(double f0);
 
-int dili_newton(dili_ctx *c, double *y, const dil_options *o, double *w);
-size_t dili_newton_work(int ny);
-int dili_gradient(dili_ctx *c, double *y, const dil_options *o, double *w);
-size_t dili_gradient_work(int ny);
-int dili_lbfgs(dili_ctx *c, double *y, const dil_options *o, double *w);
-size_t dili_lbfgs_work(int ny, int mem);
-int dili_gauss_newton(dili_ctx *c, double *y, const dil_options *o, double *w);
-size_t dili_gauss_newton_work(int ny, int nres);
-int dili_fixed_point(dili_ctx *c, double *y, const dil_options *o, double *w);
-size_t dili_fixed_point_work(int ny);
+/* ------------------------------------------------------------------ */
+/* backward.c: the score form shared by the CG and dense rows          */
+/* ------------------------------------------------------------------ */
+
+/* The score form's core, shared by the CG and dense rows: g from `solve`,
+   stationarity, then the two IFT products.  w: 2 ny + what solve needs.
+   `solve` gets gy = df/dy at y (gn = ||gy|| > 0) and sets *dist, its
+   estimate of the distance to the stationary point, ||H^-1 gy|| (or
+   -1 when H gives none). */
+typedef int (*dili_linsolve_fn)(dili_ctx *c, const double *y, const double *b,
+                                double *g, const double *gy, double *dist,
+                                const dil_options *o, double *w);
+int dili_score_backward(dili_ctx *c, const double *y, const double *b,
+                        const dili_outputs *out, const dil_options *o, double *w,
+                        dili_linsolve_fn solve);
 
 #endif

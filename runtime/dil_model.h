@@ -78,6 +78,36 @@ typedef struct dil_model {
     /* members beyond the SPEC's list */
     const double *theta_init;       /* ntheta defaults from `param p = c` (0 where
                                        none was given); NULL when ntheta == 0 */
+    /* Linearise once (docs/design.md): `linearise` computes everything the
+       apply kernels need that depends only on (y, x, theta) and stores it in
+       `state` (state_size doubles, caller-provided, separate from work).  The
+       *_apply kernels then take a direction; they give the same values as the
+       plain kernels at the (y, x, theta) given to the last `linearise` on that
+       state.  Any of these may be NULL. */
+    size_t state_size;
+    void (*linearise)(const double *y, const double *x, const double *theta,
+                      double *state, double *work);
+    void (*score_hvp_yy_apply)(const double *y, const double *x, const double *theta,
+                               const double *state, const double *v, double *hv,
+                               double *work);
+    void (*score_vjp_xy_apply)(const double *y, const double *x, const double *theta,
+                               const double *state, const double *w, double *out_x,
+                               double *work);
+    void (*score_vjp_thetay_apply)(const double *y, const double *x, const double *theta,
+                                   const double *state, const double *w,
+                                   double *out_theta, double *work);
+    void (*residual_jvp_y_apply)(const double *y, const double *x, const double *theta,
+                                 const double *state, const double *v, double *jv,
+                                 double *work);
+    void (*residual_vjp_y_apply)(const double *y, const double *x, const double *theta,
+                                 const double *state, const double *w, double *out_y,
+                                 double *work);
+    void (*residual_vjp_x_apply)(const double *y, const double *x, const double *theta,
+                                 const double *state, const double *w, double *out_x,
+                                 double *work);
+    void (*residual_vjp_theta_apply)(const double *y, const double *x, const double *theta,
+                                     const double *state, const double *w,
+                                     double *out_theta, double *work);
 } dil_model;
 
 #ifdef __cplusplus

@@ -15,18 +15,18 @@
 
 #include "dil_internal.h"
 
-size_t dili_fixed_point_work(int ny)
+static size_t fixed_point_work(const dil_model *m, const dil_options *o)
 {
-    return dili_mul(3, (size_t)ny);     /* r, y_new, y_best */
+    return dili_mul(3, (size_t)m->ny);  /* r, y_new, y_best */
 }
 
 /*
  * Contract: nres == ny and the residual kernel present (checked by the
- * caller); w holds dili_fixed_point_work(ny) doubles.  Returns DIL_OK,
+ * caller); w holds fixed_point_work doubles.  Returns DIL_OK,
  * DIL_MAX_ITER or DIL_NOT_FINITE; y holds the best iterate (on
  * DIL_NOT_FINITE, the best finite one).
  */
-int dili_fixed_point(dili_ctx *c, double *y, const dil_options *o, double *w)
+static int fixed_point_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
     int n = c->m->ny, k, st, i;
     double *r = w, *yn = r + n, *yb = yn + n;
@@ -76,3 +76,8 @@ int dili_fixed_point(dili_ctx *c, double *y, const dil_options *o, double *w)
     in->score = 0.5 * rn * rn;
     return st;
 }
+
+const dili_solver dili_fixed_point_solver = {
+    DIL_SOLVER_FIXED_POINT, "fixed_point", DILI_K_RES | DILI_K_SQUARE,
+    fixed_point_work, NULL, fixed_point_run,
+};

@@ -20,8 +20,7 @@
  * curvature p'J'Jp / p'p of the failed step (the scale of J^T J along it),
  * then by factors 2, 4, 8, ...; an accepted step with gain ratio
  * rho = actual / predicted lowers it by max(1/3, 1 - (2 rho - 1)^3)
- * (Nielsen's rule, smoother than x10 / /10 jumps: on Rosenbrock's residual
- * form it needs 22 attempts against 47).  Every attempt, accepted or not,
+ * (Nielsen's rule, smoother than x10 / /10 jumps).  Every attempt, accepted or not,
  * counts as an iteration, so max_iter bounds the work.
  */
 #include <float.h>
@@ -29,122 +28,166 @@
 
 #include "dil_internal.h"
 
-size_t dili_gauss_newton_work(int ny, int nres)
+static size_t gauss_newton_work(const dil_model *m, const dil_options *o)
 {
-    /* r, r_try, J p (nres each); g, p, y_try, b (ny each); CG r, d, Ad */
-    return dili_add(dili_add(dili_mul(3, (size_t)nres), dili_mul(4, (size_t)ny)),
-                    dili_cg_work(ny));
+    /* r, r_try, J p (nres each); g, p, y_try, b (ny each); CG r, d, Ad;
+       the curvature check's block */
+    return dili_add(dili_add(dili_mul(3, (size_t)m->nres), dili_mul(4, (size_t)m->ny)),
+                    dili_add(dili_cg_work(m->ny), dili_curv_work(m->ny)));
+}
+
+/*
+ * A stationary point of 1/2 |r|^2 with r != 0 may be a saddle of f: check
+ * H (the score's HVP, or differences of its gradient) by Lanczos when the
+ * model has those kernels.  Gauss-Newton's own matrix J^T J is positive
+ * semi-definite everywhere and cannot tell; and it does not escape (use
+ * Newton for that): DIL_NOT_MINIMUM.
+ */
+static int gn_certify(dili_ctx *c, const double *y, const dil_options *o, double *cw)
+{
+    dili_curv cv = {c, y, cw};
+    dili_ritz r;
+    int st;
+    if (o->curvature_check == 0
+        || !dili_has_kernels(c->m, c->m->score_hvp_yy ? DILI_K_HVP : DILI_K_GRAD))
+        return DIL_OK;
+    st = dili_spectrum(dili_curv_apply, &cv, c->m->ny, o->curvature_check, cw, NULL, &r);
+    if (st != DIL_OK)
+        return st;
+    return dili_negative(c->m, &r) ? DIL_NOT_MINIMUM : DIL_OK;
+}
+
+/* The iterate and its figures: y, r = r(y), f = |r|^2/2, g = J^T r. */
+typedef struct gn_state {
+    double *y, *r, *g;
+    double f, rn;
+    double lambda, nu;    /* LM damping and its growth factor */
+    int fails;            /* rejected attempts in a row */
+} gn_state;
+
+/* g = J^T r at y, with r (norm rn) already in z->r; info's figures follow. */
+static int gn_gradient(dili_ctx *c, gn_state *z, double rn)
+{
+    int st;
+    dil_info *in = c->info;
+    z->rn = rn;
+    z->f = 0.5 * rn * rn;
+    in->score = z->f;
+    in->residual_norm = rn;
+    st = dili_rvjp(c, z->y, z->r, z->g);
+    in->grad_norm = dili_norm(c->m->ny, z->g);
+    return st;
+}
+
+/*
+ * The trial y + p (slope gtp, Gauss-Newton prediction pred, |Jp| = jpn):
+ * accept it (y, r, g updated; lambda lowered by Nielsen's rule) or raise
+ * lambda.  Returns DIL_OK either way, DIL_LINE_SEARCH when the damping
+ * shrank the step to nothing or max_backtracks attempts failed in a row,
+ * DIL_NOT_FINITE from J^T r at an accepted point.
+ */
+static int gn_attempt(dili_ctx *c, gn_state *z, const double *p, double pred,
+                      double jpn, double *yt, double *rt, const dil_options *o)
+{
+    int n = c->m->ny, nr = c->m->nres, st;
+    double ft, rtn;
+
+    dili_step(n, z->y, 1.0, p, yt);
+    if (!dili_moved(n, z->y, yt))
+        return DIL_LINE_SEARCH;
+    /* a non-finite trial residual is a rejected step, as in dili_armijo */
+    st = dili_residual(c, yt, rt);
+    rtn = dili_norm(nr, rt);
+    ft = 0.5 * rtn * rtn;
+    if (st == DIL_OK && isfinite(ft) && pred > 0.0
+        && z->f - ft >= o->armijo_c1 * pred - (z->fails == 0 ? dili_armijo_slack(z->f) : 0.0)) {
+        double rho = (z->f - ft) / pred, q = 2.0 * rho - 1.0;
+        z->lambda *= fmax(1.0 / 3.0, 1.0 - q * q * q);
+        z->nu = 2.0;
+        z->fails = 0;
+        dili_copy(n, yt, z->y);
+        dili_copy(nr, rt, z->r);
+        return gn_gradient(c, z, rtn);
+    }
+    if (z->lambda == 0.0) {
+        double pn = dili_norm(n, p);
+        z->lambda = pn > 0.0 ? (jpn / pn) * (jpn / pn) : 1.0;
+        if (!(z->lambda > 0.0))
+            z->lambda = 1.0;
+    } else {
+        z->lambda *= z->nu;
+        z->nu *= 2.0;
+    }
+    return ++z->fails >= o->max_backtracks ? DIL_LINE_SEARCH : DIL_OK;
 }
 
 /*
  * Contract: a residual model (nres > 0, residual kernels present), checked
- * by the caller; w holds dili_gauss_newton_work(ny, nres) doubles.  Stops
- * with DIL_OK when ||J^T r|| <= tol or ||r|| <= tol; else DIL_MAX_ITER,
- * DIL_LINE_SEARCH (max_backtracks rejected steps in a row) or
- * DIL_NOT_FINITE.  y is the best iterate on every return.
+ * by the caller; w holds gauss_newton_work doubles.  Stops with DIL_OK when
+ * ||r|| <= tol, or ||J^T r|| <= tol and the curvature check passes (else
+ * DIL_NOT_MINIMUM); else DIL_MAX_ITER, DIL_LINE_SEARCH (max_backtracks
+ * rejected steps in a row) or DIL_NOT_FINITE.  y is the
+ * best iterate on every return.
  */
-int dili_gauss_newton(dili_ctx *c, double *y, const dil_options *o, double *w)
+static int gauss_newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
-    int n = c->m->ny, nr = c->m->nres, k, st, i, fails = 0;
+    int n = c->m->ny, nr = c->m->nres, k, st, i;
     double *r = w, *rt = r + nr, *jp = rt + nr, *g = jp + nr, *p = g + n;
-    double *yt = p + n, *b = yt + n, *cr = b + n, *cd = cr + n, *cad = cd + n;
-    double f, rn, lambda = 0.0, nu = 2.0;
+    double *yt = p + n, *b = yt + n, *cw = b + n, *vw = cw + dili_cg_work(n);
     dil_info *in = c->info;
-    dili_normal_op op;
-    dili_cg_problem pb;
-
-    op.c = c;
-    op.y = y;
-    op.jv = jp;
-    pb.n = n;
-    pb.apply = dili_normal_apply;
-    pb.op = &op;
-    pb.max_iter = o->inner_max_iter > 0 ? o->inner_max_iter : dili_default_cap(n);
+    gn_state z = {y, r, g, 0.0, 0.0, 0.0, 2.0, 0};
+    dili_normal_op op = {c, y, jp};
+    dili_cg_problem pb = dili_cg_setup(n, dili_normal_apply, &op, 0.0, 0.0,
+                                       o->inner_max_iter);
 
     st = dili_residual(c, y, r);
-    rn = dili_norm(nr, r);
-    f = 0.5 * rn * rn;
-    in->score = f;
-    in->residual_norm = rn;
-    if (st != DIL_OK)
+    if (st != DIL_OK) {
+        z.rn = dili_norm(nr, r);
+        in->residual_norm = z.rn;
+        in->score = 0.5 * z.rn * z.rn;
         return st;
-    st = dili_rvjp(c, y, r, g);                 /* g = df/dy = J^T r */
-    in->grad_norm = dili_norm(n, g);
-    if (st != DIL_OK)
+    }
+    if ((st = gn_gradient(c, &z, dili_norm(nr, r))) != DIL_OK)
         return st;
-
     for (k = 0;; k++) {
-        double gn = dili_norm(n, g), gtp, pred, jpn, ft, rtn;
-        int it, cst;
+        double gn = dili_norm(n, g), gtp, jpn;
 
         in->iterations = k;
-        in->score = f;
+        in->score = z.f;
         in->grad_norm = gn;
-        in->residual_norm = rn;
-        if (gn <= o->tol || rn <= o->tol)
-            return DIL_OK;
+        in->residual_norm = z.rn;
+        if (z.rn <= o->tol)
+            return DIL_OK;                      /* a root: a global minimum */
+        if (gn <= o->tol)
+            return gn_certify(c, y, o, vw);
         if (k >= o->max_iter)
             return DIL_MAX_ITER;
 
         for (i = 0; i < n; i++)
             b[i] = -g[i];
-        pb.eps = lambda;
+        pb.eps = z.lambda;
         pb.rtol = fmin(o->inner_tol, sqrt(gn));
-        cst = dili_cg(&pb, b, p, 0, cr, cd, cad, &it, &in->cg_residual);
-        in->cg_iterations = it;
-        in->cg_total += it;
-        if (cst == DIL_NOT_FINITE)
+        if (dili_cg_run(&pb, b, p, 0, cw, in) == DIL_NOT_FINITE)
             return DIL_NOT_FINITE;
         gtp = dili_dot(n, g, p);
         if (!(gtp < 0.0)) {     /* J g = 0 at once (rounding): steepest descent */
             dili_copy(n, b, p);
             gtp = -gn * gn;
         }
-        st = dili_jvp(c, y, p, jp);
-        if (st != DIL_OK)
+        if ((st = dili_jvp(c, y, p, jp)) != DIL_OK)
             return st;
         jpn = dili_norm(nr, jp);
-        pred = -(gtp + 0.5 * jpn * jpn);        /* decrease of the GN model */
-
-        for (i = 0; i < n; i++)
-            yt[i] = y[i] + p[i];
-        if (!dili_moved(n, y, yt))
-            return DIL_LINE_SEARCH;     /* damping shrank the step to nothing */
-        /* a non-finite trial residual is a rejected step, as in dili_armijo */
-        st = dili_residual(c, yt, rt);
-        rtn = dili_norm(nr, rt);
-        ft = 0.5 * rtn * rtn;
-        if (st == DIL_OK && isfinite(ft) && pred > 0.0
-            && f - ft >= o->armijo_c1 * pred - (fails == 0 ? dili_armijo_slack(f) : 0.0)) {
-            /* Nielsen's update: shrink lambda smoothly with the model fit */
-            double rho = (f - ft) / pred, q = 2.0 * rho - 1.0;
-            lambda *= fmax(1.0 / 3.0, 1.0 - q * q * q);
-            nu = 2.0;
-            fails = 0;
-            dili_copy(n, yt, y);
-            dili_copy(nr, rt, r);
-            f = ft;
-            rn = rtn;
-            st = dili_rvjp(c, y, r, g);
-            if (st != DIL_OK) {
+        /* the decrease the Gauss-Newton model predicts */
+        st = gn_attempt(c, &z, p, -(gtp + 0.5 * jpn * jpn), jpn, yt, rt, o);
+        if (st != DIL_OK) {
+            if (st == DIL_NOT_FINITE)
                 in->iterations = k + 1;
-                in->score = f;
-                in->residual_norm = rn;
-                in->grad_norm = dili_norm(n, g);
-                return st;
-            }
-        } else {
-            double pn = dili_norm(n, p);
-            if (lambda == 0.0) {
-                lambda = pn > 0.0 ? (jpn / pn) * (jpn / pn) : 1.0;
-                if (!(lambda > 0.0))
-                    lambda = 1.0;
-            } else {
-                lambda *= nu;
-                nu *= 2.0;
-            }
-            if (++fails >= o->max_backtracks)
-                return DIL_LINE_SEARCH;
+            return st;
         }
     }
 }
+
+const dili_solver dili_gauss_newton_solver = {
+    DIL_SOLVER_GAUSS_NEWTON, "gauss_newton", DILI_K_RES | DILI_K_JVP | DILI_K_RVJP,
+    gauss_newton_work, NULL, gauss_newton_run,
+};

@@ -13,159 +13,147 @@
  * weak Wolfe conditions
  *     f(y + t d) <= f(y) + c1 t g'd        (sufficient decrease)
  *     g(y + t d)'d >= c2 g'd                (curvature),
- * found by doubling/bisection (Lewis and Overton); a pair whose s'v is not
+ * found by doubling/bisection (linesearch.c); a pair whose s'v is not
  * safely positive anyway (rounding) is skipped rather than stored.  When
  * the quasi-Newton direction fails, the memory is dropped and steepest
  * descent is tried before giving up with DIL_LINE_SEARCH.
  */
-#include <float.h>
 #include <math.h>
 
 #include "dil_internal.h"
 
-size_t dili_lbfgs_work(int ny, int mem)
+static size_t lbfgs_work(const dil_model *m, const dil_options *o)
 {
-    /* S, V (mem*ny each), rho and alpha (mem each), g, g_new, d, y_try */
-    size_t pairs = dili_mul(dili_mul(2, (size_t)mem), (size_t)ny);
-    return dili_add(dili_add(pairs, dili_mul(2, (size_t)mem)),
-                    dili_mul(4, (size_t)ny));
+    /* S, V (mem*ny each), rho and alpha (mem each), g, g_new, d, y_try,
+       then the stopping test's block */
+    size_t mem = (size_t)(o->lbfgs_memory > 0 ? o->lbfgs_memory : 1);
+    size_t pairs = dili_mul(dili_mul(2, mem), (size_t)m->ny);
+    return dili_add(dili_add(dili_add(pairs, dili_mul(2, mem)), dili_mul(4, (size_t)m->ny)),
+                    dili_descent_work(m->ny));
+}
+
+static int lbfgs_check(const dil_options *o)
+{
+    if (o->lbfgs_memory < 1 || !(o->wolfe_c2 > o->armijo_c1 && o->wolfe_c2 < 1.0))
+        return DIL_BAD_ARG;
+    return DIL_OK;
+}
+
+/* The memory: `count` pairs (s, v) in ring buffers S, V with rho = 1/s'v,
+   the newest just before slot `head`. */
+typedef struct lbfgs_mem {
+    int n, mem, count, head;
+    double *S, *V, *rho, *alpha;
+} lbfgs_mem;
+
+/* The two-loop recursion (Nocedal and Wright, Algorithm 7.4): d = -B^-1 g. */
+static void two_loop(lbfgs_mem *L, const double *g, double *d)
+{
+    int n = L->n, i;
+    dili_copy(n, g, d);
+    for (i = 0; i < L->count; i++) {            /* newest to oldest */
+        int s = (L->head - 1 - i + L->mem) % L->mem;
+        L->alpha[s] = L->rho[s] * dili_dot(n, L->S + (size_t)s * n, d);
+        dili_axpy(n, -L->alpha[s], L->V + (size_t)s * n, d);
+    }
+    if (L->count > 0) {
+        int s = (L->head - 1 + L->mem) % L->mem;
+        const double *vs = L->V + (size_t)s * n;
+        dili_scale(n, 1.0 / (L->rho[s] * dili_dot(n, vs, vs)), d);  /* gamma */
+    }
+    for (i = L->count - 1; i >= 0; i--) {       /* oldest to newest */
+        int s = (L->head - 1 - i + L->mem) % L->mem;
+        double beta = L->rho[s] * dili_dot(n, L->V + (size_t)s * n, d);
+        dili_axpy(n, L->alpha[s] - beta, L->S + (size_t)s * n, d);
+    }
+    dili_scale(n, -1.0, d);
+}
+
+/* Stores the pair s = t d, v = g_new - g when s'v > 0 safely. */
+static void add_pair(lbfgs_mem *L, double t, const double *d, const double *g,
+                     const double *gnew)
+{
+    int n = L->n, j;
+    double *s = L->S + (size_t)L->head * n, *v = L->V + (size_t)L->head * n;
+    double sv;
+    for (j = 0; j < n; j++) {
+        s[j] = t * d[j];
+        v[j] = gnew[j] - g[j];
+    }
+    sv = dili_dot(n, s, v);
+    if (sv > 1e-12 * dili_norm(n, s) * dili_norm(n, v) && sv > 0.0) {
+        L->rho[L->head] = 1.0 / sv;
+        L->head = (L->head + 1) % L->mem;
+        if (L->count < L->mem)
+            L->count++;
+    } else if (L->count == L->mem) {
+        L->count--;             /* the slot overwritten held the oldest pair */
+    }
+}
+
+/* Steepest descent from y with a unit-length first trial, after the
+   quasi-Newton direction failed or when there is no curvature yet. */
+static void steepest(int n, const dili_iter *it, double *d, dili_search *s)
+{
+    int j;
+    for (j = 0; j < n; j++)
+        d[j] = -it->g[j];
+    *s = (dili_search){it->y, d, it->f, -it->gn * it->gn, fmin(1.0, 1.0 / it->gn)};
 }
 
 /*
- * Weak Wolfe search along d from y (score f0, slope g0d < 0).  On DIL_OK
- * y_try = y + t d, *f_try and g_try its score and gradient.  Returns DIL_OK,
- * DIL_LINE_SEARCH or DIL_NOT_FINITE (a non-finite gradient at a point whose
- * score is finite and decreasing: a kernel fault, not a long step).
+ * Contract as newton_run: w holds lbfgs_work doubles; returns DIL_OK,
+ * DIL_MAX_ITER, DIL_LINE_SEARCH, DIL_NOT_MINIMUM or DIL_NOT_FINITE with y
+ * the best (lowest-score) iterate.
  */
-static int wolfe(dili_ctx *c, const double *y, double f0, const double *d,
-                 double g0d, double t0, const dil_options *o,
-                 double *y_try, double *f_try, double *g_try, double *t_out)
+static int lbfgs_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
-    int n = c->m->ny, i, j, st;
-    double lo = 0.0, hi = HUGE_VAL, t = t0, slack = dili_armijo_slack(f0);
+    int n = c->m->ny, mem = o->lbfgs_memory, st;
+    lbfgs_mem L = {n, mem, 0, 0, w, w + (size_t)mem * n, w + 2 * (size_t)mem * n,
+                   w + 2 * (size_t)mem * n + mem};
+    double *g = L.alpha + mem, *gt = g + n, *d = gt + n, *yt = d + n;
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, yt + n, 0};
 
-    for (i = 0; i < o->max_backtracks; i++) {
-        double f;
-        for (j = 0; j < n; j++)
-            y_try[j] = y[j] + t * d[j];
-        if (!dili_moved(n, y, y_try))
-            break;                               /* t below rounding: give up */
-        f = dili_score(c, y_try);
-        if (!isfinite(f) || f > f0 + o->armijo_c1 * t * g0d + (i == 0 ? slack : 0.0)) {
-            hi = t;                              /* too long */
-        } else {
-            st = dili_grad(c, y_try, g_try);
-            if (st != DIL_OK)
-                return st;
-            if (dili_dot(n, g_try, d) < o->wolfe_c2 * g0d) {
-                lo = t;                          /* still steep: too short */
-            } else {
-                *f_try = f;
-                *t_out = t;
-                return DIL_OK;
-            }
-        }
-        t = isinf(hi) ? 2.0 * t : 0.5 * (lo + hi);
-    }
-    if (lo > 0.0) {
-        /* The curvature condition was never met but lo satisfies the
-           sufficient decrease: take it (the pair may then be skipped). */
-        for (j = 0; j < n; j++)
-            y_try[j] = y[j] + lo * d[j];
-        *f_try = dili_score(c, y_try);
-        st = dili_grad(c, y_try, g_try);
-        if (st != DIL_OK || !isfinite(*f_try))
-            return DIL_NOT_FINITE;
-        *t_out = lo;
-        return DIL_OK;
-    }
-    return DIL_LINE_SEARCH;
-}
-
-/*
- * Contract as dili_newton: w holds dili_lbfgs_work(ny, o->lbfgs_memory)
- * doubles; returns DIL_OK, DIL_MAX_ITER, DIL_LINE_SEARCH or DIL_NOT_FINITE
- * with y the best (lowest-score) iterate.
- */
-int dili_lbfgs(dili_ctx *c, double *y, const dil_options *o, double *w)
-{
-    int n = c->m->ny, mem = o->lbfgs_memory, k, st, i, j;
-    double *S = w, *V = S + (size_t)mem * n, *rho = V + (size_t)mem * n;
-    double *alpha = rho + mem, *g = alpha + mem, *gt = g + n, *d = gt + n;
-    double *yt = d + n;
-    int count = 0, head = 0;        /* pairs stored; next slot to write */
-    double f, gn;
-    dil_info *in = c->info;
-
-    st = dili_start(c, y, &f, g);
-    if (st != DIL_OK)
+    if ((st = dili_start(c, y, &it.f, g)) != DIL_OK)
         return st;
+    it.gn = dili_norm(n, g);
+    for (;;) {
+        dili_found to = {yt, gt, 0.0, 0.0};
+        dili_search s;
 
-    for (k = 0;; k++) {
-        double gd, ft = 0.0, t = 0.0, t0, sv, sn, vn;
-
-        gn = dili_norm(n, g);
-        if ((st = dili_stop(in, k, f, gn, o)) >= 0)
+        st = dili_stop(c, &it, o);
+        if (st == DILI_ESCAPED) {
+            L.count = 0;        /* pairs from the other side of a saddle */
+            continue;
+        }
+        if (st != DILI_GO_ON)
             return st;
-
-        /* two-loop recursion: d = -B^-1 g */
-        dili_copy(n, g, d);
-        for (i = 0; i < count; i++) {          /* newest to oldest */
-            int s = (head - 1 - i + mem) % mem;
-            alpha[s] = rho[s] * dili_dot(n, S + (size_t)s * n, d);
-            dili_axpy(n, -alpha[s], V + (size_t)s * n, d);
+        two_loop(&L, g, d);
+        s = (dili_search){y, d, it.f, dili_dot(n, g, d), 1.0};
+        if (L.count == 0 || !(s.g0d < 0.0)) {
+            L.count = 0;
+            steepest(n, &it, d, &s);
         }
-        if (count > 0) {
-            int s = (head - 1 + mem) % mem;
-            const double *vs = V + (size_t)s * n;
-            dili_scale(n, 1.0 / (rho[s] * dili_dot(n, vs, vs)), d);   /* gamma */
+        st = dili_wolfe(c, &s, o, &to);
+        if (st == DIL_LINE_SEARCH && L.count > 0) {
+            L.count = 0;
+            steepest(n, &it, d, &s);
+            st = dili_wolfe(c, &s, o, &to);
         }
-        for (i = count - 1; i >= 0; i--) {     /* oldest to newest */
-            int s = (head - 1 - i + mem) % mem;
-            double beta = rho[s] * dili_dot(n, V + (size_t)s * n, d);
-            dili_axpy(n, alpha[s] - beta, S + (size_t)s * n, d);
-        }
-        dili_scale(n, -1.0, d);
-        gd = dili_dot(n, g, d);
-        if (count == 0 || !(gd < 0.0)) {
-            count = 0;
-            for (j = 0; j < n; j++)
-                d[j] = -g[j];
-            gd = -gn * gn;
-        }
-        /* without curvature information, a unit-length first trial */
-        t0 = count == 0 ? fmin(1.0, 1.0 / gn) : 1.0;
-        st = wolfe(c, y, f, d, gd, t0, o, yt, &ft, gt, &t);
-        if (st == DIL_LINE_SEARCH && count > 0) {
-            count = 0;
-            for (j = 0; j < n; j++)
-                d[j] = -g[j];
-            st = wolfe(c, y, f, d, -gn * gn, fmin(1.0, 1.0 / gn), o, yt, &ft, gt, &t);
+        if (st == DIL_LINE_SEARCH) {
+            it.failed = 1;
+            continue;
         }
         if (st != DIL_OK)
             return st;
-
-        /* new pair s = t d, v = g_new - g, stored only when s'v > 0 safely */
-        {
-            double *s = S + (size_t)head * n, *v = V + (size_t)head * n;
-            for (j = 0; j < n; j++) {
-                s[j] = t * d[j];
-                v[j] = gt[j] - g[j];
-            }
-            sv = dili_dot(n, s, v);
-            sn = dili_norm(n, s);
-            vn = dili_norm(n, v);
-            if (sv > 1e-12 * sn * vn && sv > 0.0) {
-                rho[head] = 1.0 / sv;
-                head = (head + 1) % mem;
-                if (count < mem)
-                    count++;
-            } else if (count == mem) {
-                count--;        /* the slot overwritten held the oldest pair */
-            }
-        }
+        add_pair(&L, to.t, d, g, gt);
         dili_copy(n, yt, y);
         dili_copy(n, gt, g);
-        f = ft;
+        dili_after_step(c, &it, to.f, 1);
     }
 }
+
+const dili_solver dili_lbfgs_solver = {
+    DIL_SOLVER_LBFGS, "lbfgs", DILI_K_SCORE | DILI_K_GRAD,
+    lbfgs_work, lbfgs_check, lbfgs_run,
+};

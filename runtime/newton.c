@@ -1,6 +1,6 @@
 /*
  * newton.c - the default forward solver: truncated Newton-CG with an Armijo
- * backtracking line search, and that line search itself.
+ * backtracking line search (linesearch.c).
  *
  * Each iteration solves the Newton system H p = -g (H = d2f/dy2, g = df/dy)
  * approximately with CG on Hessian-vector products only, the same cg.c the
@@ -17,8 +17,8 @@
  *     relative to ||g||: loose far away (cheap steps), tight near the
  *     solution, which keeps the local convergence superlinear.
  * (inner_tol caps eta; the classic cap 1/2 truncates so early that in a
- * curved valley such as Rosenbrock's the steps degrade to steepest descent:
- * 64 iterations there against 23 with the default 1e-2.)
+ * curved valley such as Rosenbrock's the steps degrade towards steepest
+ * descent: docs/solvers.md gives the measured counts.)
  * The step length comes from Armijo backtracking on the score, starting at
  * the full Newton step t = 1; when no Newton step decreases f, steepest
  * descent is tried before giving up with DIL_LINE_SEARCH.  Only decreasing
@@ -29,59 +29,18 @@
 
 #include "dil_internal.h"
 
-size_t dili_newton_work(int ny)
+static size_t newton_work(const dil_model *m, const dil_options *o)
 {
-    /* g, p, y_try (also the CG right-hand side -g), CG's r, d, Hd */
-    return dili_add(dili_mul(3, (size_t)ny), dili_cg_work(ny));
-}
-
-/*
- * The Armijo test compares f values that, near a minimum, differ by less
- * than their own rounding error: with ||g|| ~ 1e-9 the predicted decrease
- * is ~1e-18 while f itself may be ~1.  Allowing a few ulps of |f0| lets the
- * final, tiny Newton steps through instead of reporting a spurious
- * line-search failure (the same idea as the "approximate Wolfe" condition
- * of Hager and Zhang, with a much smaller slack).  The slack applies to the
- * first trial step only: on backtracked steps it would accept increases of
- * a few ulps, and a solver fed a wrong gradient would creep uphill one ulp
- * per iteration instead of reporting DIL_LINE_SEARCH.
- */
-double dili_armijo_slack(double f0)
-{
-    return 8.0 * DBL_EPSILON * fabs(f0);
-}
-
-int dili_armijo(dili_ctx *c, const double *y, double f0, const double *d,
-                double g0d, double t0, const dil_options *o,
-                double *y_try, double *f_try, double *t_out)
-{
-    int n = c->m->ny, i, j;
-    double t = t0, slack = dili_armijo_slack(f0);
-
-    for (i = 0; i < o->max_backtracks; i++) {
-        double f;
-        for (j = 0; j < n; j++)
-            y_try[j] = y[j] + t * d[j];
-        if (!dili_moved(n, y, y_try))
-            break;
-        f = dili_score(c, y_try);
-        /* A non-finite trial score (a too-long step overflowing, or leaving
-           the model's domain) is a rejected step, not a model failure: the
-           accepted iterates stay finite and we simply shorten the step. */
-        if (isfinite(f) && f <= f0 + o->armijo_c1 * t * g0d + (i == 0 ? slack : 0.0)) {
-            *f_try = f;
-            *t_out = t;
-            return DIL_OK;
-        }
-        t *= 0.5;
-    }
-    return DIL_LINE_SEARCH;
+    /* g, p, y_try (also the CG right-hand side -g), CG's r, d, Hd, then
+       the stopping test's block */
+    return dili_add(dili_add(dili_mul(3, (size_t)m->ny), dili_cg_work(m->ny)),
+                    dili_descent_work(m->ny));
 }
 
 /*
  * CG stopped on a direction d with d'Hd <= 0 (hd = H d): H is indefinite
  * here, a saddle region.  The truncated iterate p alone makes little
- * progress there (near Wood's saddle, f fell by 1e-3 over 50 iterations),
+ * progress there (near Wood's saddle it crept for tens of iterations),
  * because the gradient is small and p ignores the one direction along
  * which f falls fastest.  Add that direction: q = d/|d|, signed so that
  * g'q <= 0, times tau = max(|p|, |kappa|) with kappa = d'Hd/d'd, the
@@ -103,77 +62,105 @@ static void add_negative_curvature(int n, const double *g, double *p,
 }
 
 /*
- * Contract: c, y (ny, finite), o checked by the caller; w holds
- * dili_newton_work(ny) doubles.  Fills c->info (iterations, score,
- * grad_norm, CG figures) and returns DIL_OK, DIL_MAX_ITER,
- * DIL_LINE_SEARCH or DIL_NOT_FINITE; y is the best iterate on every return.
+ * The step of one iteration: Armijo along p (slope gtp), and when no
+ * Newton step decreases f, along steepest descent -g before giving up.
+ * On DIL_OK out holds the new point.
  */
-int dili_newton(dili_ctx *c, double *y, const dil_options *o, double *w)
+static int newton_search(dili_ctx *c, const double *y, double f, const double *g,
+                         double *p, double gtp, int steepest, const dil_options *o,
+                         dili_found *out)
 {
-    int n = c->m->ny, k, st, i;
-    double *g = w, *p = g + n, *yt = p + n, *r = yt + n, *d = r + n, *hd = d + n;
-    double f, gn;
-    dil_info *in = c->info;
-    dili_hess_op hop;
-    dili_cg_problem pb;
+    int n = c->m->ny, i, st;
+    double gn2 = dili_dot(n, g, g);
+    dili_search s = {y, p, f, gtp, 1.0};
 
-    hop.c = c;
-    hop.y = y;
-    pb.n = n;
-    pb.apply = dili_hess_apply;
-    pb.op = &hop;
-    pb.eps = 0.0;
-    pb.max_iter = o->inner_max_iter > 0 ? o->inner_max_iter : dili_default_cap(n);
-
-    st = dili_start(c, y, &f, g);
-    if (st != DIL_OK)
-        return st;
-
-    for (k = 0;; k++) {
-        double gtp, ft = 0.0, t = 0.0;
-        int it, cst, steepest = 0;
-
-        gn = dili_norm(n, g);
-        if ((st = dili_stop(in, k, f, gn, o)) >= 0)
-            return st;
-
-        /* inner CG on H p = -g with the forcing term as relative tolerance */
+    st = dili_armijo(c, &s, o, out);
+    if (st != DIL_OK && !steepest) {
         for (i = 0; i < n; i++)
-            yt[i] = -g[i];
-        pb.rtol = fmin(o->inner_tol, sqrt(gn));
-        cst = dili_cg(&pb, yt, p, 0, r, d, hd, &it, &in->cg_residual);
-        in->cg_iterations = it;
-        in->cg_total += it;
-        if (cst == DIL_NOT_FINITE)
-            return DIL_NOT_FINITE;
-        if (cst == DIL_CG_BREAKDOWN)
-            add_negative_curvature(n, g, p, d, hd);
-        /* DIL_CG_MAX_ITER: the truncated iterate is still a descent
-           direction.  DIL_CG_BREAKDOWN at the first inner step: p = 0, so
-           fall back to steepest descent (Steihaug). */
-        gtp = dili_dot(n, g, p);
-        if (!(gtp < 0.0)) {     /* breakdown at once, or lost to rounding */
-            for (i = 0; i < n; i++)
-                p[i] = -g[i];
-            gtp = -gn * gn;
-            steepest = 1;
-        }
-        st = dili_armijo(c, y, f, p, gtp, 1.0, o, yt, &ft, &t);
-        if (st != DIL_OK && !steepest) {
-            for (i = 0; i < n; i++)
-                p[i] = -g[i];
-            st = dili_armijo(c, y, f, p, -gn * gn, 1.0, o, yt, &ft, &t);
+            p[i] = -g[i];
+        s.g0d = -gn2;
+        st = dili_armijo(c, &s, o, out);
+    }
+    return st;
+}
+
+/*
+ * The Newton direction p for H p = -g by the inner CG (forcing term as
+ * relative tolerance), Steihaug-truncated, with negative curvature added;
+ * *gtp = g'p < 0, *steepest when p = -g.  cw holds CG's 3n doubles.
+ */
+static int newton_direction(dili_ctx *c, dili_cg_problem *pb, const double *g,
+                            double gn, double *p, double *rhs, double *cw,
+                            double *gtp, int *steepest)
+{
+    int n = c->m->ny, i, cst;
+    for (i = 0; i < n; i++)
+        rhs[i] = -g[i];
+    pb->rtol = fmin(pb->rtol, sqrt(gn));  /* pb->rtol: inner_tol on entry */
+    cst = dili_cg_run(pb, rhs, p, 0, cw, c->info);
+    if (cst == DIL_NOT_FINITE)
+        return DIL_NOT_FINITE;
+    if (cst == DIL_CG_BREAKDOWN)        /* cw + n, cw + 2n: CG's d and Hd */
+        add_negative_curvature(n, g, p, cw + n, cw + 2 * n);
+    /* DIL_CG_MAX_ITER: the truncated iterate is still a descent direction.
+       DIL_CG_BREAKDOWN at the first inner step: p = 0, so fall back to
+       steepest descent (Steihaug). */
+    *gtp = dili_dot(n, g, p);
+    *steepest = 0;
+    if (!(*gtp < 0.0)) {        /* breakdown at once, or lost to rounding */
+        for (i = 0; i < n; i++)
+            p[i] = -g[i];
+        *gtp = -gn * gn;
+        *steepest = 1;
+    }
+    return DIL_OK;
+}
+
+/*
+ * Contract: c, y (ny, finite), o checked by the caller; w holds
+ * newton_work doubles.  Fills c->info (iterations, score, grad_norm, CG
+ * figures) and returns DIL_OK, DIL_MAX_ITER, DIL_LINE_SEARCH,
+ * DIL_NOT_MINIMUM or DIL_NOT_FINITE; y is the best iterate on every return.
+ */
+static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
+{
+    int n = c->m->ny, st, steepest;
+    double *g = w, *p = g + n, *yt = p + n, *cw = yt + n;
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, cw + 3 * (size_t)n, 0};
+    dili_hess_op hop = {c, y};
+    dili_cg_problem pb = dili_cg_setup(n, dili_hess_apply, &hop, 0.0, 0.0,
+                                       o->inner_max_iter);
+
+    if ((st = dili_start(c, y, &it.f, g)) != DIL_OK)
+        return st;
+    it.gn = dili_norm(n, g);
+    for (;;) {
+        double gtp;
+        dili_found to = {yt, NULL, 0.0, 0.0};
+
+        st = dili_stop(c, &it, o);
+        if (st == DILI_ESCAPED)
+            continue;
+        if (st != DILI_GO_ON)
+            return st;
+        pb.rtol = o->inner_tol;
+        st = newton_direction(c, &pb, g, it.gn, p, yt, cw, &gtp, &steepest);
+        if (st != DIL_OK)
+            return st;
+        st = newton_search(c, y, it.f, g, p, gtp, steepest, o, &to);
+        if (st == DIL_LINE_SEARCH) {
+            it.failed = 1;      /* y unchanged: the best iterate */
+            continue;
         }
         if (st != DIL_OK)
-            return st;          /* y unchanged: the best iterate */
-        dili_copy(n, yt, y);
-        f = ft;
-        st = dili_grad(c, y, g);
-        if (st != DIL_OK) {
-            in->iterations = k + 1;
-            in->score = f;
-            in->grad_norm = dili_norm(n, g);
             return st;
-        }
+        dili_copy(n, yt, y);
+        if ((st = dili_after_step(c, &it, to.f, 0)) != DIL_OK)
+            return st;
     }
 }
+
+const dili_solver dili_newton_solver = {
+    DIL_SOLVER_NEWTON, "newton", DILI_K_SCORE | DILI_K_GRAD | DILI_K_HVP,
+    newton_work, NULL, newton_run,
+};

@@ -38,36 +38,58 @@
  * of J, as H itself does at the root; GMRES on J^T directly would not, at
  * the price of a Krylov basis in the workspace (not done).
  */
+#include <float.h>
 #include <math.h>
 
 #include "dil_internal.h"
 
-size_t dili_root_work(int n)
+static size_t root_work(const dil_model *m)
 {
+    int n = m->ny;
     /* z, a (residual, then the adjoint J z), t (J^T r, then the CG
        operator's J v scratch), and CG's r, p, Ap */
     return dili_add(dili_mul(3, (size_t)n), dili_cg_work(n));
 }
 
 /*
+ * The root form's meaning: J nonsingular, so that r = 0 defines y*(x, theta)
+ * locally.  With eps = 0 and curvature_check > 0, a few Lanczos steps on
+ * J^T J from a random start (as curvature.c does for H): a smallest Ritz
+ * value at rounding level of the largest (16 eps) is a singular J, and the
+ * call returns DIL_SINGULAR rather than let CG find some z when b happens
+ * to avoid the null space.  With eps > 0 the caller regularises on purpose.
+ * w: 3n doubles.
+ */
+static int check_nonsingular(dili_normal_op *op, int n, const dil_options *o, double *w)
+{
+    dili_ritz r;
+    int st;
+    if (o->cg_eps > 0.0 || o->curvature_check == 0)
+        return DIL_OK;
+    st = dili_spectrum(dili_normal_apply, op, n, o->curvature_check, w, NULL, &r);
+    if (st != DIL_OK)
+        return st;
+    return r.lmin <= 16.0 * DBL_EPSILON * r.lmax ? DIL_SINGULAR : DIL_OK;
+}
+
+/*
  * Contract: nres == ny and the residual kernels present (checked by the
  * caller: residual, residual_jvp_y, residual_vjp_y, and residual_vjp_x /
  * residual_vjp_theta for each output asked for); b (ny) finite; w holds
- * dili_root_work(ny) doubles.  Returns DIL_OK, DIL_CG_MAX_ITER,
- * DIL_CG_BREAKDOWN (J^T J + eps I not positive definite: J singular and
- * eps = 0), DIL_NOT_STATIONARY or DIL_NOT_FINITE, with the output rules of
+ * root_work doubles.  Returns DIL_OK, DIL_CG_MAX_ITER, DIL_SINGULAR (J
+ * singular, found by the check), DIL_CG_BREAKDOWN (J^T J + eps I not
+ * positive definite: J singular and eps = 0, met by CG),
+ * DIL_NOT_STATIONARY or DIL_NOT_FINITE, with the output rules of
  * dil_backward.
  */
-int dili_root_backward(dili_ctx *c, const double *y, const double *b,
-                       double *dl_dx, double *dl_dtheta,
-                       const double *add_x, const double *add_theta,
-                       const dil_options *o, double *w)
+static int root_run(dili_ctx *c, const double *y, const double *b,
+                    const dili_outputs *out, const dil_options *o, double *w)
 {
     const dil_model *m = c->m;
-    int n = m->ny, st, it, stationary;
+    int n = m->ny, st, fs, stationary;
     double *z = w, *a = z + n, *t = a + n, *rest = t + n;
     dil_info *in = c->info;
-    dili_normal_op op;
+    dili_normal_op op = {c, y, NULL};
     dili_cg_problem pb;
 
     /* the root condition: ||r|| (and ||J^T r|| = ||df/dy|| for info) */
@@ -82,39 +104,34 @@ int dili_root_backward(dili_ctx *c, const double *y, const double *b,
     stationary = in->residual_norm <= o->stationary_tol;
 
     /* (J^T J + eps I) z = b; the operator's J v scratch is t */
-    op.c = c;
-    op.y = y;
     op.jv = t;
-    pb.n = n;
-    pb.apply = dili_normal_apply;
-    pb.op = &op;
-    pb.eps = o->cg_eps;
-    pb.rtol = o->cg_tol;
-    pb.max_iter = o->cg_max_iter > 0 ? o->cg_max_iter : dili_default_cap(n);
+    if ((st = check_nonsingular(&op, n, o, rest)) != DIL_OK)
+        return st;
+    pb = dili_cg_setup(n, dili_normal_apply, &op, o->cg_eps, o->cg_tol, o->cg_max_iter);
     if (o->cg_x0 != NULL)
         dili_copy(n, o->cg_x0, z);
-    st = dili_cg(&pb, b, z, o->cg_x0 != NULL, rest, rest + n, rest + 2 * n,
-                 &it, &in->cg_residual);
-    in->cg_iterations = it;
-    in->cg_total = it;
+    st = dili_cg_run(&pb, b, z, o->cg_x0 != NULL, rest, in);
     if (st != DIL_OK && st != DIL_CG_MAX_ITER)
         return st;
     if (o->cg_solution != NULL)
         dili_copy(n, z, o->cg_solution);
 
     /* the adjoint a = J z solves J^T a = b (to the CG tolerance) */
-    {
-        int js = dili_jvp(c, y, z, a);
-        if (js != DIL_OK)
-            return js;
-    }
+    fs = dili_jvp(c, y, z, a);
+    if (fs != DIL_OK)
+        return fs;
     /* dL/dx = -J_x^T a (+ direct), likewise theta */
-    int fs = dili_ift_out(c, m->residual_vjp_x, y, a, m->nx, dl_dx, add_x);
+    fs = dili_ift_out(c, DILI_MIX_RES_X, y, a, out->dl_dx, out->add_x);
     if (fs == DIL_OK)
-        fs = dili_ift_out(c, m->residual_vjp_theta, y, a, m->ntheta, dl_dtheta, add_theta);
+        fs = dili_ift_out(c, DILI_MIX_RES_THETA, y, a, out->dl_dtheta, out->add_theta);
     if (fs != DIL_OK)
         return fs;
     if (!stationary)
         return DIL_NOT_STATIONARY;
     return st;
 }
+
+const dili_backward dili_root_backward = {
+    DIL_BACKWARD_ROOT, "root", DILI_K_RES | DILI_K_SQUARE | DILI_K_JVP | DILI_K_RVJP,
+    DILI_K_RVJP_X, DILI_K_RVJP_THETA, 1, root_work, root_run,
+};

@@ -10,7 +10,6 @@
  */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "dil_internal.h"
@@ -103,6 +102,14 @@ int dili_moved(int n, const double *y, const double *y_try)
     return 0;
 }
 
+/* out = y + t d, the trial point of a line search. */
+void dili_step(int n, const double *y, double t, const double *d, double *out)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        out[i] = y[i] + t * d[i];
+}
+
 int dili_max_int(int a, int b)
 {
     return a > b ? a : b;
@@ -121,46 +128,73 @@ int dili_grad(dili_ctx *c, const double *y, double *g)
     return dili_all_finite(c->m->ny, g) ? DIL_OK : DIL_NOT_FINITE;
 }
 
-int dili_stop(dil_info *in, int k, double f, double gn, const dil_options *o)
+/*
+ * Linearise once (dil_model.h): the model's linearise kernel stores in
+ * c->state what its *_apply kernels need at y; the apply kernels then cost
+ * only the part of a product that depends on the direction.  The state is
+ * recomputed whenever the point differs from the last one (compared bit
+ * for bit, O(ny) against a kernel call), so every caller, CG, the dense
+ * backward, Newton's inner loop and the curvature check, linearises once
+ * per point without knowing it.  0 when the model has no linearise.
+ */
+static int linearised(dili_ctx *c, const double *y)
 {
-    in->iterations = k;
-    in->score = f;
-    in->grad_norm = gn;
-    if (gn <= o->tol)
-        return DIL_OK;
-    if (k >= o->max_iter)
-        return DIL_MAX_ITER;
-    return -1;
+    const dil_model *m = c->m;
+    if (c->state == NULL)
+        return 0;
+    if (!c->lin_valid || memcmp(c->lin_y, y, sizeof(double) * (size_t)m->ny) != 0) {
+        c->info->n_linearise++;
+        m->linearise(y, c->x, c->theta, c->state, c->kw);
+        dili_copy(m->ny, y, c->lin_y);
+        c->lin_valid = 1;
+    }
+    return 1;
 }
 
-int dili_start(dili_ctx *c, const double *y, double *f, double *g)
+size_t dili_lin_work(const dil_model *m)
 {
-    *f = dili_score(c, y);
-    c->info->score = *f;
-    if (!isfinite(*f))
-        return DIL_NOT_FINITE;
-    int st = dili_grad(c, y, g);
-    c->info->grad_norm = dili_norm(c->m->ny, g);
-    return st;
-}
-
-int dili_ift_out(dili_ctx *c, dili_vjp_fn vjp, const double *y, const double *w, int len,
-                 double *out, const double *direct)
-{
-    if (out == NULL || len == 0)
-        return DIL_OK;
-    c->info->n_jac++;
-    vjp(y, c->x, c->theta, w, out, c->kw);
-    for (int i = 0; i < len; i++)
-        out[i] = -out[i] + (direct ? direct[i] : 0.0);
-    return dili_all_finite(len, out) ? DIL_OK : DIL_NOT_FINITE;
+    return m->linearise != NULL ? dili_add(m->state_size, (size_t)m->ny) : 0;
 }
 
 int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv)
 {
+    const dil_model *m = c->m;
     c->info->n_hvp++;
-    c->m->score_hvp_yy(y, c->x, c->theta, v, hv, c->kw);
-    return dili_all_finite(c->m->ny, hv) ? DIL_OK : DIL_NOT_FINITE;
+    if (m->score_hvp_yy_apply != NULL && linearised(c, y))
+        m->score_hvp_yy_apply(y, c->x, c->theta, c->state, v, hv, c->kw);
+    else
+        m->score_hvp_yy(y, c->x, c->theta, v, hv, c->kw);
+    return dili_all_finite(m->ny, hv) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
+                 double *out, const double *direct)
+{
+    typedef void (*vjp_fn)(const double *, const double *, const double *,
+                           const double *, double *, double *);
+    typedef void (*apply_fn)(const double *, const double *, const double *,
+                             const double *, const double *, double *, double *);
+    const dil_model *m = c->m;
+    int xs = which == DILI_MIX_XY || which == DILI_MIX_RES_X;
+    int len = xs ? m->nx : m->ntheta, i;
+    vjp_fn plain = which == DILI_MIX_XY ? m->score_vjp_xy
+                   : which == DILI_MIX_THETAY ? m->score_vjp_thetay
+                   : which == DILI_MIX_RES_X ? m->residual_vjp_x : m->residual_vjp_theta;
+    apply_fn apply = which == DILI_MIX_XY ? m->score_vjp_xy_apply
+                     : which == DILI_MIX_THETAY ? m->score_vjp_thetay_apply
+                     : which == DILI_MIX_RES_X ? m->residual_vjp_x_apply
+                     : m->residual_vjp_theta_apply;
+
+    if (out == NULL || len == 0)
+        return DIL_OK;
+    c->info->n_jac++;
+    if (apply != NULL && linearised(c, y))
+        apply(y, c->x, c->theta, c->state, w, out, c->kw);
+    else
+        plain(y, c->x, c->theta, w, out, c->kw);
+    for (i = 0; i < len; i++)
+        out[i] = -out[i] + (direct ? direct[i] : 0.0);
+    return dili_all_finite(len, out) ? DIL_OK : DIL_NOT_FINITE;
 }
 
 int dili_residual(dili_ctx *c, const double *y, double *r)
@@ -172,16 +206,43 @@ int dili_residual(dili_ctx *c, const double *y, double *r)
 
 int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv)
 {
+    const dil_model *m = c->m;
     c->info->n_jac++;
-    c->m->residual_jvp_y(y, c->x, c->theta, v, jv, c->kw);
-    return dili_all_finite(c->m->nres, jv) ? DIL_OK : DIL_NOT_FINITE;
+    if (m->residual_jvp_y_apply != NULL && linearised(c, y))
+        m->residual_jvp_y_apply(y, c->x, c->theta, c->state, v, jv, c->kw);
+    else
+        m->residual_jvp_y(y, c->x, c->theta, v, jv, c->kw);
+    return dili_all_finite(m->nres, jv) ? DIL_OK : DIL_NOT_FINITE;
 }
 
 int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out)
 {
+    const dil_model *m = c->m;
     c->info->n_jac++;
-    c->m->residual_vjp_y(y, c->x, c->theta, w, out, c->kw);
-    return dili_all_finite(c->m->ny, out) ? DIL_OK : DIL_NOT_FINITE;
+    if (m->residual_vjp_y_apply != NULL && linearised(c, y))
+        m->residual_vjp_y_apply(y, c->x, c->theta, c->state, w, out, c->kw);
+    else
+        m->residual_vjp_y(y, c->x, c->theta, w, out, c->kw);
+    return dili_all_finite(m->ny, out) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_loss(dili_ctx *c, const double *y, const double *data, double *value)
+{
+    c->info->n_loss++;
+    *value = c->m->loss(y, c->x, c->theta, data, c->kw);
+    return isfinite(*value) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_loss_grad(dili_ctx *c, const double *y, const double *data,
+                   double *gy, double *gx, double *gtheta)
+{
+    const dil_model *m = c->m;
+    c->info->n_loss++;
+    m->loss_grad(y, c->x, c->theta, data, gy, gx, gtheta, c->kw);
+    return dili_all_finite(m->ny, gy) && dili_all_finite(m->nx, gx)
+                   && dili_all_finite(m->ntheta, gtheta)
+               ? DIL_OK
+               : DIL_NOT_FINITE;
 }
 
 size_t dili_add(size_t a, size_t b)
@@ -194,37 +255,4 @@ size_t dili_mul(size_t a, size_t b)
     if (a != 0 && b > SIZE_MAX / a)
         return SIZE_MAX;
     return a * b;
-}
-
-/*
- * The caller's work, or a fresh block of m->work_size + extra doubles that
- * the caller of this function frees (through *own) on every path.  NULL
- * when the allocation fails or the size does not fit a size_t.
- */
-double *dili_work_acquire(const dil_model *m, size_t extra, double *work,
-                          double **own)
-{
-    size_t need = dili_add(m->work_size, extra);
-    *own = NULL;
-    if (work != NULL)
-        return work;
-    if (need == 0)
-        need = 1;
-    if (need >= SIZE_MAX / sizeof(double))
-        return NULL;
-    *own = (double *)malloc(need * sizeof(double));
-    return *own;
-}
-
-int dili_finish(dil_info *info, dil_info *loc, int status)
-{
-    loc->status = status;
-    if (info != NULL)
-        *info = *loc;
-    return status;
-}
-
-void dili_info_init(dil_info *loc)
-{
-    memset(loc, 0, sizeof *loc);
 }

@@ -800,7 +800,8 @@ START_TEST(test_rosenbrock_gradient)
     /* recorded: 13580 iterations to ||g|| <= 1e-6 (linear convergence) */
     ck_assert_msg(info.iterations >= 5000 && info.iterations <= 30000,
                   "gradient descent took %d iterations", info.iterations);
-    ck_assert_int_eq(info.n_hvp, 0);
+    /* HVPs only in the final test: one along g, then Lanczos (ny = 2) */
+    ck_assert_int_eq(info.n_hvp, 3);
 }
 END_TEST
 
@@ -812,7 +813,7 @@ START_TEST(test_rosenbrock_lbfgs)
     /* recorded: 37 iterations, 47 scores, 39 gradients */
     ck_assert_msg(info.iterations >= 20 && info.iterations <= 60,
                   "L-BFGS took %d iterations", info.iterations);
-    ck_assert_int_eq(info.n_hvp, 0);
+    ck_assert_int_eq(info.n_hvp, 3);              /* the final test only */
 }
 END_TEST
 
@@ -1012,6 +1013,11 @@ START_TEST(test_cg_indefinite_breakdown)
     dil_info info;
     double b[QN] = {0.0, 1.0, 0.0, 0.0}, g[QN] = {7, 7, 7, 7};
     double y[QN], dx[QX] = {9, 9, 9}, dth[QN];
+    /* the curvature check sees the indefinite H before CG runs */
+    ck_assert_int_eq(quad_g(qIND, b, &o, g, &info), DIL_NOT_MINIMUM);
+    ck_assert_int_eq(info.cg_iterations, 0);
+    /* without it, CG meets the negative curvature itself */
+    o.curvature_check = 0;
     ck_assert_int_eq(quad_g(qIND, b, &o, g, &info), DIL_CG_BREAKDOWN);
     ck_assert_int_eq(info.status, DIL_CG_BREAKDOWN);
     ck_assert_int_eq(info.cg_iterations, 0);
@@ -1021,10 +1027,14 @@ START_TEST(test_cg_indefinite_breakdown)
     ck_assert_int_eq(dil_backward(&quad, y, qx, qth, b, dx, dth, &o, NULL, NULL),
                      DIL_CG_BREAKDOWN);
     ck_assert(dx[0] == 9 && dx[1] == 9 && dx[2] == 9);
-    /* the dense path solves the nonsingular indefinite system by LU */
+    /* the dense path never solves an indefinite score Hessian: y is not a
+       minimum, whatever the option */
     o.backward = DIL_BACKWARD_DENSE;
-    ck_assert_int_eq(quad_g(qIND, b, &o, g, &info), DIL_OK);
-    ck_assert(fabs(g[1] + 1.0) < 1e-15 && g[0] == 0.0);
+    ck_assert_int_eq(quad_g(qIND, b, &o, g, &info), DIL_NOT_MINIMUM);
+    o.curvature_check = 10;
+    ck_assert_int_eq(dil_backward(&quad, y, qx, qth, b, dx, dth, &o, NULL, NULL),
+                     DIL_NOT_MINIMUM);
+    ck_assert(dx[0] == 9 && dx[1] == 9 && dx[2] == 9);
 }
 END_TEST
 
@@ -1176,12 +1186,14 @@ END_TEST
 START_TEST(test_quad_loss_direct_terms)
 {
     dil_options o = dil_default_options();
+    dil_info info;
     double y[QN], dx[QX], dth[QN], ex[QX], L, d[QN];
     int i, j;
     qQ = qSPD;
     quad_solution(qx, qth, y);
-    ck_assert_int_eq(dil_loss_gradient(&quad, y, qx, qth, qt, &L, dx, dth, &o, NULL, NULL),
+    ck_assert_int_eq(dil_loss_gradient(&quad, y, qx, qth, qt, &L, dx, dth, &o, &info, NULL),
                      DIL_OK);
+    ck_assert_int_eq(info.n_loss, 2);           /* loss and loss_grad, counted */
     /* dL/dx = A'(y - t) + 0.5, dL/dtheta = (y - t) + 0.3 theta */
     for (i = 0; i < QN; i++)
         d[i] = y[i] - qt[i];
@@ -1281,6 +1293,14 @@ START_TEST(test_bad_args)
     o.solver = DIL_SOLVER_LBFGS;
     o.lbfgs_memory = 0;
     ck_assert_int_eq(dil_solve(&kepler, &M, &e, &E, &o, NULL, NULL), DIL_BAD_ARG);
+    o = dil_default_options();
+    o.curvature_check = 65;                             /* at most 64 */
+    ck_assert_int_eq(dil_solve(&kepler, &M, &e, &E, &o, NULL, NULL), DIL_BAD_ARG);
+    o.curvature_check = -1;
+    ck_assert_int_eq(dil_backward(&kepler, &E, &M, &e, &one, &dM, &de, &o, NULL, NULL), DIL_BAD_ARG);
+    o = dil_default_options();
+    o.step_tol = NAN;
+    ck_assert_int_eq(dil_solve(&kepler, &M, &e, &E, &o, NULL, NULL), DIL_BAD_ARG);
 }
 END_TEST
 
@@ -1363,6 +1383,8 @@ END_TEST
 /* tests: caller's workspace of exactly dil_work_size doubles          */
 /* ================================================================== */
 
+static const dil_model quad_lin;
+
 static void exact_work_run(const dil_model *m, const double *x, const double *th,
                            const double *data, const double *y0, dil_options *o)
 {
@@ -1410,6 +1432,7 @@ START_TEST(test_exact_work)
             for (mem = 1; mem <= (s == DIL_SOLVER_LBFGS ? 5 : 1); mem += 4) {
                 o.lbfgs_memory = mem;
                 exact_work_run(&quad, qx, qth, qt, yq, &o);
+                exact_work_run(&quad_lin, qx, qth, qt, yq, &o);    /* + the state */
                 exact_work_run(&kepler, &M, &e, &Et, &E, &o);
                 exact_work_run(&euler, ex0, eb, et, ye, &o);
             }
@@ -1425,6 +1448,213 @@ START_TEST(test_exact_work)
     ck_assert_uint_eq(dil_work_size(&quad, NULL), dil_work_size(&quad, &o));
     o.backward = DIL_BACKWARD_DENSE;
     ck_assert(dil_work_size(&quad, &o) >= (size_t)(QN * QN) + quad.work_size);
+}
+END_TEST
+
+/* ================================================================== */
+/* linearise once: a hand descriptor around quad                      */
+/* ================================================================== */
+
+/* linearise stores the point; every apply kernel checks that its y is the
+   linearised one, then calls the plain kernel (so the results are the
+   plain ones, bit for bit).  lin_calls counts linearise. */
+static int lin_calls, lin_mismatch;
+
+static void ql_linearise(const double *y, const double *x, const double *th, double *state,
+                         double *w)
+{
+    lin_calls++;
+    memcpy(state, y, QN * sizeof *state);
+}
+
+static void ql_check(const double *y, const double *state)
+{
+    if (memcmp(y, state, QN * sizeof *y) != 0)
+        lin_mismatch++;
+}
+
+static void ql_hvp(const double *y, const double *x, const double *th, const double *state,
+                   const double *v, double *hv, double *w)
+{
+    ql_check(y, state);
+    q_hvp(y, x, th, v, hv, w);
+}
+
+static void ql_vjp_x(const double *y, const double *x, const double *th, const double *state,
+                     const double *wv, double *out, double *w)
+{
+    ql_check(y, state);
+    q_vjp_x(y, x, th, wv, out, w);
+}
+
+static void ql_vjp_th(const double *y, const double *x, const double *th, const double *state,
+                      const double *wv, double *out, double *w)
+{
+    ql_check(y, state);
+    q_vjp_th(y, x, th, wv, out, w);
+}
+
+static const dil_model quad_lin = {  /* declared above test_exact_work */
+    .name = "quad_lin", .ny = QN, .nx = QX, .ntheta = QN, .ndata = QN,
+    .work_size = 2 * QN, .score = q_score, .score_grad_y = q_grad,
+    .score_hvp_yy = q_hvp, .score_vjp_xy = q_vjp_x, .score_vjp_thetay = q_vjp_th,
+    .loss = q_loss, .loss_grad = q_loss_grad,
+    .state_size = QN, .linearise = ql_linearise, .score_hvp_yy_apply = ql_hvp,
+    .score_vjp_xy_apply = ql_vjp_x, .score_vjp_thetay_apply = ql_vjp_th,
+};
+
+START_TEST(test_linearise_once)
+{
+    dil_options o = dil_default_options();
+    dil_info info;
+    double y[QN] = {0}, yp[QN] = {0}, dx[QX], dth[QN], dxp[QX], dthp[QN], L, Lp;
+    int form;
+    qQ = qSPD;
+    lin_calls = lin_mismatch = 0;
+    /* Newton: one linearise per point where HVPs are taken, the inner CG's
+       iterates and the final point (the stopping test), never per HVP */
+    ck_assert_int_eq(dil_solve(&quad_lin, qx, qth, y, &o, &info, NULL), DIL_OK);
+    ck_assert_int_eq(dil_solve(&quad, qx, qth, yp, &o, NULL, NULL), DIL_OK);
+    ck_assert(max_abs_diff(QN, y, yp) == 0.0);
+    ck_assert_int_eq(info.n_linearise, lin_calls);
+    ck_assert_int_eq(lin_calls, info.iterations + 1);
+    ck_assert(info.n_hvp > lin_calls);
+    for (form = DIL_BACKWARD_CG; form <= DIL_BACKWARD_DENSE; form++) {
+        o.backward = form;
+        lin_calls = 0;
+        ck_assert_int_eq(dil_loss_gradient(&quad_lin, y, qx, qth, qt, &L, dx, dth, &o, &info,
+                                           NULL), DIL_OK);
+        ck_assert_int_eq(dil_loss_gradient(&quad, y, qx, qth, qt, &Lp, dxp, dthp, &o, NULL,
+                                           NULL), DIL_OK);
+        /* every HVP (check, CG or the dense columns) and both mixed
+           products at one point: one linearise */
+        ck_assert_int_eq(lin_calls, 1);
+        ck_assert_int_eq(info.n_linearise, 1);
+        ck_assert(info.n_hvp >= QN);
+        ck_assert(L == Lp && max_abs_diff(QX, dx, dxp) == 0.0
+                  && max_abs_diff(QN, dth, dthp) == 0.0);
+    }
+    ck_assert_int_eq(lin_mismatch, 0);
+    /* the state lives in the caller's work: dil_work_size counts it */
+    ck_assert_uint_eq(dil_work_size(&quad_lin, &o), dil_work_size(&quad, &o) + QN + QN);
+}
+END_TEST
+
+/* ================================================================== */
+/* batches                                                             */
+/* ================================================================== */
+
+#define NB 9
+
+/* n instances of quad: x_i and targets t_i vary, theta is shared. */
+static void batch_inputs(double *x, double *t, double *y0)
+{
+    int i, j;
+    for (i = 0; i < NB; i++) {
+        for (j = 0; j < QX; j++)
+            x[i * QX + j] = qx[j] + 0.1 * i - 0.05 * j;
+        for (j = 0; j < QN; j++) {
+            t[i * QN + j] = qt[j] - 0.2 * i + 0.1 * j;
+            y0[i * QN + j] = 0.0;
+        }
+    }
+}
+
+START_TEST(test_batch_equals_single)
+{
+    dil_options o = dil_default_options();
+    dil_info bi[NB], si;
+    double x[NB * QX], t[NB * QN], y[NB * QN], ys[NB * QN], loss[NB], dx[NB * QX];
+    double dth[QN], sum[QN] = {0}, ls, dxs[QX], dths[QN], dly[NB * QN], dth2[QN];
+    int i, j;
+    qQ = qSPD;
+    batch_inputs(x, t, y);
+    memcpy(ys, y, sizeof y);
+    ck_assert_int_eq(dil_solve_batch(&quad, NB, x, qth, y, &o, bi, 1), DIL_OK);
+    ck_assert_int_eq(dil_loss_gradient_batch(&quad, NB, y, x, qth, t, loss, dx, dth, &o, bi, 1),
+                     DIL_OK);
+    for (i = 0; i < NB; i++) {
+        ck_assert_int_eq(dil_solve(&quad, x + i * QX, qth, ys + i * QN, &o, &si, NULL), DIL_OK);
+        ck_assert(max_abs_diff(QN, y + i * QN, ys + i * QN) == 0.0);
+        ck_assert_int_eq(dil_loss_gradient(&quad, ys + i * QN, x + i * QX, qth, t + i * QN, &ls,
+                                           dxs, dths, &o, &si, NULL), DIL_OK);
+        ck_assert(ls == loss[i] && max_abs_diff(QX, dxs, dx + i * QX) == 0.0);
+        ck_assert_int_eq(bi[i].status, DIL_OK);
+        ck_assert_int_eq(bi[i].n_hvp, si.n_hvp);
+        for (j = 0; j < QN; j++)
+            sum[j] += dths[j];                      /* index order from 0 */
+    }
+    ck_assert(max_abs_diff(QN, dth, sum) == 0.0);
+    /* the layer backward: dl_dy blocks in, dl_dx blocks and the sum out */
+    for (i = 0; i < NB * QN; i++)
+        dly[i] = 1.0 - 0.1 * i;
+    ck_assert_int_eq(dil_backward_batch(&quad, NB, y, x, qth, dly, dx, dth2, &o, bi, 1), DIL_OK);
+    memset(sum, 0, sizeof sum);
+    for (i = 0; i < NB; i++) {
+        ck_assert_int_eq(dil_backward(&quad, y + i * QN, x + i * QX, qth, dly + i * QN, dxs,
+                                      dths, &o, NULL, NULL), DIL_OK);
+        ck_assert(max_abs_diff(QX, dxs, dx + i * QX) == 0.0);
+        for (j = 0; j < QN; j++)
+            sum[j] += dths[j];
+    }
+    ck_assert(max_abs_diff(QN, dth2, sum) == 0.0);
+}
+END_TEST
+
+/* 1, 2 and 4 threads (and 0: all cores): the same bits everywhere. */
+START_TEST(test_batch_threads)
+{
+    static const int threads[4] = {1, 2, 4, 0};
+    dil_options o = dil_default_options();
+    double x[NB * QX], t[NB * QN], y0[NB * QN], y[4][NB * QN], loss[4][NB];
+    double dx[4][NB * QX], dth[4][QN];
+    int k;
+    qQ = qSPD;
+    batch_inputs(x, t, y0);
+    for (k = 0; k < 4; k++) {
+        memcpy(y[k], y0, sizeof y0);
+        ck_assert_int_eq(dil_solve_batch(&quad, NB, x, qth, y[k], &o, NULL, threads[k]), DIL_OK);
+        ck_assert_int_eq(dil_loss_gradient_batch(&quad, NB, y[k], x, qth, t, loss[k], dx[k],
+                                                 dth[k], &o, NULL, threads[k]), DIL_OK);
+        ck_assert(memcmp(y[k], y[0], sizeof y[0]) == 0);
+        ck_assert(memcmp(loss[k], loss[0], sizeof loss[0]) == 0);
+        ck_assert(memcmp(dx[k], dx[0], sizeof dx[0]) == 0);
+        ck_assert(memcmp(dth[k], dth[0], sizeof dth[0]) == 0);
+    }
+}
+END_TEST
+
+/* Failing instances: each reported in its info with its own status; the
+   call returns the lowest-numbered failure's. */
+START_TEST(test_batch_failures)
+{
+    dil_options o = dil_default_options();
+    dil_info bi[NB];
+    double x[NB * QX], t[NB * QN], y[NB * QN], loss[NB], dx[NB * QX], dth[QN];
+    int i;
+    qQ = qSPD;
+    batch_inputs(x, t, y);
+    ck_assert_int_eq(dil_solve_batch(&quad, NB, x, qth, y, &o, bi, 2), DIL_OK);
+    x[6 * QX] = NAN;                                /* instance 6: bad input */
+    y[3 * QN] += 1.0;                               /* instance 3: not solved */
+    ck_assert_int_eq(dil_loss_gradient_batch(&quad, NB, y, x, qth, t, loss, dx, dth, &o, bi, 2),
+                     DIL_NOT_STATIONARY);
+    for (i = 0; i < NB; i++)
+        ck_assert_int_eq(bi[i].status, i == 3 ? DIL_NOT_STATIONARY
+                                       : i == 6 ? DIL_NOT_FINITE : DIL_OK);
+    x[2 * QX] = NAN;                                /* now instance 2 fails first */
+    ck_assert_int_eq(dil_loss_gradient_batch(&quad, NB, y, x, qth, t, loss, dx, dth, &o, bi, 2),
+                     DIL_NOT_FINITE);
+    ck_assert_int_eq(bi[2].status, DIL_NOT_FINITE);
+    ck_assert_int_eq(bi[3].status, DIL_NOT_STATIONARY);
+    /* bad batch arguments */
+    ck_assert_int_eq(dil_solve_batch(&quad, -1, x, qth, y, &o, NULL, 1), DIL_BAD_ARG);
+    ck_assert_int_eq(dil_solve_batch(&quad, NB, x, qth, y, &o, bi, -1), DIL_BAD_ARG);
+    ck_assert_int_eq(bi[NB - 1].status, DIL_BAD_ARG);
+    ck_assert_int_eq(dil_solve_batch(NULL, NB, x, qth, y, &o, bi, 1), DIL_BAD_ARG);
+    ck_assert_int_eq(dil_solve_batch(&quad, NB, x, qth, NULL, &o, bi, 1), DIL_BAD_ARG);
+    ck_assert_int_eq(bi[0].status, DIL_BAD_ARG);
+    ck_assert_int_eq(dil_solve_batch(&quad, 0, NULL, qth, NULL, &o, NULL, 0), DIL_OK);
 }
 END_TEST
 
@@ -1461,6 +1691,10 @@ static Suite *runtime_suite(void)
     tcase_add_test(e, test_status_strings);
     tcase_add_test(e, test_defaults);
     tcase_add_test(w, test_exact_work);
+    tcase_add_test(w, test_linearise_once);
+    tcase_add_test(w, test_batch_equals_single);
+    tcase_add_test(w, test_batch_threads);
+    tcase_add_test(w, test_batch_failures);
     tcase_set_timeout(w, 60);
     suite_add_tcase(s, k);
     suite_add_tcase(s, f);

@@ -155,6 +155,67 @@ END_TEST
 
 /* Every kernel of a model with all three parts passes the verifier, and
    every stored value is computed before its last reader. */
+/* Linearise once on score = sum(tanh(W y)), W 3x4.  The Hessian-vector
+   product is W' (-2 t (1 - t^2) (W v)) with t = tanh(W y): its apply form
+   reads t from state (a libm result) and computes only the products with
+   v; the mixed theta product also reads 1 - t^2 (read twice there, so
+   stored).  linearise computes W y into work and both into state, in id
+   order, and every apply kernel sees them at linearise's offsets. */
+START_TEST(test_linearise_split)
+{
+    sched = build("model m\nparam W[3, 4]\nvar y[4]\nscore sum(tanh(W @ y))\n");
+    const KernelSchedule *lin = &sched->lin, *hv = &sched->apply[K_score_hvp_yy];
+    const KernelSchedule *th = &sched->apply[K_score_vjp_thetay];
+    ck_assert_ptr_nonnull(lin->k);
+    ck_assert_int_eq(lin->form, FORM_LINEARISE);
+    ck_assert_int_eq(sched->state, 6);
+    ck_assert_int_eq(lin->ncompute, 3);
+    ck_assert_int_eq(lin->steps[0].node->op, OP_MATMUL);
+    ck_assert_int_eq(sched_value(lin, lin->steps[0].node)->home, HOME_WORK);
+    Node *t = lin->steps[1].node;
+    ck_assert_int_eq(t->op, OP_TANH);
+    const Value *tv = sched_value(lin, t);
+    ck_assert(tv->home == HOME_STATE && tv->off == 0);
+    ck_assert_int_eq(sched_value(lin, lin->steps[2].node)->off, 3);
+    ck_assert(lin->cost.calls == 3);
+
+    ck_assert_int_eq(hv->form, FORM_APPLY);
+    const Value *ht = sched_value(hv, t);
+    ck_assert(ht->home == HOME_STATE && ht->off == 0 && ht->indep && ht->step == -1);
+    ck_assert(hv->cost.calls == 0);
+    for (int i = 0; i < hv->ncompute; i++)
+        ck_assert(!sched_value(hv, hv->steps[i].node)->indep);
+    /* W v is a dot product per row of W; W' z streams W row by row */
+    const Value *prods[2];
+    ck_assert_int_eq(steps_of(hv, OP_MATMUL, prods, 2), 2);
+    ck_assert(!prods[0]->rowwise && prods[1]->rowwise);
+    /* W y is linearise's business: not computed, not read */
+    ck_assert_int_eq(sched_value(hv, t->args[0])->home, HOME_NONE);
+    ck_assert(sched_value(th, lin->steps[2].node)->home == HOME_STATE);
+    ck_assert_int_eq(sched_value(th, lin->steps[2].node)->off, 3);
+    /* score_vjp_xy has no x to differentiate: its apply form reads no
+       state, so it is not emitted */
+    ck_assert_ptr_null(sched->apply[K_score_vjp_xy].k);
+    ck_assert_ptr_null(sched->apply[K_score].k);
+}
+END_TEST
+
+/* A quadratic score: the Hessian and the x mixed product do not depend
+   on y, so they have no apply form; the theta mixed product reads the
+   scaled residual 2 (A y - x) from state. */
+START_TEST(test_linearise_quadratic)
+{
+    sched = build("model m\nparam A[3, 2]\ninput x[3]\nvar y[2]\nscore sum((A @ y - x)^2)\n");
+    for (int i = 0; i < K__COUNT; i++)
+        if (i != K_score_vjp_thetay)
+            ck_assert_ptr_null(sched->apply[i].k);
+    ck_assert_ptr_nonnull(sched->apply[K_score_vjp_thetay].k);
+    ck_assert_int_eq(sched->state, 3);
+    ck_assert_int_eq(sched->lin.ncompute, 2);
+    ck_assert_int_eq(sched->lin.steps[1].node->op, OP_MUL);
+}
+END_TEST
+
 START_TEST(test_all_kernels_verified)
 {
     sched = build("model m\ndim H = 6\ninput x[2]\nparam W[H, 2], V[2, H]\nvar y[2]\n"
@@ -193,6 +254,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_outputs_in_place);
     tcase_add_test(tc, test_copy_steps);
     tcase_add_test(tc, test_all_kernels_verified);
+    tcase_add_test(tc, test_linearise_split);
+    tcase_add_test(tc, test_linearise_quadratic);
     suite_add_tcase(s, tc);
     return s;
 }

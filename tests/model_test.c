@@ -29,6 +29,12 @@
  *       dil_backward against finite differences of the whole map, to
  *       1e-5 relative.
  *
+ * (e) Linearise once: every *_apply kernel the descriptor has, after
+ *     `linearise` at a point, against its plain kernel at that point
+ *     (bitwise on x86-64 without FMA, where the arithmetic is the same
+ *     operations in the same order; else to 1e-13 relative) for two
+ *     directions on one state, and against finite differences as in (a).
+ *
  * Kepler, mpc_linear and rosenbrock add (d): derivatives worked out by
  * hand in this file (closed forms for Kepler and Rosenbrock; the quadratic
  * form of the unrolled linear dynamics for mpc_linear).  Model-specific code is chosen at run time by
@@ -724,6 +730,139 @@ START_TEST(residual_derivatives)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* (e) linearise once: apply kernels against the plain ones             */
+/* ------------------------------------------------------------------ */
+
+/* Contraction into FMAs could make a value stored in state differ in its
+   last bit from the same expression fused into a plain kernel; without
+   FMA instructions the emitted arithmetic is the same either way. */
+#if defined(__x86_64__) && !defined(__FMA__)
+#define APPLY_BITWISE 1
+#else
+#define APPLY_BITWISE 0
+#endif
+
+typedef void (*plain_fn)(const double *, const double *, const double *, const double *,
+                         double *, double *);
+typedef void (*apply_fn)(const double *, const double *, const double *, const double *,
+                         const double *, double *, double *);
+
+/* One kernel with a direction: its two forms, the lengths of its
+   direction and output, and how (a) checks it: a jvp of `probe` along
+   the direction in y, or the gradient over block `blk` of probe . dir. */
+typedef struct ApplyCase {
+    const char *name;
+    plain_fn plain;
+    apply_fn apply;
+    int dir_len, out_len;
+    ProbeKind probe;
+    int jvp;                  /* 1: check_jvp along the direction */
+    int blk;                  /* else: check_gradient over this block */
+} ApplyCase;
+
+static int apply_cases(ApplyCase *c)
+{
+    int ny = M->ny, nr = M->nres, n = 0;
+    c[n++] = (ApplyCase){ "score_hvp_yy", M->score_hvp_yy, M->score_hvp_yy_apply, ny, ny,
+                          PR_GRAD_DOT, 1, BY };
+    c[n++] = (ApplyCase){ "score_vjp_xy", M->score_vjp_xy, M->score_vjp_xy_apply, ny, M->nx,
+                          PR_GRAD_DOT, 0, BX };
+    c[n++] = (ApplyCase){ "score_vjp_thetay", M->score_vjp_thetay, M->score_vjp_thetay_apply,
+                          ny, M->ntheta, PR_GRAD_DOT, 0, BT };
+    if (nr == 0)
+        return n;
+    c[n++] = (ApplyCase){ "residual_jvp_y", M->residual_jvp_y, M->residual_jvp_y_apply, ny, nr,
+                          PR_RES_DOT, 1, BY };
+    c[n++] = (ApplyCase){ "residual_vjp_y", M->residual_vjp_y, M->residual_vjp_y_apply, nr, ny,
+                          PR_RES_DOT, 0, BY };
+    c[n++] = (ApplyCase){ "residual_vjp_x", M->residual_vjp_x, M->residual_vjp_x_apply, nr,
+                          M->nx, PR_RES_DOT, 0, BX };
+    c[n++] = (ApplyCase){ "residual_vjp_theta", M->residual_vjp_theta,
+                          M->residual_vjp_theta_apply, nr, M->ntheta, PR_RES_DOT, 0, BT };
+    return n;
+}
+
+/* The apply output `a` equals the plain kernel's `b`. */
+static void check_same(const ApplyCase *c, const double *a, const double *b)
+{
+    double scale = vec_norm_inf(b, c->out_len);
+    for (int i = 0; i < c->out_len; i++) {
+        if (APPLY_BITWISE)
+            ck_assert_msg(memcmp(&a[i], &b[i], sizeof a[i]) == 0,
+                          "%s: %s_apply[%d] = %.17g, plain %.17g (not bitwise equal)", M->name,
+                          c->name, i, a[i], b[i]);
+        else
+            check_close(c->name, i, a[i], b[i], 1e-13, scale);
+    }
+}
+
+/* (a) for an apply output: finite differences along dir. */
+static void check_apply_fd(const ApplyCase *c, const Point *p, const double *dir,
+                           const double *out, unsigned long long seed)
+{
+    char what[80];
+    snprintf(what, sizeof what, "%s_apply", c->name);
+    if (c->jvp) {
+        check_jvp(what, out, c->out_len, c->probe, p, BY, dir, FD_RTOL, seed);
+    } else {
+        Probe pw = { c->probe, dir, NULL };
+        check_gradient(what, out, &pw, p, c->blk, FD_RTOL, seed);
+    }
+}
+
+START_TEST(apply_kernels)
+{
+    ApplyCase cs[7];
+    int nc = apply_cases(cs), any = 0;
+    for (int k = 0; k < nc; k++)
+        any |= cs[k].apply != NULL;
+    ck_assert_msg((M->linearise != NULL) == any && (M->state_size > 0) == any,
+                  "%s: linearise, state_size and the apply kernels disagree", M->name);
+    /* Models with a transcendental nonlinearity in y have state to keep. */
+    static const char *const nonlinear[] = { "node_euler", "node_vdp", "node_spiral",
+                                             "kepler", "elementwise", "softmax_layer" };
+    for (size_t i = 0; i < sizeof nonlinear / sizeof *nonlinear; i++)
+        if (strcmp(M->name, nonlinear[i]) == 0)
+            ck_assert_msg(M->score_hvp_yy_apply != NULL, "%s: no score_hvp_yy_apply", M->name);
+    if (!any)
+        return;
+    double *state = vec_new((int)M->state_size), *saved = vec_new((int)M->state_size);
+    for (int pt = 0; pt < NPOINTS; pt++) {
+        Point p = point_random(2100 + (unsigned)pt);
+        poison(state, M->state_size);
+        poison_work();
+        M->linearise(p.b[BY], p.b[BX], p.b[BT], state, work);
+        assert_finite("linearise state", state, (int)M->state_size);
+        memcpy(saved, state, M->state_size * sizeof *state);
+        Rng r = rng_seed(2200 + (unsigned)pt);
+        for (int k = 0; k < nc; k++) {
+            const ApplyCase *c = &cs[k];
+            if (!c->apply)
+                continue;
+            double *dir = vec_new(c->dir_len), *a = vec_new(c->out_len);
+            double *b = vec_new(c->out_len);
+            for (int rep = 0; rep < 2; rep++) {      /* two directions, one state */
+                vec_random(&r, dir, c->dir_len, 1.0);
+                poison_work();
+                poison(a, (size_t)c->out_len);
+                c->apply(p.b[BY], p.b[BX], p.b[BT], state, dir, a, work);
+                assert_finite(c->name, a, c->out_len);
+                poison_work();
+                c->plain(p.b[BY], p.b[BX], p.b[BT], dir, b, work);
+                check_same(c, a, b);
+            }
+            check_apply_fd(c, &p, dir, a, 2300 + 10 * (unsigned)k + (unsigned)pt);
+            ck_assert_msg(memcmp(state, saved, M->state_size * sizeof *state) == 0,
+                          "%s: %s_apply changed the state", M->name, c->name);
+            free(dir), free(a), free(b);
+        }
+        point_free(&p);
+    }
+    free(state), free(saved);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* (b) kernels against the hyper-dual evaluation of the IR              */
 /* ------------------------------------------------------------------ */
 
@@ -1349,6 +1488,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, loss_derivatives);
     tcase_add_test(tc, residual_derivatives);
     tcase_add_test(tc, reference);
+    tcase_add_test(tc, apply_kernels);
     suite_add_tcase(s, tc);
     tc = tcase_create("implicit");
     tcase_add_checked_fixture(tc, setup, teardown);

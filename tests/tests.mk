@@ -21,6 +21,27 @@ $(BUILD)/tests/check_%: tests/check_%.c $(TEST_SUPPORT) $(BUILD)/libdilc.a $(BUI
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) $(TEST_INC) $< $(TEST_SUPPORT) \
 	    $(BUILD)/libdilc.a $(BUILD)/libdil.a $(CHECK_LIBS) -lgmp -lm -o $@
 
+# check_minimum (issue 13): its models are tests/minimum/*.dil, compiled by
+# the dilc just built, so that hostile numerics are tested on the kernels
+# dilc really emits.
+MIN_MODELS := $(basename $(notdir $(wildcard tests/minimum/*.dil)))
+MIN_OBJ    := $(MIN_MODELS:%=$(BUILD)/tests/minimum/%.o)
+
+$(BUILD)/tests/minimum/%.c: tests/minimum/%.dil $(BUILD)/dilc
+	@mkdir -p $(@D)
+	@echo "  DILC    $<"
+	$(Q)$(BUILD)/dilc $< -o $@
+
+$(BUILD)/tests/minimum/%.o: $(BUILD)/tests/minimum/%.c runtime/dil_model.h
+	@echo "  CC      $<"
+	$(Q)$(CC) -std=c99 $(OPT) $(GEN_WARN_EMITTED) $(SAN) -Iruntime -c $< -o $@
+
+$(BUILD)/tests/check_minimum: tests/check_minimum.c $(MIN_OBJ) $(BUILD)/libdil.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Iruntime -I$(BUILD)/tests/minimum $< $(MIN_OBJ) \
+	    $(BUILD)/libdil.a $(CHECK_LIBS) -lm -o $@
+
 ifneq ($(wildcard tests/model_test.c),)
 MODEL_TESTS := $(MODELS:%=$(BUILD)/tests/model_%)
 endif

@@ -12,8 +12,8 @@ for cc in gcc clang; do
         continue
     fi
     for c in generated/*.c; do
-        $cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -Iruntime -Igenerated \
-            -c "$c" -o /dev/null || { echo "emitted.sh: $cc rejects $c"; status=1; }
+        $cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror \
+            -Iruntime -Igenerated -c "$c" -o /dev/null || { echo "emitted.sh: $cc rejects $c"; status=1; }
     done
 done
 if command -v g++ >/dev/null 2>&1; then

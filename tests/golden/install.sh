@@ -61,7 +61,8 @@ mkdir -p "$W"
 cp examples/kepler.c "$W/main.c"
 cp models/kepler.dil "$W/kepler.dil"
 (cd "$W" && "$P/bin/dilc" kepler.dil -o kepler.c) || no "installed dilc failed"
-(cd "$W" && cc -std=c99 -Wall -Wextra -Werror $CFLAGS_DIL main.c kepler.c $LIBS_DIL -o kepler) ||
+(cd "$W" && cc -std=c99 -Wall -Wextra -Werror $CFLAGS_DIL \
+     main.c kepler.c $LIBS_DIL -o kepler) ||
     no "cannot build the example with pkg-config"
 readelf -d "$W/kepler" 2>/dev/null | grep -q 'NEEDED.*\[libdil\.so\.0\]' || no "example is not linked with libdil.so.0"
 LD_LIBRARY_PATH="$P/lib" "$W/kepler" >"$W/out.shared" 2>&1 || no "example (shared) failed"

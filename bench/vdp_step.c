@@ -1,0 +1,161 @@
+/*
+ * vdp_step.c - one full-batch training step of the Van der Pol neural ODE
+ * (issue 8's benchmark): for each of the 107 one-step pairs (x_t, x_t+1)
+ * of the trajectory node_train fits, solve the implicit step
+ * y = x_t + dt h(y) (model node_vdp, H = 500, Newton from y = x_t), then
+ * the IFT gradient of L = |y - x_t+1|^2, summed over the pairs.  This is
+ * the loop body of examples/node_train.c; timed on 1 and 2 threads.
+ *
+ *   vdp_step OUT.bin    prints "threads ms" lines (fastest of ROUNDS, wall
+ *                       clock), and writes the trajectory, theta, the loss
+ *                       and the summed gradient to OUT.bin for
+ *                       bench/vdp_step.py, which runs the same step in
+ *                       PyTorch, checks it gets the same gradient and
+ *                       times it.
+ */
+#include "dil.h"
+#include "node_vdp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NPAIR 107
+#define ROUNDS 7
+#define DT 0.1
+#define MU 3.0
+
+static double traj[NPAIR + 1][2];
+
+static void vdp(const double x[2], double dx[2])
+{
+    dx[0] = x[1];
+    dx[1] = MU * (1 - x[0] * x[0]) * x[1] - x[0];
+}
+
+/* One interval dt of the true dynamics, by 20 RK4 substeps (as node_train). */
+static void advance(double x[2])
+{
+    const int sub = 20;
+    const double h = DT / sub;
+    for (int s = 0; s < sub; s++) {
+        double k1[2], k2[2], k3[2], k4[2], t[2];
+        vdp(x, k1);
+        for (int i = 0; i < 2; i++)
+            t[i] = x[i] + h / 2 * k1[i];
+        vdp(t, k2);
+        for (int i = 0; i < 2; i++)
+            t[i] = x[i] + h / 2 * k2[i];
+        vdp(t, k3);
+        for (int i = 0; i < 2; i++)
+            t[i] = x[i] + h * k3[i];
+        vdp(t, k4);
+        for (int i = 0; i < 2; i++)
+            x[i] += h / 6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]);
+    }
+}
+
+static double uniform(unsigned long long *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 11) / 4503599627370496.0 - 1.0;
+}
+
+/* The whole batch: solve every pair, then the summed loss gradient.  The
+   one place to switch to dil_solve_batch / dil_loss_gradient_batch when
+   the runtime has them (SPEC section 5); until then a loop on one thread. */
+static int step(const double *theta, double *y, double *loss, double *grad, int nthreads)
+{
+    const dil_model *m = &node_vdp_model;
+    static double *g, *work;
+    if (!g) {
+        dil_options o = dil_default_options();
+        g = calloc((size_t)m->ntheta, sizeof *g);
+        work = calloc(dil_work_size(m, &o), sizeof *work);
+        if (!g || !work)
+            return DIL_NO_MEMORY;
+    }
+    if (nthreads != 1)
+        return -1;                        /* no threads without the batch calls */
+    memcpy(y, traj, sizeof(double) * 2 * NPAIR);
+    memset(grad, 0, sizeof(double) * (size_t)m->ntheta);
+    for (int t = 0; t < NPAIR; t++) {
+        int st = dil_solve(m, traj[t], theta, y + 2 * t, NULL, NULL, work);
+        if (st != DIL_OK)
+            return st;
+        st = dil_loss_gradient(m, y + 2 * t, traj[t], theta, traj[t + 1], &loss[t], NULL, g,
+                               NULL, NULL, work);
+        if (st != DIL_OK)
+            return st;
+        for (int k = 0; k < m->ntheta; k++)
+            grad[k] += g[k];
+    }
+    return DIL_OK;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    const dil_model *m = &node_vdp_model;
+    int nt = m->ntheta, H = (nt - 2) / 5;
+    if (argc != 2 || m->ny != 2 || nt != 5 * H + 2) {
+        fprintf(stderr, "usage: vdp_step OUT.bin\n");
+        return 2;
+    }
+    traj[0][0] = 2, traj[0][1] = 0;
+    for (int t = 0; t < NPAIR; t++) {
+        traj[t + 1][0] = traj[t][0], traj[t + 1][1] = traj[t][1];
+        advance(traj[t + 1]);
+    }
+    /* theta as node_train initialises it: W1, b1 of order 1, W2 small */
+    double *theta = calloc((size_t)nt, sizeof *theta), *grad = calloc((size_t)nt, sizeof *grad);
+    double y[NPAIR][2], loss[NPAIR];
+    if (!theta || !grad)
+        return 2;
+    unsigned long long seed = 42;
+    for (int k = 0; k < 3 * H; k++)         /* W1 (2H), b1 (H) */
+        theta[k] = uniform(&seed);
+    for (int k = 3 * H; k < 5 * H; k++)     /* W2 (2H); b2 = 0 */
+        theta[k] = 0.1 * uniform(&seed);
+    for (int threads = 1; threads <= 2; threads++) {
+        double best = 1e300;
+        for (int r = 0; r < ROUNDS; r++) {
+            double t0 = now_ms();
+            int st = step(theta, &y[0][0], loss, grad, threads);
+            double ms = now_ms() - t0;
+            if (st == -1) {
+                printf("%d -\n", threads);
+                break;
+            }
+            if (st != DIL_OK) {
+                fprintf(stderr, "vdp_step: %s\n", dil_status_string(st));
+                return 1;
+            }
+            if (ms < best)
+                best = ms;
+        }
+        if (best < 1e300)
+            printf("%d %.3f\n", threads, best);
+    }
+    double total = 0;
+    for (int t = 0; t < NPAIR; t++)
+        total += loss[t];
+    FILE *f = fopen(argv[1], "wb");
+    int hdr[2] = {NPAIR, H};
+    if (!f || fwrite(hdr, sizeof hdr, 1, f) != 1 || fwrite(traj, sizeof traj, 1, f) != 1 ||
+        fwrite(theta, sizeof *theta, (size_t)nt, f) != (size_t)nt ||
+        fwrite(&total, sizeof total, 1, f) != 1 ||
+        fwrite(grad, sizeof *grad, (size_t)nt, f) != (size_t)nt || fclose(f) != 0) {
+        fprintf(stderr, "vdp_step: cannot write %s\n", argv[1]);
+        return 1;
+    }
+    free(theta), free(grad);
+    return 0;
+}

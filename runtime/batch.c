@@ -1,0 +1,196 @@
+/*
+ * batch.c - the batch calls (SPEC section 5): n instances of dil_solve,
+ * dil_backward or dil_loss_gradient that share theta, spread over threads.
+ *
+ * Instance i reads and writes the i-th block of every stacked array (x at
+ * x + i nx, y at y + i ny, ...) and gets its own dil_info; it runs the
+ * single-instance call on a workspace of dil_work_size doubles that belongs
+ * to the thread running it.  Workspaces are allocated once per call and
+ * per thread, never per instance.
+ *
+ * Determinism: an instance's result depends only on its inputs (the
+ * workspace's previous contents never matter, tests/check_runtime.c
+ * checks that with NaN-filled work), so which thread runs it changes
+ * nothing.  The summed dL/dtheta is the one place where order matters:
+ * each instance writes its own ntheta block of a buffer, and the blocks are
+ * then added in index order on the caller's thread,
+ *     dl_dtheta = ((0 + g_0) + g_1) + ... + g_{n-1},
+ * the same bits for any thread count, and the same bits as a loop over
+ * the single calls that accumulates in that order.  The buffer costs
+ * n * ntheta doubles.  An instance whose outputs are not written (a status
+ * that leaves them untouched) contributes zeros.
+ *
+ * Threads come from OpenMP when the compiler has it (the Makefile detects
+ * -fopenmp); without it every batch runs serially on the caller's thread,
+ * whatever nthreads says.  nthreads = 1 never enters a parallel region.
+ */
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "dil_internal.h"
+
+typedef struct batch {
+    int kind;                       /* DILI_CALL_* */
+    const dil_model *m;
+    int n;
+    const double *x, *theta, *data, *dl_dy, *yin;
+    double *y;                      /* dil_solve_batch: in and out */
+    double *loss, *dl_dx, *gth;     /* gth: n blocks of ntheta, or NULL */
+    const dil_options *o;
+    dil_info *info;                 /* n entries, or NULL */
+    int *status;                    /* n entries */
+} batch;
+
+/* Block i of a stacked array of blocks of len (NULL stays NULL; a length
+   of 0 does not move the pointer). */
+static const double *blk(const double *base, int i, int len)
+{
+    return base != NULL && len > 0 ? base + (size_t)i * (size_t)len : base;
+}
+
+static double *blk_out(double *base, int i, int len)
+{
+    return base != NULL && len > 0 ? base + (size_t)i * (size_t)len : base;
+}
+
+static void run_one(const batch *b, int i, double *work)
+{
+    const dil_model *m = b->m;
+    const double *x = blk(b->x, i, m->nx);
+    dil_info *in = b->info != NULL ? b->info + i : NULL;
+    double *dx = blk_out(b->dl_dx, i, m->nx), *dth = blk_out(b->gth, i, m->ntheta);
+    int st;
+
+    if (dth != NULL)
+        dili_zero(m->ntheta, dth);
+    if (b->kind == DILI_CALL_SOLVE)
+        st = dil_solve(m, x, b->theta, blk_out(b->y, i, m->ny), b->o, in, work);
+    else if (b->kind == DILI_CALL_BACKWARD)
+        st = dil_backward(m, blk(b->yin, i, m->ny), x, b->theta, blk(b->dl_dy, i, m->ny),
+                          dx, dth, b->o, in, work);
+    else
+        st = dil_loss_gradient(m, blk(b->yin, i, m->ny), x, b->theta,
+                               blk(b->data, i, m->ndata), blk_out(b->loss, i, 1), dx, dth,
+                               b->o, in, work);
+    b->status[i] = st;
+}
+
+/* Every instance, on nthreads threads; work: ws doubles per thread (a
+   failed allocation falls back to the calls' own, which report
+   DIL_NO_MEMORY if that fails too). */
+static void run_all(const batch *b, size_t ws, int nthreads)
+{
+    double *w;
+    int i;
+#ifdef _OPENMP
+    if (nthreads != 1 && b->n > 1) {
+        int t = nthreads > 0 ? nthreads : omp_get_max_threads();
+        if (t > b->n)
+            t = b->n;
+#pragma omp parallel num_threads(t) private(w, i)
+        {
+            w = (double *)malloc(ws * sizeof(double));
+#pragma omp for schedule(dynamic, 1)
+            for (i = 0; i < b->n; i++)
+                run_one(b, i, w);
+            free(w);
+        }
+        return;
+    }
+#else
+    (void)nthreads;
+#endif
+    w = (double *)malloc(ws * sizeof(double));
+    for (i = 0; i < b->n; i++)
+        run_one(b, i, w);
+    free(w);
+}
+
+/*
+ * The common driver: checks n and nthreads, allocates the status array and
+ * the dL/dtheta buffer, runs, sums dL/dtheta in index order, and returns
+ * the status of the lowest-numbered failing instance.
+ */
+static int run_batch(batch *b, double *dl_dtheta, int nthreads)
+{
+    const dil_model *m = b->m;
+    size_t ws;
+    int i, k, st = DIL_OK;
+
+    if (b->n < 0 || nthreads < 0 || m == NULL || m->ny < 1 || m->nx < 0
+        || m->ntheta < 0 || m->ndata < 0 || m->nres < 0) {
+        for (i = 0; b->info != NULL && i < b->n; i++) {
+            memset(&b->info[i], 0, sizeof b->info[i]);
+            b->info[i].status = DIL_BAD_ARG;
+        }
+        return DIL_BAD_ARG;
+    }
+    if (b->n == 0) {
+        if (dl_dtheta != NULL)
+            dili_zero(m->ntheta, dl_dtheta);
+        return DIL_OK;
+    }
+    ws = dil_work_size(m, b->o);
+    if (ws == 0)
+        ws = 1;
+    b->status = (int *)malloc(sizeof(int) * (size_t)b->n);
+    b->gth = NULL;
+    if (dl_dtheta != NULL && m->ntheta > 0)
+        b->gth = (double *)malloc(sizeof(double) * (size_t)b->n * (size_t)m->ntheta);
+    if (b->status == NULL || (dl_dtheta != NULL && m->ntheta > 0 && b->gth == NULL)
+        || ws >= (size_t)-1 / sizeof(double)) {
+        free(b->status);
+        free(b->gth);
+        for (i = 0; b->info != NULL && i < b->n; i++) {
+            memset(&b->info[i], 0, sizeof b->info[i]);
+            b->info[i].status = DIL_NO_MEMORY;
+        }
+        return DIL_NO_MEMORY;
+    }
+    run_all(b, ws, nthreads);
+    for (i = b->n - 1; i >= 0; i--)
+        if (b->status[i] != DIL_OK)
+            st = b->status[i];
+    if (b->gth != NULL) {
+        dili_zero(m->ntheta, dl_dtheta);
+        for (i = 0; i < b->n; i++)
+            for (k = 0; k < m->ntheta; k++)
+                dl_dtheta[k] += b->gth[(size_t)i * m->ntheta + k];
+    }
+    free(b->status);
+    free(b->gth);
+    return st;
+}
+
+int dil_solve_batch(const dil_model *m, int n, const double *x,
+                    const double *theta, double *y, const dil_options *opt,
+                    dil_info *info, int nthreads)
+{
+    batch b = {DILI_CALL_SOLVE, m, n, x, theta, NULL, NULL, NULL, y,
+               NULL, NULL, NULL, opt, info, NULL};
+    return run_batch(&b, NULL, nthreads);
+}
+
+int dil_backward_batch(const dil_model *m, int n, const double *y,
+                       const double *x, const double *theta,
+                       const double *dl_dy, double *dl_dx, double *dl_dtheta,
+                       const dil_options *opt, dil_info *info, int nthreads)
+{
+    batch b = {DILI_CALL_BACKWARD, m, n, x, theta, NULL, dl_dy, y, NULL,
+               NULL, dl_dx, NULL, opt, info, NULL};
+    return run_batch(&b, dl_dtheta, nthreads);
+}
+
+int dil_loss_gradient_batch(const dil_model *m, int n, const double *y,
+                            const double *x, const double *theta,
+                            const double *data, double *loss, double *dl_dx,
+                            double *dl_dtheta, const dil_options *opt,
+                            dil_info *info, int nthreads)
+{
+    batch b = {DILI_CALL_LOSS, m, n, x, theta, data, NULL, y, NULL,
+               loss, dl_dx, NULL, opt, info, NULL};
+    return run_batch(&b, dl_dtheta, nthreads);
+}
