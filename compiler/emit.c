@@ -12,6 +12,8 @@
  */
 #include "dilc.h"
 
+#include "cover.h"
+
 #include "kern.h"
 #include "schedule.h"
 #include "vmath_text.h"
@@ -109,7 +111,7 @@ typedef struct Emitter {
     const KernelSchedule *s;
     const Kernel *k;
     FILE *out;
-    const char *prefix;   /* of the model's C names */
+    const char *prefix;   /* "PREFIX_": of every emitted name, helpers included */
     int depth;            /* indentation */
 } Emitter;
 
@@ -140,15 +142,18 @@ static const char *vmath_name(Op op)
 }
 
 /* Helper functions an emitted file may need; only those used are written
-   (clang warns about unused static functions even when inline). */
+   (clang warns about unused static functions even when inline).  IR_OPS
+   names them dil_NAME; the emitted file calls them PREFIX_NAME (every %s
+   of the text below is the prefix), so that two emitted files can share
+   one translation unit. */
 enum { H_SQ = 1, H_SIGN = 2 };
 static const struct {
     unsigned flag;
     const char *name, *text;
 } helpers[] = {
-    {H_SQ, "dil_sq", "static inline double dil_sq(double x) { return x * x; }\n"},
+    {H_SQ, "dil_sq", "static inline double %s_sq(double x) { return x * x; }\n"},
     {H_SIGN, "dil_sign",
-     "static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"},
+     "static inline double %s_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"},
 };
 
 static unsigned helpers_used;     /* of the file being emitted */
@@ -221,14 +226,14 @@ static void put_storage(Emitter *e, Str *s, Node *n, Aff r, Aff c)
     sput(s, "]");
 }
 
-/* x^2 as dil_sq(x), x^-1 as 1/x: exact and much cheaper than pow. */
+/* x^2 as PREFIX_sq(x), x^-1 as 1/x: exact and much cheaper than pow. */
 static void put_pow(Emitter *e, Str *s, Node *n, Aff r, Aff c)
 {
     Node *a = n->args[0], *b = n->args[1];
     Aff z = aff_const(0), ra = a->rank ? r : z, ca = a->rank ? c : z;
     if (ir_is_const(b, 2)) {
         use_helper("dil_sq");
-        sput(s, "dil_sq(");
+        sput(s, "%ssq(", e->prefix);
         put_expr(e, s, a, ra, ca);
         sput(s, ")");
         return;
@@ -319,8 +324,12 @@ static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
             return;
         }
         if (ir_is_elementwise(n->op) && ir_op_cfn[n->op]) {
-            use_helper(ir_op_cfn[n->op]);
-            sput(s, "%s(", ir_op_cfn[n->op]);
+            const char *fn = ir_op_cfn[n->op];
+            use_helper(fn);
+            if (!strncmp(fn, "dil_", 4))
+                sput(s, "%s%s(", e->prefix, fn + 4);      /* a helper, prefixed */
+            else
+                sput(s, "%s(", fn);
             put_expr(e, s, a, r, c);
             sput(s, ")");
             return;
@@ -571,48 +580,54 @@ static void emit_matmul(Emitter *e, Node *n)
     close_loops(e, loops ? loops : 1);
 }
 
-/* Zeros the elements of an assembly that no exclusive piece writes;
-   excl[f] is 1 where one does. */
-static void zero_gaps(Emitter *e, Node *n, const unsigned char *excl)
+/* Clears the boxes of cv->zero: one loop over a flat run where boxes
+   follow each other in storage, a strided loop for a box of one column,
+   two loops for any other box.  (cover.c finds them from the placements:
+   the cost of this never depends on the size of the tensors.) */
+static void emit_zero(Emitter *e, Node *n, const Cover *cv)
 {
-    long size = ir_size(n), off;
+    long cols = n->cols, f = 0, g = 0, off;   /* pending flat run [f, g) */
     const char *base = storage(e, val(e, n), &off);
-    for (long f = 0; f < size;) {
-        if (excl[f]) {
-            f++;
+    for (int z = 0; z <= cv->nzero; z++) {
+        const CoverBox *b = z < cv->nzero ? &cv->zero[z] : NULL;
+        int flat = b && (b->r1 - b->r0 == 1 || (b->c0 == 0 && b->c1 == cols));
+        long bf = b ? b->r0 * cols + b->c0 : 0, bg = b ? (b->r1 - 1) * cols + b->c1 : 0;
+        if (flat && g > f && bf == g) {
+            g = bg;               /* continues the pending run */
             continue;
         }
-        long g = f;
-        while (g < size && !excl[g])
-            g++;
         if (g - f == 1)
             line(e, "%s[%ld] = 0.0;", base, off + f);
-        else
+        else if (g > f)
             line(e, "for (int i = %ld; i < %ld; i++) %s[i] = 0.0;", off + f, off + g, base);
-        f = g;
+        f = g = 0;
+        if (flat) {
+            f = bf;
+            g = bg;
+        } else if (b) {
+            int one = b->c1 - b->c0 == 1;
+            Str ix = {0};
+            aff_put(&ix, aff_lin(off + (one ? b->c0 : 0), cols, aff_i(), one ? 0 : 1, aff_j()));
+            if (one) {
+                line(e, "for (int i = %ld; i < %ld; i++) %s[%s] = 0.0;", b->r0, b->r1, base,
+                     ix.p);
+            } else {
+                line(e, "for (int i = %ld; i < %ld; i++)", b->r0, b->r1);
+                line(e, "    for (int j = %ld; j < %ld; j++) %s[%s] = 0.0;", b->c0, b->c1, base,
+                     ix.p);
+            }
+            free(ix.p);
+        }
     }
 }
 
 static void emit_assemble(Emitter *e, Node *n)
 {
-    unsigned char *cov = assembly_coverage(n);
     /* Elements no exclusive piece writes start at zero; pieces that
        overlap others are then added in. */
-    unsigned char *excl = calloc((size_t)ir_size(n), 1);
-    int *is_excl = calloc((size_t)n->nargs, sizeof *is_excl);
-    if (!excl || !is_excl)
-        dil_fatal("out of memory");
-    for (int p = 0; p < n->nargs; p++) {
-        is_excl[p] = assembly_piece_exclusive(n, p, cov);
-        if (!is_excl[p])
-            continue;
-        long f0, fr, fc;
-        assembly_place_flat(n, p, &f0, &fr, &fc);
-        for (long r = 0; r < n->args[p]->rows; r++)
-            for (long c = 0; c < n->args[p]->cols; c++)
-                excl[f0 + fr * r + fc * c] = 1;
-    }
-    zero_gaps(e, n, excl);
+    Cover cv;
+    cover_of(n, &cv);
+    emit_zero(e, n, &cv);
     long off;
     const char *base = storage(e, val(e, n), &off);
     for (int p = 0; p < n->nargs; p++) {
@@ -627,14 +642,11 @@ static void emit_assemble(Emitter *e, Node *n)
         put_expr(e, &s, pc, r, c);
         Str ix = {0};
         aff_put(&ix, aff_lin(off + f0, fr, r, fc, c));
-        line(e, "%s[%s] %s %s;", base, ix.p, is_excl[p] ? "=" : "+=", s.p);
+        line(e, "%s[%s] %s %s;", base, ix.p, cv.excl[p] ? "=" : "+=", s.p);
         free(ix.p);
         free(s.p);
         close_loops(e, loops);
     }
-    free(cov);
-    free(excl);
-    free(is_excl);
 }
 
 static void emit_compute(Emitter *e, Node *n)
@@ -800,10 +812,138 @@ static void emit_kernels(FILE *fp, const Schedule *sc, const char *p)
     if (vmath_write(fp, arena_printf("%s_", p), names, nnames) != 0)
         unreachable();            /* every name of vmath_ops is in the table */
     for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++)
-        if (helpers_used & helpers[i].flag)
-            fprintf(fp, "%s\n", helpers[i].text);
+        if (helpers_used & helpers[i].flag) {
+            fprintf(fp, helpers[i].text, p);
+            fputc('\n', fp);
+        }
     fwrite(kbuf, 1, klen, fp);
     free(kbuf);
+}
+
+/* Text from the command line (a file name) made safe inside a C comment:
+   a "*" before "/" would end it, and control bytes have no business in a
+   source file, so the slash becomes "\/" and a control byte '?'. */
+static const char *comment_text(const char *s)
+{
+    if (!s)
+        return "(unnamed)";
+    char *t = arena_alloc(2 * strlen(s) + 1), *o = t;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '/' && c > (const unsigned char *)s && c[-1] == '*')
+            *o++ = '\\';
+        *o++ = *c < 0x20 || *c == 0x7f ? '?' : (char)*c;
+    }
+    *o = '\0';
+    return t;
+}
+
+const char *emit_reserved_prefix(const char *p)
+{
+    static const char *const spaces[] = {"dil", "dili", "DIL"};
+    for (size_t i = 0; i < sizeof spaces / sizeof *spaces; i++) {
+        size_t n = strlen(spaces[i]);
+        if (!strncmp(p, spaces[i], n) && (p[n] == '\0' || p[n] == '_'))
+            return arena_printf("its names (%s_model, ...) would fall in libdil's namespace "
+                                "'%s_'", p, spaces[i]);
+    }
+    if (p[0] == '_')
+        return "C reserves names that begin with an underscore";
+    return NULL;
+}
+
+/* Runs of one default at least this long are written as macros; shorter
+   ones as plain literals, eight to a line, which read better. */
+#define RUN_MACRO_MIN 256
+
+/* A run of equal defaults in theta_init. */
+typedef struct Run {
+    char val[40];
+    long len;
+} Run;
+
+/* The defaults, up to the last nonzero one, as runs of equal values. */
+static Run *default_runs(const Model *m, long *nruns, long *last)
+{
+    *last = 0;
+    long at = 0;
+    for (int i = 0; i < m->nsyms; i++) {
+        const Symbol *s = &m->syms[i];
+        if (s->role != ROLE_PARAM)
+            continue;
+        at += (long)s->rows * s->cols;
+        if (s->init && mpq_sgn(s->init) != 0)
+            *last = at;
+    }
+    Run *runs = arena_alloc((size_t)(m->nsyms + 1) * sizeof *runs);
+    long n = 0, col = 0;
+    for (int i = 0; i < m->nsyms && col < *last; i++) {
+        const Symbol *s = &m->syms[i];
+        if (s->role != ROLE_PARAM)
+            continue;
+        char buf[40] = "0.0";
+        if (s->init) {
+            double d;
+            if (rat_to_double(s->init, &d) != 0)
+                unreachable();
+            rat_format_double(d, buf);
+        }
+        long len = (long)s->rows * s->cols;
+        if (len > *last - col)
+            len = *last - col;
+        col += len;
+        if (n > 0 && !strcmp(runs[n - 1].val, buf)) {
+            runs[n - 1].len += len;
+        } else {
+            strcpy(runs[n].val, buf);
+            runs[n++].len = len;
+        }
+    }
+    *nruns = n;
+    return runs;
+}
+
+/* Defaults: only up to the last nonzero element is written (the rest of a
+   static array is zero).  A long run of one value is written as a few
+   macros that repeat it 2^k times (PREFIX_R5(v) is 32 copies of v), so the
+   text grows with the number of parameters, not their sizes; sema bounds
+   how many elements the C compiler then reads (MAX_INIT). */
+static void emit_theta_init(FILE *fp, const Model *m, const char *p)
+{
+    long nruns, last;
+    Run *runs = default_runs(m, &nruns, &last);
+    if (last == 0) {
+        fprintf(fp, "static const double %s_theta_init[%d];\n\n", p, m->ntheta);
+        return;
+    }
+    int kmax = -1;            /* largest repetition macro needed */
+    for (long r = 0; r < nruns; r++)
+        if (runs[r].len >= RUN_MACRO_MIN)
+            for (int k = 0; (1L << k) <= runs[r].len; k++)
+                kmax = k > kmax ? k : kmax;
+    if (kmax >= 0) {
+        fprintf(fp, "/* %s_Rk(v): v repeated 2^k times, for long runs of defaults */\n", p);
+        fprintf(fp, "#define %s_R0(v) v,\n", p);
+        for (int k = 1; k <= kmax; k++)
+            fprintf(fp, "#define %s_R%d(v) %s_R%d(v) %s_R%d(v)\n", p, k, p, k - 1, p, k - 1);
+    }
+    fprintf(fp, "static const double %s_theta_init[%d] = {", p, m->ntheta);
+    long col = 0;
+    for (long r = 0; r < nruns; r++) {
+        if (runs[r].len >= RUN_MACRO_MIN) {
+            fputs("\n   ", fp);
+            for (int k = 62; k >= 0; k--)
+                if (runs[r].len & (1L << k))
+                    fprintf(fp, " %s_R%d(%s)", p, k, runs[r].val);
+            col = 0;
+            continue;
+        }
+        for (long e = 0; e < runs[r].len; e++, col++)
+            fprintf(fp, "%s%s,", col % 8 ? " " : "\n    ", runs[r].val);
+    }
+    fputs("\n};\n", fp);
+    for (int k = 0; k <= kmax; k++)
+        fprintf(fp, "#undef %s_R%d\n", p, k);
+    fputc('\n', fp);
 }
 
 /* state_size, linearise and one pointer per kernel with a direction
@@ -835,9 +975,11 @@ int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
             " * Every kernel is derived symbolically and simplified in exact\n"
             " * arithmetic; scratch comes from `work` (%s_model.work_size doubles).\n"
             " */\n",
-            p, DILC_VERSION, opt->source_name, m->name, m->ny, m->nx, m->ntheta, m->ndata,
-            m->nres, p);
-    fprintf(fp, "#include \"%s\"\n\n#include <math.h>\n#include <stddef.h>\n\n", opt->header_name);
+            p, DILC_VERSION, comment_text(opt->source_name), m->name, m->ny, m->nx, m->ntheta,
+            m->ndata, m->nres, p);
+    if (opt->header_name)
+        fprintf(fp, "#include \"%s\"\n\n", opt->header_name);
+    fputs("#include <math.h>\n#include <stddef.h>\n\n", fp);
     const Kernels *ks = sc->ks;
     emit_kernels(fp, sc, p);
     fprintf(fp, "static const dil_symbol %s_symbols[%d] = {\n", p, m->nsyms ? m->nsyms : 1);
@@ -849,42 +991,8 @@ int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
     if (!m->nsyms)
         fputs("    {0}\n", fp);
     fputs("};\n\n", fp);
-    if (m->ntheta) {
-        /* Defaults: only up to the last nonzero element is written (the
-           rest of a static array is zero), so that the file does not grow
-           with the size of zero-initialised parameters. */
-        long last = 0, at = 0;
-        for (int i = 0; i < m->nsyms; i++) {
-            const Symbol *s = &m->syms[i];
-            if (s->role != ROLE_PARAM)
-                continue;
-            at += (long)s->rows * s->cols;
-            if (s->init && mpq_sgn(s->init) != 0)
-                last = at;
-        }
-        fprintf(fp, "static const double %s_theta_init[%d]", p, m->ntheta);
-        if (last == 0)
-            fputs(";\n\n", fp);
-        else {
-            fputs(" = {", fp);
-            long col = 0;
-            for (int i = 0; i < m->nsyms && col < last; i++) {
-                const Symbol *s = &m->syms[i];
-                if (s->role != ROLE_PARAM)
-                    continue;
-                char buf[40] = "0.0";
-                if (s->init) {
-                    double d;
-                    if (rat_to_double(s->init, &d) != 0)
-                        unreachable();
-                    rat_format_double(d, buf);
-                }
-                for (long e = 0; e < (long)s->rows * s->cols && col < last; e++, col++)
-                    fprintf(fp, "%s%s,", col % 8 ? " " : "\n    ", buf);
-            }
-            fputs("\n};\n\n", fp);
-        }
-    }
+    if (m->ntheta)
+        emit_theta_init(fp, m, p);
     fprintf(fp, "const dil_model %s_model = {\n", p);
     fprintf(fp, "    \"%s\",\n    %d, %d, %d, %d,\n    %d,\n    %ld,\n", m->name, m->ny, m->nx,
             m->ntheta, m->ndata, m->nres, sc->work);
@@ -907,15 +1015,15 @@ int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
 int emit_h(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
 {
     const char *p = opt->prefix;
+    /* The prefix as it is: upper-casing it made models mm and MM share
+       a guard. */
     char *guard = arena_printf("DIL_GENERATED_%s_H", p);
-    for (char *c = guard; *c; c++)
-        if (*c >= 'a' && *c <= 'z')
-            *c = (char)(*c - 'a' + 'A');
     fprintf(fp,
             "/* %s - generated by dilc %s from %s; do not edit. */\n"
             "#ifndef %s\n#define %s\n\n#include \"dil_model.h\"\n\n"
             "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
-            opt->header_name, DILC_VERSION, opt->source_name, guard, guard);
+            opt->header_name ? comment_text(opt->header_name) : p, DILC_VERSION,
+            comment_text(opt->source_name), guard, guard);
     fprintf(fp, "/* Model '%s': ny = %d, nx = %d, ntheta = %d, ndata = %d, nres = %d */\n", m->name,
             m->ny, m->nx, m->ntheta, m->ndata, m->nres);
     fprintf(fp, "extern const dil_model %s_model;\n\n", p);

@@ -46,6 +46,8 @@
  */
 #include "dilc.h"
 
+#include "cover.h"
+
 #include "schedule.h"
 
 #include <stdlib.h>
@@ -107,37 +109,6 @@ void assembly_place_flat(const Node *as, int p, long *f0, long *fr, long *fc)
     *f0 = (long)m->r0 * as->cols + m->c0;
     *fr = (long)m->arr * as->cols + m->acr;
     *fc = (long)m->arc * as->cols + m->acc;
-}
-
-unsigned char *assembly_coverage(const Node *as)
-{
-    unsigned char *cov = calloc((size_t)ir_size(as), 1);
-    if (!cov)
-        dil_fatal("out of memory");
-    for (int p = 0; p < as->nargs; p++) {
-        const Node *pc = as->args[p];
-        long f0, fr, fc;
-        assembly_place_flat(as, p, &f0, &fr, &fc);
-        for (long r = 0; r < pc->rows; r++)
-            for (long c = 0; c < pc->cols; c++) {
-                long f = f0 + fr * r + fc * c;
-                if (cov[f] < 2)
-                    cov[f]++;
-            }
-    }
-    return cov;
-}
-
-int assembly_piece_exclusive(const Node *as, int p, const unsigned char *cov)
-{
-    const Node *pc = as->args[p];
-    long f0, fr, fc;
-    assembly_place_flat(as, p, &f0, &fr, &fc);
-    for (long r = 0; r < pc->rows; r++)
-        for (long c = 0; c < pc->cols; c++)
-            if (cov[f0 + fr * r + fc * c] != 1)
-                return 0;
-    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -369,12 +340,13 @@ static void pass_fuse_depth(Node **order, int n)
 static void place_pieces(Node *as)
 {
     Value *av = VAL(as);
-    unsigned char *cov = assembly_coverage(as);
+    Cover cv;
+    cover_of(as, &cv);
     for (int p = 0; p < as->nargs; p++) {
         Node *pc = as->args[p];
         Value *pv = VAL(pc);
         if ((pv->home != HOME_WORK && pv->home != HOME_LOCAL) || is_trivial(pc) ||
-            !assembly_piece_exclusive(as, p, cov))
+            !cv.excl[p])
             continue;
         long f0, fr, fc;
         assembly_place_flat(as, p, &f0, &fr, &fc);
@@ -388,7 +360,6 @@ static void place_pieces(Node *as)
         pv->ld = fr;
         pv->direct = p + 1;
     }
-    free(cov);
 }
 
 /* Homes of stored values: scalars in locals, pieces of output assemblies

@@ -141,10 +141,8 @@ int sched_piece_in_place(const Value *assembly, const Value *piece, int p);
 /* Element (r, c) of piece p lands at *f0 + *fr*r + *fc*c of the row-major
    assembly. */
 void assembly_place_flat(const Node *as, int p, long *f0, long *fr, long *fc);
-/* Per element: how many pieces write it (capped at 2).  Heap; free it. */
-unsigned char *assembly_coverage(const Node *as);
-/* Piece p writes only elements no other piece writes. */
-int assembly_piece_exclusive(const Node *as, int p, const unsigned char *cov);
+/* Which pieces no other piece meets, and what to clear first: cover_of
+   in cover.h (from the placements, never element by element). */
 
 /* Ops whose element (r, c) is an expression of their arguments' elements
    (those that can be fused into a reader). */

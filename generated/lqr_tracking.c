@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double lqr_tracking_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double lqr_tracking_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -29,8 +29,8 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -235,7 +235,7 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
     }
     double s90 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s90 += dil_sq((t85[i] - x[i + 3]));
+        s90 += lqr_tracking_sq((t85[i] - x[i + 3]));
     }
     double *const t92 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -275,8 +275,8 @@ void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict 
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -638,8 +638,8 @@ void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict 
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -1692,9 +1692,7 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         }
     }
     double *const t400 = work + 97;
-    t400[1] = 0.0;
-    t400[3] = 0.0;
-    t400[5] = 0.0;
+    for (int i = 0; i < 3; i++) t400[2*i + 1] = 0.0;
     for (int i = 0; i < 3; i++) {
         t400[2*i] = (0.1 * t255[i]);
     }
@@ -1753,13 +1751,13 @@ double lqr_tracking_loss(const double *restrict y, const double *restrict x, con
     double s114 = 0.0;
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 2; j++) {
-            s114 += dil_sq((y[2*i + j] - data[2*i + j]));
+            s114 += lqr_tracking_sq((y[2*i + j] - data[2*i + j]));
         }
     }
     double s118 = 0.0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            s118 += dil_sq(theta[3*i + j + 15]);
+            s118 += lqr_tracking_sq(theta[3*i + j + 15]);
         }
     }
     double s123 = 0.0;
@@ -1861,8 +1859,8 @@ void lqr_tracking_linearise(const double *restrict y, const double *restrict x, 
             state[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
             state[2*i + j + 9] = ((s23 * (i == j ? 1.0 : 0.0)) + (s26 * (1.0 * 1.0)));
@@ -2879,9 +2877,7 @@ void lqr_tracking_score_vjp_thetay_apply(const double *restrict y, const double 
         }
     }
     double *const t400 = work + 65;
-    t400[1] = 0.0;
-    t400[3] = 0.0;
-    t400[5] = 0.0;
+    for (int i = 0; i < 3; i++) t400[2*i + 1] = 0.0;
     for (int i = 0; i < 3; i++) {
         t400[2*i] = (0.1 * t255[i]);
     }

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double mpc_linear_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double mpc_linear_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -122,47 +122,47 @@ double mpc_linear_score(const double *restrict y, const double *restrict x, cons
     }
     double s73 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s73 += (theta[i + 6] * dil_sq(t17[i]));
+        s73 += (theta[i + 6] * mpc_linear_sq(t17[i]));
     }
     double s76 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s76 += (theta[i + 6] * dil_sq(t22[i]));
+        s76 += (theta[i + 6] * mpc_linear_sq(t22[i]));
     }
     double s80 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s80 += (theta[i + 6] * dil_sq(t28[i]));
+        s80 += (theta[i + 6] * mpc_linear_sq(t28[i]));
     }
     double s84 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s84 += (theta[i + 6] * dil_sq(t34[i]));
+        s84 += (theta[i + 6] * mpc_linear_sq(t34[i]));
     }
     double s88 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s88 += (theta[i + 6] * dil_sq(t40[i]));
+        s88 += (theta[i + 6] * mpc_linear_sq(t40[i]));
     }
     double s92 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s92 += (theta[i + 6] * dil_sq(t46[i]));
+        s92 += (theta[i + 6] * mpc_linear_sq(t46[i]));
     }
     double s96 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s96 += (theta[i + 6] * dil_sq(t52[i]));
+        s96 += (theta[i + 6] * mpc_linear_sq(t52[i]));
     }
     double s100 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s100 += (theta[i + 6] * dil_sq(t58[i]));
+        s100 += (theta[i + 6] * mpc_linear_sq(t58[i]));
     }
     double s104 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s104 += (theta[i + 6] * dil_sq(t64[i]));
+        s104 += (theta[i + 6] * mpc_linear_sq(t64[i]));
     }
     double s108 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s108 += (theta[i + 6] * dil_sq((t65[i] + (theta[i + 4] * y[9]))));
+        s108 += (theta[i + 6] * mpc_linear_sq((t65[i] + (theta[i + 4] * y[9]))));
     }
     double s111 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s111 += dil_sq(y[i]);
+        s111 += mpc_linear_sq(y[i]);
     }
     return ((((((((((s73 + s76) + s80) + s84) + s88) + s92) + s96) + s100) + s104) + s108) + (2.0 * s111));
 }
@@ -1431,7 +1431,7 @@ double mpc_linear_loss(const double *restrict y, const double *restrict x, const
     (void)work;
     double s116 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s116 += dil_sq((y[i] - data[i]));
+        s116 += mpc_linear_sq((y[i] - data[i]));
     }
     return s116;
 }
