@@ -167,7 +167,7 @@ cartpole_mpc_VM_INLINE double cartpole_mpc_vtanh(double x)
     return cartpole_mpc_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double cartpole_mpc_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double cartpole_mpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -492,7 +492,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t199[4] = t40[3];
     double s203 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s203 += (t22[i] * dil_sq((t199[i] - theta[i + 708])));
+        s203 += (t22[i] * cartpole_mpc_sq((t199[i] - theta[i + 708])));
     }
     double *const t206 = work + 209;
     t206[0] = t57[0];
@@ -502,7 +502,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t206[4] = t57[3];
     double s210 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s210 += (t22[i] * dil_sq((t206[i] - theta[i + 708])));
+        s210 += (t22[i] * cartpole_mpc_sq((t206[i] - theta[i + 708])));
     }
     double *const t214 = work + 209;
     t214[0] = t74[0];
@@ -512,7 +512,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t214[4] = t74[3];
     double s218 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s218 += (t22[i] * dil_sq((t214[i] - theta[i + 708])));
+        s218 += (t22[i] * cartpole_mpc_sq((t214[i] - theta[i + 708])));
     }
     double *const t222 = work + 209;
     t222[0] = t91[0];
@@ -522,7 +522,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t222[4] = t91[3];
     double s226 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s226 += (t22[i] * dil_sq((t222[i] - theta[i + 708])));
+        s226 += (t22[i] * cartpole_mpc_sq((t222[i] - theta[i + 708])));
     }
     double *const t230 = work + 209;
     t230[0] = t108[0];
@@ -532,7 +532,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t230[4] = t108[3];
     double s234 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s234 += (t22[i] * dil_sq((t230[i] - theta[i + 708])));
+        s234 += (t22[i] * cartpole_mpc_sq((t230[i] - theta[i + 708])));
     }
     double *const t238 = work + 209;
     t238[0] = t125[0];
@@ -542,7 +542,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t238[4] = t125[3];
     double s242 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s242 += (t22[i] * dil_sq((t238[i] - theta[i + 708])));
+        s242 += (t22[i] * cartpole_mpc_sq((t238[i] - theta[i + 708])));
     }
     double *const t246 = work + 209;
     t246[0] = t143[0];
@@ -552,7 +552,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t246[4] = t143[3];
     double s250 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s250 += (t22[i] * dil_sq((t246[i] - theta[i + 708])));
+        s250 += (t22[i] * cartpole_mpc_sq((t246[i] - theta[i + 708])));
     }
     double *const t254 = work + 209;
     t254[0] = t161[0];
@@ -562,7 +562,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t254[4] = t161[3];
     double s258 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s258 += (t22[i] * dil_sq((t254[i] - theta[i + 708])));
+        s258 += (t22[i] * cartpole_mpc_sq((t254[i] - theta[i + 708])));
     }
     double *const t262 = work + 209;
     t262[0] = t179[0];
@@ -572,7 +572,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t262[4] = t179[3];
     double s266 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s266 += (t22[i] * dil_sq((t262[i] - theta[i + 708])));
+        s266 += (t22[i] * cartpole_mpc_sq((t262[i] - theta[i + 708])));
     }
     double *const t276 = work + 209;
     t276[0] = t196[0];
@@ -582,11 +582,11 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
     t276[4] = t196[3];
     double s280 = 0.0;
     for (int i = 0; i < 5; i++) {
-        s280 += (t22[i] * dil_sq((t276[i] - theta[i + 708])));
+        s280 += (t22[i] * cartpole_mpc_sq((t276[i] - theta[i + 708])));
     }
     double s284 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s284 += dil_sq(y[i]);
+        s284 += cartpole_mpc_sq(y[i]);
     }
     return (((((((((((x[4] * s203) + (x[5] * s210)) + (x[6] * s218)) + (x[7] * s226)) + (x[8] * s234)) + (x[9] * s242)) + (x[10] * s250)) + (x[11] * s258)) + (x[12] * s266)) + (x[13] * s280)) + (0.01 * s284));
 }
@@ -6053,7 +6053,7 @@ double cartpole_mpc_loss(const double *restrict y, const double *restrict x, con
     }
     double s289 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s289 += dil_sq(((theta[i + 704] + (x[i] + t38[i])) - data[i]));
+        s289 += cartpole_mpc_sq(((theta[i + 704] + (x[i] + t38[i])) - data[i]));
     }
     return s289;
 }

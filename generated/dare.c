@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double dare_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double dare_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -77,7 +77,7 @@ double dare_score(const double *restrict y, const double *restrict x, const doub
     t44[2] = t40[3];
     double s47 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s47 += dil_sq(t44[i]);
+        s47 += dare_sq(t44[i]);
     }
     return (0.5 * s47);
 }
@@ -985,7 +985,7 @@ double dare_loss(const double *restrict y, const double *restrict x, const doubl
     for (int i = 0; i < 2; i++) {
         s79 += (t49[i] * (t72[i] - (theta[i + 4] * s74)));
     }
-    return (((((dil_sq((s52 + data[0])) + dil_sq((s57 + data[1]))) + dil_sq((s62 + data[2]))) + dil_sq((s68 + data[3]))) + dil_sq((s74 + data[4]))) + dil_sq((s79 + data[5])));
+    return (((((dare_sq((s52 + data[0])) + dare_sq((s57 + data[1]))) + dare_sq((s62 + data[2]))) + dare_sq((s68 + data[3]))) + dare_sq((s74 + data[4]))) + dare_sq((s79 + data[5])));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
