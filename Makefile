@@ -282,6 +282,33 @@ fuzz: $(BUILD)/fuzz/fuzz_dilc
 	    -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
 	    -artifact_prefix=$(BUILD)/fuzz/ -print_final_stats=1 $(FUZZ_ARGS)
 
+# make fuzz-diff FUZZ_SECONDS=N   the differential target fuzz/fuzz_diff.c:
+#                            every input dilc accepts is emitted, compiled
+#                            by the C compiler ($(DIL_FUZZ_CC), default cc)
+#                            with -Wall -Wextra -Wpedantic -Werror into a
+#                            shared object, loaded, and every kernel is
+#                            compared with the hyper-dual reference of
+#                            tests/support at random points.  Inputs up to
+#                            FUZZ_DIFF_MAX_LEN bytes; libFuzzer's fork mode
+#                            keeps going after a finding (each one is saved
+#                            to $(BUILD)/fuzz-diff/ as crash-*, timeout-*,
+#                            oom-*; keep it in tests/fuzz-regress/).
+FUZZ_DIFF_MAX_LEN ?= 16384
+$(BUILD)/fuzz/fuzz_diff: fuzz/fuzz_diff.c tests/support/refeval.c $(FUZZ_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(COMPILER_INC) -Iruntime -Itests/support \
+	    -DDIL_RUNTIME_DIR='"$(abspath runtime)"' $(filter %.c %.o,$^) -ldl -lgmp -lm -o $@
+
+.PHONY: fuzz-diff
+fuzz-diff: $(BUILD)/fuzz/fuzz_diff
+	@mkdir -p $(BUILD)/fuzz-diff/corpus
+	$(Q)for f in models/*.dil tests/diag/*.dil tests/fuzz-regress/*; do \
+	    [ -f "$$f" ] && cp "$$f" $(BUILD)/fuzz-diff/corpus/seed-$$(basename "$$f"); done; true
+	$(Q)$(BUILD)/fuzz/fuzz_diff $(BUILD)/fuzz-diff/corpus -dict=fuzz/dil.dict \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_DIFF_MAX_LEN) -timeout=60 \
+	    -rss_limit_mb=3072 -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	    -artifact_prefix=$(BUILD)/fuzz-diff/ -print_final_stats=1 $(FUZZ_ARGS)
+
 # ---------------------------------------------------------------- valgrind
 # make valgrind   dilc on every model (full compile; --print-derivatives,
 #                 --stats, --dot, --dump-ast) and on every input of

@@ -18,12 +18,14 @@
 #include "dilc.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const SrcFile *src;    /* the file being compiled, or NULL */
 static FILE *dout;            /* where messages go */
 static int nerrors;           /* errors printed */
 static int stopped;           /* the limit was reached */
+static long cache_off, cache_line = 1, cache_ls;   /* locate()'s last answer */
 
 void diag_init(const SrcFile *file, FILE *out)
 {
@@ -31,6 +33,8 @@ void diag_init(const SrcFile *file, FILE *out)
     dout = out ? out : stderr;
     nerrors = 0;
     stopped = 0;
+    cache_off = cache_ls = 0;
+    cache_line = 1;
 }
 
 int diag_errors(void)
@@ -48,18 +52,20 @@ static const char *file_name(void)
     return src && src->name ? src->name : "dilc";
 }
 
-static int src_len(void)
+/* Bytes of the file; offsets beyond it are clamped.  A long, never an
+   int: a cast of a file of 2 GiB or more to int once went negative. */
+static long src_len(void)
 {
-    return src && src->text ? (int)src->len : 0;
+    return src && src->text ? (long)src->len : 0;
 }
 
 /* An offset clamped into the file.  At the end of the file after a final
    newline (or CRLF) it moves back onto that newline, so that "unexpected
    end of file" points just past the last line rather than at an empty
    line that the user never sees. */
-static int clamp(int off)
+static long clamp(long off)
 {
-    int len = src_len();
+    long len = src_len();
     if (off > len)
         off = len;
     if (off < 0)
@@ -72,29 +78,47 @@ static int clamp(int off)
     return off;
 }
 
-/* First byte of the line holding off. */
-static int line_start(int off)
+/* Line number and first byte of the line of an offset.  Diagnostics come
+   mostly in file order, so the count resumes from the last answer, and
+   newlines are found with memchr: twenty errors at the end of a long file
+   cost one pass over it, not twenty. */
+static void locate(long off, long *line, long *ls)
 {
-    while (off > 0 && src->text[off - 1] != '\n')
-        off--;
-    return off;
+    if (off < cache_off) {
+        cache_off = 0;
+        cache_line = 1;
+        cache_ls = 0;
+    }
+    const char *t = src->text;
+    for (;;) {
+        const char *nl = memchr(t + cache_off, '\n', (size_t)(off - cache_off));
+        if (!nl)
+            break;
+        cache_line++;
+        cache_off = cache_ls = nl - t + 1;
+    }
+    cache_off = off;
+    *line = cache_line;
+    *ls = cache_ls;
 }
 
-/* One past the last byte of the line starting at ls (its '\n' or EOF). */
-static int line_end(int ls)
+/* One past the last byte of the line starting at ls (its '\n' or EOF),
+   looking no further than `limit`. */
+static long line_end(long ls, long limit)
 {
-    int len = src_len();
-    const char *nl = memchr(src->text + ls, '\n', (size_t)(len - ls));
-    return nl ? (int)(nl - src->text) : len;
+    long len = src_len();
+    if (limit > len)
+        limit = len;
+    const char *nl = memchr(src->text + ls, '\n', (size_t)(limit - ls));
+    return nl ? nl - src->text : limit;
 }
 
 void diag_line_col(int offset, int *line, int *col)
 {
-    int off = clamp(offset), ln = 1;
-    for (int i = 0; i < off; i++)
-        ln += src->text[i] == '\n';
-    *line = ln;
-    *col = off - line_start(off) + 1;
+    long off = clamp(offset), ln, ls;
+    locate(off, &ln, &ls);
+    *line = (int)ln;
+    *col = (int)(off - ls + 1);
 }
 
 /* A UTF-8 continuation byte takes no column of its own on a terminal. */
@@ -103,46 +127,78 @@ static int is_cont(unsigned char c)
     return c >= 0x80 && c <= 0xbf;
 }
 
+/* A longer line is shown as the DIAG_CONTEXT bytes either side of the
+   range's start, with "..." where it was cut. */
+#define DIAG_LONG_LINE 200
+#define DIAG_CONTEXT 80
+
 /* The source line of loc and a caret line under [begin, end). */
-static void show_range(Loc loc)
+static void show_range(FILE *out, Loc loc)
 {
     if (!src || !src->text)
         return;
-    int b = clamp(loc.begin);
-    int ls = line_start(b), le = line_end(ls);
+    long b = clamp(loc.begin), ln, ls;
+    locate(b, &ln, &ls);
+    long le = line_end(ls, b + DIAG_LONG_LINE + 2);
     if (le > ls && src->text[le - 1] == '\r')
         le--;                 /* a CRLF file: the CR is not shown */
     if (b > le)
         b = le;
-    int e = loc.end < le ? loc.end : le;
     const unsigned char *t = (const unsigned char *)src->text;
+    /* The window [ws, we) shown of [ls, le), cut at character starts. */
+    long ws = ls, we = le;
+    if (le - ls > DIAG_LONG_LINE) {
+        ws = b - DIAG_CONTEXT > ls ? b - DIAG_CONTEXT : ls;
+        while (ws > ls && is_cont(t[ws]))
+            ws--;
+        we = b + DIAG_CONTEXT < le ? b + DIAG_CONTEXT : le;
+        while (we < le && is_cont(t[we]))
+            we++;
+    }
+    long e = loc.end < we ? loc.end : we;
+    const char *pre = ws > ls ? "..." : "";
 
-    for (int i = ls; i < le; i++) {
+    fputs(pre, out);
+    for (long i = ws; i < we; i++) {
         /* Control bytes (NUL, CR, ...) would garble the terminal. */
         int c = t[i];
-        fputc(c == '\t' || (c >= 0x20 && c != 0x7f) ? c : ' ', dout);
+        fputc(c == '\t' || (c >= 0x20 && c != 0x7f) ? c : ' ', out);
     }
-    fputc('\n', dout);
+    fputs(we < le ? "...\n" : "\n", out);
 
-    for (int i = ls; i < b; i++)
+    fputs(*pre ? "   " : "", out);
+    for (long i = ws; i < b; i++)
         if (!is_cont(t[i]))
-            fputc(t[i] == '\t' ? '\t' : ' ', dout);
-    fputc('^', dout);
-    for (int i = b + 1; i < e; i++)
+            fputc(t[i] == '\t' ? '\t' : ' ', out);
+    fputc('^', out);
+    for (long i = b + 1; i < e; i++)
         if (!is_cont(t[i]))
-            fputc('~', dout);
-    fputc('\n', dout);
+            fputc('~', out);
+    fputc('\n', out);
 }
 
+/* One diagnostic is formatted in memory and written at once: stderr is
+   unbuffered, and a byte at a time made 20 errors on one long line take
+   seconds. */
 static void report(const char *kind, Loc loc, const char *fmt, va_list ap)
 {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (!out)
+        dil_fatal("out of memory");
     int line = 1, col = 1;
     if (src && src->text)
         diag_line_col(loc.begin, &line, &col);
-    fprintf(dout, "%s:%d:%d: %s: ", file_name(), line, col, kind);
-    vfprintf(dout, fmt, ap);
-    fputc('\n', dout);
-    show_range(loc);
+    fprintf(out, "%s:%d:%d: %s: ", file_name(), line, col, kind);
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
+    show_range(out, loc);
+    if (fclose(out) != 0)
+        dil_fatal("out of memory");
+    fwrite(buf, 1, len, dout);
+    fflush(dout);
+    free(buf);
 }
 
 void diag_error(Loc loc, const char *fmt, ...)

@@ -83,6 +83,10 @@ typedef struct SrcFile {
 } SrcFile;
 
 #define DIAG_MAX_ERRORS 20
+/* The largest source file: bytes (main.c checks it before reading, and
+   parse_file again for other callers).  Far beyond any model the other
+   limits admit, and small enough that reading it is cheap. */
+#define DIL_MAX_SOURCE (64L << 20)
 
 void diag_init(const SrcFile *file, FILE *out);   /* out: usually stderr */
 void diag_error(Loc loc, const char *fmt, ...)
@@ -391,6 +395,9 @@ typedef struct Node {
 
 void ir_init(void);           /* fresh hash-cons table (after arena_release) */
 int ir_node_count(void);
+/* Nodes made plus the pieces of every assembly made: what the IR holds,
+   for the limits (sema.c's MAX_NODES). */
+long ir_node_weight(void);
 long ir_size(const Node *n);  /* rows * cols */
 int ir_is_const(const Node *n, long v);   /* scalar CONST equal to v */
 int ir_is_zero(const Node *n);            /* CONST 0 or BCAST of CONST 0 */
@@ -554,6 +561,7 @@ typedef struct LoopReport {
 
 typedef struct Model {
     const char *name;         /* from `model NAME` */
+    Loc name_loc;             /* NAME in that declaration */
     Loc loc;                  /* the `model` declaration, for messages
                                  about the model as a whole */
     int ny, nx, ntheta, ndata;
@@ -598,7 +606,9 @@ void diff_tangent(int n, Node **roots, Block from, Block to, Node **out);
 
 typedef struct EmitOptions {
     const char *prefix;       /* C prefix (model name unless --prefix) */
-    const char *header_name;  /* basename of the .h, for the #include */
+    const char *header_name;  /* basename of the .h, for the #include, or
+                                 NULL: no #include (the header's text is
+                                 already at the top of the file) */
     const char *source_name;  /* the .dil file name, for the banner */
 } EmitOptions;
 
@@ -630,6 +640,10 @@ void schedule_verify(const Schedule *s);
 
 /* emit.c: a schedule printed as C, and the header. */
 int emit_c(FILE *out, const Model *m, const Schedule *s, const EmitOptions *opt);
+/* Why the emitted C cannot use `prefix` (a sentence), or NULL when it can:
+   PREFIX_model etc. would fall in libdil's namespaces (dil_, dili_, DIL_)
+   or in those C reserves (a leading underscore). */
+const char *emit_reserved_prefix(const char *prefix);
 int emit_h(FILE *out, const Model *m, const Schedule *s, const EmitOptions *opt);
 
 /* ------------------------------------------------------------------ */

@@ -40,6 +40,13 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
     Model *m = sema_model_ex(decls, o->unroll);
     if (!m || diag_errors())
         goto out;
+    /* Names that would make the emitted C clash with libdil or with C
+       itself; --check reports them too, the compile would fail. */
+    if (!o->prefix && emit_reserved_prefix(m->name)) {
+        diag_error(m->name_loc, "model name '%s' cannot be a C prefix: %s; rename the model "
+                   "or give --prefix", m->name, emit_reserved_prefix(m->name));
+        goto out;
+    }
     if (verifying())
         ir_verify_model(m);
     if (dumping(o, DUMP_SEMA))
@@ -73,6 +80,10 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
     if (o->dot)
         kern_dot(o->dot, ks);
     EmitOptions eo = {o->prefix ? o->prefix : m->name, o->header_name, src->name};
+    /* Without a header name the header's text opens the C file itself
+       (dilc -o -), which then includes nothing of its own. */
+    if (o->c_out && !o->header_name && emit_h(o->c_out, m, sc, &eo) != 0)
+        goto out;
     if (o->c_out && emit_c(o->c_out, m, sc, &eo) != 0)
         goto out;
     if (o->h_out && emit_h(o->h_out, m, sc, &eo) != 0)

@@ -13,7 +13,8 @@ extern const char *const dilc_pass_name[DUMP__COUNT];
 
 typedef struct DriverOptions {
     const char *prefix;          /* NULL: the model name */
-    const char *header_name;     /* what the .c includes */
+    const char *header_name;     /* what the .c includes; NULL: the header's
+                                    text is put at the top of c_out instead */
     int check_only;              /* --check */
     int unroll;                  /* --unroll: no rolled loops (for testing) */
     FILE *print_derivatives;     /* streams for the optional reports, or NULL */

@@ -12,6 +12,8 @@
  */
 #include "dilc.h"
 
+#include "cover.h"
+
 #include "kern.h"
 #include "schedule.h"
 #include "vmath_text.h"
@@ -117,7 +119,7 @@ typedef struct Emitter {
     const KernelSchedule *s;
     const Kernel *k;
     FILE *out;
-    const char *prefix;   /* of the model's C names */
+    const char *prefix;   /* "PREFIX_": of every emitted name, helpers included */
     int depth;            /* indentation */
 } Emitter;
 
@@ -148,15 +150,18 @@ static const char *vmath_name(Op op)
 }
 
 /* Helper functions an emitted file may need; only those used are written
-   (clang warns about unused static functions even when inline). */
+   (clang warns about unused static functions even when inline).  IR_OPS
+   names them dil_NAME; the emitted file calls them PREFIX_NAME (every %s
+   of the text below is the prefix), so that two emitted files can share
+   one translation unit. */
 enum { H_SQ = 1, H_SIGN = 2 };
 static const struct {
     unsigned flag;
     const char *name, *text;
 } helpers[] = {
-    {H_SQ, "dil_sq", "static inline double dil_sq(double x) { return x * x; }\n"},
+    {H_SQ, "dil_sq", "static inline double %s_sq(double x) { return x * x; }\n"},
     {H_SIGN, "dil_sign",
-     "static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"},
+     "static inline double %s_sign(double x) { return (double)((x > 0) - (x < 0)); }\n"},
 };
 
 static unsigned helpers_used;     /* of the file being emitted */
@@ -269,14 +274,14 @@ static Aff member_row(const Loop *lp, int k, long lag, Aff r, Aff c)
     return aff_plus_t(aff_lin(st->offset + (lag - st->kmin) * w, st->cols, r, 1, c), w);
 }
 
-/* x^2 as dil_sq(x), x^-1 as 1/x: exact and much cheaper than pow. */
+/* x^2 as PREFIX_sq(x), x^-1 as 1/x: exact and much cheaper than pow. */
 static void put_pow(Emitter *e, Str *s, Node *n, Aff r, Aff c)
 {
     Node *a = n->args[0], *b = n->args[1];
     Aff z = aff_const(0), ra = a->rank ? r : z, ca = a->rank ? c : z;
     if (ir_is_const(b, 2)) {
         use_helper("dil_sq");
-        sput(s, "dil_sq(");
+        sput(s, "%ssq(", e->prefix);
         put_expr(e, s, a, ra, ca);
         sput(s, ")");
         return;
@@ -380,8 +385,12 @@ static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
             return;
         }
         if (ir_is_elementwise(n->op) && ir_op_cfn[n->op]) {
-            use_helper(ir_op_cfn[n->op]);
-            sput(s, "%s(", ir_op_cfn[n->op]);
+            const char *fn = ir_op_cfn[n->op];
+            use_helper(fn);
+            if (!strncmp(fn, "dil_", 4))
+                sput(s, "%s%s(", e->prefix, fn + 4);      /* a helper, prefixed */
+            else
+                sput(s, "%s(", fn);
             put_expr(e, s, a, r, c);
             sput(s, ")");
             return;
@@ -659,77 +668,37 @@ static void zero_range(Emitter *e, Node *n, long f, long g)
     }
 }
 
-static int by_first(const void *x, const void *y)
+/* Clears what no exclusive piece writes: the boxes of cv->zero (cover.c
+   finds them from the placements, so the cost never depends on the size
+   of the tensors).  A box that is a flat run is one loop; any other box
+   is two.  The base may be a row of a loop's stack (t in its index). */
+static void emit_zero(Emitter *e, Node *n, const Cover *cv)
 {
-    const long *u = x, *v = y;
-    return (u[0] > v[0]) - (u[0] < v[0]);
-}
-
-/* Zeros the elements of an assembly that no exclusive piece writes.  A
-   small assembly is scanned element by element; in a large one every
-   exclusive piece is one contiguous run (assembly_exclusive), so the
-   gaps are between the runs, sorted. */
-static void zero_gaps(Emitter *e, Node *n, const unsigned char *is_excl)
-{
-    long size = ir_size(n);
-    if (size > ASM_DENSE) {
-        long *run = malloc(2 * (size_t)(n->nargs + 1) * sizeof *run);
-        if (!run)
-            dil_fatal("out of memory");
-        int nr = 0;
-        for (int p = 0; p < n->nargs; p++) {
-            long f0, fr, fc;
-            if (!is_excl[p])
-                continue;
-            assembly_place_flat(n, p, &f0, &fr, &fc);
-            run[2 * nr] = f0;
-            run[2 * nr++ + 1] = f0 + ir_size(n->args[p]);
-        }
-        qsort(run, (size_t)nr, 2 * sizeof *run, by_first);
-        long at = 0;
-        for (int i = 0; i < nr; i++) {
-            zero_range(e, n, at, run[2 * i]);
-            at = run[2 * i + 1];
-        }
-        zero_range(e, n, at, size);
-        free(run);
-        return;
-    }
-    unsigned char *excl = calloc((size_t)size, 1);
-    if (!excl)
-        dil_fatal("out of memory");
-    for (int p = 0; p < n->nargs; p++) {
-        if (!is_excl[p])
-            continue;
-        long f0, fr, fc;
-        assembly_place_flat(n, p, &f0, &fr, &fc);
-        for (long r = 0; r < n->args[p]->rows; r++)
-            for (long c = 0; c < n->args[p]->cols; c++)
-                excl[f0 + fr * r + fc * c] = 1;
-    }
-    for (long f = 0; f < size;) {
-        if (excl[f]) {
-            f++;
+    long cols = n->cols;
+    for (int z = 0; z < cv->nzero; z++) {
+        const CoverBox *b = &cv->zero[z];
+        if (b->r1 - b->r0 == 1 || (b->c0 == 0 && b->c1 == cols)) {
+            zero_range(e, n, b->r0 * cols + b->c0, (b->r1 - 1) * cols + b->c1);
             continue;
         }
-        long g = f;
-        while (g < size && !excl[g])
-            g++;
-        zero_range(e, n, f, g);
-        f = g;
+        Aff ix;
+        const char *base = stored_flat(e, val(e, n), aff_lin(b->c0, cols, aff_i(), 1, aff_j()),
+                                       &ix);
+        Str is = {0};
+        aff_put(&is, ix);
+        line(e, "for (int i = %ld; i < %ld; i++)", b->r0, b->r1);
+        line(e, "    for (int j = 0; j < %ld; j++) %s[%s] = 0.0;", b->c1 - b->c0, base, is.p);
+        free(is.p);
     }
-    free(excl);
 }
 
 static void emit_assemble(Emitter *e, Node *n)
 {
     /* Elements no exclusive piece writes start at zero; pieces that
        overlap others are then added in. */
-    unsigned char *is_excl = malloc((size_t)n->nargs + 1);
-    if (!is_excl)
-        dil_fatal("out of memory");
-    assembly_exclusive(n, is_excl);
-    zero_gaps(e, n, is_excl);
+    Cover cv;
+    cover_of(n, &cv);
+    emit_zero(e, n, &cv);
     for (int p = 0; p < n->nargs; p++) {
         Node *pc = n->args[p];
         if (sched_piece_in_place(val(e, n), val(e, pc), p))
@@ -742,11 +711,10 @@ static void emit_assemble(Emitter *e, Node *n)
         put_expr(e, &s, pc, r, c);
         Aff ix;
         const char *base = stored_flat(e, val(e, n), aff_lin(f0, fr, r, fc, c), &ix);
-        store_at(e, base, ix, is_excl[p] ? "=" : "+=", s.p);
+        store_at(e, base, ix, cv.excl[p] ? "=" : "+=", s.p);
         free(s.p);
         close_loops(e, loops);
     }
-    free(is_excl);
 }
 
 static void emit_compute(Emitter *e, Node *n)
@@ -1031,10 +999,138 @@ static void emit_kernels(FILE *fp, const Schedule *sc, const char *p)
     if (vmath_write(fp, arena_printf("%s_", p), names, nnames) != 0)
         unreachable();            /* every name of vmath_ops is in the table */
     for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++)
-        if (helpers_used & helpers[i].flag)
-            fprintf(fp, "%s\n", helpers[i].text);
+        if (helpers_used & helpers[i].flag) {
+            fprintf(fp, helpers[i].text, p);
+            fputc('\n', fp);
+        }
     fwrite(kbuf, 1, klen, fp);
     free(kbuf);
+}
+
+/* Text from the command line (a file name) made safe inside a C comment:
+   a "*" before "/" would end it, and control bytes have no business in a
+   source file, so the slash becomes "\/" and a control byte '?'. */
+static const char *comment_text(const char *s)
+{
+    if (!s)
+        return "(unnamed)";
+    char *t = arena_alloc(2 * strlen(s) + 1), *o = t;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '/' && c > (const unsigned char *)s && c[-1] == '*')
+            *o++ = '\\';
+        *o++ = *c < 0x20 || *c == 0x7f ? '?' : (char)*c;
+    }
+    *o = '\0';
+    return t;
+}
+
+const char *emit_reserved_prefix(const char *p)
+{
+    static const char *const spaces[] = {"dil", "dili", "DIL"};
+    for (size_t i = 0; i < sizeof spaces / sizeof *spaces; i++) {
+        size_t n = strlen(spaces[i]);
+        if (!strncmp(p, spaces[i], n) && (p[n] == '\0' || p[n] == '_'))
+            return arena_printf("its names (%s_model, ...) would fall in libdil's namespace "
+                                "'%s_'", p, spaces[i]);
+    }
+    if (p[0] == '_')
+        return "C reserves names that begin with an underscore";
+    return NULL;
+}
+
+/* Runs of one default at least this long are written as macros; shorter
+   ones as plain literals, eight to a line, which read better. */
+#define RUN_MACRO_MIN 256
+
+/* A run of equal defaults in theta_init. */
+typedef struct Run {
+    char val[40];
+    long len;
+} Run;
+
+/* The defaults, up to the last nonzero one, as runs of equal values. */
+static Run *default_runs(const Model *m, long *nruns, long *last)
+{
+    *last = 0;
+    long at = 0;
+    for (int i = 0; i < m->nsyms; i++) {
+        const Symbol *s = &m->syms[i];
+        if (s->role != ROLE_PARAM)
+            continue;
+        at += (long)s->rows * s->cols;
+        if (s->init && mpq_sgn(s->init) != 0)
+            *last = at;
+    }
+    Run *runs = arena_alloc((size_t)(m->nsyms + 1) * sizeof *runs);
+    long n = 0, col = 0;
+    for (int i = 0; i < m->nsyms && col < *last; i++) {
+        const Symbol *s = &m->syms[i];
+        if (s->role != ROLE_PARAM)
+            continue;
+        char buf[40] = "0.0";
+        if (s->init) {
+            double d;
+            if (rat_to_double(s->init, &d) != 0)
+                unreachable();
+            rat_format_double(d, buf);
+        }
+        long len = (long)s->rows * s->cols;
+        if (len > *last - col)
+            len = *last - col;
+        col += len;
+        if (n > 0 && !strcmp(runs[n - 1].val, buf)) {
+            runs[n - 1].len += len;
+        } else {
+            strcpy(runs[n].val, buf);
+            runs[n++].len = len;
+        }
+    }
+    *nruns = n;
+    return runs;
+}
+
+/* Defaults: only up to the last nonzero element is written (the rest of a
+   static array is zero).  A long run of one value is written as a few
+   macros that repeat it 2^k times (PREFIX_R5(v) is 32 copies of v), so the
+   text grows with the number of parameters, not their sizes; sema bounds
+   how many elements the C compiler then reads (MAX_INIT). */
+static void emit_theta_init(FILE *fp, const Model *m, const char *p)
+{
+    long nruns, last;
+    Run *runs = default_runs(m, &nruns, &last);
+    if (last == 0) {
+        fprintf(fp, "static const double %s_theta_init[%d];\n\n", p, m->ntheta);
+        return;
+    }
+    int kmax = -1;            /* largest repetition macro needed */
+    for (long r = 0; r < nruns; r++)
+        if (runs[r].len >= RUN_MACRO_MIN)
+            for (int k = 0; (1L << k) <= runs[r].len; k++)
+                kmax = k > kmax ? k : kmax;
+    if (kmax >= 0) {
+        fprintf(fp, "/* %s_Rk(v): v repeated 2^k times, for long runs of defaults */\n", p);
+        fprintf(fp, "#define %s_R0(v) v,\n", p);
+        for (int k = 1; k <= kmax; k++)
+            fprintf(fp, "#define %s_R%d(v) %s_R%d(v) %s_R%d(v)\n", p, k, p, k - 1, p, k - 1);
+    }
+    fprintf(fp, "static const double %s_theta_init[%d] = {", p, m->ntheta);
+    long col = 0;
+    for (long r = 0; r < nruns; r++) {
+        if (runs[r].len >= RUN_MACRO_MIN) {
+            fputs("\n   ", fp);
+            for (int k = 62; k >= 0; k--)
+                if (runs[r].len & (1L << k))
+                    fprintf(fp, " %s_R%d(%s)", p, k, runs[r].val);
+            col = 0;
+            continue;
+        }
+        for (long e = 0; e < runs[r].len; e++, col++)
+            fprintf(fp, "%s%s,", col % 8 ? " " : "\n    ", runs[r].val);
+    }
+    fputs("\n};\n", fp);
+    for (int k = 0; k <= kmax; k++)
+        fprintf(fp, "#undef %s_R%d\n", p, k);
+    fputc('\n', fp);
 }
 
 /* state_size, linearise and one pointer per kernel with a direction
@@ -1066,9 +1162,11 @@ int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
             " * Every kernel is derived symbolically and simplified in exact\n"
             " * arithmetic; scratch comes from `work` (%s_model.work_size doubles).\n"
             " */\n",
-            p, DILC_VERSION, opt->source_name, m->name, m->ny, m->nx, m->ntheta, m->ndata,
-            m->nres, p);
-    fprintf(fp, "#include \"%s\"\n\n#include <math.h>\n#include <stddef.h>\n\n", opt->header_name);
+            p, DILC_VERSION, comment_text(opt->source_name), m->name, m->ny, m->nx, m->ntheta,
+            m->ndata, m->nres, p);
+    if (opt->header_name)
+        fprintf(fp, "#include \"%s\"\n\n", opt->header_name);
+    fputs("#include <math.h>\n#include <stddef.h>\n\n", fp);
     const Kernels *ks = sc->ks;
     emit_kernels(fp, sc, p);
     fprintf(fp, "static const dil_symbol %s_symbols[%d] = {\n", p, m->nsyms ? m->nsyms : 1);
@@ -1080,42 +1178,8 @@ int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
     if (!m->nsyms)
         fputs("    {0}\n", fp);
     fputs("};\n\n", fp);
-    if (m->ntheta) {
-        /* Defaults: only up to the last nonzero element is written (the
-           rest of a static array is zero), so that the file does not grow
-           with the size of zero-initialised parameters. */
-        long last = 0, at = 0;
-        for (int i = 0; i < m->nsyms; i++) {
-            const Symbol *s = &m->syms[i];
-            if (s->role != ROLE_PARAM)
-                continue;
-            at += (long)s->rows * s->cols;
-            if (s->init && mpq_sgn(s->init) != 0)
-                last = at;
-        }
-        fprintf(fp, "static const double %s_theta_init[%d]", p, m->ntheta);
-        if (last == 0)
-            fputs(";\n\n", fp);
-        else {
-            fputs(" = {", fp);
-            long col = 0;
-            for (int i = 0; i < m->nsyms && col < last; i++) {
-                const Symbol *s = &m->syms[i];
-                if (s->role != ROLE_PARAM)
-                    continue;
-                char buf[40] = "0.0";
-                if (s->init) {
-                    double d;
-                    if (rat_to_double(s->init, &d) != 0)
-                        unreachable();
-                    rat_format_double(d, buf);
-                }
-                for (long e = 0; e < (long)s->rows * s->cols && col < last; e++, col++)
-                    fprintf(fp, "%s%s,", col % 8 ? " " : "\n    ", buf);
-            }
-            fputs("\n};\n\n", fp);
-        }
-    }
+    if (m->ntheta)
+        emit_theta_init(fp, m, p);
     fprintf(fp, "const dil_model %s_model = {\n", p);
     fprintf(fp, "    \"%s\",\n    %d, %d, %d, %d,\n    %d,\n    %ld,\n", m->name, m->ny, m->nx,
             m->ntheta, m->ndata, m->nres, sc->work);
@@ -1138,15 +1202,15 @@ int emit_c(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
 int emit_h(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
 {
     const char *p = opt->prefix;
+    /* The prefix as it is: upper-casing it made models mm and MM share
+       a guard. */
     char *guard = arena_printf("DIL_GENERATED_%s_H", p);
-    for (char *c = guard; *c; c++)
-        if (*c >= 'a' && *c <= 'z')
-            *c = (char)(*c - 'a' + 'A');
     fprintf(fp,
             "/* %s - generated by dilc %s from %s; do not edit. */\n"
             "#ifndef %s\n#define %s\n\n#include \"dil_model.h\"\n\n"
             "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
-            opt->header_name, DILC_VERSION, opt->source_name, guard, guard);
+            opt->header_name ? comment_text(opt->header_name) : p, DILC_VERSION,
+            comment_text(opt->source_name), guard, guard);
     fprintf(fp, "/* Model '%s': ny = %d, nx = %d, ntheta = %d, ndata = %d, nres = %d */\n", m->name,
             m->ny, m->nx, m->ntheta, m->ndata, m->nres);
     fprintf(fp, "extern const dil_model %s_model;\n\n", p);

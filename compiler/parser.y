@@ -781,10 +781,11 @@ Decl *parse_file(const SrcFile *file)
     memset(&p, 0, sizeof p);
     p.file = file;
     p.lex.file = file;
-    /* Offsets are ints, and flex takes an int length. */
-    if (file->len > (size_t)INT_MAX / 2) {
+    /* Offsets are ints, and flex takes an int length; main.c checks the
+       same limit before it reads a byte, this is for other callers. */
+    if (file->len > (size_t)DIL_MAX_SOURCE) {
         Loc at = { 0, 0 };
-        diag_error(at, "file is too large");
+        diag_error(at, "file is too large: more than %ld bytes", (long)DIL_MAX_SOURCE);
         return NULL;
     }
     if (yylex_init_extra(&p.lex, &p.scanner) != 0)

@@ -56,6 +56,8 @@
  */
 #include "dilc.h"
 
+#include "cover.h"
+
 #include "schedule.h"
 
 #include <limits.h>
@@ -166,100 +168,6 @@ void assembly_place_flat(const Node *as, int p, long *f0, long *fr, long *fc)
     *f0 = (long)m->r0 * as->cols + m->c0;
     *fr = (long)m->arr * as->cols + m->acr;
     *fc = (long)m->arc * as->cols + m->acc;
-}
-
-/* Dense coverage: per element, how many pieces write it (capped at 2).
-   Only for assemblies of at most ASM_DENSE elements. */
-static unsigned char *assembly_coverage(const Node *as)
-{
-    unsigned char *cov = calloc((size_t)ir_size(as), 1);
-    if (!cov)
-        dil_fatal("out of memory");
-    for (int p = 0; p < as->nargs; p++) {
-        const Node *pc = as->args[p];
-        long f0, fr, fc;
-        assembly_place_flat(as, p, &f0, &fr, &fc);
-        for (long r = 0; r < pc->rows; r++)
-            for (long c = 0; c < pc->cols; c++) {
-                long f = f0 + fr * r + fc * c;
-                if (cov[f] < 2)
-                    cov[f]++;
-            }
-    }
-    return cov;
-}
-
-static int piece_exclusive_dense(const Node *as, int p, const unsigned char *cov)
-{
-    const Node *pc = as->args[p];
-    long f0, fr, fc;
-    assembly_place_flat(as, p, &f0, &fr, &fc);
-    for (long r = 0; r < pc->rows; r++)
-        for (long c = 0; c < pc->cols; c++)
-            if (cov[f0 + fr * r + fc * c] != 1)
-                return 0;
-    return 1;
-}
-
-/* The flat elements [*a, *b] between which piece p lies; 1 when it is
-   exactly that contiguous run. */
-static int piece_span(const Node *as, int p, long *a, long *b)
-{
-    const Node *pc = as->args[p];
-    long f0, fr, fc;
-    assembly_place_flat(as, p, &f0, &fr, &fc);
-    long dr = fr * (pc->rows - 1), dc = fc * (pc->cols - 1);
-    *a = f0 + (dr < 0 ? dr : 0) + (dc < 0 ? dc : 0);
-    *b = f0 + (dr > 0 ? dr : 0) + (dc > 0 ? dc : 0);
-    return (pc->cols == 1 || fc == 1) && (pc->rows == 1 || fr == (pc->cols == 1 ? 1 : pc->cols));
-}
-
-typedef struct Span1 {
-    long a, b;                /* [a, b] */
-    int p;
-} Span1;
-
-static int by_start(const void *x, const void *y)
-{
-    const Span1 *u = x, *v = y;
-    return (u->a > v->a) - (u->a < v->a);
-}
-
-/* Which pieces write elements no other piece writes.  Small assemblies
-   are checked element by element; large ones (a loop's stack adjoint has
-   a row per step) by the pieces' spans, in O(n log n) time and no
-   per-element memory: a contiguous piece whose span meets no other
-   piece's is exclusive, any other piece is taken as shared (which is
-   always correct: shared pieces are added onto zeros). */
-void assembly_exclusive(const Node *as, unsigned char *excl)
-{
-    int n = as->nargs;
-    if (ir_size(as) <= ASM_DENSE) {
-        unsigned char *cov = assembly_coverage(as);
-        for (int p = 0; p < n; p++)
-            excl[p] = (unsigned char)piece_exclusive_dense(as, p, cov);
-        free(cov);
-        return;
-    }
-    Span1 *sp = malloc((size_t)(n ? n : 1) * sizeof *sp);
-    unsigned char *run = malloc((size_t)(n ? n : 1));
-    if (!sp || !run)
-        dil_fatal("out of memory");
-    for (int p = 0; p < n; p++) {
-        run[p] = (unsigned char)piece_span(as, p, &sp[p].a, &sp[p].b);
-        sp[p].p = p;
-        excl[p] = 0;
-    }
-    qsort(sp, (size_t)n, sizeof *sp, by_start);
-    long reach = -1;          /* the furthest end among earlier spans */
-    for (int i = 0; i < n; i++) {
-        int alone = sp[i].a > reach && (i + 1 == n || sp[i + 1].a > sp[i].b);
-        excl[sp[i].p] = (unsigned char)(alone && run[sp[i].p]);
-        if (sp[i].b > reach)
-            reach = sp[i].b;
-    }
-    free(sp);
-    free(run);
 }
 
 /* ------------------------------------------------------------------ */
@@ -528,15 +436,13 @@ static void pass_fuse_depth(Node **order, int n)
 static void place_pieces(Node *as)
 {
     Value *av = VAL(as);
-    unsigned char *excl = malloc((size_t)as->nargs + 1);
-    if (!excl)
-        dil_fatal("out of memory");
-    assembly_exclusive(as, excl);
+    Cover cv;
+    cover_of(as, &cv);
     for (int p = 0; p < as->nargs; p++) {
         Node *pc = as->args[p];
         Value *pv = VAL(pc);
         if ((pv->home != HOME_WORK && pv->home != HOME_LOCAL) || is_trivial(pc) ||
-            pc->op == OP_LOOP || !excl[p])
+            pc->op == OP_LOOP || !cv.excl[p])
             continue;
         long f0, fr, fc;
         assembly_place_flat(as, p, &f0, &fr, &fc);
@@ -550,7 +456,6 @@ static void place_pieces(Node *as)
         pv->ld = fr;
         pv->direct = p + 1;
     }
-    free(excl);
 }
 
 /* A stored root of a loop's body is computed into its state's row of

@@ -198,11 +198,8 @@ int sched_piece_in_place(const Value *assembly, const Value *piece, int p);
 /* Element (r, c) of piece p lands at *f0 + *fr*r + *fc*c of the row-major
    assembly. */
 void assembly_place_flat(const Node *as, int p, long *f0, long *fr, long *fc);
-/* excl[p] = 1 when piece p writes only elements no other piece writes
-   (exact up to ASM_DENSE elements; beyond, from the pieces' spans, and a
-   piece that is not one contiguous run counts as shared). */
-#define ASM_DENSE 65536
-void assembly_exclusive(const Node *as, unsigned char *excl);
+/* Which pieces no other piece meets, and what to clear first: cover_of
+   in cover.h (from the placements, never element by element). */
 
 /* The body schedule of a LOOP node of the kernel. */
 const LoopSched *sched_loop(const KernelSchedule *s, const Node *loop);

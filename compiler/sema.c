@@ -51,6 +51,11 @@
 /* Elements of one tensor, and of one flat block: 2^31 / 8, so that byte
    offsets of doubles fit an int with room to spare. */
 #define MAX_ELEMS (1L << 28)
+/* The param block is also theta_init, a static array of the emitted C
+   (128 MiB at most), and the elements up to the last nonzero default are
+   written out one by one (gcc -O2 reads 2^20 of them in about 7 s). */
+#define MAX_THETA (1L << 24)
+#define MAX_INIT (1L << 20)
 /* Work of the compile-time unrolling (loops, sums, inlined calls): one
    step per elaborated expression or loop iteration.  A step that builds
    no new node (hash-consing finds it) is cheap: 4,000,000 take well
@@ -63,7 +68,8 @@
    second to about a million nodes, some 200 MB.  What the emitter then
    writes is bounded separately and more tightly (KERN_MAX_NODES, kern.c):
    the emitted C grows with the node count, not with the tensor sizes. */
-#define MAX_NODES 100000
+#define MAX_NODES 100000   /* counted by ir_node_weight: an assembly of n
+                              pieces counts 1 + n */
 /* Bits of an exactly folded constant (numerator plus denominator), and
    the largest exponent of an exactly folded power (as in ir.c). */
 #define MAX_CONST_BITS IR_FOLD_MAX_BITS
@@ -345,6 +351,15 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
 static int roll_arith_ok(Loc loc, Op op, Node *a, Node *b);
 static int index_value(Ast *e, Node *n, const char *what, long *c, long *k);
 static int roll_sum(Ast *e, long lo, long hi, Node **out);
+/* Whether an error was reported at exactly loc already (at most
+   DIAG_MAX_ERRORS entries to look at). */
+static int reported_at(Loc loc)
+{
+    for (int i = 0; i < S.nreported; i++)
+        if (S.reported[i].loc.begin == loc.begin && S.reported[i].loc.end == loc.end)
+            return 1;
+    return 0;
+}
 
 /* The size limits: reported once, naming the limit that was reached,
    then everything stops. */
@@ -373,7 +388,7 @@ static void too_large(Loc loc, int nodes)
    body elaborates nothing (`for t in 0:3000000 { }`). */
 static int step(Loc loc)
 {
-    if (++S.steps > MAX_STEPS || ir_node_count() > MAX_NODES) {
+    if (++S.steps > MAX_STEPS || ir_node_weight() > MAX_NODES) {
         too_large(loc, S.steps <= MAX_STEPS);
         return -1;
     }
@@ -939,7 +954,10 @@ static Node *family_read(Ast *e, Entry *f)
         return family_read_t(e, f->name, f, k, kt);
     Member *m = member_at(f, k);
     if (!m || m->gen > S.visible_gen) {
-        if (!f->poisoned)
+        /* members_str walks the family: only for a message that will be
+           printed (a loop repeating this read once took time quadratic
+           in the family's size, building a message per iteration). */
+        if (!f->poisoned && !S.stopped && !reported_at(e->loc))
             report(e->loc, "family '%s' has no member %ld (defined so far: %s)", f->name, k,
                    members_str(f));
         return POISON;
@@ -1412,6 +1430,20 @@ static void decl_symbol(Decl *d)
     if (S.blk_len[blk] + (long)rows * cols > MAX_ELEMS) {
         report(d->name_loc, "the '%s' block is too large: more than %ld elements in all",
                role_name[d->role], MAX_ELEMS);
+        return;
+    }
+    /* theta_init is a static array of the emitted C: beyond MAX_THETA it
+       no longer links (2 GiB), and every element up to the last nonzero
+       default is an initialiser the C compiler reads one by one. */
+    if (blk == BLK_THETA && S.blk_len[blk] + (long)rows * cols > MAX_THETA) {
+        report(d->name_loc, "the 'param' block is too large: more than %ld elements in all "
+               "(the emitted C holds their defaults in one static array)", MAX_THETA);
+        return;
+    }
+    if (init && mpq_sgn(init) != 0 && S.blk_len[blk] + (long)rows * cols > MAX_INIT) {
+        report(d->value->loc, "a nonzero default here reaches element %ld of theta, beyond the "
+               "%ld the emitted C initialises one by one; give large parameters no default "
+               "and set them at run time", S.blk_len[blk] + (long)rows * cols, MAX_INIT);
         return;
     }
     S.syms = arena_grow(S.syms, &S.capsyms, S.nsyms + 1, sizeof *S.syms);
@@ -2414,6 +2446,8 @@ Model *sema_model_ex(Decl *decls, int unroll)
         return NULL;
     Model *m = S.m;
     m->loc = where;
+    if (S.model_decl)
+        m->name_loc = S.model_decl->name_loc;
     m->ny = (int)S.blk_len[BLK_Y];
     m->nx = (int)S.blk_len[BLK_X];
     m->ntheta = (int)S.blk_len[BLK_THETA];

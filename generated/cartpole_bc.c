@@ -124,7 +124,7 @@ cartpole_bc_VM_INLINE double cartpole_bc_vtanh(double x)
     return cartpole_bc_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double cartpole_bc_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double cartpole_bc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -177,7 +177,7 @@ double cartpole_bc_score(const double *restrict y, const double *restrict x, con
     }
     double s47 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s47 += dil_sq((y[i] - (theta[i + 704] + (x[i] + t42[i]))));
+        s47 += cartpole_bc_sq((y[i] - (theta[i + 704] + (x[i] + t42[i]))));
     }
     return (0.5 * s47);
 }
@@ -454,7 +454,7 @@ double cartpole_bc_loss(const double *restrict y, const double *restrict x, cons
     (void)work;
     double s52 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s52 += dil_sq((y[i] - data[i]));
+        s52 += cartpole_bc_sq((y[i] - data[i]));
     }
     return s52;
 }

@@ -124,7 +124,7 @@ cartpole_dyn_VM_INLINE double cartpole_dyn_vtanh(double x)
     return cartpole_dyn_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double cartpole_dyn_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double cartpole_dyn_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -156,7 +156,7 @@ double cartpole_dyn_score(const double *restrict y, const double *restrict x, co
     }
     double s34 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s34 += dil_sq((y[i] - (theta[i + 704] + (x[i] + t29[i]))));
+        s34 += cartpole_dyn_sq((y[i] - (theta[i + 704] + (x[i] + t29[i]))));
     }
     return (0.5 * s34);
 }
@@ -330,7 +330,7 @@ double cartpole_dyn_loss(const double *restrict y, const double *restrict x, con
     (void)work;
     double s39 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s39 += dil_sq((y[i] - data[i]));
+        s39 += cartpole_dyn_sq((y[i] - data[i]));
     }
     return s39;
 }

@@ -167,7 +167,7 @@ cartpole_mpc_VM_INLINE double cartpole_mpc_vtanh(double x)
     return cartpole_mpc_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double cartpole_mpc_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double cartpole_mpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -221,13 +221,13 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
         t56[4] = t44[4*t + 3];
         double s60 = 0.0;
         for (int i = 0; i < 5; i++) {
-            s60 += (t22[i] * dil_sq((t56[i] - theta[i + 708])));
+            s60 += (t22[i] * cartpole_mpc_sq((t56[i] - theta[i + 708])));
         }
         t62[0] += (x[t + 3] * s60);
     }
     double s65 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s65 += dil_sq(y[i]);
+        s65 += cartpole_mpc_sq(y[i]);
     }
     return (t62[0] + (0.01 * s65));
 }
@@ -300,18 +300,18 @@ void cartpole_mpc_score_grad_y(const double *restrict y, const double *restrict 
         t112[t + 29] = t95[0];
     }
     double *const t125 = work + 789;
-    for (int i = 0; i < 4; i++) t125[i] = 0.0;
+    for (int i = 0; i < 44; i++) t125[i] = 0.0;
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 7] = t112[i];
+        t125[4*i + 7] += t112[i];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 6] = t112[i + 10];
+        t125[4*i + 6] += t112[i + 10];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 5] = t112[i + 20];
+        t125[4*i + 5] += t112[i + 20];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 4] = t112[i + 30];
+        t125[4*i + 4] += t112[i + 30];
     }
     double *const t174 = work + 833;
     for (int i = 0; i < 4; i++) t174[i + 40] = 0.0;
@@ -423,18 +423,18 @@ void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict 
         t112[t + 29] = t95[0];
     }
     double *const t125 = work + 789;
-    for (int i = 0; i < 4; i++) t125[i] = 0.0;
+    for (int i = 0; i < 44; i++) t125[i] = 0.0;
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 7] = t112[i];
+        t125[4*i + 7] += t112[i];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 6] = t112[i + 10];
+        t125[4*i + 6] += t112[i + 10];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 5] = t112[i + 20];
+        t125[4*i + 5] += t112[i + 20];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 4] = t112[i + 30];
+        t125[4*i + 4] += t112[i + 30];
     }
     double *const t174 = work + 833;
     double *const h174 = work + 1595;
@@ -537,18 +537,18 @@ void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict 
         t301[t + 29] = t281[0];
     }
     double *const t314 = work + 3003;
-    for (int i = 0; i < 4; i++) t314[i] = 0.0;
+    for (int i = 0; i < 44; i++) t314[i] = 0.0;
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 7] = t301[i];
+        t314[4*i + 7] += t301[i];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 6] = t301[i + 10];
+        t314[4*i + 6] += t301[i + 10];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 5] = t301[i + 20];
+        t314[4*i + 5] += t301[i + 20];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 4] = t301[i + 30];
+        t314[4*i + 4] += t301[i + 30];
     }
     double *const t412 = work + 3073;
     for (int i = 0; i < 4; i++) t412[i + 40] = 0.0;
@@ -665,18 +665,18 @@ void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict 
         t112[t + 29] = t95[0];
     }
     double *const t125 = work + 789;
-    for (int i = 0; i < 4; i++) t125[i] = 0.0;
+    for (int i = 0; i < 44; i++) t125[i] = 0.0;
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 7] = t112[i];
+        t125[4*i + 7] += t112[i];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 6] = t112[i + 10];
+        t125[4*i + 6] += t112[i + 10];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 5] = t112[i + 20];
+        t125[4*i + 5] += t112[i + 20];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 4] = t112[i + 30];
+        t125[4*i + 4] += t112[i + 30];
     }
     double *const t174 = work + 833;
     double *const h174 = work + 1595;
@@ -788,18 +788,18 @@ void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict 
         t301[t + 39] = s278;
     }
     double *const t314 = work + 3003;
-    for (int i = 0; i < 4; i++) t314[i] = 0.0;
+    for (int i = 0; i < 44; i++) t314[i] = 0.0;
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 7] = t301[i];
+        t314[4*i + 7] += t301[i];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 6] = t301[i + 10];
+        t314[4*i + 6] += t301[i + 10];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 5] = t301[i + 20];
+        t314[4*i + 5] += t301[i + 20];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 4] = t301[i + 30];
+        t314[4*i + 4] += t301[i + 30];
     }
     double *const t412 = work + 3073;
     for (int i = 0; i < 4; i++) t412[i + 40] = 0.0;
@@ -921,18 +921,18 @@ void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restr
         t112[t + 29] = t95[0];
     }
     double *const t125 = work + 809;
-    for (int i = 0; i < 4; i++) t125[i] = 0.0;
+    for (int i = 0; i < 44; i++) t125[i] = 0.0;
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 7] = t112[i];
+        t125[4*i + 7] += t112[i];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 6] = t112[i + 10];
+        t125[4*i + 6] += t112[i + 10];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 5] = t112[i + 20];
+        t125[4*i + 5] += t112[i + 20];
     }
     for (int i = 0; i < 10; i++) {
-        t125[4*i + 4] = t112[i + 30];
+        t125[4*i + 4] += t112[i + 30];
     }
     double *const t174 = work + 853;
     double *const h174 = work + 1615;
@@ -1060,18 +1060,18 @@ void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restr
         }
     }
     double *const t314 = work + 3068;
-    for (int i = 0; i < 4; i++) t314[i] = 0.0;
+    for (int i = 0; i < 44; i++) t314[i] = 0.0;
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 7] = t301[i];
+        t314[4*i + 7] += t301[i];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 6] = t301[i + 10];
+        t314[4*i + 6] += t301[i + 10];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 5] = t301[i + 20];
+        t314[4*i + 5] += t301[i + 20];
     }
     for (int i = 0; i < 10; i++) {
-        t314[4*i + 4] = t301[i + 30];
+        t314[4*i + 4] += t301[i + 30];
     }
     double *const t412 = work + 3113;
     for (int i = 0; i < 4; i++) t412[i + 40] = 0.0;
@@ -1225,7 +1225,7 @@ double cartpole_mpc_loss(const double *restrict y, const double *restrict x, con
     }
     double s71 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s71 += dil_sq((t44[i + 4] - data[i]));
+        s71 += cartpole_mpc_sq((t44[i + 4] - data[i]));
     }
     return s71;
 }

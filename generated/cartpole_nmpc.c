@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double cartpole_nmpc_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double cartpole_nmpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -22,9 +22,9 @@ double cartpole_nmpc_score(const double *restrict y, const double *restrict x, c
     }
     for (long t = 0; t < 100; t++) {
         const double s30 = sin(t53[4*t + 1]);
-        const double s34 = ((y[t] + ((s26 * dil_sq(t53[4*t + 3])) * s30)) / s33);
+        const double s34 = ((y[t] + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s30)) / s33);
         const double s36 = cos(t53[4*t + 1]);
-        const double s45 = (((9.81 * s30) - (s34 * s36)) / (theta[2] * (1.3333333333333333 - ((theta[1] * dil_sq(s36)) / s33))));
+        const double s45 = (((9.81 * s30) - (s34 * s36)) / (theta[2] * (1.3333333333333333 - ((theta[1] * cartpole_nmpc_sq(s36)) / s33))));
         double *const t50 = work + 404;
         t50[0] = t53[4*t + 2];
         t50[1] = t53[4*t + 3];
@@ -39,13 +39,13 @@ double cartpole_nmpc_score(const double *restrict y, const double *restrict x, c
     for (long t = 1; t < 101; t++) {
         double s59 = 0.0;
         for (int i = 0; i < 4; i++) {
-            s59 += (theta[i + 3] * dil_sq(t53[4*t + i]));
+            s59 += (theta[i + 3] * cartpole_nmpc_sq(t53[4*t + i]));
         }
         t60[0] += s59;
     }
     double s63 = 0.0;
     for (int i = 0; i < 100; i++) {
-        s63 += dil_sq(y[i]);
+        s63 += cartpole_nmpc_sq(y[i]);
     }
     return (t60[0] + (theta[7] * s63));
 }
@@ -63,9 +63,9 @@ void cartpole_nmpc_score_grad_y(const double *restrict y, const double *restrict
     }
     for (long t = 0; t < 100; t++) {
         const double s30 = sin(t53[4*t + 1]);
-        const double s34 = ((y[t] + ((s26 * dil_sq(t53[4*t + 3])) * s30)) / s33);
+        const double s34 = ((y[t] + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s30)) / s33);
         const double s36 = cos(t53[4*t + 1]);
-        const double s42 = ((theta[1] * dil_sq(s36)) / s33);
+        const double s42 = ((theta[1] * cartpole_nmpc_sq(s36)) / s33);
         const double s45 = (((9.81 * s30) - (s34 * s36)) / (theta[2] * (1.3333333333333333 - s42)));
         double *const t50 = work + 904;
         t50[0] = t53[4*t + 2];
@@ -105,7 +105,7 @@ void cartpole_nmpc_score_grad_y(const double *restrict y, const double *restrict
         const double s173 = ((t122[2] - (h53[5*t + 2] * s143)) / s33);
         t191[t + 404] = s173;
         for (int i = 0; i < 4; i++) t191[4*t + i] = 0.0;
-        t191[4*t + 1] += ((h53[5*t + 2] * ((9.81 * s143) + ((s26 * dil_sq(t53[4*t + 3])) * s173))) - (h53[5*t] * ((((theta[1] * ((theta[2] * ((h53[5*t + 4] * s142) / s107)) / s33)) * (2.0 * h53[5*t + 2])) - ((s26 * h53[5*t + 4]) * s128)) - (h53[5*t + 1] * s143))));
+        t191[4*t + 1] += ((h53[5*t + 2] * ((9.81 * s143) + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s173))) - (h53[5*t] * ((((theta[1] * ((theta[2] * ((h53[5*t + 4] * s142) / s107)) / s33)) * (2.0 * h53[5*t + 2])) - ((s26 * h53[5*t + 4]) * s128)) - (h53[5*t + 1] * s143))));
         t191[4*t + 3] += (t122[1] + ((s26 * (h53[5*t] * s173)) * (2.0 * t53[4*t + 3])));
         t191[4*t + 2] += t122[0];
         for (int i = 0; i < 4; i++) {
@@ -130,9 +130,9 @@ void cartpole_nmpc_score_hvp_yy(const double *restrict y, const double *restrict
     }
     for (long t = 0; t < 100; t++) {
         const double s30 = sin(t53[4*t + 1]);
-        const double s34 = ((y[t] + ((s26 * dil_sq(t53[4*t + 3])) * s30)) / s33);
+        const double s34 = ((y[t] + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s30)) / s33);
         const double s36 = cos(t53[4*t + 1]);
-        const double s42 = ((theta[1] * dil_sq(s36)) / s33);
+        const double s42 = ((theta[1] * cartpole_nmpc_sq(s36)) / s33);
         const double s45 = (((9.81 * s30) - (s34 * s36)) / (theta[2] * (1.3333333333333333 - s42)));
         double *const t50 = work + 904;
         t50[0] = t53[4*t + 2];
@@ -174,7 +174,7 @@ void cartpole_nmpc_score_hvp_yy(const double *restrict y, const double *restrict
         const double s151 = ((theta[2] * s145) / s33);
         const double s173 = ((t122[2] - (h53[5*t + 2] * s143)) / s33);
         for (int i = 0; i < 4; i++) t191[4*t + i] = 0.0;
-        t191[4*t + 1] += ((h53[5*t + 2] * ((9.81 * s143) + ((s26 * dil_sq(t53[4*t + 3])) * s173))) - (h53[5*t] * ((((theta[1] * s151) * (2.0 * h53[5*t + 2])) - ((s26 * h53[5*t + 4]) * s128)) - (h53[5*t + 1] * s143))));
+        t191[4*t + 1] += ((h53[5*t + 2] * ((9.81 * s143) + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s173))) - (h53[5*t] * ((((theta[1] * s151) * (2.0 * h53[5*t + 2])) - ((s26 * h53[5*t + 4]) * s128)) - (h53[5*t + 1] * s143))));
         t191[4*t + 3] += (t122[1] + ((s26 * (h53[5*t] * s173)) * (2.0 * t53[4*t + 3])));
         t191[4*t + 2] += t122[0];
         for (int i = 0; i < 4; i++) {
@@ -191,7 +191,7 @@ void cartpole_nmpc_score_hvp_yy(const double *restrict y, const double *restrict
     for (int i = 0; i < 4; i++) t285[i] = 0.0;
     for (long t = 0; t < 100; t++) {
         const double s249 = (h53[5*t + 2] * t285[4*t + 1]);
-        const double s254 = ((v[t] + ((h53[5*t] * (s26 * (t285[4*t + 3] * (2.0 * t53[4*t + 3])))) + ((s26 * dil_sq(t53[4*t + 3])) * s249))) / s33);
+        const double s254 = ((v[t] + ((h53[5*t] * (s26 * (t285[4*t + 3] * (2.0 * t53[4*t + 3])))) + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s249))) / s33);
         const double s257 = (h53[5*t] * t285[4*t + 1]);
         const double s269 = ((theta[1] * (s257 * (2.0 * h53[5*t + 2]))) / s33);
         const double s274 = ((((9.81 * s249) - ((h53[5*t + 2] * s254) - (h53[5*t + 1] * s257))) - (h53[5*t + 4] * (theta[2] * s269))) / (theta[2] * (1.3333333333333333 - h53[5*t + 3])));
@@ -216,7 +216,7 @@ void cartpole_nmpc_score_hvp_yy(const double *restrict y, const double *restrict
     double *const t534 = work + 3439;
     for (int i = 0; i < 4; i++) t534[i + 400] = 0.0;
     for (long t = 99; t >= 0; t--) {
-        const double s308 = (s26 * dil_sq(t53[4*t + 3]));
+        const double s308 = (s26 * cartpole_nmpc_sq(t53[4*t + 3]));
         const double s322 = (theta[2] * (1.3333333333333333 - h53[5*t + 3]));
         const double s324 = (s26 * h53[5*t + 4]);
         const double s359 = (theta[1] * h191[5*t + 3]);
@@ -264,9 +264,9 @@ void cartpole_nmpc_score_vjp_xy(const double *restrict y, const double *restrict
     }
     for (long t = 0; t < 100; t++) {
         const double s30 = sin(t53[4*t + 1]);
-        const double s34 = ((y[t] + ((s26 * dil_sq(t53[4*t + 3])) * s30)) / s33);
+        const double s34 = ((y[t] + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s30)) / s33);
         const double s36 = cos(t53[4*t + 1]);
-        const double s42 = ((theta[1] * dil_sq(s36)) / s33);
+        const double s42 = ((theta[1] * cartpole_nmpc_sq(s36)) / s33);
         const double s45 = (((9.81 * s30) - (s34 * s36)) / (theta[2] * (1.3333333333333333 - s42)));
         double *const t50 = work + 904;
         t50[0] = t53[4*t + 2];
@@ -308,7 +308,7 @@ void cartpole_nmpc_score_vjp_xy(const double *restrict y, const double *restrict
         const double s151 = ((theta[2] * s145) / s33);
         const double s173 = ((t122[2] - (h53[5*t + 2] * s143)) / s33);
         for (int i = 0; i < 4; i++) t191[4*t + i] = 0.0;
-        t191[4*t + 1] += ((h53[5*t + 2] * ((9.81 * s143) + ((s26 * dil_sq(t53[4*t + 3])) * s173))) - (h53[5*t] * ((((theta[1] * s151) * (2.0 * h53[5*t + 2])) - ((s26 * h53[5*t + 4]) * s128)) - (h53[5*t + 1] * s143))));
+        t191[4*t + 1] += ((h53[5*t + 2] * ((9.81 * s143) + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s173))) - (h53[5*t] * ((((theta[1] * s151) * (2.0 * h53[5*t + 2])) - ((s26 * h53[5*t + 4]) * s128)) - (h53[5*t + 1] * s143))));
         t191[4*t + 3] += (t122[1] + ((s26 * (h53[5*t] * s173)) * (2.0 * t53[4*t + 3])));
         t191[4*t + 2] += t122[0];
         for (int i = 0; i < 4; i++) {
@@ -325,7 +325,7 @@ void cartpole_nmpc_score_vjp_xy(const double *restrict y, const double *restrict
     for (int i = 0; i < 4; i++) t285[i] = 0.0;
     for (long t = 0; t < 100; t++) {
         const double s249 = (h53[5*t + 2] * t285[4*t + 1]);
-        const double s254 = ((w[t] + ((h53[5*t] * (s26 * (t285[4*t + 3] * (2.0 * t53[4*t + 3])))) + ((s26 * dil_sq(t53[4*t + 3])) * s249))) / s33);
+        const double s254 = ((w[t] + ((h53[5*t] * (s26 * (t285[4*t + 3] * (2.0 * t53[4*t + 3])))) + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s249))) / s33);
         const double s257 = (h53[5*t] * t285[4*t + 1]);
         const double s269 = ((theta[1] * (s257 * (2.0 * h53[5*t + 2]))) / s33);
         const double s274 = ((((9.81 * s249) - ((h53[5*t + 2] * s254) - (h53[5*t + 1] * s257))) - (h53[5*t + 4] * (theta[2] * s269))) / (theta[2] * (1.3333333333333333 - h53[5*t + 3])));
@@ -350,7 +350,7 @@ void cartpole_nmpc_score_vjp_xy(const double *restrict y, const double *restrict
     double *const t534 = work + 3439;
     for (int i = 0; i < 4; i++) t534[i + 400] = 0.0;
     for (long t = 99; t >= 0; t--) {
-        const double s308 = (s26 * dil_sq(t53[4*t + 3]));
+        const double s308 = (s26 * cartpole_nmpc_sq(t53[4*t + 3]));
         const double s322 = (theta[2] * (1.3333333333333333 - h53[5*t + 3]));
         const double s324 = (s26 * h53[5*t + 4]);
         const double s359 = (theta[1] * h191[5*t + 3]);
@@ -397,9 +397,9 @@ void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *rest
     }
     for (long t = 0; t < 100; t++) {
         const double s30 = sin(t53[4*t + 1]);
-        const double s34 = ((y[t] + ((s26 * dil_sq(t53[4*t + 3])) * s30)) / s33);
+        const double s34 = ((y[t] + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s30)) / s33);
         const double s36 = cos(t53[4*t + 1]);
-        const double s42 = ((theta[1] * dil_sq(s36)) / s33);
+        const double s42 = ((theta[1] * cartpole_nmpc_sq(s36)) / s33);
         const double s45 = (((9.81 * s30) - (s34 * s36)) / (theta[2] * (1.3333333333333333 - s42)));
         const double s48 = ((s36 * (s26 * s45)) / s33);
         double *const t50 = work + 1004;
@@ -443,7 +443,7 @@ void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *rest
         const double s151 = ((theta[2] * s145) / s33);
         const double s173 = ((t122[2] - (h53[6*t + 2] * s143)) / s33);
         for (int i = 0; i < 4; i++) t191[4*t + i] = 0.0;
-        t191[4*t + 1] += ((h53[6*t + 2] * ((9.81 * s143) + ((s26 * dil_sq(t53[4*t + 3])) * s173))) - (h53[6*t] * ((((theta[1] * s151) * (2.0 * h53[6*t + 2])) - ((s26 * h53[6*t + 4]) * s128)) - (h53[6*t + 1] * s143))));
+        t191[4*t + 1] += ((h53[6*t + 2] * ((9.81 * s143) + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s173))) - (h53[6*t] * ((((theta[1] * s151) * (2.0 * h53[6*t + 2])) - ((s26 * h53[6*t + 4]) * s128)) - (h53[6*t + 1] * s143))));
         t191[4*t + 3] += (t122[1] + ((s26 * (h53[6*t] * s173)) * (2.0 * t53[4*t + 3])));
         t191[4*t + 2] += t122[0];
         for (int i = 0; i < 4; i++) {
@@ -460,7 +460,7 @@ void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *rest
     for (int i = 0; i < 4; i++) t285[i] = 0.0;
     for (long t = 0; t < 100; t++) {
         const double s249 = (h53[6*t + 2] * t285[4*t + 1]);
-        const double s254 = ((w[t] + ((h53[6*t] * (s26 * (t285[4*t + 3] * (2.0 * t53[4*t + 3])))) + ((s26 * dil_sq(t53[4*t + 3])) * s249))) / s33);
+        const double s254 = ((w[t] + ((h53[6*t] * (s26 * (t285[4*t + 3] * (2.0 * t53[4*t + 3])))) + ((s26 * cartpole_nmpc_sq(t53[4*t + 3])) * s249))) / s33);
         const double s257 = (h53[6*t] * t285[4*t + 1]);
         const double s269 = ((theta[1] * (s257 * (2.0 * h53[6*t + 2]))) / s33);
         const double s274 = ((((9.81 * s249) - ((h53[6*t + 2] * s254) - (h53[6*t + 1] * s257))) - (h53[6*t + 4] * (theta[2] * s269))) / (theta[2] * (1.3333333333333333 - h53[6*t + 3])));
@@ -501,7 +501,7 @@ void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *rest
     t534[508] = 0.0;
     t534[509] = 0.0;
     for (long t = 99; t >= 0; t--) {
-        const double s307 = dil_sq(t53[4*t + 3]);
+        const double s307 = cartpole_nmpc_sq(t53[4*t + 3]);
         const double s308 = (s26 * s307);
         const double s321 = (1.3333333333333333 - h53[6*t + 3]);
         const double s322 = (theta[2] * s321);
@@ -548,7 +548,7 @@ void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *rest
         t534[506] += (((s374 * s390) + (s307 * s512)) - ((s343 * h285[4*t + 2]) + (h53[6*t + 4] * s449)));
         t534[507] += (-((h191[5*t + 2] * h285[4*t + 1]) + (s321 * s463)));
         t534[508] += (-s468);
-        t534[509] += ((dil_sq(h53[6*t + 2]) * s470) - (h191[5*t + 3] * (s360 * s401)));
+        t534[509] += ((cartpole_nmpc_sq(h53[6*t + 2]) * s470) - (h191[5*t + 3] * (s360 * s401)));
     }
     for (int i = 0; i < 4; i++) {
         out_theta[i + 3] = t299[i + 400];
@@ -567,7 +567,7 @@ double cartpole_nmpc_loss(const double *restrict y, const double *restrict x, co
     (void)work;
     double s68 = 0.0;
     for (int i = 0; i < 100; i++) {
-        s68 += dil_sq((y[i] - data[i]));
+        s68 += cartpole_nmpc_sq((y[i] - data[i]));
     }
     return (s68 / 100.0);
 }

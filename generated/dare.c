@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double dare_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double dare_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -77,7 +77,7 @@ double dare_score(const double *restrict y, const double *restrict x, const doub
     t44[2] = t40[3];
     double s47 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s47 += dil_sq(t44[i]);
+        s47 += dare_sq(t44[i]);
     }
     return (0.5 * s47);
 }
@@ -937,7 +937,7 @@ double dare_loss(const double *restrict y, const double *restrict x, const doubl
         for (int i = 0; i < 2; i++) {
             s62 += (t49[i] * t58[2*t + i]);
         }
-        t66[0] += dil_sq((s62 + data[t]));
+        t66[0] += dare_sq((s62 + data[t]));
     }
     return t66[0];
 }

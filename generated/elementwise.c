@@ -326,9 +326,9 @@ elementwise_VM_INLINE double elementwise_vsoftplus(double x)
     return elementwise_vm_nan(x, elementwise_vm_sel(elementwise_vm_neg(x), l, x + l));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double elementwise_sq(double x) { return x * x; }
 
-static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }
+static inline double elementwise_sign(double x) { return (double)((x > 0) - (x < 0)); }
 
 /* f(y; x, theta) */
 double elementwise_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -355,7 +355,7 @@ double elementwise_score(const double *restrict y, const double *restrict x, con
     }
     double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
@@ -367,7 +367,7 @@ double elementwise_score(const double *restrict y, const double *restrict x, con
     }
     double s74 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s74 += dil_sq(y[i]);
+        s74 += elementwise_sq(y[i]);
     }
     double s77 = 0.0;
     for (int i = 0; i < 3; i++) {
@@ -410,7 +410,7 @@ void elementwise_score_grad_y(const double *restrict y, const double *restrict x
     }
     double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
@@ -438,7 +438,7 @@ void elementwise_score_grad_y(const double *restrict y, const double *restrict x
     }
     const double s130 = (theta[3] - 1.0);
     for (int i = 0; i < 3; i++) {
-        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + ((((((((((((t107[i] * (1.1283791670955126 * elementwise_vexp((-t117[i])))) + (t107[i] / t57[i])) + (t43[i] * t107[i])) + ((t107[i] * (1.0 + elementwise_vexpm1((t14[i] / 3.0)))) / 3.0)) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * (1.0 / t60[i]))) * (t43[i] * (1.0 - t43[i])))) + (((((-0.5) * (elementwise_vexp(((-0.5) * t39[i])) * t107[i])) - (((t14[i] / t57[i]) * t107[i]) / t57[i])) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * (1.0 / (2.0 * sqrt(t40[i]))))) + (t107[i] * (1.0 / t40[i])))) * (2.0 * t14[i]))) + (0.5 * (((elementwise_vexp(t31[i]) * t107[i]) + (sinh(t31[i]) * t107[i])) + (cosh(t31[i]) * t107[i])))) + (t107[i] * (1.0 / (1.0 + t117[i])))) + (t107[i] * (1.0 - (t23[i] * t23[i])))) + (0.25 * (t107[i] * (1.0 + (t21[i] * t21[i]))))) - (t15[i] * t107[i])) + (cos(t14[i]) * (t107[i] + (t107[i] * dil_sign((2.0 + t15[i])))))));
+        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + ((((((((((((t107[i] * (1.1283791670955126 * elementwise_vexp((-t117[i])))) + (t107[i] / t57[i])) + (t43[i] * t107[i])) + ((t107[i] * (1.0 + elementwise_vexpm1((t14[i] / 3.0)))) / 3.0)) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * (1.0 / t60[i]))) * (t43[i] * (1.0 - t43[i])))) + (((((-0.5) * (elementwise_vexp(((-0.5) * t39[i])) * t107[i])) - (((t14[i] / t57[i]) * t107[i]) / t57[i])) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * (1.0 / (2.0 * sqrt(t40[i]))))) + (t107[i] * (1.0 / t40[i])))) * (2.0 * t14[i]))) + (0.5 * (((elementwise_vexp(t31[i]) * t107[i]) + (sinh(t31[i]) * t107[i])) + (cosh(t31[i]) * t107[i])))) + (t107[i] * (1.0 / (1.0 + t117[i])))) + (t107[i] * (1.0 - (t23[i] * t23[i])))) + (0.25 * (t107[i] * (1.0 + (t21[i] * t21[i]))))) - (t15[i] * t107[i])) + (cos(t14[i]) * (t107[i] + (t107[i] * elementwise_sign((2.0 + t15[i])))))));
     }
 }
 
@@ -468,7 +468,7 @@ void elementwise_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
@@ -557,7 +557,7 @@ void elementwise_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     const double s298 = (s130 - 1.0);
     for (int i = 0; i < 3; i++) {
-        hv[i] = (((0.01 * (v[i] * (3.0 * dil_sq(y[i])))) + (4.0 * v[i])) + ((((((((((((t107[i] * (1.1283791670955126 * (elementwise_vexp((-t117[i])) * ((-2.0) * t284[i])))) - (((t107[i] / t57[i]) * t249[i]) / t57[i])) + (t107[i] * t252[i])) + ((t107[i] * ((1.0 + elementwise_vexpm1((t14[i] / 3.0))) * (v[i] / 3.0))) / 3.0)) + ((t167[i] * ((t107[i] * (theta[3] * (t252[i] * (s130 * pow(t60[i], s298))))) - (t107[i] * ((t163[i] * t252[i]) / t60[i])))) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * t163[i])) * ((t166[i] * t252[i]) - (t43[i] * t252[i]))))) + ((t176[i] * ((((-0.5) * (t107[i] * (t69[i] * ((-0.5) * t249[i])))) - (((t107[i] * ((v[i] - (t58[i] * t249[i])) / t57[i])) - (t142[i] * t249[i])) / t57[i])) + (((t107[i] * (0.25 * (t249[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t107[i] * ((t156[i] * (2.0 * (t156[i] * t249[i]))) / t155[i]))) - (t107[i] * ((t170[i] * t249[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t107[i])) - t142[i]) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * t156[i])) + (t107[i] * t170[i]))) * (2.0 * v[i])))) + (0.5 * (((t107[i] * (elementwise_vexp(t31[i]) * t241[i])) + (t107[i] * (cosh(t31[i]) * t241[i]))) + (t107[i] * (sinh(t31[i]) * t241[i]))))) - (t107[i] * (((1.0 / t188[i]) * (2.0 * t284[i])) / t188[i]))) + (t107[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * v[i]))))) + (0.25 * (t107[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * v[i]))))))) - (t107[i] * (cos(t14[i]) * v[i]))) - ((t107[i] + (t107[i] * dil_sign((2.0 + t15[i])))) * (t15[i] * v[i]))));
+        hv[i] = (((0.01 * (v[i] * (3.0 * elementwise_sq(y[i])))) + (4.0 * v[i])) + ((((((((((((t107[i] * (1.1283791670955126 * (elementwise_vexp((-t117[i])) * ((-2.0) * t284[i])))) - (((t107[i] / t57[i]) * t249[i]) / t57[i])) + (t107[i] * t252[i])) + ((t107[i] * ((1.0 + elementwise_vexpm1((t14[i] / 3.0))) * (v[i] / 3.0))) / 3.0)) + ((t167[i] * ((t107[i] * (theta[3] * (t252[i] * (s130 * pow(t60[i], s298))))) - (t107[i] * ((t163[i] * t252[i]) / t60[i])))) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * t163[i])) * ((t166[i] * t252[i]) - (t43[i] * t252[i]))))) + ((t176[i] * ((((-0.5) * (t107[i] * (t69[i] * ((-0.5) * t249[i])))) - (((t107[i] * ((v[i] - (t58[i] * t249[i])) / t57[i])) - (t142[i] * t249[i])) / t57[i])) + (((t107[i] * (0.25 * (t249[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t107[i] * ((t156[i] * (2.0 * (t156[i] * t249[i]))) / t155[i]))) - (t107[i] * ((t170[i] * t249[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t107[i])) - t142[i]) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * t156[i])) + (t107[i] * t170[i]))) * (2.0 * v[i])))) + (0.5 * (((t107[i] * (elementwise_vexp(t31[i]) * t241[i])) + (t107[i] * (cosh(t31[i]) * t241[i]))) + (t107[i] * (sinh(t31[i]) * t241[i]))))) - (t107[i] * (((1.0 / t188[i]) * (2.0 * t284[i])) / t188[i]))) + (t107[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * v[i]))))) + (0.25 * (t107[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * v[i]))))))) - (t107[i] * (cos(t14[i]) * v[i]))) - ((t107[i] + (t107[i] * elementwise_sign((2.0 + t15[i])))) * (t15[i] * v[i]))));
     }
 }
 
@@ -587,7 +587,7 @@ void elementwise_score_vjp_xy(const double *restrict y, const double *restrict x
     }
     double *const t39 = work + 15;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 18;
     for (int i = 0; i < 3; i++) {
@@ -676,7 +676,7 @@ void elementwise_score_vjp_xy(const double *restrict y, const double *restrict x
     }
     const double s298 = (s130 - 1.0);
     for (int i = 0; i < 3; i++) {
-        out_x[i] = ((0.5 * ((((((((((((t107[i] * (1.1283791670955126 * (elementwise_vexp((-t117[i])) * ((-2.0) * t284[i])))) - (((t107[i] / t57[i]) * t249[i]) / t57[i])) + (t107[i] * t252[i])) + ((t107[i] * ((1.0 + elementwise_vexpm1((t14[i] / 3.0))) * (w[i] / 3.0))) / 3.0)) + ((t167[i] * ((t107[i] * (theta[3] * (t252[i] * (s130 * pow(t60[i], s298))))) - (t107[i] * ((t163[i] * t252[i]) / t60[i])))) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * t163[i])) * ((t166[i] * t252[i]) - (t43[i] * t252[i]))))) + ((t176[i] * ((((-0.5) * (t107[i] * (t69[i] * ((-0.5) * t249[i])))) - (((t107[i] * ((w[i] - (t58[i] * t249[i])) / t57[i])) - (t142[i] * t249[i])) / t57[i])) + (((t107[i] * (0.25 * (t249[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t107[i] * ((t156[i] * (2.0 * (t156[i] * t249[i]))) / t155[i]))) - (t107[i] * ((t170[i] * t249[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t107[i])) - t142[i]) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * t156[i])) + (t107[i] * t170[i]))) * (2.0 * w[i])))) + (0.5 * (((t107[i] * (elementwise_vexp(t31[i]) * t241[i])) + (t107[i] * (cosh(t31[i]) * t241[i]))) + (t107[i] * (sinh(t31[i]) * t241[i]))))) - (t107[i] * (((1.0 / t188[i]) * (2.0 * t284[i])) / t188[i]))) + (t107[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * w[i]))))) + (0.25 * (t107[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))))))) - (t107[i] * (cos(t14[i]) * w[i]))) - ((t107[i] + (t107[i] * dil_sign((2.0 + t15[i])))) * (t15[i] * w[i])))) - w[i]);
+        out_x[i] = ((0.5 * ((((((((((((t107[i] * (1.1283791670955126 * (elementwise_vexp((-t117[i])) * ((-2.0) * t284[i])))) - (((t107[i] / t57[i]) * t249[i]) / t57[i])) + (t107[i] * t252[i])) + ((t107[i] * ((1.0 + elementwise_vexpm1((t14[i] / 3.0))) * (w[i] / 3.0))) / 3.0)) + ((t167[i] * ((t107[i] * (theta[3] * (t252[i] * (s130 * pow(t60[i], s298))))) - (t107[i] * ((t163[i] * t252[i]) / t60[i])))) + (((t107[i] + (t107[i] * (theta[3] * pow(t60[i], s130)))) + (t107[i] * t163[i])) * ((t166[i] * t252[i]) - (t43[i] * t252[i]))))) + ((t176[i] * ((((-0.5) * (t107[i] * (t69[i] * ((-0.5) * t249[i])))) - (((t107[i] * ((w[i] - (t58[i] * t249[i])) / t57[i])) - (t142[i] * t249[i])) / t57[i])) + (((t107[i] * (0.25 * (t249[i] * ((-0.75) * pow(t40[i], (-1.75)))))) - (t107[i] * ((t156[i] * (2.0 * (t156[i] * t249[i]))) / t155[i]))) - (t107[i] * ((t170[i] * t249[i]) / t40[i]))))) + (((((-0.5) * (t69[i] * t107[i])) - t142[i]) + (((t107[i] * (0.25 * pow(t40[i], (-0.75)))) + (t107[i] * t156[i])) + (t107[i] * t170[i]))) * (2.0 * w[i])))) + (0.5 * (((t107[i] * (elementwise_vexp(t31[i]) * t241[i])) + (t107[i] * (cosh(t31[i]) * t241[i]))) + (t107[i] * (sinh(t31[i]) * t241[i]))))) - (t107[i] * (((1.0 / t188[i]) * (2.0 * t284[i])) / t188[i]))) + (t107[i] * ((-2.0) * (t23[i] * ((1.0 - (t23[i] * t23[i])) * w[i]))))) + (0.25 * (t107[i] * (2.0 * (t21[i] * ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))))))) - (t107[i] * (cos(t14[i]) * w[i]))) - ((t107[i] + (t107[i] * elementwise_sign((2.0 + t15[i])))) * (t15[i] * w[i])))) - w[i]);
     }
 }
 
@@ -710,7 +710,7 @@ void elementwise_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t39 = work + 18;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(t14[i]);
+        t39[i] = elementwise_sq(t14[i]);
     }
     double *const t40 = work + 21;
     for (int i = 0; i < 3; i++) {
@@ -771,7 +771,7 @@ void elementwise_score_vjp_thetay(const double *restrict y, const double *restri
     }
     out_theta[3] = s308;
     for (int i = 0; i < 3; i++) {
-        out_theta[i] = (0.1 * (((((((t252[i] + (((((((t233[i] + (((((((t226[i] - (t15[i] * w[i])) + ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))) + t235[i]) - t235[i]) + ((1.0 / (1.0 + t117[i])) * w[i])) + (cosh(t31[i]) * t241[i])) + (sinh(t31[i]) * t241[i]))) + (elementwise_vexp(t31[i]) * t241[i])) + ((1.0 / t40[i]) * t249[i])) + t253[i]) + ((1.0 + elementwise_vexpm1((t14[i] / 3.0))) * (w[i] / 3.0))) + ((1.0 / (2.0 * sqrt(t40[i]))) * t249[i])) + (dil_sign((2.0 + t15[i])) * t226[i]))) + (t43[i] * w[i])) + ((w[i] - ((t14[i] / t57[i]) * t249[i])) / t57[i])) + t269[i]) + ((0.25 * pow(t40[i], (-0.75))) * t249[i])) + (elementwise_vexp(((-0.5) * t39[i])) * ((-0.5) * t249[i]))) + ((1.1283791670955126 * elementwise_vexp((-t117[i]))) * w[i])));
+        out_theta[i] = (0.1 * (((((((t252[i] + (((((((t233[i] + (((((((t226[i] - (t15[i] * w[i])) + ((1.0 + (t21[i] * t21[i])) * (0.25 * w[i]))) + t235[i]) - t235[i]) + ((1.0 / (1.0 + t117[i])) * w[i])) + (cosh(t31[i]) * t241[i])) + (sinh(t31[i]) * t241[i]))) + (elementwise_vexp(t31[i]) * t241[i])) + ((1.0 / t40[i]) * t249[i])) + t253[i]) + ((1.0 + elementwise_vexpm1((t14[i] / 3.0))) * (w[i] / 3.0))) + ((1.0 / (2.0 * sqrt(t40[i]))) * t249[i])) + (elementwise_sign((2.0 + t15[i])) * t226[i]))) + (t43[i] * w[i])) + ((w[i] - ((t14[i] / t57[i]) * t249[i])) / t57[i])) + t269[i]) + ((0.25 * pow(t40[i], (-0.75))) * t249[i])) + (elementwise_vexp(((-0.5) * t39[i])) * ((-0.5) * t249[i]))) + ((1.1283791670955126 * elementwise_vexp((-t117[i]))) * w[i])));
     }
 }
 
@@ -786,11 +786,11 @@ double elementwise_loss(const double *restrict y, const double *restrict x, cons
     }
     double s90 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s90 += dil_sq((y[i] - data[i]));
+        s90 += elementwise_sq((y[i] - data[i]));
     }
     double s92 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s92 += dil_sq(theta[i]);
+        s92 += elementwise_sq(theta[i]);
     }
     return ((s90 + (s92 / 100.0)) + (theta[3] * (s77 / 3.0)));
 }
@@ -855,7 +855,7 @@ void elementwise_linearise(const double *restrict y, const double *restrict x, c
     }
     double *const t39 = work + 3;
     for (int i = 0; i < 3; i++) {
-        t39[i] = dil_sq(state[i]);
+        t39[i] = elementwise_sq(state[i]);
     }
     double *const t40 = work + 6;
     for (int i = 0; i < 3; i++) {
@@ -907,7 +907,7 @@ void elementwise_linearise(const double *restrict y, const double *restrict x, c
         state[i + 58] = (((state[i] / state[i + 33]) * state[i + 42]) / state[i + 33]);
     }
     for (int i = 0; i < 3; i++) {
-        state[i + 61] = dil_sign((2.0 + state[i + 3]));
+        state[i + 61] = elementwise_sign((2.0 + state[i + 3]));
     }
     for (int i = 0; i < 3; i++) {
         state[i + 64] = (1.0 / (2.0 * state[i + 30]));
@@ -961,7 +961,7 @@ void elementwise_score_hvp_yy_apply(const double *restrict y, const double *rest
         t284[i] = (state[i] * v[i]);
     }
     for (int i = 0; i < 3; i++) {
-        hv[i] = (((0.01 * (v[i] * (3.0 * dil_sq(y[i])))) + (4.0 * v[i])) + ((((((((((((state[i + 42] * (1.1283791670955126 * (state[i + 45] * ((-2.0) * t284[i])))) - (((state[i + 42] / state[i + 33]) * t249[i]) / state[i + 33])) + (state[i + 42] * t252[i])) + ((state[i + 42] * ((1.0 + state[i + 27]) * (v[i] / 3.0))) / 3.0)) + ((state[i + 70] * ((state[i + 42] * (theta[3] * (t252[i] * (state[51] * state[i + 88])))) - (state[i + 42] * ((state[i + 67] * t252[i]) / (1.0 + state[i + 24]))))) + (((state[i + 42] + (state[i + 42] * (theta[3] * state[i + 52]))) + (state[i + 42] * state[i + 67])) * (((1.0 - state[i + 24]) * t252[i]) - (state[i + 24] * t252[i]))))) + ((state[i + 76] * ((((-0.5) * (state[i + 42] * (state[i + 39] * ((-0.5) * t249[i])))) - (((state[i + 42] * ((v[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) - (state[i + 58] * t249[i])) / state[i + 33])) + (((state[i + 42] * (0.25 * (t249[i] * ((-0.75) * state[i + 85])))) - (state[i + 42] * ((state[i + 64] * (2.0 * (state[i + 64] * t249[i]))) / (2.0 * state[i + 30])))) - (state[i + 42] * ((state[i + 73] * t249[i]) / (1.0 + dil_sq(state[i]))))))) + (((((-0.5) * (state[i + 39] * state[i + 42])) - state[i + 58]) + (((state[i + 42] * (0.25 * state[i + 48])) + (state[i + 42] * state[i + 64])) + (state[i + 42] * state[i + 73]))) * (2.0 * v[i])))) + (0.5 * (((state[i + 42] * (state[i + 21] * t241[i])) + (state[i + 42] * (state[i + 18] * t241[i]))) + (state[i + 42] * (state[i + 15] * t241[i]))))) - (state[i + 42] * (((1.0 / state[i + 79]) * (2.0 * t284[i])) / state[i + 79]))) + (state[i + 42] * ((-2.0) * (state[i + 12] * ((1.0 - (state[i + 12] * state[i + 12])) * v[i]))))) + (0.25 * (state[i + 42] * (2.0 * (state[i + 9] * ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * v[i]))))))) - (state[i + 42] * (state[i + 6] * v[i]))) - ((state[i + 42] + (state[i + 42] * state[i + 61])) * (state[i + 3] * v[i]))));
+        hv[i] = (((0.01 * (v[i] * (3.0 * elementwise_sq(y[i])))) + (4.0 * v[i])) + ((((((((((((state[i + 42] * (1.1283791670955126 * (state[i + 45] * ((-2.0) * t284[i])))) - (((state[i + 42] / state[i + 33]) * t249[i]) / state[i + 33])) + (state[i + 42] * t252[i])) + ((state[i + 42] * ((1.0 + state[i + 27]) * (v[i] / 3.0))) / 3.0)) + ((state[i + 70] * ((state[i + 42] * (theta[3] * (t252[i] * (state[51] * state[i + 88])))) - (state[i + 42] * ((state[i + 67] * t252[i]) / (1.0 + state[i + 24]))))) + (((state[i + 42] + (state[i + 42] * (theta[3] * state[i + 52]))) + (state[i + 42] * state[i + 67])) * (((1.0 - state[i + 24]) * t252[i]) - (state[i + 24] * t252[i]))))) + ((state[i + 76] * ((((-0.5) * (state[i + 42] * (state[i + 39] * ((-0.5) * t249[i])))) - (((state[i + 42] * ((v[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) - (state[i + 58] * t249[i])) / state[i + 33])) + (((state[i + 42] * (0.25 * (t249[i] * ((-0.75) * state[i + 85])))) - (state[i + 42] * ((state[i + 64] * (2.0 * (state[i + 64] * t249[i]))) / (2.0 * state[i + 30])))) - (state[i + 42] * ((state[i + 73] * t249[i]) / (1.0 + elementwise_sq(state[i]))))))) + (((((-0.5) * (state[i + 39] * state[i + 42])) - state[i + 58]) + (((state[i + 42] * (0.25 * state[i + 48])) + (state[i + 42] * state[i + 64])) + (state[i + 42] * state[i + 73]))) * (2.0 * v[i])))) + (0.5 * (((state[i + 42] * (state[i + 21] * t241[i])) + (state[i + 42] * (state[i + 18] * t241[i]))) + (state[i + 42] * (state[i + 15] * t241[i]))))) - (state[i + 42] * (((1.0 / state[i + 79]) * (2.0 * t284[i])) / state[i + 79]))) + (state[i + 42] * ((-2.0) * (state[i + 12] * ((1.0 - (state[i + 12] * state[i + 12])) * v[i]))))) + (0.25 * (state[i + 42] * (2.0 * (state[i + 9] * ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * v[i]))))))) - (state[i + 42] * (state[i + 6] * v[i]))) - ((state[i + 42] + (state[i + 42] * state[i + 61])) * (state[i + 3] * v[i]))));
     }
 }
 
@@ -988,7 +988,7 @@ void elementwise_score_vjp_xy_apply(const double *restrict y, const double *rest
         t284[i] = (state[i] * w[i]);
     }
     for (int i = 0; i < 3; i++) {
-        out_x[i] = ((0.5 * ((((((((((((state[i + 42] * (1.1283791670955126 * (state[i + 45] * ((-2.0) * t284[i])))) - (((state[i + 42] / state[i + 33]) * t249[i]) / state[i + 33])) + (state[i + 42] * t252[i])) + ((state[i + 42] * ((1.0 + state[i + 27]) * (w[i] / 3.0))) / 3.0)) + ((state[i + 70] * ((state[i + 42] * (theta[3] * (t252[i] * (state[51] * state[i + 88])))) - (state[i + 42] * ((state[i + 67] * t252[i]) / (1.0 + state[i + 24]))))) + (((state[i + 42] + (state[i + 42] * (theta[3] * state[i + 52]))) + (state[i + 42] * state[i + 67])) * (((1.0 - state[i + 24]) * t252[i]) - (state[i + 24] * t252[i]))))) + ((state[i + 76] * ((((-0.5) * (state[i + 42] * (state[i + 39] * ((-0.5) * t249[i])))) - (((state[i + 42] * ((w[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) - (state[i + 58] * t249[i])) / state[i + 33])) + (((state[i + 42] * (0.25 * (t249[i] * ((-0.75) * state[i + 85])))) - (state[i + 42] * ((state[i + 64] * (2.0 * (state[i + 64] * t249[i]))) / (2.0 * state[i + 30])))) - (state[i + 42] * ((state[i + 73] * t249[i]) / (1.0 + dil_sq(state[i]))))))) + (((((-0.5) * (state[i + 39] * state[i + 42])) - state[i + 58]) + (((state[i + 42] * (0.25 * state[i + 48])) + (state[i + 42] * state[i + 64])) + (state[i + 42] * state[i + 73]))) * (2.0 * w[i])))) + (0.5 * (((state[i + 42] * (state[i + 21] * t241[i])) + (state[i + 42] * (state[i + 18] * t241[i]))) + (state[i + 42] * (state[i + 15] * t241[i]))))) - (state[i + 42] * (((1.0 / state[i + 79]) * (2.0 * t284[i])) / state[i + 79]))) + (state[i + 42] * ((-2.0) * (state[i + 12] * ((1.0 - (state[i + 12] * state[i + 12])) * w[i]))))) + (0.25 * (state[i + 42] * (2.0 * (state[i + 9] * ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * w[i]))))))) - (state[i + 42] * (state[i + 6] * w[i]))) - ((state[i + 42] + (state[i + 42] * state[i + 61])) * (state[i + 3] * w[i])))) - w[i]);
+        out_x[i] = ((0.5 * ((((((((((((state[i + 42] * (1.1283791670955126 * (state[i + 45] * ((-2.0) * t284[i])))) - (((state[i + 42] / state[i + 33]) * t249[i]) / state[i + 33])) + (state[i + 42] * t252[i])) + ((state[i + 42] * ((1.0 + state[i + 27]) * (w[i] / 3.0))) / 3.0)) + ((state[i + 70] * ((state[i + 42] * (theta[3] * (t252[i] * (state[51] * state[i + 88])))) - (state[i + 42] * ((state[i + 67] * t252[i]) / (1.0 + state[i + 24]))))) + (((state[i + 42] + (state[i + 42] * (theta[3] * state[i + 52]))) + (state[i + 42] * state[i + 67])) * (((1.0 - state[i + 24]) * t252[i]) - (state[i + 24] * t252[i]))))) + ((state[i + 76] * ((((-0.5) * (state[i + 42] * (state[i + 39] * ((-0.5) * t249[i])))) - (((state[i + 42] * ((w[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) - (state[i + 58] * t249[i])) / state[i + 33])) + (((state[i + 42] * (0.25 * (t249[i] * ((-0.75) * state[i + 85])))) - (state[i + 42] * ((state[i + 64] * (2.0 * (state[i + 64] * t249[i]))) / (2.0 * state[i + 30])))) - (state[i + 42] * ((state[i + 73] * t249[i]) / (1.0 + elementwise_sq(state[i]))))))) + (((((-0.5) * (state[i + 39] * state[i + 42])) - state[i + 58]) + (((state[i + 42] * (0.25 * state[i + 48])) + (state[i + 42] * state[i + 64])) + (state[i + 42] * state[i + 73]))) * (2.0 * w[i])))) + (0.5 * (((state[i + 42] * (state[i + 21] * t241[i])) + (state[i + 42] * (state[i + 18] * t241[i]))) + (state[i + 42] * (state[i + 15] * t241[i]))))) - (state[i + 42] * (((1.0 / state[i + 79]) * (2.0 * t284[i])) / state[i + 79]))) + (state[i + 42] * ((-2.0) * (state[i + 12] * ((1.0 - (state[i + 12] * state[i + 12])) * w[i]))))) + (0.25 * (state[i + 42] * (2.0 * (state[i + 9] * ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * w[i]))))))) - (state[i + 42] * (state[i + 6] * w[i]))) - ((state[i + 42] + (state[i + 42] * state[i + 61])) * (state[i + 3] * w[i])))) - w[i]);
     }
 }
 
@@ -1036,7 +1036,7 @@ void elementwise_score_vjp_thetay_apply(const double *restrict y, const double *
     }
     out_theta[3] = s308;
     for (int i = 0; i < 3; i++) {
-        out_theta[i] = (0.1 * (((((((t252[i] + (((((((t233[i] + (((((((t226[i] - (state[i + 3] * w[i])) + ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * w[i]))) + t235[i]) - t235[i]) + ((1.0 / (1.0 + (state[i] * state[i]))) * w[i])) + (state[i + 18] * t241[i])) + (state[i + 15] * t241[i]))) + (state[i + 21] * t241[i])) + ((1.0 / (1.0 + dil_sq(state[i]))) * t249[i])) + t253[i]) + ((1.0 + state[i + 27]) * (w[i] / 3.0))) + ((1.0 / (2.0 * state[i + 30])) * t249[i])) + (state[i + 61] * t226[i]))) + (state[i + 24] * w[i])) + ((w[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) + t269[i]) + ((0.25 * state[i + 48]) * t249[i])) + (state[i + 39] * ((-0.5) * t249[i]))) + ((1.1283791670955126 * state[i + 45]) * w[i])));
+        out_theta[i] = (0.1 * (((((((t252[i] + (((((((t233[i] + (((((((t226[i] - (state[i + 3] * w[i])) + ((1.0 + (state[i + 9] * state[i + 9])) * (0.25 * w[i]))) + t235[i]) - t235[i]) + ((1.0 / (1.0 + (state[i] * state[i]))) * w[i])) + (state[i + 18] * t241[i])) + (state[i + 15] * t241[i]))) + (state[i + 21] * t241[i])) + ((1.0 / (1.0 + elementwise_sq(state[i]))) * t249[i])) + t253[i]) + ((1.0 + state[i + 27]) * (w[i] / 3.0))) + ((1.0 / (2.0 * state[i + 30])) * t249[i])) + (state[i + 61] * t226[i]))) + (state[i + 24] * w[i])) + ((w[i] - ((state[i] / state[i + 33]) * t249[i])) / state[i + 33])) + t269[i]) + ((0.25 * state[i + 48]) * t249[i])) + (state[i + 39] * ((-0.5) * t249[i]))) + ((1.1283791670955126 * state[i + 45]) * w[i])));
     }
 }
 

@@ -124,7 +124,7 @@ fig2_d2_VM_INLINE double fig2_d2_vtanh(double x)
     return fig2_d2_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double fig2_d2_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double fig2_d2_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -160,7 +160,7 @@ double fig2_d2_score(const double *restrict y, const double *restrict x, const d
     }
     double s33 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s33 += dil_sq(((y[i] - x[i]) - (0.1 * ((theta[i + 1080] + t25[i]) - (x[2] * y[i])))));
+        s33 += fig2_d2_sq(((y[i] - x[i]) - (0.1 * ((theta[i + 1080] + t25[i]) - (x[2] * y[i])))));
     }
     return (0.5 * s33);
 }
@@ -615,7 +615,7 @@ double fig2_d2_loss(const double *restrict y, const double *restrict x, const do
     (void)work;
     double s37 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s37 += dil_sq((y[i] - data[i]));
+        s37 += fig2_d2_sq((y[i] - data[i]));
     }
     return s37;
 }

@@ -124,7 +124,7 @@ fig2_d32_VM_INLINE double fig2_d32_vtanh(double x)
     return fig2_d32_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double fig2_d32_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double fig2_d32_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -160,7 +160,7 @@ double fig2_d32_score(const double *restrict y, const double *restrict x, const 
     }
     double s34 = 0.0;
     for (int i = 0; i < 32; i++) {
-        s34 += dil_sq(((y[i] - x[i]) - (0.1 * ((theta[i + 2880] + t26[i]) - (x[32] * y[i])))));
+        s34 += fig2_d32_sq(((y[i] - x[i]) - (0.1 * ((theta[i + 2880] + t26[i]) - (x[32] * y[i])))));
     }
     return (0.5 * s34);
 }
@@ -615,7 +615,7 @@ double fig2_d32_loss(const double *restrict y, const double *restrict x, const d
     (void)work;
     double s38 = 0.0;
     for (int i = 0; i < 32; i++) {
-        s38 += dil_sq((y[i] - data[i]));
+        s38 += fig2_d32_sq((y[i] - data[i]));
     }
     return s38;
 }

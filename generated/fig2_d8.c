@@ -124,7 +124,7 @@ fig2_d8_VM_INLINE double fig2_d8_vtanh(double x)
     return fig2_d8_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double fig2_d8_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double fig2_d8_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -160,7 +160,7 @@ double fig2_d8_score(const double *restrict y, const double *restrict x, const d
     }
     double s34 = 0.0;
     for (int i = 0; i < 8; i++) {
-        s34 += dil_sq(((y[i] - x[i]) - (0.1 * ((theta[i + 1440] + t26[i]) - (x[8] * y[i])))));
+        s34 += fig2_d8_sq(((y[i] - x[i]) - (0.1 * ((theta[i + 1440] + t26[i]) - (x[8] * y[i])))));
     }
     return (0.5 * s34);
 }
@@ -615,7 +615,7 @@ double fig2_d8_loss(const double *restrict y, const double *restrict x, const do
     (void)work;
     double s38 = 0.0;
     for (int i = 0; i < 8; i++) {
-        s38 += dil_sq((y[i] - data[i]));
+        s38 += fig2_d8_sq((y[i] - data[i]));
     }
     return s38;
 }

@@ -9,13 +9,13 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double kepler_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double kepler_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     (void)work;
-    return dil_sq(((y[0] - (theta[0] * sin(y[0]))) - x[0]));
+    return kepler_sq(((y[0] - (theta[0] * sin(y[0]))) - x[0]));
 }
 
 /* gy = df/dy */
@@ -64,7 +64,7 @@ double kepler_loss(const double *restrict y, const double *restrict x, const dou
     (void)x;
     (void)theta;
     (void)work;
-    return dil_sq((y[0] - data[0]));
+    return kepler_sq((y[0] - data[0]));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */

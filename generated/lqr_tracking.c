@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double lqr_tracking_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double lqr_tracking_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -29,8 +29,8 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -112,7 +112,7 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
     }
     double s65 = 0.0;
     for (int i = 0; i < 3; i++) {
-        s65 += dil_sq((t60[i] - x[i + 3]));
+        s65 += lqr_tracking_sq((t60[i] - x[i + 3]));
     }
     double *const t67 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -152,8 +152,8 @@ void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict 
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -321,8 +321,8 @@ void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict 
             t21[3*i + j] = (t19[3*i + j] + (i == j ? 1.0 : 0.0));
         }
     }
-    const double s23 = dil_sq(theta[24]);
-    const double s26 = dil_sq(theta[25]);
+    const double s23 = lqr_tracking_sq(theta[24]);
+    const double s26 = lqr_tracking_sq(theta[25]);
     double *const t30 = work + 0;
     for (int i = 0; i < 2; i++) {
         for (int j = 0; j < 2; j++) {
@@ -913,9 +913,8 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
         }
     }
     double *const t322 = work + 9;
-    t322[1] = 0.0;
-    t322[3] = 0.0;
-    t322[5] = 0.0;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 1; j++) t322[2*i + j + 1] = 0.0;
     for (int i = 0; i < 3; i++) {
         t322[2*i] = (0.1 * t212[i + 6]);
     }
@@ -979,13 +978,13 @@ double lqr_tracking_loss(const double *restrict y, const double *restrict x, con
     double s91 = 0.0;
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 2; j++) {
-            s91 += dil_sq((y[2*i + j] - data[2*i + j]));
+            s91 += lqr_tracking_sq((y[2*i + j] - data[2*i + j]));
         }
     }
     double s95 = 0.0;
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            s95 += dil_sq(theta[3*i + j + 15]);
+            s95 += lqr_tracking_sq(theta[3*i + j + 15]);
         }
     }
     double s100 = 0.0;

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double mpc_linear_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double mpc_linear_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -35,13 +35,13 @@ double mpc_linear_score(const double *restrict y, const double *restrict x, cons
     for (long t = 1; t < 11; t++) {
         double s27 = 0.0;
         for (int i = 0; i < 2; i++) {
-            s27 += (theta[i + 6] * dil_sq(t21[2*t + i]));
+            s27 += (theta[i + 6] * mpc_linear_sq(t21[2*t + i]));
         }
         t28[0] += s27;
     }
     double s31 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s31 += dil_sq(y[i]);
+        s31 += mpc_linear_sq(y[i]);
     }
     return (t28[0] + (2.0 * s31));
 }
@@ -313,7 +313,7 @@ double mpc_linear_loss(const double *restrict y, const double *restrict x, const
     (void)work;
     double s36 = 0.0;
     for (int i = 0; i < 10; i++) {
-        s36 += dil_sq((y[i] - data[i]));
+        s36 += mpc_linear_sq((y[i] - data[i]));
     }
     return s36;
 }

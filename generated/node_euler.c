@@ -124,7 +124,7 @@ node_euler_VM_INLINE double node_euler_vtanh(double x)
     return node_euler_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double node_euler_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double node_euler_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -149,7 +149,7 @@ double node_euler_score(const double *restrict y, const double *restrict x, cons
     }
     double s24 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s24 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i]))));
+        s24 += node_euler_sq(((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i]))));
     }
     return (0.5 * s24);
 }
@@ -436,7 +436,7 @@ double node_euler_loss(const double *restrict y, const double *restrict x, const
     (void)work;
     double s28 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s28 += dil_sq((y[i] - data[i]));
+        s28 += node_euler_sq((y[i] - data[i]));
     }
     return s28;
 }

@@ -124,7 +124,7 @@ node_mlp2_VM_INLINE double node_mlp2_vtanh(double x)
     return node_mlp2_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double node_mlp2_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double node_mlp2_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -160,7 +160,7 @@ double node_mlp2_score(const double *restrict y, const double *restrict x, const
     }
     double s30 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s30 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 2800] + t24[i]))));
+        s30 += node_mlp2_sq(((y[i] - x[i]) - (0.1 * (theta[i + 2800] + t24[i]))));
     }
     return (0.5 * s30);
 }
@@ -600,7 +600,7 @@ double node_mlp2_loss(const double *restrict y, const double *restrict x, const 
     (void)work;
     double s34 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s34 += dil_sq((y[i] - data[i]));
+        s34 += node_mlp2_sq((y[i] - data[i]));
     }
     return s34;
 }

@@ -124,7 +124,7 @@ node_spiral_VM_INLINE double node_spiral_vtanh(double x)
     return node_spiral_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double node_spiral_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double node_spiral_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -196,7 +196,7 @@ double node_spiral_score(const double *restrict y, const double *restrict x, con
     }
     double s43 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s43 += dil_sq(t40[i]);
+        s43 += node_spiral_sq(t40[i]);
     }
     return (0.5 * s43);
 }
@@ -983,11 +983,11 @@ double node_spiral_loss(const double *restrict y, const double *restrict x, cons
     (void)work;
     double s47 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s47 += dil_sq((y[i] - data[i]));
+        s47 += node_spiral_sq((y[i] - data[i]));
     }
     double s50 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s50 += dil_sq((y[i + 2] - data[i + 2]));
+        s50 += node_spiral_sq((y[i + 2] - data[i + 2]));
     }
     return (s47 + s50);
 }

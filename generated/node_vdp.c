@@ -124,7 +124,7 @@ node_vdp_VM_INLINE double node_vdp_vtanh(double x)
     return node_vdp_vm_nan(x, copysign(q, x));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double node_vdp_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double node_vdp_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -149,7 +149,7 @@ double node_vdp_score(const double *restrict y, const double *restrict x, const 
     }
     double s25 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s25 += dil_sq(((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i]))));
+        s25 += node_vdp_sq(((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i]))));
     }
     return (0.5 * s25);
 }
@@ -436,7 +436,7 @@ double node_vdp_loss(const double *restrict y, const double *restrict x, const d
     (void)work;
     double s29 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s29 += dil_sq((y[i] - data[i]));
+        s29 += node_vdp_sq((y[i] - data[i]));
     }
     return s29;
 }

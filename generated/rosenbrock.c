@@ -9,14 +9,14 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double rosenbrock_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double rosenbrock_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     (void)x;
     (void)work;
-    return (dil_sq((theta[0] - y[0])) + (theta[1] * dil_sq((y[1] - dil_sq(y[0])))));
+    return (rosenbrock_sq((theta[0] - y[0])) + (theta[1] * rosenbrock_sq((y[1] - rosenbrock_sq(y[0])))));
 }
 
 /* gy = df/dy */
@@ -25,7 +25,7 @@ void rosenbrock_score_grad_y(const double *restrict y, const double *restrict x,
 {
     (void)x;
     (void)work;
-    gy[1] = (theta[1] * (2.0 * (y[1] - dil_sq(y[0]))));
+    gy[1] = (theta[1] * (2.0 * (y[1] - rosenbrock_sq(y[0]))));
     gy[0] = (((-2.0) * (theta[0] - y[0])) - (gy[1] * (2.0 * y[0])));
 }
 
@@ -38,7 +38,7 @@ void rosenbrock_score_hvp_yy(const double *restrict y, const double *restrict x,
     const double s21 = (2.0 * y[0]);
     hv[1] = (theta[1] * (2.0 * (v[1] - (s21 * v[0]))));
     const double s39 = (2.0 * v[0]);
-    hv[0] = (s39 - ((s21 * hv[1]) + ((theta[1] * (2.0 * (y[1] - dil_sq(y[0])))) * s39)));
+    hv[0] = (s39 - ((s21 * hv[1]) + ((theta[1] * (2.0 * (y[1] - rosenbrock_sq(y[0])))) * s39)));
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
@@ -60,7 +60,7 @@ void rosenbrock_score_vjp_thetay(const double *restrict y, const double *restric
     (void)x;
     (void)theta;
     (void)work;
-    out_theta[1] = ((2.0 * (y[1] - dil_sq(y[0]))) * (w[1] - ((2.0 * y[0]) * w[0])));
+    out_theta[1] = ((2.0 * (y[1] - rosenbrock_sq(y[0]))) * (w[1] - ((2.0 * y[0]) * w[0])));
     out_theta[0] = ((-2.0) * w[0]);
 }
 
@@ -82,7 +82,7 @@ void rosenbrock_score_hvp_yy_apply(const double *restrict y, const double *restr
     (void)work;
     hv[1] = (theta[1] * (2.0 * (v[1] - (state[0] * v[0]))));
     const double s39 = (2.0 * v[0]);
-    hv[0] = (s39 - ((state[0] * hv[1]) + ((theta[1] * (2.0 * (y[1] - dil_sq(y[0])))) * s39)));
+    hv[0] = (s39 - ((state[0] * hv[1]) + ((theta[1] * (2.0 * (y[1] - rosenbrock_sq(y[0])))) * s39)));
 }
 
 static const dil_symbol rosenbrock_symbols[3] = {

@@ -269,9 +269,9 @@ softmax_layer_VM_INLINE double softmax_layer_vsoftplus(double x)
     return softmax_layer_vm_nan(x, softmax_layer_vm_sel(softmax_layer_vm_neg(x), l, x + l));
 }
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double softmax_layer_sq(double x) { return x * x; }
 
-static inline double dil_sign(double x) { return (double)((x > 0) - (x < 0)); }
+static inline double softmax_layer_sign(double x) { return (double)((x > 0) - (x < 0)); }
 
 /* f(y; x, theta) */
 double softmax_layer_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -298,7 +298,7 @@ double softmax_layer_score(const double *restrict y, const double *restrict x, c
     }
     double s22 = 0.0;
     for (int i = 0; i < 4; i++) {
-        s22 += dil_sq(y[i]);
+        s22 += softmax_layer_sq(y[i]);
     }
     double s27 = 0.0;
     for (int i = 0; i < 4; i++) {
@@ -368,7 +368,7 @@ void softmax_layer_score_grad_y(const double *restrict y, const double *restrict
     }
     const double s90 = (1.0 / (2.0 * sqrt(s33)));
     for (int i = 0; i < 4; i++) {
-        gy[i] = (((((((((0.1 * dil_sign((2.0 + t45[i]))) * (1.0 - (t45[i] * t45[i]))) + (0.25 * (t41[i] * (1.0 - t41[i])))) + (0.0625 * softmax_layer_vexp((0.25 * y[i])))) + (2.0 * (t31[i] * s90))) + (0.25 * softmax_layer_vsigmoid((y[i] - 1.0)))) + (s20 * (2.0 * y[i]))) - (theta[i + 12] + t13[i])) + softmax_layer_vexp((y[i] - s15)));
+        gy[i] = (((((((((0.1 * softmax_layer_sign((2.0 + t45[i]))) * (1.0 - (t45[i] * t45[i]))) + (0.25 * (t41[i] * (1.0 - t41[i])))) + (0.0625 * softmax_layer_vexp((0.25 * y[i])))) + (2.0 * (t31[i] * s90))) + (0.25 * softmax_layer_vsigmoid((y[i] - 1.0)))) + (s20 * (2.0 * y[i]))) - (theta[i + 12] + t13[i])) + softmax_layer_vexp((y[i] - s15)));
     }
 }
 
@@ -437,7 +437,7 @@ void softmax_layer_score_hvp_yy(const double *restrict y, const double *restrict
     }
     const double s156 = ((s90 * (2.0 * (s90 * (2.0 * s133)))) / s89);
     for (int i = 0; i < 4; i++) {
-        hv[i] = ((((((((0.1 * dil_sign((2.0 + t45[i]))) * ((-2.0) * (t45[i] * ((1.0 - (t45[i] * t45[i])) * v[i])))) + (0.25 * ((t77[i] * t138[i]) - (t41[i] * t138[i])))) + (0.0625 * (softmax_layer_vexp((0.25 * y[i])) * (0.25 * v[i])))) + (2.0 * ((s90 * t130[i]) - (t31[i] * s156)))) + (0.25 * (v[i] * (t98[i] * (1.0 - t98[i]))))) + (s20 * (2.0 * v[i]))) + (t117[i] * (v[i] - s127)));
+        hv[i] = ((((((((0.1 * softmax_layer_sign((2.0 + t45[i]))) * ((-2.0) * (t45[i] * ((1.0 - (t45[i] * t45[i])) * v[i])))) + (0.25 * ((t77[i] * t138[i]) - (t41[i] * t138[i])))) + (0.0625 * (softmax_layer_vexp((0.25 * y[i])) * (0.25 * v[i])))) + (2.0 * ((s90 * t130[i]) - (t31[i] * s156)))) + (0.25 * (v[i] * (t98[i] * (1.0 - t98[i]))))) + (s20 * (2.0 * v[i]))) + (t117[i] * (v[i] - s127)));
     }
 }
 
@@ -510,7 +510,7 @@ double softmax_layer_loss(const double *restrict y, const double *restrict x, co
             s62 += (theta[3*i + j] * theta[3*i + j]);
         }
     }
-    return (((s15 - s53) - ((0.25 * s56) / 10.0)) + (0.0025 * dil_sq(sqrt(s62))));
+    return (((s15 - s53) - ((0.25 * s56) / 10.0)) + (0.0025 * softmax_layer_sq(sqrt(s62))));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
@@ -588,7 +588,7 @@ void softmax_layer_linearise(const double *restrict y, const double *restrict x,
         state[i + 15] = softmax_layer_vtanh(y[i]);
     }
     for (int i = 0; i < 4; i++) {
-        state[i + 19] = dil_sign((2.0 + state[i + 15]));
+        state[i + 19] = softmax_layer_sign((2.0 + state[i + 15]));
     }
     for (int i = 0; i < 4; i++) {
         state[i + 23] = (1.0 - state[i + 11]);

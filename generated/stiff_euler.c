@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double stiff_euler_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double stiff_euler_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -19,7 +19,7 @@ double stiff_euler_score(const double *restrict y, const double *restrict x, con
     t20[1] = (-(theta[0] * y[1]));
     double s29 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s29 += dil_sq(((y[i] - x[i]) - (0.1 * (t20[i] - (theta[1] * pow(y[i], 3.0))))));
+        s29 += stiff_euler_sq(((y[i] - x[i]) - (0.1 * (t20[i] - (theta[1] * pow(y[i], 3.0))))));
     }
     return (0.5 * s29);
 }
@@ -43,7 +43,7 @@ void stiff_euler_score_grad_y(const double *restrict y, const double *restrict x
     t60[1] = (t43[0] - (theta[0] * t43[1]));
     t60[0] = (-t43[0]);
     for (int i = 0; i < 2; i++) {
-        gy[i] = ((t26[i] + ((theta[1] * (0.1 * t26[i])) * (3.0 * dil_sq(y[i])))) + t60[i]);
+        gy[i] = ((t26[i] + ((theta[1] * (0.1 * t26[i])) * (3.0 * stiff_euler_sq(y[i])))) + t60[i]);
     }
 }
 
@@ -56,7 +56,7 @@ void stiff_euler_score_hvp_yy(const double *restrict y, const double *restrict x
     t20[1] = (-(theta[0] * y[1]));
     double *const t48 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t48[i] = (3.0 * dil_sq(y[i]));
+        t48[i] = (3.0 * stiff_euler_sq(y[i]));
     }
     double *const t70 = work + 4;
     t70[0] = (v[1] - v[0]);
@@ -86,7 +86,7 @@ void stiff_euler_score_vjp_xy(const double *restrict y, const double *restrict x
     t70[0] = (w[1] - w[0]);
     t70[1] = (-(theta[0] * w[1]));
     for (int i = 0; i < 2; i++) {
-        out_x[i] = (-(w[i] - (0.1 * (t70[i] - (theta[1] * ((3.0 * dil_sq(y[i])) * w[i]))))));
+        out_x[i] = (-(w[i] - (0.1 * (t70[i] - (theta[1] * ((3.0 * stiff_euler_sq(y[i])) * w[i]))))));
     }
 }
 
@@ -110,7 +110,7 @@ void stiff_euler_score_vjp_thetay(const double *restrict y, const double *restri
     t70[1] = (-(theta[0] * w[1]));
     double *const t71 = work + 6;
     for (int i = 0; i < 2; i++) {
-        t71[i] = ((3.0 * dil_sq(y[i])) * w[i]);
+        t71[i] = ((3.0 * stiff_euler_sq(y[i])) * w[i]);
     }
     double *const t75 = work + 8;
     for (int i = 0; i < 2; i++) {
@@ -133,7 +133,7 @@ double stiff_euler_loss(const double *restrict y, const double *restrict x, cons
     (void)work;
     double s33 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s33 += dil_sq((y[i] - data[i]));
+        s33 += stiff_euler_sq((y[i] - data[i]));
     }
     return s33;
 }
@@ -177,7 +177,7 @@ void stiff_euler_residual_jvp_y(const double *restrict y, const double *restrict
     t70[0] = (v[1] - v[0]);
     t70[1] = (-(theta[0] * v[1]));
     for (int i = 0; i < 2; i++) {
-        jv[i] = (v[i] - (0.1 * (t70[i] - (theta[1] * ((3.0 * dil_sq(y[i])) * v[i])))));
+        jv[i] = (v[i] - (0.1 * (t70[i] - (theta[1] * ((3.0 * stiff_euler_sq(y[i])) * v[i])))));
     }
 }
 
@@ -194,7 +194,7 @@ void stiff_euler_residual_vjp_y(const double *restrict y, const double *restrict
     t130[1] = (t115[0] - (theta[0] * t115[1]));
     t130[0] = (-t115[0]);
     for (int i = 0; i < 2; i++) {
-        out_y[i] = ((w[i] + ((3.0 * dil_sq(y[i])) * (theta[1] * (0.1 * w[i])))) + t130[i]);
+        out_y[i] = ((w[i] + ((3.0 * stiff_euler_sq(y[i])) * (theta[1] * (0.1 * w[i])))) + t130[i]);
     }
 }
 
@@ -240,7 +240,7 @@ void stiff_euler_linearise(const double *restrict y, const double *restrict x, c
         state[i + 4] = ((y[i] - x[i]) - (0.1 * (state[i] - (theta[1] * state[i + 2]))));
     }
     for (int i = 0; i < 2; i++) {
-        state[i + 6] = (3.0 * dil_sq(y[i]));
+        state[i + 6] = (3.0 * stiff_euler_sq(y[i]));
     }
 }
 
@@ -277,7 +277,7 @@ void stiff_euler_score_vjp_thetay_apply(const double *restrict y, const double *
     t70[1] = (-(theta[0] * w[1]));
     double *const t71 = work + 2;
     for (int i = 0; i < 2; i++) {
-        t71[i] = ((3.0 * dil_sq(y[i])) * w[i]);
+        t71[i] = ((3.0 * stiff_euler_sq(y[i])) * w[i]);
     }
     double *const t75 = work + 4;
     for (int i = 0; i < 2; i++) {

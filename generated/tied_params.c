@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline double dil_sq(double x) { return x * x; }
+static inline double tied_params_sq(double x) { return x * x; }
 
 /* f(y; x, theta) */
 double tied_params_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
@@ -18,7 +18,7 @@ double tied_params_score(const double *restrict y, const double *restrict x, con
     const double s12 = (theta[0] + theta[1]);
     double s16 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s16 += dil_sq((y[i] - (x[i] * s12)));
+        s16 += tied_params_sq((y[i] - (x[i] * s12)));
     }
     double s18 = 0.0;
     for (int i = 0; i < 2; i++) {
@@ -86,9 +86,9 @@ double tied_params_loss(const double *restrict y, const double *restrict x, cons
     (void)work;
     double s22 = 0.0;
     for (int i = 0; i < 2; i++) {
-        s22 += dil_sq((y[i] - data[i]));
+        s22 += tied_params_sq((y[i] - data[i]));
     }
-    return (s22 + dil_sq((theta[0] + theta[1])));
+    return (s22 + tied_params_sq((theta[0] + theta[1])));
 }
 
 /* gy, gx, gtheta = partial derivatives of L */

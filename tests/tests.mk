@@ -56,5 +56,14 @@ $(BUILD)/tests/model_%: tests/model_test.c $(BUILD)/gen/%.o $(TEST_SUPPORT) $(BU
 	    -DMODEL_FILE='"models/$*.dil"' $< $(BUILD)/gen/$*.o $(TEST_SUPPORT) \
 	    $(BUILD)/libdilc.a $(BUILD)/libdil.a $(CHECK_LIBS) -lgmp -lm -o $@
 
-check: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(MODELS:%=$(BUILD)/gen/%.c)
+# The differential fuzz target without libFuzzer, for replaying inputs
+# (tests/golden/fuzz_diff_replay.sh).
+$(BUILD)/tests/fuzz_diff_replay: fuzz/fuzz_diff.c $(TEST_SUPPORT) $(BUILD)/libdilc.a
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) $(TEST_INC) -DDIL_FUZZ_REPLAY -DDIL_RUNTIME_DIR='"$(abspath runtime)"' \
+	    $< $(TEST_SUPPORT) $(BUILD)/libdilc.a -ldl -lgmp -lm -o $@
+
+check: all $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS) $(MODELS:%=$(BUILD)/gen/%.c) \
+       $(BUILD)/tests/fuzz_diff_replay
 	$(Q)DILC_VERIFY=1 BUILD=$(BUILD) sh tests/run_all.sh $(UNIT_TESTS:%=$(BUILD)/tests/%) $(MODEL_TESTS)

@@ -93,7 +93,8 @@ done
 # for the second file before RAT_MAX_EXP came down to 1000.  Building an
 # assembly looked for a piece at the same place by scanning all earlier
 # pieces: quadratic in the length of a vector literal (the third file,
-# 100,000 elements, took over ten seconds; now the kernel limit stops it).
+# 100,000 elements, took over ten seconds; now the node limit stops it,
+# which counts the pieces of an assembly).
 # A view of an assembly looked for the pieces it meets by scanning them
 # all: reading back each element of a long vector literal (the fourth
 # file) took 5 s, several times that under ASan; sorted pieces are now
@@ -117,9 +118,19 @@ check_file "$T/huge_literals.dil"
 grep -q "error: number '1e99999' is out of range" "$T/err" ||
     { echo "fuzz_regress.sh: huge_literals.dil: not the exponent limit"; status=1; }
 check_file "$T/long_vector.dil"
-grep -q "error: model too large to emit" "$T/err" ||
-    { echo "fuzz_regress.sh: long_vector.dil: not the kernel limit"; status=1; }
+grep -q "error: model too large to unroll: more than 100000 IR nodes" "$T/err" ||
+    { echo "fuzz_regress.sh: long_vector.dil: not the node limit"; status=1; }
 check_file "$T/vector_read_back.dil"
+
+# Twenty errors on one 16 MB line (once 20 errors on a 200 KB line took
+# 10 s: stderr unbuffered, the whole line printed a byte at a time, its
+# line number counted from the start each time): each diagnostic shows
+# at most 80 bytes either side of its caret.
+{ printf 'model m\nvar y\nscore y'; rep 1000000 '        '; rep 25 ' + nope'; printf ' # '
+  rep 1000000 'comment '; printf '\n'; } >"$T/long_line.dil"
+check_file "$T/long_line.dil"
+[ "$(grep -c 'error: undefined name' "$T/err")" -eq 20 ] && [ "$(wc -c <"$T/err")" -lt 10000 ] ||
+    { echo "fuzz_regress.sh: long_line.dil: not 20 short diagnostics"; status=1; }
 
 # An empty file is a model error; a directory is an I/O error.
 : >"$T/empty.dil"
