@@ -119,7 +119,7 @@ fi
 cat >"$T/exempt" <<'EOF'
 expression nested too deeply	test tests/check_parser.c (more than 1,000,000 levels fill the bison stack: a megabyte of input)
 file is too large: more than %ld bytes	test tests/golden/cli.sh (sparse files of 65 MiB and 3 GiB, and /dev/zero)
-horizon too large: the loop's stacked values need more doubles of work than the limit, %ld	test tests/check_loop.c (the unrolling limit is reached first on any model small enough to keep as a golden case)
+horizon too large: the loop's stacked values need more doubles of work than the limit, %ld	test tests/check_loop.c (builds a model whose stacked values exceed the limit)
 unexpected %s	dead (the parser always expects some token besides operators; no mutation of the models reached it)
 expected %s or %s %s	dead (every parser state expects one token besides those continuing an expression, which are not listed; kept for grammar changes)
 '%s' has %d dimensions; at most 2 are supported	dead (the parser reports 'at most 2 dimensions' first, and sema does not run after a syntax error)
