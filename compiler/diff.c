@@ -509,6 +509,10 @@ static void reverse_init(const Loop *lp, const Loop *rp, Node *g, int s, const L
  * run in the opposite direction, reading the stored trajectory; reads of
  * outside tensors at t get a stacked adjoint scattered back, invariant
  * nodes the summed adjoint, init rows what the reads of them collected.
+ *
+ * (Long: the steps above share the loop's placeholder maps and the
+ * adjoint accumulators; split, each piece would take most of them as
+ * arguments.)
  */
 static void loop_reverse(Node *L, Node *g)
 {

@@ -310,7 +310,8 @@ static void put_infix(Emitter *e, Str *s, Node *a, Aff ra, Aff ca, const char *o
     sput(s, ")");
 }
 
-/* Element (r, c) of n computed from its arguments (n's own operation). */
+/* Element (r, c) of n computed from its arguments (n's own operation).
+   (Long: one case per class of the op table, each a few lines.) */
 static void put_op(Emitter *e, Str *s, Node *n, Aff r, Aff c)
 {
     Node *a = n->nargs > 0 ? n->args[0] : NULL;

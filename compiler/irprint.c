@@ -80,6 +80,8 @@ static void print_map(FILE *out, const Map *m, const Node *small)
                 m->acc);
 }
 
+/* One node in readable math, its arguments recursively (fused like the
+   emitted C).  (Long: one case per printed form of the op table.) */
 static void print_expr(FILE *out, Node *n, int top)
 {
     (void)top;
