@@ -304,11 +304,7 @@ static int report_note(Loc loc, const Loc *nloc, const char *note, const char *f
            trial, and unrolling then reports it as usual. */
         va_list ap;
         va_start(ap, fmt);
-        int len = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        char *msg = arena_alloc((size_t)(len > 0 ? len : 0) + 1);
-        va_start(ap, fmt);
-        vsnprintf(msg, (size_t)(len > 0 ? len : 0) + 1, fmt, ap);
+        char *msg = arena_vprintf(fmt, ap);
         va_end(ap);
         roll_fail(msg);
         return 0;
@@ -1651,11 +1647,7 @@ static void roll_failf(const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    int len = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *msg = arena_alloc((size_t)(len > 0 ? len : 0) + 1);
-    va_start(ap, fmt);
-    vsnprintf(msg, (size_t)(len > 0 ? len : 0) + 1, fmt, ap);
+    char *msg = arena_vprintf(fmt, ap);
     va_end(ap);
     roll_fail(msg);
 }
