@@ -91,6 +91,10 @@ static struct {
     long comparisons; /* values compared in all */
 } stats;
 
+#ifndef DIL_FUZZ_REPLAY
+static int front_end_accepts(const uint8_t *data, size_t size);
+#endif
+
 static long env_long(const char *name, long dflt)
 {
     const char *v = getenv(name);
@@ -103,24 +107,6 @@ static void remove_tmpdir(void)
     rmdir(tmpdir);
 }
 
-#ifndef DIL_FUZZ_REPLAY
-/* The mutator's filter (mutate.h): dilc --check accepts the mutant. */
-static int front_end_accepts(const uint8_t *data, size_t size)
-{
-    char *text = malloc(size + 1);
-    if (!text)
-        return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
-    SrcFile src = {"fuzz.dil", text, size};
-    DriverOptions o;
-    memset(&o, 0, sizeof o);
-    o.check_only = 1;
-    int st = dilc_run(&src, &o, devnull);
-    free(text);
-    return st == 0;
-}
-#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -239,6 +225,29 @@ static void cpu_budget_stop(void)
     memset(&it, 0, sizeof it);
     setitimer(ITIMER_PROF, &it, NULL);
 }
+
+#ifndef DIL_FUZZ_REPLAY
+/* The mutator's filter (mutate.h): dilc --check accepts the mutant.  A
+   mutant that hangs the front end here is a finding like any other, so
+   the check has the same CPU budget as an input. */
+static int front_end_accepts(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    SrcFile src = {"fuzz.dil", text, size};
+    DriverOptions o;
+    memset(&o, 0, sizeof o);
+    o.check_only = 1;
+    cpu_budget_start(data, size);
+    int st = dilc_run(&src, &o, devnull);
+    cpu_budget_stop();
+    free(text);
+    return st == 0;
+}
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Compiling and loading the emitted C                                  */
