@@ -89,7 +89,7 @@ int dili_score_backward(dili_ctx *c, const double *y, const double *b,
        the gradient is not evaluated at all: grad_norm stays 0 */
     dili_zero(n, gy);
     if (!isinf(o->stationary_tol)) {
-        st = dili_grad(c, y, gy);
+        st = dili_grad_lin(c, y, gy);   /* and H's state, one sweep */
         in->grad_norm = dili_norm(n, gy);
         if (st != DIL_OK)
             return st;

@@ -105,8 +105,10 @@ static int gn_attempt(dili_ctx *c, gn_state *z, const double *p, double pred,
     dili_step(n, z->y, 1.0, p, yt);
     if (!dili_moved(n, z->y, yt))
         return DIL_LINE_SEARCH;
-    /* a non-finite trial residual is a rejected step, as in dili_armijo */
-    st = dili_residual(c, yt, rt);
+    /* a non-finite trial residual is a rejected step, as in dili_armijo;
+       the fused kernel leaves the trial's linearisation in the state, so
+       that an accepted trial costs one sweep of the model */
+    st = dili_residual_lin(c, yt, rt);
     rtn = dili_norm(nr, rt);
     ft = 0.5 * rtn * rtn;
     if (st == DIL_OK && isfinite(ft) && pred > 0.0
@@ -151,7 +153,7 @@ static int gauss_newton_run(dili_ctx *c, double *y, const dil_options *o, double
     dili_cg_problem pb = dili_cg_setup(n, dili_normal_apply, &op, 0.0, 0.0,
                                        o->inner_max_iter);
 
-    st = dili_residual(c, y, r);
+    st = dili_residual_lin(c, y, r);
     if (st != DIL_OK) {
         z.rn = dili_norm(nr, r);
         in->residual_norm = z.rn;
