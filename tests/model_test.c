@@ -34,7 +34,11 @@
  *     `linearise` at a point, against its plain kernel at that point
  *     (bitwise on x86-64 without FMA, where the arithmetic is the same
  *     operations in the same order; else to 1e-13 relative) for two
- *     directions on one state, and against finite differences as in (a).
+ *     directions on one state, and against finite differences as in (a);
+ *     and the fused residual_linearise / score_linearise: their values
+ *     against the plain residual / score and gradient (bitwise likewise),
+ *     and the state they leave (from NaN) against the apply kernels of
+ *     their part.
  *
  * Kepler, mpc_linear and rosenbrock add (d): derivatives worked out by
  * hand in this file (closed forms for Kepler and Rosenbrock; the quadratic
@@ -800,18 +804,26 @@ static int apply_cases(ApplyCase *c)
     return n;
 }
 
+/* Output `a` of kernel `name` equals the plain kernel's `b` (n each). */
+static void check_same_vec(const char *name, const double *a, const double *b, int n)
+{
+    double scale = vec_norm_inf(b, n);
+    for (int i = 0; i < n; i++) {
+        if (APPLY_BITWISE)
+            ck_assert_msg(memcmp(&a[i], &b[i], sizeof a[i]) == 0,
+                          "%s: %s[%d] = %.17g, plain %.17g (not bitwise equal)", M->name,
+                          name, i, a[i], b[i]);
+        else
+            check_close(name, i, a[i], b[i], 1e-13, scale);
+    }
+}
+
 /* The apply output `a` equals the plain kernel's `b`. */
 static void check_same(const ApplyCase *c, const double *a, const double *b)
 {
-    double scale = vec_norm_inf(b, c->out_len);
-    for (int i = 0; i < c->out_len; i++) {
-        if (APPLY_BITWISE)
-            ck_assert_msg(memcmp(&a[i], &b[i], sizeof a[i]) == 0,
-                          "%s: %s_apply[%d] = %.17g, plain %.17g (not bitwise equal)", M->name,
-                          c->name, i, a[i], b[i]);
-        else
-            check_close(c->name, i, a[i], b[i], 1e-13, scale);
-    }
+    char what[80];
+    snprintf(what, sizeof what, "%s_apply", c->name);
+    check_same_vec(what, a, b, c->out_len);
 }
 
 /* (a) for an apply output: finite differences along dir. */
@@ -877,6 +889,80 @@ START_TEST(apply_kernels)
         point_free(&p);
     }
     free(state), free(saved);
+}
+END_TEST
+
+/* The apply kernels of one part (the residual's, or the score's) at p
+   from `state`, each against its plain kernel for one direction. */
+static void check_part_applies(const ApplyCase *cs, int nc, int residual, const Point *p,
+                               const double *state, Rng *r)
+{
+    for (int k = 0; k < nc; k++) {
+        const ApplyCase *c = &cs[k];
+        if (!c->apply || (c->probe == PR_RES_DOT) != residual)
+            continue;
+        double *dir = vec_new(c->dir_len), *a = vec_new(c->out_len);
+        double *b = vec_new(c->out_len);
+        vec_random(r, dir, c->dir_len, 1.0);
+        poison_work();
+        poison(a, (size_t)c->out_len);
+        c->apply(p->b[BY], p->b[BX], p->b[BT], state, dir, a, work);
+        assert_finite(c->name, a, c->out_len);
+        poison_work();
+        c->plain(p->b[BY], p->b[BX], p->b[BT], dir, b, work);
+        check_same(c, a, b);
+        free(dir), free(a), free(b);
+    }
+}
+
+/* The fused kernels (dil_model.h): residual_linearise gives the residual,
+   score_linearise the score and its gradient, bitwise as the plain
+   kernels do; and the state each leaves, starting from NaN with no
+   `linearise` call, is all that its part's apply kernels read: each of
+   them then equals its plain kernel.  Each fused kernel exists exactly
+   when an apply kernel of its part does. */
+START_TEST(fused_kernels)
+{
+    ApplyCase cs[7];
+    int nc = apply_cases(cs), any[2] = { 0, 0 };
+    for (int k = 0; k < nc; k++)
+        any[cs[k].probe == PR_RES_DOT] |= cs[k].apply != NULL;
+    ck_assert_msg((M->score_linearise != NULL) == any[0],
+                  "%s: score_linearise and the score apply kernels disagree", M->name);
+    ck_assert_msg((M->residual_linearise != NULL) == any[1],
+                  "%s: residual_linearise and the residual apply kernels disagree", M->name);
+    if (!any[0] && !any[1])
+        return;
+    int ny = M->ny, nr = M->nres;
+    double *state = vec_new((int)M->state_size), *a = vec_new(ny > nr ? ny : nr);
+    double *b = vec_new(ny > nr ? ny : nr);
+    for (int pt = 0; pt < NPOINTS; pt++) {
+        Point p = point_random(2500 + (unsigned)pt);
+        Rng r = rng_seed(2600 + (unsigned)pt);
+        if (M->residual_linearise) {
+            poison(state, M->state_size);
+            poison_work();
+            M->residual_linearise(p.b[BY], p.b[BX], p.b[BT], state, a, work);
+            poison_work();
+            M->residual(p.b[BY], p.b[BX], p.b[BT], b, work);
+            check_same_vec("residual_linearise r", a, b, nr);
+            check_part_applies(cs, nc, 1, &p, state, &r);
+        }
+        if (M->score_linearise) {
+            poison(state, M->state_size);
+            poison_work();
+            double f = M->score_linearise(p.b[BY], p.b[BX], p.b[BT], state, a, work);
+            poison_work();
+            double f0 = M->score(p.b[BY], p.b[BX], p.b[BT], work);
+            check_same_vec("score_linearise f", &f, &f0, 1);
+            poison_work();
+            M->score_grad_y(p.b[BY], p.b[BX], p.b[BT], b, work);
+            check_same_vec("score_linearise gy", a, b, ny);
+            check_part_applies(cs, nc, 0, &p, state, &r);
+        }
+        point_free(&p);
+    }
+    free(state), free(a), free(b);
 }
 END_TEST
 
@@ -1507,6 +1593,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, residual_derivatives);
     tcase_add_test(tc, reference);
     tcase_add_test(tc, apply_kernels);
+    tcase_add_test(tc, fused_kernels);
     suite_add_tcase(s, tc);
     tc = tcase_create("implicit");
     tcase_add_checked_fixture(tc, setup, teardown);
