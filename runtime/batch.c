@@ -44,6 +44,7 @@ typedef struct batch {
                                        block (serial), or NULL */
     double *sum;                    /* dl_dtheta, the serial run adds into it */
     const dil_options *o;
+    int theta_finite;               /* theta checked once for every instance */
     dil_info *info;                 /* n entries, or NULL */
     int *status;                    /* n entries */
 } batch;
@@ -72,14 +73,16 @@ static void run_one(const batch *b, int i, double *dth, double *work)
     if (dth != NULL)
         dili_zero(m->ntheta, dth);
     if (b->kind == DILI_CALL_SOLVE)
-        st = dil_solve(m, x, b->theta, blk_out(b->y, i, m->ny), b->o, in, work);
+        st = dili_solve_call(m, x, b->theta, blk_out(b->y, i, m->ny), b->o, in, work,
+                             b->theta_finite);
     else if (b->kind == DILI_CALL_BACKWARD)
-        st = dil_backward(m, blk(b->yin, i, m->ny), x, b->theta, blk(b->dl_dy, i, m->ny),
-                          dx, dth, b->o, in, work);
+        st = dili_backward_call(m, blk(b->yin, i, m->ny), x, b->theta,
+                                blk(b->dl_dy, i, m->ny), dx, dth, b->o, in, work,
+                                b->theta_finite);
     else
-        st = dil_loss_gradient(m, blk(b->yin, i, m->ny), x, b->theta,
-                               blk(b->data, i, m->ndata), blk_out(b->loss, i, 1), dx, dth,
-                               b->o, in, work);
+        st = dili_loss_call(m, blk(b->yin, i, m->ny), x, b->theta, blk(b->data, i, m->ndata),
+                            blk_out(b->loss, i, 1), dx, dth, b->o, in, work,
+                            b->theta_finite);
     b->status[i] = st;
 }
 
@@ -156,6 +159,9 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
             dili_zero(m->ntheta, dl_dtheta);
         return DIL_OK;
     }
+    /* theta is shared: one scan for all instances (a non-finite theta is
+       left to each instance's own checks, which report it in their order) */
+    b->theta_finite = b->theta != NULL && dili_all_finite(m->ntheta, b->theta);
     ws = dil_work_size(m, b->o);
     if (ws == 0)
         ws = 1;
@@ -195,7 +201,7 @@ int dil_solve_batch(const dil_model *m, int n, const double *x,
                     dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_SOLVE, m, n, x, theta, NULL, NULL, NULL, y,
-               NULL, NULL, NULL, NULL, opt, info, NULL};
+               NULL, NULL, NULL, NULL, opt, 0, info, NULL};
     return run_batch(&b, NULL, nthreads);
 }
 
@@ -205,7 +211,7 @@ int dil_backward_batch(const dil_model *m, int n, const double *y,
                        const dil_options *opt, dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_BACKWARD, m, n, x, theta, NULL, dl_dy, y, NULL,
-               NULL, dl_dx, NULL, NULL, opt, info, NULL};
+               NULL, dl_dx, NULL, NULL, opt, 0, info, NULL};
     return run_batch(&b, dl_dtheta, nthreads);
 }
 
@@ -216,6 +222,6 @@ int dil_loss_gradient_batch(const dil_model *m, int n, const double *y,
                             dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_LOSS, m, n, x, theta, data, NULL, y, NULL,
-               loss, dl_dx, NULL, NULL, opt, info, NULL};
+               loss, dl_dx, NULL, NULL, opt, 0, info, NULL};
     return run_batch(&b, dl_dtheta, nthreads);
 }

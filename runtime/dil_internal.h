@@ -227,6 +227,8 @@ typedef struct dili_args {
     int kind;             /* DILI_CALL_* */
     const double *y, *x, *theta, *data, *dl_dy;
     double *dl_dx, *dl_dtheta;
+    int theta_finite;     /* 1: the caller has found theta finite (a batch
+                             checks it once for all its instances) */
 } dili_args;
 
 typedef struct dili_call {
@@ -253,6 +255,21 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
                  const double *theta, size_t extra, double *work);
 /* Frees what dili_acquire allocated, stores st in info; returns st. */
 int dili_end(dili_call *k, dil_info *info, int st);
+
+/* dil_solve, dil_backward and dil_loss_gradient, with theta_finite as in
+   dili_args (the public calls pass 0; batch.c passes 1 when it has
+   checked theta, which spares n scans of ntheta doubles). */
+int dili_solve_call(const dil_model *m, const double *x, const double *theta,
+                    double *y, const dil_options *opt, dil_info *info, double *work,
+                    int theta_finite);
+int dili_backward_call(const dil_model *m, const double *y, const double *x,
+                       const double *theta, const double *dl_dy, double *dl_dx,
+                       double *dl_dtheta, const dil_options *opt, dil_info *info,
+                       double *work, int theta_finite);
+int dili_loss_call(const dil_model *m, const double *y, const double *x,
+                   const double *theta, const double *data, double *loss,
+                   double *dl_dx, double *dl_dtheta, const dil_options *opt,
+                   dil_info *info, double *work, int theta_finite);
 
 /* options.c: DIL_OK or DIL_BAD_ARG (ranges, and the solver's own check). */
 int dili_check_options(const dil_options *o);

@@ -190,7 +190,7 @@ int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
     const dil_model *m = c->m;
     int xs = which == DILI_MIX_XY || which == DILI_MIX_RES_X;
     int score = which == DILI_MIX_XY || which == DILI_MIX_THETAY;
-    int len = xs ? m->nx : m->ntheta, i;
+    int len = xs ? m->nx : m->ntheta, i, bad = 0;
     vjp_fn plain = which == DILI_MIX_XY ? m->score_vjp_xy
                    : which == DILI_MIX_THETAY ? m->score_vjp_thetay
                    : which == DILI_MIX_RES_X ? m->residual_vjp_x : m->residual_vjp_theta;
@@ -206,9 +206,20 @@ int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
         apply(y, c->x, c->theta, c->state, w, out, c->kw);
     else
         plain(y, c->x, c->theta, w, out, c->kw);
-    for (i = 0; i < len; i++)
-        out[i] = -out[i] + (direct ? direct[i] : 0.0);
-    return dili_all_finite(len, out) ? DIL_OK : DIL_NOT_FINITE;
+    /* the sign, the direct term and the finiteness check in one pass over
+       the (ntheta-long) output */
+    if (direct != NULL) {
+        for (i = 0; i < len; i++) {
+            out[i] = -out[i] + direct[i];
+            bad |= !isfinite(out[i]);
+        }
+    } else {
+        for (i = 0; i < len; i++) {
+            out[i] = -out[i] + 0.0;
+            bad |= !isfinite(out[i]);
+        }
+    }
+    return bad ? DIL_NOT_FINITE : DIL_OK;
 }
 
 int dili_residual(dili_ctx *c, const double *y, double *r)
