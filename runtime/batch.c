@@ -123,6 +123,8 @@ static void run_all(const batch *b, size_t ws, int nthreads)
         }
         return;
     }
+#else
+    (void)nthreads;
 #endif
     w = (double *)malloc(ws * sizeof(double));
     if (b->gth != NULL)
@@ -136,6 +138,35 @@ static void run_all(const batch *b, size_t ws, int nthreads)
 }
 
 /*
+ * dl_dtheta = ((0 + g_0) + g_1) + ... + g_{n-1}, element by element in
+ * index order, with the elements split into chunks over the threads (the
+ * same additions in the same order per element: the bits do not depend
+ * on the thread count, and n ntheta additions no longer run on one
+ * thread after the parallel part).
+ */
+static void sum_blocks(const batch *b, double *dl_dtheta, int nthreads)
+{
+    const int chunk = 512;
+    int nt = b->m->ntheta, nchunks = (nt + chunk - 1) / chunk, c;
+#ifdef _OPENMP
+    int t = nthreads > 0 ? nthreads : omp_get_max_threads();
+#pragma omp parallel for num_threads(t) schedule(static) if (nchunks > 1)
+#else
+    (void)nthreads;
+#endif
+    for (c = 0; c < nchunks; c++) {
+        int lo = c * chunk, hi = lo + chunk < nt ? lo + chunk : nt, i, k;
+        for (k = lo; k < hi; k++)
+            dl_dtheta[k] = 0.0;
+        for (i = 0; i < b->n; i++) {
+            const double *g = b->gth + (size_t)i * (size_t)nt;
+            for (k = lo; k < hi; k++)
+                dl_dtheta[k] += g[k];
+        }
+    }
+}
+
+/*
  * The common driver: checks n and nthreads, allocates the status array and
  * the dL/dtheta buffer, runs, sums dL/dtheta in index order, and returns
  * the status of the lowest-numbered failing instance.
@@ -144,7 +175,7 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
 {
     const dil_model *m = b->m;
     size_t ws;
-    int i, k, st = DIL_OK;
+    int i, st = DIL_OK;
 
     if (b->n < 0 || nthreads < 0 || m == NULL || m->ny < 1 || m->nx < 0
         || m->ntheta < 0 || m->ndata < 0 || m->nres < 0) {
@@ -185,12 +216,8 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
     for (i = b->n - 1; i >= 0; i--)
         if (b->status[i] != DIL_OK)
             st = b->status[i];
-    if (b->gth != NULL && threaded(b, nthreads)) {
-        dili_zero(m->ntheta, dl_dtheta);
-        for (i = 0; i < b->n; i++)
-            for (k = 0; k < m->ntheta; k++)
-                dl_dtheta[k] += b->gth[(size_t)i * m->ntheta + k];
-    }
+    if (b->gth != NULL && threaded(b, nthreads))
+        sum_blocks(b, dl_dtheta, nthreads);
     free(b->status);
     free(b->gth);
     return st;

@@ -1207,6 +1207,48 @@ static void check_ift(const char *what, const double *a, const Probe *pr, const 
     check_gradient(what, a, pr, p, blk, IFT_RTOL, seed);
 }
 
+/* dil_loss_gradient_batch over a few solved instances: the summed
+   dL/dtheta has the same bits on 1 and 2 threads (the threaded sum runs
+   over chunks of theta, each in instance order) and as single calls
+   added in instance order. */
+START_TEST(batch_sum)
+{
+    if (M->loss == NULL)
+        return;
+    enum { NI = 5 };
+    int ny = blen[BY], nx = blen[BX], nt = blen[BT], nd = blen[BD];
+    Point p = solved_point(2800);
+    double *x = vec_new(NI * nx), *y = vec_new(NI * ny), *d = vec_new(NI * nd);
+    double *s1 = vec_new(nt), *s2 = vec_new(nt), *one = vec_new(nt), *ref = vec_new(nt);
+    double loss[NI];
+    dil_options o = tight_options(DIL_BACKWARD_CG);
+    for (int i = 0; i < NI; i++) {
+        /* instance i: x scaled a little, solved from p's y* */
+        for (int j = 0; j < nx; j++)
+            x[i * nx + j] = p.b[BX][j] * (1.0 + 0.01 * i);
+        memcpy(y + i * ny, p.b[BY], (size_t)ny * sizeof *y);
+        memcpy(d + i * nd, p.b[BD], (size_t)nd * sizeof *d);
+    }
+    ck_assert_int_eq(dil_solve_batch(M, NI, x, p.b[BT], y, &o, NULL, 1), DIL_OK);
+    ck_assert_int_eq(dil_loss_gradient_batch(M, NI, y, x, p.b[BT], d, loss, NULL, s1, &o, NULL, 1),
+                     DIL_OK);
+    ck_assert_int_eq(dil_loss_gradient_batch(M, NI, y, x, p.b[BT], d, loss, NULL, s2, &o, NULL, 2),
+                     DIL_OK);
+    memset(ref, 0, (size_t)nt * sizeof *ref);
+    for (int i = 0; i < NI; i++) {
+        ck_assert_int_eq(dil_loss_gradient(M, y + i * ny, x + i * nx, p.b[BT], d + i * nd,
+                                           &loss[i], NULL, one, &o, NULL, NULL),
+                         DIL_OK);
+        for (int k = 0; k < nt; k++)
+            ref[k] += one[k];
+    }
+    ck_assert(memcmp(s1, ref, (size_t)nt * sizeof *ref) == 0);
+    ck_assert(memcmp(s2, ref, (size_t)nt * sizeof *ref) == 0);
+    free(x), free(y), free(d), free(s1), free(s2), free(one), free(ref);
+    point_free(&p);
+}
+END_TEST
+
 START_TEST(ift_loss)
 {
     if (M->loss == NULL)
@@ -1667,6 +1709,7 @@ static Suite *model_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, ift_loss);
+    tcase_add_test(tc, batch_sum);
     tcase_add_test(tc, ift_backward);
     tcase_add_test(tc, ift_residual);
     tcase_add_test(tc, by_hand);
