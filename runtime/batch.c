@@ -86,6 +86,15 @@ static void run_one(const batch *b, int i, double *dth, double *work)
     b->status[i] = st;
 }
 
+/* sum += g over nt elements (locals: through b's members, every store
+   to sum would reload them). */
+static void add_block(int nt, const double *g, double *sum)
+{
+    int k;
+    for (k = 0; k < nt; k++)
+        sum[k] += g[k];
+}
+
 /* 1 when run_all will use threads. */
 static int threaded(const batch *b, int nthreads)
 {
@@ -107,7 +116,7 @@ static int threaded(const batch *b, int nthreads)
 static void run_all(const batch *b, size_t ws, int nthreads)
 {
     double *w;
-    int i, k;
+    int i;
 #ifdef _OPENMP
     if (threaded(b, nthreads)) {
         int t = nthreads > 0 ? nthreads : omp_get_max_threads();
@@ -131,8 +140,8 @@ static void run_all(const batch *b, size_t ws, int nthreads)
         dili_zero(b->m->ntheta, b->sum);
     for (i = 0; i < b->n; i++) {
         run_one(b, i, b->gth, w);
-        for (k = 0; b->gth != NULL && k < b->m->ntheta; k++)
-            b->sum[k] += b->gth[k];
+        if (b->gth != NULL)
+            add_block(b->m->ntheta, b->gth, b->sum);
     }
     free(w);
 }
