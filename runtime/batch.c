@@ -132,8 +132,6 @@ static void run_all(const batch *b, size_t ws, int nthreads)
         }
         return;
     }
-#else
-    (void)nthreads;
 #endif
     w = (double *)malloc(ws * sizeof(double));
     if (b->gth != NULL)
@@ -160,8 +158,6 @@ static void sum_blocks(const batch *b, double *dl_dtheta, int nthreads)
 #ifdef _OPENMP
     int t = nthreads > 0 ? nthreads : omp_get_max_threads();
 #pragma omp parallel for num_threads(t) schedule(static) if (nchunks > 1)
-#else
-    (void)nthreads;
 #endif
     for (c = 0; c < nchunks; c++) {
         int lo = c * chunk, hi = lo + chunk < nt ? lo + chunk : nt, i, k;
