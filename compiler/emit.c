@@ -858,7 +858,7 @@ static void emit_copy(Emitter *e, Node *o, int out)
     Aff r, c;
     int loops = open_loops(e, o->rows, o->cols, &r, &c);
     Str s = {0};
-    if (sched_is_map(o))
+    if (sched_copy_recomputes(val(e, o)))
         put_op(e, &s, o, r, c);   /* cheap to recompute: no copy */
     else
         put_expr(e, &s, o, r, c);

@@ -79,6 +79,11 @@ static int is_trivial(const Node *n)
     return ir_op_class[n->op] == OPC_LEAF;
 }
 
+int sched_copy_recomputes(const Value *v)
+{
+    return sched_is_map(v->node) && v->home != HOME_STATE;
+}
+
 int sched_is_map(const Node *n)
 {
     return is_trivial(n) || n->op == OP_BCAST || n->op == OP_VIEW || n->op == OP_TVIEW ||
@@ -905,7 +910,7 @@ static void pass_cost(KernelSchedule *s)
             cost_loop(&s->cost, s, n);
             break;
         case STEP_COPY:
-            if (sched_is_map(n))
+            if (sched_copy_recomputes(VAL(n)))
                 cost_op(&s->cost, n, (double)ir_size(n));
             else
                 cost_expr(&s->cost, n, (double)ir_size(n));
@@ -1545,7 +1550,7 @@ static void verify_kernel(const KernelSchedule *s)
         }
         /* a compute step and a copy of a map evaluate the node's own
            operation; a return and other copies read it */
-        int own = st->kind == STEP_COMPUTE || (st->kind == STEP_COPY && sched_is_map(st->node));
+        int own = st->kind == STEP_COMPUTE || (st->kind == STEP_COPY && sched_copy_recomputes(v));
         verify_reads(s, st->node, compute ? i : s->ncompute, NULL, 0, own);
     }
     for (int i = 0; i < s->k->info->nouts; i++) {

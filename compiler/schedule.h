@@ -229,6 +229,10 @@ int sched_row_in_place(const KernelSchedule *s, const LoopSched *ls, int k);
 /* Ops whose element (r, c) is an expression of their arguments' elements
    (those that can be fused into a reader). */
 int sched_is_map(const Node *n);
+/* A STEP_COPY of value v evaluates its operation again (a cheap map)
+   rather than reading its home: not for a value in state (a fused
+   kernel's output that an apply kernel also reads, exp(y) say). */
+int sched_copy_recomputes(const Value *v);
 
 /* The C name of a schedule's function without the prefix: the kernel's,
    NAME_apply, or linearise. */

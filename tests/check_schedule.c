@@ -259,6 +259,16 @@ START_TEST(test_fused)
     sched = build("model m\nvar y[2]\nscore sum(y^2)\n");
     ck_assert_ptr_null(sched->lin.k);
     ck_assert_ptr_null(sched->fused[FUSED_SCORE].k);
+    /* r = exp(y) is itself the state J v = exp(y) v reads: computed into
+       state once and copied to r, not evaluated twice */
+    sched = build("model m\nvar y[2]\nresidual exp(y)\n");
+    fr = &sched->fused[FUSED_RESIDUAL];
+    ck_assert_ptr_nonnull(fr->k);
+    const Value *rv = sched_value(fr, fr->k->outs[0].node);
+    ck_assert_int_eq(rv->home, HOME_STATE);
+    ck_assert(!sched_copy_recomputes(rv));
+    ck_assert_int_eq(fr->steps[fr->nsteps - 1].kind, STEP_COPY);
+    ck_assert(fr->cost.calls == 2);
 }
 END_TEST
 
