@@ -34,7 +34,10 @@
  * elementwise expressions of them are not.  The linearise kernel is one
  * more schedule whose results are the union of every apply kernel's
  * state values (hash-consing makes tanh(W1 y + b1) one node for all of
- * them), each at one offset of `state`.
+ * them), each at one offset of `state`.  The fused kernels
+ * (schedule_fused) are the residual, and the score with its gradient,
+ * scheduled together with their part's state values at those offsets:
+ * a solver's value and linearisation of one point in one sweep.
  *
  * The passes, in order (schedule_kernel): outputs, demand, fusion depth,
  * homes (locals, pieces placed in their output), steps and liveness
