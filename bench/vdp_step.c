@@ -73,7 +73,7 @@ static double uniform(unsigned long long *s)
  * on r up to the forcing term, as bench/vdp_step.py does it) stopping on
  * ||r|| <= tol, and the root-form backward J^T g = dL/dy: per pair 3.36
  * sweeps of the network (the fused residual_linearise at the start and at
- * each of 2.36 iterations) and 1 for the backward, with 8.7 Jacobian
+ * each of 2.36 iterations) and 1 for the backward, with 7.7 Jacobian
  * products from their state.  The score-form pair (Newton-CG on
  * f = |r|^2/2 with its curvature certificate, CG backward on H) gets the
  * same answer with 4.67 sweeps (score_linearise, each also computing the
