@@ -279,6 +279,20 @@ typedef struct dili_hess_op {
 } dili_hess_op;
 int dili_hess_apply(void *op, const double *v, double *av);
 
+/* stationary.c: the convergence criterion shared by the forward stop and
+   the backward's stationarity check, dist = ||(H + eps I)^-1 g|| (the
+   Newton step) by CG from 0 to DILI_DIST_RTOL; *dist = -1 when CG meets
+   non-positive curvature or its cap (no estimate).  d (n) gets the step,
+   w (3n) is CG's scratch.  DIL_OK or DIL_NOT_FINITE. */
+#define DILI_DIST_RTOL 1e-8
+int dili_newton_distance(dili_apply_fn apply, void *op, int n, const double *g,
+                         double eps, double *d, double *w, double *dist);
+/* The forward's verdict at y (score f, ||g|| = gn, ||y|| = yn) and the
+   backward's; docs/solvers.md, "Stopping rule and certified minimum". */
+int dili_forward_converged(double dist, double gn, double f, double yn,
+                           const dil_options *o);
+int dili_backward_stationary(double dist, double gn, double yn, const dil_options *o);
+
 /* The Gauss-Newton (normal-equations) matrix J^T J of the residual at a
    fixed y as a dili_apply_fn: J v (residual_jvp_y) into jv, then J^T (J v)
    (residual_vjp_y); two Jacobian products per application. */
