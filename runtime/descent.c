@@ -66,7 +66,7 @@ int dili_after_step(dili_ctx *c, dili_iter *it, double f_new, int have_g)
 
 /* Part 2 of the test: *ok = 1 when the Newton step is small
    (stationary.c, shared with the backward). */
-static int step_small(dili_ctx *c, const dili_iter *it, const dil_options *o,
+static int step_small(dili_ctx *c, dili_iter *it, const dil_options *o,
                       int *ok)
 {
     int n = c->m->ny, st;
@@ -85,6 +85,7 @@ static int step_small(dili_ctx *c, const dili_iter *it, const dil_options *o,
     if (st != DIL_OK)
         return st;
     *ok = dili_forward_converged(dist, it->gn, it->f, dili_norm(n, it->y), o);
+    it->have_step = dist >= 0.0;
     return DIL_OK;
 }
 
@@ -151,12 +152,14 @@ int dili_stop(dili_ctx *c, dili_iter *it, const dil_options *o)
     in->iterations = it->k;
     in->score = it->f;
     in->grad_norm = it->gn;
+    it->have_step = 0;
     if (it->gn <= o->tol || it->stalled || it->failed) {
         if ((st = step_small(c, it, o, &ok)) != DIL_OK)
             return st;
     }
     /* certify a converged point; after a failed search, look for a way out */
     if ((ok || it->failed) && o->curvature_check > 0) {
+        it->have_step = 0;      /* Lanczos overwrites it */
         st = certify(c, it, o);
         if (st != DIL_OK)
             return st;

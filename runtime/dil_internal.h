@@ -95,6 +95,9 @@ typedef struct dili_iter {
     int failed;           /* the last line search failed */
     double *cw;           /* dili_descent_work(ny) doubles */
     int no_escape;        /* negative curvature: DIL_NOT_MINIMUM at once */
+    int have_step;        /* cw[0, ny) holds H^-1 g at y, the Newton step of
+                             a failed stopping test (to -p: Newton reuses
+                             it instead of its inner CG) */
 } dili_iter;
 
 enum { DILI_GO_ON = -1, DILI_ESCAPED = -2 };
@@ -281,8 +284,8 @@ int dili_hess_apply(void *op, const double *v, double *av);
 
 /* stationary.c: the convergence criterion shared by the forward stop and
    the backward's stationarity check, dist = ||(H + eps I)^-1 g|| (the
-   Newton step) by CG from 0 to DILI_DIST_RTOL; *dist = -1 when CG meets
-   non-positive curvature or its cap (no estimate).  d (n) gets the step,
+   Newton step) by CG from 0 to DILI_DIST_RTOL or 2 ny products; *dist = -1
+   when CG meets non-positive curvature (no estimate).  d (n) gets the step,
    w (3n) is CG's scratch.  DIL_OK or DIL_NOT_FINITE. */
 #define DILI_DIST_RTOL 1e-8
 int dili_newton_distance(dili_apply_fn apply, void *op, int n, const double *g,
@@ -363,14 +366,17 @@ typedef struct dili_search {
 /* The result: y_try = y + t d, its score (and, for Wolfe, gradient). */
 typedef struct dili_found {
     double *y_try;        /* ny, caller's */
-    double *g_try;        /* ny, caller's; Wolfe only */
+    double *g_try;        /* ny, caller's; Wolfe, and Armijo when not NULL */
     double f, t;
+    int have_g;           /* g_try holds the gradient at y_try */
 } dili_found;
 
 /*
  * Armijo backtracking: the first t in t0, t0/2, ... with f(y + t d) <= f0
- * + c1 t g0d (+ a few ulps of |f0| on the first trial).  Returns DIL_OK or
- * DIL_LINE_SEARCH.
+ * + c1 t g0d (+ a few ulps of |f0| on the first trial); with g_try, a
+ * first trial whose f is within dili_flat_band of f0, and whose predicted
+ * decrease is too, may pass on slopes (approximate Wolfe; out->have_g).
+ * Returns DIL_OK, DIL_LINE_SEARCH or DIL_NOT_FINITE.
  */
 int dili_armijo(dili_ctx *c, const dili_search *s, const dil_options *o,
                 dili_found *out);
@@ -381,6 +387,7 @@ int dili_armijo(dili_ctx *c, const dili_search *s, const dil_options *o,
 int dili_wolfe(dili_ctx *c, const dili_search *s, const dil_options *o,
                dili_found *out);
 double dili_armijo_slack(double f0);
+double dili_flat_band(double f0);
 
 /* ------------------------------------------------------------------ */
 /* backward.c: the score form shared by the CG and dense rows          */

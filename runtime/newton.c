@@ -31,9 +31,9 @@
 
 static size_t newton_work(const dil_model *m, const dil_options *o)
 {
-    /* g, p, y_try (also the CG right-hand side -g), CG's r, d, Hd, then
-       the stopping test's block */
-    return dili_add(dili_add(dili_mul(3, (size_t)m->ny), dili_cg_work(m->ny)),
+    /* g, p, y_try (also the CG right-hand side -g), g_try, CG's r, d, Hd,
+       then the stopping test's block */
+    return dili_add(dili_add(dili_mul(4, (size_t)m->ny), dili_cg_work(m->ny)),
                     dili_descent_work(m->ny));
 }
 
@@ -125,8 +125,8 @@ static int newton_direction(dili_ctx *c, dili_cg_problem *pb, const double *g,
 static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
     int n = c->m->ny, st, steepest;
-    double *g = w, *p = g + n, *yt = p + n, *cw = yt + n;
-    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, cw + 3 * (size_t)n, 0};
+    double *g = w, *p = g + n, *yt = p + n, *gt = yt + n, *cw = gt + n;
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, cw + 3 * (size_t)n, 0, 0};
     dili_hess_op hop = {c, y};
     dili_cg_problem pb = dili_cg_setup(n, dili_hess_apply, &hop, 0.0, 0.0,
                                        o->inner_max_iter);
@@ -136,17 +136,28 @@ static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
     it.gn = dili_norm(n, g);
     for (;;) {
         double gtp;
-        dili_found to = {yt, NULL, 0.0, 0.0};
+        dili_found to = {yt, gt, 0.0, 0.0, 0};
 
         st = dili_stop(c, &it, o);
         if (st == DILI_ESCAPED)
             continue;
         if (st != DILI_GO_ON)
             return st;
-        pb.rtol = o->inner_tol;
-        st = newton_direction(c, &pb, g, it.gn, p, yt, cw, &gtp, &steepest);
-        if (st != DIL_OK)
-            return st;
+        /* the stopping test just solved H d = g more tightly than the
+           forcing term asks: p = -d, unless it is no descent direction */
+        gtp = 0.0;
+        steepest = 0;
+        if (it.have_step) {
+            dili_copy(n, it.cw, p);
+            dili_scale(n, -1.0, p);
+            gtp = dili_dot(n, g, p);
+        }
+        if (!(gtp < 0.0)) {
+            pb.rtol = o->inner_tol;
+            st = newton_direction(c, &pb, g, it.gn, p, yt, cw, &gtp, &steepest);
+            if (st != DIL_OK)
+                return st;
+        }
         st = newton_search(c, y, it.f, g, p, gtp, steepest, o, &to);
         if (st == DIL_LINE_SEARCH) {
             it.failed = 1;      /* y unchanged: the best iterate */
@@ -155,7 +166,9 @@ static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
         if (st != DIL_OK)
             return st;
         dili_copy(n, yt, y);
-        if ((st = dili_after_step(c, &it, to.f, 0)) != DIL_OK)
+        if (to.have_g)          /* accepted on slopes: g is known there */
+            dili_copy(n, gt, g);
+        if ((st = dili_after_step(c, &it, to.f, to.have_g)) != DIL_OK)
             return st;
     }
 }

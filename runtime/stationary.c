@@ -24,14 +24,17 @@
  * smallest eigenvector carried no gradient at all.
  *
  * dist is computed by CG from 0 on (H + eps I) d = g (cg.c) to a relative
- * residual DILI_DIST_RTOL, at most max(2 ny, 50) products.  The norms of
- * the CG iterates grow monotonically towards ||d*|| (Steihaug), so a CG
- * stopped early can only underestimate dist: a CG that reaches its cap is
- * therefore no estimate at all (-1), and neither is a CG that meets
- * non-positive curvature (there is no minimum for the quadratic model).
- * The computation is deterministic, so the forward and the backward get
- * the same number at the same y with the same kernels (eps = 0; eps > 0
- * only shortens d: ||(H + eps I)^-1 g|| falls as eps grows).
+ * residual DILI_DIST_RTOL, at most 2 ny products (ny in exact arithmetic,
+ * as many again for rounding: where H is nearly singular, as at Powell's
+ * minimum, CG stalls at a residual of about eps cond(H) and more products
+ * buy nothing).  The norms of the CG iterates grow monotonically towards
+ * ||d*|| (Steihaug), so the last iterate is a lower bound that is as good
+ * as rounding allows once the cap is reached.  A CG that meets
+ * non-positive curvature gives no estimate (-1): the quadratic model has
+ * no minimum.  The computation is deterministic, so the forward and the
+ * backward get the same number at the same y with the same kernels
+ * (eps = 0; eps > 0 only shortens d: ||(H + eps I)^-1 g|| falls as eps
+ * grows).
  *
  * The two decisions built on it:
  *   forward converged  when dist >= 0, dist <= step_tol (1 + ||y||) (step_tol
@@ -53,13 +56,13 @@
 int dili_newton_distance(dili_apply_fn apply, void *op, int n, const double *g,
                          double eps, double *d, double *w, double *dist)
 {
-    dili_cg_problem pb = dili_cg_setup(n, apply, op, eps, DILI_DIST_RTOL, 0);
+    dili_cg_problem pb = dili_cg_setup(n, apply, op, eps, DILI_DIST_RTOL, 2 * n);
     double relres;
     int it, st;
 
     *dist = -1.0;
     st = dili_cg(&pb, g, d, 0, w, w + n, w + 2 * (size_t)n, &it, &relres);
-    if (st == DIL_OK)
+    if (st == DIL_OK || st == DIL_CG_MAX_ITER)
         *dist = dili_norm(n, d);
     return st == DIL_NOT_FINITE ? DIL_NOT_FINITE : DIL_OK;
 }
