@@ -112,6 +112,7 @@ static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
                     const double *gy, double *dist, const dil_options *o, double *w)
 {
     int n = c->m->ny, st;
+    double lo = 0.0;
     dili_hess_op hop = {c, y};
     if (o->curvature_check > 0) {
         dili_ritz r;
@@ -120,11 +121,18 @@ static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
             return st;
         if (dili_negative(c->m, &r))
             return DIL_NOT_MINIMUM;
+        /* Lanczos that saw all of H: its smallest Ritz value is H's, up to
+           rounding of eps |H| (so trusted only well above that) */
+        if (r.steps >= n && r.lmin > 1e-8 * fabs(r.lmax))
+            lo = r.lmin + o->cg_eps;
     }
     /* the forward's Newton step at y (in g, with w as CG's scratch: both
-       idle until the solve starts); skipped when the check is off */
+       idle until the solve starts), ended once the verdict is known;
+       skipped when the check is off */
     if (!isinf(o->stationary_tol) && dili_norm(n, gy) > 0.0) {
-        st = dili_newton_distance(dili_hess_apply, &hop, n, gy, o->cg_eps, g, w, dist);
+        st = dili_newton_within(dili_hess_apply, &hop, n, gy, o->cg_eps,
+                                o->stationary_tol * (1.0 + dili_norm(n, y)), lo, g, w,
+                                dist);
         if (st != DIL_OK)
             return st;
     }

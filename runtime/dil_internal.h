@@ -260,6 +260,10 @@ typedef struct dili_cg_problem {
     double eps;           /* >= 0 */
     double rtol;          /* stop when ||r|| <= rtol * ||b|| */
     int max_iter;         /* > 0 */
+    /* NULL (dili_cg_setup's default), or called after every iteration with
+       the iterate and ||r||: a nonzero return ends CG there with DIL_OK */
+    int (*watch)(void *ctx, const double *x, double rnorm);
+    void *watch_ctx;
 } dili_cg_problem;
 
 /* A problem of size n; cap is an iteration option (0: dili_default_cap). */
@@ -290,6 +294,15 @@ int dili_hess_apply(void *op, const double *v, double *av);
 #define DILI_DIST_RTOL 1e-8
 int dili_newton_distance(dili_apply_fn apply, void *op, int n, const double *g,
                          double eps, double *d, double *w, double *dist);
+/* The backward's verdict without always paying for the whole CG: the same
+   iteration as dili_newton_distance, ended as soon as the answer is known,
+   by the lower bound ||d_k|| (> thr: not stationary) or, given lo > 0 (a
+   smallest eigenvalue of H + eps I: the Ritz value of a Lanczos run that
+   saw all of H), by the upper bound ||d_k|| + ||r_k|| / lo (<= thr:
+   stationary).  *dist gets the bound that decided, or the distance. */
+int dili_newton_within(dili_apply_fn apply, void *op, int n, const double *g,
+                       double eps, double thr, double lo, double *d, double *w,
+                       double *dist);
 /* The forward's verdict at y (score f, ||g|| = gn, ||y|| = yn) and the
    backward's; docs/solvers.md, "Stopping rule and certified minimum". */
 int dili_forward_converged(double dist, double gn, double f, double yn,

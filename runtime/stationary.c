@@ -46,7 +46,9 @@
  *                      dist <= stationary_tol (1 + ||y||); with no estimate
  *                      (dist < 0), when ||g|| <= stationary_tol.
  * So a y the forward accepted passes the backward's test whenever
- * step_tol <= stationary_tol (the defaults: 1e-10 and 1e-6).
+ * step_tol <= stationary_tol (the defaults: 1e-10 and 1e-6).  The
+ * backward need not always finish the CG: dili_newton_within stops it
+ * once a lower or an upper bound of dist settles the verdict.
  */
 #include <float.h>
 #include <math.h>
@@ -64,6 +66,60 @@ int dili_newton_distance(dili_apply_fn apply, void *op, int n, const double *g,
     st = dili_cg(&pb, g, d, 0, w, w + n, w + 2 * (size_t)n, &it, &relres);
     if (st == DIL_OK || st == DIL_CG_MAX_ITER)
         *dist = dili_norm(n, d);
+    return st == DIL_NOT_FINITE ? DIL_NOT_FINITE : DIL_OK;
+}
+
+/* The bounds of dili_newton_within, checked after each CG iteration. */
+typedef struct within {
+    int n;
+    double thr, lo;
+    int known;            /* 1: stationary, -1: not, 0: CG to its end */
+    double dist;
+} within;
+
+static int decided(void *ctx, const double *d, double rnorm)
+{
+    within *w = (within *)ctx;
+    double dn = dili_norm(w->n, d);
+    if (dn > w->thr) {
+        w->known = -1;
+        w->dist = dn;
+    } else if (w->lo > 0.0 && dn + rnorm / w->lo <= w->thr) {
+        w->known = 1;
+        w->dist = dn + rnorm / w->lo;
+    }
+    return w->known != 0;
+}
+
+/*
+ * Why the early ends keep the forward and the backward in agreement: with
+ * the same operator the iterates are the forward's, whose norms grow to
+ * the dist the forward accepted (<= step_tol (1 + ||y||) <= thr), so the
+ * lower bound never exceeds thr on the way; the upper bound only says
+ * "stationary" sooner.  A well-solved y is usually decided before the
+ * first product: ||g|| / lambda_min <= thr.
+ */
+int dili_newton_within(dili_apply_fn apply, void *op, int n, const double *g,
+                       double eps, double thr, double lo, double *d, double *w,
+                       double *dist)
+{
+    dili_cg_problem pb = dili_cg_setup(n, apply, op, eps, DILI_DIST_RTOL, 2 * n);
+    within v = {n, thr, lo, 0, -1.0};
+    double relres;
+    int it, st;
+
+    dili_zero(n, d);
+    if (decided(&v, d, dili_norm(n, g))) {
+        *dist = v.dist;
+        return DIL_OK;
+    }
+    pb.watch = decided;
+    pb.watch_ctx = &v;
+    st = dili_cg(&pb, g, d, 0, w, w + n, w + 2 * (size_t)n, &it, &relres);
+    if (v.known != 0)
+        *dist = v.dist;
+    else
+        *dist = st == DIL_OK || st == DIL_CG_MAX_ITER ? dili_norm(n, d) : -1.0;
     return st == DIL_NOT_FINITE ? DIL_NOT_FINITE : DIL_OK;
 }
 
