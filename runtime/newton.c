@@ -31,8 +31,8 @@
 
 static size_t newton_work(const dil_model *m, const dil_options *o)
 {
-    /* g, p, y_try (also the CG right-hand side -g), g_try, CG's r, d, Hd,
-       then the stopping test's block */
+    /* g, p, y_try (also the CG right-hand side -g), g at y_try, CG's r,
+       d, Hd, then the stopping test's block */
     return dili_add(dili_add(dili_mul(4, (size_t)m->ny), dili_cg_work(m->ny)),
                     dili_descent_work(m->ny));
 }
@@ -136,7 +136,11 @@ static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
     it.gn = dili_norm(n, g);
     for (;;) {
         double gtp;
+        /* each trial by the fused kernel when the model has it: an
+           accepted one leaves its gradient in gt and its state for the
+           next direction's HVPs (one sweep per iterate) */
         dili_found to = {yt, gt, 0.0, 0.0, 0};
+        int have_g;
 
         st = dili_stop(c, &it, o);
         if (st == DILI_ESCAPED)
@@ -166,9 +170,12 @@ static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
         if (st != DIL_OK)
             return st;
         dili_copy(n, yt, y);
-        if (to.have_g)          /* accepted on slopes: g is known there */
+        /* a non-finite gradient is evaluated again, by the plain kernel,
+           which reports it */
+        have_g = to.have_g && dili_all_finite(n, gt);
+        if (have_g)
             dili_copy(n, gt, g);
-        if ((st = dili_after_step(c, &it, to.f, to.have_g)) != DIL_OK)
+        if ((st = dili_after_step(c, &it, to.f, have_g)) != DIL_OK)
             return st;
     }
 }
