@@ -102,7 +102,7 @@ DILP_VM_INLINE double DILP_vm_double(uint64_t u)
 /* All ones where d's sign bit is set (d < 0 or d = -0), else 0.  With d =
    a - b for finite b this is the mask of a < b: the sign of a difference is
    exact, and equal operands give +0.  NaN gives either; callers repair NaN
-   at the end (DILP_vm_nan). */
+   at the end (vm_nan), or, in vtanh, let it run through (docs/vmath.md). */
 DILP_VM_INLINE uint64_t DILP_vm_neg(double d)
 {
     return (uint64_t)0 - (DILP_vm_bits(d) >> 63);
@@ -113,7 +113,13 @@ DILP_VM_INLINE double DILP_vm_sel(uint64_t m, double a, double b)
 {
     return DILP_vm_double((DILP_vm_bits(a) & m) | (DILP_vm_bits(b) & ~m));
 }
+/* @end */
 
+/* (vm_nan and vm_pow2 are blocks of their own so that a file using only
+   vtanh, which needs neither, does not carry them: clang warns about an
+   unused static function.) */
+
+/* @fn vm_nan */
 /* y, or the quiet NaN x + x when x is NaN (|x|'s bits above infinity's):
    an integer test, independent of the sign a platform gives NaNs. */
 DILP_VM_INLINE double DILP_vm_nan(double x, double y)
@@ -121,7 +127,9 @@ DILP_VM_INLINE double DILP_vm_nan(double x, double y)
     uint64_t a = DILP_vm_bits(x) & 0x7fffffffffffffffull;
     return DILP_vm_sel((uint64_t)0 - ((0x7ff0000000000000ull - a) >> 63), x + x, y);
 }
+/* @end */
 
+/* @fn vm_pow2 */
 /* 2^n for an integer -1022 <= n <= 1023 given as kd = n + 0x1.8p52: the low
    bits of kd's pattern hold n in two's complement, and shifting them into
    the exponent field adds n to the bias of 1.0. */
