@@ -1435,4 +1435,6 @@ const dil_model cartpole_mpc_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };
