@@ -1,10 +1,12 @@
 # repro.mk - included by the Makefile: the paper's Table 1 and Figure 2
 # (issue 9).  The reproduction programs are built with their own copies of
-# the model objects, compiled with REPRO_OPT (by default -O3 -march=native
-# -ffast-math, which lets gcc call glibc's vectorised tanh; the test suite
-# builds the same generated C with the default flags) and OpenMP when the
-# compiler has it.
-REPRO_OPT ?= -O3 -march=native -ffast-math
+# the model objects, compiled with REPRO_OPT (by default -O3 -march=native,
+# which vectorises the emitted vtanh loops; the test suite builds the same
+# generated C with the default flags) and OpenMP when the compiler has it.
+# Never -ffast-math: it folds the emitted vtanh's rounding constant
+# ((x + M) - M to x, docs/vmath.md), and the kernels then return wrong
+# values (Newton on node_vdp stalls at a residual of 7e-4).
+REPRO_OPT ?= -O3 -march=native
 REPRO_OMP ?= -fopenmp
 REPRO_LIB_SRC := repro/truth.c repro/step.c repro/node.c repro/csv.c repro/dopri.c
 REPRO_LIB_OBJ := $(REPRO_LIB_SRC:%.c=$(BUILD)/%.o)
