@@ -131,7 +131,7 @@ struct node_batch {
     const node_dataset *cache_of;   /* the data the cache below belongs to */
     double *cache;      /* d->n * (max_k + 1) * 2: last solution of (start, step) */
     unsigned char *cached;
-    step_engine eng;
+    int nthreads;       /* of the batch calls */
     int max_w, max_k;
     double *Y;          /* (max_k + 1) * max_w * 2: state of window w at step j */
     double *xb, *yb, *ab, *cb;   /* gathered inputs, outputs, adjoints, dL/dx */
@@ -152,6 +152,7 @@ node_batch *node_batch_new(const dil_model *m, const dil_options *opt, int max_w
     b->opt = *opt;
     b->opt_guess = *opt;
     b->opt_guess.user_context = &from_given;
+    b->nthreads = nthreads > 0 ? nthreads : 1;
     b->max_w = max_windows;
     b->max_k = max_k;
     b->Y = malloc((size_t)(max_k + 1) * nw * 2 * sizeof *b->Y);
@@ -163,7 +164,7 @@ node_batch *node_batch_new(const dil_model *m, const dil_options *opt, int max_w
     b->alive = malloc(nw * sizeof *b->alive);
     b->w_of = malloc(nw * sizeof *b->w_of);
     b->info = malloc(nw * sizeof *b->info);
-    if (step_engine_init(&b->eng, m, opt, nthreads, max_windows) != 0 || !b->Y || !b->xb
+    if (!b->Y || !b->xb
         || !b->yb || !b->ab || !b->cb || !b->gstep || !b->alive || !b->w_of || !b->info) {
         node_batch_free(b);
         return NULL;
@@ -175,7 +176,6 @@ void node_batch_free(node_batch *b)
 {
     if (!b)
         return;
-    step_engine_free(&b->eng);
     free(b->Y), free(b->xb), free(b->yb), free(b->ab), free(b->cb);
     free(b->gstep), free(b->alive), free(b->w_of), free(b->info);
     free(b->cache), free(b->cached);
@@ -238,7 +238,8 @@ static int batch_forward(node_batch *b, const node_dataset *d, const double *the
                 guess(b, d, starts[w], j, w, b->yb + 2 * i);
                 b->w_of[i++] = w;
             }
-        int st = step_solve_batch(&b->eng, n, b->xb, theta, b->yb, &b->opt_guess, b->info);
+        int st = dil_solve_batch(b->m, n, b->xb, theta, b->yb, &b->opt_guess, b->info,
+                                 b->nthreads);
         for (i = 0; i < n; i++) {
             int w = b->w_of[i];
             size_t key = (size_t)starts[w] * (size_t)(b->max_k + 1) + (size_t)j;
@@ -300,8 +301,8 @@ int node_batch_loss_grad(node_batch *b, const node_dataset *d, const double *the
                 b->xb[2 * i + q] = YS(b, j - 1, w)[q];
             }
         }
-        st = step_backward_batch(&b->eng, n, b->yb, b->xb, theta, b->ab,
-                                 j > 1 ? b->cb : NULL, b->gstep, &b->opt, b->info);
+        st = dil_backward_batch(b->m, n, b->yb, b->xb, theta, b->ab, j > 1 ? b->cb : NULL,
+                                b->gstep, &b->opt, b->info, b->nthreads);
         if (st != DIL_OK) {
             (*nbfail)++;
             return st;
@@ -370,10 +371,13 @@ static double now_wall(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static double now_cpu(void)
+/* CPU seconds of this thread for a one-thread run (several runs may share
+   the process, table1 --jobs), else of the whole process (the run's
+   threads are then its only work). */
+static double now_cpu(int nthreads)
 {
     struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    clock_gettime(nthreads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -561,7 +565,7 @@ int node_train(const node_dataset *d, const node_config *c, unsigned long long s
                node_result *r, const char *tag)
 {
     trainer t;
-    double w0 = now_wall(), c0 = now_cpu();
+    double w0 = now_wall(), c0 = now_cpu(c->nthreads);
     int nval = d->val_end - d->train_end, ntest = d->test_end - d->val_end;
 
     memset(r, 0, sizeof *r);
@@ -602,7 +606,7 @@ int node_train(const node_dataset *d, const node_config *c, unsigned long long s
     r->theta = t.best;
     t.best = NULL;
     r->wall_s = now_wall() - w0;
-    r->cpu_s = now_cpu() - c0;
+    r->cpu_s = now_cpu(c->nthreads) - c0;
     trainer_free(&t);
     return 0;
 }
