@@ -436,6 +436,7 @@ typedef struct trainer {
     dil_options opt;
     node_batch *b;
     double *theta, *best, *grad, *work;
+    double *avg;        /* the running average of theta (c->ema > 0), else theta */
     int *perm, *starts;
     adam ad;
 } trainer;
@@ -444,6 +445,8 @@ static void trainer_free(trainer *t)
 {
     node_batch_free(t->b);
     free(t->theta), free(t->best), free(t->grad), free(t->work);
+    if (t->avg != t->theta)
+        free(t->avg);
     free(t->perm), free(t->starts), free(t->ad.m), free(t->ad.v);
 }
 
@@ -461,6 +464,7 @@ static int trainer_init(trainer *t, const node_dataset *d, const node_config *c)
             max_k = c->stage[s].window;
     t->b = node_batch_new(m, &t->opt, d->train_end, max_k, c->nthreads);
     t->theta = malloc(nt * sizeof *t->theta);
+    t->avg = c->ema > 0 ? malloc(nt * sizeof *t->avg) : t->theta;
     t->best = malloc(nt * sizeof *t->best);
     t->grad = malloc(nt * sizeof *t->grad);
     t->work = malloc(dil_work_size(m, &t->opt) * sizeof *t->work);
@@ -469,7 +473,7 @@ static int trainer_init(trainer *t, const node_dataset *d, const node_config *c)
     t->ad.m = calloc(nt, sizeof *t->ad.m);
     t->ad.v = calloc(nt, sizeof *t->ad.v);
     t->ad.b1t = t->ad.b2t = 1;
-    if (!t->b || !t->theta || !t->best || !t->grad || !t->work || !t->perm || !t->starts
+    if (!t->b || !t->theta || !t->avg || !t->best || !t->grad || !t->work || !t->perm || !t->starts
         || !t->ad.m || !t->ad.v) {
         trainer_free(t);
         return -1;
@@ -480,7 +484,7 @@ static int trainer_init(trainer *t, const node_dataset *d, const node_config *c)
 static double validate(trainer *t, int *fails)
 {
     const node_dataset *d = t->d;
-    return node_rollout_mse(t->c->m, t->theta, d, d->train_end - 1,
+    return node_rollout_mse(t->c->m, t->avg, d, d->train_end - 1,
                             d->val_end - d->train_end, &t->opt, NULL, t->work, fails);
 }
 
@@ -501,6 +505,8 @@ static int train_loop(trainer *t, unsigned long long seed, node_result *r, const
     if (!r->curve)
         return -1;
     memcpy(t->best, t->theta, (size_t)nt * sizeof *t->best);
+    if (t->avg != t->theta)
+        memcpy(t->avg, t->theta, (size_t)nt * sizeof *t->avg);
     for (int s = 0; s < c->nstages && r->diverged < 0; s++) {
         const int k = c->stage[s].window;
         if (c->adam_reset && s > 0) {
@@ -527,6 +533,10 @@ static int train_loop(trainer *t, unsigned long long seed, node_result *r, const
                 lr = c->lr_min + 0.5 * (c->lr_max - c->lr_min)
                                      * (1 + cos(3.14159265358979323846 * it / (double)total));
                 adam_step(&t->ad, nt, t->theta, t->grad, lr, c->clip, c->weight_decay);
+                /* avg <- e avg + (1 - e) theta: what is validated, selected
+                   and tested is this average (Polyak averaging) */
+                for (int q = 0; t->avg != t->theta && q < nt; q++)
+                    t->avg[q] = c->ema * t->avg[q] + (1 - c->ema) * t->theta[q];
                 lsum += loss;
                 nsum++;
                 bad = 0;
@@ -545,14 +555,14 @@ static int train_loop(trainer *t, unsigned long long seed, node_result *r, const
                 p->iter = it;
                 p->train_loss = nsum ? lsum / nsum : NAN;
                 p->val_mse = v;
-                p->test_mse = node_rollout_mse(c->m, t->theta, t->d, t->d->val_end - 1,
+                p->test_mse = node_rollout_mse(c->m, t->avg, t->d, t->d->val_end - 1,
                                                t->d->test_end - t->d->val_end, &t->opt, NULL,
                                                t->work, &r->curve_failures);
                 lsum = 0, nsum = 0;
                 if (v < best_val) {
                     best_val = v;
                     r->best_iter = it;
-                    memcpy(t->best, t->theta, (size_t)nt * sizeof *t->best);
+                    memcpy(t->best, t->avg, (size_t)nt * sizeof *t->best);
                 }
             }
         }

@@ -49,8 +49,8 @@ $(BUILD)/tests/check_repro: tests/check_repro.c $(REPRO_TEST_SRC) $(BUILD)/libdi
 # The command-line test (tests/golden/repro_cli.sh) runs the programs.
 check: $(BUILD)/repro/table1 $(BUILD)/repro/fig2
 
-# The paper's Table 1 and Figure 2 (issue 9): about 10 minutes on 2 idle
-# cores; SEEDS=N and THREADS=N override the defaults (10, 2).
+# The paper's Table 1 and Figure 2 (issue 9), two trainings at a time;
+# SEEDS=N and JOBS=N override the defaults (10, 2).
 reproduce-table1: $(BUILD)/repro/table1 $(BUILD)/repro/fig2
 	$(Q)BUILD=$(BUILD) sh repro/reproduce.sh
 reproduce: reproduce-table1

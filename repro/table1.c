@@ -42,7 +42,7 @@ typedef struct args {
     char datasets[128], variants[64];
     int seeds, seed0, threads, jobs, batch;
     const char *csv, *runs, *traces, *stages;
-    double lr, wd;
+    double lr, wd, ema;
     int backward, adam_reset;
 } args;
 
@@ -139,7 +139,13 @@ static int parse_args(int argc, char **argv, args *a)
         }
         else if (!strcmp(o, "--lr"))
             a->lr = atof(v);
-        else if (!strcmp(o, "--wd"))
+        else if (!strcmp(o, "--ema")) {
+            a->ema = atof(v);
+            if (!(a->ema >= 0 && a->ema < 1)) {
+                fprintf(stderr, "table1: --ema expects a decay in [0, 1), got '%s'\n", v);
+                rc = -1;
+            }
+        } else if (!strcmp(o, "--wd"))
             a->wd = atof(v);
         else if (!strcmp(o, "--adam-reset"))
             rc = int_arg(o, v, 1, &a->adam_reset);
@@ -278,6 +284,7 @@ static int row_prepare(const args *a, const char *dataset, const char *variant, 
     char err[256];
     node_config *c = &w->c;
     const dil_model *m = pick_model(dataset, variant);
+    memset(w, 0, sizeof *w);
     if (!m) {
         fprintf(stderr, "table1: unknown variant '%s' (expected 1layer or 2layer)\n", variant);
         return -1;
@@ -300,6 +307,8 @@ static int row_prepare(const args *a, const char *dataset, const char *variant, 
         c->backward = a->backward;
     if (a->wd > 0)
         c->weight_decay = a->wd;
+    if (a->ema > 0)
+        c->ema = a->ema;
     if (a->adam_reset >= 0)
         c->adam_reset = a->adam_reset != 0;
     if (a->stages && parse_stages(a->stages, c) != 0)
@@ -315,12 +324,15 @@ static int row_prepare(const args *a, const char *dataset, const char *variant, 
     for (int s = 0; s < c->nstages; s++)
         printf(c->stage[s].batch ? "%s%d:%d:%d" : "%s%d:%d", s ? "," : " ",
                c->stage[s].window, c->stage[s].iters, c->stage[s].batch);
-    char nb[16];
+    char nb[16], ema[96] = "";
     snprintf(nb, sizeof nb, c->batch > 0 ? "%d" : "all", c->batch);
+    if (c->ema > 0)
+        snprintf(ema, sizeof ema, " running average of the parameters (decay %g) validated,",
+                 c->ema);
     printf(" (window:iterations[:windows per step]), %s windows per step otherwise,"
-           " Adam lr %g -> %g (cosine), weight decay %g, clip %g, validation every %d,%s"
+           " Adam lr %g -> %g (cosine), weight decay %g, clip %g,%s validation every %d,%s"
            " backward %s, tol %g, threads %d\n", nb, c->lr_max, c->lr_min, c->weight_decay,
-           c->clip, c->eval_every, c->adam_reset ? " Adam restarted at each stage," : "",
+           c->clip, ema, c->eval_every, c->adam_reset ? " Adam restarted at each stage," : "",
            c->backward == DIL_BACKWARD_DENSE ? "dense"
            : c->backward == DIL_BACKWARD_CG ? "cg" : "root", c->tol, c->nthreads);
     return 0;
