@@ -344,7 +344,12 @@ int node_config_default(const char *dataset, const dil_model *m, node_config *c)
     c->clip = 1;
     c->weight_decay = 0.01;
     c->eval_every = 25;
-    c->backward = DIL_BACKWARD_DENSE;
+    /* the root form of the IFT, J_y^T g = dL/dy with J_y = dr/dy: the
+       step is a residual model, whose score |r|^2 / 2 gives the same
+       gradient at a root through H = J_y^T J_y; the root form needs no
+       Hessian products (backward 23.6 against 32.7 us with the dense form,
+       node_vdp, one thread) */
+    c->backward = DIL_BACKWARD_ROOT;
     c->tol = 1e-10;
     c->nthreads = 1;
     if (strcmp(dataset, "vdp") == 0) {

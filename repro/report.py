@@ -142,6 +142,16 @@ def cost_section(rows, extra, times, times_path):
                  " and ".join(loads))
     except OSError:
         pass
+    try:
+        with open(os.path.join(os.path.dirname(times_path), "loadlog")) as f:
+            samples = [float(l.split()[0]) for l in f if l.strip()]
+        if samples:
+            L.append("Sampled every 30 s during the run (%d samples): mean %.1f, range %.1f to "
+                     "%.1f; the two trainings of `--jobs 2` had the two cores to themselves "
+                     "only when it stayed near 2." % (len(samples), statistics.fmean(samples),
+                                                       min(samples), max(samples)))
+    except (OSError, ValueError):
+        pass
     return L
 
 

@@ -16,6 +16,10 @@ mkdir -p "$T/traces" "$R/fig"
 echo "== Table 1: $SEEDS seeds per row, $JOBS runs at once"
 # the machine's load before and after: wall times mean little without it
 cat /proc/loadavg >"$T/load" 2>/dev/null || :
+# and every 30 s during it (the sampler is stopped right after the run)
+( while :; do cut -d' ' -f1 /proc/loadavg 2>/dev/null; sleep 30; done ) >"$T/loadlog" &
+sampler=$!
+trap 'kill "$sampler" 2>/dev/null || :' EXIT
 set -- "$B/repro/table1" --dataset vdp,spiral01,spiral --variant 1layer,2layer \
     --seeds "$SEEDS" --jobs "$JOBS" --csv "$R/table1.csv" --runs "$T/runs.csv" \
     --traces "$T/traces"
@@ -27,6 +31,7 @@ else
     "$@" | tee "$T/table1.log"
     echo "$(($(date +%s) - start)) nan nan" >"$T/times"
 fi
+kill "$sampler" 2>/dev/null || :
 cat /proc/loadavg >>"$T/load" 2>/dev/null || :
 echo "== Figure 2"
 "$B/repro/fig2" --out "$T/fig2.dat" | tee "$T/fig2.log"

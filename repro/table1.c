@@ -98,7 +98,7 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     snprintf(a->datasets, sizeof a->datasets, "vdp,spiral,spiral01");
     snprintf(a->variants, sizeof a->variants, "1layer");
-    a->seeds = 10, a->threads = 1, a->jobs = 1, a->batch = -1, a->backward = -1, a->adam_reset = -1;
+    a->seeds = 10, a->threads = 1, a->jobs = 1, a->wd = -1, a->ema = -1, a->batch = -1, a->backward = -1, a->adam_reset = -1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -145,9 +145,13 @@ static int parse_args(int argc, char **argv, args *a)
                 fprintf(stderr, "table1: --ema expects a decay in [0, 1), got '%s'\n", v);
                 rc = -1;
             }
-        } else if (!strcmp(o, "--wd"))
+        } else if (!strcmp(o, "--wd")) {
             a->wd = atof(v);
-        else if (!strcmp(o, "--adam-reset"))
+            if (!(a->wd >= 0 && a->wd < 1)) {
+                fprintf(stderr, "table1: --wd expects a weight decay in [0, 1), got '%s'\n", v);
+                rc = -1;
+            }
+        } else if (!strcmp(o, "--adam-reset"))
             rc = int_arg(o, v, 1, &a->adam_reset);
         else if (!strcmp(o, "--backward")) {
             a->backward = !strcmp(v, "dense") ? DIL_BACKWARD_DENSE
@@ -305,9 +309,9 @@ static int row_prepare(const args *a, const char *dataset, const char *variant, 
         c->lr_max = a->lr;
     if (a->backward >= 0)
         c->backward = a->backward;
-    if (a->wd > 0)
+    if (a->wd >= 0)
         c->weight_decay = a->wd;
-    if (a->ema > 0)
+    if (a->ema >= 0)
         c->ema = a->ema;
     if (a->adam_reset >= 0)
         c->adam_reset = a->adam_reset != 0;
