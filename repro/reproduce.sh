@@ -34,7 +34,13 @@ fi
 kill "$sampler" 2>/dev/null || :
 cat /proc/loadavg >>"$T/load" 2>/dev/null || :
 echo "== Figure 2"
-"$B/repro/fig2" --out "$T/fig2.dat" | tee "$T/fig2.log"
+if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f "%e %U %S" -o "$T/fig2_times" "$B/repro/fig2" --out "$T/fig2.dat" \
+        | tee "$T/fig2.log"
+else
+    rm -f "$T/fig2_times"
+    "$B/repro/fig2" --out "$T/fig2.dat" | tee "$T/fig2.log"
+fi
 echo "== plots and report"
 if command -v /usr/bin/python3 >/dev/null; then
     /usr/bin/python3 repro/plots.py "$R/table1.csv" "$T/traces" "$T/fig2.dat" "$R/fig"
