@@ -5,8 +5,13 @@
  * seed).
  *
  *   table1 [--dataset vdp,spiral,spiral01] [--variant 1layer,2layer]
- *          [--seeds N] [--seed0 S] [--threads T] [--csv FILE] [--traces DIR]
- *          [--batch B] [--stages K:ITERS,...] [--lr LR] [--backward dense|cg|root]
+ *          [--seeds N] [--seed0 S] [--jobs J | --threads T] [--csv FILE]
+ *          [--runs FILE] [--traces DIR] [--batch B] [--stages K:ITERS[:B],...]
+ *          [--lr LR] [--wd WD] [--ema DECAY] [--backward dense|cg|root]
+ *
+ * --jobs J trains J runs at once, one thread each (the runs are
+ * independent: the way to use several cores); --threads T gives one run T
+ * threads for its batch calls instead.
  *
  * For each run it trains the model from seed S..S+N-1 (node.c: multiple-
  * shooting rollouts with a curriculum over window length, Adam with cosine
