@@ -17,7 +17,8 @@ $(BUILD)/repro/%.o: repro/%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS_ALL) $(REPRO_OMP) $(REPRO_INC) -c $< -o $@
 
-$(BUILD)/repro/gen/%.o: generated/%.c
+# (repro.mk itself is a prerequisite: a change of REPRO_OPT must rebuild them)
+$(BUILD)/repro/gen/%.o: generated/%.c repro/repro.mk
 	@mkdir -p $(@D)
 	@echo "  CC      $< (REPRO_OPT)"
 	$(Q)$(CC) -std=c99 $(REPRO_OPT) $(GEN_WARN_EMITTED) $(SAN) -Iruntime -Igenerated -c $< -o $@
