@@ -858,7 +858,7 @@ static void emit_copy(Emitter *e, Node *o, int out)
     Aff r, c;
     int loops = open_loops(e, o->rows, o->cols, &r, &c);
     Str s = {0};
-    if (sched_is_map(o))
+    if (sched_copy_recomputes(val(e, o)))
         put_op(e, &s, o, r, c);   /* cheap to recompute: no copy */
     else
         put_expr(e, &s, o, r, c);
@@ -872,8 +872,8 @@ static void emit_copy(Emitter *e, Node *o, int out)
 /* ------------------------------------------------------------------ */
 
 /* The C signature of SPEC section 4, from the kernel's row of KERNELS;
-   an apply kernel takes the state before its direction, linearise
-   writes it (runtime/dil_model.h). */
+   an apply kernel takes the state before its direction, linearise and
+   the fused kernels write it (before their outputs; runtime/dil_model.h). */
 /* rq is "" in the header and "restrict " in the definition: arrays of a
    call never overlap where one is written (dil_model.h), and without
    saying so gcc -O2 vectorises no loop that reads theta and writes work
@@ -991,6 +991,9 @@ static void emit_kernels(FILE *fp, const Schedule *sc, const char *p)
     for (int i = 0; i < K__COUNT; i++)
         if (sc->apply[i].k)
             emit_kernel(kf, &sc->apply[i], p);
+    for (int i = 0; i < FUSED__COUNT; i++)
+        if (sc->fused[i].k)
+            emit_kernel(kf, &sc->fused[i], p);
     fclose(kf);
     const char *names[N_VMATH_OPS];
     int nnames = 0;
@@ -1134,8 +1137,9 @@ static void emit_theta_init(FILE *fp, const Model *m, const char *p)
     fputc('\n', fp);
 }
 
-/* state_size, linearise and one pointer per kernel with a direction
-   (runtime/dil_model.h; kern.c checks the order), NULL where none. */
+/* state_size, linearise, one pointer per kernel with a direction and the
+   fused kernels (runtime/dil_model.h; kern.c checks the order), NULL
+   where none. */
 static void emit_linearise_members(FILE *fp, const Schedule *sc, const char *p)
 {
     fprintf(fp, "    %ld,\n", sc->state);
@@ -1148,6 +1152,12 @@ static void emit_linearise_members(FILE *fp, const Schedule *sc, const char *p)
             continue;
         if (sc->apply[i].k)
             fprintf(fp, "    %s_%s_apply,\n", p, kernel_info[i].name);
+        else
+            fputs("    NULL,\n", fp);
+    }
+    for (int i = 0; i < FUSED__COUNT; i++) {
+        if (sc->fused[i].k)
+            fprintf(fp, "    %s_%s,\n", p, fused_info[i].name);
         else
             fputs("    NULL,\n", fp);
     }
@@ -1224,6 +1234,9 @@ int emit_h(FILE *fp, const Model *m, const Schedule *sc, const EmitOptions *opt)
     for (int i = 0; i < K__COUNT; i++)
         if (sc->apply[i].k)
             fprintf(fp, "%s;\n", signature(&kernel_info[i], FORM_APPLY, p, ""));
+    for (int i = 0; i < FUSED__COUNT; i++)
+        if (sc->fused[i].k)
+            fprintf(fp, "%s;\n", signature(&fused_info[i], FORM_FUSED, p, ""));
     fputs("\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n", fp);
     return ferror(fp) ? -1 : 0;
 }

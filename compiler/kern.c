@@ -53,7 +53,8 @@ typedef char kernel_order_last[KERN_AT(symbols, K__COUNT) ? 1 : -1];
 
 /* The linearise-once members come after theta_init: state_size, then
    linearise, then one NAME_apply pointer per row of KERNELS with a
-   direction, in table order (emit.c writes them so). */
+   direction, in table order, then the fused residual_linearise and
+   score_linearise (emit.c writes them so). */
 #define APPLY_AT(field, index)                                                                  \
     (offsetof(dil_model, field) == offsetof(dil_model, linearise) + (index) * sizeof(kern_fnptr))
 typedef char kernel_order_state[offsetof(dil_model, linearise) ==
@@ -64,8 +65,10 @@ typedef char kernel_order_apply[APPLY_AT(score_hvp_yy_apply, 1) && APPLY_AT(scor
                                         APPLY_AT(residual_vjp_y_apply, 5) &&
                                         APPLY_AT(residual_vjp_x_apply, 6) &&
                                         APPLY_AT(residual_vjp_theta_apply, 7) &&
+                                        APPLY_AT(residual_linearise, 8) &&
+                                        APPLY_AT(score_linearise, 9) &&
                                         sizeof(dil_model) == offsetof(dil_model, linearise) +
-                                                                 8 * sizeof(kern_fnptr)
+                                                                 10 * sizeof(kern_fnptr)
                                     ? 1
                                     : -1];
 

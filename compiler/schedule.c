@@ -34,7 +34,10 @@
  * elementwise expressions of them are not.  The linearise kernel is one
  * more schedule whose results are the union of every apply kernel's
  * state values (hash-consing makes tanh(W1 y + b1) one node for all of
- * them), each at one offset of `state`.
+ * them), each at one offset of `state`.  The fused kernels
+ * (schedule_fused) are the residual, and the score with its gradient,
+ * scheduled together with their part's state values at those offsets:
+ * a solver's value and linearisation of one point in one sweep.
  *
  * The passes, in order (schedule_kernel): outputs, demand, fusion depth,
  * homes (locals, pieces placed in their output), steps and liveness
@@ -77,6 +80,11 @@
 static int is_trivial(const Node *n)
 {
     return ir_op_class[n->op] == OPC_LEAF;
+}
+
+int sched_copy_recomputes(const Value *v)
+{
+    return sched_is_map(v->node) && v->home != HOME_STATE;
 }
 
 int sched_is_map(const Node *n)
@@ -272,7 +280,9 @@ static void pass_outputs(const Kernel *k, int copy[KERNEL_MAX_OUTS])
         if (!o || k->outs[i].len == 0)
             continue;
         Value *v = VAL(o);
-        if (v->home == HOME_OUT || is_trivial(o)) {
+        /* a fused kernel's output that is also a state value is computed
+           into state and copied out */
+        if (v->home == HOME_OUT || v->home == HOME_STATE || is_trivial(o)) {
             copy[i] = 1;
             continue;
         }
@@ -681,7 +691,7 @@ static int pass_steps(KernelSchedule *s)
         Node *nd = order[i];
         Value *v = VAL(nd);
         if (v->home == HOME_OUT || nd == s->k->ret ||
-            (v->home == HOME_STATE && s->form == FORM_LINEARISE))
+            (v->home == HOME_STATE && (s->form == FORM_LINEARISE || s->form == FORM_FUSED)))
             v->last = pos + 1;
         if (nd->op == OP_LOOP) {
             loop_reads(s, nd);
@@ -903,7 +913,7 @@ static void pass_cost(KernelSchedule *s)
             cost_loop(&s->cost, s, n);
             break;
         case STEP_COPY:
-            if (sched_is_map(n))
+            if (sched_copy_recomputes(VAL(n)))
                 cost_op(&s->cost, n, (double)ir_size(n));
             else
                 cost_expr(&s->cost, n, (double)ir_size(n));
@@ -1193,13 +1203,16 @@ static int by_id(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* The state values of every apply kernel, each once, sorted by id. */
-static int state_nodes(const Schedule *sc, Node ***out)
+/* The state values of every apply kernel (part < 0) or of the apply
+   kernels of one part, each once, sorted by id. */
+static int state_nodes(const Schedule *sc, int part, Node ***out)
 {
     Node **v = NULL;
     int n = 0, cap = 0;
     for (int i = 0; i < K__COUNT; i++) {
         const KernelSchedule *a = &sc->apply[i];
+        if (part >= 0 && kernel_info[i].part != (KernelPart)part)
+            continue;
         for (int j = 0; a->k && j < a->n; j++)
             if (a->val[j].home == HOME_STATE)
                 VEC_PUSH(v, n, cap, a->order[j]);
@@ -1220,7 +1233,7 @@ static int state_nodes(const Schedule *sc, Node ***out)
 static void schedule_linearise(Schedule *sc)
 {
     Node **st;
-    int n = state_nodes(sc, &st);
+    int n = state_nodes(sc, -1, &st);
     if (n == 0)
         return;
     sc->lin_kernel = (Kernel){K__COUNT, &linearise_info, NULL, {{NULL, 0}}};
@@ -1246,6 +1259,52 @@ static void schedule_linearise(Schedule *sc)
     }
     pass_demand(s);
     sched_end(s, NULL);
+}
+
+const KernelInfo fused_info[FUSED__COUNT] = {
+    {"residual_linearise", PART_RESIDUAL,
+     "r(y; x, theta), and state := what the residual_*_apply kernels read", 0, NULL, 0,
+     {"r", NULL, NULL}, 1},
+    {"score_linearise", PART_SCORE,
+     "f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read", 1,
+     NULL, 0, {"gy", NULL, NULL}, 1},
+};
+
+/* Fused kernel `which`: the plain kernels' roots (r; f and gy) together
+   with the state values of its part's apply kernels, each at
+   linearise's offset, in one schedule: every node the two share (the
+   forward sweep) is computed once.  Not made when no apply kernel of the
+   part reads state. */
+static void schedule_fused(Schedule *sc, Fused which)
+{
+    const Kernels *ks = sc->ks;
+    Kernel *fk = &sc->fused_kernel[which];
+    const Kernel *val = &ks->k[which == FUSED_RESIDUAL ? K_residual : K_score_grad_y];
+    Node **st;
+    if (!val->info)
+        return;
+    int n = state_nodes(sc, which == FUSED_RESIDUAL ? PART_RESIDUAL : PART_SCORE, &st);
+    if (n == 0)
+        return;
+    *fk = (Kernel){K__COUNT, &fused_info[which],
+                   which == FUSED_SCORE ? ks->k[K_score].ret : NULL,
+                   {val->outs[0], {NULL, 0}, {NULL, 0}}};
+    Node **roots = arena_alloc((size_t)(n + 1 + KERNEL_MAX_OUTS) * sizeof *roots);
+    int nr = kernel_roots(fk, roots);
+    memcpy(roots + nr, st, (size_t)n * sizeof *st);
+    KernelSchedule *s = &sc->fused[which];
+    sched_begin(s, fk, FORM_FUSED, roots, nr + n);
+    for (int i = 0; i < n; i++) {
+        Value *v = VAL(st[i]);
+        v->home = HOME_STATE;
+        v->off = sched_value(&sc->lin, st[i])->off;
+        v->ld = st[i]->cols;
+        v->demand = 1;
+    }
+    int copy[KERNEL_MAX_OUTS];
+    pass_outputs(fk, copy);
+    pass_demand(s);
+    sched_end(s, copy);
 }
 
 /* Apply forms of the kernels with a direction; one that would read no
@@ -1277,9 +1336,15 @@ static void schedule_applies(Schedule *sc)
     }
     if (nodes <= KERN_MAX_NODES)
         schedule_linearise(sc);
-    if (nodes + sc->lin.n > KERN_MAX_NODES) {
+    nodes += sc->lin.n;
+    for (int i = 0; sc->lin.k && nodes <= KERN_MAX_NODES && i < FUSED__COUNT; i++) {
+        schedule_fused(sc, (Fused)i);
+        nodes += sc->fused[i].n;
+    }
+    if (nodes > KERN_MAX_NODES) {
         memset(sc->apply, 0, sizeof sc->apply);
         memset(&sc->lin, 0, sizeof sc->lin);
+        memset(sc->fused, 0, sizeof sc->fused);
         sc->state = 0;
         return;
     }
@@ -1288,6 +1353,9 @@ static void schedule_applies(Schedule *sc)
             sc->work = sc->apply[i].work;
     if (sc->lin.work > sc->work)
         sc->work = sc->lin.work;
+    for (int i = 0; i < FUSED__COUNT; i++)
+        if (sc->fused[i].work > sc->work)
+            sc->work = sc->fused[i].work;
 }
 
 Schedule *schedule_build(const Kernels *ks)
@@ -1462,7 +1530,8 @@ static void verify_state(const KernelSchedule *s, long state)
                                       v->off + ir_size(v->node) > state))
             unreachable();
     }
-    if (s->form == FORM_LINEARISE && (s->reads[BLK_V] || s->reads[BLK_W]))
+    if ((s->form == FORM_LINEARISE || s->form == FORM_FUSED) &&
+        (s->reads[BLK_V] || s->reads[BLK_W]))
         unreachable();
 }
 
@@ -1484,7 +1553,7 @@ static void verify_kernel(const KernelSchedule *s)
         }
         /* a compute step and a copy of a map evaluate the node's own
            operation; a return and other copies read it */
-        int own = st->kind == STEP_COMPUTE || (st->kind == STEP_COPY && sched_is_map(st->node));
+        int own = st->kind == STEP_COMPUTE || (st->kind == STEP_COPY && sched_copy_recomputes(v));
         verify_reads(s, st->node, compute ? i : s->ncompute, NULL, 0, own);
     }
     for (int i = 0; i < s->k->info->nouts; i++) {
@@ -1512,6 +1581,11 @@ void schedule_verify(const Schedule *s)
         verify_one(s, &s->apply[i]);
     }
     verify_one(s, &s->lin);
+    for (int i = 0; i < FUSED__COUNT; i++) {
+        verify_one(s, &s->fused[i]);
+        if (s->fused[i].k && !s->lin.k)
+            unreachable();        /* fused state offsets come from linearise */
+    }
     if ((s->lin.k != NULL) != (s->state > 0))
         unreachable();
 }
@@ -1521,7 +1595,8 @@ void schedule_verify(const Schedule *s)
 /* ------------------------------------------------------------------ */
 
 /* Every schedule in descriptor order: the plain kernels, linearise, the
-   apply kernels.  Returns how many (at most 2 K__COUNT + 1). */
+   apply kernels, the fused kernels.  Returns how many (at most
+   2 K__COUNT + 1 + FUSED__COUNT). */
 static int all_schedules(const Schedule *s, const KernelSchedule **out)
 {
     int n = 0;
@@ -1533,6 +1608,9 @@ static int all_schedules(const Schedule *s, const KernelSchedule **out)
     for (int i = 0; i < K__COUNT; i++)
         if (s->apply[i].k)
             out[n++] = &s->apply[i];
+    for (int i = 0; i < FUSED__COUNT; i++)
+        if (s->fused[i].k)
+            out[n++] = &s->fused[i];
     return n;
 }
 
@@ -1547,7 +1625,7 @@ void schedule_print_stats(FILE *fp, const Schedule *s)
 {
     Cost base = {0};
     int first = 1;
-    const KernelSchedule *all[2 * K__COUNT + 1];
+    const KernelSchedule *all[2 * K__COUNT + 1 + FUSED__COUNT];
     int nall = all_schedules(s, all);
     fprintf(fp, "%-24s %12s %10s %12s %10s %8s\n", "kernel", "arith", "calls", "loads", "work",
             "x score");
@@ -1629,7 +1707,7 @@ static void dump_loop(FILE *fp, const KernelSchedule *ks, const LoopSched *ls)
    cost. */
 void schedule_dump(FILE *fp, const Schedule *s)
 {
-    const KernelSchedule *all[2 * K__COUNT + 1];
+    const KernelSchedule *all[2 * K__COUNT + 1 + FUSED__COUNT];
     int nall = all_schedules(s, all);
     for (int i = 0; i < nall; i++) {
         const KernelSchedule *ks = all[i];

@@ -56,7 +56,13 @@ typedef enum Form {
     FORM_PLAIN,       /* the kernel of SPEC section 4 */
     FORM_APPLY,       /* NAME_apply: direction-independent values from state */
     FORM_LINEARISE,   /* linearise: computes the state of every apply kernel */
+    FORM_FUSED,       /* residual_linearise, score_linearise: a plain kernel's
+                         values and, in the same sweep, the state of the
+                         apply kernels of its part */
 } Form;
+
+/* The fused kernels (FORM_FUSED), in descriptor order. */
+typedef enum Fused { FUSED_RESIDUAL, FUSED_SCORE, FUSED__COUNT } Fused;
 
 typedef struct Value {
     Node *node;
@@ -176,11 +182,20 @@ struct Schedule {
     KernelSchedule lin;
     Kernel lin_kernel;        /* the row lin.k points to */
     long state;               /* the descriptor's state_size */
+    /* Fused value and linearisation: fused[FUSED_RESIDUAL] computes r and
+       the state values of the residual_*_apply kernels, fused[FUSED_SCORE]
+       f, gy and those of the score_*_apply kernels, at linearise's
+       offsets; .k is NULL when no apply kernel of that part exists. */
+    KernelSchedule fused[FUSED__COUNT];
+    Kernel fused_kernel[FUSED__COUNT];
 };
 
 /* The row of the linearise kernel (not in KERNELS: its outputs are the
    state values, and its descriptor field comes after theta_init). */
 extern const KernelInfo linearise_info;
+/* The rows of the fused kernels (their outputs are the plain kernel's;
+   the state is a parameter of the form, as for linearise). */
+extern const KernelInfo fused_info[FUSED__COUNT];
 
 /* One kernel's schedule (schedule_build calls it for each). */
 void schedule_kernel(const Kernel *k, KernelSchedule *out);
@@ -214,6 +229,10 @@ int sched_row_in_place(const KernelSchedule *s, const LoopSched *ls, int k);
 /* Ops whose element (r, c) is an expression of their arguments' elements
    (those that can be fused into a reader). */
 int sched_is_map(const Node *n);
+/* A STEP_COPY of value v evaluates its operation again (a cheap map)
+   rather than reading its home: not for a value in state (a fused
+   kernel's output that an apply kernel also reads, exp(y) say). */
+int sched_copy_recomputes(const Value *v);
 
 /* The C name of a schedule's function without the prefix: the kernel's,
    NAME_apply, or linearise. */

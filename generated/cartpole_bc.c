@@ -633,6 +633,67 @@ void cartpole_bc_score_vjp_thetay_apply(const double *restrict y, const double *
     }
 }
 
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double cartpole_bc_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    const double s24 = (x[1] / 3.0);
+    state[0] = sin(x[2]);
+    state[1] = cos(x[2]);
+    const double s29 = (x[3] / 6.0);
+    state[2] = x[0];
+    state[3] = s24;
+    state[4] = state[0];
+    state[5] = state[1];
+    state[6] = s29;
+    double *const t31 = work + 0;
+    for (int i = 0; i < 32; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 5; l++)
+            acc += theta[5*i + l + 708] * state[l + 2];
+        t31[i] = acc;
+    }
+    for (int i = 0; i < 32; i++) {
+        state[i + 7] = cartpole_bc_vtanh((theta[i + 868] + t31[i]));
+    }
+    double s35 = 0.0;
+    for (int i = 0; i < 32; i++) {
+        s35 += (theta[i + 900] * state[i + 7]);
+    }
+    state[39] = cartpole_bc_vtanh((theta[932] + s35));
+    state[40] = x[0];
+    state[41] = s24;
+    state[42] = state[0];
+    state[43] = state[1];
+    state[44] = s29;
+    state[45] = state[39];
+    double *const t39 = work + 32;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 40];
+        t39[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 46] = cartpole_bc_vtanh((theta[i + 384] + t39[i]));
+    }
+    double *const t42 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 46];
+        t42[i] = acc;
+    }
+    for (int i = 0; i < 4; i++) {
+        gy[i] = (y[i] - (theta[i + 704] + (x[i] + t42[i])));
+    }
+    double s47 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s47 += cartpole_bc_sq(gy[i]);
+    }
+    return (0.5 * s47);
+}
+
 static const dil_symbol cartpole_bc_symbols[11] = {
     {"s", DIL_ROLE_INPUT, 1, {4, 1}, 0},
     {"W1", DIL_ROLE_PARAM, 2, {64, 6}, 0},
@@ -678,4 +739,6 @@ const dil_model cartpole_bc_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    cartpole_bc_score_linearise,
 };

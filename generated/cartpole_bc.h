@@ -31,6 +31,8 @@ void cartpole_bc_score_vjp_xy_apply(const double *y, const double *x, const doub
     const double *state, const double *w, double *out_x, double *work);
 void cartpole_bc_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
     const double *state, const double *w, double *out_theta, double *work);
+double cartpole_bc_score_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *gy, double *work);
 
 #ifdef __cplusplus
 }

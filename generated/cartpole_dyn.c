@@ -455,6 +455,45 @@ void cartpole_dyn_score_vjp_thetay_apply(const double *restrict y, const double 
     }
 }
 
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double cartpole_dyn_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    state[0] = sin(x[2]);
+    state[1] = cos(x[2]);
+    state[2] = x[0];
+    state[3] = (x[1] / 3.0);
+    state[4] = state[0];
+    state[5] = state[1];
+    state[6] = (x[3] / 6.0);
+    state[7] = x[4];
+    double *const t26 = work + 0;
+    for (int i = 0; i < 64; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 6; l++)
+            acc += theta[6*i + l] * state[l + 2];
+        t26[i] = acc;
+    }
+    for (int i = 0; i < 64; i++) {
+        state[i + 8] = cartpole_dyn_vtanh((theta[i + 384] + t26[i]));
+    }
+    double *const t29 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 64; l++)
+            acc += theta[64*i + l + 448] * state[l + 8];
+        t29[i] = acc;
+    }
+    for (int i = 0; i < 4; i++) {
+        gy[i] = (y[i] - (theta[i + 704] + (x[i] + t29[i])));
+    }
+    double s34 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s34 += cartpole_dyn_sq(gy[i]);
+    }
+    return (0.5 * s34);
+}
+
 static const dil_symbol cartpole_dyn_symbols[8] = {
     {"s", DIL_ROLE_INPUT, 1, {4, 1}, 0},
     {"a", DIL_ROLE_INPUT, 0, {1, 1}, 4},
@@ -497,4 +536,6 @@ const dil_model cartpole_dyn_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    cartpole_dyn_score_linearise,
 };

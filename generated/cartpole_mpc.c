@@ -1418,4 +1418,6 @@ const dil_model cartpole_mpc_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

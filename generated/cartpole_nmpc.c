@@ -634,4 +634,6 @@ const dil_model cartpole_nmpc_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

@@ -1665,4 +1665,6 @@ const dil_model dare_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

@@ -1040,6 +1040,156 @@ void elementwise_score_vjp_thetay_apply(const double *restrict y, const double *
     }
 }
 
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double elementwise_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    for (int i = 0; i < 3; i++) {
+        state[i] = (y[i] + (0.5 * x[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 3] = sin(state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 6] = cos(state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 9] = tan((0.25 * state[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 12] = elementwise_vtanh(state[i]);
+    }
+    double *const t24 = work + 0;
+    for (int i = 0; i < 3; i++) {
+        t24[i] = (0.5 * state[i + 12]);
+    }
+    double *const t31 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t31[i] = (0.5 * state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 15] = sinh(t31[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 18] = cosh(t31[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 21] = elementwise_vexp(t31[i]);
+    }
+    double *const t39 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t39[i] = elementwise_sq(state[i]);
+    }
+    double *const t40 = work + 6;
+    for (int i = 0; i < 3; i++) {
+        t40[i] = (1.0 + t39[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 24] = elementwise_vsigmoid(state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 27] = elementwise_vexpm1((state[i] / 3.0));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 30] = sqrt(t40[i]);
+    }
+    double *const t51 = work + 9;
+    for (int i = 0; i < 3; i++) {
+        t51[i] = (2.0 + state[i + 3]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 33] = (2.0 + t39[i]);
+    }
+    double *const t58 = work + 12;
+    for (int i = 0; i < 3; i++) {
+        t58[i] = (state[i] / state[i + 33]);
+    }
+    double *const t60 = work + 15;
+    for (int i = 0; i < 3; i++) {
+        t60[i] = (1.0 + state[i + 24]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 36] = pow(t60[i], theta[3]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 39] = elementwise_vexp(((-0.5) * t39[i]));
+    }
+    double s74 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        s74 += elementwise_sq(y[i]);
+    }
+    double s77 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        s77 += (x[i] * y[i]);
+    }
+    double s80 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        s80 += (theta[i] * (((((((state[i + 24] + (((((((state[i + 12] + (((((((state[i + 3] + state[i + 6]) + state[i + 9]) + asin(t24[i])) + acos(t24[i])) + atan(state[i])) + state[i + 15]) + state[i + 18])) + state[i + 21]) + elementwise_vlog(t40[i])) + elementwise_vlog1p(state[i + 24])) + state[i + 27]) + state[i + 30]) + fabs(t51[i]))) + elementwise_vsoftplus(state[i])) + t58[i]) + state[i + 36]) + pow(t40[i], 0.25)) + state[i + 39]) + erf(state[i])));
+    }
+    double s85 = 0.0;
+    for (int i = 0; i < 3; i++) {
+        s85 += pow(y[i], 4.0);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 42] = (0.1 * theta[i]);
+    }
+    double *const t117 = work + 3;
+    for (int i = 0; i < 3; i++) {
+        t117[i] = (state[i] * state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 45] = elementwise_vexp((-t117[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 48] = pow(t40[i], (-0.75));
+    }
+    state[51] = (theta[3] - 1.0);
+    for (int i = 0; i < 3; i++) {
+        state[i + 52] = pow(t60[i], state[51]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 55] = elementwise_vlog(t60[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 58] = ((t58[i] * state[i + 42]) / state[i + 33]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 61] = elementwise_sign(t51[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 64] = (1.0 / (2.0 * state[i + 30]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 67] = (1.0 / t60[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 70] = (state[i + 24] * (1.0 - state[i + 24]));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 73] = (1.0 / t40[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 76] = (2.0 * state[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 79] = (1.0 + t117[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 82] = sqrt((1.0 - (t24[i] * t24[i])));
+    }
+    for (int i = 0; i < 3; i++) {
+        gy[i] = ((((0.01 * pow(y[i], 3.0)) - x[i]) + (4.0 * y[i])) + ((((((((((((state[i + 42] * (1.1283791670955126 * state[i + 45])) + (state[i + 42] / state[i + 33])) + (state[i + 24] * state[i + 42])) + ((state[i + 42] * (1.0 + state[i + 27])) / 3.0)) + (((state[i + 42] + (state[i + 42] * (theta[3] * state[i + 52]))) + (state[i + 42] * state[i + 67])) * state[i + 70])) + (((((-0.5) * (state[i + 39] * state[i + 42])) - state[i + 58]) + (((state[i + 42] * (0.25 * state[i + 48])) + (state[i + 42] * state[i + 64])) + (state[i + 42] * state[i + 73]))) * state[i + 76])) + (0.5 * (((state[i + 21] * state[i + 42]) + (state[i + 15] * state[i + 42])) + (state[i + 18] * state[i + 42])))) + (state[i + 42] * (1.0 / state[i + 79]))) + (state[i + 42] * (1.0 - (state[i + 12] * state[i + 12])))) + (0.25 * (state[i + 42] * (1.0 + (state[i + 9] * state[i + 9]))))) - (state[i + 3] * state[i + 42])) + (state[i + 6] * (state[i + 42] + (state[i + 42] * state[i + 61])))));
+    }
+    for (int i = 0; i < 3; i++) {
+        state[i + 85] = pow(t40[i], (-1.75));
+    }
+    const double s298 = (state[51] - 1.0);
+    for (int i = 0; i < 3; i++) {
+        state[i + 88] = pow(t60[i], s298);
+    }
+    return ((((2.0 * s74) - s77) + (s80 / 10.0)) + (0.0025 * s85));
+}
+
 static const dil_symbol elementwise_symbols[5] = {
     {"x", DIL_ROLE_INPUT, 1, {3, 1}, 0},
     {"a", DIL_ROLE_PARAM, 1, {3, 1}, 0},
@@ -1081,4 +1231,6 @@ const dil_model elementwise_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    elementwise_score_linearise,
 };

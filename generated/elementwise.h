@@ -33,6 +33,8 @@ void elementwise_score_vjp_xy_apply(const double *y, const double *x, const doub
     const double *state, const double *w, double *out_x, double *work);
 void elementwise_score_vjp_thetay_apply(const double *y, const double *x, const double *theta,
     const double *state, const double *w, double *out_theta, double *work);
+double elementwise_score_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *gy, double *work);
 
 #ifdef __cplusplus
 }

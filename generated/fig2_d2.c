@@ -1279,6 +1279,123 @@ void fig2_d2_residual_vjp_theta_apply(const double *restrict y, const double *re
     }
 }
 
+/* r(y; x, theta), and state := what the residual_*_apply kernels read */
+void fig2_d2_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict r, double *restrict work)
+{
+    double *const t19 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t19[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i] = fig2_d2_vtanh((theta[i + 60] + t19[i]));
+    }
+    double *const t22 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 90] * state[l];
+        t22[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 30] = fig2_d2_vtanh((theta[i + 990] + t22[i]));
+    }
+    double *const t25 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 1020] * state[l + 30];
+        t25[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        r[i] = ((y[i] - x[i]) - (0.1 * ((theta[i + 1080] + t25[i]) - (x[2] * y[i]))));
+    }
+}
+
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double fig2_d2_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    double *const t19 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t19[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i] = fig2_d2_vtanh((theta[i + 60] + t19[i]));
+    }
+    double *const t22 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 90] * state[l];
+        t22[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 30] = fig2_d2_vtanh((theta[i + 990] + t22[i]));
+    }
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 1020] * state[l + 30];
+        state[i + 60] = acc;
+    }
+    double *const t30 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t30[i] = ((y[i] - x[i]) - (0.1 * ((theta[i + 1080] + state[i + 60]) - (x[2] * y[i]))));
+    }
+    double s33 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s33 += fig2_d2_sq(t30[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 62] = ((-0.1) * t30[i]);
+    }
+    for (int i = 0; i < 30; i++)
+        state[i + 64] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t30[l];
+        for (int i = 0; i < 30; i++)
+            state[i + 64] += vl * theta[i + 30*l + 1020];
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 94] = (1.0 - (state[i + 30] * state[i + 30]));
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 124] = (((-0.1) * state[i + 64]) * state[i + 94]);
+    }
+    for (int i = 0; i < 30; i++)
+        state[i + 154] = 0.0;
+    for (int l = 0; l < 30; l++) {
+        const double vl = state[l + 124];
+        for (int i = 0; i < 30; i++)
+            state[i + 154] += vl * theta[i + 30*l + 90];
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 184] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 214] = (state[i + 154] * state[i + 184]);
+    }
+    double *const t63 = work + 2;
+    for (int i = 0; i < 2; i++)
+        t63[i] = 0.0;
+    for (int l = 0; l < 30; l++) {
+        const double vl = state[l + 214];
+        for (int i = 0; i < 2; i++)
+            t63[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        gy[i] = (t30[i] + ((x[2] * (0.1 * t30[i])) + t63[i]));
+    }
+    return (0.5 * s33);
+}
+
 static const dil_symbol fig2_d2_symbols[10] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"lam", DIL_ROLE_INPUT, 0, {1, 1}, 2},
@@ -1323,4 +1440,6 @@ const dil_model fig2_d2_model = {
     fig2_d2_residual_vjp_y_apply,
     NULL,
     fig2_d2_residual_vjp_theta_apply,
+    fig2_d2_residual_linearise,
+    fig2_d2_score_linearise,
 };

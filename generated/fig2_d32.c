@@ -1279,6 +1279,123 @@ void fig2_d32_residual_vjp_theta_apply(const double *restrict y, const double *r
     }
 }
 
+/* r(y; x, theta), and state := what the residual_*_apply kernels read */
+void fig2_d32_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict r, double *restrict work)
+{
+    double *const t20 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 32; l++)
+            acc += theta[32*i + l] * y[l];
+        t20[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i] = fig2_d32_vtanh((theta[i + 960] + t20[i]));
+    }
+    double *const t23 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 990] * state[l];
+        t23[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 30] = fig2_d32_vtanh((theta[i + 1890] + t23[i]));
+    }
+    double *const t26 = work + 30;
+    for (int i = 0; i < 32; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 1920] * state[l + 30];
+        t26[i] = acc;
+    }
+    for (int i = 0; i < 32; i++) {
+        r[i] = ((y[i] - x[i]) - (0.1 * ((theta[i + 2880] + t26[i]) - (x[32] * y[i]))));
+    }
+}
+
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double fig2_d32_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    double *const t20 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 32; l++)
+            acc += theta[32*i + l] * y[l];
+        t20[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i] = fig2_d32_vtanh((theta[i + 960] + t20[i]));
+    }
+    double *const t23 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 990] * state[l];
+        t23[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 30] = fig2_d32_vtanh((theta[i + 1890] + t23[i]));
+    }
+    for (int i = 0; i < 32; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 1920] * state[l + 30];
+        state[i + 60] = acc;
+    }
+    double *const t31 = work + 30;
+    for (int i = 0; i < 32; i++) {
+        t31[i] = ((y[i] - x[i]) - (0.1 * ((theta[i + 2880] + state[i + 60]) - (x[32] * y[i]))));
+    }
+    double s34 = 0.0;
+    for (int i = 0; i < 32; i++) {
+        s34 += fig2_d32_sq(t31[i]);
+    }
+    for (int i = 0; i < 32; i++) {
+        state[i + 92] = ((-0.1) * t31[i]);
+    }
+    for (int i = 0; i < 30; i++)
+        state[i + 124] = 0.0;
+    for (int l = 0; l < 32; l++) {
+        const double vl = t31[l];
+        for (int i = 0; i < 30; i++)
+            state[i + 124] += vl * theta[i + 30*l + 1920];
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 154] = (1.0 - (state[i + 30] * state[i + 30]));
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 184] = (((-0.1) * state[i + 124]) * state[i + 154]);
+    }
+    for (int i = 0; i < 30; i++)
+        state[i + 214] = 0.0;
+    for (int l = 0; l < 30; l++) {
+        const double vl = state[l + 184];
+        for (int i = 0; i < 30; i++)
+            state[i + 214] += vl * theta[i + 30*l + 990];
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 244] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 274] = (state[i + 214] * state[i + 244]);
+    }
+    double *const t64 = work + 62;
+    for (int i = 0; i < 32; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 30; l++) {
+        const double vl = state[l + 274];
+        for (int i = 0; i < 32; i++)
+            t64[i] += vl * theta[i + 32*l];
+    }
+    for (int i = 0; i < 32; i++) {
+        gy[i] = (t31[i] + ((x[32] * (0.1 * t31[i])) + t64[i]));
+    }
+    return (0.5 * s34);
+}
+
 static const dil_symbol fig2_d32_symbols[10] = {
     {"x0", DIL_ROLE_INPUT, 1, {32, 1}, 0},
     {"lam", DIL_ROLE_INPUT, 0, {1, 1}, 32},
@@ -1323,4 +1440,6 @@ const dil_model fig2_d32_model = {
     fig2_d32_residual_vjp_y_apply,
     NULL,
     fig2_d32_residual_vjp_theta_apply,
+    fig2_d32_residual_linearise,
+    fig2_d32_score_linearise,
 };

@@ -49,6 +49,10 @@ void fig2_d32_residual_vjp_y_apply(const double *y, const double *x, const doubl
     const double *state, const double *w, double *out_y, double *work);
 void fig2_d32_residual_vjp_theta_apply(const double *y, const double *x, const double *theta,
     const double *state, const double *w, double *out_theta, double *work);
+void fig2_d32_residual_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *r, double *work);
+double fig2_d32_score_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *gy, double *work);
 
 #ifdef __cplusplus
 }

@@ -1279,6 +1279,123 @@ void fig2_d8_residual_vjp_theta_apply(const double *restrict y, const double *re
     }
 }
 
+/* r(y; x, theta), and state := what the residual_*_apply kernels read */
+void fig2_d8_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict r, double *restrict work)
+{
+    double *const t20 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 8; l++)
+            acc += theta[8*i + l] * y[l];
+        t20[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i] = fig2_d8_vtanh((theta[i + 240] + t20[i]));
+    }
+    double *const t23 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 270] * state[l];
+        t23[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 30] = fig2_d8_vtanh((theta[i + 1170] + t23[i]));
+    }
+    double *const t26 = work + 0;
+    for (int i = 0; i < 8; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 1200] * state[l + 30];
+        t26[i] = acc;
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = ((y[i] - x[i]) - (0.1 * ((theta[i + 1440] + t26[i]) - (x[8] * y[i]))));
+    }
+}
+
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double fig2_d8_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    double *const t20 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 8; l++)
+            acc += theta[8*i + l] * y[l];
+        t20[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i] = fig2_d8_vtanh((theta[i + 240] + t20[i]));
+    }
+    double *const t23 = work + 0;
+    for (int i = 0; i < 30; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 270] * state[l];
+        t23[i] = acc;
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 30] = fig2_d8_vtanh((theta[i + 1170] + t23[i]));
+    }
+    for (int i = 0; i < 8; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 30; l++)
+            acc += theta[30*i + l + 1200] * state[l + 30];
+        state[i + 60] = acc;
+    }
+    double *const t31 = work + 0;
+    for (int i = 0; i < 8; i++) {
+        t31[i] = ((y[i] - x[i]) - (0.1 * ((theta[i + 1440] + state[i + 60]) - (x[8] * y[i]))));
+    }
+    double s34 = 0.0;
+    for (int i = 0; i < 8; i++) {
+        s34 += fig2_d8_sq(t31[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        state[i + 68] = ((-0.1) * t31[i]);
+    }
+    for (int i = 0; i < 30; i++)
+        state[i + 76] = 0.0;
+    for (int l = 0; l < 8; l++) {
+        const double vl = t31[l];
+        for (int i = 0; i < 30; i++)
+            state[i + 76] += vl * theta[i + 30*l + 1200];
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 106] = (1.0 - (state[i + 30] * state[i + 30]));
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 136] = (((-0.1) * state[i + 76]) * state[i + 106]);
+    }
+    for (int i = 0; i < 30; i++)
+        state[i + 166] = 0.0;
+    for (int l = 0; l < 30; l++) {
+        const double vl = state[l + 136];
+        for (int i = 0; i < 30; i++)
+            state[i + 166] += vl * theta[i + 30*l + 270];
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 196] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 30; i++) {
+        state[i + 226] = (state[i + 166] * state[i + 196]);
+    }
+    double *const t64 = work + 8;
+    for (int i = 0; i < 8; i++)
+        t64[i] = 0.0;
+    for (int l = 0; l < 30; l++) {
+        const double vl = state[l + 226];
+        for (int i = 0; i < 8; i++)
+            t64[i] += vl * theta[i + 8*l];
+    }
+    for (int i = 0; i < 8; i++) {
+        gy[i] = (t31[i] + ((x[8] * (0.1 * t31[i])) + t64[i]));
+    }
+    return (0.5 * s34);
+}
+
 static const dil_symbol fig2_d8_symbols[10] = {
     {"x0", DIL_ROLE_INPUT, 1, {8, 1}, 0},
     {"lam", DIL_ROLE_INPUT, 0, {1, 1}, 8},
@@ -1323,4 +1440,6 @@ const dil_model fig2_d8_model = {
     fig2_d8_residual_vjp_y_apply,
     NULL,
     fig2_d8_residual_vjp_theta_apply,
+    fig2_d8_residual_linearise,
+    fig2_d8_score_linearise,
 };

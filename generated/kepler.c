@@ -118,6 +118,18 @@ void kepler_score_vjp_thetay_apply(const double *restrict y, const double *restr
     out_theta[0] = ((((-2.0) * ((y[0] - (theta[0] * state[0])) - x[0])) * s29) + (state[0] * ((-2.0) * (w[0] - (theta[0] * s29)))));
 }
 
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double kepler_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    (void)work;
+    state[0] = sin(y[0]);
+    const double s13 = ((y[0] - (theta[0] * state[0])) - x[0]);
+    state[1] = cos(y[0]);
+    gy[0] = ((2.0 * s13) + ((theta[0] * ((-2.0) * s13)) * state[1]));
+    return kepler_sq(s13);
+}
+
 static const dil_symbol kepler_symbols[4] = {
     {"M", DIL_ROLE_INPUT, 0, {1, 1}, 0},
     {"e", DIL_ROLE_PARAM, 0, {1, 1}, 0},
@@ -158,4 +170,6 @@ const dil_model kepler_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    kepler_score_linearise,
 };

@@ -1134,4 +1134,6 @@ const dil_model lqr_tracking_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

@@ -378,4 +378,6 @@ const dil_model mpc_linear_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

@@ -890,6 +890,91 @@ void node_euler_residual_vjp_theta_apply(const double *restrict y, const double 
     }
 }
 
+/* r(y; x, theta), and state := what the residual_*_apply kernels read */
+void node_euler_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict r, double *restrict work)
+{
+    double *const t15 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t15[i] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i] = node_euler_vtanh((theta[i + 100] + t15[i]));
+    }
+    double *const t18 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * state[l];
+        t18[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
+    }
+}
+
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double node_euler_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    double *const t15 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t15[i] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i] = node_euler_vtanh((theta[i + 100] + t15[i]));
+    }
+    double *const t18 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * state[l];
+        t18[i] = acc;
+    }
+    double *const t21 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t21[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 250] + t18[i])));
+    }
+    double s24 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s24 += node_euler_sq(t21[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 50] = ((-0.1) * t21[i]);
+    }
+    for (int i = 0; i < 50; i++)
+        state[i + 52] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t21[l];
+        for (int i = 0; i < 50; i++)
+            state[i + 52] += vl * theta[i + 50*l + 150];
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 102] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 152] = (((-0.1) * state[i + 52]) * state[i + 102]);
+    }
+    double *const t46 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t46[i] = 0.0;
+    for (int l = 0; l < 50; l++) {
+        const double vl = state[l + 152];
+        for (int i = 0; i < 2; i++)
+            t46[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        gy[i] = (t21[i] + t46[i]);
+    }
+    return (0.5 * s24);
+}
+
 static const dil_symbol node_euler_symbols[7] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"W1", DIL_ROLE_PARAM, 2, {50, 2}, 0},
@@ -931,4 +1016,6 @@ const dil_model node_euler_model = {
     node_euler_residual_vjp_y_apply,
     NULL,
     node_euler_residual_vjp_theta_apply,
+    node_euler_residual_linearise,
+    node_euler_score_linearise,
 };

@@ -1260,6 +1260,124 @@ void node_mlp2_residual_vjp_theta_apply(const double *restrict y, const double *
     }
 }
 
+/* r(y; x, theta), and state := what the residual_*_apply kernels read */
+void node_mlp2_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict r, double *restrict work)
+{
+    double *const t18 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t18[i] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i] = node_mlp2_vtanh((theta[i + 100] + t18[i]));
+    }
+    double *const t21 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * state[l];
+        t21[i] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 50] = node_mlp2_vtanh((theta[i + 2650] + t21[i]));
+    }
+    double *const t24 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 2700] * state[l + 50];
+        t24[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2800] + t24[i])));
+    }
+}
+
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double node_mlp2_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    double *const t18 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t18[i] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i] = node_mlp2_vtanh((theta[i + 100] + t18[i]));
+    }
+    double *const t21 = work + 0;
+    for (int i = 0; i < 50; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 150] * state[l];
+        t21[i] = acc;
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 50] = node_mlp2_vtanh((theta[i + 2650] + t21[i]));
+    }
+    double *const t24 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 50; l++)
+            acc += theta[50*i + l + 2700] * state[l + 50];
+        t24[i] = acc;
+    }
+    double *const t27 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t27[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2800] + t24[i])));
+    }
+    double s30 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s30 += node_mlp2_sq(t27[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 100] = ((-0.1) * t27[i]);
+    }
+    for (int i = 0; i < 50; i++)
+        state[i + 102] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t27[l];
+        for (int i = 0; i < 50; i++)
+            state[i + 102] += vl * theta[i + 50*l + 2700];
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 152] = (1.0 - (state[i + 50] * state[i + 50]));
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 202] = (((-0.1) * state[i + 102]) * state[i + 152]);
+    }
+    for (int i = 0; i < 50; i++)
+        state[i + 252] = 0.0;
+    for (int l = 0; l < 50; l++) {
+        const double vl = state[l + 202];
+        for (int i = 0; i < 50; i++)
+            state[i + 252] += vl * theta[i + 50*l + 150];
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 302] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 50; i++) {
+        state[i + 352] = (state[i + 252] * state[i + 302]);
+    }
+    double *const t57 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t57[i] = 0.0;
+    for (int l = 0; l < 50; l++) {
+        const double vl = state[l + 352];
+        for (int i = 0; i < 2; i++)
+            t57[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        gy[i] = (t27[i] + t57[i]);
+    }
+    return (0.5 * s30);
+}
+
 static const dil_symbol node_mlp2_symbols[9] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"W1", DIL_ROLE_PARAM, 2, {50, 2}, 0},
@@ -1303,4 +1421,6 @@ const dil_model node_mlp2_model = {
     node_mlp2_residual_vjp_y_apply,
     NULL,
     node_mlp2_residual_vjp_theta_apply,
+    node_mlp2_residual_linearise,
+    node_mlp2_score_linearise,
 };

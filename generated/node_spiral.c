@@ -2163,6 +2163,232 @@ void node_spiral_residual_vjp_theta_apply(const double *restrict y, const double
     }
 }
 
+/* r(y; x, theta), and state := what the residual_*_apply kernels read */
+void node_spiral_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict r, double *restrict work)
+{
+    double *const t19 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t19[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i] = node_spiral_vtanh((theta[i + 32] + t19[i]));
+    }
+    double *const t22 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * state[l];
+        t22[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 16] = node_spiral_vtanh((theta[i + 304] + t22[i]));
+    }
+    double *const t25 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * state[l + 16];
+        t25[i] = acc;
+    }
+    double *const t30 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l + 2];
+        t30[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 32] = node_spiral_vtanh((theta[i + 32] + t30[i]));
+    }
+    double *const t33 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * state[l + 32];
+        t33[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 48] = node_spiral_vtanh((theta[i + 304] + t33[i]));
+    }
+    double *const t36 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * state[l + 48];
+        t36[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t25[i])));
+    }
+    for (int i = 0; i < 2; i++) {
+        r[i + 2] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
+    }
+}
+
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double node_spiral_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    double *const t19 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t19[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i] = node_spiral_vtanh((theta[i + 32] + t19[i]));
+    }
+    double *const t22 = work + 0;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * state[l];
+        t22[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 16] = node_spiral_vtanh((theta[i + 304] + t22[i]));
+    }
+    double *const t25 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * state[l + 16];
+        t25[i] = acc;
+    }
+    double *const t28 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t28[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 352] + t25[i])));
+    }
+    double *const t30 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l + 2];
+        t30[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 32] = node_spiral_vtanh((theta[i + 32] + t30[i]));
+    }
+    double *const t33 = work + 16;
+    for (int i = 0; i < 16; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 48] * state[l + 32];
+        t33[i] = acc;
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 48] = node_spiral_vtanh((theta[i + 304] + t33[i]));
+    }
+    double *const t36 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 16; l++)
+            acc += theta[16*i + l + 320] * state[l + 48];
+        t36[i] = acc;
+    }
+    double *const t39 = work + 4;
+    for (int i = 0; i < 2; i++) {
+        t39[i] = ((y[i + 2] - y[i]) - (0.1 * (theta[i + 352] + t36[i])));
+    }
+    double *const t40 = work + 16;
+    for (int i = 0; i < 2; i++) {
+        t40[i] = t28[i];
+    }
+    for (int i = 0; i < 2; i++) {
+        t40[i + 2] = t39[i];
+    }
+    double s43 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s43 += node_spiral_sq(t40[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 64] = ((-0.1) * t39[i]);
+    }
+    for (int i = 0; i < 16; i++)
+        state[i + 66] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t39[l];
+        for (int i = 0; i < 16; i++)
+            state[i + 66] += vl * theta[i + 16*l + 320];
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 82] = (1.0 - (state[i + 48] * state[i + 48]));
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 98] = (((-0.1) * state[i + 66]) * state[i + 82]);
+    }
+    for (int i = 0; i < 16; i++)
+        state[i + 114] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = state[l + 98];
+        for (int i = 0; i < 16; i++)
+            state[i + 114] += vl * theta[i + 16*l + 48];
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 130] = (1.0 - (state[i + 32] * state[i + 32]));
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 146] = (state[i + 114] * state[i + 130]);
+    }
+    double *const t74 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t74[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = state[l + 146];
+        for (int i = 0; i < 2; i++)
+            t74[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 162] = ((-0.1) * t28[i]);
+    }
+    for (int i = 0; i < 16; i++)
+        state[i + 164] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t28[l];
+        for (int i = 0; i < 16; i++)
+            state[i + 164] += vl * theta[i + 16*l + 320];
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 180] = (1.0 - (state[i + 16] * state[i + 16]));
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 196] = (((-0.1) * state[i + 164]) * state[i + 180]);
+    }
+    for (int i = 0; i < 16; i++)
+        state[i + 212] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = state[l + 196];
+        for (int i = 0; i < 16; i++)
+            state[i + 212] += vl * theta[i + 16*l + 48];
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 228] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 16; i++) {
+        state[i + 244] = (state[i + 212] * state[i + 228]);
+    }
+    double *const t102 = work + 16;
+    for (int i = 0; i < 2; i++)
+        t102[i] = 0.0;
+    for (int l = 0; l < 16; l++) {
+        const double vl = state[l + 244];
+        for (int i = 0; i < 2; i++)
+            t102[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        gy[i + 2] = (t39[i] + t74[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        gy[i] = (t28[i] + (t102[i] - t39[i]));
+    }
+    return (0.5 * s43);
+}
+
 static const dil_symbol node_spiral_symbols[11] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"W1", DIL_ROLE_PARAM, 2, {16, 2}, 0},
@@ -2208,4 +2434,6 @@ const dil_model node_spiral_model = {
     node_spiral_residual_vjp_y_apply,
     NULL,
     node_spiral_residual_vjp_theta_apply,
+    node_spiral_residual_linearise,
+    node_spiral_score_linearise,
 };

@@ -890,6 +890,91 @@ void node_vdp_residual_vjp_theta_apply(const double *restrict y, const double *r
     }
 }
 
+/* r(y; x, theta), and state := what the residual_*_apply kernels read */
+void node_vdp_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict r, double *restrict work)
+{
+    double *const t16 = work + 0;
+    for (int i = 0; i < 500; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t16[i] = acc;
+    }
+    for (int i = 0; i < 500; i++) {
+        state[i] = node_vdp_vtanh((theta[i + 1000] + t16[i]));
+    }
+    double *const t19 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += theta[500*i + l + 1500] * state[l];
+        t19[i] = acc;
+    }
+    for (int i = 0; i < 2; i++) {
+        r[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
+    }
+}
+
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double node_vdp_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    double *const t16 = work + 0;
+    for (int i = 0; i < 500; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 2; l++)
+            acc += theta[2*i + l] * y[l];
+        t16[i] = acc;
+    }
+    for (int i = 0; i < 500; i++) {
+        state[i] = node_vdp_vtanh((theta[i + 1000] + t16[i]));
+    }
+    double *const t19 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 500; l++)
+            acc += theta[500*i + l + 1500] * state[l];
+        t19[i] = acc;
+    }
+    double *const t22 = work + 2;
+    for (int i = 0; i < 2; i++) {
+        t22[i] = ((y[i] - x[i]) - (0.1 * (theta[i + 2500] + t19[i])));
+    }
+    double s25 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s25 += node_vdp_sq(t22[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 500] = ((-0.1) * t22[i]);
+    }
+    for (int i = 0; i < 500; i++)
+        state[i + 502] = 0.0;
+    for (int l = 0; l < 2; l++) {
+        const double vl = t22[l];
+        for (int i = 0; i < 500; i++)
+            state[i + 502] += vl * theta[i + 500*l + 1500];
+    }
+    for (int i = 0; i < 500; i++) {
+        state[i + 1002] = (1.0 - (state[i] * state[i]));
+    }
+    for (int i = 0; i < 500; i++) {
+        state[i + 1502] = (((-0.1) * state[i + 502]) * state[i + 1002]);
+    }
+    double *const t47 = work + 0;
+    for (int i = 0; i < 2; i++)
+        t47[i] = 0.0;
+    for (int l = 0; l < 500; l++) {
+        const double vl = state[l + 1502];
+        for (int i = 0; i < 2; i++)
+            t47[i] += vl * theta[i + 2*l];
+    }
+    for (int i = 0; i < 2; i++) {
+        gy[i] = (t22[i] + t47[i]);
+    }
+    return (0.5 * s25);
+}
+
 static const dil_symbol node_vdp_symbols[7] = {
     {"x0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"W1", DIL_ROLE_PARAM, 2, {500, 2}, 0},
@@ -931,4 +1016,6 @@ const dil_model node_vdp_model = {
     node_vdp_residual_vjp_y_apply,
     NULL,
     node_vdp_residual_vjp_theta_apply,
+    node_vdp_residual_linearise,
+    node_vdp_score_linearise,
 };

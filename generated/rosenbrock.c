@@ -85,6 +85,20 @@ void rosenbrock_score_hvp_yy_apply(const double *restrict y, const double *restr
     hv[0] = (s39 - ((state[0] * hv[1]) + ((theta[1] * (2.0 * (y[1] - rosenbrock_sq(y[0])))) * s39)));
 }
 
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double rosenbrock_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    (void)x;
+    (void)work;
+    const double s10 = (theta[0] - y[0]);
+    const double s14 = (y[1] - rosenbrock_sq(y[0]));
+    gy[1] = (theta[1] * (2.0 * s14));
+    state[0] = (2.0 * y[0]);
+    gy[0] = (((-2.0) * s10) - (gy[1] * state[0]));
+    return (rosenbrock_sq(s10) + (theta[1] * rosenbrock_sq(s14)));
+}
+
 static const dil_symbol rosenbrock_symbols[3] = {
     {"a", DIL_ROLE_PARAM, 0, {1, 1}, 0},
     {"b", DIL_ROLE_PARAM, 0, {1, 1}, 1},
@@ -124,4 +138,6 @@ const dil_model rosenbrock_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    rosenbrock_score_linearise,
 };

@@ -25,6 +25,8 @@ void rosenbrock_linearise(const double *y, const double *x, const double *theta,
     double *state, double *work);
 void rosenbrock_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
     const double *state, const double *v, double *hv, double *work);
+double rosenbrock_score_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *gy, double *work);
 
 #ifdef __cplusplus
 }

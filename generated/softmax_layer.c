@@ -632,6 +632,100 @@ void softmax_layer_score_hvp_yy_apply(const double *restrict y, const double *re
     }
 }
 
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double softmax_layer_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    double *const t13 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        double acc = 0.0;
+        for (int l = 0; l < 3; l++)
+            acc += theta[3*i + l] * x[l];
+        t13[i] = acc;
+    }
+    double *const t14 = work + 4;
+    for (int i = 0; i < 4; i++) {
+        t14[i] = (theta[i + 12] + t13[i]);
+    }
+    double m15 = y[0];
+    for (int i = 0; i < 4; i++) {
+        if (y[i] > m15) m15 = y[i];
+    }
+    double s15 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s15 += exp(y[i] - m15);
+    }
+    s15 = m15 + log(s15);
+    double s17 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s17 += (y[i] * t14[i]);
+    }
+    state[0] = (0.5 * theta[16]);
+    double s22 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s22 += softmax_layer_sq(y[i]);
+    }
+    double *const t25 = work + 0;
+    for (int i = 0; i < 4; i++) {
+        t25[i] = (y[i] - 1.0);
+    }
+    double s27 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s27 += softmax_layer_vsoftplus(t25[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 1] = y[i];
+    }
+    state[5] = 1.0;
+    double s33 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        s33 += (state[i + 1] * state[i + 1]);
+    }
+    state[6] = sqrt(s33);
+    for (int i = 0; i < 4; i++) {
+        state[i + 7] = softmax_layer_vexp((0.25 * y[i]));
+    }
+    double s38 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s38 += state[i + 7];
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 11] = softmax_layer_vsigmoid(y[i]);
+    }
+    double s42 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s42 += state[i + 11];
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 15] = softmax_layer_vtanh(y[i]);
+    }
+    double *const t46 = work + 8;
+    for (int i = 0; i < 4; i++) {
+        t46[i] = (2.0 + state[i + 15]);
+    }
+    double s48 = 0.0;
+    for (int i = 0; i < 4; i++) {
+        s48 += fabs(t46[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 19] = softmax_layer_sign(t46[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 23] = (1.0 - state[i + 11]);
+    }
+    state[27] = (1.0 / (2.0 * state[6]));
+    for (int i = 0; i < 4; i++) {
+        state[i + 28] = softmax_layer_vsigmoid(t25[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        state[i + 32] = softmax_layer_vexp((y[i] - s15));
+    }
+    for (int i = 0; i < 4; i++) {
+        gy[i] = (((((((((0.1 * state[i + 19]) * (1.0 - (state[i + 15] * state[i + 15]))) + (0.25 * (state[i + 11] * state[i + 23]))) + (0.0625 * state[i + 7])) + (2.0 * (state[i + 1] * state[27]))) + (0.25 * state[i + 28])) + (state[0] * (2.0 * y[i]))) - t14[i]) + state[i + 32]);
+    }
+    return (((((((s15 - s17) + (state[0] * s22)) + (0.25 * s27)) + state[6]) + (0.25 * s38)) + (0.25 * s42)) + (s48 / 10.0));
+}
+
 static const dil_symbol softmax_layer_symbols[6] = {
     {"feat", DIL_ROLE_INPUT, 1, {3, 1}, 0},
     {"W", DIL_ROLE_PARAM, 2, {4, 3}, 0},
@@ -676,4 +770,6 @@ const dil_model softmax_layer_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    softmax_layer_score_linearise,
 };

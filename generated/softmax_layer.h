@@ -29,6 +29,8 @@ void softmax_layer_linearise(const double *y, const double *x, const double *the
     double *state, double *work);
 void softmax_layer_score_hvp_yy_apply(const double *y, const double *x, const double *theta,
     const double *state, const double *v, double *hv, double *work);
+double softmax_layer_score_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *gy, double *work);
 
 #ifdef __cplusplus
 }

@@ -306,6 +306,53 @@ void stiff_euler_residual_vjp_theta_apply(const double *restrict y, const double
     out_theta[0] = (-(y[1] * ((-0.1) * w[1])));
 }
 
+/* r(y; x, theta), and state := what the residual_*_apply kernels read */
+void stiff_euler_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict r, double *restrict work)
+{
+    double *const t20 = work + 0;
+    t20[0] = (y[1] - y[0]);
+    t20[1] = (-(theta[0] * y[1]));
+    for (int i = 0; i < 2; i++) {
+        state[i + 2] = pow(y[i], 3.0);
+    }
+    for (int i = 0; i < 2; i++) {
+        r[i] = ((y[i] - x[i]) - (0.1 * (t20[i] - (theta[1] * state[i + 2]))));
+    }
+}
+
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double stiff_euler_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    state[0] = (y[1] - y[0]);
+    state[1] = (-(theta[0] * y[1]));
+    for (int i = 0; i < 2; i++) {
+        state[i + 2] = pow(y[i], 3.0);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 4] = ((y[i] - x[i]) - (0.1 * (state[i] - (theta[1] * state[i + 2]))));
+    }
+    double s29 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s29 += stiff_euler_sq(state[i + 4]);
+    }
+    double *const t43 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t43[i] = ((-0.1) * state[i + 4]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 6] = (3.0 * stiff_euler_sq(y[i]));
+    }
+    double *const t60 = work + 2;
+    t60[1] = (t43[0] - (theta[0] * t43[1]));
+    t60[0] = (-t43[0]);
+    for (int i = 0; i < 2; i++) {
+        gy[i] = ((state[i + 4] + ((theta[1] * (0.1 * state[i + 4])) * state[i + 6])) + t60[i]);
+    }
+    return (0.5 * s29);
+}
+
 static const dil_symbol stiff_euler_symbols[5] = {
     {"y0", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"lam", DIL_ROLE_PARAM, 0, {1, 1}, 0},
@@ -347,4 +394,6 @@ const dil_model stiff_euler_model = {
     NULL,
     NULL,
     stiff_euler_residual_vjp_theta_apply,
+    stiff_euler_residual_linearise,
+    stiff_euler_score_linearise,
 };

@@ -43,6 +43,10 @@ void stiff_euler_score_vjp_thetay_apply(const double *y, const double *x, const 
     const double *state, const double *w, double *out_theta, double *work);
 void stiff_euler_residual_vjp_theta_apply(const double *y, const double *x, const double *theta,
     const double *state, const double *w, double *out_theta, double *work);
+void stiff_euler_residual_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *r, double *work);
+double stiff_euler_score_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *gy, double *work);
 
 #ifdef __cplusplus
 }

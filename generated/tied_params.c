@@ -145,6 +145,32 @@ void tied_params_score_vjp_xy_apply(const double *restrict y, const double *rest
     }
 }
 
+/* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
+double tied_params_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+    double *restrict state, double *restrict gy, double *restrict work)
+{
+    state[0] = (theta[0] + theta[1]);
+    double *const t14 = work + 0;
+    for (int i = 0; i < 2; i++) {
+        t14[i] = (y[i] - (x[i] * state[0]));
+    }
+    double s16 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s16 += tied_params_sq(t14[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        state[i + 1] = cosh(y[i]);
+    }
+    double s18 = 0.0;
+    for (int i = 0; i < 2; i++) {
+        s18 += state[i + 1];
+    }
+    for (int i = 0; i < 2; i++) {
+        gy[i] = (sinh(y[i]) + (2.0 * t14[i]));
+    }
+    return (s16 + s18);
+}
+
 static const dil_symbol tied_params_symbols[4] = {
     {"x", DIL_ROLE_INPUT, 1, {2, 1}, 0},
     {"p", DIL_ROLE_PARAM, 1, {2, 1}, 0},
@@ -160,7 +186,7 @@ const dil_model tied_params_model = {
     "tied_params",
     2, 2, 2, 2,
     0,
-    0,
+    2,
     tied_params_score,
     tied_params_score_grad_y,
     tied_params_score_hvp_yy,
@@ -185,4 +211,6 @@ const dil_model tied_params_model = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    tied_params_score_linearise,
 };

@@ -31,6 +31,8 @@ void tied_params_score_hvp_yy_apply(const double *y, const double *x, const doub
     const double *state, const double *v, double *hv, double *work);
 void tied_params_score_vjp_xy_apply(const double *y, const double *x, const double *theta,
     const double *state, const double *w, double *out_x, double *work);
+double tied_params_score_linearise(const double *y, const double *x, const double *theta,
+    double *state, double *gy, double *work);
 
 #ifdef __cplusplus
 }

@@ -89,7 +89,7 @@ int dili_score_backward(dili_ctx *c, const double *y, const double *b,
        the gradient is not evaluated at all: grad_norm stays 0 */
     dili_zero(n, gy);
     if (!isinf(o->stationary_tol)) {
-        st = dili_grad(c, y, gy);
+        st = dili_grad_lin(c, y, gy);   /* and H's state, one sweep */
         in->grad_norm = dili_norm(n, gy);
         if (st != DIL_OK)
             return st;
@@ -173,8 +173,17 @@ int dil_backward(const dil_model *m, const double *y, const double *x,
                  double *dl_dx, double *dl_dtheta,
                  const dil_options *opt, dil_info *info, double *work)
 {
+    return dili_backward_call(m, y, x, theta, dl_dy, dl_dx, dl_dtheta, opt, info, work, 0);
+}
+
+int dili_backward_call(const dil_model *m, const double *y, const double *x,
+                       const double *theta, const double *dl_dy, double *dl_dx,
+                       double *dl_dtheta, const dil_options *opt, dil_info *info,
+                       double *work, int theta_finite)
+{
     dili_call k;
-    dili_args a = {DILI_CALL_BACKWARD, y, x, theta, NULL, dl_dy, dl_dx, dl_dtheta};
+    dili_args a = {DILI_CALL_BACKWARD, y, x, theta, NULL, dl_dy, dl_dx, dl_dtheta,
+                   theta_finite};
     dili_outputs out = {dl_dx, dl_dtheta, NULL, NULL};
     int st = dili_begin(&k, m, opt, &a);
 
@@ -190,8 +199,16 @@ int dil_loss_gradient(const dil_model *m, const double *y, const double *x,
                       double *dl_dx, double *dl_dtheta,
                       const dil_options *opt, dil_info *info, double *work)
 {
+    return dili_loss_call(m, y, x, theta, data, loss, dl_dx, dl_dtheta, opt, info, work, 0);
+}
+
+int dili_loss_call(const dil_model *m, const double *y, const double *x,
+                   const double *theta, const double *data, double *loss,
+                   double *dl_dx, double *dl_dtheta, const dil_options *opt,
+                   dil_info *info, double *work, int theta_finite)
+{
     dili_call k;
-    dili_args a = {DILI_CALL_LOSS, y, x, theta, data, NULL, dl_dx, dl_dtheta};
+    dili_args a = {DILI_CALL_LOSS, y, x, theta, data, NULL, dl_dx, dl_dtheta, theta_finite};
     double *gy, *gx, *gth, lv;
     int st = dili_begin(&k, m, opt, &a);
 

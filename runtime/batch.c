@@ -44,6 +44,7 @@ typedef struct batch {
                                        block (serial), or NULL */
     double *sum;                    /* dl_dtheta, the serial run adds into it */
     const dil_options *o;
+    int theta_finite;               /* theta checked once for every instance */
     dil_info *info;                 /* n entries, or NULL */
     int *status;                    /* n entries */
 } batch;
@@ -72,15 +73,26 @@ static void run_one(const batch *b, int i, double *dth, double *work)
     if (dth != NULL)
         dili_zero(m->ntheta, dth);
     if (b->kind == DILI_CALL_SOLVE)
-        st = dil_solve(m, x, b->theta, blk_out(b->y, i, m->ny), b->o, in, work);
+        st = dili_solve_call(m, x, b->theta, blk_out(b->y, i, m->ny), b->o, in, work,
+                             b->theta_finite);
     else if (b->kind == DILI_CALL_BACKWARD)
-        st = dil_backward(m, blk(b->yin, i, m->ny), x, b->theta, blk(b->dl_dy, i, m->ny),
-                          dx, dth, b->o, in, work);
+        st = dili_backward_call(m, blk(b->yin, i, m->ny), x, b->theta,
+                                blk(b->dl_dy, i, m->ny), dx, dth, b->o, in, work,
+                                b->theta_finite);
     else
-        st = dil_loss_gradient(m, blk(b->yin, i, m->ny), x, b->theta,
-                               blk(b->data, i, m->ndata), blk_out(b->loss, i, 1), dx, dth,
-                               b->o, in, work);
+        st = dili_loss_call(m, blk(b->yin, i, m->ny), x, b->theta, blk(b->data, i, m->ndata),
+                            blk_out(b->loss, i, 1), dx, dth, b->o, in, work,
+                            b->theta_finite);
     b->status[i] = st;
+}
+
+/* sum += g over nt elements (locals: through b's members, every store
+   to sum would reload them). */
+static void add_block(int nt, const double *g, double *sum)
+{
+    int k;
+    for (k = 0; k < nt; k++)
+        sum[k] += g[k];
 }
 
 /* 1 when run_all will use threads. */
@@ -104,7 +116,7 @@ static int threaded(const batch *b, int nthreads)
 static void run_all(const batch *b, size_t ws, int nthreads)
 {
     double *w;
-    int i, k;
+    int i;
 #ifdef _OPENMP
     if (threaded(b, nthreads)) {
         int t = nthreads > 0 ? nthreads : omp_get_max_threads();
@@ -126,10 +138,37 @@ static void run_all(const batch *b, size_t ws, int nthreads)
         dili_zero(b->m->ntheta, b->sum);
     for (i = 0; i < b->n; i++) {
         run_one(b, i, b->gth, w);
-        for (k = 0; b->gth != NULL && k < b->m->ntheta; k++)
-            b->sum[k] += b->gth[k];
+        if (b->gth != NULL)
+            add_block(b->m->ntheta, b->gth, b->sum);
     }
     free(w);
+}
+
+/*
+ * dl_dtheta = ((0 + g_0) + g_1) + ... + g_{n-1}, element by element in
+ * index order, with the elements split into chunks over the threads (the
+ * same additions in the same order per element: the bits do not depend
+ * on the thread count, and n ntheta additions no longer run on one
+ * thread after the parallel part).
+ */
+static void sum_blocks(const batch *b, double *dl_dtheta, int nthreads)
+{
+    const int chunk = 512;
+    int nt = b->m->ntheta, nchunks = (nt + chunk - 1) / chunk, c;
+#ifdef _OPENMP
+    int t = nthreads > 0 ? nthreads : omp_get_max_threads();
+#pragma omp parallel for num_threads(t) schedule(static) if (nchunks > 1)
+#endif
+    for (c = 0; c < nchunks; c++) {
+        int lo = c * chunk, hi = lo + chunk < nt ? lo + chunk : nt, i, k;
+        for (k = lo; k < hi; k++)
+            dl_dtheta[k] = 0.0;
+        for (i = 0; i < b->n; i++) {
+            const double *g = b->gth + (size_t)i * (size_t)nt;
+            for (k = lo; k < hi; k++)
+                dl_dtheta[k] += g[k];
+        }
+    }
 }
 
 /*
@@ -141,7 +180,7 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
 {
     const dil_model *m = b->m;
     size_t ws;
-    int i, k, st = DIL_OK;
+    int i, st = DIL_OK;
 
     if (b->n < 0 || nthreads < 0 || m == NULL || m->ny < 1 || m->nx < 0
         || m->ntheta < 0 || m->ndata < 0 || m->nres < 0) {
@@ -156,6 +195,9 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
             dili_zero(m->ntheta, dl_dtheta);
         return DIL_OK;
     }
+    /* theta is shared: one scan for all instances (a non-finite theta is
+       left to each instance's own checks, which report it in their order) */
+    b->theta_finite = b->theta != NULL && dili_all_finite(m->ntheta, b->theta);
     ws = dil_work_size(m, b->o);
     if (ws == 0)
         ws = 1;
@@ -179,12 +221,8 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
     for (i = b->n - 1; i >= 0; i--)
         if (b->status[i] != DIL_OK)
             st = b->status[i];
-    if (b->gth != NULL && threaded(b, nthreads)) {
-        dili_zero(m->ntheta, dl_dtheta);
-        for (i = 0; i < b->n; i++)
-            for (k = 0; k < m->ntheta; k++)
-                dl_dtheta[k] += b->gth[(size_t)i * m->ntheta + k];
-    }
+    if (b->gth != NULL && threaded(b, nthreads))
+        sum_blocks(b, dl_dtheta, nthreads);
     free(b->status);
     free(b->gth);
     return st;
@@ -195,7 +233,7 @@ int dil_solve_batch(const dil_model *m, int n, const double *x,
                     dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_SOLVE, m, n, x, theta, NULL, NULL, NULL, y,
-               NULL, NULL, NULL, NULL, opt, info, NULL};
+               NULL, NULL, NULL, NULL, opt, 0, info, NULL};
     return run_batch(&b, NULL, nthreads);
 }
 
@@ -205,7 +243,7 @@ int dil_backward_batch(const dil_model *m, int n, const double *y,
                        const dil_options *opt, dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_BACKWARD, m, n, x, theta, NULL, dl_dy, y, NULL,
-               NULL, dl_dx, NULL, NULL, opt, info, NULL};
+               NULL, dl_dx, NULL, NULL, opt, 0, info, NULL};
     return run_batch(&b, dl_dtheta, nthreads);
 }
 
@@ -216,6 +254,6 @@ int dil_loss_gradient_batch(const dil_model *m, int n, const double *y,
                             dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_LOSS, m, n, x, theta, data, NULL, y, NULL,
-               loss, dl_dx, NULL, NULL, opt, info, NULL};
+               loss, dl_dx, NULL, NULL, opt, 0, info, NULL};
     return run_batch(&b, dl_dtheta, nthreads);
 }

@@ -82,7 +82,7 @@ static int bad_args(const dil_model *m, const dil_options *o, const dili_args *a
 static int not_finite(const dil_model *m, const dil_options *o, const dili_args *a)
 {
     if (!dili_all_finite(m->ny, a->y) || !dili_all_finite(m->nx, a->x)
-        || !dili_all_finite(m->ntheta, a->theta))
+        || (!a->theta_finite && !dili_all_finite(m->ntheta, a->theta)))
         return 1;
     if (a->kind == DILI_CALL_BACKWARD && !dili_all_finite(m->ny, a->dl_dy))
         return 1;

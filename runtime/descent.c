@@ -38,12 +38,11 @@ size_t dili_descent_work(int n)
 
 int dili_start(dili_ctx *c, const double *y, double *f, double *g)
 {
-    int st;
-    *f = dili_score(c, y);
+    /* f and g in one sweep when the model has the fused kernel */
+    int st = dili_score_grad(c, y, f, g);
     c->info->score = *f;
     if (!isfinite(*f))
         return DIL_NOT_FINITE;
-    st = dili_grad(c, y, g);
     c->info->grad_norm = dili_norm(c->m->ny, g);
     return st;
 }

@@ -186,7 +186,10 @@ typedef struct dil_info {
     int    n_jac;         /* Jacobian products: residual J v, J^T w, and the
                              mixed score_vjp_xy / score_vjp_thetay */
     int    n_loss;        /* loss and loss_grad evaluations */
-    int    n_linearise;   /* calls of the model's linearise kernel */
+    int    n_linearise;   /* linearisations: calls of the model's linearise
+                             kernel or of a fused residual_linearise /
+                             score_linearise (which also count in n_score,
+                             and n_grad for the score's) */
 } dil_info;
 
 /* The defaults documented in dil_options. */

@@ -33,7 +33,8 @@ typedef struct dili_ctx {
     /* linearise once: state (m->state_size) and the y it was computed at
        (lin_y, ny); NULL when the model has no linearise kernel */
     double *state, *lin_y;
-    int lin_valid;        /* lin_y holds a linearised point */
+    int lin_valid;        /* the parts of state (DILI_LIN_*) that hold
+                             lin_y's linearisation; 0: none */
 } dili_ctx;
 
 /* ------------------------------------------------------------------ */
@@ -51,6 +52,11 @@ int dili_all_finite(int n, const double *v);        /* 1 when all finite */
 int dili_max_int(int a, int b);
 int dili_moved(int n, const double *y, const double *y_try);  /* y_try != y */
 
+/* The parts of the linearise-once state: what the residual_*_apply
+   kernels read (filled by residual_linearise) and what the score_*_apply
+   kernels read (score_linearise); `linearise` fills both. */
+enum { DILI_LIN_RES = 1, DILI_LIN_SCORE = 2 };
+
 /* Each returns DIL_OK or DIL_NOT_FINITE (the output has a NaN or inf). */
 double dili_score(dili_ctx *c, const double *y);    /* value, may be non-finite */
 int dili_grad(dili_ctx *c, const double *y, double *g);
@@ -58,6 +64,20 @@ int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv);
 int dili_residual(dili_ctx *c, const double *y, double *r);
 int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv);
 int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out);
+/* One sweep per iterate (dil_model.h, the fused kernels).  dili_residual_lin
+   is dili_residual that also leaves the residual part of the state at y
+   (counted in n_score and n_linearise); dili_score_grad gives *f (may be
+   non-finite) and g = df/dy, by score_linearise when the model has it
+   (the score part of the state then holds y's; counted in n_score,
+   n_grad and n_linearise), else by score and score_grad_y.
+   DIL_NOT_FINITE when f or g is not finite (g is then not evaluated in the
+   fallback).  dili_grad_lin: g alone, by score_linearise when the model
+   has it (f discarded), else by score_grad_y.  dili_fused_score: 1 when
+   dili_score_grad takes one kernel call. */
+int dili_residual_lin(dili_ctx *c, const double *y, double *r);
+int dili_score_grad(dili_ctx *c, const double *y, double *f, double *g);
+int dili_grad_lin(dili_ctx *c, const double *y, double *g);
+int dili_fused_score(const dili_ctx *c);
 /* The loss and its partials (counted in info->n_loss). */
 int dili_loss(dili_ctx *c, const double *y, const double *data, double *value);
 int dili_loss_grad(dili_ctx *c, const double *y, const double *data,
@@ -207,6 +227,8 @@ typedef struct dili_args {
     int kind;             /* DILI_CALL_* */
     const double *y, *x, *theta, *data, *dl_dy;
     double *dl_dx, *dl_dtheta;
+    int theta_finite;     /* 1: the caller has found theta finite (a batch
+                             checks it once for all its instances) */
 } dili_args;
 
 typedef struct dili_call {
@@ -233,6 +255,21 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
                  const double *theta, size_t extra, double *work);
 /* Frees what dili_acquire allocated, stores st in info; returns st. */
 int dili_end(dili_call *k, dil_info *info, int st);
+
+/* dil_solve, dil_backward and dil_loss_gradient, with theta_finite as in
+   dili_args (the public calls pass 0; batch.c passes 1 when it has
+   checked theta, which spares n scans of ntheta doubles). */
+int dili_solve_call(const dil_model *m, const double *x, const double *theta,
+                    double *y, const dil_options *opt, dil_info *info, double *work,
+                    int theta_finite);
+int dili_backward_call(const dil_model *m, const double *y, const double *x,
+                       const double *theta, const double *dl_dy, double *dl_dx,
+                       double *dl_dtheta, const dil_options *opt, dil_info *info,
+                       double *work, int theta_finite);
+int dili_loss_call(const dil_model *m, const double *y, const double *x,
+                   const double *theta, const double *data, double *loss,
+                   double *dl_dx, double *dl_dtheta, const dil_options *opt,
+                   dil_info *info, double *work, int theta_finite);
 
 /* options.c: DIL_OK or DIL_BAD_ARG (ranges, and the solver's own check). */
 int dili_check_options(const dil_options *o);
@@ -349,14 +386,18 @@ typedef struct dili_search {
 /* The result: y_try = y + t d, its score (and, for Wolfe, gradient). */
 typedef struct dili_found {
     double *y_try;        /* ny, caller's */
-    double *g_try;        /* ny, caller's; Wolfe only */
+    double *g_try;        /* ny, caller's; Wolfe, and Armijo when not NULL:
+                             then each trial point is evaluated by
+                             dili_score_grad when the model has the fused
+                             kernel (one sweep gives f, g and the state) */
     double f, t;
+    int have_g;           /* Armijo: g_try holds the gradient at y_try */
 } dili_found;
 
 /*
  * Armijo backtracking: the first t in t0, t0/2, ... with f(y + t d) <= f0
  * + c1 t g0d (+ a few ulps of |f0| on the first trial).  Returns DIL_OK or
- * DIL_LINE_SEARCH.
+ * DIL_LINE_SEARCH; out->have_g says whether out->g_try was filled.
  */
 int dili_armijo(dili_ctx *c, const dili_search *s, const dil_options *o,
                 dili_found *out);

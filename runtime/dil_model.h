@@ -108,6 +108,20 @@ typedef struct dil_model {
     void (*residual_vjp_theta_apply)(const double *y, const double *x, const double *theta,
                                      const double *state, const double *w,
                                      double *out_theta, double *work);
+    /* Fused value and linearisation (docs/design.md, "Linearise once"): one
+       sweep that returns what the plain kernel gives (r; f and gy) and
+       also fills the part of `state` that the residual_*_apply kernels
+       (residual_linearise) or the score_*_apply kernels (score_linearise)
+       read, at the same offsets as `linearise` (which fills both parts).
+       A solver evaluates each iterate with it and then takes its Jacobian
+       or Hessian products from the state without a second sweep.  Bitwise
+       the plain kernels' values.  NULL when not emitted (no apply kernel
+       of that part reads state): the runtime then calls the plain kernels
+       and `linearise`. */
+    void (*residual_linearise)(const double *y, const double *x, const double *theta,
+                               double *state, double *r, double *work);
+    double (*score_linearise)(const double *y, const double *x, const double *theta,
+                              double *state, double *gy, double *work);
 } dil_model;
 
 #ifdef __cplusplus

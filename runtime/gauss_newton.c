@@ -66,8 +66,10 @@ typedef struct gn_state {
     int fails;            /* rejected attempts in a row */
 } gn_state;
 
-/* g = J^T r at y, with r (norm rn) already in z->r; info's figures follow. */
-static int gn_gradient(dili_ctx *c, gn_state *z, double rn)
+/* g = J^T r at y, with r (norm rn) already in z->r; info's figures follow.
+   A point with rn <= tol ends the solve, and g is then only reported
+   (grad_norm): one J^T r product rather than the ny products of J. */
+static int gn_gradient(dili_ctx *c, gn_state *z, double rn, double tol)
 {
     int st;
     dil_info *in = c->info;
@@ -75,7 +77,7 @@ static int gn_gradient(dili_ctx *c, gn_state *z, double rn)
     z->f = 0.5 * rn * rn;
     in->score = z->f;
     in->residual_norm = rn;
-    if (z->jd != NULL) {
+    if (z->jd != NULL && !(rn <= tol)) {
         /* J^T r from J held densely; a J that went non-finite leaves its
            NaN in g, as the J^T r kernel would */
         st = dili_small_jac(c, z->y, z->jd);
@@ -105,8 +107,10 @@ static int gn_attempt(dili_ctx *c, gn_state *z, const double *p, double pred,
     dili_step(n, z->y, 1.0, p, yt);
     if (!dili_moved(n, z->y, yt))
         return DIL_LINE_SEARCH;
-    /* a non-finite trial residual is a rejected step, as in dili_armijo */
-    st = dili_residual(c, yt, rt);
+    /* a non-finite trial residual is a rejected step, as in dili_armijo;
+       the fused kernel leaves the trial's linearisation in the state, so
+       that an accepted trial costs one sweep of the model */
+    st = dili_residual_lin(c, yt, rt);
     rtn = dili_norm(nr, rt);
     ft = 0.5 * rtn * rtn;
     if (st == DIL_OK && isfinite(ft) && pred > 0.0
@@ -117,7 +121,7 @@ static int gn_attempt(dili_ctx *c, gn_state *z, const double *p, double pred,
         z->fails = 0;
         dili_copy(n, yt, z->y);
         dili_copy(nr, rt, z->r);
-        return gn_gradient(c, z, rtn);
+        return gn_gradient(c, z, rtn, o->tol);
     }
     if (z->lambda == 0.0) {
         double pn = dili_norm(n, p);
@@ -151,14 +155,14 @@ static int gauss_newton_run(dili_ctx *c, double *y, const dil_options *o, double
     dili_cg_problem pb = dili_cg_setup(n, dili_normal_apply, &op, 0.0, 0.0,
                                        o->inner_max_iter);
 
-    st = dili_residual(c, y, r);
+    st = dili_residual_lin(c, y, r);
     if (st != DIL_OK) {
         z.rn = dili_norm(nr, r);
         in->residual_norm = z.rn;
         in->score = 0.5 * z.rn * z.rn;
         return st;
     }
-    if ((st = gn_gradient(c, &z, dili_norm(nr, r))) != DIL_OK)
+    if ((st = gn_gradient(c, &z, dili_norm(nr, r), o->tol)) != DIL_OK)
         return st;
     for (k = 0;; k++) {
         double gn = dili_norm(n, g), gtp, jpn;

@@ -60,7 +60,7 @@ static int gradient_run(dili_ctx *c, double *y, const dil_options *o, double *w)
         return st;
     it.gn = dili_norm(n, g);
     for (;;) {
-        dili_found to = {yt, gt, 0.0, 0.0};
+        dili_found to = {yt, gt, 0.0, 0.0, 0};
         dili_search s;
 
         st = dili_stop(c, &it, o);

@@ -46,15 +46,23 @@ static int decreases(const dili_search *s, const dil_options *o, int i,
     return isfinite(f) && f <= s->f0 + o->armijo_c1 * t * s->g0d + slack;
 }
 
-/* The trial point y + t d and its score *f; 0 when it equals y. */
+/* The trial point y + t d and its score *f; 0 when it equals y.  With
+   g_try (not NULL), the fused kernel's one sweep also gives the gradient
+   there (*have_g = 1; it may be non-finite, which the caller checks as
+   it would its own gradient evaluation) and the state of a Newton step
+   from it. */
 static int trial(dili_ctx *c, const dili_search *s, double t, double *y_try,
-                 double *f)
+                 double *g_try, double *f, int *have_g)
 {
     int n = c->m->ny;
     dili_step(n, s->y, t, s->d, y_try);
     if (!dili_moved(n, s->y, y_try))
         return 0;
-    *f = dili_score(c, y_try);
+    *have_g = g_try != NULL && dili_fused_score(c);
+    if (!*have_g)
+        *f = dili_score(c, y_try);
+    else
+        (void)dili_score_grad(c, y_try, f, g_try);
     return 1;
 }
 
@@ -64,7 +72,9 @@ int dili_armijo(dili_ctx *c, const dili_search *s, const dil_options *o,
     int i;
     double t = s->t0, f;
 
-    for (i = 0; i < o->max_backtracks && trial(c, s, t, out->y_try, &f); i++) {
+    out->have_g = 0;
+    for (i = 0; i < o->max_backtracks
+                && trial(c, s, t, out->y_try, out->g_try, &f, &out->have_g); i++) {
         if (decreases(s, o, i, t, f)) {
             out->f = f;
             out->t = t;
@@ -104,8 +114,10 @@ int dili_wolfe(dili_ctx *c, const dili_search *s, const dil_options *o,
     int n = c->m->ny, i, st;
     double lo = 0.0, hi = HUGE_VAL, t = s->t0, f, t_ok = 0.0;
     double flat = 16.0 * DBL_EPSILON * fabs(s->f0);
+    int unused;
 
-    for (i = 0; i < o->max_backtracks && trial(c, s, t, out->y_try, &f); i++) {
+    for (i = 0; i < o->max_backtracks && trial(c, s, t, out->y_try, NULL, &f, &unused);
+         i++) {
         /* no first-trial slack here: within rounding of f0, the slopes
            decide (below); with the slack, a step to the mirror point of a
            minimum along d would pass, and the iterates would ping-pong */

@@ -31,9 +31,9 @@
 
 static size_t newton_work(const dil_model *m, const dil_options *o)
 {
-    /* g, p, y_try (also the CG right-hand side -g), CG's r, d, Hd, then
-       the stopping test's block */
-    return dili_add(dili_add(dili_mul(3, (size_t)m->ny), dili_cg_work(m->ny)),
+    /* g, p, y_try (also the CG right-hand side -g), g at y_try, CG's r,
+       d, Hd, then the stopping test's block */
+    return dili_add(dili_add(dili_mul(4, (size_t)m->ny), dili_cg_work(m->ny)),
                     dili_descent_work(m->ny));
 }
 
@@ -125,7 +125,7 @@ static int newton_direction(dili_ctx *c, dili_cg_problem *pb, const double *g,
 static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
     int n = c->m->ny, st, steepest;
-    double *g = w, *p = g + n, *yt = p + n, *cw = yt + n;
+    double *g = w, *p = g + n, *yt = p + n, *gt = yt + n, *cw = gt + n;
     dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, cw + 3 * (size_t)n, 0};
     dili_hess_op hop = {c, y};
     dili_cg_problem pb = dili_cg_setup(n, dili_hess_apply, &hop, 0.0, 0.0,
@@ -136,7 +136,11 @@ static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
     it.gn = dili_norm(n, g);
     for (;;) {
         double gtp;
-        dili_found to = {yt, NULL, 0.0, 0.0};
+        /* each trial by the fused kernel when the model has it: an
+           accepted one leaves its gradient in gt and its state for the
+           next direction's HVPs (one sweep per iterate) */
+        dili_found to = {yt, gt, 0.0, 0.0, 0};
+        int have_g;
 
         st = dili_stop(c, &it, o);
         if (st == DILI_ESCAPED)
@@ -155,7 +159,12 @@ static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
         if (st != DIL_OK)
             return st;
         dili_copy(n, yt, y);
-        if ((st = dili_after_step(c, &it, to.f, 0)) != DIL_OK)
+        /* a non-finite gradient is evaluated again, by the plain kernel,
+           which reports it */
+        have_g = to.have_g && dili_all_finite(n, gt);
+        if (have_g)
+            dili_copy(n, gt, g);
+        if ((st = dili_after_step(c, &it, to.f, have_g)) != DIL_OK)
             return st;
     }
 }

@@ -93,7 +93,7 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
     dili_cg_problem pb;
 
     /* the root condition: ||r|| (and ||J^T r|| = ||df/dy|| for info) */
-    st = dili_residual(c, y, a);
+    st = dili_residual_lin(c, y, a);     /* and J's state, one sweep */
     in->residual_norm = dili_norm(n, a);
     if (st != DIL_OK)
         return st;

@@ -34,8 +34,15 @@ const dili_solver *dili_find_solver(int id)
 int dil_solve(const dil_model *m, const double *x, const double *theta,
               double *y, const dil_options *opt, dil_info *info, double *work)
 {
+    return dili_solve_call(m, x, theta, y, opt, info, work, 0);
+}
+
+int dili_solve_call(const dil_model *m, const double *x, const double *theta,
+                    double *y, const dil_options *opt, dil_info *info, double *work,
+                    int theta_finite)
+{
     dili_call k;
-    dili_args a = {DILI_CALL_SOLVE, y, x, theta, NULL, NULL, NULL, NULL};
+    dili_args a = {DILI_CALL_SOLVE, y, x, theta, NULL, NULL, NULL, NULL, theta_finite};
     int st = dili_begin(&k, m, opt, &a);
 
     if (st == DIL_OK)

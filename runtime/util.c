@@ -135,20 +135,33 @@ int dili_grad(dili_ctx *c, const double *y, double *g)
  * recomputed whenever the point differs from the last one (compared bit
  * for bit, O(ny) against a kernel call), so every caller, CG, the dense
  * backward, Newton's inner loop and the curvature check, linearises once
- * per point without knowing it.  0 when the model has no linearise.
+ * per point without knowing it.  The fused kernels (dili_residual_lin,
+ * dili_score_grad below) fill one part of the state, the residual or the
+ * score apply kernels'; c->lin_valid says which parts hold lin_y's, and
+ * a missing part is filled by `linearise` (both parts).  0 when the
+ * model has no linearise.
  */
-static int linearised(dili_ctx *c, const double *y)
+static int linearised(dili_ctx *c, const double *y, int part)
 {
     const dil_model *m = c->m;
     if (c->state == NULL)
         return 0;
-    if (!c->lin_valid || memcmp(c->lin_y, y, sizeof(double) * (size_t)m->ny) != 0) {
+    if ((c->lin_valid & part) != part
+        || memcmp(c->lin_y, y, sizeof(double) * (size_t)m->ny) != 0) {
         c->info->n_linearise++;
         m->linearise(y, c->x, c->theta, c->state, c->kw);
         dili_copy(m->ny, y, c->lin_y);
-        c->lin_valid = 1;
+        c->lin_valid = DILI_LIN_RES | DILI_LIN_SCORE;
     }
     return 1;
+}
+
+/* After a fused kernel filled `part` of the state at y. */
+static void lin_filled(dili_ctx *c, const double *y, int part)
+{
+    c->info->n_linearise++;
+    dili_copy(c->m->ny, y, c->lin_y);
+    c->lin_valid = part;
 }
 
 size_t dili_lin_work(const dil_model *m)
@@ -160,7 +173,7 @@ int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv)
 {
     const dil_model *m = c->m;
     c->info->n_hvp++;
-    if (m->score_hvp_yy_apply != NULL && linearised(c, y))
+    if (m->score_hvp_yy_apply != NULL && linearised(c, y, DILI_LIN_SCORE))
         m->score_hvp_yy_apply(y, c->x, c->theta, c->state, v, hv, c->kw);
     else
         m->score_hvp_yy(y, c->x, c->theta, v, hv, c->kw);
@@ -176,7 +189,8 @@ int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
                              const double *, const double *, double *, double *);
     const dil_model *m = c->m;
     int xs = which == DILI_MIX_XY || which == DILI_MIX_RES_X;
-    int len = xs ? m->nx : m->ntheta, i;
+    int score = which == DILI_MIX_XY || which == DILI_MIX_THETAY;
+    int len = xs ? m->nx : m->ntheta, i, bad = 0;
     vjp_fn plain = which == DILI_MIX_XY ? m->score_vjp_xy
                    : which == DILI_MIX_THETAY ? m->score_vjp_thetay
                    : which == DILI_MIX_RES_X ? m->residual_vjp_x : m->residual_vjp_theta;
@@ -188,13 +202,24 @@ int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
     if (out == NULL || len == 0)
         return DIL_OK;
     c->info->n_jac++;
-    if (apply != NULL && linearised(c, y))
+    if (apply != NULL && linearised(c, y, score ? DILI_LIN_SCORE : DILI_LIN_RES))
         apply(y, c->x, c->theta, c->state, w, out, c->kw);
     else
         plain(y, c->x, c->theta, w, out, c->kw);
-    for (i = 0; i < len; i++)
-        out[i] = -out[i] + (direct ? direct[i] : 0.0);
-    return dili_all_finite(len, out) ? DIL_OK : DIL_NOT_FINITE;
+    /* the sign, the direct term and the finiteness check in one pass over
+       the (ntheta-long) output */
+    if (direct != NULL) {
+        for (i = 0; i < len; i++) {
+            out[i] = -out[i] + direct[i];
+            bad |= !isfinite(out[i]);
+        }
+    } else {
+        for (i = 0; i < len; i++) {
+            out[i] = -out[i] + 0.0;
+            bad |= !isfinite(out[i]);
+        }
+    }
+    return bad ? DIL_NOT_FINITE : DIL_OK;
 }
 
 int dili_residual(dili_ctx *c, const double *y, double *r)
@@ -204,11 +229,50 @@ int dili_residual(dili_ctx *c, const double *y, double *r)
     return dili_all_finite(c->m->nres, r) ? DIL_OK : DIL_NOT_FINITE;
 }
 
+/* The residual and, with the fused kernel, the residual apply kernels'
+   state at y in the same sweep: counted as a residual evaluation and a
+   linearisation. */
+int dili_residual_lin(dili_ctx *c, const double *y, double *r)
+{
+    const dil_model *m = c->m;
+    if (m->residual_linearise == NULL || c->state == NULL)
+        return dili_residual(c, y, r);
+    c->info->n_score++;
+    m->residual_linearise(y, c->x, c->theta, c->state, r, c->kw);
+    lin_filled(c, y, DILI_LIN_RES);
+    return dili_all_finite(m->nres, r) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_fused_score(const dili_ctx *c)
+{
+    return c->m->score_linearise != NULL && c->state != NULL;
+}
+
+int dili_score_grad(dili_ctx *c, const double *y, double *f, double *g)
+{
+    const dil_model *m = c->m;
+    if (!dili_fused_score(c)) {
+        *f = dili_score(c, y);
+        return isfinite(*f) ? dili_grad(c, y, g) : DIL_NOT_FINITE;
+    }
+    c->info->n_score++;
+    c->info->n_grad++;
+    *f = m->score_linearise(y, c->x, c->theta, c->state, g, c->kw);
+    lin_filled(c, y, DILI_LIN_SCORE);
+    return isfinite(*f) && dili_all_finite(m->ny, g) ? DIL_OK : DIL_NOT_FINITE;
+}
+
+int dili_grad_lin(dili_ctx *c, const double *y, double *g)
+{
+    double f;
+    return dili_fused_score(c) ? dili_score_grad(c, y, &f, g) : dili_grad(c, y, g);
+}
+
 int dili_jvp(dili_ctx *c, const double *y, const double *v, double *jv)
 {
     const dil_model *m = c->m;
     c->info->n_jac++;
-    if (m->residual_jvp_y_apply != NULL && linearised(c, y))
+    if (m->residual_jvp_y_apply != NULL && linearised(c, y, DILI_LIN_RES))
         m->residual_jvp_y_apply(y, c->x, c->theta, c->state, v, jv, c->kw);
     else
         m->residual_jvp_y(y, c->x, c->theta, v, jv, c->kw);
@@ -219,7 +283,7 @@ int dili_rvjp(dili_ctx *c, const double *y, const double *w, double *out)
 {
     const dil_model *m = c->m;
     c->info->n_jac++;
-    if (m->residual_vjp_y_apply != NULL && linearised(c, y))
+    if (m->residual_vjp_y_apply != NULL && linearised(c, y, DILI_LIN_RES))
         m->residual_vjp_y_apply(y, c->x, c->theta, c->state, w, out, c->kw);
     else
         m->residual_vjp_y(y, c->x, c->theta, w, out, c->kw);

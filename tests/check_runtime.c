@@ -1647,6 +1647,22 @@ START_TEST(test_batch_failures)
                      DIL_NOT_FINITE);
     ck_assert_int_eq(bi[2].status, DIL_NOT_FINITE);
     ck_assert_int_eq(bi[3].status, DIL_NOT_STATIONARY);
+    /* a non-finite shared theta (scanned once per batch, not per
+       instance): every instance reports it */
+    {
+        double th[QN];
+        memcpy(th, qth, sizeof th);
+        th[QN - 1] = INFINITY;
+        batch_inputs(x, t, y);
+        ck_assert_int_eq(dil_solve_batch(&quad, NB, x, th, y, &o, bi, 1), DIL_NOT_FINITE);
+        for (i = 0; i < NB; i++)
+            ck_assert_int_eq(bi[i].status, DIL_NOT_FINITE);
+        ck_assert_int_eq(dil_loss_gradient_batch(&quad, NB, y, x, th, t, loss, dx, dth, &o, bi,
+                                                 2),
+                         DIL_NOT_FINITE);
+        for (i = 0; i < NB; i++)
+            ck_assert_int_eq(bi[i].status, DIL_NOT_FINITE);
+    }
     /* bad batch arguments */
     ck_assert_int_eq(dil_solve_batch(&quad, -1, x, qth, y, &o, NULL, 1), DIL_BAD_ARG);
     ck_assert_int_eq(dil_solve_batch(&quad, NB, x, qth, y, &o, bi, -1), DIL_BAD_ARG);

@@ -218,6 +218,60 @@ START_TEST(test_linearise_quadratic)
 }
 END_TEST
 
+/* The fused kernels of a residual y - x - V tanh(W y): residual_linearise
+   computes tanh(W y) once, into state at linearise's offset, and the
+   residual from it (6 tanh calls, not 12); score_linearise likewise gives
+   f and gy with its part of the state.  They read no direction.  A model
+   whose apply kernels keep no state has no fused kernel. */
+START_TEST(test_fused)
+{
+    sched = build("model m\ndim H = 6\ninput x[2]\nparam W[H, 2], V[2, H]\nvar y[2]\n"
+                  "residual y - x - V @ tanh(W @ y)\n");
+    const KernelSchedule *fr = &sched->fused[FUSED_RESIDUAL], *fs = &sched->fused[FUSED_SCORE];
+    ck_assert_ptr_nonnull(fr->k);
+    ck_assert_ptr_nonnull(fs->k);
+    ck_assert_int_eq(fr->form, FORM_FUSED);
+    ck_assert_str_eq(sched_name(fr), "residual_linearise");
+    ck_assert_str_eq(sched_name(fs), "score_linearise");
+    ck_assert(fr->cost.calls == 6 && fs->cost.calls == 6);
+    ck_assert(!fr->reads[BLK_V] && !fr->reads[BLK_W] && !fs->reads[BLK_V]);
+    const Value *t[1];
+    ck_assert_int_eq(steps_of(fr, OP_TANH, t, 1), 1);
+    ck_assert_int_eq(t[0]->home, HOME_STATE);
+    ck_assert_int_eq(t[0]->off, sched_value(&sched->lin, t[0]->node)->off);
+    ck_assert_int_eq(sched_value(fr, fr->k->outs[0].node)->home, HOME_OUT);
+    ck_assert_ptr_nonnull(fs->k->ret);
+    ck_assert_int_eq(sched_value(fs, fs->k->outs[0].node)->home, HOME_OUT);
+    /* every state value of the fused kernel is in state, at linearise's
+       offset, and the residual's part is what the residual apply kernels
+       read */
+    for (int i = 0; i < fr->n; i++)
+        if (fr->val[i].home == HOME_STATE)
+            ck_assert_int_eq(fr->val[i].off, sched_value(&sched->lin, fr->order[i])->off);
+    const KernelSchedule *jv = &sched->apply[K_residual_jvp_y];
+    for (int i = 0; i < jv->n; i++)
+        if (jv->val[i].home == HOME_STATE)
+            ck_assert_int_eq(sched_value(fr, jv->order[i])->home, HOME_STATE);
+    ck_assert(fr->work <= sched->work && fs->work <= sched->work);
+    sched = build("model m\nparam A[3, 2]\ninput x[3]\nvar y[2]\nscore sum((A @ y - x)^2)\n");
+    ck_assert_ptr_nonnull(sched->fused[FUSED_SCORE].k);
+    ck_assert_ptr_null(sched->fused[FUSED_RESIDUAL].k);
+    sched = build("model m\nvar y[2]\nscore sum(y^2)\n");
+    ck_assert_ptr_null(sched->lin.k);
+    ck_assert_ptr_null(sched->fused[FUSED_SCORE].k);
+    /* r = exp(y) is itself the state J v = exp(y) v reads: computed into
+       state once and copied to r, not evaluated twice */
+    sched = build("model m\nvar y[2]\nresidual exp(y)\n");
+    fr = &sched->fused[FUSED_RESIDUAL];
+    ck_assert_ptr_nonnull(fr->k);
+    const Value *rv = sched_value(fr, fr->k->outs[0].node);
+    ck_assert_int_eq(rv->home, HOME_STATE);
+    ck_assert(!sched_copy_recomputes(rv));
+    ck_assert_int_eq(fr->steps[fr->nsteps - 1].kind, STEP_COPY);
+    ck_assert(fr->cost.calls == 2);
+}
+END_TEST
+
 START_TEST(test_all_kernels_verified)
 {
     sched = build("model m\ndim H = 6\ninput x[2]\nparam W[H, 2], V[2, H]\nvar y[2]\n"
@@ -426,6 +480,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_loop_linear_in_horizon);
     tcase_add_test(tc, test_linearise_split);
     tcase_add_test(tc, test_linearise_quadratic);
+    tcase_add_test(tc, test_fused);
     suite_add_tcase(s, tc);
     return s;
 }

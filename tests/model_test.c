@@ -34,7 +34,11 @@
  *     `linearise` at a point, against its plain kernel at that point
  *     (bitwise on x86-64 without FMA, where the arithmetic is the same
  *     operations in the same order; else to 1e-13 relative) for two
- *     directions on one state, and against finite differences as in (a).
+ *     directions on one state, and against finite differences as in (a);
+ *     and the fused residual_linearise / score_linearise: their values
+ *     against the plain residual / score and gradient (bitwise likewise),
+ *     and the state they leave (from NaN) against the apply kernels of
+ *     their part.
  *
  * Kepler, mpc_linear and rosenbrock add (d): derivatives worked out by
  * hand in this file (closed forms for Kepler and Rosenbrock; the quadratic
@@ -800,18 +804,26 @@ static int apply_cases(ApplyCase *c)
     return n;
 }
 
+/* Output `a` of kernel `name` equals the plain kernel's `b` (n each). */
+static void check_same_vec(const char *name, const double *a, const double *b, int n)
+{
+    double scale = vec_norm_inf(b, n);
+    for (int i = 0; i < n; i++) {
+        if (APPLY_BITWISE)
+            ck_assert_msg(memcmp(&a[i], &b[i], sizeof a[i]) == 0,
+                          "%s: %s[%d] = %.17g, plain %.17g (not bitwise equal)", M->name,
+                          name, i, a[i], b[i]);
+        else
+            check_close(name, i, a[i], b[i], 1e-13, scale);
+    }
+}
+
 /* The apply output `a` equals the plain kernel's `b`. */
 static void check_same(const ApplyCase *c, const double *a, const double *b)
 {
-    double scale = vec_norm_inf(b, c->out_len);
-    for (int i = 0; i < c->out_len; i++) {
-        if (APPLY_BITWISE)
-            ck_assert_msg(memcmp(&a[i], &b[i], sizeof a[i]) == 0,
-                          "%s: %s_apply[%d] = %.17g, plain %.17g (not bitwise equal)", M->name,
-                          c->name, i, a[i], b[i]);
-        else
-            check_close(c->name, i, a[i], b[i], 1e-13, scale);
-    }
+    char what[80];
+    snprintf(what, sizeof what, "%s_apply", c->name);
+    check_same_vec(what, a, b, c->out_len);
 }
 
 /* (a) for an apply output: finite differences along dir. */
@@ -877,6 +889,147 @@ START_TEST(apply_kernels)
         point_free(&p);
     }
     free(state), free(saved);
+}
+END_TEST
+
+/* The apply kernels of one part (the residual's, or the score's) at p
+   from `state`, each against its plain kernel for one direction. */
+static void check_part_applies(const ApplyCase *cs, int nc, int residual, const Point *p,
+                               const double *state, Rng *r)
+{
+    for (int k = 0; k < nc; k++) {
+        const ApplyCase *c = &cs[k];
+        if (!c->apply || (c->probe == PR_RES_DOT) != residual)
+            continue;
+        double *dir = vec_new(c->dir_len), *a = vec_new(c->out_len);
+        double *b = vec_new(c->out_len);
+        vec_random(r, dir, c->dir_len, 1.0);
+        poison_work();
+        poison(a, (size_t)c->out_len);
+        c->apply(p->b[BY], p->b[BX], p->b[BT], state, dir, a, work);
+        assert_finite(c->name, a, c->out_len);
+        poison_work();
+        c->plain(p->b[BY], p->b[BX], p->b[BT], dir, b, work);
+        check_same(c, a, b);
+        free(dir), free(a), free(b);
+    }
+}
+
+/* The fused kernels (dil_model.h): residual_linearise gives the residual,
+   score_linearise the score and its gradient, bitwise as the plain
+   kernels do; and the state each leaves, starting from NaN with no
+   `linearise` call, is all that its part's apply kernels read: each of
+   them then equals its plain kernel.  Each fused kernel exists exactly
+   when an apply kernel of its part does. */
+START_TEST(fused_kernels)
+{
+    ApplyCase cs[7];
+    int nc = apply_cases(cs), any[2] = { 0, 0 };
+    for (int k = 0; k < nc; k++)
+        any[cs[k].probe == PR_RES_DOT] |= cs[k].apply != NULL;
+    ck_assert_msg((M->score_linearise != NULL) == any[0],
+                  "%s: score_linearise and the score apply kernels disagree", M->name);
+    ck_assert_msg((M->residual_linearise != NULL) == any[1],
+                  "%s: residual_linearise and the residual apply kernels disagree", M->name);
+    if (!any[0] && !any[1])
+        return;
+    int ny = M->ny, nr = M->nres;
+    double *state = vec_new((int)M->state_size), *a = vec_new(ny > nr ? ny : nr);
+    double *b = vec_new(ny > nr ? ny : nr);
+    for (int pt = 0; pt < NPOINTS; pt++) {
+        Point p = point_random(2500 + (unsigned)pt);
+        Rng r = rng_seed(2600 + (unsigned)pt);
+        if (M->residual_linearise) {
+            poison(state, M->state_size);
+            poison_work();
+            M->residual_linearise(p.b[BY], p.b[BX], p.b[BT], state, a, work);
+            poison_work();
+            M->residual(p.b[BY], p.b[BX], p.b[BT], b, work);
+            check_same_vec("residual_linearise r", a, b, nr);
+            check_part_applies(cs, nc, 1, &p, state, &r);
+        }
+        if (M->score_linearise) {
+            poison(state, M->state_size);
+            poison_work();
+            double f = M->score_linearise(p.b[BY], p.b[BX], p.b[BT], state, a, work);
+            poison_work();
+            double f0 = M->score(p.b[BY], p.b[BX], p.b[BT], work);
+            check_same_vec("score_linearise f", &f, &f0, 1);
+            poison_work();
+            M->score_grad_y(p.b[BY], p.b[BX], p.b[BT], b, work);
+            check_same_vec("score_linearise gy", a, b, ny);
+            check_part_applies(cs, nc, 0, &p, state, &r);
+        }
+        point_free(&p);
+    }
+    free(state), free(a), free(b);
+}
+END_TEST
+
+/* The runtime with and without the fused kernels: `linearise` calls
+   counted through a wrapper around the model's own. */
+static long plain_lin_calls;
+static void counted_linearise(const double *y, const double *x, const double *th, double *state,
+                              double *w)
+{
+    plain_lin_calls++;
+    M->linearise(y, x, th, state, w);
+}
+
+/* One solve (from y = 0) and loss gradient with solver/backward on
+   descriptor m: y, the loss, dL/dx, dL/dtheta into out (ny + 1 + nx +
+   ntheta); returns the plain linearise calls it made. */
+static long solve_and_gradient(const dil_model *m, const Point *p, int solver, int backward,
+                               double *out)
+{
+    dil_options o = tight_options(backward);
+    o.solver = solver;
+    int ny = blen[BY], nx = blen[BX];
+    plain_lin_calls = 0;
+    memset(out, 0, (size_t)ny * sizeof *out);
+    int st = dil_solve(m, p->b[BX], p->b[BT], out, &o, NULL, NULL);
+    ck_assert_msg(st == DIL_OK, "%s: dil_solve (solver %d): %s", M->name, solver,
+                  dil_status_string(st));
+    st = dil_loss_gradient(m, out, p->b[BX], p->b[BT], p->b[BD], out + ny, out + ny + 1,
+                           out + ny + 1 + nx, &o, NULL, NULL);
+    ck_assert_msg(st == DIL_OK, "%s: dil_loss_gradient (backward %d): %s", M->name, backward,
+                  dil_status_string(st));
+    return plain_lin_calls;
+}
+
+/* Newton-CG with the CG backward, and (square residual models)
+   Gauss-Newton with the root backward, give bitwise the same answer with
+   the fused kernels as without (the runtime's fallback: descriptor
+   members NULL), and take fewer separate linearisations: the fused
+   kernel's sweep at each iterate leaves the state the products need. */
+START_TEST(fused_runtime)
+{
+    if (M->loss == NULL || (!M->score_linearise && !M->residual_linearise))
+        return;
+    dil_model fused = *M, plain = *M;
+    fused.linearise = plain.linearise = counted_linearise;
+    plain.score_linearise = NULL;
+    plain.residual_linearise = NULL;
+    int n = blen[BY] + 1 + blen[BX] + blen[BT];
+    double *a = vec_new(n), *b = vec_new(n);
+    for (int pass = 0; pass < 2; pass++) {
+        int residual = pass == 1;
+        if (residual && (!M->residual_linearise || M->nres != M->ny))
+            continue;
+        if (!residual && !M->score_linearise)
+            continue;
+        int solver = residual ? DIL_SOLVER_GAUSS_NEWTON : DIL_SOLVER_NEWTON;
+        int backward = residual ? DIL_BACKWARD_ROOT : DIL_BACKWARD_CG;
+        Point p = point_random(2700 + (unsigned)pass);
+        long lf = solve_and_gradient(&fused, &p, solver, backward, a);
+        long lp = solve_and_gradient(&plain, &p, solver, backward, b);
+        check_same_vec(residual ? "Gauss-Newton and root backward, fused"
+                                : "Newton and CG backward, fused", a, b, n);
+        ck_assert_msg(lf < lp, "%s: %ld linearise calls with the fused kernels, %ld without",
+                      M->name, lf, lp);
+        point_free(&p);
+    }
+    free(a), free(b);
 }
 END_TEST
 
@@ -1053,6 +1206,48 @@ static void check_ift(const char *what, const double *a, const Probe *pr, const 
 {
     check_gradient(what, a, pr, p, blk, IFT_RTOL, seed);
 }
+
+/* dil_loss_gradient_batch over a few solved instances: the summed
+   dL/dtheta has the same bits on 1 and 2 threads (the threaded sum runs
+   over chunks of theta, each in instance order) and as single calls
+   added in instance order. */
+START_TEST(batch_sum)
+{
+    if (M->loss == NULL)
+        return;
+    enum { NI = 5 };
+    int ny = blen[BY], nx = blen[BX], nt = blen[BT], nd = blen[BD];
+    Point p = solved_point(2800);
+    double *x = vec_new(NI * nx), *y = vec_new(NI * ny), *d = vec_new(NI * nd);
+    double *s1 = vec_new(nt), *s2 = vec_new(nt), *one = vec_new(nt), *ref = vec_new(nt);
+    double loss[NI];
+    dil_options o = tight_options(DIL_BACKWARD_CG);
+    for (int i = 0; i < NI; i++) {
+        /* instance i: x scaled a little, solved from p's y* */
+        for (int j = 0; j < nx; j++)
+            x[i * nx + j] = p.b[BX][j] * (1.0 + 0.01 * i);
+        memcpy(y + i * ny, p.b[BY], (size_t)ny * sizeof *y);
+        memcpy(d + i * nd, p.b[BD], (size_t)nd * sizeof *d);
+    }
+    ck_assert_int_eq(dil_solve_batch(M, NI, x, p.b[BT], y, &o, NULL, 1), DIL_OK);
+    ck_assert_int_eq(dil_loss_gradient_batch(M, NI, y, x, p.b[BT], d, loss, NULL, s1, &o, NULL, 1),
+                     DIL_OK);
+    ck_assert_int_eq(dil_loss_gradient_batch(M, NI, y, x, p.b[BT], d, loss, NULL, s2, &o, NULL, 2),
+                     DIL_OK);
+    memset(ref, 0, (size_t)nt * sizeof *ref);
+    for (int i = 0; i < NI; i++) {
+        ck_assert_int_eq(dil_loss_gradient(M, y + i * ny, x + i * nx, p.b[BT], d + i * nd,
+                                           &loss[i], NULL, one, &o, NULL, NULL),
+                         DIL_OK);
+        for (int k = 0; k < nt; k++)
+            ref[k] += one[k];
+    }
+    ck_assert(memcmp(s1, ref, (size_t)nt * sizeof *ref) == 0);
+    ck_assert(memcmp(s2, ref, (size_t)nt * sizeof *ref) == 0);
+    free(x), free(y), free(d), free(s1), free(s2), free(one), free(ref);
+    point_free(&p);
+}
+END_TEST
 
 START_TEST(ift_loss)
 {
@@ -1507,11 +1702,14 @@ static Suite *model_suite(void)
     tcase_add_test(tc, residual_derivatives);
     tcase_add_test(tc, reference);
     tcase_add_test(tc, apply_kernels);
+    tcase_add_test(tc, fused_kernels);
+    tcase_add_test(tc, fused_runtime);
     suite_add_tcase(s, tc);
     tc = tcase_create("implicit");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, ift_loss);
+    tcase_add_test(tc, batch_sum);
     tcase_add_test(tc, ift_backward);
     tcase_add_test(tc, ift_residual);
     tcase_add_test(tc, by_hand);
