@@ -269,7 +269,7 @@ $(BUILD)/fuzz/compiler/%.o: $(BUILD)/compiler/%.c
 	@echo "  FUZZCC  $<"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(GEN_WARN) -fsanitize=fuzzer-no-link $(COMPILER_INC) -c $< -o $@
 
-$(BUILD)/fuzz/fuzz_dilc: fuzz/fuzz_dilc.c $(FUZZ_OBJ)
+$(BUILD)/fuzz/fuzz_dilc: fuzz/fuzz_dilc.c fuzz/mutate.c fuzz/mutate.h $(FUZZ_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(COMPILER_INC) $(filter %.c %.o,$^) -lgmp -lm -o $@
 
@@ -289,12 +289,27 @@ fuzz: $(BUILD)/fuzz/fuzz_dilc
 #                            shared object, loaded, and every kernel is
 #                            compared with the hyper-dual reference of
 #                            tests/support at random points.  Inputs up to
-#                            FUZZ_DIFF_MAX_LEN bytes; libFuzzer's fork mode
-#                            keeps going after a finding (each one is saved
-#                            to $(BUILD)/fuzz-diff/ as crash-*, timeout-*,
-#                            oom-*; keep it in tests/fuzz-regress/).
+#                            FUZZ_DIFF_MAX_LEN bytes, mutated by the
+#                            grammar-aware fuzz/mutate.c; libFuzzer's fork
+#                            mode keeps going after a finding (each one is
+#                            saved to $(BUILD)/fuzz-diff/ as crash-*,
+#                            timeout-*, oom-*, and described in
+#                            $(BUILD)/fuzz-diff/findings; keep it in
+#                            tests/fuzz-regress/).  Each input has a CPU
+#                            budget (fuzz_diff.c: 60 s in the target, 60 s
+#                            per C compiler run; DIL_FUZZ_CPU and
+#                            DIL_FUZZ_CC_CPU); libFuzzer's -timeout, wall
+#                            time, is only for a hang that sleeps.  At the
+#                            end, fuzz/diff_summary.sh prints how many inputs
+#                            were accepted, compiled and reached the kernel
+#                            check ($(BUILD)/fuzz-diff/stats).
 FUZZ_DIFF_MAX_LEN ?= 16384
-$(BUILD)/fuzz/fuzz_diff: fuzz/fuzz_diff.c tests/support/refeval.c $(FUZZ_OBJ)
+# Seeds: every model dilc accepts in the tree (tests/diag/'s rejected
+# inputs are `make fuzz`'s; mutants of them rarely compile).
+FUZZ_DIFF_SEEDS    = models/*.dil tests/minimum/*.dil tests/rolled/*.dil bench/*.dil \
+                     python/tests/models/*.dil tests/fuzz-regress/*
+FUZZ_DIFF_WALL    ?= 1800
+$(BUILD)/fuzz/fuzz_diff: fuzz/fuzz_diff.c fuzz/mutate.c fuzz/mutate.h tests/support/refeval.c $(FUZZ_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(COMPILER_INC) -Iruntime -Itests/support \
 	    -DDIL_RUNTIME_DIR='"$(abspath runtime)"' $(filter %.c %.o,$^) -ldl -lgmp -lm -o $@
@@ -302,12 +317,16 @@ $(BUILD)/fuzz/fuzz_diff: fuzz/fuzz_diff.c tests/support/refeval.c $(FUZZ_OBJ)
 .PHONY: fuzz-diff
 fuzz-diff: $(BUILD)/fuzz/fuzz_diff
 	@mkdir -p $(BUILD)/fuzz-diff/corpus
-	$(Q)for f in models/*.dil tests/diag/*.dil tests/fuzz-regress/*; do \
+	@rm -f $(BUILD)/fuzz-diff/stats
+	$(Q)for f in $(FUZZ_DIFF_SEEDS); do \
 	    [ -f "$$f" ] && cp "$$f" $(BUILD)/fuzz-diff/corpus/seed-$$(basename "$$f"); done; true
-	$(Q)$(BUILD)/fuzz/fuzz_diff $(BUILD)/fuzz-diff/corpus -dict=fuzz/dil.dict \
-	    -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_DIFF_MAX_LEN) -timeout=60 \
+	$(Q)DIL_FUZZ_FINDINGS=$(abspath $(BUILD))/fuzz-diff/findings \
+	    DIL_FUZZ_STATS=$(abspath $(BUILD))/fuzz-diff/stats \
+	    $(BUILD)/fuzz/fuzz_diff $(BUILD)/fuzz-diff/corpus -dict=fuzz/dil.dict \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_DIFF_MAX_LEN) -timeout=$(FUZZ_DIFF_WALL) \
 	    -rss_limit_mb=3072 -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
 	    -artifact_prefix=$(BUILD)/fuzz-diff/ -print_final_stats=1 $(FUZZ_ARGS)
+	$(Q)sh fuzz/diff_summary.sh $(BUILD)/fuzz-diff
 
 # ---------------------------------------------------------------- valgrind
 # make valgrind   dilc on every model (full compile; --print-derivatives,

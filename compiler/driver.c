@@ -88,6 +88,8 @@ int dilc_run(const SrcFile *src, const DriverOptions *o, FILE *diag_out)
         goto out;
     if (o->h_out && emit_h(o->h_out, m, sc, &eo) != 0)
         goto out;
+    if (o->emitted)
+        o->emitted(o->emitted_arg, m, eo.prefix);
     status = 0;
 out:
     arena_release();

@@ -24,6 +24,12 @@ typedef struct DriverOptions {
     FILE *dump;                  /* --dump=PASS: where, and which passes */
     unsigned dump_passes;        /* bit 1 << DumpPass */
     FILE *c_out, *h_out;         /* NULL: not emitted */
+    /* Called once the C and the header are written, while the model's IR
+       is still alive (the arena is released after it), so that the
+       differential fuzzer checks what dilc itself accepted and emitted
+       against the IR it came from; NULL: nothing. */
+    void (*emitted)(void *arg, const Model *m, const char *prefix);
+    void *emitted_arg;
 } DriverOptions;
 
 /* 0 when the model compiled, 1 when diagnostics were reported. */

@@ -2,8 +2,10 @@
  * fuzz_diff.c - differential libFuzzer target: what dilc emits must
  * compile, link and compute what the model says.
  *
- * For each input that the compiler accepts (the same phases as dilc_run,
- * here step by step so that the model's IR is still alive afterwards):
+ * Each input is compiled by dilc_run exactly as dilc compiles a file (the
+ * same limits and diagnostics, the IR verifier on, --unroll for one input
+ * in eight); for each input it accepts, driver.c's `emitted` hook runs
+ * while the model's IR is still alive:
  *
  *   1. the emitted .c and .h are written to a private temporary directory
  *      and compiled, by fork+exec of the C compiler ($DIL_FUZZ_CC, else
@@ -26,15 +28,20 @@
  * 1e-3 of that change (rounding acts like a perturbation of about 1e-16,
  * so a correct kernel is within 1e-7 of the change; the margin is 1e4).
  * A value that is not finite on either side is skipped, as are models
- * too large to evaluate quickly (more than MAX_EVAL elements in a block
- * or the scratch) or to compile quickly (more than MAX_C_BYTES of C, or
+ * too large to evaluate quickly (more than MAX_EVAL elements in a block,
+ * MAX_WORK of scratch, or MAX_IR_ELEMS of reference work, ir_cost) or
+ * to compile quickly (more than MAX_C_BYTES of C, or
  * $DIL_FUZZ_MAX_C bytes).
  * A mismatch prints the quantity, both values and the tolerance, then
- * aborts, so libFuzzer keeps the input.  Built by `make fuzz-diff`.
+ * aborts, so libFuzzer keeps the input.  So does any other finding, and
+ * an input that uses up its CPU budget (cpu_budget_start) or whose C the
+ * C compiler cannot compile within its own (run_cc_once).  Built by
+ * `make fuzz-diff`, with the grammar-aware mutator of mutate.c.
  */
 #include "dilc.h"
 
 #include "driver.h"
+#include "mutate.h"
 #include "refeval.h"
 
 #include "dil_model.h"
@@ -44,7 +51,11 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,9 +63,13 @@
 #define DIL_RUNTIME_DIR "runtime"
 #endif
 
-#define MAX_EVAL 4096             /* elements per block, and of scratch */
+#define MAX_EVAL 4096             /* elements per block */
+#define MAX_WORK (1L << 20)       /* doubles of scratch (filled with NaN per call) */
 #define MAX_IR_ELEMS 2000000L     /* elements over all nodes the reference visits */
 #define MAX_C_BYTES (2L << 20)    /* emitted C compiled at most */
+#define MAX_C_O1 (256L << 10)     /* ... and at -O1 (above: -O0, see run_cc_once) */
+#define CPU_BUDGET 60             /* CPU seconds for one input in this process */
+#define CC_CPU_BUDGET 60          /* CPU seconds for one run of the C compiler */
 #define NPOINTS 2
 #define RTOL 1e-7
 #define PERTURB 1e-9
@@ -65,12 +80,33 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 static char tmpdir[64];
 static unsigned long serial;
 static FILE *devnull;
+static int findings_fd = -1, stats_fd = -1;
+
+/* What became of the inputs this process ran (DIL_FUZZ_STATS). */
+static struct {
+    long accepted;    /* dilc accepted the model and emitted C */
+    long too_big;     /* ... more than MAX_C_BYTES of it: not compiled */
+    long compiled;    /* the C compiled without a diagnostic and loaded */
+    long checked;     /* at least one kernel value compared with the reference */
+    long comparisons; /* values compared in all */
+} stats;
+
+#ifndef DIL_FUZZ_REPLAY
+static int front_end_accepts(const uint8_t *data, size_t size);
+#endif
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? atol(v) : dflt;
+}
 
 /* Every input removes its files; the directory goes at exit. */
 static void remove_tmpdir(void)
 {
     rmdir(tmpdir);
 }
+
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -83,8 +119,135 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     devnull = fopen("/dev/null", "w");
     if (!devnull)
         abort();
+    /* The verifier between the passes is one more oracle (driver.c). */
+    setenv("DILC_VERIFY", "1", 1);
+#ifndef DIL_FUZZ_REPLAY
+    mutate_accepts = front_end_accepts;
+#endif
+    const char *path = getenv("DIL_FUZZ_FINDINGS");
+    if (path && *path)
+        findings_fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    path = getenv("DIL_FUZZ_STATS");
+    if (path && *path)
+        stats_fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     return 0;
 }
+
+/* One line per accepted input, appended in one write (fork mode's jobs
+   share the file): accepted, compiled, checked (0 or 1) and comparisons,
+   so that `make fuzz-diff` can say how many inputs reached the kernel
+   check (scripts: awk over the file). */
+static long last_compiled, last_checked, last_comparisons, last_too_big;
+static void stats_line(void)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "accepted 1 too_big %ld compiled %ld checked %ld comparisons %ld\n",
+                     stats.too_big - last_too_big, stats.compiled - last_compiled,
+                     stats.checked - last_checked, stats.comparisons - last_comparisons);
+    last_too_big = stats.too_big;
+    last_compiled = stats.compiled;
+    last_checked = stats.checked;
+    last_comparisons = stats.comparisons;
+    if (stats_fd >= 0 && write(stats_fd, line, (size_t)n) != n)
+        abort();
+}
+
+/* ------------------------------------------------------------------ */
+/* CPU budgets                                                          */
+/* ------------------------------------------------------------------ */
+
+/* libFuzzer's -timeout is wall-clock time, which on a shared machine at
+   nice 19 says more about the load than about the input.  So each input
+   gets a budget of CPU time instead (ITIMER_PROF counts this process's
+   user and system time only): compiling the model, checking the kernels
+   and running them.  The slowest legitimate inputs measured take about
+   10 s under ASan (the seeds at the node limits), so the default budget,
+   $DIL_FUZZ_CPU or CPU_BUDGET seconds, is six times that, while a real
+   hang (a loop that never ends) uses CPU and is caught.  The Makefile
+   keeps a long wall-clock -timeout for a hang that sleeps or blocks.
+   The C compiler, a child, has its own budget (RLIMIT_CPU, run_cc_once). */
+static const uint8_t *cur_data;
+static size_t cur_size;
+
+static void write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w <= 0)
+            return;
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+/* A signal handler: only write(2) and abort(). */
+static void cpu_timeout(int sig)
+{
+    static const char msg[] = "fuzz_diff: TIMEOUT: the input used up its CPU budget "
+                              "(DIL_FUZZ_CPU)\n";
+    (void)sig;
+    write_all(2, msg, sizeof msg - 1);
+    if (findings_fd >= 0) {
+        static const char head[] = "=== timeout: CPU budget used up\n", tail[] = "\n=== end\n";
+        write_all(findings_fd, head, sizeof head - 1);
+        write_all(findings_fd, cur_data, cur_size);
+        write_all(findings_fd, tail, sizeof tail - 1);
+    }
+    abort();
+}
+
+static void cpu_budget_start(const uint8_t *data, size_t size)
+{
+    cur_data = data;
+    cur_size = size;
+    static int installed;
+    if (!installed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = cpu_timeout;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        if (sigaction(SIGPROF, &sa, NULL) != 0)
+            abort();
+        installed = 1;
+    }
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = env_long("DIL_FUZZ_CPU", CPU_BUDGET);
+    if (setitimer(ITIMER_PROF, &it, NULL) != 0)
+        abort();
+}
+
+static void cpu_budget_stop(void)
+{
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_PROF, &it, NULL);
+}
+
+#ifndef DIL_FUZZ_REPLAY
+/* The mutator's filter (mutate.h): dilc --check accepts the mutant.  A
+   mutant that hangs the front end here is a finding like any other, so
+   the check has the same CPU budget as an input. */
+static int front_end_accepts(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    SrcFile src = {"fuzz.dil", text, size};
+    DriverOptions o;
+    memset(&o, 0, sizeof o);
+    o.check_only = 1;
+    cpu_budget_start(data, size);
+    int st = dilc_run(&src, &o, devnull);
+    cpu_budget_stop();
+    free(text);
+    return st == 0;
+}
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Compiling and loading the emitted C                                  */
@@ -101,19 +264,29 @@ static void write_file(const char *path, const char *text, size_t len)
 
 /* cc ... -o so c; 0 when it compiled without a diagnostic, -1 when the
    compiler reported one, 1 when it was killed (memory on a shared
-   machine: not the emitted code's fault, and not a finding). */
-static int run_cc_once(const char *c, const char *so, const char *log)
+   machine: not the emitted code's fault, and not a finding), 2 when it
+   used up its CPU budget ($DIL_FUZZ_CC_CPU or CC_CPU_BUDGET seconds per
+   process, RLIMIT_CPU, inherited by cc1).  gcc -O1 takes 5 s of CPU on
+   256 KB of emitted C and over a minute (and 1.8 GB) on 2.4 MB, -O0 9 s
+   and 0.4 GB on 2.4 MB (models/cartpole_nmpc.dil with --unroll), so C up
+   to MAX_C_O1 bytes is compiled at -O1 and larger C at -O0: any accepted
+   model's C then compiles well within the budget. */
+static int run_cc_once(const char *c, size_t clen, const char *so, const char *log)
 {
     const char *cc = getenv("DIL_FUZZ_CC");
     if (!cc || !*cc)
         cc = "cc";
+    long budget = env_long("DIL_FUZZ_CC_CPU", CC_CPU_BUDGET);
+    const char *opt = clen <= (size_t)MAX_C_O1 ? "-O1" : "-O0";
     pid_t pid = fork();
     if (pid < 0)
         abort();
     if (pid == 0) {
         FILE *l = freopen(log, "w", stderr);
         (void)l;
-        execlp(cc, cc, "-std=c99", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
+        struct rlimit rl = {(rlim_t)budget, (rlim_t)budget + 5};
+        setrlimit(RLIMIT_CPU, &rl);
+        execlp(cc, cc, "-std=c99", opt, "-Wall", "-Wextra", "-Wpedantic", "-Werror",
                "-fPIC", "-shared", "-I" DIL_RUNTIME_DIR, "-I", tmpdir, "-o", so, c, "-lm",
                (char *)NULL);
         _exit(127);
@@ -127,23 +300,25 @@ static int run_cc_once(const char *c, const char *so, const char *log)
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
     if (WIFSIGNALED(st))
-        return 1;
+        return WTERMSIG(st) == SIGXCPU ? 2 : 1;
     /* gcc reports a killed cc1 as an error of its own. */
     FILE *f = fopen(log, "r");
     char line[512];
-    int killed = 0;
-    while (f && fgets(line, sizeof line, f))
+    int killed = 0, cpu = 0;
+    while (f && fgets(line, sizeof line, f)) {
         killed |= strstr(line, "Killed signal") != NULL || strstr(line, "terminated program") != NULL;
+        cpu |= strstr(line, "CPU time limit") != NULL;
+    }
     if (f)
         fclose(f);
-    return killed ? 1 : -1;
+    return cpu ? 2 : killed ? 1 : -1;
 }
 
-static int run_cc(const char *c, const char *so, const char *log)
+static int run_cc(const char *c, size_t clen, const char *so, const char *log)
 {
-    int st = run_cc_once(c, so, log);
+    int st = run_cc_once(c, clen, so, log);
     if (st == 1)
-        st = run_cc_once(c, so, log);   /* once more, then give up */
+        st = run_cc_once(c, clen, so, log);   /* once more, then give up */
     if (st == 1)
         fprintf(stderr, "fuzz_diff: the C compiler was killed twice; input skipped\n");
     return st;
@@ -153,14 +328,21 @@ static int run_cc(const char *c, const char *so, const char *log)
    output): the reason, then the input. */
 static void record_finding(const char *why, const uint8_t *data, size_t size)
 {
-    const char *path = getenv("DIL_FUZZ_FINDINGS");
-    FILE *f = path ? fopen(path, "a") : NULL;
-    if (!f)
+    if (findings_fd < 0)
         return;
-    fprintf(f, "=== %s\n", why);
-    fwrite(data, 1, size, f);
-    fputs("\n=== end\n", f);
-    fclose(f);
+    char head[300];
+    int n = snprintf(head, sizeof head, "=== %s\n", why);
+    write_all(findings_fd, head, (size_t)(n < (int)sizeof head ? n : (int)sizeof head - 1));
+    write_all(findings_fd, data, size);
+    write_all(findings_fd, "\n=== end\n", 9);
+}
+
+/* A finding other than a mismatch: recorded, then the abort libFuzzer
+   keeps the input for. */
+static void fail(const char *why)
+{
+    record_finding(why, cur_data, cur_size);
+    abort();
 }
 
 static void show_file(const char *path)
@@ -283,7 +465,8 @@ static hdual *ref(Ctx *c, Node *root, int moved, double *const d1[BLK__COUNT],
         abort();
     if (refeval_hd(root, blocks, dir1, dir2, out) != 0) {
         fprintf(stderr, "fuzz_diff: reference cannot evaluate: %s\n", refeval_error());
-        abort();          /* the IR the compiler built is inconsistent */
+        /* The IR the compiler built is inconsistent. */
+        fail("the reference cannot evaluate the IR");
     }
     return out;
 }
@@ -429,11 +612,11 @@ static void check_descriptor(Ctx *c)
     if (d->ny != m->ny || d->nx != m->nx || d->ntheta != m->ntheta || d->ndata != m->ndata ||
         d->nres != m->nres || d->nsymbols != m->nsyms || strcmp(d->name, m->name) != 0) {
         fprintf(stderr, "fuzz_diff: descriptor sizes differ from the model\n");
-        abort();
+        fail("descriptor sizes differ from the model");
     }
     if ((m->loss != NULL) != (d->loss != NULL) || (m->nres > 0) != (d->residual != NULL)) {
         fprintf(stderr, "fuzz_diff: descriptor kernels do not match the model\n");
-        abort();
+        fail("descriptor kernels do not match the model");
     }
     for (int i = 0; i < m->nsyms; i++) {
         const Symbol *s = &m->syms[i];
@@ -446,21 +629,29 @@ static void check_descriptor(Ctx *c)
             if (d->theta_init[s->offset + e] != want) {
                 fprintf(stderr, "fuzz_diff: theta_init[%ld] of '%s' is %.17g, not %.17g\n",
                         (long)s->offset + e, s->name, d->theta_init[s->offset + e], want);
-                abort();
+                fail("theta_init differs from the defaults");
             }
     }
 }
 
-/* Elements the reference visits in one evaluation of root. */
-static long ir_elems(Node *root)
+/* Work of one reference evaluation of root, in hyper-dual elements: a
+   node in a rolled loop's body is evaluated once per step, and each step
+   scans the whole evaluation order (refeval.c's eval_loop). */
+static long ir_cost(Node *root)
 {
     if (!root)
         return 0;
     Node **order;
     int n = ir_topo(&root, 1, &order);
     long s = 0;
-    for (int i = 0; i < n; i++)
-        s += ir_size(order[i]);
+    for (int i = 0; i < n; i++) {
+        long steps = order[i]->in ? order[i]->in->hi - order[i]->in->lo : 1;
+        s += ir_size(order[i]) * (steps > 0 ? steps : 1);
+        if (order[i]->op == OP_LOOP)
+            s += (order[i]->loop->hi - order[i]->loop->lo) * (long)n;
+        if (s > MAX_IR_ELEMS)
+            return s;
+    }
     return s;
 }
 
@@ -519,7 +710,13 @@ static void differential(const Model *m, const char *ctext, size_t clen, const c
     snprintf(log, sizeof log, "%s/m%lu.log", tmpdir, id);
     write_file(c, ctext, clen);
     write_file(h, htext, hlen);
-    int cc = run_cc(c, so, log);
+    int cc = run_cc(c, clen, so, log);
+    if (cc == 2) {
+        fprintf(stderr, "fuzz_diff: TIMEOUT: the C compiler used up its CPU budget "
+                "(DIL_FUZZ_CC_CPU) on the %zu bytes of model '%s'\n", clen, m->name);
+        record_finding("timeout: the C compiler used up its CPU budget", data, size);
+        abort();
+    }
     if (cc == 1) {
         remove(c);
         remove(h);
@@ -534,12 +731,12 @@ static void differential(const Model *m, const char *ctext, size_t clen, const c
         fputs("--- input ---\n", stderr);
         fwrite(data, 1, size, stderr);
         fputs("\n--- end ---\n", stderr);
-        abort();
+        fail("dlopen failed");
     }
     void *lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         fprintf(stderr, "fuzz_diff: dlopen: %s\n", dlerror());
-        abort();
+        fail("no descriptor in the emitted code");
     }
     char sym[300];
     snprintf(sym, sizeof sym, "%s_model", prefix);
@@ -555,11 +752,14 @@ static void differential(const Model *m, const char *ctext, size_t clen, const c
     ctx.input = data;
     ctx.size = size;
     check_descriptor(&ctx);
+    stats.compiled++;
     int small = m->ny <= MAX_EVAL && m->nx <= MAX_EVAL && m->ntheta <= MAX_EVAL &&
-                m->ndata <= MAX_EVAL && m->nres <= MAX_EVAL && d->work_size <= MAX_EVAL &&
-                ir_elems(m->score) + ir_elems(m->loss) + ir_elems(m->residual) <= MAX_IR_ELEMS;
+                m->ndata <= MAX_EVAL && m->nres <= MAX_EVAL && d->work_size <= MAX_WORK &&
+                ir_cost(m->score) + ir_cost(m->loss) + ir_cost(m->residual) <= MAX_IR_ELEMS;
     if (small)
         check_kernels(&ctx);
+    stats.checked += ctx.checked > 0;
+    stats.comparisons += ctx.checked;
     if (getenv("DIL_FUZZ_VERBOSE"))
         fprintf(stderr, "fuzz_diff: model '%s': %d comparisons, %d skipped%s\n", m->name,
                 ctx.checked, ctx.skipped, small ? "" : " (too large to evaluate)");
@@ -568,6 +768,28 @@ static void differential(const Model *m, const char *ctext, size_t clen, const c
     remove(h);
     remove(so);
     remove(log);
+}
+
+/* The driver calls this after emitting, with the model's IR alive. */
+typedef struct Run {
+    FILE *cf, *hf;
+    char **ctext, **htext;
+    size_t *clen, *hlen;
+    const uint8_t *data;
+    size_t size;
+} Run;
+
+static void emitted(void *arg, const Model *m, const char *prefix)
+{
+    Run *r = arg;
+    if (fflush(r->cf) != 0 || fflush(r->hf) != 0)
+        abort();
+    stats.accepted++;
+    const char *cap = getenv("DIL_FUZZ_MAX_C");
+    if (*r->clen <= (cap ? (size_t)atol(cap) : (size_t)MAX_C_BYTES))
+        differential(m, *r->ctext, *r->clen, *r->htext, *r->hlen, prefix, r->data, r->size);
+    else
+        stats.too_big++;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -582,36 +804,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rng = 88172645463325252ULL;
     for (size_t i = 0; i < size; i++)
         rng = (rng ^ data[i]) * 1099511628211ULL;
+    cpu_budget_start(data, size);
 
+    /* Exactly what dilc does with a file (driver.c): the same limits and
+       checks, the IR verifier between the passes (DILC_VERIFY, set at
+       initialisation), and, for one input in eight, --unroll, so that
+       both forms of a loop are compared with the reference. */
+    char *ctext = NULL, *htext = NULL;
+    size_t clen = 0, hlen = 0;
+    FILE *cf = open_memstream(&ctext, &clen), *hf = open_memstream(&htext, &hlen);
+    if (!cf || !hf)
+        abort();
+    char header[64];
+    snprintf(header, sizeof header, "m%lu.h", serial);
+    Run run = {cf, hf, &ctext, &htext, &clen, &hlen, data, size};
+    DriverOptions o;
+    memset(&o, 0, sizeof o);
+    o.header_name = header;
+    o.unroll = size % 8 == 3;
+    o.c_out = cf;
+    o.h_out = hf;
+    o.emitted = emitted;
+    o.emitted_arg = &run;
     SrcFile src = {"fuzz.dil", text, size};
-    ir_init();
-    diag_init(&src, devnull);
-    Decl *decls = parse_file(&src);
-    Model *m = diag_errors() ? NULL : sema_model(decls);
-    Kernels *ks = m && !diag_errors() ? kern_derive(m) : NULL;
-    if (ks) {
-        char *ctext = NULL, *htext = NULL;
-        size_t clen = 0, hlen = 0;
-        FILE *cf = open_memstream(&ctext, &clen), *hf = open_memstream(&htext, &hlen);
-        if (!cf || !hf)
-            abort();
-        char header[64];
-        snprintf(header, sizeof header, "m%lu.h", serial);
-        EmitOptions eo = {m->name, header, "fuzz.dil"};
-        Schedule *sc = schedule_build(ks);
-        int bad = emit_c(cf, m, sc, &eo) != 0 || emit_h(hf, m, sc, &eo) != 0;
-        fclose(cf);
-        fclose(hf);
-        if (bad)
-            abort();
-        const char *cap = getenv("DIL_FUZZ_MAX_C");
-        if (clen <= (cap ? (size_t)atol(cap) : (size_t)MAX_C_BYTES))
-            differential(m, ctext, clen, htext, hlen, m->name, data, size);
-        free(ctext);
-        free(htext);
-    }
-    arena_release();
+    long before = stats.accepted;
+    dilc_run(&src, &o, devnull);
+    fclose(cf);
+    fclose(hf);
+    free(ctext);
+    free(htext);
     free(text);
+    cpu_budget_stop();
+    if (stats.accepted != before)
+        stats_line();
     return 0;
 }
 

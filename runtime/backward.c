@@ -52,24 +52,13 @@ const dili_backward *dili_find_backward(int id)
  * y = 0, a distance 1 from its minimiser, and a score of size 1e8 has a
  * gradient whose rounding floor is far above 1e-6 at its minimiser.  The
  * distance itself is scale-free: the local quadratic model puts the
- * stationary point ||H^-1 gy|| away.  The forms estimate it (dist): the
- * dense form exactly from its factors; the CG form from below by the
- * Cauchy step along gy, ||gy|| / (gy'H gy / gy'gy), and from above by
- * ||gy|| / (lambda_min + eps) with the smallest Ritz value of its
- * curvature check, taking the larger.  Stationary when
- * dist <= stationary_tol (1 + ||y||); without an estimate (no positive
- * curvature seen), when ||gy|| <= stationary_tol.
+ * stationary point dist = ||H^-1 gy|| away.  The dense form takes it
+ * exactly from its factors; the CG form computes the Newton step exactly
+ * as the forward solvers' stopping test does (stationary.c), so a y that
+ * dil_solve accepted passes here under the same options.  The verdict is
+ * dili_backward_stationary: dist <= stationary_tol (1 + ||y||); without
+ * an estimate (dist < 0), ||gy|| <= stationary_tol.
  */
-static int stationary(const dil_model *m, const double *y, double gn, double dist,
-                      const dil_options *o)
-{
-    if (gn == 0.0 || isinf(o->stationary_tol))
-        return 1;
-    if (dist < 0.0)
-        return gn <= o->stationary_tol;
-    return dist <= o->stationary_tol * (1.0 + dili_norm(m->ny, y));
-}
-
 /*
  * The score form's core.  b = dL/dy (finite); w holds 2 ny doubles (g and a
  * gradient for the stationarity check) then what `solve` needs.  Returns
@@ -107,7 +96,8 @@ int dili_score_backward(dili_ctx *c, const double *y, const double *b,
         fs = dili_ift_out(c, DILI_MIX_THETAY, y, g, out->dl_dtheta, out->add_theta);
     if (fs != DIL_OK)
         return fs;
-    return stationary(m, y, in->grad_norm, dist, o) ? st : DIL_NOT_STATIONARY;
+    return dili_backward_stationary(dist, in->grad_norm, dili_norm(n, y), o)
+           ? st : DIL_NOT_STATIONARY;
 }
 
 /*
@@ -122,7 +112,7 @@ static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
                     const double *gy, double *dist, const dil_options *o, double *w)
 {
     int n = c->m->ny, st;
-    double gn = dili_norm(n, gy), cq;
+    double lo = 0.0;
     dili_hess_op hop = {c, y};
     if (o->curvature_check > 0) {
         dili_ritz r;
@@ -131,19 +121,20 @@ static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
             return st;
         if (dili_negative(c->m, &r))
             return DIL_NOT_MINIMUM;
-        if (r.lmin + o->cg_eps > 0.0)
-            *dist = gn / (r.lmin + o->cg_eps);
+        /* Lanczos that saw all of H: its smallest Ritz value is H's, up to
+           rounding of eps |H| (so trusted only well above that) */
+        if (r.steps >= n && r.lmin > 1e-8 * fabs(r.lmax))
+            lo = r.lmin + o->cg_eps;
     }
-    /* the Cauchy step along u = gy / ||gy|| (g and w are scratch until CG
-       starts) */
-    if (gn > 0.0) {
-        dili_copy(n, gy, w);
-        dili_scale(n, 1.0 / gn, w);
-        if ((st = dili_hvp(c, y, w, g)) != DIL_OK)
+    /* the forward's Newton step at y (in g, with w as CG's scratch: both
+       idle until the solve starts), ended once the verdict is known;
+       skipped when the check is off */
+    if (!isinf(o->stationary_tol) && dili_norm(n, gy) > 0.0) {
+        st = dili_newton_within(dili_hess_apply, &hop, n, gy, o->cg_eps,
+                                o->stationary_tol * (1.0 + dili_norm(n, y)), lo, g, w,
+                                dist);
+        if (st != DIL_OK)
             return st;
-        cq = dili_dot(n, w, g);
-        if (cq > 0.0)
-            *dist = fmax(*dist, gn / cq);
     }
     dili_cg_problem pb = dili_cg_setup(c->m->ny, dili_hess_apply, &hop, o->cg_eps,
                                        o->cg_tol, o->cg_max_iter);

@@ -40,6 +40,8 @@ dili_cg_problem dili_cg_setup(int n, dili_apply_fn apply, void *op, double eps,
     pb.eps = eps;
     pb.rtol = rtol;
     pb.max_iter = cap > 0 ? cap : dili_default_cap(n);
+    pb.watch = NULL;
+    pb.watch_ctx = NULL;
     return pb;
 }
 
@@ -141,6 +143,8 @@ int dili_cg(const dili_cg_problem *pb, const double *b, double *xs,
         }
         rr = rr_new;
         k++;
+        if (pb->watch != NULL && pb->watch(pb->watch_ctx, xs, sqrt(rr)))
+            break;
     }
     *iters = k;
     *relres = sqrt(rr) / bnorm;

@@ -6,19 +6,19 @@
  * The stopping test (docs/solvers.md, "Stopping rule") has three parts.
  *   1. A candidate: ||g|| <= tol, or the last step changed f by rounding
  *      only, or the line search failed.
- *   2. Scaled: the curvature along g, c = g'Hg / g'g (one HVP, or two
- *      gradients), gives the length of the model step along g,
- *      s = ||g|| / c, the distance to the minimiser that the local
- *      quadratic model predicts.  Converged when s <= step_tol (1 + ||y||)
- *      (step_tol 0, the default, means tol: for unit curvature the two
- *      tests then agree)
- *      and either ||g|| <= tol, or the remaining model decrease ||g|| s is
- *      below the rounding error of f (32 eps |f|), or s is below the
- *      rounding unit of y (16 eps (1 + ||y||)).  A small gradient alone is
- *      not enough: the score w (y - x)^2 + y^4 with w = 1e-12 has
- *      ||g|| = 2e-12 at y = 0, where its minimiser is s = 1 away; and a
- *      score of size 1e8 has a gradient whose rounding floor is above any
- *      absolute tol, but whose model step there is at rounding level.
+ *   2. Scaled: the Newton step dist = ||H^-1 g|| (stationary.c, by CG;
+ *      the backward's stationarity check computes the same number), the
+ *      distance to the minimiser that the local quadratic model predicts.
+ *      Converged when dist <= step_tol (1 + ||y||) (step_tol 0, the
+ *      default, means tol: for unit curvature the two tests then agree)
+ *      and either ||g|| <= tol, or the remaining model decrease
+ *      ||g|| dist is below the rounding error of f (32 eps |f|), or dist
+ *      is below the rounding unit of y (16 eps (1 + ||y||)).  A small
+ *      gradient alone is not enough: the score w (y - x)^2 + y^4 with
+ *      w = 1e-12 has ||g|| = 2e-12 at y = 0, where its minimiser is 1
+ *      away; and a score of size 1e8 has a gradient whose rounding floor
+ *      is above any absolute tol, but whose Newton step there is at
+ *      rounding level.
  *   3. Certified: when curvature_check > 0, a few Lanczos steps on H from a
  *      random start (curvature.c).  A clearly negative smallest Ritz value
  *      means a saddle or a maximum: the solver leaves it along the Ritz
@@ -63,12 +63,13 @@ int dili_after_step(dili_ctx *c, dili_iter *it, double f_new, int have_g)
     return st;
 }
 
-/* Part 2 of the test: *ok = 1 when the model step along g is small. */
-static int step_small(dili_ctx *c, const dili_iter *it, const dil_options *o,
+/* Part 2 of the test: *ok = 1 when the Newton step is small
+   (stationary.c, shared with the backward). */
+static int step_small(dili_ctx *c, dili_iter *it, const dil_options *o,
                       int *ok)
 {
     int n = c->m->ny, st;
-    double *u = it->cw + n, *hu = u + n, yn = dili_norm(n, it->y), cg, s;
+    double dist;
     dili_curv cv = {c, it->y, it->cw};
 
     *ok = 0;
@@ -76,19 +77,14 @@ static int step_small(dili_ctx *c, const dili_iter *it, const dil_options *o,
         *ok = 1;
         return DIL_OK;
     }
-    /* along u = g / ||g|| (g'g itself may underflow); u and hu live in
-       the Lanczos part of the block, idle here */
-    dili_copy(n, it->g, u);
-    dili_scale(n, 1.0 / it->gn, u);
-    if ((st = dili_curv_apply(&cv, u, hu)) != DIL_OK)
+    /* the step and CG's 3n doubles are the Lanczos block and the Ritz
+       vector, idle here; the difference-quotient operator uses the rest */
+    st = dili_newton_distance(dili_curv_apply, &cv, n, it->g, 0.0, it->cw, it->cw + n,
+                              &dist);
+    if (st != DIL_OK)
         return st;
-    cg = dili_dot(n, u, hu);
-    if (!(cg > 0.0))
-        return DIL_OK;          /* no minimum along g */
-    s = it->gn / cg;
-    *ok = s <= (o->step_tol > 0.0 ? o->step_tol : o->tol) * (1.0 + yn)
-          && (it->gn <= o->tol || it->gn * s <= 32.0 * DBL_EPSILON * fabs(it->f)
-              || s <= 16.0 * DBL_EPSILON * (1.0 + yn));
+    *ok = dili_forward_converged(dist, it->gn, it->f, dili_norm(n, it->y), o);
+    it->have_step = dist >= 0.0;
     return DIL_OK;
 }
 
@@ -155,12 +151,14 @@ int dili_stop(dili_ctx *c, dili_iter *it, const dil_options *o)
     in->iterations = it->k;
     in->score = it->f;
     in->grad_norm = it->gn;
+    it->have_step = 0;
     if (it->gn <= o->tol || it->stalled || it->failed) {
         if ((st = step_small(c, it, o, &ok)) != DIL_OK)
             return st;
     }
     /* certify a converged point; after a failed search, look for a way out */
     if ((ok || it->failed) && o->curvature_check > 0) {
+        it->have_step = 0;      /* Lanczos overwrites it */
         st = certify(c, it, o);
         if (st != DIL_OK)
             return st;

@@ -58,8 +58,10 @@ enum dil_status {
     DIL_CG_BREAKDOWN,     /* CG met p^T (H + eps I) p <= 0: H + eps I not SPD */
     DIL_CG_MAX_ITER,      /* CG did not reach cg_tol within its iteration cap */
     DIL_BAD_ARG,          /* NULL pointer, bad size, bad option, missing kernel */
-    DIL_NOT_STATIONARY,   /* backward at a y with ||df/dy|| > stationary_tol:
-                             the IFT does not hold there; outputs still computed */
+    DIL_NOT_STATIONARY,   /* backward at a y whose Newton step ||H^-1 df/dy||
+                             exceeds stationary_tol (1 + ||y||) (root form:
+                             ||r|| > stationary_tol): the IFT does not hold
+                             there; outputs still computed */
     DIL_SINGULAR,         /* dense backward: H + eps I is numerically
                              singular; root form: J is (eps = 0) */
     DIL_LINE_SEARCH,      /* forward: no step gave sufficient decrease */
@@ -113,7 +115,7 @@ typedef int (*dil_user_solver)(const dil_model *m, const double *x,
 typedef struct dil_options {
     /* --- the SPEC members --- */
     int    solver;       /* DIL_SOLVER_*; default DIL_SOLVER_NEWTON */
-    double tol;          /* forward stop: ||df/dy|| <= tol, with the model
+    double tol;          /* forward stop: ||df/dy|| <= tol, with the Newton
                             step small (step_tol), or the gradient at its
                             rounding floor (docs/solvers.md); residual
                             solvers also stop on ||r|| <= tol; default 1e-10 */
@@ -154,8 +156,9 @@ typedef struct dil_options {
     dil_user_solver user_solver; /* DIL_SOLVER_USER only; default NULL */
     void  *user_context;  /* passed to user_solver; default NULL */
     size_t user_work_size; /* extra doubles user_solver needs; default 0 */
-    double step_tol;     /* forward stop also needs the model step along g,
-                            ||g|| / (g'Hg / g'g), <= step_tol (1 + ||y||);
+    double step_tol;     /* forward stop also needs the Newton step,
+                            ||H^-1 g||, <= step_tol (1 + ||y||), the same
+                            distance the backward's stationarity check uses;
                             0 (default): the same value as tol */
     int    curvature_check; /* Lanczos steps (at most 64, and at most ny)
                             certifying that H is positive semi-definite where

@@ -115,6 +115,9 @@ typedef struct dili_iter {
     int failed;           /* the last line search failed */
     double *cw;           /* dili_descent_work(ny) doubles */
     int no_escape;        /* negative curvature: DIL_NOT_MINIMUM at once */
+    int have_step;        /* cw[0, ny) holds H^-1 g at y, the Newton step of
+                             a failed stopping test (to -p: Newton reuses
+                             it instead of its inner CG) */
 } dili_iter;
 
 enum { DILI_GO_ON = -1, DILI_ESCAPED = -2 };
@@ -294,6 +297,10 @@ typedef struct dili_cg_problem {
     double eps;           /* >= 0 */
     double rtol;          /* stop when ||r|| <= rtol * ||b|| */
     int max_iter;         /* > 0 */
+    /* NULL (dili_cg_setup's default), or called after every iteration with
+       the iterate and ||r||: a nonzero return ends CG there with DIL_OK */
+    int (*watch)(void *ctx, const double *x, double rnorm);
+    void *watch_ctx;
 } dili_cg_problem;
 
 /* A problem of size n; cap is an iteration option (0: dili_default_cap). */
@@ -315,6 +322,29 @@ typedef struct dili_hess_op {
     const double *y;
 } dili_hess_op;
 int dili_hess_apply(void *op, const double *v, double *av);
+
+/* stationary.c: the convergence criterion shared by the forward stop and
+   the backward's stationarity check, dist = ||(H + eps I)^-1 g|| (the
+   Newton step) by CG from 0 to DILI_DIST_RTOL or 2 ny products; *dist = -1
+   when CG meets non-positive curvature (no estimate).  d (n) gets the step,
+   w (3n) is CG's scratch.  DIL_OK or DIL_NOT_FINITE. */
+#define DILI_DIST_RTOL 1e-8
+int dili_newton_distance(dili_apply_fn apply, void *op, int n, const double *g,
+                         double eps, double *d, double *w, double *dist);
+/* The backward's verdict without always paying for the whole CG: the same
+   iteration as dili_newton_distance, ended as soon as the answer is known,
+   by the lower bound ||d_k|| (> thr: not stationary) or, given lo > 0 (a
+   smallest eigenvalue of H + eps I: the Ritz value of a Lanczos run that
+   saw all of H), by the upper bound ||d_k|| + ||r_k|| / lo (<= thr:
+   stationary).  *dist gets the bound that decided, or the distance. */
+int dili_newton_within(dili_apply_fn apply, void *op, int n, const double *g,
+                       double eps, double thr, double lo, double *d, double *w,
+                       double *dist);
+/* The forward's verdict at y (score f, ||g|| = gn, ||y|| = yn) and the
+   backward's; docs/solvers.md, "Stopping rule and certified minimum". */
+int dili_forward_converged(double dist, double gn, double f, double yn,
+                           const dil_options *o);
+int dili_backward_stationary(double dist, double gn, double yn, const dil_options *o);
 
 /* The Gauss-Newton (normal-equations) matrix J^T J of the residual at a
    fixed y as a dili_apply_fn: J v (residual_jvp_y) into jv, then J^T (J v)
@@ -391,13 +421,18 @@ typedef struct dili_found {
                              dili_score_grad when the model has the fused
                              kernel (one sweep gives f, g and the state) */
     double f, t;
-    int have_g;           /* Armijo: g_try holds the gradient at y_try */
+    int have_g;           /* Armijo: g_try holds the gradient at y_try (the
+                             fused kernel's, or that of a step accepted on
+                             slopes) */
 } dili_found;
 
 /*
  * Armijo backtracking: the first t in t0, t0/2, ... with f(y + t d) <= f0
- * + c1 t g0d (+ a few ulps of |f0| on the first trial).  Returns DIL_OK or
- * DIL_LINE_SEARCH; out->have_g says whether out->g_try was filled.
+ * + c1 t g0d (+ a few ulps of |f0| on the first trial); with g_try, a
+ * first trial whose f is within dili_flat_band of f0, and whose predicted
+ * decrease is too, may pass on slopes (approximate Wolfe).  Returns DIL_OK,
+ * DIL_LINE_SEARCH or DIL_NOT_FINITE; out->have_g says whether out->g_try
+ * was filled.
  */
 int dili_armijo(dili_ctx *c, const dili_search *s, const dil_options *o,
                 dili_found *out);
@@ -408,6 +443,7 @@ int dili_armijo(dili_ctx *c, const dili_search *s, const dil_options *o,
 int dili_wolfe(dili_ctx *c, const dili_search *s, const dil_options *o,
                dili_found *out);
 double dili_armijo_slack(double f0);
+double dili_flat_band(double f0);
 
 /* ------------------------------------------------------------------ */
 /* backward.c: the score form shared by the CG and dense rows          */

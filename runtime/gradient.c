@@ -54,7 +54,7 @@ static int gradient_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
     int n = c->m->ny, st, i;
     double *g = w, *d = g + n, *yt = d + n, *gt = yt + n, t0 = 0.0;
-    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, gt + n, 0};
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, gt + n, 0, 0};
 
     if ((st = dili_start(c, y, &it.f, g)) != DIL_OK)
         return st;

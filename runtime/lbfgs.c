@@ -112,7 +112,7 @@ static int lbfgs_run(dili_ctx *c, double *y, const dil_options *o, double *w)
     lbfgs_mem L = {n, mem, 0, 0, w, w + (size_t)mem * n, w + 2 * (size_t)mem * n,
                    w + 2 * (size_t)mem * n + mem};
     double *g = L.alpha + mem, *gt = g + n, *d = gt + n, *yt = d + n;
-    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, yt + n, 0};
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, yt + n, 0, 0};
 
     if ((st = dili_start(c, y, &it.f, g)) != DIL_OK)
         return st;

@@ -126,7 +126,7 @@ static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
     int n = c->m->ny, st, steepest;
     double *g = w, *p = g + n, *yt = p + n, *gt = yt + n, *cw = gt + n;
-    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, cw + 3 * (size_t)n, 0};
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, cw + 3 * (size_t)n, 0, 0};
     dili_hess_op hop = {c, y};
     dili_cg_problem pb = dili_cg_setup(n, dili_hess_apply, &hop, 0.0, 0.0,
                                        o->inner_max_iter);
@@ -147,10 +147,21 @@ static int newton_run(dili_ctx *c, double *y, const dil_options *o, double *w)
             continue;
         if (st != DILI_GO_ON)
             return st;
-        pb.rtol = o->inner_tol;
-        st = newton_direction(c, &pb, g, it.gn, p, yt, cw, &gtp, &steepest);
-        if (st != DIL_OK)
-            return st;
+        /* the stopping test just solved H d = g more tightly than the
+           forcing term asks: p = -d, unless it is no descent direction */
+        gtp = 0.0;
+        steepest = 0;
+        if (it.have_step) {
+            dili_copy(n, it.cw, p);
+            dili_scale(n, -1.0, p);
+            gtp = dili_dot(n, g, p);
+        }
+        if (!(gtp < 0.0)) {
+            pb.rtol = o->inner_tol;
+            st = newton_direction(c, &pb, g, it.gn, p, yt, cw, &gtp, &steepest);
+            if (st != DIL_OK)
+                return st;
+        }
         st = newton_search(c, y, it.f, g, p, gtp, steepest, o, &to);
         if (st == DIL_LINE_SEARCH) {
             it.failed = 1;      /* y unchanged: the best iterate */

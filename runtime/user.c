@@ -28,7 +28,7 @@ static int user_run(dili_ctx *c, double *y, const dil_options *o, double *w)
 {
     const dil_model *m = c->m;
     double *g = w + o->user_work_size;
-    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, g + m->ny, 1};
+    dili_iter it = {y, g, 0.0, 0.0, 0, 0, 0, g + m->ny, 1, 0};
     dil_options check = *o;
     int st = o->user_solver(m, c->x, c->theta, y, o, c->info, c->kw, o->user_context);
 

@@ -5,7 +5,11 @@ Each approximation in vmath.h is a polynomial P of degree n in a variable t on
 an interval [a, b], chosen to minimise the weighted error
 max |w(t) (g(t) - P(t))|: the classical Remez exchange algorithm, run in
 60-digit arithmetic (mpmath), then each coefficient rounded to the nearest
-double.  The weight turns the error of P into the relative error of the final
+double.  tanh's is a rational function P/Q (degrees m, k, Q(0) = 1), fitted
+by the rational form of the exchange: at each reference the linear system
+P(t_i) - g(t_i) Q(t_i) = (-1)^i E Q_prev(t_i) / w(t_i) is solved with the
+previous Q on the right until E settles, then the reference moves to the
+new extrema.  The weight turns the error of P into the relative error of the final
 function, so "minimax" here means minimax in the quantity that matters.
 
     /usr/bin/python3 scripts/vmath_remez.py          all fits, C literals
@@ -77,6 +81,52 @@ def remez(g, w, a, b, n, iters=40):
     return c, level
 
 
+def ratremez(g, w, a, b, m, k, iters=40):
+    """P (degree m), Q (degree k, Q(0) = 1) of the weighted-minimax P/Q, and
+    the level."""
+    a, b = mp.mpf(a), mp.mpf(b)
+    nref = m + k + 2
+    ref = [(a + b) / 2 - (b - a) / 2 * mp.cos(mp.pi * i / (nref - 1)) for i in range(nref)]
+    grid = [(a + b) / 2 - (b - a) / 2 * mp.cos(mp.pi * i / 4000) for i in range(4001)]
+    gv = [g(t) for t in grid]
+    wv = [w(t) for t in grid]
+    q = [mp.mpf(1)] + [mp.mpf(0)] * k
+    p, level = None, None
+    for _ in range(iters):
+        for _inner in range(8):   # E Q(t_i) is nonlinear: iterate with Q fixed
+            A = mp.matrix(nref, nref)
+            rhs = mp.matrix(nref, 1)
+            for i, t in enumerate(ref):
+                for j in range(m + 1):
+                    A[i, j] = t ** j
+                for j in range(1, k + 1):
+                    A[i, m + j] = -g(t) * t ** j
+                A[i, m + k + 1] = -(-1) ** i * mp.polyval(q[::-1], t) / w(t)
+                rhs[i] = g(t)
+            sol = mp.lu_solve(A, rhs)
+            p = [sol[j] for j in range(m + 1)]
+            q = [mp.mpf(1)] + [sol[m + j] for j in range(1, k + 1)]
+            level = abs(sol[m + k + 1])
+        err = [wv[j] * (gv[j] - mp.polyval(p[::-1], grid[j]) / mp.polyval(q[::-1], grid[j]))
+               for j in range(len(grid))]
+        runs, start = [], 0
+        for j in range(1, len(grid) + 1):
+            if j == len(grid) or mp.sign(err[j]) != mp.sign(err[start]):
+                runs.append(max(range(start, j), key=lambda r: abs(err[r])))
+                start = j
+        while len(runs) > nref:
+            if abs(err[runs[0]]) < abs(err[runs[-1]]):
+                runs.pop(0)
+            else:
+                runs.pop()
+        if len(runs) < nref:
+            break
+        ref = [grid[j] for j in runs]
+        if max(abs(e) for e in err) <= level * (1 + mp.mpf('1e-6')):
+            break
+    return p, q, level
+
+
 def rounded_error(g, w, a, b, c):
     cd = [mp.mpf(float(x)) for x in c]
     grid = [mp.mpf(a) + (mp.mpf(b) - a) * i / 20000 for i in range(20001)]
@@ -101,7 +151,7 @@ def expm1_w(r):
     return r ** 2 / mp.expm1(r)
 
 
-TANH_T = mp.mpf('0.625')   # |x| below which tanh uses its odd polynomial
+TANH_B = mp.mpf('0.6932')   # b = a - n ln2 in [0, ln2 = 0.693147...], with margin
 
 def tanh_p(z):
     """(tanh(x) - x) / x^3 as a function of z = x^2."""
@@ -141,8 +191,6 @@ FITS = {
     # name: (g, w, a, b, degree, what)
     'exp': (expm1_q2, expm1_w, -LN2_HALF, LN2_HALF, 10,
             'Q(r) in e^r - 1 = r + r^2 Q(r), |r| <= ln2/2; rel. error of expm1'),
-    'tanh': (tanh_p, tanh_w, mp.mpf('1e-8'), TANH_T ** 2, 10,
-             'P(z) in tanh x = x + x z P(z), z = x^2, |x| <= %s; rel. error' % mp.nstr(TANH_T, 4)),
     'log': (log_h, log_w, mp.mpf('1e-10'), LOG_S ** 2, 7,
             'L(z) in log(1+f) = 2s + s z L(z), s = f/(2+f), z = s^2; rel. error'),
 }
@@ -152,8 +200,34 @@ def hexlit(x):
     return float(x).hex()
 
 
+RATFITS = {
+    'tanh': (tanh_p, tanh_w, mp.mpf('1e-12'), TANH_B ** 2, 2, 3,
+             'P(z)/Q(z) in tanh b = b + b z P(z)/Q(z), z = b^2, 0 <= b <= %s; rel. error'
+             % mp.nstr(TANH_B, 6)),
+}
+
+
+def main_rational(name):
+    g, w, a, b, m, k, what = RATFITS[name]
+    p, q, level = ratremez(g, w, a, b, m, k)
+    pd = [mp.mpf(float(x)) for x in p]
+    qd = [mp.mpf(float(x)) for x in q]
+    grid = [mp.mpf(a) + (mp.mpf(b) - a) * i / 20000 for i in range(20001)]
+    err = max(abs(w(t) * (g(t) - mp.polyval(pd[::-1], t) / mp.polyval(qd[::-1], t))) for t in grid)
+    print('%s: %s' % (name, what))
+    print('  degrees (%d, %d) on [%s, %s]: minimax level %s, after rounding to double %s'
+          % (m, k, mp.nstr(a, 6), mp.nstr(b, 6), mp.nstr(level, 3), mp.nstr(err, 3)))
+    for j, x in enumerate(pd):
+        print('  p%-2d = %-24s /* %s */' % (j, repr(float(x)), hexlit(x)))
+    for j, x in enumerate(qd):
+        print('  q%-2d = %-24s /* %s */' % (j, repr(float(x)), hexlit(x)))
+
+
 def main(names):
     for name in names:
+        if name in RATFITS:
+            main_rational(name)
+            continue
         g, w, a, b, n, what = FITS[name]
         c, level = remez(g, w, a, b, n)
         err, cd = rounded_error(g, w, a, b, c)
@@ -165,4 +239,4 @@ def main(names):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:] or sorted(FITS))
+    main(sys.argv[1:] or sorted(list(FITS) + list(RATFITS)))

@@ -214,6 +214,25 @@ class Results(unittest.TestCase):
             np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
+    def test_cancelling_terms_reach_tol(self):
+        # issue 13: smooth.dil's terms of size 1 cancel to f ~ 1e-2, below
+        # the rounding of the terms; the line search used to fail near the
+        # minimum (main before the fix: 6 LineSearchError and 1
+        # MaxIterError in these 2000 solves at tol 1e-10, 2 at 1e-9)
+        m = model("smooth")
+        rng = np.random.default_rng(1)
+        for tol in (1e-10, 1e-9):
+            failed = []
+            for i in range(2000):
+                x = 2 * rng.standard_normal(m.nx)
+                theta = 0.8 * rng.standard_normal(m.ntheta)
+                try:
+                    m.solve(x, theta, tol=tol)
+                except dil.DilError as e:
+                    failed.append((i, type(e).__name__))
+            self.assertEqual(failed, [], "tol %g" % tol)
+
+
 class Failures(unittest.TestCase):
     def test_max_iter_carries_figures_and_best_iterate(self):
         m = model("kepler")

@@ -175,8 +175,7 @@ class Layer(unittest.TestCase):
 
         def net():
             # one backward-Euler step of a tiny network between two linear
-            # maps (smooth.dil is not used here: at the default tol about 1
-            # solve in 200 of it ends in DIL_LINE_SEARCH, see docs/python.md)
+            # maps (resid.dil: a residual layer inside a PyTorch model)
             layer = dtorch.ImplicitLayer(model("resid"))
             params_like(layer, 0.8, gen)
             return torch.nn.Sequential(torch.nn.Linear(2, 2), layer,

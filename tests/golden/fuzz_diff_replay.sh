@@ -2,17 +2,18 @@
 # fuzz_diff_replay.sh - the differential check of fuzz/fuzz_diff.c (emit,
 # compile with cc -Wall -Wextra -Wpedantic -Werror, load, compare every
 # kernel with the hyper-dual reference at random points) on every model
-# of models/ and every input of tests/fuzz-regress/, with the target built
-# without libFuzzer ($BUILD/tests/fuzz_diff_replay).  Inputs dilc rejects
-# are passed over; a mismatch or C that does not compile aborts.  Emitted
-# C over 256 KB is not compiled here (tests/fuzz-regress/huge_vector_*
-# emits 1.1 MB that gcc -O1 takes half a minute over).
+# in the tree (the seeds of `make fuzz-diff`) and every input of
+# tests/fuzz-regress/, with the target built without libFuzzer
+# ($BUILD/tests/fuzz_diff_replay).  Inputs dilc rejects are passed over;
+# a mismatch or C that does not compile aborts.  Emitted C over 256 KB is
+# not compiled here, to keep `make check` short.
 set -u
 BUILD=${BUILD:-build}
 R=$BUILD/tests/fuzz_diff_replay
 [ -x "$R" ] || { echo "fuzz_diff_replay.sh: $R not built"; exit 1; }
 n=0
-for f in models/*.dil tests/fuzz-regress/*; do
+for f in models/*.dil tests/minimum/*.dil tests/rolled/*.dil bench/*.dil \
+         python/tests/models/*.dil tests/fuzz-regress/*; do
     case $f in *.err) continue ;; esac
     [ -f "$f" ] || continue
     n=$((n + 1))

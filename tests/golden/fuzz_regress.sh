@@ -122,6 +122,22 @@ grep -q "error: model too large to unroll: more than 100000 IR nodes" "$T/err" |
     { echo "fuzz_regress.sh: long_vector.dil: not the node limit"; status=1; }
 check_file "$T/vector_read_back.dil"
 
+# The issue's 75-byte model (tests/fuzz-regress/huge_vector_assemblies.dil,
+# 2^27 elements and 1001 steps, now refused for its work) once emitted
+# 1.1 MB of C, one loop nest per step, that gcc took 24 s over: the sum
+# over t, an assembly in its body, rolls, so at a size dilc accepts the
+# emitted C must not grow with the number of steps.
+for steps in 1001 100001; do
+    printf 'model m\ndim N = 1000\nvar y[N]\nscore sum(t in 1:%s, sum([y*t, y]^2))\n' "$steps" \
+        >"$T/steps$steps.dil"
+    check_file "$T/steps$steps.dil"
+    wc -c <"$T/out.c" >"$T/size$steps"
+done
+if [ "$(cat "$T/size1001")" -gt 8000 ] || [ "$(cat "$T/size100001")" -gt $(($(cat "$T/size1001") + 16)) ]; then
+    echo "fuzz_regress.sh: the issue's model at 1001 and 100001 steps: $(cat "$T/size1001") and $(cat "$T/size100001") bytes of C"
+    status=1
+fi
+
 # Twenty errors on one 16 MB line (once 20 errors on a 200 KB line took
 # 10 s: stderr unbuffered, the whole line printed a byte at a time, its
 # line number counted from the start each time): each diagnostic shows
