@@ -41,6 +41,8 @@ typedef struct node_config {
     double clip;          /* gradient-norm clipping threshold */
     int adam_reset;       /* restart Adam's moment estimates at each stage */
     double weight_decay;  /* decoupled (AdamW) weight decay, 0 for none */
+    double ema;           /* > 0: validate, select and test the running average
+                             avg <- ema avg + (1 - ema) theta of the iterates */
     int eval_every;       /* validation (and selection) period in iterations */
     int backward;         /* DIL_BACKWARD_DENSE, _CG or _ROOT */
     double tol;           /* forward tolerance on ||df/dy|| */

@@ -1,6 +1,6 @@
 /*
- * step.c - the backward-Euler step: a Newton solver for dil_solve, and the
- * batch wrappers (see step.h).
+ * step.c - the backward-Euler step: a Newton solver for dil_solve (see
+ * step.h).
  *
  * Why our own forward solver: the step's residual is square (nres == ny)
  * and tiny (ny = 2 in Table 1), so a dense Newton iteration on r = 0 needs
@@ -18,16 +18,6 @@
 
 #include "step.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#define STEP_PRAGMA(x) _Pragma(#x)
-#define STEP_PARALLEL_FOR(nt) STEP_PRAGMA(omp parallel for schedule(static) num_threads(nt))
-#define STEP_THREAD omp_get_thread_num()
-#else
-#define STEP_PARALLEL_FOR(nt)
-#define STEP_THREAD 0
-#endif
-
 size_t step_newton_work(const dil_model *m)
 {
     size_t n = (size_t)m->ny;
@@ -44,6 +34,12 @@ dil_options step_options(const dil_model *m, int backward, double tol)
     o.backward = backward;
     o.tol = tol;
     o.max_iter = 30;
+    /* step_newton stops only at a root (||J|| ||r|| <= tol / 2), where the
+       score |r|^2 / 2 has Hessian J^T J, positive semi-definite: the
+       runtime's Lanczos certificate of the answer could only confirm that,
+       and costs two Hessian-vector products per step (a fifth of a solve,
+       measured on node_vdp).  Its gradient and model-step tests stay on. */
+    o.curvature_check = 0;
     return o;
 }
 
@@ -166,82 +162,4 @@ int step_newton(const dil_model *m, const double *x, const double *theta, double
     }
     info->iterations = it;
     return DIL_OK;
-}
-
-int step_engine_init(step_engine *e, const dil_model *m, const dil_options *opt,
-                     int nthreads, int max_n)
-{
-    memset(e, 0, sizeof *e);
-    e->m = m;
-    e->nthreads = nthreads > 0 ? nthreads : 1;
-    e->max_n = max_n;
-    e->work_len = dil_work_size(m, opt);
-    e->work = malloc((size_t)e->nthreads * e->work_len * sizeof *e->work);
-    e->theta_rows = malloc((size_t)max_n * (size_t)m->ntheta * sizeof *e->theta_rows);
-    if (!e->work || !e->theta_rows) {
-        step_engine_free(e);
-        return -1;
-    }
-    return 0;
-}
-
-void step_engine_free(step_engine *e)
-{
-    free(e->work);
-    free(e->theta_rows);
-    e->work = e->theta_rows = NULL;
-}
-
-/* The lowest-numbered failure among n statuses, DIL_OK if none. */
-static int first_failure(int n, const int *st)
-{
-    for (int i = 0; i < n; i++)
-        if (st[i] != DIL_OK)
-            return st[i];
-    return DIL_OK;
-}
-
-int step_solve_batch(step_engine *e, int n, const double *x, const double *theta,
-                     double *y, const dil_options *opt, dil_info *info)
-{
-    const dil_model *m = e->m;
-    int st[n > 0 ? n : 1];
-    if (n > e->max_n)
-        return DIL_BAD_ARG;
-    STEP_PARALLEL_FOR(e->nthreads)
-    for (int i = 0; i < n; i++) {
-        double *w = e->work + (size_t)STEP_THREAD * e->work_len;
-        st[i] = dil_solve(m, x + (size_t)i * m->nx, theta, y + (size_t)i * m->ny, opt,
-                          info ? &info[i] : NULL, w);
-    }
-    return first_failure(n, st);
-}
-
-int step_backward_batch(step_engine *e, int n, const double *y, const double *x,
-                        const double *theta, const double *dl_dy, double *dl_dx,
-                        double *dl_dtheta, const dil_options *opt, dil_info *info)
-{
-    const dil_model *m = e->m;
-    const size_t nt = (size_t)m->ntheta;
-    int st[n > 0 ? n : 1];
-    if (n > e->max_n)
-        return DIL_BAD_ARG;
-    STEP_PARALLEL_FOR(e->nthreads)
-    for (int i = 0; i < n; i++) {
-        double *w = e->work + (size_t)STEP_THREAD * e->work_len;
-        st[i] = dil_backward(m, y + (size_t)i * m->ny, x + (size_t)i * m->nx, theta,
-                             dl_dy + (size_t)i * m->ny,
-                             dl_dx ? dl_dx + (size_t)i * m->nx : NULL,
-                             dl_dtheta ? e->theta_rows + i * nt : NULL, opt,
-                             info ? &info[i] : NULL, w);
-    }
-    /* the sum in instance order: the same bits whatever the thread count */
-    if (dl_dtheta) {
-        memset(dl_dtheta, 0, nt * sizeof *dl_dtheta);
-        for (int i = 0; i < n; i++)
-            if (st[i] == DIL_OK)
-                for (size_t k = 0; k < nt; k++)
-                    dl_dtheta[k] += e->theta_rows[i * nt + k];
-    }
-    return first_failure(n, st);
 }

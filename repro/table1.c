@@ -5,8 +5,13 @@
  * seed).
  *
  *   table1 [--dataset vdp,spiral,spiral01] [--variant 1layer,2layer]
- *          [--seeds N] [--seed0 S] [--threads T] [--csv FILE] [--traces DIR]
- *          [--batch B] [--stages K:ITERS,...] [--lr LR] [--backward dense|cg|root]
+ *          [--seeds N] [--seed0 S] [--jobs J | --threads T] [--csv FILE]
+ *          [--runs FILE] [--traces DIR] [--batch B] [--stages K:ITERS[:B],...]
+ *          [--lr LR] [--wd WD] [--ema DECAY] [--backward dense|cg|root]
+ *
+ * --jobs J trains J runs at once, one thread each (the runs are
+ * independent: the way to use several cores); --threads T gives one run T
+ * threads for its batch calls instead.
  *
  * For each run it trains the model from seed S..S+N-1 (node.c: multiple-
  * shooting rollouts with a curriculum over window length, Adam with cosine
@@ -20,7 +25,7 @@
  * for the spirals, node_mlp2 (two hidden layers of 50) for every 2layer row.
  *
  * Measured by `make reproduce-table1` (10 seeds, docs/results/table1.md):
- * test MSE, mean +- s.e., one hidden layer: Van der Pol 0.064 +- 0.019
+ * test MSE, mean +- s.e., one hidden layer: Van der Pol 0.032 +- 0.009
  * (paper 0.40 +- 0.06; predict-0 baseline 2.59), spiral a11 = -0.1 0.036 +-
  * 0.004 (baselines 0.145, 0.351), spiral a11 = -1 0.053 +- 0.002 (paper 0.09;
  * baselines 0.025 and 0.012, which beat both: that variant is degenerate).
@@ -40,9 +45,9 @@
 
 typedef struct args {
     char datasets[128], variants[64];
-    int seeds, seed0, threads, batch;
+    int seeds, seed0, threads, jobs, batch;
     const char *csv, *runs, *traces, *stages;
-    double lr, wd;
+    double lr, wd, ema;
     int backward, adam_reset;
 } args;
 
@@ -51,6 +56,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: table1 [--dataset vdp,spiral,spiral01] [--variant 1layer,2layer]\n"
                "              [--seeds N] [--seed0 S] [--threads T] [--csv FILE]"
                " [--runs FILE] [--traces DIR]\n"
+               "              [--jobs J (runs at once) | --threads T (threads per run)]\n"
                "              [--batch B] [--stages K:ITERS[:BATCH],...] [--lr LR]"
                " [--backward dense|cg|root]\n"
                "              [--adam-reset 0|1]\n");
@@ -97,7 +103,7 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     snprintf(a->datasets, sizeof a->datasets, "vdp,spiral,spiral01");
     snprintf(a->variants, sizeof a->variants, "1layer");
-    a->seeds = 10, a->threads = 1, a->batch = -1, a->backward = -1, a->adam_reset = -1;
+    a->seeds = 10, a->threads = 1, a->jobs = 1, a->wd = -1, a->ema = -1, a->batch = -1, a->backward = -1, a->adam_reset = -1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -121,6 +127,8 @@ static int parse_args(int argc, char **argv, args *a)
             rc = int_arg(o, v, 1, &a->seed0);
         else if (!strcmp(o, "--threads"))
             rc = int_arg(o, v, 1, &a->threads);
+        else if (!strcmp(o, "--jobs"))
+            rc = int_arg(o, v, 1, &a->jobs);
         else if (!strcmp(o, "--batch"))
             rc = int_arg(o, v, 1, &a->batch);
         else if (!strcmp(o, "--csv"))
@@ -136,9 +144,19 @@ static int parse_args(int argc, char **argv, args *a)
         }
         else if (!strcmp(o, "--lr"))
             a->lr = atof(v);
-        else if (!strcmp(o, "--wd"))
+        else if (!strcmp(o, "--ema")) {
+            a->ema = atof(v);
+            if (!(a->ema >= 0 && a->ema < 1)) {
+                fprintf(stderr, "table1: --ema expects a decay in [0, 1), got '%s'\n", v);
+                rc = -1;
+            }
+        } else if (!strcmp(o, "--wd")) {
             a->wd = atof(v);
-        else if (!strcmp(o, "--adam-reset"))
+            if (!(a->wd >= 0 && a->wd < 1)) {
+                fprintf(stderr, "table1: --wd expects a weight decay in [0, 1), got '%s'\n", v);
+                rc = -1;
+            }
+        } else if (!strcmp(o, "--adam-reset"))
             rc = int_arg(o, v, 1, &a->adam_reset);
         else if (!strcmp(o, "--backward")) {
             a->backward = !strcmp(v, "dense") ? DIL_BACKWARD_DENSE
@@ -163,6 +181,13 @@ static int parse_args(int argc, char **argv, args *a)
     }
     if (a->threads == 0 || a->threads > 64)
         a->threads = a->threads == 0 ? 2 : 64;
+    if (a->jobs > 64)
+        a->jobs = 64;
+    if (a->jobs > 1 && a->threads > 1) {
+        fprintf(stderr, "table1: --jobs %d with --threads %d: give threads to the runs or"
+                        " run several runs at once, not both\n", a->jobs, a->threads);
+        return -1;
+    }
     return 0;
 }
 
@@ -245,118 +270,230 @@ static void write_rows(outputs *out, const char *dataset, const char *variant, i
     }
 }
 
-/* Every seed of one (data set, variant); -1 on a fatal error. */
-static int run_one(const args *a, const char *dataset, const char *variant, outputs *out)
-{
+/* One row of the table: a data set and a variant, its data and recipe. */
+typedef struct row_spec {
+    char dataset[32], variant[32];
     node_dataset d;
     node_config c;
+} row_spec;
+
+/* One run: a row and a seed. */
+typedef struct task {
+    int row, seed;
+    double cost;        /* a guess of its CPU cost: longest first */
+    node_result r;
+    int state;          /* 0 waiting, 1 trained, -1 out of memory */
+} task;
+
+/* The data and recipe of one row, with the command line's overrides, and
+   its config line; -1 (message printed) on an unknown name or a window
+   that does not fit. */
+static int row_prepare(const args *a, const char *dataset, const char *variant, row_spec *w)
+{
     char err[256];
+    node_config *c = &w->c;
     const dil_model *m = pick_model(dataset, variant);
+    memset(w, 0, sizeof *w);
     if (!m) {
         fprintf(stderr, "table1: unknown variant '%s' (expected 1layer or 2layer)\n", variant);
         return -1;
     }
-    if (node_dataset_make(dataset, &d, err, sizeof err) != 0) {
+    if (node_dataset_make(dataset, &w->d, err, sizeof err) != 0) {
         fprintf(stderr, "table1: %s\n", err);
         return -1;
     }
-    node_config_default(dataset, m, &c);
+    snprintf(w->dataset, sizeof w->dataset, "%s", dataset);
+    snprintf(w->variant, sizeof w->variant, "%s", variant);
+    node_config_default(dataset, m, c);
     if (m == &node_mlp2_model)
-        two_layer_budget(&c);
-    c.nthreads = a->threads;
+        two_layer_budget(c);
+    c->nthreads = a->threads;
     if (a->batch > 0)
-        c.batch = a->batch;
+        c->batch = a->batch;
     if (a->lr > 0)
-        c.lr_max = a->lr;
+        c->lr_max = a->lr;
     if (a->backward >= 0)
-        c.backward = a->backward;
-    if (a->wd > 0)
-        c.weight_decay = a->wd;
+        c->backward = a->backward;
+    if (a->wd >= 0)
+        c->weight_decay = a->wd;
+    if (a->ema >= 0)
+        c->ema = a->ema;
     if (a->adam_reset >= 0)
-        c.adam_reset = a->adam_reset != 0;
-    if (a->stages && parse_stages(a->stages, &c) != 0) {
-        node_dataset_free(&d);
+        c->adam_reset = a->adam_reset != 0;
+    if (a->stages && parse_stages(a->stages, c) != 0)
         return -1;
-    }
-    for (int s = 0; s < c.nstages; s++)
-        if (c.stage[s].window >= d.train_end) {
+    for (int s = 0; s < c->nstages; s++)
+        if (c->stage[s].window >= w->d.train_end) {
             fprintf(stderr, "table1: window %d does not fit the %d training observations"
-                            " of %s\n", c.stage[s].window, d.train_end, dataset);
-            node_dataset_free(&d);
+                            " of %s\n", c->stage[s].window, w->d.train_end, dataset);
             return -1;
         }
     printf("# config %s %s: model %s (%d parameters), curriculum", dataset, variant, m->name,
            m->ntheta);
-    for (int s = 0; s < c.nstages; s++)
-        printf(c.stage[s].batch ? "%s%d:%d:%d" : "%s%d:%d", s ? "," : " ", c.stage[s].window,
-               c.stage[s].iters, c.stage[s].batch);
-    char nb[16];
-    snprintf(nb, sizeof nb, c.batch > 0 ? "%d" : "all", c.batch);
+    for (int s = 0; s < c->nstages; s++)
+        printf(c->stage[s].batch ? "%s%d:%d:%d" : "%s%d:%d", s ? "," : " ",
+               c->stage[s].window, c->stage[s].iters, c->stage[s].batch);
+    char nb[16], ema[96] = "";
+    snprintf(nb, sizeof nb, c->batch > 0 ? "%d" : "all", c->batch);
+    if (c->ema > 0)
+        snprintf(ema, sizeof ema, " running average of the parameters (decay %g) validated,",
+                 c->ema);
     printf(" (window:iterations[:windows per step]), %s windows per step otherwise,"
-           " Adam lr %g -> %g (cosine), weight decay %g, clip %g, validation every %d,%s"
-           " backward %s, tol %g, threads %d\n", nb, c.lr_max, c.lr_min, c.weight_decay,
-           c.clip, c.eval_every, c.adam_reset ? " Adam restarted at each stage," : "",
-           c.backward == DIL_BACKWARD_DENSE ? "dense"
-           : c.backward == DIL_BACKWARD_CG ? "cg" : "root", c.tol, c.nthreads);
-    for (int seed = a->seed0; seed < a->seed0 + a->seeds; seed++) {
-        node_result r;
-        char tag[96];
-        snprintf(tag, sizeof tag, "%s_%s_s%d", dataset, variant, seed);
-        if (node_train(&d, &c, (unsigned long long)seed, &r, tag) != 0) {
-            fprintf(stderr, "table1: %s: out of memory\n", tag);
-            node_dataset_free(&d);
-            return -1;
-        }
-        int beaten = r.test_mse < r.baseline_zero && r.test_mse < r.baseline_hold;
-        printf("%-22s test %-10.4g val %-10.4g zero %-8.4g hold %-8.4g%s  failures %d+%d"
-               "  best@%d  %ld steps  wall %.1f s  cpu %.1f s%s\n",
-               tag, r.test_mse, r.val_mse, r.baseline_zero, r.baseline_hold,
-               beaten ? "" : " (NOT below both baselines)", r.newton_failures,
-               r.backward_failures, r.best_iter, r.steps, r.wall_s, r.cpu_s,
-               r.diverged >= 0 ? "  DIVERGED" : "");
-        fflush(stdout);
-        out->nruns++;
-        if (r.diverged >= 0 || !isfinite(r.test_mse))
-            out->nfailed++;
-        write_rows(out, dataset, variant, seed, &r);
-        if (a->traces)
-            write_traces(a->traces, tag, &d, &r);
-        node_result_free(&r);
-    }
-    node_dataset_free(&d);
+           " Adam lr %g -> %g (cosine), weight decay %g, clip %g,%s validation every %d,%s"
+           " backward %s, tol %g, threads %d\n", nb, c->lr_max, c->lr_min, c->weight_decay,
+           c->clip, ema, c->eval_every, c->adam_reset ? " Adam restarted at each stage," : "",
+           c->backward == DIL_BACKWARD_DENSE ? "dense"
+           : c->backward == DIL_BACKWARD_CG ? "cg" : "root", c->tol, c->nthreads);
     return 0;
+}
+
+/* Implicit steps of one run times the parameters: what a run costs, up to
+   a factor, used only to start the longest runs first. */
+static double row_cost(const row_spec *w)
+{
+    double steps = 0;
+    for (int s = 0; s < w->c.nstages; s++) {
+        const node_stage *st = &w->c.stage[s];
+        int all = w->d.train_end - st->window, b = st->batch ? st->batch : w->c.batch;
+        steps += (double)st->iters * st->window * (b > 0 && b < all ? b : all);
+    }
+    return steps * w->c.m->ntheta;
+}
+
+/* Prints and writes one finished run, then frees its result. */
+static void task_report(const args *a, const row_spec *w, task *t, outputs *out)
+{
+    node_result *r = &t->r;
+    char tag[96];
+    snprintf(tag, sizeof tag, "%s_%s_s%d", w->dataset, w->variant, t->seed);
+    int beaten = r->test_mse < r->baseline_zero && r->test_mse < r->baseline_hold;
+    printf("%-22s test %-10.4g val %-10.4g zero %-8.4g hold %-8.4g%s  failures %d+%d"
+           "  best@%d  %ld steps  wall %.1f s  cpu %.1f s%s\n",
+           tag, r->test_mse, r->val_mse, r->baseline_zero, r->baseline_hold,
+           beaten ? "" : " (NOT below both baselines)", r->newton_failures,
+           r->backward_failures, r->best_iter, r->steps, r->wall_s, r->cpu_s,
+           r->diverged >= 0 ? "  DIVERGED" : "");
+    fflush(stdout);
+    out->nruns++;
+    if (r->diverged >= 0 || !isfinite(r->test_mse))
+        out->nfailed++;
+    write_rows(out, w->dataset, w->variant, t->seed, r);
+    if (a->traces)
+        write_traces(a->traces, tag, &w->d, r);
+    node_result_free(r);
+}
+
+/* Longest first; ties in table order (a deterministic order of starts). */
+static const task *sort_base;
+static int by_cost(const void *p, const void *q)
+{
+    const task *a = &sort_base[*(const int *)p], *b = &sort_base[*(const int *)q];
+    if (a->cost != b->cost)
+        return a->cost < b->cost ? 1 : -1;
+    return *(const int *)p - *(const int *)q;
+}
+
+/*
+ * Every run, `jobs` at a time (each a whole training on one thread; runs
+ * share nothing but the read-only data, so they need no locking), started
+ * longest first so that the last runs to finish are short ones.  Results
+ * are printed and written in table order as soon as every earlier run is
+ * done, so the output does not depend on jobs or timing.  -1 when a run
+ * ran out of memory.
+ */
+static int run_tasks(const args *a, const row_spec *rows, task *tasks, int ntasks,
+                     outputs *out)
+{
+    int *order = malloc((size_t)ntasks * sizeof *order), next = 0, rc = 0;
+    if (!order)
+        return -1;
+    for (int i = 0; i < ntasks; i++)
+        order[i] = i;
+    sort_base = tasks;
+    qsort(order, (size_t)ntasks, sizeof *order, by_cost);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(a->jobs) if (a->jobs > 1)
+#endif
+    for (int i = 0; i < ntasks; i++) {
+        task *t = &tasks[order[i]];
+        const row_spec *w = &rows[t->row];
+        char tag[96];
+        snprintf(tag, sizeof tag, "%s_%s_s%d", w->dataset, w->variant, t->seed);
+        int st = node_train(&w->d, &w->c, (unsigned long long)t->seed, &t->r, tag);
+#ifdef _OPENMP
+#pragma omp critical(table1_out)
+#endif
+        {
+            t->state = st == 0 ? 1 : -1;
+            if (st != 0) {
+                fprintf(stderr, "table1: %s: out of memory\n", tag);
+                rc = -1;
+            }
+            for (; next < ntasks && tasks[next].state == 1; next++)
+                task_report(a, &rows[tasks[next].row], &tasks[next], out);
+        }
+    }
+    free(order);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     args a;
     outputs out = { NULL, NULL, 0, 0 };
-    int rc = 0;
+    row_spec rows[16];
+    int nrows = 0, rc = 0;
     if (parse_args(argc, argv, &a) != 0)
         return 2;
-    if (a.csv) {
-        out.csv = fopen(a.csv, "w");
-        if (!out.csv || table1_csv_header(out.csv) != 0) {
-            fprintf(stderr, "table1: cannot write %s: %s\n", a.csv, strerror(errno));
-            return 1;
-        }
-    }
-    if (a.runs) {
-        out.runs = fopen(a.runs, "w");
-        if (!out.runs) {
-            fprintf(stderr, "table1: cannot write %s: %s\n", a.runs, strerror(errno));
-            return 1;
-        }
-        fprintf(out.runs, "dataset,variant,seed,cpu_s,steps,best_iter,diverged_at,"
-                          "backward_failures\n");
-    }
     char dsets[128];
     snprintf(dsets, sizeof dsets, "%s", a.datasets);
     for (char *ds = strtok(dsets, ","); ds && rc == 0; ds = strtok(NULL, ",")) {
         char vars[64], *save = NULL;
         snprintf(vars, sizeof vars, "%s", a.variants);
-        for (char *v = strtok_r(vars, ",", &save); v && rc == 0; v = strtok_r(NULL, ",", &save))
-            rc = run_one(&a, ds, v, &out);
+        for (char *v = strtok_r(vars, ",", &save); v && rc == 0; v = strtok_r(NULL, ",", &save)) {
+            if (nrows == 16) {
+                fprintf(stderr, "table1: more than 16 (data set, variant) rows\n");
+                rc = -1;
+            } else if (row_prepare(&a, ds, v, &rows[nrows]) != 0) {
+                node_dataset_free(&rows[nrows].d);
+                rc = -1;
+            } else {
+                nrows++;
+            }
+        }
+    }
+    task *tasks = rc == 0 ? calloc((size_t)nrows * (size_t)a.seeds, sizeof *tasks) : NULL;
+    if (rc == 0 && !tasks) {
+        fprintf(stderr, "table1: out of memory\n");
+        rc = -1;
+    }
+    int ntasks = 0;
+    for (int w = 0; rc == 0 && w < nrows; w++)
+        for (int s = a.seed0; s < a.seed0 + a.seeds; s++, ntasks++) {
+            tasks[ntasks].row = w;
+            tasks[ntasks].seed = s;
+            tasks[ntasks].cost = row_cost(&rows[w]);
+        }
+    if (rc == 0 && a.csv) {
+        out.csv = fopen(a.csv, "w");
+        if (!out.csv || table1_csv_header(out.csv) != 0) {
+            fprintf(stderr, "table1: cannot write %s: %s\n", a.csv, strerror(errno));
+            rc = -1;
+        }
+    }
+    if (rc == 0 && a.runs) {
+        out.runs = fopen(a.runs, "w");
+        if (!out.runs) {
+            fprintf(stderr, "table1: cannot write %s: %s\n", a.runs, strerror(errno));
+            rc = -1;
+        } else {
+            fprintf(out.runs, "dataset,variant,seed,cpu_s,steps,best_iter,diverged_at,"
+                              "backward_failures\n");
+        }
+    }
+    if (rc == 0) {
+        fflush(stdout);
+        rc = run_tasks(&a, rows, tasks, ntasks, &out);
     }
     if ((out.csv && fclose(out.csv) != 0) || (out.runs && fclose(out.runs) != 0)) {
         fprintf(stderr, "table1: error closing an output file\n");
@@ -365,5 +502,8 @@ int main(int argc, char **argv)
     if (out.nfailed)
         printf("# %d of %d runs diverged or failed their test rollout (counted, in the CSV)\n",
                out.nfailed, out.nruns);
+    for (int w = 0; w < nrows; w++)
+        node_dataset_free(&rows[w].d);
+    free(tasks);
     return rc ? 1 : 0;
 }

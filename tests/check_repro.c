@@ -188,46 +188,45 @@ START_TEST(test_training_lowers_loss)
 }
 END_TEST
 
-/* The wrappers: one and two threads give the same bits, and the same values
-   as one dil_solve / dil_backward per instance. */
-START_TEST(test_batch_wrappers)
+/* The batch loss and gradient (dil_solve_batch and dil_backward_batch
+   inside): one and two threads give the same bits, and the mean over a
+   batch of windows is the mean of the windows' own losses and gradients
+   computed one window at a time. */
+START_TEST(test_batch_threads)
 {
     const dil_model *m = &node_mlp2_model;
-    const int n = 5, nt = m->ntheta;
+    const int nw = 5, k = 3, nt = m->ntheta;
     dil_options o = step_options(m, DIL_BACKWARD_CG, 1e-12);
-    step_engine e1, e2;
-    double x[10], y1[10], y2[10], y3[10], dy[10], dx1[10], dx2[10];
-    double *th = malloc((size_t)nt * sizeof *th), *g1 = malloc((size_t)nt * sizeof *g1);
-    double *g2 = malloc((size_t)nt * sizeof *g2), *g3 = malloc((size_t)nt * sizeof *g3);
-    double *w = malloc(dil_work_size(m, &o) * sizeof *w);
-    ck_assert(th && g1 && g2 && g3 && w);
-    ck_assert_int_eq(step_engine_init(&e1, m, &o, 1, n), 0);
-    ck_assert_int_eq(step_engine_init(&e2, m, &o, 2, n), 0);
+    node_dataset d;
+    char err[128];
+    int starts[5] = { 0, 7, 20, 41, 60 }, f = 0, bf = 0;
+    double l1, l2, l3, *th = malloc((size_t)nt * sizeof *th);
+    double *g1 = malloc((size_t)nt * sizeof *g1), *g2 = malloc((size_t)nt * sizeof *g2);
+    double *g3 = calloc((size_t)nt, sizeof *g3), *gi = malloc((size_t)nt * sizeof *gi);
+    ck_assert_int_eq(node_dataset_make("spiral01", &d, err, sizeof err), 0);
+    node_batch *b1 = node_batch_new(m, &o, nw, k, 1), *b2 = node_batch_new(m, &o, nw, k, 2);
+    node_batch *bs = node_batch_new(m, &o, 1, k, 1);
+    ck_assert(th && g1 && g2 && g3 && gi && b1 && b2 && bs);
     node_init_theta(m, 3, th);
-    for (int i = 0; i < 2 * n; i++)
-        x[i] = sin(1.7 * i + 0.3), dy[i] = cos(0.9 * i);
-    ck_assert_int_eq(step_solve_batch(&e1, n, x, th, y1, &o, NULL), DIL_OK);
-    ck_assert_int_eq(step_solve_batch(&e2, n, x, th, y2, &o, NULL), DIL_OK);
-    ck_assert_int_eq(step_backward_batch(&e1, n, y1, x, th, dy, dx1, g1, &o, NULL), DIL_OK);
-    ck_assert_int_eq(step_backward_batch(&e2, n, y2, x, th, dy, dx2, g2, &o, NULL), DIL_OK);
-    ck_assert(memcmp(y1, y2, sizeof y1) == 0 && memcmp(dx1, dx2, sizeof dx1) == 0);
-    ck_assert(memcmp(g1, g2, (size_t)nt * sizeof *g1) == 0);
-    memset(g3, 0, (size_t)nt * sizeof *g3);
-    for (int i = 0; i < n; i++) {
-        double gi[3000];
-        ck_assert_int_le(nt, 3000);
-        ck_assert_int_eq(dil_solve(m, x + 2 * i, th, y3 + 2 * i, &o, NULL, w), DIL_OK);
-        ck_assert_int_eq(dil_backward(m, y3 + 2 * i, x + 2 * i, th, dy + 2 * i, NULL, gi,
-                                      &o, NULL, w), DIL_OK);
+    ck_assert_int_eq(node_batch_loss_grad(b1, &d, th, starts, nw, k, &l1, g1, &f, &bf), DIL_OK);
+    ck_assert_int_eq(node_batch_loss_grad(b2, &d, th, starts, nw, k, &l2, g2, &f, &bf), DIL_OK);
+    ck_assert(l1 == l2 && memcmp(g1, g2, (size_t)nt * sizeof *g1) == 0);
+    l3 = 0;
+    for (int i = 0; i < nw; i++) {
+        double li;
+        ck_assert_int_eq(node_batch_loss_grad(bs, &d, th, starts + i, 1, k, &li, gi, &f, &bf),
+                         DIL_OK);
+        l3 += li / nw;
         for (int q = 0; q < nt; q++)
-            g3[q] += gi[q];
+            g3[q] += gi[q] / nw;
     }
-    for (int i = 0; i < 2 * n; i++)
-        ck_assert_double_eq_tol(y3[i], y1[i], 1e-14);
+    ck_assert_int_eq(f + bf, 0);
+    ck_assert_double_eq_tol(l3, l1, 1e-14 * (1 + l1));
     for (int q = 0; q < nt; q++)
         ck_assert_double_eq_tol(g3[q], g1[q], 1e-12 * (1 + fabs(g3[q])));
-    step_engine_free(&e1), step_engine_free(&e2);
-    free(th), free(g1), free(g2), free(g3), free(w);
+    node_batch_free(b1), node_batch_free(b2), node_batch_free(bs);
+    node_dataset_free(&d);
+    free(th), free(g1), free(g2), free(g3), free(gi);
 }
 END_TEST
 
@@ -380,7 +379,7 @@ int main(void)
     tcase_add_loop_test(tc, test_truth_two_methods, 0, 3);
     tcase_add_loop_test(tc, test_chain_gradient, 0, 3);
     tcase_add_test(tc, test_training_lowers_loss);
-    tcase_add_test(tc, test_batch_wrappers);
+    tcase_add_test(tc, test_batch_threads);
     tcase_add_test(tc, test_newton_step);
     tcase_add_test(tc, test_dopri_linear);
     tcase_add_test(tc, test_dopri_backprop);
