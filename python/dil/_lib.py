@@ -16,7 +16,7 @@ from ctypes import (POINTER, c_char_p, c_double, c_int, c_size_t, c_void_p)
 from ._errors import DilVersionError
 
 # The libdil ABI this package speaks (DIL_ABI_VERSION of runtime/dil.h).
-ABI_VERSION = 0
+ABI_VERSION = 1
 
 _FN = c_void_p  # kernel pointers: never called from Python
 

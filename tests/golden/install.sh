@@ -26,15 +26,18 @@ MK="env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory BUILD=$BUI
 $MK install >"$T/log" 2>&1 || { no "make install failed:"; sed 's/^/    /' "$T/log" | tail -20; exit 1; }
 
 VERSION=$("$P/bin/dilc" --version | sed -n 's/^dilc //p')
-for f in bin/dilc lib/libdil.a "lib/libdil.so.$VERSION" lib/libdil.so.0 lib/libdil.so \
+# the soname's number: DIL_ABI_VERSION of the installed header
+ABI=$(sed -n 's/^#define DIL_ABI_VERSION \([0-9]*\).*/\1/p' "$P/include/dil/dil.h")
+[ -n "$ABI" ] || no "no DIL_ABI_VERSION in the installed dil.h"
+for f in bin/dilc lib/libdil.a "lib/libdil.so.$VERSION" "lib/libdil.so.$ABI" lib/libdil.so \
          include/dil/dil.h include/dil/dil_model.h lib/pkgconfig/dil.pc \
          share/man/man1/dilc.1 share/man/man3/dil.3 share/doc/dil/README.md \
          share/doc/dil/python.md share/doc/dil/solvers.md; do
     [ -e "$P/$f" ] || no "not installed: $PREFIX/$f"
 done
-[ -L "$P/lib/libdil.so" ] && [ -L "$P/lib/libdil.so.0" ] || no "libdil.so links are not symlinks"
-readelf -d "$P/lib/libdil.so.$VERSION" | grep -q 'SONAME.*\[libdil\.so\.0\]' ||
-    no "libdil.so has no soname libdil.so.0"
+[ -L "$P/lib/libdil.so" ] && [ -L "$P/lib/libdil.so.$ABI" ] || no "libdil.so links are not symlinks"
+readelf -d "$P/lib/libdil.so.$VERSION" | grep -q "SONAME.*\\[libdil\\.so\\.$ABI\\]" ||
+    no "libdil.so has no soname libdil.so.$ABI"
 # Only the public API is exported.
 exported=$(nm -D --defined-only "$P/lib/libdil.so.$VERSION" | awk '{print $3}' | grep -v '^dil_' | tr '\n' ' ')
 [ -z "$exported" ] || no "libdil.so exports non-API symbols: $exported"
@@ -64,7 +67,7 @@ cp models/kepler.dil "$W/kepler.dil"
 (cd "$W" && cc -std=c99 -Wall -Wextra -Werror $CFLAGS_DIL \
      main.c kepler.c $LIBS_DIL -o kepler) ||
     no "cannot build the example with pkg-config"
-readelf -d "$W/kepler" 2>/dev/null | grep -q 'NEEDED.*\[libdil\.so\.0\]' || no "example is not linked with libdil.so.0"
+readelf -d "$W/kepler" 2>/dev/null | grep -q "NEEDED.*\\[libdil\\.so\\.$ABI\\]" || no "example is not linked with libdil.so.$ABI"
 LD_LIBRARY_PATH="$P/lib" "$W/kepler" >"$W/out.shared" 2>&1 || no "example (shared) failed"
 grep -q '^# learned e = 0.69999' "$W/out.shared" || no "example (shared) did not learn e = 0.7"
 (cd "$W" && cc -std=c99 $CFLAGS_DIL main.c kepler.c "$P/lib/libdil.a" -lm -o kepler_static) ||
