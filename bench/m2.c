@@ -21,7 +21,13 @@
  *                      DIL_BACKWARD_DENSE) against the same algorithm by
  *                      hand: linearise, CG with the same stopping rule (or
  *                      ny Hessian-vector products and Cholesky), then the
- *                      two mixed products.
+ *                      two mixed products.  dil's "backward cg" runs
+ *                      with the default options, so it also makes the
+ *                      curvature certificate (curvature_check Lanczos
+ *                      steps) and the Newton-step stationarity test, which
+ *                      the hand version does not; "backward cg (bare)"
+ *                      turns both off (curvature_check = 0,
+ *                      stationary_tol = HUGE_VAL): the same work as hand.
  */
 #include "dil.h"
 #include "m2.h"
@@ -42,7 +48,7 @@ static double theta[NT], x[NY], y[NY], dldy[NY];
 static double *work, *state, *rwork;
 static M2State hst;
 static M2Tmp htmp;
-static dil_options opt_cg, opt_dense;
+static dil_options opt_cg, opt_dense, opt_bare;
 
 static double now_ns(void)
 {
@@ -153,10 +159,10 @@ static void hand_backward(int dense, double *dx, double *dth)
 
 /* ---------------------------------------------------------------- cases */
 
-enum { C_F, C_GRAD, C_HVP, C_HVP_PLAIN, C_THETA, C_THETA_PLAIN, C_CG, C_DENSE, C__N };
+enum { C_F, C_GRAD, C_HVP, C_HVP_PLAIN, C_THETA, C_THETA_PLAIN, C_CG, C_CG_BARE, C_DENSE, C__N };
 static const char *const case_name[C__N] = {
     "f", "gradient", "hvp (apply)", "hvp (plain)", "mixed theta (apply)",
-    "mixed theta (plain)", "backward cg", "backward dense"};
+    "mixed theta (plain)", "backward cg", "backward cg (bare)", "backward dense"};
 
 static double out_d[NT], out_h[NT], dx_d[NY], dx_h[NY];
 static volatile double sink;
@@ -193,10 +199,12 @@ static void run(int c, int hand)
             m->score_vjp_thetay(y, x, theta, dldy, out_d, work);
         break;
     case C_CG:
+    case C_CG_BARE:
     case C_DENSE:
         if (hand)
             hand_backward(c == C_DENSE, dx_h, out_h);
-        else if (dil_backward(m, y, x, theta, dldy, dx_d, out_d, c == C_DENSE ? &opt_dense : &opt_cg,
+        else if (dil_backward(m, y, x, theta, dldy, dx_d, out_d,
+                              c == C_DENSE ? &opt_dense : c == C_CG ? &opt_cg : &opt_bare,
                               NULL, rwork) != DIL_OK) {
             fprintf(stderr, "m2: dil_backward failed\n");
             exit(1);
@@ -225,7 +233,7 @@ static void check(int c)
     }
     if (c == C_F)
         scale = fabs(sink), err = fabs(fd - sink);
-    if (c == C_CG || c == C_DENSE)
+    if (c == C_CG || c == C_CG_BARE || c == C_DENSE)
         for (int i = 0; i < NY; i++) {
             scale = fmax(scale, fabs(dx_h[i]));
             err = fmax(err, fabs(dx_d[i] - dx_h[i]));
@@ -287,6 +295,9 @@ static void setup(void)
     m2h_linearise(y, x, theta, &hst);
     opt_cg = dil_default_options();
     opt_dense = opt_cg;
+    opt_bare = opt_cg;               /* the hand version's work: no checks */
+    opt_bare.curvature_check = 0;
+    opt_bare.stationary_tol = HUGE_VAL;
     opt_dense.backward = DIL_BACKWARD_DENSE;
     size_t wn = dil_work_size(&m2_model, &opt_dense);
     if (dil_work_size(&m2_model, &opt_cg) > wn)
