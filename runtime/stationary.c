@@ -55,18 +55,11 @@
 
 #include "dil_internal.h"
 
+/* The whole CG: dili_newton_within with no bound to end it early. */
 int dili_newton_distance(dili_apply_fn apply, void *op, int n, const double *g,
                          double eps, double *d, double *w, double *dist)
 {
-    dili_cg_problem pb = dili_cg_setup(n, apply, op, eps, DILI_DIST_RTOL, 2 * n);
-    double relres;
-    int it, st;
-
-    *dist = -1.0;
-    st = dili_cg(&pb, g, d, 0, w, w + n, w + 2 * (size_t)n, &it, &relres);
-    if (st == DIL_OK || st == DIL_CG_MAX_ITER)
-        *dist = dili_norm(n, d);
-    return st == DIL_NOT_FINITE ? DIL_NOT_FINITE : DIL_OK;
+    return dili_newton_within(apply, op, n, g, eps, HUGE_VAL, 0.0, d, w, dist);
 }
 
 /* The bounds of dili_newton_within, checked after each CG iteration. */
@@ -113,8 +106,10 @@ int dili_newton_within(dili_apply_fn apply, void *op, int n, const double *g,
         *dist = v.dist;
         return DIL_OK;
     }
-    pb.watch = decided;
-    pb.watch_ctx = &v;
+    if (thr < HUGE_VAL || lo > 0.0) {     /* a bound that can end it early */
+        pb.watch = decided;
+        pb.watch_ctx = &v;
+    }
     st = dili_cg(&pb, g, d, 0, w, w + n, w + 2 * (size_t)n, &it, &relres);
     if (v.known != 0)
         *dist = v.dist;

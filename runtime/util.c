@@ -208,16 +208,9 @@ int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
         plain(y, c->x, c->theta, w, out, c->kw);
     /* the sign, the direct term and the finiteness check in one pass over
        the (ntheta-long) output */
-    if (direct != NULL) {
-        for (i = 0; i < len; i++) {
-            out[i] = -out[i] + direct[i];
-            bad |= !isfinite(out[i]);
-        }
-    } else {
-        for (i = 0; i < len; i++) {
-            out[i] = -out[i] + 0.0;
-            bad |= !isfinite(out[i]);
-        }
+    for (i = 0; i < len; i++) {
+        out[i] = -out[i] + (direct != NULL ? direct[i] : 0.0);
+        bad |= !isfinite(out[i]);
     }
     return bad ? DIL_NOT_FINITE : DIL_OK;
 }
