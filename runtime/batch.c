@@ -12,15 +12,21 @@
  * workspace's previous contents never matter, tests/check_runtime.c
  * checks that with NaN-filled work), so which thread runs it changes
  * nothing.  The summed dL/dtheta is the one place where order matters:
- * each instance writes its own ntheta block of a buffer, and the blocks are
- * then added in index order on the caller's thread,
+ * each thread has one ntheta block, an instance writes its dL/dtheta
+ * there, and the block is added to dl_dtheta in index order (an OpenMP
+ * `ordered` region: instance i is added after i - 1, whichever threads
+ * ran them),
  *     dl_dtheta = ((0 + g_0) + g_1) + ... + g_{n-1},
  * the same bits for any thread count, and the same bits as a loop over
- * the single calls that accumulates in that order.  The buffer costs
- * n * ntheta doubles on threads (2 MB for the Van der Pol batch); a serial
- * run adds each instance's block as it comes, the same sum, in one block.
- * An instance whose outputs are not written (a status
- * that leaves them untouched) contributes zeros.
+ * the single calls that accumulates in that order.  A serial run is the
+ * same loop on one block.  The blocks stay in cache (ntheta doubles per
+ * thread, 20 KB for the Van der Pol batch); an earlier version gave each
+ * instance its own block of an n x ntheta buffer and summed it afterwards,
+ * 2 MB there, which cost two-thread runs a pass through memory (figures
+ * in docs/solvers.md).  An instance whose outputs are not written (a
+ * status that leaves them untouched) contributes zeros: the call zeroes
+ * the block then (DILI_FILL_THETA), and only then, since a written block
+ * is written whole.
  *
  * Threads come from OpenMP when the compiler has it (the Makefile detects
  * -fopenmp); without it every batch runs serially on the caller's thread,
@@ -40,9 +46,9 @@ typedef struct batch {
     int n;
     const double *x, *theta, *data, *dl_dy, *yin;
     double *y;                      /* dil_solve_batch: in and out */
-    double *loss, *dl_dx, *gth;     /* gth: n blocks of ntheta (threads), one
-                                       block (serial), or NULL */
-    double *sum;                    /* dl_dtheta, the serial run adds into it */
+    double *loss, *dl_dx, *gth;     /* gth: one block of ntheta per thread,
+                                       or NULL */
+    double *sum;                    /* dl_dtheta: the blocks are added to it */
     const dil_options *o;
     int theta_finite;               /* theta checked once for every instance */
     dil_info *info;                 /* n entries, or NULL */
@@ -61,81 +67,102 @@ static double *blk_out(double *base, int i, int len)
     return base != NULL && len > 0 ? base + (size_t)i * (size_t)len : base;
 }
 
-/* Instance i, its dL/dtheta into dth (ntheta, or NULL). */
+/* Instance i, its dL/dtheta into dth (ntheta, or NULL; written whole,
+   zeros when the call stops before its theta product). */
 static void run_one(const batch *b, int i, double *dth, double *work)
 {
     const dil_model *m = b->m;
     const double *x = blk(b->x, i, m->nx);
     dil_info *in = b->info != NULL ? b->info + i : NULL;
     double *dx = blk_out(b->dl_dx, i, m->nx);
-    int st;
+    int fl = (b->theta_finite ? DILI_THETA_FINITE : 0) | DILI_FILL_THETA, st;
 
-    if (dth != NULL)
-        dili_zero(m->ntheta, dth);
     if (b->kind == DILI_CALL_SOLVE)
-        st = dili_solve_call(m, x, b->theta, blk_out(b->y, i, m->ny), b->o, in, work,
-                             b->theta_finite);
+        st = dili_solve_call(m, x, b->theta, blk_out(b->y, i, m->ny), b->o, in, work, fl);
     else if (b->kind == DILI_CALL_BACKWARD)
         st = dili_backward_call(m, blk(b->yin, i, m->ny), x, b->theta,
-                                blk(b->dl_dy, i, m->ny), dx, dth, b->o, in, work,
-                                b->theta_finite);
+                                blk(b->dl_dy, i, m->ny), dx, dth, b->o, in, work, fl);
     else
         st = dili_loss_call(m, blk(b->yin, i, m->ny), x, b->theta, blk(b->data, i, m->ndata),
-                            blk_out(b->loss, i, 1), dx, dth, b->o, in, work,
-                            b->theta_finite);
+                            blk_out(b->loss, i, 1), dx, dth, b->o, in, work, fl);
     b->status[i] = st;
 }
 
-/* sum += g over nt elements (locals: through b's members, every store
-   to sum would reload them). */
-static void add_block(int nt, const double *g, double *sum)
+/*
+ * sum += g over nt elements, in blocks of 8 with the 8 written out as a
+ * fully unrolled loop: gcc -O2 vectorises only loops that need no scalar
+ * remainder, which this block loop is (the remainder is its own loop).
+ * Element by element the same additions as the plain loop: same bits.
+ * (Arguments, not b's members: through b, every store to sum would
+ * reload them.)
+ */
+static void add_block(int nt, const double *restrict g, double *restrict sum)
 {
-    int k;
-    for (k = 0; k < nt; k++)
+    int k = 0, j;
+    for (; k + 8 <= nt; k += 8)
+#pragma GCC unroll 8
+        for (j = 0; j < 8; j++)
+            sum[k + j] += g[k + j];
+    for (; k < nt; k++)
         sum[k] += g[k];
 }
 
-/* 1 when run_all will use threads. */
-static int threaded(const batch *b, int nthreads)
+/* The number of threads run_all will use: 1 means the caller's thread,
+   no parallel region. */
+static int team_size(const batch *b, int nthreads)
 {
 #ifdef _OPENMP
-    return nthreads != 1 && b->n > 1;
+    int t = nthreads > 0 ? nthreads : omp_get_max_threads();
+    return b->n > 1 ? (t < b->n ? t : b->n) : 1;
 #else
     (void)b;
     (void)nthreads;
-    return 0;
+    return 1;
 #endif
 }
 
-/* Every instance, on nthreads threads; work: ws doubles per thread (a
-   failed allocation falls back to the calls' own, which report
-   DIL_NO_MEMORY if that fails too).  Threaded, instance i's dL/dtheta goes
-   to block i of gth and run_batch sums the blocks afterwards; serial, the
-   one block of gth is added to sum after each instance, which is the same
-   additions in the same order without n blocks of memory. */
-static void run_all(const batch *b, size_t ws, int nthreads)
+/*
+ * Every instance, on t threads; work: ws doubles per thread (a failed
+ * allocation falls back to the calls' own, which report DIL_NO_MEMORY if
+ * that fails too); thread k's dL/dtheta block is block k of gth.  With
+ * dL/dtheta, the loop is `ordered`: a thread runs instance i into its
+ * block, then waits until instance i - 1's block has been added before
+ * adding its own (the wait is short when instances cost about the same:
+ * the adds, 2502 doubles each for Van der Pol, are far cheaper than an
+ * instance).  Without it (a solve) nothing is ordered.
+ */
+static void run_all(const batch *b, size_t ws, int t)
 {
     double *w;
     int i;
+    if (b->gth != NULL)
+        dili_zero(b->m->ntheta, b->sum);
 #ifdef _OPENMP
-    if (threaded(b, nthreads)) {
-        int t = nthreads > 0 ? nthreads : omp_get_max_threads();
-        if (t > b->n)
-            t = b->n;
+    if (t > 1) {
 #pragma omp parallel num_threads(t) private(w, i)
         {
+            double *g = blk_out(b->gth, omp_get_thread_num(), b->m->ntheta);
             w = (double *)malloc(ws * sizeof(double));
+            if (g == NULL) {
 #pragma omp for schedule(dynamic, 1)
-            for (i = 0; i < b->n; i++)
-                run_one(b, i, blk_out(b->gth, i, b->m->ntheta), w);
+                for (i = 0; i < b->n; i++)
+                    run_one(b, i, NULL, w);
+            } else {
+#pragma omp for schedule(dynamic, 1) ordered
+                for (i = 0; i < b->n; i++) {
+                    run_one(b, i, g, w);
+#pragma omp ordered
+                    add_block(b->m->ntheta, g, b->sum);
+                }
+            }
             free(w);
         }
         return;
     }
+#else
+    (void)t;
 #endif
     w = (double *)malloc(ws * sizeof(double));
-    if (b->gth != NULL)
-        dili_zero(b->m->ntheta, b->sum);
     for (i = 0; i < b->n; i++) {
         run_one(b, i, b->gth, w);
         if (b->gth != NULL)
@@ -145,42 +172,15 @@ static void run_all(const batch *b, size_t ws, int nthreads)
 }
 
 /*
- * dl_dtheta = ((0 + g_0) + g_1) + ... + g_{n-1}, element by element in
- * index order, with the elements split into chunks over the threads (the
- * same additions in the same order per element: the bits do not depend
- * on the thread count, and n ntheta additions no longer run on one
- * thread after the parallel part).
- */
-static void sum_blocks(const batch *b, double *dl_dtheta, int nthreads)
-{
-    const int chunk = 512;
-    int nt = b->m->ntheta, nchunks = (nt + chunk - 1) / chunk, c;
-#ifdef _OPENMP
-    int t = nthreads > 0 ? nthreads : omp_get_max_threads();
-#pragma omp parallel for num_threads(t) schedule(static) if (nchunks > 1)
-#endif
-    for (c = 0; c < nchunks; c++) {
-        int lo = c * chunk, hi = lo + chunk < nt ? lo + chunk : nt, i, k;
-        for (k = lo; k < hi; k++)
-            dl_dtheta[k] = 0.0;
-        for (i = 0; i < b->n; i++) {
-            const double *g = b->gth + (size_t)i * (size_t)nt;
-            for (k = lo; k < hi; k++)
-                dl_dtheta[k] += g[k];
-        }
-    }
-}
-
-/*
  * The common driver: checks n and nthreads, allocates the status array and
- * the dL/dtheta buffer, runs, sums dL/dtheta in index order, and returns
- * the status of the lowest-numbered failing instance.
+ * the dL/dtheta blocks, runs (dL/dtheta summed in index order), and
+ * returns the status of the lowest-numbered failing instance.
  */
 static int run_batch(batch *b, double *dl_dtheta, int nthreads)
 {
     const dil_model *m = b->m;
     size_t ws;
-    int i, st = DIL_OK;
+    int i, t, st = DIL_OK;
 
     if (b->n < 0 || nthreads < 0 || m == NULL || m->ny < 1 || m->nx < 0
         || m->ntheta < 0 || m->ndata < 0 || m->nres < 0) {
@@ -204,9 +204,9 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
     b->status = (int *)malloc(sizeof(int) * (size_t)b->n);
     b->gth = NULL;
     b->sum = dl_dtheta;
+    t = team_size(b, nthreads);
     if (dl_dtheta != NULL && m->ntheta > 0)
-        b->gth = (double *)malloc(sizeof(double) * (threaded(b, nthreads) ? (size_t)b->n : 1)
-                                  * (size_t)m->ntheta);
+        b->gth = (double *)malloc(sizeof(double) * (size_t)t * (size_t)m->ntheta);
     if (b->status == NULL || (dl_dtheta != NULL && m->ntheta > 0 && b->gth == NULL)
         || ws >= (size_t)-1 / sizeof(double)) {
         free(b->status);
@@ -217,12 +217,10 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
         }
         return DIL_NO_MEMORY;
     }
-    run_all(b, ws, nthreads);
+    run_all(b, ws, t);
     for (i = b->n - 1; i >= 0; i--)
         if (b->status[i] != DIL_OK)
             st = b->status[i];
-    if (b->gth != NULL && threaded(b, nthreads))
-        sum_blocks(b, dl_dtheta, nthreads);
     free(b->status);
     free(b->gth);
     return st;

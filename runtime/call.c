@@ -124,7 +124,7 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
         if (base == NULL)
             return DIL_NO_MEMORY;
     }
-    k->c = (dili_ctx){m, x, theta, base, &k->loc, NULL, NULL, 0};
+    k->c = (dili_ctx){m, x, theta, base, &k->loc, NULL, NULL, 0, 0};
     k->w = base + m->work_size;
     if (m->linearise != NULL) {
         /* after the method's scratch, so that the user solver's layout

@@ -35,6 +35,8 @@ typedef struct dili_ctx {
     double *state, *lin_y;
     int lin_valid;        /* the parts of state (DILI_LIN_*) that hold
                              lin_y's linearisation; 0: none */
+    int wrote_theta;      /* dili_ift_out has written dl_dtheta (its kernel
+                             ran): DILI_FILL_THETA below */
 } dili_ctx;
 
 /* ------------------------------------------------------------------ */
@@ -259,20 +261,31 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
 /* Frees what dili_acquire allocated, stores st in info; returns st. */
 int dili_end(dili_call *k, dil_info *info, int st);
 
-/* dil_solve, dil_backward and dil_loss_gradient, with theta_finite as in
-   dili_args (the public calls pass 0; batch.c passes 1 when it has
-   checked theta, which spares n scans of ntheta doubles). */
+/*
+ * dil_solve, dil_backward and dil_loss_gradient, with flags (the public
+ * calls pass 0):
+ *   DILI_THETA_FINITE  the caller has found theta finite (dili_args;
+ *                      batch.c checks it once, which spares n scans of
+ *                      ntheta doubles);
+ *   DILI_FILL_THETA    (backward and loss) dl_dtheta is zeroed when the
+ *                      call returns without having written it (a status
+ *                      before the theta product): batch.c then adds the
+ *                      block to its sum without zeroing it before every
+ *                      instance, since a written block is written whole.
+ * 1 is DILI_THETA_FINITE, so a plain 0/1 theta_finite still means the same.
+ */
+enum { DILI_THETA_FINITE = 1, DILI_FILL_THETA = 2 };
 int dili_solve_call(const dil_model *m, const double *x, const double *theta,
                     double *y, const dil_options *opt, dil_info *info, double *work,
-                    int theta_finite);
+                    int flags);
 int dili_backward_call(const dil_model *m, const double *y, const double *x,
                        const double *theta, const double *dl_dy, double *dl_dx,
                        double *dl_dtheta, const dil_options *opt, dil_info *info,
-                       double *work, int theta_finite);
+                       double *work, int flags);
 int dili_loss_call(const dil_model *m, const double *y, const double *x,
                    const double *theta, const double *data, double *loss,
                    double *dl_dx, double *dl_dtheta, const dil_options *opt,
-                   dil_info *info, double *work, int theta_finite);
+                   dil_info *info, double *work, int flags);
 
 /* options.c: DIL_OK or DIL_BAD_ARG (ranges, and the solver's own check). */
 int dili_check_options(const dil_options *o);

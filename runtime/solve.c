@@ -39,10 +39,11 @@ int dil_solve(const dil_model *m, const double *x, const double *theta,
 
 int dili_solve_call(const dil_model *m, const double *x, const double *theta,
                     double *y, const dil_options *opt, dil_info *info, double *work,
-                    int theta_finite)
+                    int flags)
 {
     dili_call k;
-    dili_args a = {DILI_CALL_SOLVE, y, x, theta, NULL, NULL, NULL, NULL, theta_finite};
+    dili_args a = {DILI_CALL_SOLVE, y, x, theta, NULL, NULL, NULL, NULL,
+                   flags & DILI_THETA_FINITE};
     int st = dili_begin(&k, m, opt, &a);
 
     if (st == DIL_OK)
