@@ -254,9 +254,9 @@ int dil_loss_gradient(const dil_model *m, const double *y, const double *x,
  * of the single calls accumulating from 0 in that order; an instance whose
  * outputs are not written adds 0); info is an array of n entries, or NULL.
  * Each instance follows the rules of its single call, on a workspace of
- * dil_work_size doubles per thread (allocated once per call), plus
- * n * ntheta doubles for the dl_dtheta blocks (ntheta when the batch runs
- * serially: each block is then added as it comes).  nthreads 0 uses OpenMP's
+ * dil_work_size doubles per thread (allocated once per call), plus one
+ * block of ntheta doubles per thread for an instance's dl_dtheta, added
+ * to the sum as soon as the instances before it have been.  nthreads 0 uses OpenMP's
  * default (every core, unless OMP_NUM_THREADS says otherwise), 1 runs on
  * the caller's thread; a build without OpenMP always runs serially.
  * Returns DIL_OK only if every instance did, else the status of the

@@ -1679,6 +1679,209 @@ START_TEST(test_batch_failures)
 }
 END_TEST
 
+/*
+ * A model with a long theta (WT = 37: four blocks of 8 and a tail of 5)
+ * for the batch sum and the runtime's vectorised passes over dL/dtheta
+ * (util.c: finiteness as a sum of v * 0.0, the IFT output's sign and
+ * direct term; batch.c: the blocks added in order), which quad's four
+ * thetas never reach:
+ *     f = 1/2 sum_j (y_j - m_j)^2,  m_j = x_j c_j,  c_j = sum_k theta_k s_jk,
+ *     L = 1/2 |y - t|^2 + 0.1 |theta|^2.
+ * Two triggers make one instance's dL/dtheta non-finite at entry
+ * wide_poison: x_0 == 999 puts a NaN into the theta VJP (after the
+ * backward's solve: the output is written, with a NaN), t_1 == 999 an
+ * infinity into the loss's direct dL/dtheta (the call stops before the
+ * theta product and leaves dl_dtheta untouched).
+ */
+#define WN 2
+#define WT 37
+#define NBW 11
+static int wide_poison;
+
+static double w_s(int j, int k)
+{
+    return (j == 0 ? 1.0 : -0.5) * (1.0 + 0.1 * k) / WT;
+}
+
+static double w_c(const double *th, int j)
+{
+    double c = 0;
+    int k;
+    for (k = 0; k < WT; k++)
+        c += th[k] * w_s(j, k);
+    return c;
+}
+
+static double w_score(const double *y, const double *x, const double *th, double *w)
+{
+    double s = 0;
+    int j;
+    (void)w;
+    for (j = 0; j < WN; j++)
+        s += 0.5 * (y[j] - x[j] * w_c(th, j)) * (y[j] - x[j] * w_c(th, j));
+    return s;
+}
+
+static void w_grad(const double *y, const double *x, const double *th, double *g, double *w)
+{
+    int j;
+    (void)w;
+    for (j = 0; j < WN; j++)
+        g[j] = y[j] - x[j] * w_c(th, j);
+}
+
+static void w_hvp(const double *y, const double *x, const double *th, const double *v,
+                  double *hv, double *w)
+{
+    (void)y; (void)x; (void)th; (void)w;
+    memcpy(hv, v, WN * sizeof *hv);
+}
+
+/* d g_j / d x_i = -delta_ij c_j:  out_i = -w_i c_i */
+static void w_vjp_x(const double *y, const double *x, const double *th, const double *wv,
+                    double *out, double *w)
+{
+    int i;
+    (void)y; (void)x; (void)w;
+    for (i = 0; i < WN; i++)
+        out[i] = -wv[i] * w_c(th, i);
+}
+
+/* d g_j / d theta_k = -x_j s_jk:  out_k = -sum_j w_j x_j s_jk */
+static void w_vjp_th(const double *y, const double *x, const double *th, const double *wv,
+                     double *out, double *w)
+{
+    int j, k;
+    (void)y; (void)th; (void)w;
+    for (k = 0; k < WT; k++) {
+        out[k] = 0;
+        for (j = 0; j < WN; j++)
+            out[k] -= wv[j] * x[j] * w_s(j, k);
+    }
+    if (x[0] == 999.0)
+        out[wide_poison] = NAN;
+}
+
+static double w_loss(const double *y, const double *x, const double *th, const double *t,
+                     double *w)
+{
+    double s = 0;
+    int i;
+    (void)x; (void)w;
+    for (i = 0; i < WN; i++)
+        s += 0.5 * (y[i] - t[i]) * (y[i] - t[i]);
+    for (i = 0; i < WT; i++)
+        s += 0.1 * th[i] * th[i];
+    return s;
+}
+
+static void w_loss_grad(const double *y, const double *x, const double *th, const double *t,
+                        double *gy, double *gx, double *gth, double *w)
+{
+    int i;
+    (void)x; (void)w;
+    for (i = 0; i < WN; i++) {
+        gy[i] = y[i] - t[i];
+        gx[i] = 0.0;
+    }
+    for (i = 0; i < WT; i++)
+        gth[i] = 0.2 * th[i];
+    if (t[1] == 999.0)
+        gth[wide_poison] = INFINITY;
+}
+
+static const dil_model wide = {
+    .name = "wide", .ny = WN, .nx = WN, .ntheta = WT, .ndata = WN,
+    .work_size = 1, .score = w_score, .score_grad_y = w_grad,
+    .score_hvp_yy = w_hvp, .score_vjp_xy = w_vjp_x, .score_vjp_thetay = w_vjp_th,
+    .loss = w_loss, .loss_grad = w_loss_grad,
+};
+
+/* NBW solved instances of wide; theta shared. */
+static void wide_inputs(double *th, double *x, double *t, double *y, int poisoned)
+{
+    dil_options o = dil_default_options();
+    int i, k;
+    for (k = 0; k < WT; k++)
+        th[k] = 0.3 - 0.02 * k;
+    for (i = 0; i < NBW; i++) {
+        x[i * WN] = 0.5 + 0.1 * i;
+        x[i * WN + 1] = -1.0 + 0.07 * i;
+        t[i * WN] = 0.2 * i;
+        t[i * WN + 1] = 1.0 - 0.1 * i;
+    }
+    if (poisoned) {
+        x[4 * WN] = 999.0;                          /* instance 4: NaN, written */
+        t[7 * WN + 1] = 999.0;                      /* instance 7: inf, stops early */
+    }
+    memset(y, 0, NBW * WN * sizeof *y);
+    ck_assert_int_eq(dil_solve_batch(&wide, NBW, x, th, y, &o, NULL, 1), DIL_OK);
+}
+
+/*
+ * The summed dL/dtheta against single calls added in index order from 0
+ * (an instance that leaves dl_dtheta unwritten adds 0), bit for bit, on
+ * 1, 2 and 3 threads; with a non-finite dL/dtheta in one instance at the
+ * start, in the middle and in the tail of theta: that instance alone
+ * reports DIL_NOT_FINITE, its NaN reaches the sum at that entry only,
+ * and the instance that stopped early adds zeros (on one thread its
+ * block still holds instance 6's values when it runs).
+ */
+START_TEST(test_batch_wide)
+{
+    static const int threads[3] = {1, 2, 3}, poison[4] = {-1, 0, 17, WT - 1};
+    dil_options o = dil_default_options();
+    dil_info bi[NBW];
+    double th[WT], x[NBW * WN], t[NBW * WN], y[NBW * WN], loss[NBW], ls;
+    double dx[NBW * WN], dxs[NBW * WN], dth[WT], ref[WT], one[WT], dly[NBW * WN];
+    int p, i, k, n, st[NBW];
+    for (p = 0; p < 4; p++) {
+        wide_poison = poison[p] < 0 ? 0 : poison[p];
+        wide_inputs(th, x, t, y, poison[p] >= 0);
+        memset(ref, 0, sizeof ref);
+        for (i = 0; i < NBW; i++) {
+            memset(one, 0, sizeof one);
+            st[i] = dil_loss_gradient(&wide, y + i * WN, x + i * WN, th, t + i * WN, &ls,
+                                      dxs + i * WN, one, &o, NULL, NULL);
+            ck_assert_int_eq(st[i], poison[p] >= 0 && (i == 4 || i == 7) ? DIL_NOT_FINITE
+                                                                         : DIL_OK);
+            for (k = 0; k < WT; k++)
+                ref[k] += one[k];
+        }
+        for (k = 0; k < WT; k++)
+            ck_assert(isfinite(ref[k]) == (poison[p] < 0 || k != poison[p]));
+        for (n = 0; n < 3; n++) {
+            ck_assert_int_eq(dil_loss_gradient_batch(&wide, NBW, y, x, th, t, loss, dx, dth, &o,
+                                                     bi, threads[n]),
+                             poison[p] >= 0 ? DIL_NOT_FINITE : DIL_OK);
+            for (i = 0; i < NBW; i++)
+                ck_assert_int_eq(bi[i].status, st[i]);
+            ck_assert(memcmp(dth, ref, sizeof ref) == 0);
+            /* instance 7 stops before dL/dx too */
+            ck_assert(memcmp(dx, dxs, 7 * WN * sizeof *dx) == 0);
+            ck_assert(memcmp(dx + 8 * WN, dxs + 8 * WN, 3 * WN * sizeof *dx) == 0);
+        }
+    }
+    /* the layer backward, clean */
+    wide_inputs(th, x, t, y, 0);
+    for (i = 0; i < NBW * WN; i++)
+        dly[i] = 0.5 - 0.1 * i;
+    memset(ref, 0, sizeof ref);
+    for (i = 0; i < NBW; i++) {
+        ck_assert_int_eq(dil_backward(&wide, y + i * WN, x + i * WN, th, dly + i * WN,
+                                      dxs + i * WN, one, &o, NULL, NULL), DIL_OK);
+        for (k = 0; k < WT; k++)
+            ref[k] += one[k];
+    }
+    for (n = 0; n < 3; n++) {
+        ck_assert_int_eq(dil_backward_batch(&wide, NBW, y, x, th, dly, dx, dth, &o, bi,
+                                            threads[n]), DIL_OK);
+        ck_assert(memcmp(dth, ref, sizeof ref) == 0);
+        ck_assert(memcmp(dx, dxs, sizeof dx) == 0);
+    }
+}
+END_TEST
+
 /* ================================================================== */
 
 static Suite *runtime_suite(void)
@@ -1716,6 +1919,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(w, test_batch_equals_single);
     tcase_add_test(w, test_batch_threads);
     tcase_add_test(w, test_batch_failures);
+    tcase_add_test(w, test_batch_wide);
     tcase_set_timeout(w, 60);
     suite_add_tcase(s, k);
     suite_add_tcase(s, f);

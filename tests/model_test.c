@@ -1208,9 +1208,9 @@ static void check_ift(const char *what, const double *a, const Probe *pr, const 
 }
 
 /* dil_loss_gradient_batch over a few solved instances: the summed
-   dL/dtheta has the same bits on 1 and 2 threads (the threaded sum runs
-   over chunks of theta, each in instance order) and as single calls
-   added in instance order. */
+   dL/dtheta has the same bits on 1, 2 and 3 threads (each thread's block
+   is added in instance order, batch.c) and as single calls added in
+   instance order. */
 START_TEST(batch_sum)
 {
     if (M->loss == NULL)
@@ -1219,7 +1219,8 @@ START_TEST(batch_sum)
     int ny = blen[BY], nx = blen[BX], nt = blen[BT], nd = blen[BD];
     Point p = solved_point(2800);
     double *x = vec_new(NI * nx), *y = vec_new(NI * ny), *d = vec_new(NI * nd);
-    double *s1 = vec_new(nt), *s2 = vec_new(nt), *one = vec_new(nt), *ref = vec_new(nt);
+    double *s1 = vec_new(nt), *s2 = vec_new(nt), *s3 = vec_new(nt), *one = vec_new(nt);
+    double *ref = vec_new(nt);
     double loss[NI];
     dil_options o = tight_options(DIL_BACKWARD_CG);
     for (int i = 0; i < NI; i++) {
@@ -1234,6 +1235,8 @@ START_TEST(batch_sum)
                      DIL_OK);
     ck_assert_int_eq(dil_loss_gradient_batch(M, NI, y, x, p.b[BT], d, loss, NULL, s2, &o, NULL, 2),
                      DIL_OK);
+    ck_assert_int_eq(dil_loss_gradient_batch(M, NI, y, x, p.b[BT], d, loss, NULL, s3, &o, NULL, 3),
+                     DIL_OK);
     memset(ref, 0, (size_t)nt * sizeof *ref);
     for (int i = 0; i < NI; i++) {
         ck_assert_int_eq(dil_loss_gradient(M, y + i * ny, x + i * nx, p.b[BT], d + i * nd,
@@ -1244,7 +1247,8 @@ START_TEST(batch_sum)
     }
     ck_assert(memcmp(s1, ref, (size_t)nt * sizeof *ref) == 0);
     ck_assert(memcmp(s2, ref, (size_t)nt * sizeof *ref) == 0);
-    free(x), free(y), free(d), free(s1), free(s2), free(one), free(ref);
+    ck_assert(memcmp(s3, ref, (size_t)nt * sizeof *ref) == 0);
+    free(x), free(y), free(d), free(s1), free(s2), free(s3), free(one), free(ref);
     point_free(&p);
 }
 END_TEST
