@@ -11,21 +11,24 @@
  * Determinism: an instance's result depends only on its inputs (the
  * workspace's previous contents never matter, tests/check_runtime.c
  * checks that with NaN-filled work), so which thread runs it changes
- * nothing.  The summed dL/dtheta is the one place where order matters:
- * each thread has one ntheta block, an instance writes its dL/dtheta
- * there, and the block is added to dl_dtheta in index order (an OpenMP
- * `ordered` region: instance i is added after i - 1, whichever threads
- * ran them),
+ * nothing.  The summed dL/dtheta is the one place where order matters.
+ * It is added in index order,
  *     dl_dtheta = ((0 + g_0) + g_1) + ... + g_{n-1},
  * the same bits for any thread count, and the same bits as a loop over
- * the single calls that accumulates in that order.  A serial run is the
- * same loop on one block.  The blocks stay in cache (ntheta doubles per
- * thread, 20 KB for the Van der Pol batch); an earlier version gave each
- * instance its own block of an n x ntheta buffer and summed it afterwards,
- * 2 MB there, which cost two-thread runs a pass through memory (figures
- * in docs/solvers.md).  An instance whose outputs are not written (a
+ * the single calls that accumulates in that order.  Serially, each
+ * instance writes g_i into one block, which is added as it comes.  On
+ * threads, each thread has a small ring of blocks (RING, below): it runs
+ * instance i into a free block of its ring, then, under the batch's lock,
+ * records the block as instance i's and adds every recorded block that
+ * is next in index order, whoever ran it; a block is free again once
+ * added.  A thread thus waits only when all its blocks hold instances
+ * whose predecessors are still running.  The blocks stay in cache
+ * (ntheta doubles, 20 KB for the Van der Pol batch).  Before this, each
+ * instance had its own block of an n x ntheta buffer (2 MB there) summed
+ * afterwards; docs/solvers.md has the figures for both and for the
+ * alternatives measured.  An instance whose outputs are not written (a
  * status that leaves them untouched) contributes zeros: the call zeroes
- * the block then (DILI_FILL_THETA), and only then, since a written block
+ * its block then (DILI_FILL_THETA), and only then, since a written block
  * is written whole.
  *
  * Threads come from OpenMP when the compiler has it (the Makefile detects
@@ -46,8 +49,8 @@ typedef struct batch {
     int n;
     const double *x, *theta, *data, *dl_dy, *yin;
     double *y;                      /* dil_solve_batch: in and out */
-    double *loss, *dl_dx, *gth;     /* gth: one block of ntheta per thread,
-                                       or NULL */
+    double *loss, *dl_dx, *gth;     /* gth: the dL/dtheta blocks of ntheta
+                                       (1 serial, RING per thread), or NULL */
     double *sum;                    /* dl_dtheta: the blocks are added to it */
     const dil_options *o;
     int theta_finite;               /* theta checked once for every instance */
@@ -121,17 +124,96 @@ static int team_size(const batch *b, int nthreads)
 #endif
 }
 
+/* dL/dtheta blocks per thread on threads: 2 would do when instances cost
+   the same; 4 lets a thread run ahead of a slow (or descheduled) one. */
+enum { RING = 4 };
+
+#ifdef _OPENMP
+/* The threaded sum's shared state, touched only under lock. */
+typedef struct ring {
+    omp_lock_t lock;
+    int *ready;       /* n: the block that holds g_i, -1 until it does */
+    int *busy;        /* t * RING: 1 from an instance's start until its
+                         block has been added */
+    int next;         /* the first instance not yet added */
+} ring;
+
+/* A free block of thread me's ring, marked busy; polls while every one
+   holds an instance whose predecessors are still running (the thread
+   running the lowest of those is never in here, so it ends). */
+static int take_block(ring *r, int me)
+{
+    int k, got = -1;
+    while (got < 0) {
+        omp_set_lock(&r->lock);
+        for (k = me * RING; k < me * RING + RING && got < 0; k++)
+            if (!r->busy[k]) {
+                r->busy[k] = 1;
+                got = k;
+            }
+        omp_unset_lock(&r->lock);
+    }
+    return got;
+}
+
+/* Instance i is in block k: record it, then add every block that is next
+   in index order (one thread adds at a time, under the lock). */
+static void finish_block(const batch *b, ring *r, int i, int k)
+{
+    int nt = b->m->ntheta;
+    omp_set_lock(&r->lock);
+    r->ready[i] = k;
+    while (r->next < b->n && r->ready[r->next] >= 0) {
+        k = r->ready[r->next++];
+        add_block(nt, b->gth + (size_t)k * (size_t)nt, b->sum);
+        r->busy[k] = 0;
+    }
+    omp_unset_lock(&r->lock);
+}
+
+/* Every instance on t threads, dynamically scheduled; idx: n + t * RING
+   ints for the ring (NULL without dL/dtheta). */
+static void run_threads(const batch *b, size_t ws, int t, int *idx)
+{
+    ring r;
+    int i;
+    if (idx != NULL) {
+        omp_init_lock(&r.lock);
+        r.ready = idx;
+        r.busy = idx + b->n;
+        r.next = 0;
+        for (i = 0; i < b->n + t * RING; i++)
+            idx[i] = i < b->n ? -1 : 0;
+    }
+#pragma omp parallel num_threads(t) private(i)
+    {
+        int me = omp_get_thread_num(), k;
+        double *w = (double *)malloc(ws * sizeof(double));
+        if (idx == NULL) {
+#pragma omp for schedule(dynamic, 1)
+            for (i = 0; i < b->n; i++)
+                run_one(b, i, NULL, w);
+        } else {
+#pragma omp for schedule(dynamic, 1)
+            for (i = 0; i < b->n; i++) {
+                k = take_block(&r, me);
+                run_one(b, i, b->gth + (size_t)k * (size_t)b->m->ntheta, w);
+                finish_block(b, &r, i, k);
+            }
+        }
+        free(w);
+    }
+    if (idx != NULL)
+        omp_destroy_lock(&r.lock);
+}
+#endif
+
 /*
- * Every instance, on t threads; work: ws doubles per thread (a failed
- * allocation falls back to the calls' own, which report DIL_NO_MEMORY if
- * that fails too); thread k's dL/dtheta block is block k of gth.  With
- * dL/dtheta, the loop is `ordered`: a thread runs instance i into its
- * block, then waits until instance i - 1's block has been added before
- * adding its own (the wait is short when instances cost about the same:
- * the adds, 2502 doubles each for Van der Pol, are far cheaper than an
- * instance).  Without it (a solve) nothing is ordered.
+ * Every instance, on t threads (1: the caller's); work: ws doubles per
+ * thread (a failed allocation falls back to the calls' own, which report
+ * DIL_NO_MEMORY if that fails too).
  */
-static void run_all(const batch *b, size_t ws, int t)
+static void run_all(const batch *b, size_t ws, int t, int *idx)
 {
     double *w;
     int i;
@@ -139,28 +221,12 @@ static void run_all(const batch *b, size_t ws, int t)
         dili_zero(b->m->ntheta, b->sum);
 #ifdef _OPENMP
     if (t > 1) {
-#pragma omp parallel num_threads(t) private(w, i)
-        {
-            double *g = blk_out(b->gth, omp_get_thread_num(), b->m->ntheta);
-            w = (double *)malloc(ws * sizeof(double));
-            if (g == NULL) {
-#pragma omp for schedule(dynamic, 1)
-                for (i = 0; i < b->n; i++)
-                    run_one(b, i, NULL, w);
-            } else {
-#pragma omp for schedule(dynamic, 1) ordered
-                for (i = 0; i < b->n; i++) {
-                    run_one(b, i, g, w);
-#pragma omp ordered
-                    add_block(b->m->ntheta, g, b->sum);
-                }
-            }
-            free(w);
-        }
+        run_threads(b, ws, t, idx);
         return;
     }
 #else
     (void)t;
+    (void)idx;
 #endif
     w = (double *)malloc(ws * sizeof(double));
     for (i = 0; i < b->n; i++) {
@@ -179,8 +245,8 @@ static void run_all(const batch *b, size_t ws, int t)
 static int run_batch(batch *b, double *dl_dtheta, int nthreads)
 {
     const dil_model *m = b->m;
-    size_t ws;
-    int i, t, st = DIL_OK;
+    size_t ws, nidx;
+    int i, t, sum_blocks, st = DIL_OK;
 
     if (b->n < 0 || nthreads < 0 || m == NULL || m->ny < 1 || m->nx < 0
         || m->ntheta < 0 || m->ndata < 0 || m->nres < 0) {
@@ -201,13 +267,18 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
     ws = dil_work_size(m, b->o);
     if (ws == 0)
         ws = 1;
-    b->status = (int *)malloc(sizeof(int) * (size_t)b->n);
+    t = team_size(b, nthreads);
+    /* the status array, then (threaded, with dL/dtheta) the ring's
+       n + t * RING indices */
+    sum_blocks = dl_dtheta != NULL && m->ntheta > 0;
+    nidx = (size_t)b->n + (t > 1 && sum_blocks ? (size_t)b->n + (size_t)t * RING : 0);
+    b->status = (int *)malloc(sizeof(int) * nidx);
     b->gth = NULL;
     b->sum = dl_dtheta;
-    t = team_size(b, nthreads);
-    if (dl_dtheta != NULL && m->ntheta > 0)
-        b->gth = (double *)malloc(sizeof(double) * (size_t)t * (size_t)m->ntheta);
-    if (b->status == NULL || (dl_dtheta != NULL && m->ntheta > 0 && b->gth == NULL)
+    if (sum_blocks)
+        b->gth = (double *)malloc(sizeof(double) * (t > 1 ? (size_t)t * RING : 1)
+                                  * (size_t)m->ntheta);
+    if (b->status == NULL || (sum_blocks && b->gth == NULL)
         || ws >= (size_t)-1 / sizeof(double)) {
         free(b->status);
         free(b->gth);
@@ -217,7 +288,7 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
         }
         return DIL_NO_MEMORY;
     }
-    run_all(b, ws, t);
+    run_all(b, ws, t, nidx > (size_t)b->n ? b->status + b->n : NULL);
     for (i = b->n - 1; i >= 0; i--)
         if (b->status[i] != DIL_OK)
             st = b->status[i];

@@ -1691,12 +1691,25 @@ END_TEST
  * wide_poison: x_0 == 999 puts a NaN into the theta VJP (after the
  * backward's solve: the output is written, with a NaN), t_1 == 999 an
  * infinity into the loss's direct dL/dtheta (the call stops before the
- * theta product and leaves dl_dtheta untouched).
+ * theta product and leaves dl_dtheta untouched).  x_1 == -777 makes the
+ * theta VJP slow (batch.c: the other threads fill their rings of blocks
+ * and wait for that instance before theirs can be added).
  */
 #define WN 2
 #define WT 37
 #define NBW 11
 static int wide_poison;
+
+/* 0, after some milliseconds of arithmetic (a - a is 0 for the finite a,
+   which the compiler may not assume without -ffast-math). */
+static double slow_zero(void)
+{
+    double a = 1.0;
+    long i;
+    for (i = 0; i < 20000000; i++)
+        a = a * 0.999999 + 1e-6;
+    return a - a;
+}
 
 static double w_s(int j, int k)
 {
@@ -1760,6 +1773,8 @@ static void w_vjp_th(const double *y, const double *x, const double *th, const d
     }
     if (x[0] == 999.0)
         out[wide_poison] = NAN;
+    if (x[1] == -777.0)
+        out[0] += slow_zero();
 }
 
 static double w_loss(const double *y, const double *x, const double *th, const double *t,
@@ -1861,6 +1876,23 @@ START_TEST(test_batch_wide)
             ck_assert(memcmp(dx, dxs, 7 * WN * sizeof *dx) == 0);
             ck_assert(memcmp(dx + 8 * WN, dxs + 8 * WN, 3 * WN * sizeof *dx) == 0);
         }
+    }
+    /* instance 0 slow: the later instances finish first and wait in
+       their threads' blocks; the sum is still added in index order */
+    wide_inputs(th, x, t, y, 0);
+    x[1] = -777.0;
+    ck_assert_int_eq(dil_solve_batch(&wide, NBW, x, th, y, &o, NULL, 1), DIL_OK);
+    memset(ref, 0, sizeof ref);
+    for (i = 0; i < NBW; i++) {
+        ck_assert_int_eq(dil_loss_gradient(&wide, y + i * WN, x + i * WN, th, t + i * WN, &ls,
+                                           dxs + i * WN, one, &o, NULL, NULL), DIL_OK);
+        for (k = 0; k < WT; k++)
+            ref[k] += one[k];
+    }
+    for (n = 1; n < 3; n++) {
+        ck_assert_int_eq(dil_loss_gradient_batch(&wide, NBW, y, x, th, t, loss, dx, dth, &o,
+                                                 bi, threads[n]), DIL_OK);
+        ck_assert(memcmp(dth, ref, sizeof ref) == 0);
     }
     /* the layer backward, clean */
     wide_inputs(th, x, t, y, 0);
