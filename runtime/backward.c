@@ -167,37 +167,20 @@ int dil_backward(const dil_model *m, const double *y, const double *x,
     return dili_backward_call(m, y, x, theta, dl_dy, dl_dx, dl_dtheta, opt, info, work, 0);
 }
 
-/*
- * DILI_FILL_THETA (dil_internal.h): zeros in dl_dtheta when the call did
- * not write it.  dili_ift_out is the only writer of dl_dtheta and writes
- * all of it once its kernel has run (c->wrote_theta); acquired is 0 when
- * the call stopped before dili_acquire set up k->c.
- */
-static void fill_theta(const dili_call *k, const dil_model *m, int flags,
-                       int acquired, double *dl_dtheta)
-{
-    if ((flags & DILI_FILL_THETA) && dl_dtheta != NULL
-        && !(acquired && k->c.wrote_theta))
-        dili_zero(m->ntheta, dl_dtheta);
-}
-
 int dili_backward_call(const dil_model *m, const double *y, const double *x,
                        const double *theta, const double *dl_dy, double *dl_dx,
                        double *dl_dtheta, const dil_options *opt, dil_info *info,
                        double *work, int flags)
 {
     dili_call k;
-    dili_args a = {DILI_CALL_BACKWARD, y, x, theta, NULL, dl_dy, dl_dx, dl_dtheta,
-                   flags & DILI_THETA_FINITE};
+    dili_args a = {DILI_CALL_BACKWARD, y, x, theta, NULL, dl_dy, dl_dx, dl_dtheta, flags};
     dili_outputs out = {dl_dx, dl_dtheta, NULL, NULL};
-    int st = dili_begin(&k, m, opt, &a), acquired = 0;
+    int st = dili_begin(&k, m, opt, &a);
 
     if (st == DIL_OK)
-        acquired = (st = dili_acquire(&k, m, x, theta, dili_backward_work(m, k.o), work))
-                   == DIL_OK;
+        st = dili_acquire(&k, m, x, theta, dili_backward_work(m, k.o), work);
     if (st == DIL_OK)
         st = dili_find_backward(k.o->backward)->run(&k.c, y, dl_dy, &out, k.o, k.w);
-    fill_theta(&k, m, flags, acquired, dl_dtheta);
     return dili_end(&k, info, st);
 }
 
@@ -215,31 +198,32 @@ int dili_loss_call(const dil_model *m, const double *y, const double *x,
                    dil_info *info, double *work, int flags)
 {
     dili_call k;
-    dili_args a = {DILI_CALL_LOSS, y, x, theta, data, NULL, dl_dx, dl_dtheta,
-                   flags & DILI_THETA_FINITE};
-    double *gy, *gx, *gth, lv;
+    dili_args a = {DILI_CALL_LOSS, y, x, theta, data, NULL, dl_dx, dl_dtheta, flags};
     int st = dili_begin(&k, m, opt, &a);
 
     if (st == DIL_OK)
         st = dili_acquire(&k, m, x, theta, dili_loss_work(m, k.o), work);
-    if (st != DIL_OK) {
-        fill_theta(&k, m, flags, 0, dl_dtheta);
-        return dili_end(&k, info, st);
-    }
-    gy = k.w;
-    gx = gy + m->ny;
-    gth = gx + m->nx;
-    st = dili_loss(&k.c, y, data, &lv);
+    if (st == DIL_OK)
+        st = dili_loss_run(&k, y, data, loss, dl_dx, dl_dtheta);
+    return dili_end(&k, info, st);
+}
+
+int dili_loss_run(dili_call *k, const double *y, const double *data, double *loss,
+                  double *dl_dx, double *dl_dtheta)
+{
+    const dil_model *m = k->c.m;
+    double *gy = k->w, *gx = gy + m->ny, *gth = gx + m->nx, lv;
+    int st = dili_loss(&k->c, y, data, &lv);
+
     if (loss != NULL)
         *loss = lv;
     /* the direct partials; g then solves (H + eps I) g = dL/dy */
     if (st == DIL_OK)
-        st = dili_loss_grad(&k.c, y, data, gy, gx, gth);
+        st = dili_loss_grad(&k->c, y, data, gy, gx, gth);
     if (st == DIL_OK) {
         dili_outputs out = {dl_dx, dl_dtheta, gx, gth};
-        st = dili_find_backward(k.o->backward)->run(&k.c, y, gy, &out, k.o,
-                                                    gth + m->ntheta);
+        st = dili_find_backward(k->o->backward)->run(&k->c, y, gy, &out, k->o,
+                                                     gth + m->ntheta);
     }
-    fill_theta(&k, m, flags, 1, dl_dtheta);
-    return dili_end(&k, info, st);
+    return st;
 }

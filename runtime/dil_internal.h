@@ -33,8 +33,12 @@ typedef struct dili_ctx {
     /* linearise once: state (m->state_size) and the y it was computed at
        (lin_y, ny); NULL when the model has no linearise kernel */
     double *state, *lin_y;
+    /* what the fused kernels returned at lin_y: r (lin_r, nres), and
+       gy then f (lin_g, ny + 1) */
+    double *lin_r, *lin_g;
     int lin_valid;        /* the parts of state (DILI_LIN_*) that hold
-                             lin_y's linearisation; 0: none */
+                             lin_y's linearisation, and which of lin_r,
+                             lin_g hold its values; 0: none */
     int wrote_theta;      /* dili_ift_out has written dl_dtheta (its kernel
                              ran): DILI_FILL_THETA below */
 } dili_ctx;
@@ -57,7 +61,7 @@ int dili_moved(int n, const double *y, const double *y_try);  /* y_try != y */
 /* The parts of the linearise-once state: what the residual_*_apply
    kernels read (filled by residual_linearise) and what the score_*_apply
    kernels read (score_linearise); `linearise` fills both. */
-enum { DILI_LIN_RES = 1, DILI_LIN_SCORE = 2 };
+enum { DILI_LIN_RES = 1, DILI_LIN_SCORE = 2, DILI_LIN_R = 4, DILI_LIN_G = 8 };
 
 /* Each returns DIL_OK or DIL_NOT_FINITE (the output has a NaN or inf). */
 double dili_score(dili_ctx *c, const double *y);    /* value, may be non-finite */
@@ -225,15 +229,15 @@ extern const dili_backward dili_cg_backward, dili_dense_backward,
 /* call.c: the prologue and epilogue of every public call              */
 /* ------------------------------------------------------------------ */
 
-enum { DILI_CALL_SOLVE, DILI_CALL_BACKWARD, DILI_CALL_LOSS };
+/* DILI_CALL_STEP: dil_solve_loss_gradient, a solve then the loss's. */
+enum { DILI_CALL_SOLVE, DILI_CALL_BACKWARD, DILI_CALL_LOSS, DILI_CALL_STEP };
 
 /* The arguments of a public call, NULL where the call has none. */
 typedef struct dili_args {
     int kind;             /* DILI_CALL_* */
     const double *y, *x, *theta, *data, *dl_dy;
     double *dl_dx, *dl_dtheta;
-    int theta_finite;     /* 1: the caller has found theta finite (a batch
-                             checks it once for all its instances) */
+    int flags;            /* DILI_THETA_FINITE, DILI_FILL_THETA (below) */
 } dili_args;
 
 typedef struct dili_call {
@@ -243,6 +247,8 @@ typedef struct dili_call {
     double *own;          /* our allocation, if any */
     dili_ctx c;
     double *w;            /* the method's scratch, after the kernels' */
+    double *fill;         /* DILI_FILL_THETA: dl_dtheta, else NULL */
+    int nfill;            /* its length, ntheta */
 } dili_call;
 
 /*
@@ -258,21 +264,23 @@ int dili_begin(dili_call *k, const dil_model *m, const dil_options *opt,
    or ours.  Sets k->c and k->w.  DIL_OK or DIL_NO_MEMORY. */
 int dili_acquire(dili_call *k, const dil_model *m, const double *x,
                  const double *theta, size_t extra, double *work);
-/* Frees what dili_acquire allocated, stores st in info; returns st. */
+/* Zeroes dl_dtheta if DILI_FILL_THETA asked for it and the call did not
+   write it; frees what dili_acquire allocated, stores st in info;
+   returns st. */
 int dili_end(dili_call *k, dil_info *info, int st);
 
 /*
- * dil_solve, dil_backward and dil_loss_gradient, with flags (the public
- * calls pass 0):
- *   DILI_THETA_FINITE  the caller has found theta finite (dili_args;
- *                      batch.c checks it once, which spares n scans of
- *                      ntheta doubles);
- *   DILI_FILL_THETA    (backward and loss) dl_dtheta is zeroed when the
- *                      call returns without having written it (a status
- *                      before the theta product): batch.c then adds the
- *                      block to its sum without zeroing it before every
- *                      instance, since a written block is written whole.
- * 1 is DILI_THETA_FINITE, so a plain 0/1 theta_finite still means the same.
+ * dil_solve, dil_backward, dil_loss_gradient and dil_solve_loss_gradient
+ * (step.c), with flags (dili_args; the public calls pass 0):
+ *   DILI_THETA_FINITE  the caller has found theta finite (batch.c checks
+ *                      it once, which spares n scans of ntheta doubles);
+ *   DILI_FILL_THETA    dl_dtheta (if wanted) is zeroed when the call
+ *                      returns without having written it (a status
+ *                      before the theta product): batch.c adds each
+ *                      instance's block to its sum without zeroing the
+ *                      block first, since a written block is written
+ *                      whole (dili_ift_out is its one writer).
+ * DILI_THETA_FINITE is 1, so a plain 0/1 "theta finite" means the same.
  */
 enum { DILI_THETA_FINITE = 1, DILI_FILL_THETA = 2 };
 int dili_solve_call(const dil_model *m, const double *x, const double *theta,
@@ -286,6 +294,13 @@ int dili_loss_call(const dil_model *m, const double *y, const double *x,
                    const double *theta, const double *data, double *loss,
                    double *dl_dx, double *dl_dtheta, const dil_options *opt,
                    dil_info *info, double *work, int flags);
+int dili_step_call(const dil_model *m, const double *x, const double *theta, double *y,
+                   const double *data, double *loss, double *dl_dx, double *dl_dtheta,
+                   const dil_options *opt, dil_info *info, double *work, int flags);
+/* dil_loss_gradient's work after its checks, on k's context (k->w holds
+   dili_loss_work doubles); step.c runs it after the solve. */
+int dili_loss_run(dili_call *k, const double *y, const double *data, double *loss,
+                  double *dl_dx, double *dl_dtheta);
 
 /* options.c: DIL_OK or DIL_BAD_ARG (ranges, and the solver's own check). */
 int dili_check_options(const dil_options *o);

@@ -42,8 +42,7 @@ int dili_solve_call(const dil_model *m, const double *x, const double *theta,
                     int flags)
 {
     dili_call k;
-    dili_args a = {DILI_CALL_SOLVE, y, x, theta, NULL, NULL, NULL, NULL,
-                   flags & DILI_THETA_FINITE};
+    dili_args a = {DILI_CALL_SOLVE, y, x, theta, NULL, NULL, NULL, NULL, flags};
     int st = dili_begin(&k, m, opt, &a);
 
     if (st == DIL_OK)

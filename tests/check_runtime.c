@@ -1540,8 +1540,10 @@ START_TEST(test_linearise_once)
                   && max_abs_diff(QN, dth, dthp) == 0.0);
     }
     ck_assert_int_eq(lin_mismatch, 0);
-    /* the state lives in the caller's work: dil_work_size counts it */
-    ck_assert_uint_eq(dil_work_size(&quad_lin, &o), dil_work_size(&quad, &o) + QN + QN);
+    /* the state lives in the caller's work: dil_work_size counts it, with
+       the point it belongs to and the fused kernels' values there (y, gy
+       and f; no residual) */
+    ck_assert_uint_eq(dil_work_size(&quad_lin, &o), dil_work_size(&quad, &o) + QN + 2 * QN + 1);
 }
 END_TEST
 
@@ -1840,7 +1842,8 @@ static void wide_inputs(double *th, double *x, double *t, double *y, int poisone
  * start, in the middle and in the tail of theta: that instance alone
  * reports DIL_NOT_FINITE, its NaN reaches the sum at that entry only,
  * and the instance that stopped early adds zeros (on one thread its
- * block still holds instance 6's values when it runs).
+ * block still holds instance 6's values when it runs); the same for the
+ * solve-and-loss-gradient batch, with an instance refused at its input.
  */
 START_TEST(test_batch_wide)
 {
@@ -1876,6 +1879,31 @@ START_TEST(test_batch_wide)
             ck_assert(memcmp(dx, dxs, 7 * WN * sizeof *dx) == 0);
             ck_assert(memcmp(dx + 8 * WN, dxs + 8 * WN, 3 * WN * sizeof *dx) == 0);
         }
+    }
+    /* the training step in one call: its batch zeroes the blocks of the
+       instances that stop early too, here also before anything runs
+       (instance 9: a NaN in x) */
+    wide_poison = 17;
+    wide_inputs(th, x, t, y, 1);
+    x[9 * WN + 1] = NAN;
+    memset(ref, 0, sizeof ref);
+    for (i = 0; i < NBW; i++) {
+        double yi[WN] = {0.0, 0.0};
+        memset(one, 0, sizeof one);
+        st[i] = dil_solve_loss_gradient(&wide, x + i * WN, th, yi, t + i * WN, &ls,
+                                        dxs + i * WN, one, &o, NULL, NULL);
+        ck_assert_int_eq(st[i], i == 4 || i == 7 || i == 9 ? DIL_NOT_FINITE : DIL_OK);
+        for (k = 0; k < WT; k++)
+            ref[k] += one[k];
+    }
+    for (n = 0; n < 3; n++) {
+        memset(y, 0, sizeof y);
+        ck_assert_int_eq(dil_solve_loss_gradient_batch(&wide, NBW, x, th, y, t, loss, dx, dth,
+                                                       &o, bi, threads[n]),
+                         DIL_NOT_FINITE);
+        for (i = 0; i < NBW; i++)
+            ck_assert_int_eq(bi[i].status, st[i]);
+        ck_assert(memcmp(dth, ref, sizeof ref) == 0);
     }
     /* instance 0 slow: the later instances finish first and wait in
        their threads' blocks; the sum is still added in index order */
