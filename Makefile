@@ -201,6 +201,23 @@ $(BUILD)/bench/vdp_step_native: bench/vdp_step.c $(BUILD)/bench/native/node_vdp.
 	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< $(BUILD)/bench/native/node_vdp.o \
 	    $(BUILD)/libdil.a -lm -o $@
 
+# M2 and the Van der Pol step with the emitted kernels compiled for the
+# baseline ISA only (-DDIL_NO_CLONES: no AVX2 version; compiler/emit.c,
+# "target_clones"), to separate what the AVX2 clones give from the rest.
+$(BUILD)/bench/m2_%/m2_base: bench/m2.c bench/m2_hand.c bench/m2_hand.h $(BUILD)/bench/m2_%/m2.c $(BUILD)/libdil.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -DDIL_NO_CLONES -Iruntime -Ibench -I$(@D) \
+	    -DM2_D=$(word 1,$(subst _, ,$*)) -DM2_H=$(word 2,$(subst _, ,$*)) bench/m2.c \
+	    bench/m2_hand.c $(@D)/m2.c $(BUILD)/libdil.a -lm -o $@
+$(BUILD)/bench/base/node_vdp.o: generated/node_vdp.c runtime/dil_model.h
+	@mkdir -p $(@D)
+	@echo "  CC      $< (-DDIL_NO_CLONES)"
+	$(Q)$(CC) -std=c99 $(OPT) -DDIL_NO_CLONES $(GEN_WARN_EMITTED) -Iruntime -Igenerated -c $< -o $@
+$(BUILD)/bench/vdp_step_base: bench/vdp_step.c $(BUILD)/bench/base/node_vdp.o $(BUILD)/libdil.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated $< $(BUILD)/bench/base/node_vdp.o \
+	    $(BUILD)/libdil.a -lm -o $@
+
 # One training step of the Van der Pol neural ODE through the batch calls
 # (bench/batch.c): single calls, batch on 1 and 2 threads, no curvature check.
 $(BUILD)/bench/batch_node_vdp: bench/batch.c $(BUILD)/gen/node_vdp.o $(BUILD)/libdil.a
@@ -210,7 +227,8 @@ $(BUILD)/bench/batch_node_vdp: bench/batch.c $(BUILD)/gen/node_vdp.o $(BUILD)/li
 	    $(BUILD)/libdil.a -lm -o $@
 
 bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%) \
-       $(M2_SIZES:%=$(BUILD)/bench/m2_%/m2) $(BUILD)/bench/vdp_step $(BUILD)/bench/vdp_step_native \
+       $(M2_SIZES:%=$(BUILD)/bench/m2_%/m2) $(M2_SIZES:%=$(BUILD)/bench/m2_%/m2_base) \
+       $(BUILD)/bench/vdp_step $(BUILD)/bench/vdp_step_native $(BUILD)/bench/vdp_step_base \
        $(BUILD)/bench/batch_node_vdp
 	$(Q)BUILD=$(BUILD) M2_SIZES="$(M2_SIZES)" sh bench/run.sh $(BENCH_MODELS)
 	$(Q)$(BUILD)/bench/batch_node_vdp

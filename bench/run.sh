@@ -46,6 +46,10 @@ printf '%-12s  %-20s %12s %12s %8s\n' "(D, H)" kernel dil hand "dil/hand"
 for sz in ${M2_SIZES:-2_50 2_500 200_200 1000_1000}; do
     nice -n 10 "$B/bench/m2_$sz/m2"
 done
+echo "-- the same, dil's kernels for the baseline ISA only (-DDIL_NO_CLONES: no AVX2 version)"
+for sz in ${M2_SIZES:-2_50 2_500 200_200 1000_1000}; do
+    nice -n 10 "$B/bench/m2_$sz/m2_base"
+done
 echo "== Van der Pol training step (107 pairs, H = 500): ms per step, fastest of 7"
 echo "   (wall clock, then process CPU time: the figure robust to a loaded machine)"
 "$B/bench/vdp_step" "$B/bench/vdp_step.bin" > "$B/bench/vdp_step.txt"
@@ -58,6 +62,10 @@ echo "dil, 2 threads: $t2 ms wall  (1 thread / 2 threads = $(echo "$t1 $t2" | aw
 n1=$(awk '$1 == 1 {print $2}' "$B/bench/vdp_step_native.txt")
 nc1=$(awk '$1 == 1 {print $3}' "$B/bench/vdp_step_native.txt")
 echo "dil, 1 thread, model compiled -march=native: $n1 ms wall, $nc1 ms CPU"
+"$B/bench/vdp_step_base" "$B/bench/vdp_step_base.bin" > "$B/bench/vdp_step_base.txt"
+b1=$(awk '$1 == 1 {print $2}' "$B/bench/vdp_step_base.txt")
+bc1=$(awk '$1 == 1 {print $3}' "$B/bench/vdp_step_base.txt")
+echo "dil, 1 thread, model compiled -DDIL_NO_CLONES (baseline ISA only): $b1 ms wall, $bc1 ms CPU"
 set +e
 py=$(/usr/bin/python3 bench/vdp_step.py "$B/bench/vdp_step.bin" 2>&1)
 rc=$?
@@ -66,7 +74,7 @@ case $rc in
 0)
     tt=$(echo "$py" | awk '$1 == "torch" {print $2}')
     tc=$(echo "$py" | awk '$1 == "torch" {print $3}')
-    echo "PyTorch, 1 thread: $tt ms wall, $tc ms CPU  (PyTorch / dil 1 thread: wall $(echo "$tt $t1" | awk '{printf "%.2f", $1/$2}'), CPU $(echo "$tc $c1" | awk '{printf "%.2f", $1/$2}'); -march=native: wall $(echo "$tt $n1" | awk '{printf "%.2f", $1/$2}'), CPU $(echo "$tc $nc1" | awk '{printf "%.2f", $1/$2}'))"
+    echo "PyTorch, 1 thread: $tt ms wall, $tc ms CPU  (PyTorch / dil 1 thread: wall $(echo "$tt $t1" | awk '{printf "%.2f", $1/$2}'), CPU $(echo "$tc $c1" | awk '{printf "%.2f", $1/$2}'); -march=native: wall $(echo "$tt $n1" | awk '{printf "%.2f", $1/$2}'), CPU $(echo "$tc $nc1" | awk '{printf "%.2f", $1/$2}'); baseline ISA: wall $(echo "$tt $b1" | awk '{printf "%.2f", $1/$2}'), CPU $(echo "$tc $bc1" | awk '{printf "%.2f", $1/$2}'))"
     ;;
 77) echo "PyTorch: skipped ($py)" ;;
 *) echo "PyTorch: failed: $py"; exit 1 ;;

@@ -138,6 +138,7 @@ static const struct {
 #define N_VMATH_OPS ((int)(sizeof vmath_ops / sizeof *vmath_ops))
 
 static unsigned vmath_used;       /* bit i: vmath_ops[i], in the file being emitted */
+static int clones_used;           /* a kernel of that file is PREFIX_CLONES */
 
 static const char *vmath_name(Op op)
 {
@@ -996,6 +997,41 @@ static void put_unused(FILE *fp, const KernelSchedule *ks)
         fputs("    (void)work;\n", fp);
 }
 
+/*
+ * Kernels with vector loops are compiled twice where the toolchain can
+ * pick a version at load time: for AVX2 and for the baseline
+ * (target_clones, an ifunc of glibc's dynamic loader; GCC 6 or later on
+ * x86-64.  Clang 14 names the dispatcher `NAME.ifunc` and defines no
+ * plain NAME, so a kernel called by its name would not link: its builds
+ * get the baseline).  Our loops are written for the vectoriser (compiler/vmath.h,
+ * the lanes of long sums), and twice the lanes is up to twice the speed on
+ * the machines that have them, at -O2, without -march; PyTorch does the
+ * same by run-time dispatch.  The two versions give the same bits: "avx2"
+ * does not include FMA, so no multiply-add is ever contracted, and the
+ * order of every sum is fixed by the text (tests/golden/clones.sh
+ * compares them).  DIL_NO_CLONES compiles the baseline only.
+ */
+static const char clones_text[] =
+    "/* %s_CLONES: kernels with vector loops in two versions, AVX2 and the\n"
+    "   baseline, the loader picking one for the CPU; the same bits either way\n"
+    "   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */\n"
+    "#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \\\n"
+    "    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6\n"
+    "#define %s_CLONES __attribute__((target_clones(\"avx2\", \"default\")))\n"
+    "#else\n"
+    "#define %s_CLONES\n"
+    "#endif\n\n";
+
+/* 1 when a kernel has a loop worth vectorising (a value of 4 or more
+   elements). */
+static int has_vector_loop(const KernelSchedule *ks)
+{
+    for (int i = 0; i < ks->n; i++)
+        if (ir_size(ks->order[i]) >= 4)
+            return 1;
+    return 0;
+}
+
 /* Prints one kernel's schedule as a C function. */
 static void emit_kernel(FILE *fp, const KernelSchedule *ks, const char *prefix)
 {
@@ -1007,8 +1043,11 @@ static void emit_kernel(FILE *fp, const KernelSchedule *ks, const char *prefix)
     e.prefix = arena_printf("%s_", prefix);
     for (int i = 0; i < ks->n; i++)
         ks->order[i]->aux = &ks->val[i];
-    fprintf(fp, "/* %s%s */\n%s\n{\n", ks->k->info->doc,
+    int clones = has_vector_loop(ks);
+    clones_used |= clones;
+    fprintf(fp, "/* %s%s */\n%s%s\n{\n", ks->k->info->doc,
             ks->form == FORM_APPLY ? ", from the state of linearise" : "",
+            clones ? arena_printf("%s_CLONES ", prefix) : "",
             signature(ks->k->info, ks->form, prefix, "restrict "));
     put_unused(fp, ks);
     for (int i = 0; i < ks->nsteps; i++) {
@@ -1062,6 +1101,7 @@ static void emit_kernels(FILE *fp, const Schedule *sc, const char *p)
         dil_fatal("out of memory");
     helpers_used = 0;
     vmath_used = 0;
+    clones_used = 0;
     for (int i = 0; i < K__COUNT; i++)
         if (sc->k[i].k)
             emit_kernel(kf, &sc->k[i], p);
@@ -1086,6 +1126,8 @@ static void emit_kernels(FILE *fp, const Schedule *sc, const char *p)
             fprintf(fp, helpers[i].text, p);
             fputc('\n', fp);
         }
+    if (clones_used)
+        fprintf(fp, clones_text, p, p, p);
     fwrite(kbuf, 1, klen, fp);
     free(kbuf);
 }

@@ -107,8 +107,18 @@ cartpole_bc_VM_INLINE double cartpole_bc_vtanh(double x)
 
 static inline double cartpole_bc_sq(double x) { return x * x; }
 
+/* cartpole_bc_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define cartpole_bc_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define cartpole_bc_CLONES
+#endif
+
 /* f(y; x, theta) */
-double cartpole_bc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+cartpole_bc_CLONES double cartpole_bc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     const double s24 = (x[1] / 3.0);
     const double s26 = sin(x[2]);
@@ -181,7 +191,7 @@ double cartpole_bc_score(const double *restrict y, const double *restrict x, con
 }
 
 /* gy = df/dy */
-void cartpole_bc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES void cartpole_bc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     const double s24 = (x[1] / 3.0);
@@ -253,7 +263,7 @@ void cartpole_bc_score_grad_y(const double *restrict y, const double *restrict x
 }
 
 /* hv = (d2f/dy2) v */
-void cartpole_bc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES void cartpole_bc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -266,7 +276,7 @@ void cartpole_bc_score_hvp_yy(const double *restrict y, const double *restrict x
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void cartpole_bc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES void cartpole_bc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -370,7 +380,7 @@ void cartpole_bc_score_vjp_xy(const double *restrict y, const double *restrict x
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void cartpole_bc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES void cartpole_bc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)y;
@@ -477,7 +487,7 @@ void cartpole_bc_score_vjp_thetay(const double *restrict y, const double *restri
 }
 
 /* L(y, x, theta, data) */
-double cartpole_bc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES double cartpole_bc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     (void)x;
@@ -491,7 +501,7 @@ double cartpole_bc_loss(const double *restrict y, const double *restrict x, cons
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void cartpole_bc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES void cartpole_bc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -509,7 +519,7 @@ void cartpole_bc_loss_grad(const double *restrict y, const double *restrict x, c
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void cartpole_bc_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES void cartpole_bc_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     (void)y;
@@ -564,7 +574,7 @@ void cartpole_bc_linearise(const double *restrict y, const double *restrict x, c
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void cartpole_bc_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES void cartpole_bc_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -617,7 +627,7 @@ void cartpole_bc_score_vjp_xy_apply(const double *restrict y, const double *rest
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void cartpole_bc_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES void cartpole_bc_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)y;
@@ -673,7 +683,7 @@ void cartpole_bc_score_vjp_thetay_apply(const double *restrict y, const double *
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double cartpole_bc_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_bc_CLONES double cartpole_bc_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     const double s24 = (x[1] / 3.0);

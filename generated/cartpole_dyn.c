@@ -107,8 +107,18 @@ cartpole_dyn_VM_INLINE double cartpole_dyn_vtanh(double x)
 
 static inline double cartpole_dyn_sq(double x) { return x * x; }
 
+/* cartpole_dyn_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define cartpole_dyn_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define cartpole_dyn_CLONES
+#endif
+
 /* f(y; x, theta) */
-double cartpole_dyn_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+cartpole_dyn_CLONES double cartpole_dyn_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t25 = work + 0;
     t25[0] = x[0];
@@ -152,7 +162,7 @@ double cartpole_dyn_score(const double *restrict y, const double *restrict x, co
 }
 
 /* gy = df/dy */
-void cartpole_dyn_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES void cartpole_dyn_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t25 = work + 0;
@@ -195,7 +205,7 @@ void cartpole_dyn_score_grad_y(const double *restrict y, const double *restrict 
 }
 
 /* hv = (d2f/dy2) v */
-void cartpole_dyn_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES void cartpole_dyn_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -208,7 +218,7 @@ void cartpole_dyn_score_hvp_yy(const double *restrict y, const double *restrict 
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void cartpole_dyn_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES void cartpole_dyn_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -268,7 +278,7 @@ void cartpole_dyn_score_vjp_xy(const double *restrict y, const double *restrict 
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void cartpole_dyn_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES void cartpole_dyn_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)y;
@@ -321,7 +331,7 @@ void cartpole_dyn_score_vjp_thetay(const double *restrict y, const double *restr
 }
 
 /* L(y, x, theta, data) */
-double cartpole_dyn_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES double cartpole_dyn_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     (void)x;
@@ -335,7 +345,7 @@ double cartpole_dyn_loss(const double *restrict y, const double *restrict x, con
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void cartpole_dyn_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES void cartpole_dyn_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -353,7 +363,7 @@ void cartpole_dyn_loss_grad(const double *restrict y, const double *restrict x, 
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void cartpole_dyn_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES void cartpole_dyn_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     (void)y;
@@ -378,7 +388,7 @@ void cartpole_dyn_linearise(const double *restrict y, const double *restrict x, 
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void cartpole_dyn_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES void cartpole_dyn_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -419,7 +429,7 @@ void cartpole_dyn_score_vjp_xy_apply(const double *restrict y, const double *res
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void cartpole_dyn_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES void cartpole_dyn_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)y;
@@ -455,7 +465,7 @@ void cartpole_dyn_score_vjp_thetay_apply(const double *restrict y, const double 
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double cartpole_dyn_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_dyn_CLONES double cartpole_dyn_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     state[0] = sin(x[2]);

@@ -186,8 +186,18 @@ cartpole_mpc_VM_INLINE double cartpole_mpc_vtanh(double x)
 
 static inline double cartpole_mpc_sq(double x) { return x * x; }
 
+/* cartpole_mpc_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define cartpole_mpc_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define cartpole_mpc_CLONES
+#endif
+
 /* f(y; x, theta) */
-double cartpole_mpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+cartpole_mpc_CLONES double cartpole_mpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t22 = work + 0;
     for (int i = 0; i < 5; i++) {
@@ -259,7 +269,7 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
 }
 
 /* gy = df/dy */
-void cartpole_mpc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_mpc_CLONES void cartpole_mpc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t22 = work + 0;
@@ -391,7 +401,7 @@ void cartpole_mpc_score_grad_y(const double *restrict y, const double *restrict 
 }
 
 /* hv = (d2f/dy2) v */
-void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_mpc_CLONES void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t22 = work + 0;
@@ -651,7 +661,7 @@ void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict 
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_mpc_CLONES void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     double *const t22 = work + 0;
@@ -921,7 +931,7 @@ void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict 
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_mpc_CLONES void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t22 = work + 0;
@@ -1275,7 +1285,7 @@ void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restr
 }
 
 /* L(y, x, theta, data) */
-double cartpole_mpc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_mpc_CLONES double cartpole_mpc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     double *const t44 = work + 0;
@@ -1329,7 +1339,7 @@ double cartpole_mpc_loss(const double *restrict y, const double *restrict x, con
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void cartpole_mpc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_mpc_CLONES void cartpole_mpc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     double *const t44 = work + 0;

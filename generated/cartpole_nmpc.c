@@ -11,8 +11,18 @@
 
 static inline double cartpole_nmpc_sq(double x) { return x * x; }
 
+/* cartpole_nmpc_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define cartpole_nmpc_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define cartpole_nmpc_CLONES
+#endif
+
 /* f(y; x, theta) */
-double cartpole_nmpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+cartpole_nmpc_CLONES double cartpole_nmpc_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
     const double s33 = (theta[0] + theta[1]);
@@ -63,7 +73,7 @@ double cartpole_nmpc_score(const double *restrict y, const double *restrict x, c
 }
 
 /* gy = df/dy */
-void cartpole_nmpc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_nmpc_CLONES void cartpole_nmpc_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
@@ -130,7 +140,7 @@ void cartpole_nmpc_score_grad_y(const double *restrict y, const double *restrict
 }
 
 /* hv = (d2f/dy2) v */
-void cartpole_nmpc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_nmpc_CLONES void cartpole_nmpc_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
@@ -264,7 +274,7 @@ void cartpole_nmpc_score_hvp_yy(const double *restrict y, const double *restrict
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void cartpole_nmpc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_nmpc_CLONES void cartpole_nmpc_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
@@ -397,7 +407,7 @@ void cartpole_nmpc_score_vjp_xy(const double *restrict y, const double *restrict
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_nmpc_CLONES void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     const double s26 = (theta[1] * theta[2]);
@@ -583,7 +593,7 @@ void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *rest
 }
 
 /* L(y, x, theta, data) */
-double cartpole_nmpc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_nmpc_CLONES double cartpole_nmpc_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     (void)x;
@@ -609,7 +619,7 @@ double cartpole_nmpc_loss(const double *restrict y, const double *restrict x, co
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void cartpole_nmpc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+cartpole_nmpc_CLONES void cartpole_nmpc_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;

@@ -11,8 +11,18 @@
 
 static inline double dare_sq(double x) { return x * x; }
 
+/* dare_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define dare_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define dare_CLONES
+#endif
+
 /* f(y; x, theta) */
-double dare_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+dare_CLONES double dare_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     (void)x;
     double *const t12 = work + 0;
@@ -83,7 +93,7 @@ double dare_score(const double *restrict y, const double *restrict x, const doub
 }
 
 /* gy = df/dy */
-void dare_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES void dare_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     (void)x;
@@ -262,7 +272,7 @@ void dare_score_grad_y(const double *restrict y, const double *restrict x, const
 }
 
 /* hv = (d2f/dy2) v */
-void dare_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES void dare_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)x;
@@ -536,7 +546,7 @@ void dare_score_vjp_xy(const double *restrict y, const double *restrict x, const
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void dare_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES void dare_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -877,7 +887,7 @@ void dare_score_vjp_thetay(const double *restrict y, const double *restrict x, c
 }
 
 /* L(y, x, theta, data) */
-double dare_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES double dare_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     double *const t12 = work + 0;
@@ -943,7 +953,7 @@ double dare_loss(const double *restrict y, const double *restrict x, const doubl
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void dare_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES void dare_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     double *const t12 = work + 0;
@@ -1157,7 +1167,7 @@ void dare_loss_grad(const double *restrict y, const double *restrict x, const do
 }
 
 /* r(y; x, theta) */
-void dare_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES void dare_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict r, double *restrict work)
 {
     (void)x;
@@ -1223,7 +1233,7 @@ void dare_residual(const double *restrict y, const double *restrict x, const dou
 }
 
 /* jv = J_y v */
-void dare_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES void dare_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)x;
@@ -1326,7 +1336,7 @@ void dare_residual_jvp_y(const double *restrict y, const double *restrict x, con
 }
 
 /* out_y = J_y^T w */
-void dare_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES void dare_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)x;
@@ -1483,7 +1493,7 @@ void dare_residual_vjp_x(const double *restrict y, const double *restrict x, con
 }
 
 /* out_theta = J_theta^T w */
-void dare_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+dare_CLONES void dare_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;

@@ -347,6 +347,16 @@ static inline double elementwise_sq(double x) { return x * x; }
 
 static inline double elementwise_sign(double x) { return (double)((x > 0) - (x < 0)); }
 
+/* elementwise_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define elementwise_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define elementwise_CLONES
+#endif
+
 /* f(y; x, theta) */
 double elementwise_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
@@ -698,7 +708,7 @@ void elementwise_score_vjp_xy(const double *restrict y, const double *restrict x
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void elementwise_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+elementwise_CLONES void elementwise_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t14 = work + 0;
@@ -813,7 +823,7 @@ double elementwise_loss(const double *restrict y, const double *restrict x, cons
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void elementwise_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+elementwise_CLONES void elementwise_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)work;
@@ -1010,7 +1020,7 @@ void elementwise_score_vjp_xy_apply(const double *restrict y, const double *rest
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void elementwise_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+elementwise_CLONES void elementwise_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)y;

@@ -107,8 +107,18 @@ fig2_d32_VM_INLINE double fig2_d32_vtanh(double x)
 
 static inline double fig2_d32_sq(double x) { return x * x; }
 
+/* fig2_d32_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define fig2_d32_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define fig2_d32_CLONES
+#endif
+
 /* f(y; x, theta) */
-double fig2_d32_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+fig2_d32_CLONES double fig2_d32_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
@@ -194,7 +204,7 @@ double fig2_d32_score(const double *restrict y, const double *restrict x, const 
 }
 
 /* gy = df/dy */
-void fig2_d32_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -307,7 +317,7 @@ void fig2_d32_score_grad_y(const double *restrict y, const double *restrict x, c
 }
 
 /* hv = (d2f/dy2) v */
-void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -524,7 +534,7 @@ void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, c
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void fig2_d32_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -686,7 +696,7 @@ void fig2_d32_score_vjp_xy(const double *restrict y, const double *restrict x, c
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -916,7 +926,7 @@ void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict 
 }
 
 /* L(y, x, theta, data) */
-double fig2_d32_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES double fig2_d32_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     (void)x;
@@ -938,7 +948,7 @@ double fig2_d32_loss(const double *restrict y, const double *restrict x, const d
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void fig2_d32_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -956,7 +966,7 @@ void fig2_d32_loss_grad(const double *restrict y, const double *restrict x, cons
 }
 
 /* r(y; x, theta) */
-void fig2_d32_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict r, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -1033,7 +1043,7 @@ void fig2_d32_residual(const double *restrict y, const double *restrict x, const
 }
 
 /* jv = J_y v */
-void fig2_d32_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict jv, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -1156,7 +1166,7 @@ void fig2_d32_residual_jvp_y(const double *restrict y, const double *restrict x,
 }
 
 /* out_y = J_y^T w */
-void fig2_d32_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_y, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -1243,7 +1253,7 @@ void fig2_d32_residual_vjp_y(const double *restrict y, const double *restrict x,
 }
 
 /* out_x = J_x^T w */
-void fig2_d32_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
@@ -1268,7 +1278,7 @@ void fig2_d32_residual_vjp_x(const double *restrict y, const double *restrict x,
 }
 
 /* out_theta = J_theta^T w */
-void fig2_d32_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1361,7 +1371,7 @@ void fig2_d32_residual_vjp_theta(const double *restrict y, const double *restric
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void fig2_d32_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -1465,7 +1475,7 @@ void fig2_d32_linearise(const double *restrict y, const double *restrict x, cons
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void fig2_d32_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -1579,7 +1589,7 @@ void fig2_d32_score_hvp_yy_apply(const double *restrict y, const double *restric
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void fig2_d32_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     double *const t71 = work + 0;
@@ -1673,7 +1683,7 @@ void fig2_d32_score_vjp_xy_apply(const double *restrict y, const double *restric
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void fig2_d32_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t71 = work + 0;
@@ -1791,7 +1801,7 @@ void fig2_d32_score_vjp_thetay_apply(const double *restrict y, const double *res
 }
 
 /* jv = J_y v, from the state of linearise */
-void fig2_d32_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)y;
@@ -1869,7 +1879,7 @@ void fig2_d32_residual_jvp_y_apply(const double *restrict y, const double *restr
 }
 
 /* out_y = J_y^T w, from the state of linearise */
-void fig2_d32_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)y;
@@ -1911,7 +1921,7 @@ void fig2_d32_residual_vjp_y_apply(const double *restrict y, const double *restr
 }
 
 /* out_theta = J_theta^T w, from the state of linearise */
-void fig2_d32_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1958,7 +1968,7 @@ void fig2_d32_residual_vjp_theta_apply(const double *restrict y, const double *r
 }
 
 /* r(y; x, theta), and state := what the residual_*_apply kernels read */
-void fig2_d32_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES void fig2_d32_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict r, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -2033,7 +2043,7 @@ void fig2_d32_residual_linearise(const double *restrict y, const double *restric
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double fig2_d32_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d32_CLONES double fig2_d32_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     double *const t20 = work + 0;

@@ -107,8 +107,18 @@ fig2_d8_VM_INLINE double fig2_d8_vtanh(double x)
 
 static inline double fig2_d8_sq(double x) { return x * x; }
 
+/* fig2_d8_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define fig2_d8_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define fig2_d8_CLONES
+#endif
+
 /* f(y; x, theta) */
-double fig2_d8_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+fig2_d8_CLONES double fig2_d8_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
@@ -177,7 +187,7 @@ double fig2_d8_score(const double *restrict y, const double *restrict x, const d
 }
 
 /* gy = df/dy */
-void fig2_d8_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -281,7 +291,7 @@ void fig2_d8_score_grad_y(const double *restrict y, const double *restrict x, co
 }
 
 /* hv = (d2f/dy2) v */
-void fig2_d8_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -480,7 +490,7 @@ void fig2_d8_score_hvp_yy(const double *restrict y, const double *restrict x, co
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void fig2_d8_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -616,7 +626,7 @@ void fig2_d8_score_vjp_xy(const double *restrict y, const double *restrict x, co
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void fig2_d8_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -828,7 +838,7 @@ void fig2_d8_score_vjp_thetay(const double *restrict y, const double *restrict x
 }
 
 /* L(y, x, theta, data) */
-double fig2_d8_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES double fig2_d8_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     (void)x;
@@ -842,7 +852,7 @@ double fig2_d8_loss(const double *restrict y, const double *restrict x, const do
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void fig2_d8_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -860,7 +870,7 @@ void fig2_d8_loss_grad(const double *restrict y, const double *restrict x, const
 }
 
 /* r(y; x, theta) */
-void fig2_d8_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict r, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -928,7 +938,7 @@ void fig2_d8_residual(const double *restrict y, const double *restrict x, const 
 }
 
 /* jv = J_y v */
-void fig2_d8_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict jv, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -1033,7 +1043,7 @@ void fig2_d8_residual_jvp_y(const double *restrict y, const double *restrict x, 
 }
 
 /* out_y = J_y^T w */
-void fig2_d8_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_y, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -1111,7 +1121,7 @@ void fig2_d8_residual_vjp_y(const double *restrict y, const double *restrict x, 
 }
 
 /* out_x = J_x^T w */
-void fig2_d8_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
@@ -1128,7 +1138,7 @@ void fig2_d8_residual_vjp_x(const double *restrict y, const double *restrict x, 
 }
 
 /* out_theta = J_theta^T w */
-void fig2_d8_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1212,7 +1222,7 @@ void fig2_d8_residual_vjp_theta(const double *restrict y, const double *restrict
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void fig2_d8_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -1307,7 +1317,7 @@ void fig2_d8_linearise(const double *restrict y, const double *restrict x, const
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void fig2_d8_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -1412,7 +1422,7 @@ void fig2_d8_score_hvp_yy_apply(const double *restrict y, const double *restrict
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void fig2_d8_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     double *const t71 = work + 0;
@@ -1489,7 +1499,7 @@ void fig2_d8_score_vjp_xy_apply(const double *restrict y, const double *restrict
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void fig2_d8_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t71 = work + 0;
@@ -1598,7 +1608,7 @@ void fig2_d8_score_vjp_thetay_apply(const double *restrict y, const double *rest
 }
 
 /* jv = J_y v, from the state of linearise */
-void fig2_d8_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)y;
@@ -1667,7 +1677,7 @@ void fig2_d8_residual_jvp_y_apply(const double *restrict y, const double *restri
 }
 
 /* out_y = J_y^T w, from the state of linearise */
-void fig2_d8_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)y;
@@ -1709,7 +1719,7 @@ void fig2_d8_residual_vjp_y_apply(const double *restrict y, const double *restri
 }
 
 /* out_theta = J_theta^T w, from the state of linearise */
-void fig2_d8_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1756,7 +1766,7 @@ void fig2_d8_residual_vjp_theta_apply(const double *restrict y, const double *re
 }
 
 /* r(y; x, theta), and state := what the residual_*_apply kernels read */
-void fig2_d8_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES void fig2_d8_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict r, double *restrict work)
 {
     double *const t20 = work + 0;
@@ -1822,7 +1832,7 @@ void fig2_d8_residual_linearise(const double *restrict y, const double *restrict
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double fig2_d8_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+fig2_d8_CLONES double fig2_d8_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     double *const t20 = work + 0;

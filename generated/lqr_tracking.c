@@ -11,8 +11,18 @@
 
 static inline double lqr_tracking_sq(double x) { return x * x; }
 
+/* lqr_tracking_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define lqr_tracking_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define lqr_tracking_CLONES
+#endif
+
 /* f(y; x, theta) */
-double lqr_tracking_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+lqr_tracking_CLONES double lqr_tracking_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 3; i++) {
@@ -134,7 +144,7 @@ double lqr_tracking_score(const double *restrict y, const double *restrict x, co
 }
 
 /* gy = df/dy */
-void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+lqr_tracking_CLONES void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -301,7 +311,7 @@ void lqr_tracking_score_grad_y(const double *restrict y, const double *restrict 
 }
 
 /* hv = (d2f/dy2) v */
-void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+lqr_tracking_CLONES void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -456,7 +466,7 @@ void lqr_tracking_score_hvp_yy(const double *restrict y, const double *restrict 
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+lqr_tracking_CLONES void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -617,7 +627,7 @@ void lqr_tracking_score_vjp_xy(const double *restrict y, const double *restrict 
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+lqr_tracking_CLONES void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -949,7 +959,7 @@ void lqr_tracking_score_vjp_thetay(const double *restrict y, const double *restr
 }
 
 /* L(y, x, theta, data) */
-double lqr_tracking_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+lqr_tracking_CLONES double lqr_tracking_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     double *const t39 = work + 0;
@@ -995,7 +1005,7 @@ double lqr_tracking_loss(const double *restrict y, const double *restrict x, con
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void lqr_tracking_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+lqr_tracking_CLONES void lqr_tracking_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     double *const t39 = work + 0;

@@ -11,8 +11,18 @@
 
 static inline double mpc_linear_sq(double x) { return x * x; }
 
+/* mpc_linear_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define mpc_linear_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define mpc_linear_CLONES
+#endif
+
 /* f(y; x, theta) */
-double mpc_linear_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+mpc_linear_CLONES double mpc_linear_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t21 = work + 0;
     for (int i = 0; i < 2; i++) {
@@ -47,7 +57,7 @@ double mpc_linear_score(const double *restrict y, const double *restrict x, cons
 }
 
 /* gy = df/dy */
-void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+mpc_linear_CLONES void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t21 = work + 0;
@@ -101,7 +111,7 @@ void mpc_linear_score_grad_y(const double *restrict y, const double *restrict x,
 }
 
 /* hv = (d2f/dy2) v */
-void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+mpc_linear_CLONES void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -155,7 +165,7 @@ void mpc_linear_score_hvp_yy(const double *restrict y, const double *restrict x,
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void mpc_linear_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+mpc_linear_CLONES void mpc_linear_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -200,7 +210,7 @@ void mpc_linear_score_vjp_xy(const double *restrict y, const double *restrict x,
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void mpc_linear_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+mpc_linear_CLONES void mpc_linear_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t21 = work + 0;
@@ -305,7 +315,7 @@ void mpc_linear_score_vjp_thetay(const double *restrict y, const double *restric
 }
 
 /* L(y, x, theta, data) */
-double mpc_linear_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+mpc_linear_CLONES double mpc_linear_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     (void)x;
@@ -319,7 +329,7 @@ double mpc_linear_loss(const double *restrict y, const double *restrict x, const
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void mpc_linear_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+mpc_linear_CLONES void mpc_linear_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;

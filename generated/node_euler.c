@@ -107,8 +107,18 @@ node_euler_VM_INLINE double node_euler_vtanh(double x)
 
 static inline double node_euler_sq(double x) { return x * x; }
 
+/* node_euler_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define node_euler_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define node_euler_CLONES
+#endif
+
 /* f(y; x, theta) */
-double node_euler_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+node_euler_CLONES double node_euler_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t15 = work + 0;
     for (int i = 0; i < 50; i++) {
@@ -147,7 +157,7 @@ double node_euler_score(const double *restrict y, const double *restrict x, cons
 }
 
 /* gy = df/dy */
-void node_euler_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t15 = work + 0;
@@ -209,7 +219,7 @@ void node_euler_score_grad_y(const double *restrict y, const double *restrict x,
 }
 
 /* hv = (d2f/dy2) v */
-void node_euler_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t15 = work + 0;
@@ -316,7 +326,7 @@ void node_euler_score_hvp_yy(const double *restrict y, const double *restrict x,
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void node_euler_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
@@ -366,7 +376,7 @@ void node_euler_score_vjp_xy(const double *restrict y, const double *restrict x,
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void node_euler_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t15 = work + 0;
@@ -500,7 +510,7 @@ double node_euler_loss(const double *restrict y, const double *restrict x, const
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void node_euler_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -518,7 +528,7 @@ void node_euler_loss_grad(const double *restrict y, const double *restrict x, co
 }
 
 /* r(y; x, theta) */
-void node_euler_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict r, double *restrict work)
 {
     double *const t15 = work + 0;
@@ -556,7 +566,7 @@ void node_euler_residual(const double *restrict y, const double *restrict x, con
 }
 
 /* jv = J_y v */
-void node_euler_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)x;
@@ -606,7 +616,7 @@ void node_euler_residual_jvp_y(const double *restrict y, const double *restrict 
 }
 
 /* out_y = J_y^T w */
-void node_euler_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)x;
@@ -660,7 +670,7 @@ void node_euler_residual_vjp_x(const double *restrict y, const double *restrict 
 }
 
 /* out_theta = J_theta^T w */
-void node_euler_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -702,7 +712,7 @@ void node_euler_residual_vjp_theta(const double *restrict y, const double *restr
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void node_euler_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     double *const t15 = work + 0;
@@ -756,7 +766,7 @@ void node_euler_linearise(const double *restrict y, const double *restrict x, co
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void node_euler_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -820,7 +830,7 @@ void node_euler_score_hvp_yy_apply(const double *restrict y, const double *restr
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void node_euler_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -860,7 +870,7 @@ void node_euler_score_vjp_xy_apply(const double *restrict y, const double *restr
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void node_euler_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -924,7 +934,7 @@ void node_euler_score_vjp_thetay_apply(const double *restrict y, const double *r
 }
 
 /* jv = J_y v, from the state of linearise */
-void node_euler_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)y;
@@ -964,7 +974,7 @@ void node_euler_residual_jvp_y_apply(const double *restrict y, const double *res
 }
 
 /* out_y = J_y^T w, from the state of linearise */
-void node_euler_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)y;
@@ -995,7 +1005,7 @@ void node_euler_residual_vjp_y_apply(const double *restrict y, const double *res
 }
 
 /* out_theta = J_theta^T w, from the state of linearise */
-void node_euler_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1026,7 +1036,7 @@ void node_euler_residual_vjp_theta_apply(const double *restrict y, const double 
 }
 
 /* r(y; x, theta), and state := what the residual_*_apply kernels read */
-void node_euler_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES void node_euler_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict r, double *restrict work)
 {
     double *const t15 = work + 0;
@@ -1063,7 +1073,7 @@ void node_euler_residual_linearise(const double *restrict y, const double *restr
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double node_euler_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_euler_CLONES double node_euler_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     double *const t15 = work + 0;

@@ -107,8 +107,18 @@ node_mlp2_VM_INLINE double node_mlp2_vtanh(double x)
 
 static inline double node_mlp2_sq(double x) { return x * x; }
 
+/* node_mlp2_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define node_mlp2_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define node_mlp2_CLONES
+#endif
+
 /* f(y; x, theta) */
-double node_mlp2_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+node_mlp2_CLONES double node_mlp2_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t18 = work + 0;
     for (int i = 0; i < 50; i++) {
@@ -169,7 +179,7 @@ double node_mlp2_score(const double *restrict y, const double *restrict x, const
 }
 
 /* gy = df/dy */
-void node_mlp2_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t18 = work + 0;
@@ -265,7 +275,7 @@ void node_mlp2_score_grad_y(const double *restrict y, const double *restrict x, 
 }
 
 /* hv = (d2f/dy2) v */
-void node_mlp2_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t18 = work + 0;
@@ -448,7 +458,7 @@ void node_mlp2_score_hvp_yy(const double *restrict y, const double *restrict x, 
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void node_mlp2_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
@@ -542,7 +552,7 @@ void node_mlp2_score_vjp_xy(const double *restrict y, const double *restrict x, 
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void node_mlp2_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t18 = work + 0;
@@ -752,7 +762,7 @@ double node_mlp2_loss(const double *restrict y, const double *restrict x, const 
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void node_mlp2_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -770,7 +780,7 @@ void node_mlp2_loss_grad(const double *restrict y, const double *restrict x, con
 }
 
 /* r(y; x, theta) */
-void node_mlp2_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict r, double *restrict work)
 {
     double *const t18 = work + 0;
@@ -830,7 +840,7 @@ void node_mlp2_residual(const double *restrict y, const double *restrict x, cons
 }
 
 /* jv = J_y v */
-void node_mlp2_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)x;
@@ -924,7 +934,7 @@ void node_mlp2_residual_jvp_y(const double *restrict y, const double *restrict x
 }
 
 /* out_y = J_y^T w */
-void node_mlp2_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)x;
@@ -1012,7 +1022,7 @@ void node_mlp2_residual_vjp_x(const double *restrict y, const double *restrict x
 }
 
 /* out_theta = J_theta^T w */
-void node_mlp2_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1092,7 +1102,7 @@ void node_mlp2_residual_vjp_theta(const double *restrict y, const double *restri
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void node_mlp2_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     double *const t18 = work + 0;
@@ -1180,7 +1190,7 @@ void node_mlp2_linearise(const double *restrict y, const double *restrict x, con
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void node_mlp2_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -1278,7 +1288,7 @@ void node_mlp2_score_hvp_yy_apply(const double *restrict y, const double *restri
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void node_mlp2_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -1340,7 +1350,7 @@ void node_mlp2_score_vjp_xy_apply(const double *restrict y, const double *restri
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void node_mlp2_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1442,7 +1452,7 @@ void node_mlp2_score_vjp_thetay_apply(const double *restrict y, const double *re
 }
 
 /* jv = J_y v, from the state of linearise */
-void node_mlp2_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)y;
@@ -1504,7 +1514,7 @@ void node_mlp2_residual_jvp_y_apply(const double *restrict y, const double *rest
 }
 
 /* out_y = J_y^T w, from the state of linearise */
-void node_mlp2_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)y;
@@ -1547,7 +1557,7 @@ void node_mlp2_residual_vjp_y_apply(const double *restrict y, const double *rest
 }
 
 /* out_theta = J_theta^T w, from the state of linearise */
-void node_mlp2_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1594,7 +1604,7 @@ void node_mlp2_residual_vjp_theta_apply(const double *restrict y, const double *
 }
 
 /* r(y; x, theta), and state := what the residual_*_apply kernels read */
-void node_mlp2_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES void node_mlp2_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict r, double *restrict work)
 {
     double *const t18 = work + 0;
@@ -1652,7 +1662,7 @@ void node_mlp2_residual_linearise(const double *restrict y, const double *restri
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double node_mlp2_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_mlp2_CLONES double node_mlp2_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     double *const t18 = work + 0;

@@ -107,8 +107,18 @@ node_spiral_VM_INLINE double node_spiral_vtanh(double x)
 
 static inline double node_spiral_sq(double x) { return x * x; }
 
+/* node_spiral_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define node_spiral_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define node_spiral_CLONES
+#endif
+
 /* f(y; x, theta) */
-double node_spiral_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+node_spiral_CLONES double node_spiral_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t19 = work + 0;
     for (int i = 0; i < 16; i++) {
@@ -219,7 +229,7 @@ double node_spiral_score(const double *restrict y, const double *restrict x, con
 }
 
 /* gy = df/dy */
-void node_spiral_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -397,7 +407,7 @@ void node_spiral_score_grad_y(const double *restrict y, const double *restrict x
 }
 
 /* hv = (d2f/dy2) v */
-void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -741,7 +751,7 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void node_spiral_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
@@ -829,7 +839,7 @@ void node_spiral_score_vjp_xy(const double *restrict y, const double *restrict x
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void node_spiral_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -1217,7 +1227,7 @@ double node_spiral_loss(const double *restrict y, const double *restrict x, cons
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void node_spiral_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -1238,7 +1248,7 @@ void node_spiral_loss_grad(const double *restrict y, const double *restrict x, c
 }
 
 /* r(y; x, theta) */
-void node_spiral_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict r, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -1344,7 +1354,7 @@ void node_spiral_residual(const double *restrict y, const double *restrict x, co
 }
 
 /* jv = J_y v */
-void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)x;
@@ -1513,7 +1523,7 @@ void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict
 }
 
 /* out_y = J_y^T w */
-void node_spiral_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)x;
@@ -1652,7 +1662,7 @@ void node_spiral_residual_vjp_y(const double *restrict y, const double *restrict
 }
 
 /* out_x = J_x^T w */
-void node_spiral_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual_vjp_x(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -1665,7 +1675,7 @@ void node_spiral_residual_vjp_x(const double *restrict y, const double *restrict
 }
 
 /* out_theta = J_theta^T w */
-void node_spiral_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1814,7 +1824,7 @@ void node_spiral_residual_vjp_theta(const double *restrict y, const double *rest
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void node_spiral_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -1976,7 +1986,7 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void node_spiral_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -2156,7 +2166,7 @@ void node_spiral_score_hvp_yy_apply(const double *restrict y, const double *rest
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void node_spiral_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -2214,7 +2224,7 @@ void node_spiral_score_vjp_xy_apply(const double *restrict y, const double *rest
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -2403,7 +2413,7 @@ void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *
 }
 
 /* jv = J_y v, from the state of linearise */
-void node_spiral_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)y;
@@ -2511,7 +2521,7 @@ void node_spiral_residual_jvp_y_apply(const double *restrict y, const double *re
 }
 
 /* out_y = J_y^T w, from the state of linearise */
-void node_spiral_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)y;
@@ -2589,7 +2599,7 @@ void node_spiral_residual_vjp_y_apply(const double *restrict y, const double *re
 }
 
 /* out_theta = J_theta^T w, from the state of linearise */
-void node_spiral_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -2676,7 +2686,7 @@ void node_spiral_residual_vjp_theta_apply(const double *restrict y, const double
 }
 
 /* r(y; x, theta), and state := what the residual_*_apply kernels read */
-void node_spiral_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES void node_spiral_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict r, double *restrict work)
 {
     double *const t19 = work + 0;
@@ -2778,7 +2788,7 @@ void node_spiral_residual_linearise(const double *restrict y, const double *rest
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double node_spiral_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_spiral_CLONES double node_spiral_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     double *const t19 = work + 0;

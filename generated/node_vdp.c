@@ -107,8 +107,18 @@ node_vdp_VM_INLINE double node_vdp_vtanh(double x)
 
 static inline double node_vdp_sq(double x) { return x * x; }
 
+/* node_vdp_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define node_vdp_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define node_vdp_CLONES
+#endif
+
 /* f(y; x, theta) */
-double node_vdp_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+node_vdp_CLONES double node_vdp_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t16 = work + 0;
     for (int i = 0; i < 500; i++) {
@@ -149,7 +159,7 @@ double node_vdp_score(const double *restrict y, const double *restrict x, const 
 }
 
 /* gy = df/dy */
-void node_vdp_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t16 = work + 0;
@@ -213,7 +223,7 @@ void node_vdp_score_grad_y(const double *restrict y, const double *restrict x, c
 }
 
 /* hv = (d2f/dy2) v */
-void node_vdp_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     double *const t16 = work + 0;
@@ -324,7 +334,7 @@ void node_vdp_score_hvp_yy(const double *restrict y, const double *restrict x, c
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void node_vdp_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)x;
@@ -376,7 +386,7 @@ void node_vdp_score_vjp_xy(const double *restrict y, const double *restrict x, c
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void node_vdp_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     double *const t16 = work + 0;
@@ -514,7 +524,7 @@ double node_vdp_loss(const double *restrict y, const double *restrict x, const d
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void node_vdp_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -532,7 +542,7 @@ void node_vdp_loss_grad(const double *restrict y, const double *restrict x, cons
 }
 
 /* r(y; x, theta) */
-void node_vdp_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_residual(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict r, double *restrict work)
 {
     double *const t16 = work + 0;
@@ -572,7 +582,7 @@ void node_vdp_residual(const double *restrict y, const double *restrict x, const
 }
 
 /* jv = J_y v */
-void node_vdp_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_residual_jvp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)x;
@@ -624,7 +634,7 @@ void node_vdp_residual_jvp_y(const double *restrict y, const double *restrict x,
 }
 
 /* out_y = J_y^T w */
-void node_vdp_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_residual_vjp_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)x;
@@ -678,7 +688,7 @@ void node_vdp_residual_vjp_x(const double *restrict y, const double *restrict x,
 }
 
 /* out_theta = J_theta^T w */
-void node_vdp_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_residual_vjp_theta(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -720,7 +730,7 @@ void node_vdp_residual_vjp_theta(const double *restrict y, const double *restric
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void node_vdp_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     double *const t16 = work + 0;
@@ -776,7 +786,7 @@ void node_vdp_linearise(const double *restrict y, const double *restrict x, cons
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void node_vdp_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -842,7 +852,7 @@ void node_vdp_score_hvp_yy_apply(const double *restrict y, const double *restric
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j), from the state of linearise */
-void node_vdp_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_score_vjp_xy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -884,7 +894,7 @@ void node_vdp_score_vjp_xy_apply(const double *restrict y, const double *restric
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k), from the state of linearise */
-void node_vdp_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_score_vjp_thetay_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -950,7 +960,7 @@ void node_vdp_score_vjp_thetay_apply(const double *restrict y, const double *res
 }
 
 /* jv = J_y v, from the state of linearise */
-void node_vdp_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_residual_jvp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict jv, double *restrict work)
 {
     (void)y;
@@ -992,7 +1002,7 @@ void node_vdp_residual_jvp_y_apply(const double *restrict y, const double *restr
 }
 
 /* out_y = J_y^T w, from the state of linearise */
-void node_vdp_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_residual_vjp_y_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_y, double *restrict work)
 {
     (void)y;
@@ -1023,7 +1033,7 @@ void node_vdp_residual_vjp_y_apply(const double *restrict y, const double *restr
 }
 
 /* out_theta = J_theta^T w, from the state of linearise */
-void node_vdp_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_residual_vjp_theta_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)x;
@@ -1054,7 +1064,7 @@ void node_vdp_residual_vjp_theta_apply(const double *restrict y, const double *r
 }
 
 /* r(y; x, theta), and state := what the residual_*_apply kernels read */
-void node_vdp_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES void node_vdp_residual_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict r, double *restrict work)
 {
     double *const t16 = work + 0;
@@ -1093,7 +1103,7 @@ void node_vdp_residual_linearise(const double *restrict y, const double *restric
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double node_vdp_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+node_vdp_CLONES double node_vdp_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     double *const t16 = work + 0;

@@ -290,8 +290,18 @@ static inline double softmax_layer_sq(double x) { return x * x; }
 
 static inline double softmax_layer_sign(double x) { return (double)((x > 0) - (x < 0)); }
 
+/* softmax_layer_CLONES: kernels with vector loops in two versions, AVX2 and the
+   baseline, the loader picking one for the CPU; the same bits either way
+   (no FMA; sums in the order written).  -DDIL_NO_CLONES: the baseline only. */
+#if !defined(DIL_NO_CLONES) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6
+#define softmax_layer_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define softmax_layer_CLONES
+#endif
+
 /* f(y; x, theta) */
-double softmax_layer_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
+softmax_layer_CLONES double softmax_layer_score(const double *restrict y, const double *restrict x, const double *restrict theta, double *restrict work)
 {
     double *const t13 = work + 0;
     for (int i = 0; i < 4; i++) {
@@ -346,7 +356,7 @@ double softmax_layer_score(const double *restrict y, const double *restrict x, c
 }
 
 /* gy = df/dy */
-void softmax_layer_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES void softmax_layer_score_grad_y(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict gy, double *restrict work)
 {
     double *const t13 = work + 0;
@@ -390,7 +400,7 @@ void softmax_layer_score_grad_y(const double *restrict y, const double *restrict
 }
 
 /* hv = (d2f/dy2) v */
-void softmax_layer_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES void softmax_layer_score_hvp_yy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)x;
@@ -459,7 +469,7 @@ void softmax_layer_score_hvp_yy(const double *restrict y, const double *restrict
 }
 
 /* out_x[j] = sum_i w_i d2f/(dy_i dx_j) */
-void softmax_layer_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES void softmax_layer_score_vjp_xy(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_x, double *restrict work)
 {
     (void)y;
@@ -478,7 +488,7 @@ void softmax_layer_score_vjp_xy(const double *restrict y, const double *restrict
 }
 
 /* out_theta[k] = sum_i w_i d2f/(dy_i dtheta_k) */
-void softmax_layer_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES void softmax_layer_score_vjp_thetay(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict w, double *restrict out_theta, double *restrict work)
 {
     (void)theta;
@@ -499,7 +509,7 @@ void softmax_layer_score_vjp_thetay(const double *restrict y, const double *rest
 }
 
 /* L(y, x, theta, data) */
-double softmax_layer_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES double softmax_layer_loss(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict work)
 {
     (void)x;
@@ -531,7 +541,7 @@ double softmax_layer_loss(const double *restrict y, const double *restrict x, co
 }
 
 /* gy, gx, gtheta = partial derivatives of L */
-void softmax_layer_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES void softmax_layer_loss_grad(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict data, double *restrict gy, double *restrict gx, double *restrict gtheta, double *restrict work)
 {
     (void)x;
@@ -571,7 +581,7 @@ void softmax_layer_loss_grad(const double *restrict y, const double *restrict x,
 }
 
 /* state := what the *_apply kernels read that does not depend on the direction */
-void softmax_layer_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES void softmax_layer_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict work)
 {
     (void)x;
@@ -620,7 +630,7 @@ void softmax_layer_linearise(const double *restrict y, const double *restrict x,
 }
 
 /* hv = (d2f/dy2) v, from the state of linearise */
-void softmax_layer_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES void softmax_layer_score_hvp_yy_apply(const double *restrict y, const double *restrict x, const double *restrict theta,
     const double *restrict state, const double *restrict v, double *restrict hv, double *restrict work)
 {
     (void)y;
@@ -650,7 +660,7 @@ void softmax_layer_score_hvp_yy_apply(const double *restrict y, const double *re
 }
 
 /* f(y; x, theta) and gy = df/dy, and state := what the score_*_apply kernels read */
-double softmax_layer_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
+softmax_layer_CLONES double softmax_layer_score_linearise(const double *restrict y, const double *restrict x, const double *restrict theta,
     double *restrict state, double *restrict gy, double *restrict work)
 {
     double *const t13 = work + 0;

@@ -161,4 +161,9 @@ def bind(lib, structs):
         for fn in ("dil_solve_batch", "dil_backward_batch",
                    "dil_loss_gradient_batch"):
             getattr(lib, fn).restype = c_int
+    if hasattr(lib, "dil_solve_loss_gradient_batch"):
+        lib.dil_solve_loss_gradient.restype = c_int
+        lib.dil_solve_loss_gradient.argtypes = [pm] + [P] * 10
+        lib.dil_solve_loss_gradient_batch.restype = c_int
+        lib.dil_solve_loss_gradient_batch.argtypes = [pm, c_int] + [P] * 9 + [c_int]
     return batch

@@ -339,6 +339,52 @@ class Model:
         res = (out["loss"], out["dl_dx"], out["dl_dtheta"])
         return res + (info,) if return_info else res
 
+    def solve_loss_gradient(self, x=None, theta=None, y0=None, data=None, *,
+                            return_info=False, nthreads=None, **options):
+        """A training step: solve from y0 (default zeros), then the model's
+        loss and its total gradients at the solution, in one call (libdil's
+        dil_solve_loss_gradient, whose backward reuses the solve's last
+        evaluation of the model; the same numbers as solve followed by
+        loss_gradient).  Returns (y, loss, dl_dx, dl_dtheta), batched as
+        solve and loss_gradient are.  With a libdil older than the call,
+        it is solve then loss_gradient."""
+        if not hasattr(self._lib, "dil_solve_loss_gradient_batch"):
+            y = self.solve(x, theta, y0, nthreads=nthreads, **options)
+            res = self.loss_gradient(y, x, theta, data, return_info=return_info,
+                                     nthreads=nthreads, **options)
+            return (y,) + res
+        if not self.has_loss:
+            raise TypeError("model %s has no loss" % self.name)
+        n, (x, y, data) = self._operands([
+            ("x", self._default(x, self.nx), self.nx),
+            ("y0", self._default(y0, self.ny), self.ny),
+            ("data", self._default(data, self.ndata), self.ndata)])
+        y = y.copy()
+        theta = self._theta(theta)
+        opt = self._options(options)
+        loss = np.zeros(n or 1)
+        dx = np.zeros_like(x)
+        dtheta = np.zeros(self.ntheta)
+        infos = (self._info_t * (n or 1))()
+        if n is None:
+            work = self._work(opt)  # alive until the call is done
+            status = self._lib.dil_solve_loss_gradient(
+                self._m, _addr(x), _addr(theta), _addr(y), _addr(data),
+                _addr(loss), _addr(dx), _addr(dtheta), ctypes.addressof(opt),
+                ctypes.addressof(infos), _addr(work))
+        else:
+            status = self._lib.dil_solve_loss_gradient_batch(
+                self._m, n, _addr(x), _addr(theta), _addr(y), _addr(data),
+                _addr(loss), _addr(dx), _addr(dtheta), ctypes.addressof(opt),
+                ctypes.addressof(infos), self._nthreads(nthreads))
+        out, info = self._finish(
+            "dil_solve_loss_gradient_batch" if n is not None else "dil_solve_loss_gradient",
+            status, infos,
+            {"y": y, "loss": loss if n is not None else loss[0], "dl_dx": dx,
+             "dl_dtheta": dtheta}, return_info, n)
+        res = (out["y"], out["loss"], out["dl_dx"], out["dl_dtheta"])
+        return res + (info,) if return_info else res
+
     # ------------------------------------------------------------ helpers
     def _work(self, opt):
         size = self._lib.dil_work_size(self._m, ctypes.addressof(opt))

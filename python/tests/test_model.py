@@ -153,6 +153,31 @@ class Results(unittest.TestCase):
         np.testing.assert_array_equal(m.solve(x[0], theta, np.zeros((2, m.ny))),
                                       np.stack([Y[0], Y[0]]))
 
+    def test_solve_loss_gradient(self):
+        # One call, the same numbers as solve then loss_gradient: single
+        # instances and a batch (whose dl_dtheta is the sum in order)
+        m = model("smooth")
+        n = 4
+        x, theta = smooth_problem(m, n)
+        data = RNG.standard_normal((n, m.ndata))
+        y, loss, dx, dth = m.solve_loss_gradient(x[0], theta, data=data[0])
+        y1 = m.solve(x[0], theta)
+        np.testing.assert_array_equal(y, y1)
+        l1, dx1, dth1 = m.loss_gradient(y1, x[0], theta, data[0])
+        self.assertEqual(loss, l1)
+        np.testing.assert_array_equal(dx, dx1)
+        np.testing.assert_array_equal(dth, dth1)
+        Y, L, DX, DTH = m.solve_loss_gradient(x, theta, data=data)
+        Y1 = m.solve(x, theta)
+        L1, DX1, DTH1 = m.loss_gradient(Y1, x, theta, data)
+        for a, b in ((Y, Y1), (L, L1), (DX, DX1), (DTH, DTH1)):
+            np.testing.assert_array_equal(a, b)
+        # a solve that fails raises, naming the call
+        with self.assertRaises(dil.DilError) as cm:
+            m.solve_loss_gradient(x, theta, data=data, max_iter=0,
+                                  y0=np.ones((n, m.ny)))
+        self.assertIn("dil_solve_loss_gradient_batch", str(cm.exception))
+
     def test_batch_api_path(self):
         # The package's batch path against a serial batch API (fake_batch.c)
         # linked into the model's object: same values as the fallback loop.
