@@ -11,10 +11,10 @@
  * and returned DIL_OK with a wrong gradient; issue 13).
  *
  * Numerics: the HVP kernel is symmetric only up to rounding, so H is first
- * symmetrised, (H + H^T)/2.  Cholesky runs in the lower triangle and leaves
- * the upper triangle intact, so a second factorisation (of H + eps I, see
- * factor) rebuilds the matrix from the upper triangle and a saved diagonal
- * without a second ny^2 buffer.  A pivot at or below
+ * symmetrised, (H + H^T)/2.  Cholesky (dili_cholesky, small.c) runs in
+ * the lower triangle and leaves the upper triangle intact, so a second
+ * factorisation (of H + eps I, see factor) rebuilds the matrix from the
+ * upper triangle and a saved diagonal without a second ny^2 buffer.  A pivot at or below
  * ny * DBL_EPSILON * max|H_ij| counts as zero: H + eps I is then
  * numerically singular and we say so (DIL_SINGULAR) rather than return a g
  * dominated by rounding.  Finally the true residual

@@ -11,6 +11,9 @@
  * remedy for a non-symmetric residual Jacobian (Sec. 3.1, multiply both
  * sides by J^T): each CG iteration costs two Jacobian products, J v
  * (residual_jvp_y) and J^T w (residual_vjp_y); no matrix is ever formed.
+ * A tiny J (nres ny <= DILI_SMALL_JAC) is the exception: built once per
+ * point from ny products, it gives the step directly (gn_direct: Cholesky
+ * of J^T J + lambda I, small.c).
  *
  * Globalisation is Levenberg-Marquardt: lambda starts at 0 (pure
  * Gauss-Newton, quadratic convergence on zero-residual problems).  A step is
@@ -31,7 +34,8 @@
 static size_t gauss_newton_work(const dil_model *m, const dil_options *o)
 {
     /* r, r_try, J p (nres each); g, p, y_try, b (ny each); CG r, d, Ad;
-       the curvature check's block */
+       the curvature check's block (a tiny J and its factor live on the
+       stack: DILI_SMALL_JAC doubles each) */
     return dili_add(dili_add(dili_mul(3, (size_t)m->nres), dili_mul(4, (size_t)m->ny)),
                     dili_add(dili_cg_work(m->ny), dili_curv_work(m->ny)));
 }

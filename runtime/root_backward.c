@@ -32,6 +32,11 @@
  * (+ terms in r, zero at the root), so -J_theta^T J H^-1 b = -J_theta^T J^-T b.
  * eps > 0 regularises J^T J exactly as it does H in Algorithm 1.
  *
+ * A tiny J (nres ny <= DILI_SMALL_JAC) is built once from ny products and
+ * the same system is solved directly instead (root_direct: Jacobi
+ * eigenvalues for the singularity check, Cholesky, one step of
+ * refinement), with CG finishing only when that misses cg_tol.
+ *
  * The IFT here needs r = 0, not just J^T r = 0, so stationarity is judged
  * on ||r|| (info->residual_norm) against stationary_tol; info->grad_norm
  * still reports ||df/dy|| = ||J^T r||.  J^T J squares the condition number

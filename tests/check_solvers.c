@@ -826,7 +826,7 @@ static void liar_rvjp(const double *y, const double *x, const double *th, const 
 }
 
 /* The same lie told by J v (-J, the transpose of liar_rvjp's -J^T): with a
-   2 x 2 residual Gauss-Newton builds J from J v (runtime/cg.c,
+   2 x 2 residual Gauss-Newton builds J from J v (runtime/small.c,
    dili_small_jac) and never asks residual_vjp_y. */
 static void liar_jvp(const double *y, const double *x, const double *th, const double *v,
                      double *o, double *w)
@@ -1274,7 +1274,7 @@ static void three_forms(const dil_model *m, const double *x, const double *th,
                              + inj.count[K_GRAD] + inj.count[K_SCORE], 0);
             ck_assert_int_eq(info.n_hvp, 0);
             ck_assert(info.residual_norm <= o.stationary_tol);
-            /* a tiny J (nres ny <= 64, runtime/cg.c) is built from ny
+            /* a tiny J (nres ny <= 64, runtime/small.c) is built from ny
                products J e_j and the rest is dense: then J_x^T, J_theta^T
                only; else 2 per CG iteration and per Lanczos step of the
                check that J is nonsingular (min(ny, 10) here), J^T r, J z,
