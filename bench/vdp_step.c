@@ -69,12 +69,13 @@ static double uniform(unsigned long long *s)
  * The whole batch: solve every pair, then the summed loss gradient, by the
  * batch calls (SPEC section 5) on nthreads threads.  Solver and backward
  * are the root-finding pair for this square residual model: Gauss-Newton
- * (lambda = 0 and the inner CG on the 2 x 2 matrix J^T J: Newton's method
- * on r up to the forcing term, as bench/vdp_step.py does it) stopping on
- * ||r|| <= tol, and the root-form backward J^T g = dL/dy: per pair 3.36
- * sweeps of the network (the fused residual_linearise at the start and at
- * each of 2.36 iterations) and 1 for the backward, with 7.7 Jacobian
- * products from their state.  The score-form pair (Newton-CG on
+ * (lambda = 0 and the step solved directly from the 2 x 2 J held densely:
+ * Newton's method on r, as bench/vdp_step.py does it) stopping on
+ * ||r|| <= tol, and the root-form backward J^T g = dL/dy (solved directly
+ * too, runtime/small.c): per pair 3.27 sweeps of the network (the fused
+ * residual_linearise at the start and at each of 2.27 iterations) and 1
+ * for the backward, with 8.5 Jacobian products from their state (n_jac:
+ * 5.5 in the solve, 3 in the backward).  The score-form pair (Newton-CG on
  * f = |r|^2/2 with its curvature certificate, CG backward on H) gets the
  * same answer with 4.67 sweeps (score_linearise, each also computing the
  * gradient) and 13 HVPs per pair.  Each
