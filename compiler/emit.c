@@ -520,10 +520,78 @@ static void finish_scalar(Emitter *e, Node *n, const char *acc)
     store_at(e, base, ix, "=", acc);
 }
 
+/*
+ * acc = the sum of term(l) for l < k in SCHED_LANES partial sums (Value.lanes,
+ * schedule.c's pass_lanes): lane q adds the terms l = q mod SCHED_LANES in
+ * order, the last k mod SCHED_LANES terms after the loop, and the lanes are
+ * added pairwise, ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)), into a new
+ * local `acc`.  One statement per lane, not a loop over an array of
+ * them: gcc -O2 keeps named locals in (vector) registers, an array in
+ * memory.
+ */
+typedef struct Term {
+    Node *a, *b;              /* a(r, l) * b(l, c), or a(l) alone (b NULL) */
+    Aff r, c;
+    int a_vec, b_vec;         /* indexed by l alone */
+    int a_row;                /* a is a row vector: l is its column */
+} Term;
+
+static void put_term(Emitter *e, Str *s, const Term *t, Aff l)
+{
+    Aff z = aff_const(0);
+    if (t->a_vec)
+        put_expr(e, s, t->a, t->a_row ? z : l, t->a_row ? l : z);
+    else
+        put_expr(e, s, t->a, t->r, l);
+    if (t->b == NULL)
+        return;
+    sput(s, " * ");
+    if (t->b_vec)
+        put_expr(e, s, t->b, l, z);
+    else
+        put_expr(e, s, t->b, l, t->c);
+}
+
+static void emit_lanes(Emitter *e, const char *acc, int k, const Term *t)
+{
+    int body = k / SCHED_LANES * SCHED_LANES, q;
+    Str s = {0};
+    for (q = 0; q < SCHED_LANES; q++)
+        sput(&s, "%s%s_%d = 0.0", q ? ", " : "double ", acc, q);
+    line(e, "%s;", s.p);
+    free(s.p);
+    line(e, "for (int l = 0; l < %d; l += %d) {", body, SCHED_LANES);
+    e->depth++;
+    for (q = 0; q < SCHED_LANES; q++) {
+        Aff l = aff_l();
+        l.k = q;
+        s = (Str){0};
+        put_term(e, &s, t, l);
+        line(e, "%s_%d += %s;", acc, q, s.p);
+        free(s.p);
+    }
+    e->depth--;
+    line(e, "}");
+    for (q = 0; body + q < k; q++) {
+        s = (Str){0};
+        put_term(e, &s, t, aff_const(body + q));
+        line(e, "%s_%d += %s;", acc, q, s.p);
+        free(s.p);
+    }
+    line(e, "const double %s = ((%s_0 + %s_1) + (%s_2 + %s_3)) + ((%s_4 + %s_5) + (%s_6 + %s_7));",
+         acc, acc, acc, acc, acc, acc, acc, acc, acc);
+}
+
 static void emit_sum(Emitter *e, Node *n)
 {
     Node *a = n->args[0];
     const char *acc = arena_printf("s%d", n->id);
+    if (val(e, n)->lanes) {
+        Term t = {a, NULL, aff_const(0), aff_const(0), 1, 0, a->rows == 1};
+        emit_lanes(e, acc, (int)ir_size(a), &t);
+        finish_scalar(e, n, acc);
+        return;
+    }
     line(e, "double %s = 0.0;", acc);
     Aff r, c;
     int loops = open_loops(e, a->rows, a->cols, &r, &c);
@@ -599,6 +667,32 @@ static void emit_matvec_rows(Emitter *e, Node *n)
     free(mat.p);
 }
 
+/* acc = sum over l of a(r, l) b(l, c), one accumulator, l in order. */
+static void emit_dot(Emitter *e, Node *a, Node *b, int k, Aff r, Aff c)
+{
+    line(e, "double acc = 0.0;");
+    int kl = k > 1;
+    Aff l = kl ? aff_l() : aff_const(0);
+    if (kl)
+        line(e, "for (int l = 0; l < %d; l++)", k);
+    Str s = {0};
+    if (a->rank == 2)
+        put_expr(e, &s, a, r, l);
+    else
+        put_expr(e, &s, a, l, aff_const(0));
+    sput(&s, " * ");
+    if (b->rank == 2)
+        put_expr(e, &s, b, l, c);
+    else
+        put_expr(e, &s, b, l, aff_const(0));
+    if (kl)
+        e->depth++;
+    line(e, "acc += %s;", s.p);
+    if (kl)
+        e->depth--;
+    free(s.p);
+}
+
 /* C = A B with A m x k, B k x n (vectors as the SPEC pairs them). */
 static void emit_matmul(Emitter *e, Node *n)
 {
@@ -622,27 +716,12 @@ static void emit_matmul(Emitter *e, Node *n)
         out_r = c;
         out_c = aff_const(0);
     }
-    line(e, "double acc = 0.0;");
-    int kl = k > 1;
-    Aff l = kl ? aff_l() : aff_const(0);
-    if (kl)
-        line(e, "for (int l = 0; l < %d; l++)", k);
-    Str s = {0};
-    if (a->rank == 2)
-        put_expr(e, &s, a, r, l);
-    else
-        put_expr(e, &s, a, l, aff_const(0));
-    sput(&s, " * ");
-    if (b->rank == 2)
-        put_expr(e, &s, b, l, c);
-    else
-        put_expr(e, &s, b, l, aff_const(0));
-    if (kl)
-        e->depth++;
-    line(e, "acc += %s;", s.p);
-    if (kl)
-        e->depth--;
-    free(s.p);
+    if (val(e, n)->lanes) {
+        Term t = {a, b, r, c, a->rank == 1, b->rank == 1, 0};
+        emit_lanes(e, "acc", k, &t);
+    } else {
+        emit_dot(e, a, b, k, r, c);
+    }
     Str v = {0};
     sput(&v, "acc");
     store_value(e, n, out_r, out_c, "=", &v);

@@ -624,6 +624,67 @@ static void pass_matvec(Node **order, int n)
     }
 }
 
+/* A view of a view ... of a leaf: read in place with the leaf's strides,
+   whatever the kernel. */
+static int leaf_strided(const Node *n)
+{
+    while (n->op == OP_VIEW)
+        n = n->args[0];
+    return n->op == OP_LEAF;
+}
+
+/* The terms a MATMUL sums per output element. */
+static int matmul_depth(const Node *nd)
+{
+    const Node *a = nd->args[0];
+    return a->rank == 2 ? a->cols : a->rows;
+}
+
+/*
+ * Long sums in lanes.  Without -ffast-math a C compiler keeps the order of
+ * `acc += a[l] * b[l]`, so a dot product runs at one addition per
+ * floating-point add latency (4 cycles), and vectorises not at all.  With
+ * SCHED_LANES partial sums (term l goes to lane l mod SCHED_LANES, the
+ * lanes added in a fixed tree at the end) the additions are independent
+ * and gcc -O2 keeps them in vector registers: 2.6x on node_vdp's
+ * Jacobian product (docs/design.md, "Reductions").  The order is a
+ * different one, fixed by the emitted text: every build gives the same bits.
+ *
+ * A node must sum in the same order in every kernel that computes it: the
+ * fused and apply kernels are checked bitwise against the plain ones.  A
+ * row-wise product (pass_matvec) sums in index order, and whether a
+ * matrix-vector product is row-wise depends on its matrix's layout, which
+ * for a computed matrix depends on the kernel.  So a matrix-vector product
+ * takes lanes only when its matrix is a leaf (or a view of one) that is
+ * not laid out for the row-wise order; every other long product (vector
+ * times vector, matrix times matrix) and every long SUM of a vector does.
+ */
+static void pass_lanes(Node **order, int n)
+{
+    for (int i = 0; i < n; i++) {
+        Node *nd = order[i];
+        Value *v = VAL(nd);
+        if (nd->op == OP_SUM) {
+            const Node *a = nd->args[0];
+            v->lanes = (a->rows == 1 || a->cols == 1) && ir_size(a) >= SCHED_LANES_MIN;
+            continue;
+        }
+        if (nd->op != OP_MATMUL || matmul_depth(nd) < SCHED_LANES_MIN)
+            continue;
+        Node *a = nd->args[0], *b = nd->args[1];
+        if (nd->rank == 1 && a->rank != b->rank) {
+            Node *mat = a->rank == 2 ? a : b;
+            long sr, sc;
+            if (!leaf_strided(mat) || !mat_strides(mat, &sr, &sc))
+                continue;
+            long so = a->rank == 2 ? sr : sc, sl = a->rank == 2 ? sc : sr;
+            if ((so == 1 || so == -1) && sl != 1 && sl != -1)
+                continue;             /* row-wise where DILC_ROWWISE allows */
+        }
+        v->lanes = 1;
+    }
+}
+
 /* Compute steps in id order: the kernel's own, and each loop's body
    steps in its LoopSched (a LOOP node is a STEP_LOOP of the kernel).
    Returns the number of the kernel's compute steps. */
@@ -1158,6 +1219,7 @@ static void sched_end(KernelSchedule *s, const int *copy)
     pass_fuse_depth(s->order, s->n);
     pass_homes(s);
     pass_matvec(s->order, s->n);
+    pass_lanes(s->order, s->n);
     s->ncompute = pass_steps(s);
     pass_slots(s);
     for (int i = 0; copy && i < k->info->nouts; i++)

@@ -51,6 +51,10 @@ typedef enum Home {
                      never reads (only linearise may need it) */
 } Home;
 
+/* Long sums (docs/design.md, "Reductions"): a dot product or SUM of at
+   least SCHED_LANES_MIN terms is kept in SCHED_LANES partial sums. */
+enum { SCHED_LANES = 8, SCHED_LANES_MIN = 16 };
+
 /* Which C function a KernelSchedule is printed as. */
 typedef enum Form {
     FORM_PLAIN,       /* the kernel of SPEC section 4 */
@@ -101,6 +105,10 @@ typedef struct Value {
                                  rows of its matrix (out[j] += s * M[l][j]):
                                  the matrix is streamed where the dot-product
                                  order would read it with a stride */
+    int lanes;                /* a long sum (MATMUL's dot products, SUM) kept
+                                 in SCHED_LANES partial sums, lane l mod
+                                 SCHED_LANES, added in a fixed tree at the
+                                 end; 0: one accumulator, in order */
 } Value;
 
 typedef enum StepKind {

@@ -127,10 +127,18 @@ double cartpole_bc_score(const double *restrict y, const double *restrict x, con
             acc += theta[5*i + l + 708] * t30[l];
         t31[i] = acc;
     }
-    double s35 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s35 += (theta[i + 900] * cartpole_bc_vtanh((theta[i + 868] + t31[i])));
+    double s35_0 = 0.0, s35_1 = 0.0, s35_2 = 0.0, s35_3 = 0.0, s35_4 = 0.0, s35_5 = 0.0, s35_6 = 0.0, s35_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s35_0 += (theta[l + 900] * cartpole_bc_vtanh((theta[l + 868] + t31[l])));
+        s35_1 += (theta[l + 901] * cartpole_bc_vtanh((theta[l + 869] + t31[l + 1])));
+        s35_2 += (theta[l + 902] * cartpole_bc_vtanh((theta[l + 870] + t31[l + 2])));
+        s35_3 += (theta[l + 903] * cartpole_bc_vtanh((theta[l + 871] + t31[l + 3])));
+        s35_4 += (theta[l + 904] * cartpole_bc_vtanh((theta[l + 872] + t31[l + 4])));
+        s35_5 += (theta[l + 905] * cartpole_bc_vtanh((theta[l + 873] + t31[l + 5])));
+        s35_6 += (theta[l + 906] * cartpole_bc_vtanh((theta[l + 874] + t31[l + 6])));
+        s35_7 += (theta[l + 907] * cartpole_bc_vtanh((theta[l + 875] + t31[l + 7])));
     }
+    const double s35 = ((s35_0 + s35_1) + (s35_2 + s35_3)) + ((s35_4 + s35_5) + (s35_6 + s35_7));
     double *const t38 = work + 5;
     t38[0] = x[0];
     t38[1] = s24;
@@ -151,9 +159,18 @@ double cartpole_bc_score(const double *restrict y, const double *restrict x, con
     }
     double *const t42 = work + 0;
     for (int i = 0; i < 4; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += theta[64*i + l + 448] * t41[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 64; l += 8) {
+            acc_0 += theta[64*i + l + 448] * t41[l];
+            acc_1 += theta[64*i + l + 449] * t41[l + 1];
+            acc_2 += theta[64*i + l + 450] * t41[l + 2];
+            acc_3 += theta[64*i + l + 451] * t41[l + 3];
+            acc_4 += theta[64*i + l + 452] * t41[l + 4];
+            acc_5 += theta[64*i + l + 453] * t41[l + 5];
+            acc_6 += theta[64*i + l + 454] * t41[l + 6];
+            acc_7 += theta[64*i + l + 455] * t41[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t42[i] = acc;
     }
     double s47 = 0.0;
@@ -184,10 +201,18 @@ void cartpole_bc_score_grad_y(const double *restrict y, const double *restrict x
             acc += theta[5*i + l + 708] * t30[l];
         t31[i] = acc;
     }
-    double s35 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s35 += (theta[i + 900] * cartpole_bc_vtanh((theta[i + 868] + t31[i])));
+    double s35_0 = 0.0, s35_1 = 0.0, s35_2 = 0.0, s35_3 = 0.0, s35_4 = 0.0, s35_5 = 0.0, s35_6 = 0.0, s35_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s35_0 += (theta[l + 900] * cartpole_bc_vtanh((theta[l + 868] + t31[l])));
+        s35_1 += (theta[l + 901] * cartpole_bc_vtanh((theta[l + 869] + t31[l + 1])));
+        s35_2 += (theta[l + 902] * cartpole_bc_vtanh((theta[l + 870] + t31[l + 2])));
+        s35_3 += (theta[l + 903] * cartpole_bc_vtanh((theta[l + 871] + t31[l + 3])));
+        s35_4 += (theta[l + 904] * cartpole_bc_vtanh((theta[l + 872] + t31[l + 4])));
+        s35_5 += (theta[l + 905] * cartpole_bc_vtanh((theta[l + 873] + t31[l + 5])));
+        s35_6 += (theta[l + 906] * cartpole_bc_vtanh((theta[l + 874] + t31[l + 6])));
+        s35_7 += (theta[l + 907] * cartpole_bc_vtanh((theta[l + 875] + t31[l + 7])));
     }
+    const double s35 = ((s35_0 + s35_1) + (s35_2 + s35_3)) + ((s35_4 + s35_5) + (s35_6 + s35_7));
     double *const t38 = work + 5;
     t38[0] = x[0];
     t38[1] = s24;
@@ -208,9 +233,18 @@ void cartpole_bc_score_grad_y(const double *restrict y, const double *restrict x
     }
     double *const t42 = work + 0;
     for (int i = 0; i < 4; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += theta[64*i + l + 448] * t41[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 64; l += 8) {
+            acc_0 += theta[64*i + l + 448] * t41[l];
+            acc_1 += theta[64*i + l + 449] * t41[l + 1];
+            acc_2 += theta[64*i + l + 450] * t41[l + 2];
+            acc_3 += theta[64*i + l + 451] * t41[l + 3];
+            acc_4 += theta[64*i + l + 452] * t41[l + 4];
+            acc_5 += theta[64*i + l + 453] * t41[l + 5];
+            acc_6 += theta[64*i + l + 454] * t41[l + 6];
+            acc_7 += theta[64*i + l + 455] * t41[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t42[i] = acc;
     }
     for (int i = 0; i < 4; i++) {
@@ -257,10 +291,18 @@ void cartpole_bc_score_vjp_xy(const double *restrict y, const double *restrict x
     for (int i = 0; i < 32; i++) {
         t33[i] = cartpole_bc_vtanh((theta[i + 868] + t31[i]));
     }
-    double s35 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s35 += (theta[i + 900] * t33[i]);
+    double s35_0 = 0.0, s35_1 = 0.0, s35_2 = 0.0, s35_3 = 0.0, s35_4 = 0.0, s35_5 = 0.0, s35_6 = 0.0, s35_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s35_0 += (theta[l + 900] * t33[l]);
+        s35_1 += (theta[l + 901] * t33[l + 1]);
+        s35_2 += (theta[l + 902] * t33[l + 2]);
+        s35_3 += (theta[l + 903] * t33[l + 3]);
+        s35_4 += (theta[l + 904] * t33[l + 4]);
+        s35_5 += (theta[l + 905] * t33[l + 5]);
+        s35_6 += (theta[l + 906] * t33[l + 6]);
+        s35_7 += (theta[l + 907] * t33[l + 7]);
     }
+    const double s35 = ((s35_0 + s35_1) + (s35_2 + s35_3)) + ((s35_4 + s35_5) + (s35_6 + s35_7));
     const double s37 = cartpole_bc_vtanh((theta[932] + s35));
     double *const t38 = work + 5;
     t38[0] = x[0];
@@ -353,10 +395,18 @@ void cartpole_bc_score_vjp_thetay(const double *restrict y, const double *restri
     for (int i = 0; i < 32; i++) {
         t33[i] = cartpole_bc_vtanh((theta[i + 868] + t31[i]));
     }
-    double s35 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s35 += (theta[i + 900] * t33[i]);
+    double s35_0 = 0.0, s35_1 = 0.0, s35_2 = 0.0, s35_3 = 0.0, s35_4 = 0.0, s35_5 = 0.0, s35_6 = 0.0, s35_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s35_0 += (theta[l + 900] * t33[l]);
+        s35_1 += (theta[l + 901] * t33[l + 1]);
+        s35_2 += (theta[l + 902] * t33[l + 2]);
+        s35_3 += (theta[l + 903] * t33[l + 3]);
+        s35_4 += (theta[l + 904] * t33[l + 4]);
+        s35_5 += (theta[l + 905] * t33[l + 5]);
+        s35_6 += (theta[l + 906] * t33[l + 6]);
+        s35_7 += (theta[l + 907] * t33[l + 7]);
     }
+    const double s35 = ((s35_0 + s35_1) + (s35_2 + s35_3)) + ((s35_4 + s35_5) + (s35_6 + s35_7));
     const double s37 = cartpole_bc_vtanh((theta[932] + s35));
     double *const t38 = work + 5;
     t38[0] = x[0];
@@ -482,10 +532,18 @@ void cartpole_bc_linearise(const double *restrict y, const double *restrict x, c
     for (int i = 0; i < 32; i++) {
         state[i + 7] = cartpole_bc_vtanh((theta[i + 868] + t31[i]));
     }
-    double s35 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s35 += (theta[i + 900] * state[i + 7]);
+    double s35_0 = 0.0, s35_1 = 0.0, s35_2 = 0.0, s35_3 = 0.0, s35_4 = 0.0, s35_5 = 0.0, s35_6 = 0.0, s35_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s35_0 += (theta[l + 900] * state[l + 7]);
+        s35_1 += (theta[l + 901] * state[l + 8]);
+        s35_2 += (theta[l + 902] * state[l + 9]);
+        s35_3 += (theta[l + 903] * state[l + 10]);
+        s35_4 += (theta[l + 904] * state[l + 11]);
+        s35_5 += (theta[l + 905] * state[l + 12]);
+        s35_6 += (theta[l + 906] * state[l + 13]);
+        s35_7 += (theta[l + 907] * state[l + 14]);
     }
+    const double s35 = ((s35_0 + s35_1) + (s35_2 + s35_3)) + ((s35_4 + s35_5) + (s35_6 + s35_7));
     state[39] = cartpole_bc_vtanh((theta[932] + s35));
     state[40] = x[0];
     state[41] = s24;
@@ -637,10 +695,18 @@ double cartpole_bc_score_linearise(const double *restrict y, const double *restr
     for (int i = 0; i < 32; i++) {
         state[i + 7] = cartpole_bc_vtanh((theta[i + 868] + t31[i]));
     }
-    double s35 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s35 += (theta[i + 900] * state[i + 7]);
+    double s35_0 = 0.0, s35_1 = 0.0, s35_2 = 0.0, s35_3 = 0.0, s35_4 = 0.0, s35_5 = 0.0, s35_6 = 0.0, s35_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s35_0 += (theta[l + 900] * state[l + 7]);
+        s35_1 += (theta[l + 901] * state[l + 8]);
+        s35_2 += (theta[l + 902] * state[l + 9]);
+        s35_3 += (theta[l + 903] * state[l + 10]);
+        s35_4 += (theta[l + 904] * state[l + 11]);
+        s35_5 += (theta[l + 905] * state[l + 12]);
+        s35_6 += (theta[l + 906] * state[l + 13]);
+        s35_7 += (theta[l + 907] * state[l + 14]);
     }
+    const double s35 = ((s35_0 + s35_1) + (s35_2 + s35_3)) + ((s35_4 + s35_5) + (s35_6 + s35_7));
     state[39] = cartpole_bc_vtanh((theta[932] + s35));
     state[40] = x[0];
     state[41] = s24;
@@ -660,9 +726,18 @@ double cartpole_bc_score_linearise(const double *restrict y, const double *restr
     }
     double *const t42 = work + 0;
     for (int i = 0; i < 4; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += theta[64*i + l + 448] * state[l + 46];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 64; l += 8) {
+            acc_0 += theta[64*i + l + 448] * state[l + 46];
+            acc_1 += theta[64*i + l + 449] * state[l + 47];
+            acc_2 += theta[64*i + l + 450] * state[l + 48];
+            acc_3 += theta[64*i + l + 451] * state[l + 49];
+            acc_4 += theta[64*i + l + 452] * state[l + 50];
+            acc_5 += theta[64*i + l + 453] * state[l + 51];
+            acc_6 += theta[64*i + l + 454] * state[l + 52];
+            acc_7 += theta[64*i + l + 455] * state[l + 53];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t42[i] = acc;
     }
     for (int i = 0; i < 4; i++) {

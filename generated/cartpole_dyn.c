@@ -130,9 +130,18 @@ double cartpole_dyn_score(const double *restrict y, const double *restrict x, co
     }
     double *const t29 = work + 0;
     for (int i = 0; i < 4; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += theta[64*i + l + 448] * t28[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 64; l += 8) {
+            acc_0 += theta[64*i + l + 448] * t28[l];
+            acc_1 += theta[64*i + l + 449] * t28[l + 1];
+            acc_2 += theta[64*i + l + 450] * t28[l + 2];
+            acc_3 += theta[64*i + l + 451] * t28[l + 3];
+            acc_4 += theta[64*i + l + 452] * t28[l + 4];
+            acc_5 += theta[64*i + l + 453] * t28[l + 5];
+            acc_6 += theta[64*i + l + 454] * t28[l + 6];
+            acc_7 += theta[64*i + l + 455] * t28[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t29[i] = acc;
     }
     double s34 = 0.0;
@@ -166,9 +175,18 @@ void cartpole_dyn_score_grad_y(const double *restrict y, const double *restrict 
     }
     double *const t29 = work + 0;
     for (int i = 0; i < 4; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += theta[64*i + l + 448] * t28[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 64; l += 8) {
+            acc_0 += theta[64*i + l + 448] * t28[l];
+            acc_1 += theta[64*i + l + 449] * t28[l + 1];
+            acc_2 += theta[64*i + l + 450] * t28[l + 2];
+            acc_3 += theta[64*i + l + 451] * t28[l + 3];
+            acc_4 += theta[64*i + l + 452] * t28[l + 4];
+            acc_5 += theta[64*i + l + 453] * t28[l + 5];
+            acc_6 += theta[64*i + l + 454] * t28[l + 6];
+            acc_7 += theta[64*i + l + 455] * t28[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t29[i] = acc;
     }
     for (int i = 0; i < 4; i++) {
@@ -460,9 +478,18 @@ double cartpole_dyn_score_linearise(const double *restrict y, const double *rest
     }
     double *const t29 = work + 0;
     for (int i = 0; i < 4; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 64; l++)
-            acc += theta[64*i + l + 448] * state[l + 8];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 64; l += 8) {
+            acc_0 += theta[64*i + l + 448] * state[l + 8];
+            acc_1 += theta[64*i + l + 449] * state[l + 9];
+            acc_2 += theta[64*i + l + 450] * state[l + 10];
+            acc_3 += theta[64*i + l + 451] * state[l + 11];
+            acc_4 += theta[64*i + l + 452] * state[l + 12];
+            acc_5 += theta[64*i + l + 453] * state[l + 13];
+            acc_6 += theta[64*i + l + 454] * state[l + 14];
+            acc_7 += theta[64*i + l + 455] * state[l + 15];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t29[i] = acc;
     }
     for (int i = 0; i < 4; i++) {

@@ -218,9 +218,18 @@ double cartpole_mpc_score(const double *restrict y, const double *restrict x, co
         }
         double *const t41 = work + 49;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * t40[l];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * t40[l];
+                acc_1 += theta[64*i + l + 449] * t40[l + 1];
+                acc_2 += theta[64*i + l + 450] * t40[l + 2];
+                acc_3 += theta[64*i + l + 451] * t40[l + 3];
+                acc_4 += theta[64*i + l + 452] * t40[l + 4];
+                acc_5 += theta[64*i + l + 453] * t40[l + 5];
+                acc_6 += theta[64*i + l + 454] * t40[l + 6];
+                acc_7 += theta[64*i + l + 455] * t40[l + 7];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t41[i] = acc;
         }
         for (int i = 0; i < 4; i++) {
@@ -285,9 +294,18 @@ void cartpole_mpc_score_grad_y(const double *restrict y, const double *restrict 
         }
         double *const t41 = work + 719;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * h44[67*t + l + 3];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * h44[67*t + l + 3];
+                acc_1 += theta[64*i + l + 449] * h44[67*t + l + 4];
+                acc_2 += theta[64*i + l + 450] * h44[67*t + l + 5];
+                acc_3 += theta[64*i + l + 451] * h44[67*t + l + 6];
+                acc_4 += theta[64*i + l + 452] * h44[67*t + l + 7];
+                acc_5 += theta[64*i + l + 453] * h44[67*t + l + 8];
+                acc_6 += theta[64*i + l + 454] * h44[67*t + l + 9];
+                acc_7 += theta[64*i + l + 455] * h44[67*t + l + 10];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t41[i] = acc;
         }
         h44[67*t] = s27;
@@ -408,9 +426,18 @@ void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict 
         }
         double *const t41 = work + 719;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * h44[67*t + l + 3];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * h44[67*t + l + 3];
+                acc_1 += theta[64*i + l + 449] * h44[67*t + l + 4];
+                acc_2 += theta[64*i + l + 450] * h44[67*t + l + 5];
+                acc_3 += theta[64*i + l + 451] * h44[67*t + l + 6];
+                acc_4 += theta[64*i + l + 452] * h44[67*t + l + 7];
+                acc_5 += theta[64*i + l + 453] * h44[67*t + l + 8];
+                acc_6 += theta[64*i + l + 454] * h44[67*t + l + 9];
+                acc_7 += theta[64*i + l + 455] * h44[67*t + l + 10];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t41[i] = acc;
         }
         h44[67*t] = s27;
@@ -509,9 +536,18 @@ void cartpole_mpc_score_hvp_yy(const double *restrict y, const double *restrict 
         }
         double *const t231 = work + 3003;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * t230[l];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * t230[l];
+                acc_1 += theta[64*i + l + 449] * t230[l + 1];
+                acc_2 += theta[64*i + l + 450] * t230[l + 2];
+                acc_3 += theta[64*i + l + 451] * t230[l + 3];
+                acc_4 += theta[64*i + l + 452] * t230[l + 4];
+                acc_5 += theta[64*i + l + 453] * t230[l + 5];
+                acc_6 += theta[64*i + l + 454] * t230[l + 6];
+                acc_7 += theta[64*i + l + 455] * t230[l + 7];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t231[i] = acc;
         }
         for (int i = 0; i < 4; i++) {
@@ -650,9 +686,18 @@ void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict 
         }
         double *const t41 = work + 719;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * h44[67*t + l + 3];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * h44[67*t + l + 3];
+                acc_1 += theta[64*i + l + 449] * h44[67*t + l + 4];
+                acc_2 += theta[64*i + l + 450] * h44[67*t + l + 5];
+                acc_3 += theta[64*i + l + 451] * h44[67*t + l + 6];
+                acc_4 += theta[64*i + l + 452] * h44[67*t + l + 7];
+                acc_5 += theta[64*i + l + 453] * h44[67*t + l + 8];
+                acc_6 += theta[64*i + l + 454] * h44[67*t + l + 9];
+                acc_7 += theta[64*i + l + 455] * h44[67*t + l + 10];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t41[i] = acc;
         }
         h44[67*t] = s27;
@@ -751,9 +796,18 @@ void cartpole_mpc_score_vjp_xy(const double *restrict y, const double *restrict 
         }
         double *const t231 = work + 3003;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * t230[l];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * t230[l];
+                acc_1 += theta[64*i + l + 449] * t230[l + 1];
+                acc_2 += theta[64*i + l + 450] * t230[l + 2];
+                acc_3 += theta[64*i + l + 451] * t230[l + 3];
+                acc_4 += theta[64*i + l + 452] * t230[l + 4];
+                acc_5 += theta[64*i + l + 453] * t230[l + 5];
+                acc_6 += theta[64*i + l + 454] * t230[l + 6];
+                acc_7 += theta[64*i + l + 455] * t230[l + 7];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t231[i] = acc;
         }
         for (int i = 0; i < 4; i++) {
@@ -904,9 +958,18 @@ void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restr
         }
         double *const t41 = work + 739;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * h44[69*t + l + 5];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * h44[69*t + l + 5];
+                acc_1 += theta[64*i + l + 449] * h44[69*t + l + 6];
+                acc_2 += theta[64*i + l + 450] * h44[69*t + l + 7];
+                acc_3 += theta[64*i + l + 451] * h44[69*t + l + 8];
+                acc_4 += theta[64*i + l + 452] * h44[69*t + l + 9];
+                acc_5 += theta[64*i + l + 453] * h44[69*t + l + 10];
+                acc_6 += theta[64*i + l + 454] * h44[69*t + l + 11];
+                acc_7 += theta[64*i + l + 455] * h44[69*t + l + 12];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t41[i] = acc;
         }
         h44[69*t] = s27;
@@ -1009,9 +1072,18 @@ void cartpole_mpc_score_vjp_thetay(const double *restrict y, const double *restr
         }
         double *const t231 = work + 3043;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * t230[l];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * t230[l];
+                acc_1 += theta[64*i + l + 449] * t230[l + 1];
+                acc_2 += theta[64*i + l + 450] * t230[l + 2];
+                acc_3 += theta[64*i + l + 451] * t230[l + 3];
+                acc_4 += theta[64*i + l + 452] * t230[l + 4];
+                acc_5 += theta[64*i + l + 453] * t230[l + 5];
+                acc_6 += theta[64*i + l + 454] * t230[l + 6];
+                acc_7 += theta[64*i + l + 455] * t230[l + 7];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t231[i] = acc;
         }
         h233[66*t] = s217;
@@ -1231,9 +1303,18 @@ double cartpole_mpc_loss(const double *restrict y, const double *restrict x, con
         }
         double *const t41 = work + 44;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * t40[l];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * t40[l];
+                acc_1 += theta[64*i + l + 449] * t40[l + 1];
+                acc_2 += theta[64*i + l + 450] * t40[l + 2];
+                acc_3 += theta[64*i + l + 451] * t40[l + 3];
+                acc_4 += theta[64*i + l + 452] * t40[l + 4];
+                acc_5 += theta[64*i + l + 453] * t40[l + 5];
+                acc_6 += theta[64*i + l + 454] * t40[l + 6];
+                acc_7 += theta[64*i + l + 455] * t40[l + 7];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t41[i] = acc;
         }
         for (int i = 0; i < 4; i++) {
@@ -1281,9 +1362,18 @@ void cartpole_mpc_loss_grad(const double *restrict y, const double *restrict x, 
         }
         double *const t41 = work + 734;
         for (int i = 0; i < 4; i++) {
-            double acc = 0.0;
-            for (int l = 0; l < 64; l++)
-                acc += theta[64*i + l + 448] * h44[69*t + l + 5];
+            double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+            for (int l = 0; l < 64; l += 8) {
+                acc_0 += theta[64*i + l + 448] * h44[69*t + l + 5];
+                acc_1 += theta[64*i + l + 449] * h44[69*t + l + 6];
+                acc_2 += theta[64*i + l + 450] * h44[69*t + l + 7];
+                acc_3 += theta[64*i + l + 451] * h44[69*t + l + 8];
+                acc_4 += theta[64*i + l + 452] * h44[69*t + l + 9];
+                acc_5 += theta[64*i + l + 453] * h44[69*t + l + 10];
+                acc_6 += theta[64*i + l + 454] * h44[69*t + l + 11];
+                acc_7 += theta[64*i + l + 455] * h44[69*t + l + 12];
+            }
+            const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
             t41[i] = acc;
         }
         h44[69*t] = s27;

@@ -43,10 +43,22 @@ double cartpole_nmpc_score(const double *restrict y, const double *restrict x, c
         }
         t60[0] += s59;
     }
-    double s63 = 0.0;
-    for (int i = 0; i < 100; i++) {
-        s63 += cartpole_nmpc_sq(y[i]);
+    double s63_0 = 0.0, s63_1 = 0.0, s63_2 = 0.0, s63_3 = 0.0, s63_4 = 0.0, s63_5 = 0.0, s63_6 = 0.0, s63_7 = 0.0;
+    for (int l = 0; l < 96; l += 8) {
+        s63_0 += cartpole_nmpc_sq(y[l]);
+        s63_1 += cartpole_nmpc_sq(y[l + 1]);
+        s63_2 += cartpole_nmpc_sq(y[l + 2]);
+        s63_3 += cartpole_nmpc_sq(y[l + 3]);
+        s63_4 += cartpole_nmpc_sq(y[l + 4]);
+        s63_5 += cartpole_nmpc_sq(y[l + 5]);
+        s63_6 += cartpole_nmpc_sq(y[l + 6]);
+        s63_7 += cartpole_nmpc_sq(y[l + 7]);
     }
+    s63_0 += cartpole_nmpc_sq(y[96]);
+    s63_1 += cartpole_nmpc_sq(y[97]);
+    s63_2 += cartpole_nmpc_sq(y[98]);
+    s63_3 += cartpole_nmpc_sq(y[99]);
+    const double s63 = ((s63_0 + s63_1) + (s63_2 + s63_3)) + ((s63_4 + s63_5) + (s63_6 + s63_7));
     return (t60[0] + (theta[7] * s63));
 }
 
@@ -478,10 +490,22 @@ void cartpole_nmpc_score_vjp_thetay(const double *restrict y, const double *rest
             t285[4*t + i + 4] = (t285[4*t + i] + (0.01 * t282[i]));
         }
     }
-    double s287 = 0.0;
-    for (int i = 0; i < 100; i++) {
-        s287 += ((2.0 * y[i]) * w[i]);
+    double s287_0 = 0.0, s287_1 = 0.0, s287_2 = 0.0, s287_3 = 0.0, s287_4 = 0.0, s287_5 = 0.0, s287_6 = 0.0, s287_7 = 0.0;
+    for (int l = 0; l < 96; l += 8) {
+        s287_0 += ((2.0 * y[l]) * w[l]);
+        s287_1 += ((2.0 * y[l + 1]) * w[l + 1]);
+        s287_2 += ((2.0 * y[l + 2]) * w[l + 2]);
+        s287_3 += ((2.0 * y[l + 3]) * w[l + 3]);
+        s287_4 += ((2.0 * y[l + 4]) * w[l + 4]);
+        s287_5 += ((2.0 * y[l + 5]) * w[l + 5]);
+        s287_6 += ((2.0 * y[l + 6]) * w[l + 6]);
+        s287_7 += ((2.0 * y[l + 7]) * w[l + 7]);
     }
+    s287_0 += ((2.0 * y[96]) * w[96]);
+    s287_1 += ((2.0 * y[97]) * w[97]);
+    s287_2 += ((2.0 * y[98]) * w[98]);
+    s287_3 += ((2.0 * y[99]) * w[99]);
+    const double s287 = ((s287_0 + s287_1) + (s287_2 + s287_3)) + ((s287_4 + s287_5) + (s287_6 + s287_7));
     out_theta[7] = s287;
     double *const t299 = work + 3235;
     for (int i = 0; i < 4; i++) t299[i + 400] = 0.0;
@@ -565,10 +589,22 @@ double cartpole_nmpc_loss(const double *restrict y, const double *restrict x, co
     (void)x;
     (void)theta;
     (void)work;
-    double s68 = 0.0;
-    for (int i = 0; i < 100; i++) {
-        s68 += cartpole_nmpc_sq((y[i] - data[i]));
+    double s68_0 = 0.0, s68_1 = 0.0, s68_2 = 0.0, s68_3 = 0.0, s68_4 = 0.0, s68_5 = 0.0, s68_6 = 0.0, s68_7 = 0.0;
+    for (int l = 0; l < 96; l += 8) {
+        s68_0 += cartpole_nmpc_sq((y[l] - data[l]));
+        s68_1 += cartpole_nmpc_sq((y[l + 1] - data[l + 1]));
+        s68_2 += cartpole_nmpc_sq((y[l + 2] - data[l + 2]));
+        s68_3 += cartpole_nmpc_sq((y[l + 3] - data[l + 3]));
+        s68_4 += cartpole_nmpc_sq((y[l + 4] - data[l + 4]));
+        s68_5 += cartpole_nmpc_sq((y[l + 5] - data[l + 5]));
+        s68_6 += cartpole_nmpc_sq((y[l + 6] - data[l + 6]));
+        s68_7 += cartpole_nmpc_sq((y[l + 7] - data[l + 7]));
     }
+    s68_0 += cartpole_nmpc_sq((y[96] - data[96]));
+    s68_1 += cartpole_nmpc_sq((y[97] - data[97]));
+    s68_2 += cartpole_nmpc_sq((y[98] - data[98]));
+    s68_3 += cartpole_nmpc_sq((y[99] - data[99]));
+    const double s68 = ((s68_0 + s68_1) + (s68_2 + s68_3)) + ((s68_4 + s68_5) + (s68_6 + s68_7));
     return (s68 / 100.0);
 }
 

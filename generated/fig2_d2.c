@@ -123,9 +123,24 @@ double fig2_d2_score(const double *restrict y, const double *restrict x, const d
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 30;
@@ -134,9 +149,24 @@ double fig2_d2_score(const double *restrict y, const double *restrict x, const d
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t24[l];
+            acc_1 += theta[30*i + l + 1021] * t24[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t24[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t24[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t24[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t24[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t24[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t24[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t24[24];
+        acc_1 += theta[30*i + 1045] * t24[25];
+        acc_2 += theta[30*i + 1046] * t24[26];
+        acc_3 += theta[30*i + 1047] * t24[27];
+        acc_4 += theta[30*i + 1048] * t24[28];
+        acc_5 += theta[30*i + 1049] * t24[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double s33 = 0.0;
@@ -163,9 +193,24 @@ void fig2_d2_score_grad_y(const double *restrict y, const double *restrict x, co
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 60;
@@ -174,9 +219,24 @@ void fig2_d2_score_grad_y(const double *restrict y, const double *restrict x, co
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t24[l];
+            acc_1 += theta[30*i + l + 1021] * t24[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t24[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t24[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t24[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t24[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t24[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t24[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t24[24];
+        acc_1 += theta[30*i + 1045] * t24[25];
+        acc_2 += theta[30*i + 1046] * t24[26];
+        acc_3 += theta[30*i + 1047] * t24[27];
+        acc_4 += theta[30*i + 1048] * t24[28];
+        acc_5 += theta[30*i + 1049] * t24[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t30 = work + 2;
@@ -237,9 +297,24 @@ void fig2_d2_score_hvp_yy(const double *restrict y, const double *restrict x, co
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 60;
@@ -248,9 +323,24 @@ void fig2_d2_score_hvp_yy(const double *restrict y, const double *restrict x, co
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t24[l];
+            acc_1 += theta[30*i + l + 1021] * t24[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t24[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t24[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t24[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t24[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t24[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t24[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t24[24];
+        acc_1 += theta[30*i + 1045] * t24[25];
+        acc_2 += theta[30*i + 1046] * t24[26];
+        acc_3 += theta[30*i + 1047] * t24[27];
+        acc_4 += theta[30*i + 1048] * t24[28];
+        acc_5 += theta[30*i + 1049] * t24[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t30 = work + 2;
@@ -302,9 +392,24 @@ void fig2_d2_score_hvp_yy(const double *restrict y, const double *restrict x, co
     }
     double *const t73 = work + 210;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t72[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t72[l];
+            acc_1 += theta[30*i + l + 91] * t72[l + 1];
+            acc_2 += theta[30*i + l + 92] * t72[l + 2];
+            acc_3 += theta[30*i + l + 93] * t72[l + 3];
+            acc_4 += theta[30*i + l + 94] * t72[l + 4];
+            acc_5 += theta[30*i + l + 95] * t72[l + 5];
+            acc_6 += theta[30*i + l + 96] * t72[l + 6];
+            acc_7 += theta[30*i + l + 97] * t72[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t72[24];
+        acc_1 += theta[30*i + 115] * t72[25];
+        acc_2 += theta[30*i + 116] * t72[26];
+        acc_3 += theta[30*i + 117] * t72[27];
+        acc_4 += theta[30*i + 118] * t72[28];
+        acc_5 += theta[30*i + 119] * t72[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t73[i] = acc;
     }
     double *const t74 = work + 270;
@@ -313,9 +418,24 @@ void fig2_d2_score_hvp_yy(const double *restrict y, const double *restrict x, co
     }
     double *const t75 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t74[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t74[l];
+            acc_1 += theta[30*i + l + 1021] * t74[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t74[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t74[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t74[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t74[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t74[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t74[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t74[24];
+        acc_1 += theta[30*i + 1045] * t74[25];
+        acc_2 += theta[30*i + 1046] * t74[26];
+        acc_3 += theta[30*i + 1047] * t74[27];
+        acc_4 += theta[30*i + 1048] * t74[28];
+        acc_5 += theta[30*i + 1049] * t74[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t75[i] = acc;
     }
     double *const t79 = work + 2;
@@ -376,9 +496,24 @@ void fig2_d2_score_vjp_xy(const double *restrict y, const double *restrict x, co
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 60;
@@ -387,9 +522,24 @@ void fig2_d2_score_vjp_xy(const double *restrict y, const double *restrict x, co
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t24[l];
+            acc_1 += theta[30*i + l + 1021] * t24[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t24[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t24[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t24[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t24[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t24[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t24[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t24[24];
+        acc_1 += theta[30*i + 1045] * t24[25];
+        acc_2 += theta[30*i + 1046] * t24[26];
+        acc_3 += theta[30*i + 1047] * t24[27];
+        acc_4 += theta[30*i + 1048] * t24[28];
+        acc_5 += theta[30*i + 1049] * t24[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t70 = work + 90;
@@ -405,9 +555,24 @@ void fig2_d2_score_vjp_xy(const double *restrict y, const double *restrict x, co
     }
     double *const t73 = work + 30;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t72[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t72[l];
+            acc_1 += theta[30*i + l + 91] * t72[l + 1];
+            acc_2 += theta[30*i + l + 92] * t72[l + 2];
+            acc_3 += theta[30*i + l + 93] * t72[l + 3];
+            acc_4 += theta[30*i + l + 94] * t72[l + 4];
+            acc_5 += theta[30*i + l + 95] * t72[l + 5];
+            acc_6 += theta[30*i + l + 96] * t72[l + 6];
+            acc_7 += theta[30*i + l + 97] * t72[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t72[24];
+        acc_1 += theta[30*i + 115] * t72[25];
+        acc_2 += theta[30*i + 116] * t72[26];
+        acc_3 += theta[30*i + 117] * t72[27];
+        acc_4 += theta[30*i + 118] * t72[28];
+        acc_5 += theta[30*i + 119] * t72[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t73[i] = acc;
     }
     double *const t74 = work + 90;
@@ -416,9 +581,24 @@ void fig2_d2_score_vjp_xy(const double *restrict y, const double *restrict x, co
     }
     double *const t75 = work + 30;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t74[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t74[l];
+            acc_1 += theta[30*i + l + 1021] * t74[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t74[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t74[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t74[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t74[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t74[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t74[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t74[24];
+        acc_1 += theta[30*i + 1045] * t74[25];
+        acc_2 += theta[30*i + 1046] * t74[26];
+        acc_3 += theta[30*i + 1047] * t74[27];
+        acc_4 += theta[30*i + 1048] * t74[28];
+        acc_5 += theta[30*i + 1049] * t74[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t75[i] = acc;
     }
     double *const t79 = work + 60;
@@ -452,9 +632,24 @@ void fig2_d2_score_vjp_thetay(const double *restrict y, const double *restrict x
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 60;
@@ -463,9 +658,24 @@ void fig2_d2_score_vjp_thetay(const double *restrict y, const double *restrict x
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t24[l];
+            acc_1 += theta[30*i + l + 1021] * t24[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t24[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t24[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t24[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t24[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t24[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t24[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t24[24];
+        acc_1 += theta[30*i + 1045] * t24[25];
+        acc_2 += theta[30*i + 1046] * t24[26];
+        acc_3 += theta[30*i + 1047] * t24[27];
+        acc_4 += theta[30*i + 1048] * t24[28];
+        acc_5 += theta[30*i + 1049] * t24[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t30 = work + 2;
@@ -525,9 +735,24 @@ void fig2_d2_score_vjp_thetay(const double *restrict y, const double *restrict x
     }
     double *const t73 = work + 270;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t72[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t72[l];
+            acc_1 += theta[30*i + l + 91] * t72[l + 1];
+            acc_2 += theta[30*i + l + 92] * t72[l + 2];
+            acc_3 += theta[30*i + l + 93] * t72[l + 3];
+            acc_4 += theta[30*i + l + 94] * t72[l + 4];
+            acc_5 += theta[30*i + l + 95] * t72[l + 5];
+            acc_6 += theta[30*i + l + 96] * t72[l + 6];
+            acc_7 += theta[30*i + l + 97] * t72[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t72[24];
+        acc_1 += theta[30*i + 115] * t72[25];
+        acc_2 += theta[30*i + 116] * t72[26];
+        acc_3 += theta[30*i + 117] * t72[27];
+        acc_4 += theta[30*i + 118] * t72[28];
+        acc_5 += theta[30*i + 119] * t72[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t73[i] = acc;
     }
     double *const t74 = work + 330;
@@ -536,9 +761,24 @@ void fig2_d2_score_vjp_thetay(const double *restrict y, const double *restrict x
     }
     double *const t75 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t74[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t74[l];
+            acc_1 += theta[30*i + l + 1021] * t74[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t74[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t74[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t74[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t74[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t74[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t74[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t74[24];
+        acc_1 += theta[30*i + 1045] * t74[25];
+        acc_2 += theta[30*i + 1046] * t74[26];
+        acc_3 += theta[30*i + 1047] * t74[27];
+        acc_4 += theta[30*i + 1048] * t74[28];
+        acc_5 += theta[30*i + 1049] * t74[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t75[i] = acc;
     }
     double *const t79 = work + 4;
@@ -636,9 +876,24 @@ void fig2_d2_residual(const double *restrict y, const double *restrict x, const 
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 30;
@@ -647,9 +902,24 @@ void fig2_d2_residual(const double *restrict y, const double *restrict x, const 
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t24[l];
+            acc_1 += theta[30*i + l + 1021] * t24[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t24[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t24[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t24[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t24[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t24[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t24[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t24[24];
+        acc_1 += theta[30*i + 1045] * t24[25];
+        acc_2 += theta[30*i + 1046] * t24[26];
+        acc_3 += theta[30*i + 1047] * t24[27];
+        acc_4 += theta[30*i + 1048] * t24[28];
+        acc_5 += theta[30*i + 1049] * t24[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -674,9 +944,24 @@ void fig2_d2_residual_jvp_y(const double *restrict y, const double *restrict x, 
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 60;
@@ -696,9 +981,24 @@ void fig2_d2_residual_jvp_y(const double *restrict y, const double *restrict x, 
     }
     double *const t73 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t72[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t72[l];
+            acc_1 += theta[30*i + l + 91] * t72[l + 1];
+            acc_2 += theta[30*i + l + 92] * t72[l + 2];
+            acc_3 += theta[30*i + l + 93] * t72[l + 3];
+            acc_4 += theta[30*i + l + 94] * t72[l + 4];
+            acc_5 += theta[30*i + l + 95] * t72[l + 5];
+            acc_6 += theta[30*i + l + 96] * t72[l + 6];
+            acc_7 += theta[30*i + l + 97] * t72[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t72[24];
+        acc_1 += theta[30*i + 115] * t72[25];
+        acc_2 += theta[30*i + 116] * t72[26];
+        acc_3 += theta[30*i + 117] * t72[27];
+        acc_4 += theta[30*i + 118] * t72[28];
+        acc_5 += theta[30*i + 119] * t72[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t73[i] = acc;
     }
     double *const t74 = work + 30;
@@ -707,9 +1007,24 @@ void fig2_d2_residual_jvp_y(const double *restrict y, const double *restrict x, 
     }
     double *const t75 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t74[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t74[l];
+            acc_1 += theta[30*i + l + 1021] * t74[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t74[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t74[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t74[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t74[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t74[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t74[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t74[24];
+        acc_1 += theta[30*i + 1045] * t74[25];
+        acc_2 += theta[30*i + 1046] * t74[26];
+        acc_3 += theta[30*i + 1047] * t74[27];
+        acc_4 += theta[30*i + 1048] * t74[28];
+        acc_5 += theta[30*i + 1049] * t74[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t75[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -734,9 +1049,24 @@ void fig2_d2_residual_vjp_y(const double *restrict y, const double *restrict x, 
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 60;
@@ -815,9 +1145,24 @@ void fig2_d2_residual_vjp_theta(const double *restrict y, const double *restrict
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t21[l];
+            acc_1 += theta[30*i + l + 91] * t21[l + 1];
+            acc_2 += theta[30*i + l + 92] * t21[l + 2];
+            acc_3 += theta[30*i + l + 93] * t21[l + 3];
+            acc_4 += theta[30*i + l + 94] * t21[l + 4];
+            acc_5 += theta[30*i + l + 95] * t21[l + 5];
+            acc_6 += theta[30*i + l + 96] * t21[l + 6];
+            acc_7 += theta[30*i + l + 97] * t21[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t21[24];
+        acc_1 += theta[30*i + 115] * t21[25];
+        acc_2 += theta[30*i + 116] * t21[26];
+        acc_3 += theta[30*i + 117] * t21[27];
+        acc_4 += theta[30*i + 118] * t21[28];
+        acc_5 += theta[30*i + 119] * t21[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 60;
@@ -882,18 +1227,48 @@ void fig2_d2_linearise(const double *restrict y, const double *restrict x, const
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * state[l];
+            acc_1 += theta[30*i + l + 91] * state[l + 1];
+            acc_2 += theta[30*i + l + 92] * state[l + 2];
+            acc_3 += theta[30*i + l + 93] * state[l + 3];
+            acc_4 += theta[30*i + l + 94] * state[l + 4];
+            acc_5 += theta[30*i + l + 95] * state[l + 5];
+            acc_6 += theta[30*i + l + 96] * state[l + 6];
+            acc_7 += theta[30*i + l + 97] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * state[24];
+        acc_1 += theta[30*i + 115] * state[25];
+        acc_2 += theta[30*i + 116] * state[26];
+        acc_3 += theta[30*i + 117] * state[27];
+        acc_4 += theta[30*i + 118] * state[28];
+        acc_5 += theta[30*i + 119] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
         state[i + 30] = fig2_d2_vtanh((theta[i + 990] + t22[i]));
     }
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * state[l + 30];
+            acc_1 += theta[30*i + l + 1021] * state[l + 31];
+            acc_2 += theta[30*i + l + 1022] * state[l + 32];
+            acc_3 += theta[30*i + l + 1023] * state[l + 33];
+            acc_4 += theta[30*i + l + 1024] * state[l + 34];
+            acc_5 += theta[30*i + l + 1025] * state[l + 35];
+            acc_6 += theta[30*i + l + 1026] * state[l + 36];
+            acc_7 += theta[30*i + l + 1027] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1044] * state[54];
+        acc_1 += theta[30*i + 1045] * state[55];
+        acc_2 += theta[30*i + 1046] * state[56];
+        acc_3 += theta[30*i + 1047] * state[57];
+        acc_4 += theta[30*i + 1048] * state[58];
+        acc_5 += theta[30*i + 1049] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         state[i + 60] = acc;
     }
     double *const t30 = work + 0;
@@ -949,9 +1324,24 @@ void fig2_d2_score_hvp_yy_apply(const double *restrict y, const double *restrict
     }
     double *const t73 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t72[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t72[l];
+            acc_1 += theta[30*i + l + 91] * t72[l + 1];
+            acc_2 += theta[30*i + l + 92] * t72[l + 2];
+            acc_3 += theta[30*i + l + 93] * t72[l + 3];
+            acc_4 += theta[30*i + l + 94] * t72[l + 4];
+            acc_5 += theta[30*i + l + 95] * t72[l + 5];
+            acc_6 += theta[30*i + l + 96] * t72[l + 6];
+            acc_7 += theta[30*i + l + 97] * t72[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t72[24];
+        acc_1 += theta[30*i + 115] * t72[25];
+        acc_2 += theta[30*i + 116] * t72[26];
+        acc_3 += theta[30*i + 117] * t72[27];
+        acc_4 += theta[30*i + 118] * t72[28];
+        acc_5 += theta[30*i + 119] * t72[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t73[i] = acc;
     }
     double *const t74 = work + 60;
@@ -960,9 +1350,24 @@ void fig2_d2_score_hvp_yy_apply(const double *restrict y, const double *restrict
     }
     double *const t75 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t74[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t74[l];
+            acc_1 += theta[30*i + l + 1021] * t74[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t74[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t74[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t74[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t74[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t74[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t74[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t74[24];
+        acc_1 += theta[30*i + 1045] * t74[25];
+        acc_2 += theta[30*i + 1046] * t74[26];
+        acc_3 += theta[30*i + 1047] * t74[27];
+        acc_4 += theta[30*i + 1048] * t74[28];
+        acc_5 += theta[30*i + 1049] * t74[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t75[i] = acc;
     }
     double *const t79 = work + 2;
@@ -1023,9 +1428,24 @@ void fig2_d2_score_vjp_xy_apply(const double *restrict y, const double *restrict
     }
     double *const t73 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t72[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t72[l];
+            acc_1 += theta[30*i + l + 91] * t72[l + 1];
+            acc_2 += theta[30*i + l + 92] * t72[l + 2];
+            acc_3 += theta[30*i + l + 93] * t72[l + 3];
+            acc_4 += theta[30*i + l + 94] * t72[l + 4];
+            acc_5 += theta[30*i + l + 95] * t72[l + 5];
+            acc_6 += theta[30*i + l + 96] * t72[l + 6];
+            acc_7 += theta[30*i + l + 97] * t72[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t72[24];
+        acc_1 += theta[30*i + 115] * t72[25];
+        acc_2 += theta[30*i + 116] * t72[26];
+        acc_3 += theta[30*i + 117] * t72[27];
+        acc_4 += theta[30*i + 118] * t72[28];
+        acc_5 += theta[30*i + 119] * t72[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t73[i] = acc;
     }
     double *const t74 = work + 30;
@@ -1034,9 +1454,24 @@ void fig2_d2_score_vjp_xy_apply(const double *restrict y, const double *restrict
     }
     double *const t75 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t74[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t74[l];
+            acc_1 += theta[30*i + l + 1021] * t74[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t74[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t74[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t74[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t74[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t74[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t74[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t74[24];
+        acc_1 += theta[30*i + 1045] * t74[25];
+        acc_2 += theta[30*i + 1046] * t74[26];
+        acc_3 += theta[30*i + 1047] * t74[27];
+        acc_4 += theta[30*i + 1048] * t74[28];
+        acc_5 += theta[30*i + 1049] * t74[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t75[i] = acc;
     }
     double *const t79 = work + 30;
@@ -1070,9 +1505,24 @@ void fig2_d2_score_vjp_thetay_apply(const double *restrict y, const double *rest
     }
     double *const t73 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t72[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t72[l];
+            acc_1 += theta[30*i + l + 91] * t72[l + 1];
+            acc_2 += theta[30*i + l + 92] * t72[l + 2];
+            acc_3 += theta[30*i + l + 93] * t72[l + 3];
+            acc_4 += theta[30*i + l + 94] * t72[l + 4];
+            acc_5 += theta[30*i + l + 95] * t72[l + 5];
+            acc_6 += theta[30*i + l + 96] * t72[l + 6];
+            acc_7 += theta[30*i + l + 97] * t72[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t72[24];
+        acc_1 += theta[30*i + 115] * t72[25];
+        acc_2 += theta[30*i + 116] * t72[26];
+        acc_3 += theta[30*i + 117] * t72[27];
+        acc_4 += theta[30*i + 118] * t72[28];
+        acc_5 += theta[30*i + 119] * t72[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t73[i] = acc;
     }
     double *const t74 = work + 60;
@@ -1081,9 +1531,24 @@ void fig2_d2_score_vjp_thetay_apply(const double *restrict y, const double *rest
     }
     double *const t75 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t74[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t74[l];
+            acc_1 += theta[30*i + l + 1021] * t74[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t74[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t74[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t74[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t74[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t74[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t74[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t74[24];
+        acc_1 += theta[30*i + 1045] * t74[25];
+        acc_2 += theta[30*i + 1046] * t74[26];
+        acc_3 += theta[30*i + 1047] * t74[27];
+        acc_4 += theta[30*i + 1048] * t74[28];
+        acc_5 += theta[30*i + 1049] * t74[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t75[i] = acc;
     }
     double *const t79 = work + 2;
@@ -1150,9 +1615,24 @@ void fig2_d2_residual_jvp_y_apply(const double *restrict y, const double *restri
     }
     double *const t73 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * t72[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * t72[l];
+            acc_1 += theta[30*i + l + 91] * t72[l + 1];
+            acc_2 += theta[30*i + l + 92] * t72[l + 2];
+            acc_3 += theta[30*i + l + 93] * t72[l + 3];
+            acc_4 += theta[30*i + l + 94] * t72[l + 4];
+            acc_5 += theta[30*i + l + 95] * t72[l + 5];
+            acc_6 += theta[30*i + l + 96] * t72[l + 6];
+            acc_7 += theta[30*i + l + 97] * t72[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * t72[24];
+        acc_1 += theta[30*i + 115] * t72[25];
+        acc_2 += theta[30*i + 116] * t72[26];
+        acc_3 += theta[30*i + 117] * t72[27];
+        acc_4 += theta[30*i + 118] * t72[28];
+        acc_5 += theta[30*i + 119] * t72[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t73[i] = acc;
     }
     double *const t74 = work + 30;
@@ -1161,9 +1641,24 @@ void fig2_d2_residual_jvp_y_apply(const double *restrict y, const double *restri
     }
     double *const t75 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * t74[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * t74[l];
+            acc_1 += theta[30*i + l + 1021] * t74[l + 1];
+            acc_2 += theta[30*i + l + 1022] * t74[l + 2];
+            acc_3 += theta[30*i + l + 1023] * t74[l + 3];
+            acc_4 += theta[30*i + l + 1024] * t74[l + 4];
+            acc_5 += theta[30*i + l + 1025] * t74[l + 5];
+            acc_6 += theta[30*i + l + 1026] * t74[l + 6];
+            acc_7 += theta[30*i + l + 1027] * t74[l + 7];
+        }
+        acc_0 += theta[30*i + 1044] * t74[24];
+        acc_1 += theta[30*i + 1045] * t74[25];
+        acc_2 += theta[30*i + 1046] * t74[26];
+        acc_3 += theta[30*i + 1047] * t74[27];
+        acc_4 += theta[30*i + 1048] * t74[28];
+        acc_5 += theta[30*i + 1049] * t74[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t75[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -1276,9 +1771,24 @@ void fig2_d2_residual_linearise(const double *restrict y, const double *restrict
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * state[l];
+            acc_1 += theta[30*i + l + 91] * state[l + 1];
+            acc_2 += theta[30*i + l + 92] * state[l + 2];
+            acc_3 += theta[30*i + l + 93] * state[l + 3];
+            acc_4 += theta[30*i + l + 94] * state[l + 4];
+            acc_5 += theta[30*i + l + 95] * state[l + 5];
+            acc_6 += theta[30*i + l + 96] * state[l + 6];
+            acc_7 += theta[30*i + l + 97] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * state[24];
+        acc_1 += theta[30*i + 115] * state[25];
+        acc_2 += theta[30*i + 116] * state[26];
+        acc_3 += theta[30*i + 117] * state[27];
+        acc_4 += theta[30*i + 118] * state[28];
+        acc_5 += theta[30*i + 119] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
@@ -1286,9 +1796,24 @@ void fig2_d2_residual_linearise(const double *restrict y, const double *restrict
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * state[l + 30];
+            acc_1 += theta[30*i + l + 1021] * state[l + 31];
+            acc_2 += theta[30*i + l + 1022] * state[l + 32];
+            acc_3 += theta[30*i + l + 1023] * state[l + 33];
+            acc_4 += theta[30*i + l + 1024] * state[l + 34];
+            acc_5 += theta[30*i + l + 1025] * state[l + 35];
+            acc_6 += theta[30*i + l + 1026] * state[l + 36];
+            acc_7 += theta[30*i + l + 1027] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1044] * state[54];
+        acc_1 += theta[30*i + 1045] * state[55];
+        acc_2 += theta[30*i + 1046] * state[56];
+        acc_3 += theta[30*i + 1047] * state[57];
+        acc_4 += theta[30*i + 1048] * state[58];
+        acc_5 += theta[30*i + 1049] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -1312,18 +1837,48 @@ double fig2_d2_score_linearise(const double *restrict y, const double *restrict 
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 90] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 90] * state[l];
+            acc_1 += theta[30*i + l + 91] * state[l + 1];
+            acc_2 += theta[30*i + l + 92] * state[l + 2];
+            acc_3 += theta[30*i + l + 93] * state[l + 3];
+            acc_4 += theta[30*i + l + 94] * state[l + 4];
+            acc_5 += theta[30*i + l + 95] * state[l + 5];
+            acc_6 += theta[30*i + l + 96] * state[l + 6];
+            acc_7 += theta[30*i + l + 97] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 114] * state[24];
+        acc_1 += theta[30*i + 115] * state[25];
+        acc_2 += theta[30*i + 116] * state[26];
+        acc_3 += theta[30*i + 117] * state[27];
+        acc_4 += theta[30*i + 118] * state[28];
+        acc_5 += theta[30*i + 119] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
         state[i + 30] = fig2_d2_vtanh((theta[i + 990] + t22[i]));
     }
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1020] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1020] * state[l + 30];
+            acc_1 += theta[30*i + l + 1021] * state[l + 31];
+            acc_2 += theta[30*i + l + 1022] * state[l + 32];
+            acc_3 += theta[30*i + l + 1023] * state[l + 33];
+            acc_4 += theta[30*i + l + 1024] * state[l + 34];
+            acc_5 += theta[30*i + l + 1025] * state[l + 35];
+            acc_6 += theta[30*i + l + 1026] * state[l + 36];
+            acc_7 += theta[30*i + l + 1027] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1044] * state[54];
+        acc_1 += theta[30*i + 1045] * state[55];
+        acc_2 += theta[30*i + 1046] * state[56];
+        acc_3 += theta[30*i + 1047] * state[57];
+        acc_4 += theta[30*i + 1048] * state[58];
+        acc_5 += theta[30*i + 1049] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         state[i + 60] = acc;
     }
     double *const t30 = work + 0;

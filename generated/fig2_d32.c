@@ -112,9 +112,18 @@ double fig2_d32_score(const double *restrict y, const double *restrict x, const 
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -123,9 +132,24 @@ double fig2_d32_score(const double *restrict y, const double *restrict x, const 
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 30;
@@ -134,15 +158,38 @@ double fig2_d32_score(const double *restrict y, const double *restrict x, const 
     }
     double *const t26 = work + 60;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t25[l];
+            acc_1 += theta[30*i + l + 1921] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t25[24];
+        acc_1 += theta[30*i + 1945] * t25[25];
+        acc_2 += theta[30*i + 1946] * t25[26];
+        acc_3 += theta[30*i + 1947] * t25[27];
+        acc_4 += theta[30*i + 1948] * t25[28];
+        acc_5 += theta[30*i + 1949] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
-    double s34 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s34 += fig2_d32_sq(((y[i] - x[i]) - (0.1 * ((theta[i + 2880] + t26[i]) - (x[32] * y[i])))));
+    double s34_0 = 0.0, s34_1 = 0.0, s34_2 = 0.0, s34_3 = 0.0, s34_4 = 0.0, s34_5 = 0.0, s34_6 = 0.0, s34_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s34_0 += fig2_d32_sq(((y[l] - x[l]) - (0.1 * ((theta[l + 2880] + t26[l]) - (x[32] * y[l])))));
+        s34_1 += fig2_d32_sq(((y[l + 1] - x[l + 1]) - (0.1 * ((theta[l + 2881] + t26[l + 1]) - (x[32] * y[l + 1])))));
+        s34_2 += fig2_d32_sq(((y[l + 2] - x[l + 2]) - (0.1 * ((theta[l + 2882] + t26[l + 2]) - (x[32] * y[l + 2])))));
+        s34_3 += fig2_d32_sq(((y[l + 3] - x[l + 3]) - (0.1 * ((theta[l + 2883] + t26[l + 3]) - (x[32] * y[l + 3])))));
+        s34_4 += fig2_d32_sq(((y[l + 4] - x[l + 4]) - (0.1 * ((theta[l + 2884] + t26[l + 4]) - (x[32] * y[l + 4])))));
+        s34_5 += fig2_d32_sq(((y[l + 5] - x[l + 5]) - (0.1 * ((theta[l + 2885] + t26[l + 5]) - (x[32] * y[l + 5])))));
+        s34_6 += fig2_d32_sq(((y[l + 6] - x[l + 6]) - (0.1 * ((theta[l + 2886] + t26[l + 6]) - (x[32] * y[l + 6])))));
+        s34_7 += fig2_d32_sq(((y[l + 7] - x[l + 7]) - (0.1 * ((theta[l + 2887] + t26[l + 7]) - (x[32] * y[l + 7])))));
     }
+    const double s34 = ((s34_0 + s34_1) + (s34_2 + s34_3)) + ((s34_4 + s34_5) + (s34_6 + s34_7));
     return (0.5 * s34);
 }
 
@@ -152,9 +199,18 @@ void fig2_d32_score_grad_y(const double *restrict y, const double *restrict x, c
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -163,9 +219,24 @@ void fig2_d32_score_grad_y(const double *restrict y, const double *restrict x, c
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -174,9 +245,24 @@ void fig2_d32_score_grad_y(const double *restrict y, const double *restrict x, c
     }
     double *const t26 = work + 90;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t25[l];
+            acc_1 += theta[30*i + l + 1921] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t25[24];
+        acc_1 += theta[30*i + 1945] * t25[25];
+        acc_2 += theta[30*i + 1946] * t25[26];
+        acc_3 += theta[30*i + 1947] * t25[27];
+        acc_4 += theta[30*i + 1948] * t25[28];
+        acc_5 += theta[30*i + 1949] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double *const t31 = work + 122;
@@ -226,9 +312,18 @@ void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, c
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -237,9 +332,24 @@ void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, c
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -248,9 +358,24 @@ void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, c
     }
     double *const t26 = work + 90;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t25[l];
+            acc_1 += theta[30*i + l + 1921] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t25[24];
+        acc_1 += theta[30*i + 1945] * t25[25];
+        acc_2 += theta[30*i + 1946] * t25[26];
+        acc_3 += theta[30*i + 1947] * t25[27];
+        acc_4 += theta[30*i + 1948] * t25[28];
+        acc_5 += theta[30*i + 1949] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double *const t31 = work + 122;
@@ -291,9 +416,18 @@ void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, c
     }
     double *const t71 = work + 184;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * v[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * v[l];
+            acc_1 += theta[32*i + l + 1] * v[l + 1];
+            acc_2 += theta[32*i + l + 2] * v[l + 2];
+            acc_3 += theta[32*i + l + 3] * v[l + 3];
+            acc_4 += theta[32*i + l + 4] * v[l + 4];
+            acc_5 += theta[32*i + l + 5] * v[l + 5];
+            acc_6 += theta[32*i + l + 6] * v[l + 6];
+            acc_7 += theta[32*i + l + 7] * v[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t71[i] = acc;
     }
     double *const t73 = work + 214;
@@ -302,9 +436,24 @@ void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, c
     }
     double *const t74 = work + 184;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t73[l];
+            acc_1 += theta[30*i + l + 991] * t73[l + 1];
+            acc_2 += theta[30*i + l + 992] * t73[l + 2];
+            acc_3 += theta[30*i + l + 993] * t73[l + 3];
+            acc_4 += theta[30*i + l + 994] * t73[l + 4];
+            acc_5 += theta[30*i + l + 995] * t73[l + 5];
+            acc_6 += theta[30*i + l + 996] * t73[l + 6];
+            acc_7 += theta[30*i + l + 997] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t73[24];
+        acc_1 += theta[30*i + 1015] * t73[25];
+        acc_2 += theta[30*i + 1016] * t73[26];
+        acc_3 += theta[30*i + 1017] * t73[27];
+        acc_4 += theta[30*i + 1018] * t73[28];
+        acc_5 += theta[30*i + 1019] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 244;
@@ -313,9 +462,24 @@ void fig2_d32_score_hvp_yy(const double *restrict y, const double *restrict x, c
     }
     double *const t76 = work + 274;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t75[l];
+            acc_1 += theta[30*i + l + 1921] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t75[24];
+        acc_1 += theta[30*i + 1945] * t75[25];
+        acc_2 += theta[30*i + 1946] * t75[26];
+        acc_3 += theta[30*i + 1947] * t75[27];
+        acc_4 += theta[30*i + 1948] * t75[28];
+        acc_5 += theta[30*i + 1949] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 306;
@@ -365,9 +529,18 @@ void fig2_d32_score_vjp_xy(const double *restrict y, const double *restrict x, c
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -376,9 +549,24 @@ void fig2_d32_score_vjp_xy(const double *restrict y, const double *restrict x, c
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -387,16 +575,40 @@ void fig2_d32_score_vjp_xy(const double *restrict y, const double *restrict x, c
     }
     double *const t26 = work + 90;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t25[l];
+            acc_1 += theta[30*i + l + 1921] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t25[24];
+        acc_1 += theta[30*i + 1945] * t25[25];
+        acc_2 += theta[30*i + 1946] * t25[26];
+        acc_3 += theta[30*i + 1947] * t25[27];
+        acc_4 += theta[30*i + 1948] * t25[28];
+        acc_5 += theta[30*i + 1949] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double *const t71 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * w[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * w[l];
+            acc_1 += theta[32*i + l + 1] * w[l + 1];
+            acc_2 += theta[32*i + l + 2] * w[l + 2];
+            acc_3 += theta[32*i + l + 3] * w[l + 3];
+            acc_4 += theta[32*i + l + 4] * w[l + 4];
+            acc_5 += theta[32*i + l + 5] * w[l + 5];
+            acc_6 += theta[32*i + l + 6] * w[l + 6];
+            acc_7 += theta[32*i + l + 7] * w[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t71[i] = acc;
     }
     double *const t73 = work + 122;
@@ -405,9 +617,24 @@ void fig2_d32_score_vjp_xy(const double *restrict y, const double *restrict x, c
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t73[l];
+            acc_1 += theta[30*i + l + 991] * t73[l + 1];
+            acc_2 += theta[30*i + l + 992] * t73[l + 2];
+            acc_3 += theta[30*i + l + 993] * t73[l + 3];
+            acc_4 += theta[30*i + l + 994] * t73[l + 4];
+            acc_5 += theta[30*i + l + 995] * t73[l + 5];
+            acc_6 += theta[30*i + l + 996] * t73[l + 6];
+            acc_7 += theta[30*i + l + 997] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t73[24];
+        acc_1 += theta[30*i + 1015] * t73[25];
+        acc_2 += theta[30*i + 1016] * t73[26];
+        acc_3 += theta[30*i + 1017] * t73[27];
+        acc_4 += theta[30*i + 1018] * t73[28];
+        acc_5 += theta[30*i + 1019] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 30;
@@ -416,19 +643,42 @@ void fig2_d32_score_vjp_xy(const double *restrict y, const double *restrict x, c
     }
     double *const t76 = work + 152;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t75[l];
+            acc_1 += theta[30*i + l + 1921] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t75[24];
+        acc_1 += theta[30*i + 1945] * t75[25];
+        acc_2 += theta[30*i + 1946] * t75[26];
+        acc_3 += theta[30*i + 1947] * t75[27];
+        acc_4 += theta[30*i + 1948] * t75[28];
+        acc_5 += theta[30*i + 1949] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 184;
     for (int i = 0; i < 32; i++) {
         t80[i] = (w[i] - (0.1 * (t76[i] - (x[32] * w[i]))));
     }
-    double s87 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s87 += (((0.1 * ((y[i] - x[i]) - (0.1 * ((theta[i + 2880] + t26[i]) - (x[32] * y[i]))))) * w[i]) + (y[i] * (0.1 * t80[i])));
+    double s87_0 = 0.0, s87_1 = 0.0, s87_2 = 0.0, s87_3 = 0.0, s87_4 = 0.0, s87_5 = 0.0, s87_6 = 0.0, s87_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s87_0 += (((0.1 * ((y[l] - x[l]) - (0.1 * ((theta[l + 2880] + t26[l]) - (x[32] * y[l]))))) * w[l]) + (y[l] * (0.1 * t80[l])));
+        s87_1 += (((0.1 * ((y[l + 1] - x[l + 1]) - (0.1 * ((theta[l + 2881] + t26[l + 1]) - (x[32] * y[l + 1]))))) * w[l + 1]) + (y[l + 1] * (0.1 * t80[l + 1])));
+        s87_2 += (((0.1 * ((y[l + 2] - x[l + 2]) - (0.1 * ((theta[l + 2882] + t26[l + 2]) - (x[32] * y[l + 2]))))) * w[l + 2]) + (y[l + 2] * (0.1 * t80[l + 2])));
+        s87_3 += (((0.1 * ((y[l + 3] - x[l + 3]) - (0.1 * ((theta[l + 2883] + t26[l + 3]) - (x[32] * y[l + 3]))))) * w[l + 3]) + (y[l + 3] * (0.1 * t80[l + 3])));
+        s87_4 += (((0.1 * ((y[l + 4] - x[l + 4]) - (0.1 * ((theta[l + 2884] + t26[l + 4]) - (x[32] * y[l + 4]))))) * w[l + 4]) + (y[l + 4] * (0.1 * t80[l + 4])));
+        s87_5 += (((0.1 * ((y[l + 5] - x[l + 5]) - (0.1 * ((theta[l + 2885] + t26[l + 5]) - (x[32] * y[l + 5]))))) * w[l + 5]) + (y[l + 5] * (0.1 * t80[l + 5])));
+        s87_6 += (((0.1 * ((y[l + 6] - x[l + 6]) - (0.1 * ((theta[l + 2886] + t26[l + 6]) - (x[32] * y[l + 6]))))) * w[l + 6]) + (y[l + 6] * (0.1 * t80[l + 6])));
+        s87_7 += (((0.1 * ((y[l + 7] - x[l + 7]) - (0.1 * ((theta[l + 2887] + t26[l + 7]) - (x[32] * y[l + 7]))))) * w[l + 7]) + (y[l + 7] * (0.1 * t80[l + 7])));
     }
+    const double s87 = ((s87_0 + s87_1) + (s87_2 + s87_3)) + ((s87_4 + s87_5) + (s87_6 + s87_7));
     out_x[32] = s87;
     for (int i = 0; i < 32; i++) {
         out_x[i] = (-t80[i]);
@@ -441,9 +691,18 @@ void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict 
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -452,9 +711,24 @@ void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict 
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -463,9 +737,24 @@ void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict 
     }
     double *const t26 = work + 90;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t25[l];
+            acc_1 += theta[30*i + l + 1921] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t25[24];
+        acc_1 += theta[30*i + 1945] * t25[25];
+        acc_2 += theta[30*i + 1946] * t25[26];
+        acc_3 += theta[30*i + 1947] * t25[27];
+        acc_4 += theta[30*i + 1948] * t25[28];
+        acc_5 += theta[30*i + 1949] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double *const t31 = work + 122;
@@ -514,9 +803,18 @@ void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict 
     }
     double *const t71 = work + 274;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * w[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * w[l];
+            acc_1 += theta[32*i + l + 1] * w[l + 1];
+            acc_2 += theta[32*i + l + 2] * w[l + 2];
+            acc_3 += theta[32*i + l + 3] * w[l + 3];
+            acc_4 += theta[32*i + l + 4] * w[l + 4];
+            acc_5 += theta[32*i + l + 5] * w[l + 5];
+            acc_6 += theta[32*i + l + 6] * w[l + 6];
+            acc_7 += theta[32*i + l + 7] * w[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t71[i] = acc;
     }
     double *const t73 = work + 304;
@@ -525,9 +823,24 @@ void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict 
     }
     double *const t74 = work + 274;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t73[l];
+            acc_1 += theta[30*i + l + 991] * t73[l + 1];
+            acc_2 += theta[30*i + l + 992] * t73[l + 2];
+            acc_3 += theta[30*i + l + 993] * t73[l + 3];
+            acc_4 += theta[30*i + l + 994] * t73[l + 4];
+            acc_5 += theta[30*i + l + 995] * t73[l + 5];
+            acc_6 += theta[30*i + l + 996] * t73[l + 6];
+            acc_7 += theta[30*i + l + 997] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t73[24];
+        acc_1 += theta[30*i + 1015] * t73[25];
+        acc_2 += theta[30*i + 1016] * t73[26];
+        acc_3 += theta[30*i + 1017] * t73[27];
+        acc_4 += theta[30*i + 1018] * t73[28];
+        acc_5 += theta[30*i + 1019] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 334;
@@ -536,9 +849,24 @@ void fig2_d32_score_vjp_thetay(const double *restrict y, const double *restrict 
     }
     double *const t76 = work + 364;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t75[l];
+            acc_1 += theta[30*i + l + 1921] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t75[24];
+        acc_1 += theta[30*i + 1945] * t75[25];
+        acc_2 += theta[30*i + 1946] * t75[26];
+        acc_3 += theta[30*i + 1947] * t75[27];
+        acc_4 += theta[30*i + 1948] * t75[28];
+        acc_5 += theta[30*i + 1949] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 396;
@@ -594,10 +922,18 @@ double fig2_d32_loss(const double *restrict y, const double *restrict x, const d
     (void)x;
     (void)theta;
     (void)work;
-    double s38 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s38 += fig2_d32_sq((y[i] - data[i]));
+    double s38_0 = 0.0, s38_1 = 0.0, s38_2 = 0.0, s38_3 = 0.0, s38_4 = 0.0, s38_5 = 0.0, s38_6 = 0.0, s38_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s38_0 += fig2_d32_sq((y[l] - data[l]));
+        s38_1 += fig2_d32_sq((y[l + 1] - data[l + 1]));
+        s38_2 += fig2_d32_sq((y[l + 2] - data[l + 2]));
+        s38_3 += fig2_d32_sq((y[l + 3] - data[l + 3]));
+        s38_4 += fig2_d32_sq((y[l + 4] - data[l + 4]));
+        s38_5 += fig2_d32_sq((y[l + 5] - data[l + 5]));
+        s38_6 += fig2_d32_sq((y[l + 6] - data[l + 6]));
+        s38_7 += fig2_d32_sq((y[l + 7] - data[l + 7]));
     }
+    const double s38 = ((s38_0 + s38_1) + (s38_2 + s38_3)) + ((s38_4 + s38_5) + (s38_6 + s38_7));
     return s38;
 }
 
@@ -625,9 +961,18 @@ void fig2_d32_residual(const double *restrict y, const double *restrict x, const
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -636,9 +981,24 @@ void fig2_d32_residual(const double *restrict y, const double *restrict x, const
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 30;
@@ -647,9 +1007,24 @@ void fig2_d32_residual(const double *restrict y, const double *restrict x, const
     }
     double *const t26 = work + 60;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t25[l];
+            acc_1 += theta[30*i + l + 1921] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t25[24];
+        acc_1 += theta[30*i + 1945] * t25[25];
+        acc_2 += theta[30*i + 1946] * t25[26];
+        acc_3 += theta[30*i + 1947] * t25[27];
+        acc_4 += theta[30*i + 1948] * t25[28];
+        acc_5 += theta[30*i + 1949] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     for (int i = 0; i < 32; i++) {
@@ -663,9 +1038,18 @@ void fig2_d32_residual_jvp_y(const double *restrict y, const double *restrict x,
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -674,9 +1058,24 @@ void fig2_d32_residual_jvp_y(const double *restrict y, const double *restrict x,
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -685,9 +1084,18 @@ void fig2_d32_residual_jvp_y(const double *restrict y, const double *restrict x,
     }
     double *const t71 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * v[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * v[l];
+            acc_1 += theta[32*i + l + 1] * v[l + 1];
+            acc_2 += theta[32*i + l + 2] * v[l + 2];
+            acc_3 += theta[32*i + l + 3] * v[l + 3];
+            acc_4 += theta[32*i + l + 4] * v[l + 4];
+            acc_5 += theta[32*i + l + 5] * v[l + 5];
+            acc_6 += theta[32*i + l + 6] * v[l + 6];
+            acc_7 += theta[32*i + l + 7] * v[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t71[i] = acc;
     }
     double *const t73 = work + 90;
@@ -696,9 +1104,24 @@ void fig2_d32_residual_jvp_y(const double *restrict y, const double *restrict x,
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t73[l];
+            acc_1 += theta[30*i + l + 991] * t73[l + 1];
+            acc_2 += theta[30*i + l + 992] * t73[l + 2];
+            acc_3 += theta[30*i + l + 993] * t73[l + 3];
+            acc_4 += theta[30*i + l + 994] * t73[l + 4];
+            acc_5 += theta[30*i + l + 995] * t73[l + 5];
+            acc_6 += theta[30*i + l + 996] * t73[l + 6];
+            acc_7 += theta[30*i + l + 997] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t73[24];
+        acc_1 += theta[30*i + 1015] * t73[25];
+        acc_2 += theta[30*i + 1016] * t73[26];
+        acc_3 += theta[30*i + 1017] * t73[27];
+        acc_4 += theta[30*i + 1018] * t73[28];
+        acc_5 += theta[30*i + 1019] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 30;
@@ -707,9 +1130,24 @@ void fig2_d32_residual_jvp_y(const double *restrict y, const double *restrict x,
     }
     double *const t76 = work + 120;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t75[l];
+            acc_1 += theta[30*i + l + 1921] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t75[24];
+        acc_1 += theta[30*i + 1945] * t75[25];
+        acc_2 += theta[30*i + 1946] * t75[26];
+        acc_3 += theta[30*i + 1947] * t75[27];
+        acc_4 += theta[30*i + 1948] * t75[28];
+        acc_5 += theta[30*i + 1949] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     for (int i = 0; i < 32; i++) {
@@ -723,9 +1161,18 @@ void fig2_d32_residual_vjp_y(const double *restrict y, const double *restrict x,
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -734,9 +1181,24 @@ void fig2_d32_residual_vjp_y(const double *restrict y, const double *restrict x,
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -787,10 +1249,18 @@ void fig2_d32_residual_vjp_x(const double *restrict y, const double *restrict x,
     (void)x;
     (void)theta;
     (void)work;
-    double s134 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s134 += (y[i] * (0.1 * w[i]));
+    double s134_0 = 0.0, s134_1 = 0.0, s134_2 = 0.0, s134_3 = 0.0, s134_4 = 0.0, s134_5 = 0.0, s134_6 = 0.0, s134_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s134_0 += (y[l] * (0.1 * w[l]));
+        s134_1 += (y[l + 1] * (0.1 * w[l + 1]));
+        s134_2 += (y[l + 2] * (0.1 * w[l + 2]));
+        s134_3 += (y[l + 3] * (0.1 * w[l + 3]));
+        s134_4 += (y[l + 4] * (0.1 * w[l + 4]));
+        s134_5 += (y[l + 5] * (0.1 * w[l + 5]));
+        s134_6 += (y[l + 6] * (0.1 * w[l + 6]));
+        s134_7 += (y[l + 7] * (0.1 * w[l + 7]));
     }
+    const double s134 = ((s134_0 + s134_1) + (s134_2 + s134_3)) + ((s134_4 + s134_5) + (s134_6 + s134_7));
     out_x[32] = s134;
     for (int i = 0; i < 32; i++) {
         out_x[i] = (-w[i]);
@@ -804,9 +1274,18 @@ void fig2_d32_residual_vjp_theta(const double *restrict y, const double *restric
     (void)x;
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     double *const t22 = work + 30;
@@ -815,9 +1294,24 @@ void fig2_d32_residual_vjp_theta(const double *restrict y, const double *restric
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t22[l];
+            acc_1 += theta[30*i + l + 991] * t22[l + 1];
+            acc_2 += theta[30*i + l + 992] * t22[l + 2];
+            acc_3 += theta[30*i + l + 993] * t22[l + 3];
+            acc_4 += theta[30*i + l + 994] * t22[l + 4];
+            acc_5 += theta[30*i + l + 995] * t22[l + 5];
+            acc_6 += theta[30*i + l + 996] * t22[l + 6];
+            acc_7 += theta[30*i + l + 997] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t22[24];
+        acc_1 += theta[30*i + 1015] * t22[25];
+        acc_2 += theta[30*i + 1016] * t22[26];
+        acc_3 += theta[30*i + 1017] * t22[27];
+        acc_4 += theta[30*i + 1018] * t22[28];
+        acc_5 += theta[30*i + 1019] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -872,9 +1366,18 @@ void fig2_d32_linearise(const double *restrict y, const double *restrict x, cons
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
@@ -882,18 +1385,48 @@ void fig2_d32_linearise(const double *restrict y, const double *restrict x, cons
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * state[l];
+            acc_1 += theta[30*i + l + 991] * state[l + 1];
+            acc_2 += theta[30*i + l + 992] * state[l + 2];
+            acc_3 += theta[30*i + l + 993] * state[l + 3];
+            acc_4 += theta[30*i + l + 994] * state[l + 4];
+            acc_5 += theta[30*i + l + 995] * state[l + 5];
+            acc_6 += theta[30*i + l + 996] * state[l + 6];
+            acc_7 += theta[30*i + l + 997] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * state[24];
+        acc_1 += theta[30*i + 1015] * state[25];
+        acc_2 += theta[30*i + 1016] * state[26];
+        acc_3 += theta[30*i + 1017] * state[27];
+        acc_4 += theta[30*i + 1018] * state[28];
+        acc_5 += theta[30*i + 1019] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
         state[i + 30] = fig2_d32_vtanh((theta[i + 1890] + t23[i]));
     }
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * state[l + 30];
+            acc_1 += theta[30*i + l + 1921] * state[l + 31];
+            acc_2 += theta[30*i + l + 1922] * state[l + 32];
+            acc_3 += theta[30*i + l + 1923] * state[l + 33];
+            acc_4 += theta[30*i + l + 1924] * state[l + 34];
+            acc_5 += theta[30*i + l + 1925] * state[l + 35];
+            acc_6 += theta[30*i + l + 1926] * state[l + 36];
+            acc_7 += theta[30*i + l + 1927] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1944] * state[54];
+        acc_1 += theta[30*i + 1945] * state[55];
+        acc_2 += theta[30*i + 1946] * state[56];
+        acc_3 += theta[30*i + 1947] * state[57];
+        acc_4 += theta[30*i + 1948] * state[58];
+        acc_5 += theta[30*i + 1949] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         state[i + 60] = acc;
     }
     double *const t31 = work + 30;
@@ -938,9 +1471,18 @@ void fig2_d32_score_hvp_yy_apply(const double *restrict y, const double *restric
     (void)y;
     double *const t71 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * v[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * v[l];
+            acc_1 += theta[32*i + l + 1] * v[l + 1];
+            acc_2 += theta[32*i + l + 2] * v[l + 2];
+            acc_3 += theta[32*i + l + 3] * v[l + 3];
+            acc_4 += theta[32*i + l + 4] * v[l + 4];
+            acc_5 += theta[32*i + l + 5] * v[l + 5];
+            acc_6 += theta[32*i + l + 6] * v[l + 6];
+            acc_7 += theta[32*i + l + 7] * v[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t71[i] = acc;
     }
     double *const t73 = work + 30;
@@ -949,9 +1491,24 @@ void fig2_d32_score_hvp_yy_apply(const double *restrict y, const double *restric
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t73[l];
+            acc_1 += theta[30*i + l + 991] * t73[l + 1];
+            acc_2 += theta[30*i + l + 992] * t73[l + 2];
+            acc_3 += theta[30*i + l + 993] * t73[l + 3];
+            acc_4 += theta[30*i + l + 994] * t73[l + 4];
+            acc_5 += theta[30*i + l + 995] * t73[l + 5];
+            acc_6 += theta[30*i + l + 996] * t73[l + 6];
+            acc_7 += theta[30*i + l + 997] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t73[24];
+        acc_1 += theta[30*i + 1015] * t73[25];
+        acc_2 += theta[30*i + 1016] * t73[26];
+        acc_3 += theta[30*i + 1017] * t73[27];
+        acc_4 += theta[30*i + 1018] * t73[28];
+        acc_5 += theta[30*i + 1019] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 60;
@@ -960,9 +1517,24 @@ void fig2_d32_score_hvp_yy_apply(const double *restrict y, const double *restric
     }
     double *const t76 = work + 90;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t75[l];
+            acc_1 += theta[30*i + l + 1921] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t75[24];
+        acc_1 += theta[30*i + 1945] * t75[25];
+        acc_2 += theta[30*i + 1946] * t75[26];
+        acc_3 += theta[30*i + 1947] * t75[27];
+        acc_4 += theta[30*i + 1948] * t75[28];
+        acc_5 += theta[30*i + 1949] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 122;
@@ -1012,9 +1584,18 @@ void fig2_d32_score_vjp_xy_apply(const double *restrict y, const double *restric
 {
     double *const t71 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * w[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * w[l];
+            acc_1 += theta[32*i + l + 1] * w[l + 1];
+            acc_2 += theta[32*i + l + 2] * w[l + 2];
+            acc_3 += theta[32*i + l + 3] * w[l + 3];
+            acc_4 += theta[32*i + l + 4] * w[l + 4];
+            acc_5 += theta[32*i + l + 5] * w[l + 5];
+            acc_6 += theta[32*i + l + 6] * w[l + 6];
+            acc_7 += theta[32*i + l + 7] * w[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t71[i] = acc;
     }
     double *const t73 = work + 30;
@@ -1023,9 +1604,24 @@ void fig2_d32_score_vjp_xy_apply(const double *restrict y, const double *restric
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t73[l];
+            acc_1 += theta[30*i + l + 991] * t73[l + 1];
+            acc_2 += theta[30*i + l + 992] * t73[l + 2];
+            acc_3 += theta[30*i + l + 993] * t73[l + 3];
+            acc_4 += theta[30*i + l + 994] * t73[l + 4];
+            acc_5 += theta[30*i + l + 995] * t73[l + 5];
+            acc_6 += theta[30*i + l + 996] * t73[l + 6];
+            acc_7 += theta[30*i + l + 997] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t73[24];
+        acc_1 += theta[30*i + 1015] * t73[25];
+        acc_2 += theta[30*i + 1016] * t73[26];
+        acc_3 += theta[30*i + 1017] * t73[27];
+        acc_4 += theta[30*i + 1018] * t73[28];
+        acc_5 += theta[30*i + 1019] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 30;
@@ -1034,19 +1630,42 @@ void fig2_d32_score_vjp_xy_apply(const double *restrict y, const double *restric
     }
     double *const t76 = work + 60;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t75[l];
+            acc_1 += theta[30*i + l + 1921] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t75[24];
+        acc_1 += theta[30*i + 1945] * t75[25];
+        acc_2 += theta[30*i + 1946] * t75[26];
+        acc_3 += theta[30*i + 1947] * t75[27];
+        acc_4 += theta[30*i + 1948] * t75[28];
+        acc_5 += theta[30*i + 1949] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 92;
     for (int i = 0; i < 32; i++) {
         t80[i] = (w[i] - (0.1 * (t76[i] - (x[32] * w[i]))));
     }
-    double s87 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s87 += (((0.1 * ((y[i] - x[i]) - (0.1 * ((theta[i + 2880] + state[i + 60]) - (x[32] * y[i]))))) * w[i]) + (y[i] * (0.1 * t80[i])));
+    double s87_0 = 0.0, s87_1 = 0.0, s87_2 = 0.0, s87_3 = 0.0, s87_4 = 0.0, s87_5 = 0.0, s87_6 = 0.0, s87_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s87_0 += (((0.1 * ((y[l] - x[l]) - (0.1 * ((theta[l + 2880] + state[l + 60]) - (x[32] * y[l]))))) * w[l]) + (y[l] * (0.1 * t80[l])));
+        s87_1 += (((0.1 * ((y[l + 1] - x[l + 1]) - (0.1 * ((theta[l + 2881] + state[l + 61]) - (x[32] * y[l + 1]))))) * w[l + 1]) + (y[l + 1] * (0.1 * t80[l + 1])));
+        s87_2 += (((0.1 * ((y[l + 2] - x[l + 2]) - (0.1 * ((theta[l + 2882] + state[l + 62]) - (x[32] * y[l + 2]))))) * w[l + 2]) + (y[l + 2] * (0.1 * t80[l + 2])));
+        s87_3 += (((0.1 * ((y[l + 3] - x[l + 3]) - (0.1 * ((theta[l + 2883] + state[l + 63]) - (x[32] * y[l + 3]))))) * w[l + 3]) + (y[l + 3] * (0.1 * t80[l + 3])));
+        s87_4 += (((0.1 * ((y[l + 4] - x[l + 4]) - (0.1 * ((theta[l + 2884] + state[l + 64]) - (x[32] * y[l + 4]))))) * w[l + 4]) + (y[l + 4] * (0.1 * t80[l + 4])));
+        s87_5 += (((0.1 * ((y[l + 5] - x[l + 5]) - (0.1 * ((theta[l + 2885] + state[l + 65]) - (x[32] * y[l + 5]))))) * w[l + 5]) + (y[l + 5] * (0.1 * t80[l + 5])));
+        s87_6 += (((0.1 * ((y[l + 6] - x[l + 6]) - (0.1 * ((theta[l + 2886] + state[l + 66]) - (x[32] * y[l + 6]))))) * w[l + 6]) + (y[l + 6] * (0.1 * t80[l + 6])));
+        s87_7 += (((0.1 * ((y[l + 7] - x[l + 7]) - (0.1 * ((theta[l + 2887] + state[l + 67]) - (x[32] * y[l + 7]))))) * w[l + 7]) + (y[l + 7] * (0.1 * t80[l + 7])));
     }
+    const double s87 = ((s87_0 + s87_1) + (s87_2 + s87_3)) + ((s87_4 + s87_5) + (s87_6 + s87_7));
     out_x[32] = s87;
     for (int i = 0; i < 32; i++) {
         out_x[i] = (-t80[i]);
@@ -1059,9 +1678,18 @@ void fig2_d32_score_vjp_thetay_apply(const double *restrict y, const double *res
 {
     double *const t71 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * w[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * w[l];
+            acc_1 += theta[32*i + l + 1] * w[l + 1];
+            acc_2 += theta[32*i + l + 2] * w[l + 2];
+            acc_3 += theta[32*i + l + 3] * w[l + 3];
+            acc_4 += theta[32*i + l + 4] * w[l + 4];
+            acc_5 += theta[32*i + l + 5] * w[l + 5];
+            acc_6 += theta[32*i + l + 6] * w[l + 6];
+            acc_7 += theta[32*i + l + 7] * w[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t71[i] = acc;
     }
     double *const t73 = work + 30;
@@ -1070,9 +1698,24 @@ void fig2_d32_score_vjp_thetay_apply(const double *restrict y, const double *res
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t73[l];
+            acc_1 += theta[30*i + l + 991] * t73[l + 1];
+            acc_2 += theta[30*i + l + 992] * t73[l + 2];
+            acc_3 += theta[30*i + l + 993] * t73[l + 3];
+            acc_4 += theta[30*i + l + 994] * t73[l + 4];
+            acc_5 += theta[30*i + l + 995] * t73[l + 5];
+            acc_6 += theta[30*i + l + 996] * t73[l + 6];
+            acc_7 += theta[30*i + l + 997] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t73[24];
+        acc_1 += theta[30*i + 1015] * t73[25];
+        acc_2 += theta[30*i + 1016] * t73[26];
+        acc_3 += theta[30*i + 1017] * t73[27];
+        acc_4 += theta[30*i + 1018] * t73[28];
+        acc_5 += theta[30*i + 1019] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 60;
@@ -1081,9 +1724,24 @@ void fig2_d32_score_vjp_thetay_apply(const double *restrict y, const double *res
     }
     double *const t76 = work + 90;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t75[l];
+            acc_1 += theta[30*i + l + 1921] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t75[24];
+        acc_1 += theta[30*i + 1945] * t75[25];
+        acc_2 += theta[30*i + 1946] * t75[26];
+        acc_3 += theta[30*i + 1947] * t75[27];
+        acc_4 += theta[30*i + 1948] * t75[28];
+        acc_5 += theta[30*i + 1949] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 122;
@@ -1139,9 +1797,18 @@ void fig2_d32_residual_jvp_y_apply(const double *restrict y, const double *restr
     (void)y;
     double *const t71 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * v[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * v[l];
+            acc_1 += theta[32*i + l + 1] * v[l + 1];
+            acc_2 += theta[32*i + l + 2] * v[l + 2];
+            acc_3 += theta[32*i + l + 3] * v[l + 3];
+            acc_4 += theta[32*i + l + 4] * v[l + 4];
+            acc_5 += theta[32*i + l + 5] * v[l + 5];
+            acc_6 += theta[32*i + l + 6] * v[l + 6];
+            acc_7 += theta[32*i + l + 7] * v[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t71[i] = acc;
     }
     double *const t73 = work + 30;
@@ -1150,9 +1817,24 @@ void fig2_d32_residual_jvp_y_apply(const double *restrict y, const double *restr
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * t73[l];
+            acc_1 += theta[30*i + l + 991] * t73[l + 1];
+            acc_2 += theta[30*i + l + 992] * t73[l + 2];
+            acc_3 += theta[30*i + l + 993] * t73[l + 3];
+            acc_4 += theta[30*i + l + 994] * t73[l + 4];
+            acc_5 += theta[30*i + l + 995] * t73[l + 5];
+            acc_6 += theta[30*i + l + 996] * t73[l + 6];
+            acc_7 += theta[30*i + l + 997] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * t73[24];
+        acc_1 += theta[30*i + 1015] * t73[25];
+        acc_2 += theta[30*i + 1016] * t73[26];
+        acc_3 += theta[30*i + 1017] * t73[27];
+        acc_4 += theta[30*i + 1018] * t73[28];
+        acc_5 += theta[30*i + 1019] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 30;
@@ -1161,9 +1843,24 @@ void fig2_d32_residual_jvp_y_apply(const double *restrict y, const double *restr
     }
     double *const t76 = work + 60;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * t75[l];
+            acc_1 += theta[30*i + l + 1921] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1922] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1923] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1924] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1925] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1926] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1927] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1944] * t75[24];
+        acc_1 += theta[30*i + 1945] * t75[25];
+        acc_2 += theta[30*i + 1946] * t75[26];
+        acc_3 += theta[30*i + 1947] * t75[27];
+        acc_4 += theta[30*i + 1948] * t75[28];
+        acc_5 += theta[30*i + 1949] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     for (int i = 0; i < 32; i++) {
@@ -1266,9 +1963,18 @@ void fig2_d32_residual_linearise(const double *restrict y, const double *restric
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
@@ -1276,9 +1982,24 @@ void fig2_d32_residual_linearise(const double *restrict y, const double *restric
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * state[l];
+            acc_1 += theta[30*i + l + 991] * state[l + 1];
+            acc_2 += theta[30*i + l + 992] * state[l + 2];
+            acc_3 += theta[30*i + l + 993] * state[l + 3];
+            acc_4 += theta[30*i + l + 994] * state[l + 4];
+            acc_5 += theta[30*i + l + 995] * state[l + 5];
+            acc_6 += theta[30*i + l + 996] * state[l + 6];
+            acc_7 += theta[30*i + l + 997] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * state[24];
+        acc_1 += theta[30*i + 1015] * state[25];
+        acc_2 += theta[30*i + 1016] * state[26];
+        acc_3 += theta[30*i + 1017] * state[27];
+        acc_4 += theta[30*i + 1018] * state[28];
+        acc_5 += theta[30*i + 1019] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
@@ -1286,9 +2007,24 @@ void fig2_d32_residual_linearise(const double *restrict y, const double *restric
     }
     double *const t26 = work + 30;
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * state[l + 30];
+            acc_1 += theta[30*i + l + 1921] * state[l + 31];
+            acc_2 += theta[30*i + l + 1922] * state[l + 32];
+            acc_3 += theta[30*i + l + 1923] * state[l + 33];
+            acc_4 += theta[30*i + l + 1924] * state[l + 34];
+            acc_5 += theta[30*i + l + 1925] * state[l + 35];
+            acc_6 += theta[30*i + l + 1926] * state[l + 36];
+            acc_7 += theta[30*i + l + 1927] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1944] * state[54];
+        acc_1 += theta[30*i + 1945] * state[55];
+        acc_2 += theta[30*i + 1946] * state[56];
+        acc_3 += theta[30*i + 1947] * state[57];
+        acc_4 += theta[30*i + 1948] * state[58];
+        acc_5 += theta[30*i + 1949] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     for (int i = 0; i < 32; i++) {
@@ -1302,9 +2038,18 @@ double fig2_d32_score_linearise(const double *restrict y, const double *restrict
 {
     double *const t20 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 32; l++)
-            acc += theta[32*i + l] * y[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 32; l += 8) {
+            acc_0 += theta[32*i + l] * y[l];
+            acc_1 += theta[32*i + l + 1] * y[l + 1];
+            acc_2 += theta[32*i + l + 2] * y[l + 2];
+            acc_3 += theta[32*i + l + 3] * y[l + 3];
+            acc_4 += theta[32*i + l + 4] * y[l + 4];
+            acc_5 += theta[32*i + l + 5] * y[l + 5];
+            acc_6 += theta[32*i + l + 6] * y[l + 6];
+            acc_7 += theta[32*i + l + 7] * y[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t20[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
@@ -1312,28 +2057,66 @@ double fig2_d32_score_linearise(const double *restrict y, const double *restrict
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 990] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 990] * state[l];
+            acc_1 += theta[30*i + l + 991] * state[l + 1];
+            acc_2 += theta[30*i + l + 992] * state[l + 2];
+            acc_3 += theta[30*i + l + 993] * state[l + 3];
+            acc_4 += theta[30*i + l + 994] * state[l + 4];
+            acc_5 += theta[30*i + l + 995] * state[l + 5];
+            acc_6 += theta[30*i + l + 996] * state[l + 6];
+            acc_7 += theta[30*i + l + 997] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 1014] * state[24];
+        acc_1 += theta[30*i + 1015] * state[25];
+        acc_2 += theta[30*i + 1016] * state[26];
+        acc_3 += theta[30*i + 1017] * state[27];
+        acc_4 += theta[30*i + 1018] * state[28];
+        acc_5 += theta[30*i + 1019] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
         state[i + 30] = fig2_d32_vtanh((theta[i + 1890] + t23[i]));
     }
     for (int i = 0; i < 32; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1920] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1920] * state[l + 30];
+            acc_1 += theta[30*i + l + 1921] * state[l + 31];
+            acc_2 += theta[30*i + l + 1922] * state[l + 32];
+            acc_3 += theta[30*i + l + 1923] * state[l + 33];
+            acc_4 += theta[30*i + l + 1924] * state[l + 34];
+            acc_5 += theta[30*i + l + 1925] * state[l + 35];
+            acc_6 += theta[30*i + l + 1926] * state[l + 36];
+            acc_7 += theta[30*i + l + 1927] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1944] * state[54];
+        acc_1 += theta[30*i + 1945] * state[55];
+        acc_2 += theta[30*i + 1946] * state[56];
+        acc_3 += theta[30*i + 1947] * state[57];
+        acc_4 += theta[30*i + 1948] * state[58];
+        acc_5 += theta[30*i + 1949] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         state[i + 60] = acc;
     }
     double *const t31 = work + 30;
     for (int i = 0; i < 32; i++) {
         t31[i] = ((y[i] - x[i]) - (0.1 * ((theta[i + 2880] + state[i + 60]) - (x[32] * y[i]))));
     }
-    double s34 = 0.0;
-    for (int i = 0; i < 32; i++) {
-        s34 += fig2_d32_sq(t31[i]);
+    double s34_0 = 0.0, s34_1 = 0.0, s34_2 = 0.0, s34_3 = 0.0, s34_4 = 0.0, s34_5 = 0.0, s34_6 = 0.0, s34_7 = 0.0;
+    for (int l = 0; l < 32; l += 8) {
+        s34_0 += fig2_d32_sq(t31[l]);
+        s34_1 += fig2_d32_sq(t31[l + 1]);
+        s34_2 += fig2_d32_sq(t31[l + 2]);
+        s34_3 += fig2_d32_sq(t31[l + 3]);
+        s34_4 += fig2_d32_sq(t31[l + 4]);
+        s34_5 += fig2_d32_sq(t31[l + 5]);
+        s34_6 += fig2_d32_sq(t31[l + 6]);
+        s34_7 += fig2_d32_sq(t31[l + 7]);
     }
+    const double s34 = ((s34_0 + s34_1) + (s34_2 + s34_3)) + ((s34_4 + s34_5) + (s34_6 + s34_7));
     for (int i = 0; i < 32; i++) {
         state[i + 92] = ((-0.1) * t31[i]);
     }

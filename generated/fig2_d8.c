@@ -123,9 +123,24 @@ double fig2_d8_score(const double *restrict y, const double *restrict x, const d
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 30;
@@ -134,9 +149,24 @@ double fig2_d8_score(const double *restrict y, const double *restrict x, const d
     }
     double *const t26 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t25[l];
+            acc_1 += theta[30*i + l + 1201] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t25[24];
+        acc_1 += theta[30*i + 1225] * t25[25];
+        acc_2 += theta[30*i + 1226] * t25[26];
+        acc_3 += theta[30*i + 1227] * t25[27];
+        acc_4 += theta[30*i + 1228] * t25[28];
+        acc_5 += theta[30*i + 1229] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double s34 = 0.0;
@@ -163,9 +193,24 @@ void fig2_d8_score_grad_y(const double *restrict y, const double *restrict x, co
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -174,9 +219,24 @@ void fig2_d8_score_grad_y(const double *restrict y, const double *restrict x, co
     }
     double *const t26 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t25[l];
+            acc_1 += theta[30*i + l + 1201] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t25[24];
+        acc_1 += theta[30*i + 1225] * t25[25];
+        acc_2 += theta[30*i + 1226] * t25[26];
+        acc_3 += theta[30*i + 1227] * t25[27];
+        acc_4 += theta[30*i + 1228] * t25[28];
+        acc_5 += theta[30*i + 1229] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double *const t31 = work + 8;
@@ -237,9 +297,24 @@ void fig2_d8_score_hvp_yy(const double *restrict y, const double *restrict x, co
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -248,9 +323,24 @@ void fig2_d8_score_hvp_yy(const double *restrict y, const double *restrict x, co
     }
     double *const t26 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t25[l];
+            acc_1 += theta[30*i + l + 1201] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t25[24];
+        acc_1 += theta[30*i + 1225] * t25[25];
+        acc_2 += theta[30*i + 1226] * t25[26];
+        acc_3 += theta[30*i + 1227] * t25[27];
+        acc_4 += theta[30*i + 1228] * t25[28];
+        acc_5 += theta[30*i + 1229] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double *const t31 = work + 8;
@@ -302,9 +392,24 @@ void fig2_d8_score_hvp_yy(const double *restrict y, const double *restrict x, co
     }
     double *const t74 = work + 210;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t73[l];
+            acc_1 += theta[30*i + l + 271] * t73[l + 1];
+            acc_2 += theta[30*i + l + 272] * t73[l + 2];
+            acc_3 += theta[30*i + l + 273] * t73[l + 3];
+            acc_4 += theta[30*i + l + 274] * t73[l + 4];
+            acc_5 += theta[30*i + l + 275] * t73[l + 5];
+            acc_6 += theta[30*i + l + 276] * t73[l + 6];
+            acc_7 += theta[30*i + l + 277] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t73[24];
+        acc_1 += theta[30*i + 295] * t73[25];
+        acc_2 += theta[30*i + 296] * t73[26];
+        acc_3 += theta[30*i + 297] * t73[27];
+        acc_4 += theta[30*i + 298] * t73[28];
+        acc_5 += theta[30*i + 299] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 270;
@@ -313,9 +418,24 @@ void fig2_d8_score_hvp_yy(const double *restrict y, const double *restrict x, co
     }
     double *const t76 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t75[l];
+            acc_1 += theta[30*i + l + 1201] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t75[24];
+        acc_1 += theta[30*i + 1225] * t75[25];
+        acc_2 += theta[30*i + 1226] * t75[26];
+        acc_3 += theta[30*i + 1227] * t75[27];
+        acc_4 += theta[30*i + 1228] * t75[28];
+        acc_5 += theta[30*i + 1229] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 8;
@@ -376,9 +496,24 @@ void fig2_d8_score_vjp_xy(const double *restrict y, const double *restrict x, co
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -387,9 +522,24 @@ void fig2_d8_score_vjp_xy(const double *restrict y, const double *restrict x, co
     }
     double *const t26 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t25[l];
+            acc_1 += theta[30*i + l + 1201] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t25[24];
+        acc_1 += theta[30*i + 1225] * t25[25];
+        acc_2 += theta[30*i + 1226] * t25[26];
+        acc_3 += theta[30*i + 1227] * t25[27];
+        acc_4 += theta[30*i + 1228] * t25[28];
+        acc_5 += theta[30*i + 1229] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double *const t71 = work + 90;
@@ -405,9 +555,24 @@ void fig2_d8_score_vjp_xy(const double *restrict y, const double *restrict x, co
     }
     double *const t74 = work + 30;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t73[l];
+            acc_1 += theta[30*i + l + 271] * t73[l + 1];
+            acc_2 += theta[30*i + l + 272] * t73[l + 2];
+            acc_3 += theta[30*i + l + 273] * t73[l + 3];
+            acc_4 += theta[30*i + l + 274] * t73[l + 4];
+            acc_5 += theta[30*i + l + 275] * t73[l + 5];
+            acc_6 += theta[30*i + l + 276] * t73[l + 6];
+            acc_7 += theta[30*i + l + 277] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t73[24];
+        acc_1 += theta[30*i + 295] * t73[25];
+        acc_2 += theta[30*i + 296] * t73[26];
+        acc_3 += theta[30*i + 297] * t73[27];
+        acc_4 += theta[30*i + 298] * t73[28];
+        acc_5 += theta[30*i + 299] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 90;
@@ -416,9 +581,24 @@ void fig2_d8_score_vjp_xy(const double *restrict y, const double *restrict x, co
     }
     double *const t76 = work + 30;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t75[l];
+            acc_1 += theta[30*i + l + 1201] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t75[24];
+        acc_1 += theta[30*i + 1225] * t75[25];
+        acc_2 += theta[30*i + 1226] * t75[26];
+        acc_3 += theta[30*i + 1227] * t75[27];
+        acc_4 += theta[30*i + 1228] * t75[28];
+        acc_5 += theta[30*i + 1229] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 60;
@@ -452,9 +632,24 @@ void fig2_d8_score_vjp_thetay(const double *restrict y, const double *restrict x
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -463,9 +658,24 @@ void fig2_d8_score_vjp_thetay(const double *restrict y, const double *restrict x
     }
     double *const t26 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t25[l];
+            acc_1 += theta[30*i + l + 1201] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t25[24];
+        acc_1 += theta[30*i + 1225] * t25[25];
+        acc_2 += theta[30*i + 1226] * t25[26];
+        acc_3 += theta[30*i + 1227] * t25[27];
+        acc_4 += theta[30*i + 1228] * t25[28];
+        acc_5 += theta[30*i + 1229] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     double *const t31 = work + 8;
@@ -525,9 +735,24 @@ void fig2_d8_score_vjp_thetay(const double *restrict y, const double *restrict x
     }
     double *const t74 = work + 270;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t73[l];
+            acc_1 += theta[30*i + l + 271] * t73[l + 1];
+            acc_2 += theta[30*i + l + 272] * t73[l + 2];
+            acc_3 += theta[30*i + l + 273] * t73[l + 3];
+            acc_4 += theta[30*i + l + 274] * t73[l + 4];
+            acc_5 += theta[30*i + l + 275] * t73[l + 5];
+            acc_6 += theta[30*i + l + 276] * t73[l + 6];
+            acc_7 += theta[30*i + l + 277] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t73[24];
+        acc_1 += theta[30*i + 295] * t73[25];
+        acc_2 += theta[30*i + 296] * t73[26];
+        acc_3 += theta[30*i + 297] * t73[27];
+        acc_4 += theta[30*i + 298] * t73[28];
+        acc_5 += theta[30*i + 299] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 330;
@@ -536,9 +761,24 @@ void fig2_d8_score_vjp_thetay(const double *restrict y, const double *restrict x
     }
     double *const t76 = work + 8;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t75[l];
+            acc_1 += theta[30*i + l + 1201] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t75[24];
+        acc_1 += theta[30*i + 1225] * t75[25];
+        acc_2 += theta[30*i + 1226] * t75[26];
+        acc_3 += theta[30*i + 1227] * t75[27];
+        acc_4 += theta[30*i + 1228] * t75[28];
+        acc_5 += theta[30*i + 1229] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 16;
@@ -636,9 +876,24 @@ void fig2_d8_residual(const double *restrict y, const double *restrict x, const 
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 30;
@@ -647,9 +902,24 @@ void fig2_d8_residual(const double *restrict y, const double *restrict x, const 
     }
     double *const t26 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t25[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t25[l];
+            acc_1 += theta[30*i + l + 1201] * t25[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t25[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t25[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t25[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t25[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t25[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t25[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t25[24];
+        acc_1 += theta[30*i + 1225] * t25[25];
+        acc_2 += theta[30*i + 1226] * t25[26];
+        acc_3 += theta[30*i + 1227] * t25[27];
+        acc_4 += theta[30*i + 1228] * t25[28];
+        acc_5 += theta[30*i + 1229] * t25[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     for (int i = 0; i < 8; i++) {
@@ -674,9 +944,24 @@ void fig2_d8_residual_jvp_y(const double *restrict y, const double *restrict x, 
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -696,9 +981,24 @@ void fig2_d8_residual_jvp_y(const double *restrict y, const double *restrict x, 
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t73[l];
+            acc_1 += theta[30*i + l + 271] * t73[l + 1];
+            acc_2 += theta[30*i + l + 272] * t73[l + 2];
+            acc_3 += theta[30*i + l + 273] * t73[l + 3];
+            acc_4 += theta[30*i + l + 274] * t73[l + 4];
+            acc_5 += theta[30*i + l + 275] * t73[l + 5];
+            acc_6 += theta[30*i + l + 276] * t73[l + 6];
+            acc_7 += theta[30*i + l + 277] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t73[24];
+        acc_1 += theta[30*i + 295] * t73[25];
+        acc_2 += theta[30*i + 296] * t73[26];
+        acc_3 += theta[30*i + 297] * t73[27];
+        acc_4 += theta[30*i + 298] * t73[28];
+        acc_5 += theta[30*i + 299] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 30;
@@ -707,9 +1007,24 @@ void fig2_d8_residual_jvp_y(const double *restrict y, const double *restrict x, 
     }
     double *const t76 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t75[l];
+            acc_1 += theta[30*i + l + 1201] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t75[24];
+        acc_1 += theta[30*i + 1225] * t75[25];
+        acc_2 += theta[30*i + 1226] * t75[26];
+        acc_3 += theta[30*i + 1227] * t75[27];
+        acc_4 += theta[30*i + 1228] * t75[28];
+        acc_5 += theta[30*i + 1229] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     for (int i = 0; i < 8; i++) {
@@ -734,9 +1049,24 @@ void fig2_d8_residual_vjp_y(const double *restrict y, const double *restrict x, 
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -815,9 +1145,24 @@ void fig2_d8_residual_vjp_theta(const double *restrict y, const double *restrict
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t22[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t22[l];
+            acc_1 += theta[30*i + l + 271] * t22[l + 1];
+            acc_2 += theta[30*i + l + 272] * t22[l + 2];
+            acc_3 += theta[30*i + l + 273] * t22[l + 3];
+            acc_4 += theta[30*i + l + 274] * t22[l + 4];
+            acc_5 += theta[30*i + l + 275] * t22[l + 5];
+            acc_6 += theta[30*i + l + 276] * t22[l + 6];
+            acc_7 += theta[30*i + l + 277] * t22[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t22[24];
+        acc_1 += theta[30*i + 295] * t22[25];
+        acc_2 += theta[30*i + 296] * t22[26];
+        acc_3 += theta[30*i + 297] * t22[27];
+        acc_4 += theta[30*i + 298] * t22[28];
+        acc_5 += theta[30*i + 299] * t22[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     double *const t25 = work + 60;
@@ -882,18 +1227,48 @@ void fig2_d8_linearise(const double *restrict y, const double *restrict x, const
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * state[l];
+            acc_1 += theta[30*i + l + 271] * state[l + 1];
+            acc_2 += theta[30*i + l + 272] * state[l + 2];
+            acc_3 += theta[30*i + l + 273] * state[l + 3];
+            acc_4 += theta[30*i + l + 274] * state[l + 4];
+            acc_5 += theta[30*i + l + 275] * state[l + 5];
+            acc_6 += theta[30*i + l + 276] * state[l + 6];
+            acc_7 += theta[30*i + l + 277] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * state[24];
+        acc_1 += theta[30*i + 295] * state[25];
+        acc_2 += theta[30*i + 296] * state[26];
+        acc_3 += theta[30*i + 297] * state[27];
+        acc_4 += theta[30*i + 298] * state[28];
+        acc_5 += theta[30*i + 299] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
         state[i + 30] = fig2_d8_vtanh((theta[i + 1170] + t23[i]));
     }
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * state[l + 30];
+            acc_1 += theta[30*i + l + 1201] * state[l + 31];
+            acc_2 += theta[30*i + l + 1202] * state[l + 32];
+            acc_3 += theta[30*i + l + 1203] * state[l + 33];
+            acc_4 += theta[30*i + l + 1204] * state[l + 34];
+            acc_5 += theta[30*i + l + 1205] * state[l + 35];
+            acc_6 += theta[30*i + l + 1206] * state[l + 36];
+            acc_7 += theta[30*i + l + 1207] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1224] * state[54];
+        acc_1 += theta[30*i + 1225] * state[55];
+        acc_2 += theta[30*i + 1226] * state[56];
+        acc_3 += theta[30*i + 1227] * state[57];
+        acc_4 += theta[30*i + 1228] * state[58];
+        acc_5 += theta[30*i + 1229] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         state[i + 60] = acc;
     }
     double *const t31 = work + 0;
@@ -949,9 +1324,24 @@ void fig2_d8_score_hvp_yy_apply(const double *restrict y, const double *restrict
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t73[l];
+            acc_1 += theta[30*i + l + 271] * t73[l + 1];
+            acc_2 += theta[30*i + l + 272] * t73[l + 2];
+            acc_3 += theta[30*i + l + 273] * t73[l + 3];
+            acc_4 += theta[30*i + l + 274] * t73[l + 4];
+            acc_5 += theta[30*i + l + 275] * t73[l + 5];
+            acc_6 += theta[30*i + l + 276] * t73[l + 6];
+            acc_7 += theta[30*i + l + 277] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t73[24];
+        acc_1 += theta[30*i + 295] * t73[25];
+        acc_2 += theta[30*i + 296] * t73[26];
+        acc_3 += theta[30*i + 297] * t73[27];
+        acc_4 += theta[30*i + 298] * t73[28];
+        acc_5 += theta[30*i + 299] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 60;
@@ -960,9 +1350,24 @@ void fig2_d8_score_hvp_yy_apply(const double *restrict y, const double *restrict
     }
     double *const t76 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t75[l];
+            acc_1 += theta[30*i + l + 1201] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t75[24];
+        acc_1 += theta[30*i + 1225] * t75[25];
+        acc_2 += theta[30*i + 1226] * t75[26];
+        acc_3 += theta[30*i + 1227] * t75[27];
+        acc_4 += theta[30*i + 1228] * t75[28];
+        acc_5 += theta[30*i + 1229] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 8;
@@ -1023,9 +1428,24 @@ void fig2_d8_score_vjp_xy_apply(const double *restrict y, const double *restrict
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t73[l];
+            acc_1 += theta[30*i + l + 271] * t73[l + 1];
+            acc_2 += theta[30*i + l + 272] * t73[l + 2];
+            acc_3 += theta[30*i + l + 273] * t73[l + 3];
+            acc_4 += theta[30*i + l + 274] * t73[l + 4];
+            acc_5 += theta[30*i + l + 275] * t73[l + 5];
+            acc_6 += theta[30*i + l + 276] * t73[l + 6];
+            acc_7 += theta[30*i + l + 277] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t73[24];
+        acc_1 += theta[30*i + 295] * t73[25];
+        acc_2 += theta[30*i + 296] * t73[26];
+        acc_3 += theta[30*i + 297] * t73[27];
+        acc_4 += theta[30*i + 298] * t73[28];
+        acc_5 += theta[30*i + 299] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 30;
@@ -1034,9 +1454,24 @@ void fig2_d8_score_vjp_xy_apply(const double *restrict y, const double *restrict
     }
     double *const t76 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t75[l];
+            acc_1 += theta[30*i + l + 1201] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t75[24];
+        acc_1 += theta[30*i + 1225] * t75[25];
+        acc_2 += theta[30*i + 1226] * t75[26];
+        acc_3 += theta[30*i + 1227] * t75[27];
+        acc_4 += theta[30*i + 1228] * t75[28];
+        acc_5 += theta[30*i + 1229] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 30;
@@ -1070,9 +1505,24 @@ void fig2_d8_score_vjp_thetay_apply(const double *restrict y, const double *rest
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t73[l];
+            acc_1 += theta[30*i + l + 271] * t73[l + 1];
+            acc_2 += theta[30*i + l + 272] * t73[l + 2];
+            acc_3 += theta[30*i + l + 273] * t73[l + 3];
+            acc_4 += theta[30*i + l + 274] * t73[l + 4];
+            acc_5 += theta[30*i + l + 275] * t73[l + 5];
+            acc_6 += theta[30*i + l + 276] * t73[l + 6];
+            acc_7 += theta[30*i + l + 277] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t73[24];
+        acc_1 += theta[30*i + 295] * t73[25];
+        acc_2 += theta[30*i + 296] * t73[26];
+        acc_3 += theta[30*i + 297] * t73[27];
+        acc_4 += theta[30*i + 298] * t73[28];
+        acc_5 += theta[30*i + 299] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 60;
@@ -1081,9 +1531,24 @@ void fig2_d8_score_vjp_thetay_apply(const double *restrict y, const double *rest
     }
     double *const t76 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t75[l];
+            acc_1 += theta[30*i + l + 1201] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t75[24];
+        acc_1 += theta[30*i + 1225] * t75[25];
+        acc_2 += theta[30*i + 1226] * t75[26];
+        acc_3 += theta[30*i + 1227] * t75[27];
+        acc_4 += theta[30*i + 1228] * t75[28];
+        acc_5 += theta[30*i + 1229] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     double *const t80 = work + 8;
@@ -1150,9 +1615,24 @@ void fig2_d8_residual_jvp_y_apply(const double *restrict y, const double *restri
     }
     double *const t74 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * t73[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * t73[l];
+            acc_1 += theta[30*i + l + 271] * t73[l + 1];
+            acc_2 += theta[30*i + l + 272] * t73[l + 2];
+            acc_3 += theta[30*i + l + 273] * t73[l + 3];
+            acc_4 += theta[30*i + l + 274] * t73[l + 4];
+            acc_5 += theta[30*i + l + 275] * t73[l + 5];
+            acc_6 += theta[30*i + l + 276] * t73[l + 6];
+            acc_7 += theta[30*i + l + 277] * t73[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * t73[24];
+        acc_1 += theta[30*i + 295] * t73[25];
+        acc_2 += theta[30*i + 296] * t73[26];
+        acc_3 += theta[30*i + 297] * t73[27];
+        acc_4 += theta[30*i + 298] * t73[28];
+        acc_5 += theta[30*i + 299] * t73[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t74[i] = acc;
     }
     double *const t75 = work + 30;
@@ -1161,9 +1641,24 @@ void fig2_d8_residual_jvp_y_apply(const double *restrict y, const double *restri
     }
     double *const t76 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * t75[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * t75[l];
+            acc_1 += theta[30*i + l + 1201] * t75[l + 1];
+            acc_2 += theta[30*i + l + 1202] * t75[l + 2];
+            acc_3 += theta[30*i + l + 1203] * t75[l + 3];
+            acc_4 += theta[30*i + l + 1204] * t75[l + 4];
+            acc_5 += theta[30*i + l + 1205] * t75[l + 5];
+            acc_6 += theta[30*i + l + 1206] * t75[l + 6];
+            acc_7 += theta[30*i + l + 1207] * t75[l + 7];
+        }
+        acc_0 += theta[30*i + 1224] * t75[24];
+        acc_1 += theta[30*i + 1225] * t75[25];
+        acc_2 += theta[30*i + 1226] * t75[26];
+        acc_3 += theta[30*i + 1227] * t75[27];
+        acc_4 += theta[30*i + 1228] * t75[28];
+        acc_5 += theta[30*i + 1229] * t75[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t76[i] = acc;
     }
     for (int i = 0; i < 8; i++) {
@@ -1276,9 +1771,24 @@ void fig2_d8_residual_linearise(const double *restrict y, const double *restrict
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * state[l];
+            acc_1 += theta[30*i + l + 271] * state[l + 1];
+            acc_2 += theta[30*i + l + 272] * state[l + 2];
+            acc_3 += theta[30*i + l + 273] * state[l + 3];
+            acc_4 += theta[30*i + l + 274] * state[l + 4];
+            acc_5 += theta[30*i + l + 275] * state[l + 5];
+            acc_6 += theta[30*i + l + 276] * state[l + 6];
+            acc_7 += theta[30*i + l + 277] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * state[24];
+        acc_1 += theta[30*i + 295] * state[25];
+        acc_2 += theta[30*i + 296] * state[26];
+        acc_3 += theta[30*i + 297] * state[27];
+        acc_4 += theta[30*i + 298] * state[28];
+        acc_5 += theta[30*i + 299] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
@@ -1286,9 +1796,24 @@ void fig2_d8_residual_linearise(const double *restrict y, const double *restrict
     }
     double *const t26 = work + 0;
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * state[l + 30];
+            acc_1 += theta[30*i + l + 1201] * state[l + 31];
+            acc_2 += theta[30*i + l + 1202] * state[l + 32];
+            acc_3 += theta[30*i + l + 1203] * state[l + 33];
+            acc_4 += theta[30*i + l + 1204] * state[l + 34];
+            acc_5 += theta[30*i + l + 1205] * state[l + 35];
+            acc_6 += theta[30*i + l + 1206] * state[l + 36];
+            acc_7 += theta[30*i + l + 1207] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1224] * state[54];
+        acc_1 += theta[30*i + 1225] * state[55];
+        acc_2 += theta[30*i + 1226] * state[56];
+        acc_3 += theta[30*i + 1227] * state[57];
+        acc_4 += theta[30*i + 1228] * state[58];
+        acc_5 += theta[30*i + 1229] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t26[i] = acc;
     }
     for (int i = 0; i < 8; i++) {
@@ -1312,18 +1837,48 @@ double fig2_d8_score_linearise(const double *restrict y, const double *restrict 
     }
     double *const t23 = work + 0;
     for (int i = 0; i < 30; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 270] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 270] * state[l];
+            acc_1 += theta[30*i + l + 271] * state[l + 1];
+            acc_2 += theta[30*i + l + 272] * state[l + 2];
+            acc_3 += theta[30*i + l + 273] * state[l + 3];
+            acc_4 += theta[30*i + l + 274] * state[l + 4];
+            acc_5 += theta[30*i + l + 275] * state[l + 5];
+            acc_6 += theta[30*i + l + 276] * state[l + 6];
+            acc_7 += theta[30*i + l + 277] * state[l + 7];
+        }
+        acc_0 += theta[30*i + 294] * state[24];
+        acc_1 += theta[30*i + 295] * state[25];
+        acc_2 += theta[30*i + 296] * state[26];
+        acc_3 += theta[30*i + 297] * state[27];
+        acc_4 += theta[30*i + 298] * state[28];
+        acc_5 += theta[30*i + 299] * state[29];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t23[i] = acc;
     }
     for (int i = 0; i < 30; i++) {
         state[i + 30] = fig2_d8_vtanh((theta[i + 1170] + t23[i]));
     }
     for (int i = 0; i < 8; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 30; l++)
-            acc += theta[30*i + l + 1200] * state[l + 30];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 24; l += 8) {
+            acc_0 += theta[30*i + l + 1200] * state[l + 30];
+            acc_1 += theta[30*i + l + 1201] * state[l + 31];
+            acc_2 += theta[30*i + l + 1202] * state[l + 32];
+            acc_3 += theta[30*i + l + 1203] * state[l + 33];
+            acc_4 += theta[30*i + l + 1204] * state[l + 34];
+            acc_5 += theta[30*i + l + 1205] * state[l + 35];
+            acc_6 += theta[30*i + l + 1206] * state[l + 36];
+            acc_7 += theta[30*i + l + 1207] * state[l + 37];
+        }
+        acc_0 += theta[30*i + 1224] * state[54];
+        acc_1 += theta[30*i + 1225] * state[55];
+        acc_2 += theta[30*i + 1226] * state[56];
+        acc_3 += theta[30*i + 1227] * state[57];
+        acc_4 += theta[30*i + 1228] * state[58];
+        acc_5 += theta[30*i + 1229] * state[59];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         state[i + 60] = acc;
     }
     double *const t31 = work + 0;

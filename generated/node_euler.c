@@ -123,9 +123,20 @@ double node_euler_score(const double *restrict y, const double *restrict x, cons
     }
     double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t17[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t17[l];
+            acc_1 += theta[50*i + l + 151] * t17[l + 1];
+            acc_2 += theta[50*i + l + 152] * t17[l + 2];
+            acc_3 += theta[50*i + l + 153] * t17[l + 3];
+            acc_4 += theta[50*i + l + 154] * t17[l + 4];
+            acc_5 += theta[50*i + l + 155] * t17[l + 5];
+            acc_6 += theta[50*i + l + 156] * t17[l + 6];
+            acc_7 += theta[50*i + l + 157] * t17[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t17[48];
+        acc_1 += theta[50*i + 199] * t17[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t18[i] = acc;
     }
     double s24 = 0.0;
@@ -152,9 +163,20 @@ void node_euler_score_grad_y(const double *restrict y, const double *restrict x,
     }
     double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t17[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t17[l];
+            acc_1 += theta[50*i + l + 151] * t17[l + 1];
+            acc_2 += theta[50*i + l + 152] * t17[l + 2];
+            acc_3 += theta[50*i + l + 153] * t17[l + 3];
+            acc_4 += theta[50*i + l + 154] * t17[l + 4];
+            acc_5 += theta[50*i + l + 155] * t17[l + 5];
+            acc_6 += theta[50*i + l + 156] * t17[l + 6];
+            acc_7 += theta[50*i + l + 157] * t17[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t17[48];
+        acc_1 += theta[50*i + 199] * t17[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t18[i] = acc;
     }
     double *const t21 = work + 2;
@@ -203,9 +225,20 @@ void node_euler_score_hvp_yy(const double *restrict y, const double *restrict x,
     }
     double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t17[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t17[l];
+            acc_1 += theta[50*i + l + 151] * t17[l + 1];
+            acc_2 += theta[50*i + l + 152] * t17[l + 2];
+            acc_3 += theta[50*i + l + 153] * t17[l + 3];
+            acc_4 += theta[50*i + l + 154] * t17[l + 4];
+            acc_5 += theta[50*i + l + 155] * t17[l + 5];
+            acc_6 += theta[50*i + l + 156] * t17[l + 6];
+            acc_7 += theta[50*i + l + 157] * t17[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t17[48];
+        acc_1 += theta[50*i + 199] * t17[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t18[i] = acc;
     }
     double *const t21 = work + 2;
@@ -237,9 +270,20 @@ void node_euler_score_hvp_yy(const double *restrict y, const double *restrict x,
     }
     double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t53[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t53[l];
+            acc_1 += theta[50*i + l + 151] * t53[l + 1];
+            acc_2 += theta[50*i + l + 152] * t53[l + 2];
+            acc_3 += theta[50*i + l + 153] * t53[l + 3];
+            acc_4 += theta[50*i + l + 154] * t53[l + 4];
+            acc_5 += theta[50*i + l + 155] * t53[l + 5];
+            acc_6 += theta[50*i + l + 156] * t53[l + 6];
+            acc_7 += theta[50*i + l + 157] * t53[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t53[48];
+        acc_1 += theta[50*i + 199] * t53[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t54[i] = acc;
     }
     double *const t56 = work + 2;
@@ -300,9 +344,20 @@ void node_euler_score_vjp_xy(const double *restrict y, const double *restrict x,
     }
     double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t53[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t53[l];
+            acc_1 += theta[50*i + l + 151] * t53[l + 1];
+            acc_2 += theta[50*i + l + 152] * t53[l + 2];
+            acc_3 += theta[50*i + l + 153] * t53[l + 3];
+            acc_4 += theta[50*i + l + 154] * t53[l + 4];
+            acc_5 += theta[50*i + l + 155] * t53[l + 5];
+            acc_6 += theta[50*i + l + 156] * t53[l + 6];
+            acc_7 += theta[50*i + l + 157] * t53[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t53[48];
+        acc_1 += theta[50*i + 199] * t53[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t54[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -327,9 +382,20 @@ void node_euler_score_vjp_thetay(const double *restrict y, const double *restric
     }
     double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t17[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t17[l];
+            acc_1 += theta[50*i + l + 151] * t17[l + 1];
+            acc_2 += theta[50*i + l + 152] * t17[l + 2];
+            acc_3 += theta[50*i + l + 153] * t17[l + 3];
+            acc_4 += theta[50*i + l + 154] * t17[l + 4];
+            acc_5 += theta[50*i + l + 155] * t17[l + 5];
+            acc_6 += theta[50*i + l + 156] * t17[l + 6];
+            acc_7 += theta[50*i + l + 157] * t17[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t17[48];
+        acc_1 += theta[50*i + 199] * t17[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t18[i] = acc;
     }
     double *const t21 = work + 2;
@@ -373,9 +439,20 @@ void node_euler_score_vjp_thetay(const double *restrict y, const double *restric
     }
     double *const t54 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t53[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t53[l];
+            acc_1 += theta[50*i + l + 151] * t53[l + 1];
+            acc_2 += theta[50*i + l + 152] * t53[l + 2];
+            acc_3 += theta[50*i + l + 153] * t53[l + 3];
+            acc_4 += theta[50*i + l + 154] * t53[l + 4];
+            acc_5 += theta[50*i + l + 155] * t53[l + 5];
+            acc_6 += theta[50*i + l + 156] * t53[l + 6];
+            acc_7 += theta[50*i + l + 157] * t53[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t53[48];
+        acc_1 += theta[50*i + 199] * t53[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t54[i] = acc;
     }
     double *const t56 = work + 4;
@@ -457,9 +534,20 @@ void node_euler_residual(const double *restrict y, const double *restrict x, con
     }
     double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t17[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t17[l];
+            acc_1 += theta[50*i + l + 151] * t17[l + 1];
+            acc_2 += theta[50*i + l + 152] * t17[l + 2];
+            acc_3 += theta[50*i + l + 153] * t17[l + 3];
+            acc_4 += theta[50*i + l + 154] * t17[l + 4];
+            acc_5 += theta[50*i + l + 155] * t17[l + 5];
+            acc_6 += theta[50*i + l + 156] * t17[l + 6];
+            acc_7 += theta[50*i + l + 157] * t17[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t17[48];
+        acc_1 += theta[50*i + 199] * t17[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t18[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -496,9 +584,20 @@ void node_euler_residual_jvp_y(const double *restrict y, const double *restrict 
     }
     double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t53[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t53[l];
+            acc_1 += theta[50*i + l + 151] * t53[l + 1];
+            acc_2 += theta[50*i + l + 152] * t53[l + 2];
+            acc_3 += theta[50*i + l + 153] * t53[l + 3];
+            acc_4 += theta[50*i + l + 154] * t53[l + 4];
+            acc_5 += theta[50*i + l + 155] * t53[l + 5];
+            acc_6 += theta[50*i + l + 156] * t53[l + 6];
+            acc_7 += theta[50*i + l + 157] * t53[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t53[48];
+        acc_1 += theta[50*i + 199] * t53[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t54[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -618,9 +717,20 @@ void node_euler_linearise(const double *restrict y, const double *restrict x, co
     }
     double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * state[l];
+            acc_1 += theta[50*i + l + 151] * state[l + 1];
+            acc_2 += theta[50*i + l + 152] * state[l + 2];
+            acc_3 += theta[50*i + l + 153] * state[l + 3];
+            acc_4 += theta[50*i + l + 154] * state[l + 4];
+            acc_5 += theta[50*i + l + 155] * state[l + 5];
+            acc_6 += theta[50*i + l + 156] * state[l + 6];
+            acc_7 += theta[50*i + l + 157] * state[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * state[48];
+        acc_1 += theta[50*i + 199] * state[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t18[i] = acc;
     }
     double *const t21 = work + 2;
@@ -664,9 +774,20 @@ void node_euler_score_hvp_yy_apply(const double *restrict y, const double *restr
     }
     double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t53[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t53[l];
+            acc_1 += theta[50*i + l + 151] * t53[l + 1];
+            acc_2 += theta[50*i + l + 152] * t53[l + 2];
+            acc_3 += theta[50*i + l + 153] * t53[l + 3];
+            acc_4 += theta[50*i + l + 154] * t53[l + 4];
+            acc_5 += theta[50*i + l + 155] * t53[l + 5];
+            acc_6 += theta[50*i + l + 156] * t53[l + 6];
+            acc_7 += theta[50*i + l + 157] * t53[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t53[48];
+        acc_1 += theta[50*i + 199] * t53[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t54[i] = acc;
     }
     double *const t56 = work + 2;
@@ -717,9 +838,20 @@ void node_euler_score_vjp_xy_apply(const double *restrict y, const double *restr
     }
     double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t53[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t53[l];
+            acc_1 += theta[50*i + l + 151] * t53[l + 1];
+            acc_2 += theta[50*i + l + 152] * t53[l + 2];
+            acc_3 += theta[50*i + l + 153] * t53[l + 3];
+            acc_4 += theta[50*i + l + 154] * t53[l + 4];
+            acc_5 += theta[50*i + l + 155] * t53[l + 5];
+            acc_6 += theta[50*i + l + 156] * t53[l + 6];
+            acc_7 += theta[50*i + l + 157] * t53[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t53[48];
+        acc_1 += theta[50*i + 199] * t53[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t54[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -745,9 +877,20 @@ void node_euler_score_vjp_thetay_apply(const double *restrict y, const double *r
     }
     double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t53[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t53[l];
+            acc_1 += theta[50*i + l + 151] * t53[l + 1];
+            acc_2 += theta[50*i + l + 152] * t53[l + 2];
+            acc_3 += theta[50*i + l + 153] * t53[l + 3];
+            acc_4 += theta[50*i + l + 154] * t53[l + 4];
+            acc_5 += theta[50*i + l + 155] * t53[l + 5];
+            acc_6 += theta[50*i + l + 156] * t53[l + 6];
+            acc_7 += theta[50*i + l + 157] * t53[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t53[48];
+        acc_1 += theta[50*i + 199] * t53[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t54[i] = acc;
     }
     double *const t56 = work + 2;
@@ -799,9 +942,20 @@ void node_euler_residual_jvp_y_apply(const double *restrict y, const double *res
     }
     double *const t54 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t53[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t53[l];
+            acc_1 += theta[50*i + l + 151] * t53[l + 1];
+            acc_2 += theta[50*i + l + 152] * t53[l + 2];
+            acc_3 += theta[50*i + l + 153] * t53[l + 3];
+            acc_4 += theta[50*i + l + 154] * t53[l + 4];
+            acc_5 += theta[50*i + l + 155] * t53[l + 5];
+            acc_6 += theta[50*i + l + 156] * t53[l + 6];
+            acc_7 += theta[50*i + l + 157] * t53[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t53[48];
+        acc_1 += theta[50*i + 199] * t53[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t54[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -887,9 +1041,20 @@ void node_euler_residual_linearise(const double *restrict y, const double *restr
     }
     double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * state[l];
+            acc_1 += theta[50*i + l + 151] * state[l + 1];
+            acc_2 += theta[50*i + l + 152] * state[l + 2];
+            acc_3 += theta[50*i + l + 153] * state[l + 3];
+            acc_4 += theta[50*i + l + 154] * state[l + 4];
+            acc_5 += theta[50*i + l + 155] * state[l + 5];
+            acc_6 += theta[50*i + l + 156] * state[l + 6];
+            acc_7 += theta[50*i + l + 157] * state[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * state[48];
+        acc_1 += theta[50*i + 199] * state[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t18[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -913,9 +1078,20 @@ double node_euler_score_linearise(const double *restrict y, const double *restri
     }
     double *const t18 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * state[l];
+            acc_1 += theta[50*i + l + 151] * state[l + 1];
+            acc_2 += theta[50*i + l + 152] * state[l + 2];
+            acc_3 += theta[50*i + l + 153] * state[l + 3];
+            acc_4 += theta[50*i + l + 154] * state[l + 4];
+            acc_5 += theta[50*i + l + 155] * state[l + 5];
+            acc_6 += theta[50*i + l + 156] * state[l + 6];
+            acc_7 += theta[50*i + l + 157] * state[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * state[48];
+        acc_1 += theta[50*i + 199] * state[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t18[i] = acc;
     }
     double *const t21 = work + 2;

@@ -123,9 +123,20 @@ double node_mlp2_score(const double *restrict y, const double *restrict x, const
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 50;
@@ -134,9 +145,20 @@ double node_mlp2_score(const double *restrict y, const double *restrict x, const
     }
     double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t23[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t23[l];
+            acc_1 += theta[50*i + l + 2701] * t23[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t23[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t23[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t23[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t23[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t23[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t23[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t23[48];
+        acc_1 += theta[50*i + 2749] * t23[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t24[i] = acc;
     }
     double s30 = 0.0;
@@ -163,9 +185,20 @@ void node_mlp2_score_grad_y(const double *restrict y, const double *restrict x, 
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 100;
@@ -174,9 +207,20 @@ void node_mlp2_score_grad_y(const double *restrict y, const double *restrict x, 
     }
     double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t23[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t23[l];
+            acc_1 += theta[50*i + l + 2701] * t23[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t23[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t23[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t23[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t23[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t23[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t23[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t23[48];
+        acc_1 += theta[50*i + 2749] * t23[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t24[i] = acc;
     }
     double *const t27 = work + 2;
@@ -237,9 +281,20 @@ void node_mlp2_score_hvp_yy(const double *restrict y, const double *restrict x, 
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 100;
@@ -248,9 +303,20 @@ void node_mlp2_score_hvp_yy(const double *restrict y, const double *restrict x, 
     }
     double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t23[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t23[l];
+            acc_1 += theta[50*i + l + 2701] * t23[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t23[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t23[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t23[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t23[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t23[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t23[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t23[48];
+        acc_1 += theta[50*i + 2749] * t23[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t24[i] = acc;
     }
     double *const t27 = work + 2;
@@ -302,9 +368,20 @@ void node_mlp2_score_hvp_yy(const double *restrict y, const double *restrict x, 
     }
     double *const t65 = work + 350;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t64[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t64[l];
+            acc_1 += theta[50*i + l + 151] * t64[l + 1];
+            acc_2 += theta[50*i + l + 152] * t64[l + 2];
+            acc_3 += theta[50*i + l + 153] * t64[l + 3];
+            acc_4 += theta[50*i + l + 154] * t64[l + 4];
+            acc_5 += theta[50*i + l + 155] * t64[l + 5];
+            acc_6 += theta[50*i + l + 156] * t64[l + 6];
+            acc_7 += theta[50*i + l + 157] * t64[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t64[48];
+        acc_1 += theta[50*i + 199] * t64[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t65[i] = acc;
     }
     double *const t66 = work + 450;
@@ -313,9 +390,20 @@ void node_mlp2_score_hvp_yy(const double *restrict y, const double *restrict x, 
     }
     double *const t67 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t66[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t66[l];
+            acc_1 += theta[50*i + l + 2701] * t66[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t66[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t66[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t66[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t66[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t66[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t66[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t66[48];
+        acc_1 += theta[50*i + 2749] * t66[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t67[i] = acc;
     }
     double *const t69 = work + 2;
@@ -377,9 +465,20 @@ void node_mlp2_score_vjp_xy(const double *restrict y, const double *restrict x, 
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 100;
@@ -399,9 +498,20 @@ void node_mlp2_score_vjp_xy(const double *restrict y, const double *restrict x, 
     }
     double *const t65 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t64[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t64[l];
+            acc_1 += theta[50*i + l + 151] * t64[l + 1];
+            acc_2 += theta[50*i + l + 152] * t64[l + 2];
+            acc_3 += theta[50*i + l + 153] * t64[l + 3];
+            acc_4 += theta[50*i + l + 154] * t64[l + 4];
+            acc_5 += theta[50*i + l + 155] * t64[l + 5];
+            acc_6 += theta[50*i + l + 156] * t64[l + 6];
+            acc_7 += theta[50*i + l + 157] * t64[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t64[48];
+        acc_1 += theta[50*i + 199] * t64[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t65[i] = acc;
     }
     double *const t66 = work + 50;
@@ -410,9 +520,20 @@ void node_mlp2_score_vjp_xy(const double *restrict y, const double *restrict x, 
     }
     double *const t67 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t66[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t66[l];
+            acc_1 += theta[50*i + l + 2701] * t66[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t66[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t66[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t66[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t66[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t66[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t66[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t66[48];
+        acc_1 += theta[50*i + 2749] * t66[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t67[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -437,9 +558,20 @@ void node_mlp2_score_vjp_thetay(const double *restrict y, const double *restrict
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 100;
@@ -448,9 +580,20 @@ void node_mlp2_score_vjp_thetay(const double *restrict y, const double *restrict
     }
     double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t23[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t23[l];
+            acc_1 += theta[50*i + l + 2701] * t23[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t23[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t23[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t23[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t23[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t23[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t23[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t23[48];
+        acc_1 += theta[50*i + 2749] * t23[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t24[i] = acc;
     }
     double *const t27 = work + 2;
@@ -510,9 +653,20 @@ void node_mlp2_score_vjp_thetay(const double *restrict y, const double *restrict
     }
     double *const t65 = work + 450;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t64[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t64[l];
+            acc_1 += theta[50*i + l + 151] * t64[l + 1];
+            acc_2 += theta[50*i + l + 152] * t64[l + 2];
+            acc_3 += theta[50*i + l + 153] * t64[l + 3];
+            acc_4 += theta[50*i + l + 154] * t64[l + 4];
+            acc_5 += theta[50*i + l + 155] * t64[l + 5];
+            acc_6 += theta[50*i + l + 156] * t64[l + 6];
+            acc_7 += theta[50*i + l + 157] * t64[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t64[48];
+        acc_1 += theta[50*i + 199] * t64[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t65[i] = acc;
     }
     double *const t66 = work + 550;
@@ -521,9 +675,20 @@ void node_mlp2_score_vjp_thetay(const double *restrict y, const double *restrict
     }
     double *const t67 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t66[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t66[l];
+            acc_1 += theta[50*i + l + 2701] * t66[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t66[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t66[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t66[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t66[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t66[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t66[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t66[48];
+        acc_1 += theta[50*i + 2749] * t66[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t67[i] = acc;
     }
     double *const t69 = work + 4;
@@ -621,9 +786,20 @@ void node_mlp2_residual(const double *restrict y, const double *restrict x, cons
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 50;
@@ -632,9 +808,20 @@ void node_mlp2_residual(const double *restrict y, const double *restrict x, cons
     }
     double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t23[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t23[l];
+            acc_1 += theta[50*i + l + 2701] * t23[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t23[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t23[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t23[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t23[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t23[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t23[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t23[48];
+        acc_1 += theta[50*i + 2749] * t23[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t24[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -660,9 +847,20 @@ void node_mlp2_residual_jvp_y(const double *restrict y, const double *restrict x
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 100;
@@ -682,9 +880,20 @@ void node_mlp2_residual_jvp_y(const double *restrict y, const double *restrict x
     }
     double *const t65 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t64[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t64[l];
+            acc_1 += theta[50*i + l + 151] * t64[l + 1];
+            acc_2 += theta[50*i + l + 152] * t64[l + 2];
+            acc_3 += theta[50*i + l + 153] * t64[l + 3];
+            acc_4 += theta[50*i + l + 154] * t64[l + 4];
+            acc_5 += theta[50*i + l + 155] * t64[l + 5];
+            acc_6 += theta[50*i + l + 156] * t64[l + 6];
+            acc_7 += theta[50*i + l + 157] * t64[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t64[48];
+        acc_1 += theta[50*i + 199] * t64[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t65[i] = acc;
     }
     double *const t66 = work + 50;
@@ -693,9 +902,20 @@ void node_mlp2_residual_jvp_y(const double *restrict y, const double *restrict x
     }
     double *const t67 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t66[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t66[l];
+            acc_1 += theta[50*i + l + 2701] * t66[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t66[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t66[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t66[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t66[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t66[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t66[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t66[48];
+        acc_1 += theta[50*i + 2749] * t66[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t67[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -721,9 +941,20 @@ void node_mlp2_residual_vjp_y(const double *restrict y, const double *restrict x
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 100;
@@ -798,9 +1029,20 @@ void node_mlp2_residual_vjp_theta(const double *restrict y, const double *restri
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t20[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t20[l];
+            acc_1 += theta[50*i + l + 151] * t20[l + 1];
+            acc_2 += theta[50*i + l + 152] * t20[l + 2];
+            acc_3 += theta[50*i + l + 153] * t20[l + 3];
+            acc_4 += theta[50*i + l + 154] * t20[l + 4];
+            acc_5 += theta[50*i + l + 155] * t20[l + 5];
+            acc_6 += theta[50*i + l + 156] * t20[l + 6];
+            acc_7 += theta[50*i + l + 157] * t20[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t20[48];
+        acc_1 += theta[50*i + 199] * t20[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     double *const t23 = work + 100;
@@ -865,9 +1107,20 @@ void node_mlp2_linearise(const double *restrict y, const double *restrict x, con
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * state[l];
+            acc_1 += theta[50*i + l + 151] * state[l + 1];
+            acc_2 += theta[50*i + l + 152] * state[l + 2];
+            acc_3 += theta[50*i + l + 153] * state[l + 3];
+            acc_4 += theta[50*i + l + 154] * state[l + 4];
+            acc_5 += theta[50*i + l + 155] * state[l + 5];
+            acc_6 += theta[50*i + l + 156] * state[l + 6];
+            acc_7 += theta[50*i + l + 157] * state[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * state[48];
+        acc_1 += theta[50*i + 199] * state[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     for (int i = 0; i < 50; i++) {
@@ -875,9 +1128,20 @@ void node_mlp2_linearise(const double *restrict y, const double *restrict x, con
     }
     double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * state[l + 50];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * state[l + 50];
+            acc_1 += theta[50*i + l + 2701] * state[l + 51];
+            acc_2 += theta[50*i + l + 2702] * state[l + 52];
+            acc_3 += theta[50*i + l + 2703] * state[l + 53];
+            acc_4 += theta[50*i + l + 2704] * state[l + 54];
+            acc_5 += theta[50*i + l + 2705] * state[l + 55];
+            acc_6 += theta[50*i + l + 2706] * state[l + 56];
+            acc_7 += theta[50*i + l + 2707] * state[l + 57];
+        }
+        acc_0 += theta[50*i + 2748] * state[98];
+        acc_1 += theta[50*i + 2749] * state[99];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t24[i] = acc;
     }
     double *const t27 = work + 2;
@@ -934,9 +1198,20 @@ void node_mlp2_score_hvp_yy_apply(const double *restrict y, const double *restri
     }
     double *const t65 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t64[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t64[l];
+            acc_1 += theta[50*i + l + 151] * t64[l + 1];
+            acc_2 += theta[50*i + l + 152] * t64[l + 2];
+            acc_3 += theta[50*i + l + 153] * t64[l + 3];
+            acc_4 += theta[50*i + l + 154] * t64[l + 4];
+            acc_5 += theta[50*i + l + 155] * t64[l + 5];
+            acc_6 += theta[50*i + l + 156] * t64[l + 6];
+            acc_7 += theta[50*i + l + 157] * t64[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t64[48];
+        acc_1 += theta[50*i + 199] * t64[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t65[i] = acc;
     }
     double *const t66 = work + 100;
@@ -945,9 +1220,20 @@ void node_mlp2_score_hvp_yy_apply(const double *restrict y, const double *restri
     }
     double *const t67 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t66[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t66[l];
+            acc_1 += theta[50*i + l + 2701] * t66[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t66[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t66[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t66[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t66[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t66[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t66[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t66[48];
+        acc_1 += theta[50*i + 2749] * t66[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t67[i] = acc;
     }
     double *const t69 = work + 2;
@@ -1010,9 +1296,20 @@ void node_mlp2_score_vjp_xy_apply(const double *restrict y, const double *restri
     }
     double *const t65 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t64[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t64[l];
+            acc_1 += theta[50*i + l + 151] * t64[l + 1];
+            acc_2 += theta[50*i + l + 152] * t64[l + 2];
+            acc_3 += theta[50*i + l + 153] * t64[l + 3];
+            acc_4 += theta[50*i + l + 154] * t64[l + 4];
+            acc_5 += theta[50*i + l + 155] * t64[l + 5];
+            acc_6 += theta[50*i + l + 156] * t64[l + 6];
+            acc_7 += theta[50*i + l + 157] * t64[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t64[48];
+        acc_1 += theta[50*i + 199] * t64[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t65[i] = acc;
     }
     double *const t66 = work + 50;
@@ -1021,9 +1318,20 @@ void node_mlp2_score_vjp_xy_apply(const double *restrict y, const double *restri
     }
     double *const t67 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t66[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t66[l];
+            acc_1 += theta[50*i + l + 2701] * t66[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t66[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t66[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t66[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t66[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t66[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t66[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t66[48];
+        acc_1 += theta[50*i + 2749] * t66[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t67[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -1049,9 +1357,20 @@ void node_mlp2_score_vjp_thetay_apply(const double *restrict y, const double *re
     }
     double *const t65 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t64[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t64[l];
+            acc_1 += theta[50*i + l + 151] * t64[l + 1];
+            acc_2 += theta[50*i + l + 152] * t64[l + 2];
+            acc_3 += theta[50*i + l + 153] * t64[l + 3];
+            acc_4 += theta[50*i + l + 154] * t64[l + 4];
+            acc_5 += theta[50*i + l + 155] * t64[l + 5];
+            acc_6 += theta[50*i + l + 156] * t64[l + 6];
+            acc_7 += theta[50*i + l + 157] * t64[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t64[48];
+        acc_1 += theta[50*i + 199] * t64[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t65[i] = acc;
     }
     double *const t66 = work + 100;
@@ -1060,9 +1379,20 @@ void node_mlp2_score_vjp_thetay_apply(const double *restrict y, const double *re
     }
     double *const t67 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t66[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t66[l];
+            acc_1 += theta[50*i + l + 2701] * t66[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t66[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t66[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t66[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t66[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t66[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t66[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t66[48];
+        acc_1 += theta[50*i + 2749] * t66[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t67[i] = acc;
     }
     double *const t69 = work + 2;
@@ -1130,9 +1460,20 @@ void node_mlp2_residual_jvp_y_apply(const double *restrict y, const double *rest
     }
     double *const t65 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * t64[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * t64[l];
+            acc_1 += theta[50*i + l + 151] * t64[l + 1];
+            acc_2 += theta[50*i + l + 152] * t64[l + 2];
+            acc_3 += theta[50*i + l + 153] * t64[l + 3];
+            acc_4 += theta[50*i + l + 154] * t64[l + 4];
+            acc_5 += theta[50*i + l + 155] * t64[l + 5];
+            acc_6 += theta[50*i + l + 156] * t64[l + 6];
+            acc_7 += theta[50*i + l + 157] * t64[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * t64[48];
+        acc_1 += theta[50*i + 199] * t64[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t65[i] = acc;
     }
     double *const t66 = work + 50;
@@ -1141,9 +1482,20 @@ void node_mlp2_residual_jvp_y_apply(const double *restrict y, const double *rest
     }
     double *const t67 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * t66[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * t66[l];
+            acc_1 += theta[50*i + l + 2701] * t66[l + 1];
+            acc_2 += theta[50*i + l + 2702] * t66[l + 2];
+            acc_3 += theta[50*i + l + 2703] * t66[l + 3];
+            acc_4 += theta[50*i + l + 2704] * t66[l + 4];
+            acc_5 += theta[50*i + l + 2705] * t66[l + 5];
+            acc_6 += theta[50*i + l + 2706] * t66[l + 6];
+            acc_7 += theta[50*i + l + 2707] * t66[l + 7];
+        }
+        acc_0 += theta[50*i + 2748] * t66[48];
+        acc_1 += theta[50*i + 2749] * t66[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t67[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -1257,9 +1609,20 @@ void node_mlp2_residual_linearise(const double *restrict y, const double *restri
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * state[l];
+            acc_1 += theta[50*i + l + 151] * state[l + 1];
+            acc_2 += theta[50*i + l + 152] * state[l + 2];
+            acc_3 += theta[50*i + l + 153] * state[l + 3];
+            acc_4 += theta[50*i + l + 154] * state[l + 4];
+            acc_5 += theta[50*i + l + 155] * state[l + 5];
+            acc_6 += theta[50*i + l + 156] * state[l + 6];
+            acc_7 += theta[50*i + l + 157] * state[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * state[48];
+        acc_1 += theta[50*i + 199] * state[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     for (int i = 0; i < 50; i++) {
@@ -1267,9 +1630,20 @@ void node_mlp2_residual_linearise(const double *restrict y, const double *restri
     }
     double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * state[l + 50];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * state[l + 50];
+            acc_1 += theta[50*i + l + 2701] * state[l + 51];
+            acc_2 += theta[50*i + l + 2702] * state[l + 52];
+            acc_3 += theta[50*i + l + 2703] * state[l + 53];
+            acc_4 += theta[50*i + l + 2704] * state[l + 54];
+            acc_5 += theta[50*i + l + 2705] * state[l + 55];
+            acc_6 += theta[50*i + l + 2706] * state[l + 56];
+            acc_7 += theta[50*i + l + 2707] * state[l + 57];
+        }
+        acc_0 += theta[50*i + 2748] * state[98];
+        acc_1 += theta[50*i + 2749] * state[99];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t24[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -1293,9 +1667,20 @@ double node_mlp2_score_linearise(const double *restrict y, const double *restric
     }
     double *const t21 = work + 0;
     for (int i = 0; i < 50; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 150] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 150] * state[l];
+            acc_1 += theta[50*i + l + 151] * state[l + 1];
+            acc_2 += theta[50*i + l + 152] * state[l + 2];
+            acc_3 += theta[50*i + l + 153] * state[l + 3];
+            acc_4 += theta[50*i + l + 154] * state[l + 4];
+            acc_5 += theta[50*i + l + 155] * state[l + 5];
+            acc_6 += theta[50*i + l + 156] * state[l + 6];
+            acc_7 += theta[50*i + l + 157] * state[l + 7];
+        }
+        acc_0 += theta[50*i + 198] * state[48];
+        acc_1 += theta[50*i + 199] * state[49];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t21[i] = acc;
     }
     for (int i = 0; i < 50; i++) {
@@ -1303,9 +1688,20 @@ double node_mlp2_score_linearise(const double *restrict y, const double *restric
     }
     double *const t24 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 50; l++)
-            acc += theta[50*i + l + 2700] * state[l + 50];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 48; l += 8) {
+            acc_0 += theta[50*i + l + 2700] * state[l + 50];
+            acc_1 += theta[50*i + l + 2701] * state[l + 51];
+            acc_2 += theta[50*i + l + 2702] * state[l + 52];
+            acc_3 += theta[50*i + l + 2703] * state[l + 53];
+            acc_4 += theta[50*i + l + 2704] * state[l + 54];
+            acc_5 += theta[50*i + l + 2705] * state[l + 55];
+            acc_6 += theta[50*i + l + 2706] * state[l + 56];
+            acc_7 += theta[50*i + l + 2707] * state[l + 57];
+        }
+        acc_0 += theta[50*i + 2748] * state[98];
+        acc_1 += theta[50*i + 2749] * state[99];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t24[i] = acc;
     }
     double *const t27 = work + 2;

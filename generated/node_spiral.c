@@ -123,9 +123,18 @@ double node_spiral_score(const double *restrict y, const double *restrict x, con
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 16;
@@ -134,9 +143,18 @@ double node_spiral_score(const double *restrict y, const double *restrict x, con
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t24[l];
+            acc_1 += theta[16*i + l + 321] * t24[l + 1];
+            acc_2 += theta[16*i + l + 322] * t24[l + 2];
+            acc_3 += theta[16*i + l + 323] * t24[l + 3];
+            acc_4 += theta[16*i + l + 324] * t24[l + 4];
+            acc_5 += theta[16*i + l + 325] * t24[l + 5];
+            acc_6 += theta[16*i + l + 326] * t24[l + 6];
+            acc_7 += theta[16*i + l + 327] * t24[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t30 = work + 16;
@@ -152,9 +170,18 @@ double node_spiral_score(const double *restrict y, const double *restrict x, con
     }
     double *const t33 = work + 16;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t32[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t32[l];
+            acc_1 += theta[16*i + l + 49] * t32[l + 1];
+            acc_2 += theta[16*i + l + 50] * t32[l + 2];
+            acc_3 += theta[16*i + l + 51] * t32[l + 3];
+            acc_4 += theta[16*i + l + 52] * t32[l + 4];
+            acc_5 += theta[16*i + l + 53] * t32[l + 5];
+            acc_6 += theta[16*i + l + 54] * t32[l + 6];
+            acc_7 += theta[16*i + l + 55] * t32[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     double *const t35 = work + 32;
@@ -163,9 +190,18 @@ double node_spiral_score(const double *restrict y, const double *restrict x, con
     }
     double *const t36 = work + 16;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t35[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t35[l];
+            acc_1 += theta[16*i + l + 321] * t35[l + 1];
+            acc_2 += theta[16*i + l + 322] * t35[l + 2];
+            acc_3 += theta[16*i + l + 323] * t35[l + 3];
+            acc_4 += theta[16*i + l + 324] * t35[l + 4];
+            acc_5 += theta[16*i + l + 325] * t35[l + 5];
+            acc_6 += theta[16*i + l + 326] * t35[l + 6];
+            acc_7 += theta[16*i + l + 327] * t35[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t36[i] = acc;
     }
     double *const t40 = work + 2;
@@ -199,9 +235,18 @@ void node_spiral_score_grad_y(const double *restrict y, const double *restrict x
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 32;
@@ -210,9 +255,18 @@ void node_spiral_score_grad_y(const double *restrict y, const double *restrict x
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t24[l];
+            acc_1 += theta[16*i + l + 321] * t24[l + 1];
+            acc_2 += theta[16*i + l + 322] * t24[l + 2];
+            acc_3 += theta[16*i + l + 323] * t24[l + 3];
+            acc_4 += theta[16*i + l + 324] * t24[l + 4];
+            acc_5 += theta[16*i + l + 325] * t24[l + 5];
+            acc_6 += theta[16*i + l + 326] * t24[l + 6];
+            acc_7 += theta[16*i + l + 327] * t24[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t28 = work + 2;
@@ -232,9 +286,18 @@ void node_spiral_score_grad_y(const double *restrict y, const double *restrict x
     }
     double *const t33 = work + 48;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t32[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t32[l];
+            acc_1 += theta[16*i + l + 49] * t32[l + 1];
+            acc_2 += theta[16*i + l + 50] * t32[l + 2];
+            acc_3 += theta[16*i + l + 51] * t32[l + 3];
+            acc_4 += theta[16*i + l + 52] * t32[l + 4];
+            acc_5 += theta[16*i + l + 53] * t32[l + 5];
+            acc_6 += theta[16*i + l + 54] * t32[l + 6];
+            acc_7 += theta[16*i + l + 55] * t32[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     double *const t35 = work + 80;
@@ -243,9 +306,18 @@ void node_spiral_score_grad_y(const double *restrict y, const double *restrict x
     }
     double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t35[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t35[l];
+            acc_1 += theta[16*i + l + 321] * t35[l + 1];
+            acc_2 += theta[16*i + l + 322] * t35[l + 2];
+            acc_3 += theta[16*i + l + 323] * t35[l + 3];
+            acc_4 += theta[16*i + l + 324] * t35[l + 4];
+            acc_5 += theta[16*i + l + 325] * t35[l + 5];
+            acc_6 += theta[16*i + l + 326] * t35[l + 6];
+            acc_7 += theta[16*i + l + 327] * t35[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t36[i] = acc;
     }
     double *const t39 = work + 4;
@@ -341,9 +413,18 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 32;
@@ -352,9 +433,18 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t24[l];
+            acc_1 += theta[16*i + l + 321] * t24[l + 1];
+            acc_2 += theta[16*i + l + 322] * t24[l + 2];
+            acc_3 += theta[16*i + l + 323] * t24[l + 3];
+            acc_4 += theta[16*i + l + 324] * t24[l + 4];
+            acc_5 += theta[16*i + l + 325] * t24[l + 5];
+            acc_6 += theta[16*i + l + 326] * t24[l + 6];
+            acc_7 += theta[16*i + l + 327] * t24[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t28 = work + 2;
@@ -374,9 +464,18 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t33 = work + 48;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t32[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t32[l];
+            acc_1 += theta[16*i + l + 49] * t32[l + 1];
+            acc_2 += theta[16*i + l + 50] * t32[l + 2];
+            acc_3 += theta[16*i + l + 51] * t32[l + 3];
+            acc_4 += theta[16*i + l + 52] * t32[l + 4];
+            acc_5 += theta[16*i + l + 53] * t32[l + 5];
+            acc_6 += theta[16*i + l + 54] * t32[l + 6];
+            acc_7 += theta[16*i + l + 55] * t32[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     double *const t35 = work + 80;
@@ -385,9 +484,18 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t35[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t35[l];
+            acc_1 += theta[16*i + l + 321] * t35[l + 1];
+            acc_2 += theta[16*i + l + 322] * t35[l + 2];
+            acc_3 += theta[16*i + l + 323] * t35[l + 3];
+            acc_4 += theta[16*i + l + 324] * t35[l + 4];
+            acc_5 += theta[16*i + l + 325] * t35[l + 5];
+            acc_6 += theta[16*i + l + 326] * t35[l + 6];
+            acc_7 += theta[16*i + l + 327] * t35[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t36[i] = acc;
     }
     double *const t39 = work + 4;
@@ -471,9 +579,18 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t114 = work + 208;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t113[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t113[l];
+            acc_1 += theta[16*i + l + 49] * t113[l + 1];
+            acc_2 += theta[16*i + l + 50] * t113[l + 2];
+            acc_3 += theta[16*i + l + 51] * t113[l + 3];
+            acc_4 += theta[16*i + l + 52] * t113[l + 4];
+            acc_5 += theta[16*i + l + 53] * t113[l + 5];
+            acc_6 += theta[16*i + l + 54] * t113[l + 6];
+            acc_7 += theta[16*i + l + 55] * t113[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t114[i] = acc;
     }
     double *const t115 = work + 240;
@@ -482,9 +599,18 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t115[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t115[l];
+            acc_1 += theta[16*i + l + 321] * t115[l + 1];
+            acc_2 += theta[16*i + l + 322] * t115[l + 2];
+            acc_3 += theta[16*i + l + 323] * t115[l + 3];
+            acc_4 += theta[16*i + l + 324] * t115[l + 4];
+            acc_5 += theta[16*i + l + 325] * t115[l + 5];
+            acc_6 += theta[16*i + l + 326] * t115[l + 6];
+            acc_7 += theta[16*i + l + 327] * t115[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t116[i] = acc;
     }
     double *const t118 = work + 2;
@@ -504,9 +630,18 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t122 = work + 208;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t121[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t121[l];
+            acc_1 += theta[16*i + l + 49] * t121[l + 1];
+            acc_2 += theta[16*i + l + 50] * t121[l + 2];
+            acc_3 += theta[16*i + l + 51] * t121[l + 3];
+            acc_4 += theta[16*i + l + 52] * t121[l + 4];
+            acc_5 += theta[16*i + l + 53] * t121[l + 5];
+            acc_6 += theta[16*i + l + 54] * t121[l + 6];
+            acc_7 += theta[16*i + l + 55] * t121[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t122[i] = acc;
     }
     double *const t123 = work + 272;
@@ -515,9 +650,18 @@ void node_spiral_score_hvp_yy(const double *restrict y, const double *restrict x
     }
     double *const t124 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t123[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t123[l];
+            acc_1 += theta[16*i + l + 321] * t123[l + 1];
+            acc_2 += theta[16*i + l + 322] * t123[l + 2];
+            acc_3 += theta[16*i + l + 323] * t123[l + 3];
+            acc_4 += theta[16*i + l + 324] * t123[l + 4];
+            acc_5 += theta[16*i + l + 325] * t123[l + 5];
+            acc_6 += theta[16*i + l + 326] * t123[l + 6];
+            acc_7 += theta[16*i + l + 327] * t123[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t124[i] = acc;
     }
     double *const t126 = work + 4;
@@ -614,9 +758,18 @@ void node_spiral_score_vjp_xy(const double *restrict y, const double *restrict x
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 32;
@@ -636,9 +789,18 @@ void node_spiral_score_vjp_xy(const double *restrict y, const double *restrict x
     }
     double *const t114 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t113[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t113[l];
+            acc_1 += theta[16*i + l + 49] * t113[l + 1];
+            acc_2 += theta[16*i + l + 50] * t113[l + 2];
+            acc_3 += theta[16*i + l + 51] * t113[l + 3];
+            acc_4 += theta[16*i + l + 52] * t113[l + 4];
+            acc_5 += theta[16*i + l + 53] * t113[l + 5];
+            acc_6 += theta[16*i + l + 54] * t113[l + 6];
+            acc_7 += theta[16*i + l + 55] * t113[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t114[i] = acc;
     }
     double *const t115 = work + 16;
@@ -647,9 +809,18 @@ void node_spiral_score_vjp_xy(const double *restrict y, const double *restrict x
     }
     double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t115[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t115[l];
+            acc_1 += theta[16*i + l + 321] * t115[l + 1];
+            acc_2 += theta[16*i + l + 322] * t115[l + 2];
+            acc_3 += theta[16*i + l + 323] * t115[l + 3];
+            acc_4 += theta[16*i + l + 324] * t115[l + 4];
+            acc_5 += theta[16*i + l + 325] * t115[l + 5];
+            acc_6 += theta[16*i + l + 326] * t115[l + 6];
+            acc_7 += theta[16*i + l + 327] * t115[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t116[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -674,9 +845,18 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 32;
@@ -685,9 +865,18 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t24[l];
+            acc_1 += theta[16*i + l + 321] * t24[l + 1];
+            acc_2 += theta[16*i + l + 322] * t24[l + 2];
+            acc_3 += theta[16*i + l + 323] * t24[l + 3];
+            acc_4 += theta[16*i + l + 324] * t24[l + 4];
+            acc_5 += theta[16*i + l + 325] * t24[l + 5];
+            acc_6 += theta[16*i + l + 326] * t24[l + 6];
+            acc_7 += theta[16*i + l + 327] * t24[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t28 = work + 2;
@@ -707,9 +896,18 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t33 = work + 48;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t32[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t32[l];
+            acc_1 += theta[16*i + l + 49] * t32[l + 1];
+            acc_2 += theta[16*i + l + 50] * t32[l + 2];
+            acc_3 += theta[16*i + l + 51] * t32[l + 3];
+            acc_4 += theta[16*i + l + 52] * t32[l + 4];
+            acc_5 += theta[16*i + l + 53] * t32[l + 5];
+            acc_6 += theta[16*i + l + 54] * t32[l + 6];
+            acc_7 += theta[16*i + l + 55] * t32[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     double *const t35 = work + 80;
@@ -718,9 +916,18 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t35[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t35[l];
+            acc_1 += theta[16*i + l + 321] * t35[l + 1];
+            acc_2 += theta[16*i + l + 322] * t35[l + 2];
+            acc_3 += theta[16*i + l + 323] * t35[l + 3];
+            acc_4 += theta[16*i + l + 324] * t35[l + 4];
+            acc_5 += theta[16*i + l + 325] * t35[l + 5];
+            acc_6 += theta[16*i + l + 326] * t35[l + 6];
+            acc_7 += theta[16*i + l + 327] * t35[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t36[i] = acc;
     }
     double *const t39 = work + 4;
@@ -820,9 +1027,18 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t114 = work + 272;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t113[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t113[l];
+            acc_1 += theta[16*i + l + 49] * t113[l + 1];
+            acc_2 += theta[16*i + l + 50] * t113[l + 2];
+            acc_3 += theta[16*i + l + 51] * t113[l + 3];
+            acc_4 += theta[16*i + l + 52] * t113[l + 4];
+            acc_5 += theta[16*i + l + 53] * t113[l + 5];
+            acc_6 += theta[16*i + l + 54] * t113[l + 6];
+            acc_7 += theta[16*i + l + 55] * t113[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t114[i] = acc;
     }
     double *const t115 = work + 304;
@@ -831,9 +1047,18 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t116 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t115[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t115[l];
+            acc_1 += theta[16*i + l + 321] * t115[l + 1];
+            acc_2 += theta[16*i + l + 322] * t115[l + 2];
+            acc_3 += theta[16*i + l + 323] * t115[l + 3];
+            acc_4 += theta[16*i + l + 324] * t115[l + 4];
+            acc_5 += theta[16*i + l + 325] * t115[l + 5];
+            acc_6 += theta[16*i + l + 326] * t115[l + 6];
+            acc_7 += theta[16*i + l + 327] * t115[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t116[i] = acc;
     }
     double *const t118 = work + 6;
@@ -853,9 +1078,18 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t122 = work + 272;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t121[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t121[l];
+            acc_1 += theta[16*i + l + 49] * t121[l + 1];
+            acc_2 += theta[16*i + l + 50] * t121[l + 2];
+            acc_3 += theta[16*i + l + 51] * t121[l + 3];
+            acc_4 += theta[16*i + l + 52] * t121[l + 4];
+            acc_5 += theta[16*i + l + 53] * t121[l + 5];
+            acc_6 += theta[16*i + l + 54] * t121[l + 6];
+            acc_7 += theta[16*i + l + 55] * t121[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t122[i] = acc;
     }
     double *const t123 = work + 336;
@@ -864,9 +1098,18 @@ void node_spiral_score_vjp_thetay(const double *restrict y, const double *restri
     }
     double *const t124 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t123[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t123[l];
+            acc_1 += theta[16*i + l + 321] * t123[l + 1];
+            acc_2 += theta[16*i + l + 322] * t123[l + 2];
+            acc_3 += theta[16*i + l + 323] * t123[l + 3];
+            acc_4 += theta[16*i + l + 324] * t123[l + 4];
+            acc_5 += theta[16*i + l + 325] * t123[l + 5];
+            acc_6 += theta[16*i + l + 326] * t123[l + 6];
+            acc_7 += theta[16*i + l + 327] * t123[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t124[i] = acc;
     }
     double *const t126 = work + 272;
@@ -1011,9 +1254,18 @@ void node_spiral_residual(const double *restrict y, const double *restrict x, co
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 16;
@@ -1022,9 +1274,18 @@ void node_spiral_residual(const double *restrict y, const double *restrict x, co
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t24[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t24[l];
+            acc_1 += theta[16*i + l + 321] * t24[l + 1];
+            acc_2 += theta[16*i + l + 322] * t24[l + 2];
+            acc_3 += theta[16*i + l + 323] * t24[l + 3];
+            acc_4 += theta[16*i + l + 324] * t24[l + 4];
+            acc_5 += theta[16*i + l + 325] * t24[l + 5];
+            acc_6 += theta[16*i + l + 326] * t24[l + 6];
+            acc_7 += theta[16*i + l + 327] * t24[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t30 = work + 16;
@@ -1040,9 +1301,18 @@ void node_spiral_residual(const double *restrict y, const double *restrict x, co
     }
     double *const t33 = work + 16;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t32[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t32[l];
+            acc_1 += theta[16*i + l + 49] * t32[l + 1];
+            acc_2 += theta[16*i + l + 50] * t32[l + 2];
+            acc_3 += theta[16*i + l + 51] * t32[l + 3];
+            acc_4 += theta[16*i + l + 52] * t32[l + 4];
+            acc_5 += theta[16*i + l + 53] * t32[l + 5];
+            acc_6 += theta[16*i + l + 54] * t32[l + 6];
+            acc_7 += theta[16*i + l + 55] * t32[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     double *const t35 = work + 32;
@@ -1051,9 +1321,18 @@ void node_spiral_residual(const double *restrict y, const double *restrict x, co
     }
     double *const t36 = work + 16;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t35[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t35[l];
+            acc_1 += theta[16*i + l + 321] * t35[l + 1];
+            acc_2 += theta[16*i + l + 322] * t35[l + 2];
+            acc_3 += theta[16*i + l + 323] * t35[l + 3];
+            acc_4 += theta[16*i + l + 324] * t35[l + 4];
+            acc_5 += theta[16*i + l + 325] * t35[l + 5];
+            acc_6 += theta[16*i + l + 326] * t35[l + 6];
+            acc_7 += theta[16*i + l + 327] * t35[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t36[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -1082,9 +1361,18 @@ void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 32;
@@ -1104,9 +1392,18 @@ void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict
     }
     double *const t33 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t32[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t32[l];
+            acc_1 += theta[16*i + l + 49] * t32[l + 1];
+            acc_2 += theta[16*i + l + 50] * t32[l + 2];
+            acc_3 += theta[16*i + l + 51] * t32[l + 3];
+            acc_4 += theta[16*i + l + 52] * t32[l + 4];
+            acc_5 += theta[16*i + l + 53] * t32[l + 5];
+            acc_6 += theta[16*i + l + 54] * t32[l + 6];
+            acc_7 += theta[16*i + l + 55] * t32[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     double *const t35 = work + 64;
@@ -1126,9 +1423,18 @@ void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict
     }
     double *const t114 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t113[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t113[l];
+            acc_1 += theta[16*i + l + 49] * t113[l + 1];
+            acc_2 += theta[16*i + l + 50] * t113[l + 2];
+            acc_3 += theta[16*i + l + 51] * t113[l + 3];
+            acc_4 += theta[16*i + l + 52] * t113[l + 4];
+            acc_5 += theta[16*i + l + 53] * t113[l + 5];
+            acc_6 += theta[16*i + l + 54] * t113[l + 6];
+            acc_7 += theta[16*i + l + 55] * t113[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t114[i] = acc;
     }
     double *const t115 = work + 16;
@@ -1137,9 +1443,18 @@ void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict
     }
     double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t115[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t115[l];
+            acc_1 += theta[16*i + l + 321] * t115[l + 1];
+            acc_2 += theta[16*i + l + 322] * t115[l + 2];
+            acc_3 += theta[16*i + l + 323] * t115[l + 3];
+            acc_4 += theta[16*i + l + 324] * t115[l + 4];
+            acc_5 += theta[16*i + l + 325] * t115[l + 5];
+            acc_6 += theta[16*i + l + 326] * t115[l + 6];
+            acc_7 += theta[16*i + l + 327] * t115[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t116[i] = acc;
     }
     double *const t120 = work + 16;
@@ -1155,9 +1470,18 @@ void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict
     }
     double *const t122 = work + 16;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t121[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t121[l];
+            acc_1 += theta[16*i + l + 49] * t121[l + 1];
+            acc_2 += theta[16*i + l + 50] * t121[l + 2];
+            acc_3 += theta[16*i + l + 51] * t121[l + 3];
+            acc_4 += theta[16*i + l + 52] * t121[l + 4];
+            acc_5 += theta[16*i + l + 53] * t121[l + 5];
+            acc_6 += theta[16*i + l + 54] * t121[l + 6];
+            acc_7 += theta[16*i + l + 55] * t121[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t122[i] = acc;
     }
     double *const t123 = work + 32;
@@ -1166,9 +1490,18 @@ void node_spiral_residual_jvp_y(const double *restrict y, const double *restrict
     }
     double *const t124 = work + 16;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t123[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t123[l];
+            acc_1 += theta[16*i + l + 321] * t123[l + 1];
+            acc_2 += theta[16*i + l + 322] * t123[l + 2];
+            acc_3 += theta[16*i + l + 323] * t123[l + 3];
+            acc_4 += theta[16*i + l + 324] * t123[l + 4];
+            acc_5 += theta[16*i + l + 325] * t123[l + 5];
+            acc_6 += theta[16*i + l + 326] * t123[l + 6];
+            acc_7 += theta[16*i + l + 327] * t123[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t124[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -1197,9 +1530,18 @@ void node_spiral_residual_vjp_y(const double *restrict y, const double *restrict
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 32;
@@ -1219,9 +1561,18 @@ void node_spiral_residual_vjp_y(const double *restrict y, const double *restrict
     }
     double *const t33 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t32[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t32[l];
+            acc_1 += theta[16*i + l + 49] * t32[l + 1];
+            acc_2 += theta[16*i + l + 50] * t32[l + 2];
+            acc_3 += theta[16*i + l + 51] * t32[l + 3];
+            acc_4 += theta[16*i + l + 52] * t32[l + 4];
+            acc_5 += theta[16*i + l + 53] * t32[l + 5];
+            acc_6 += theta[16*i + l + 54] * t32[l + 6];
+            acc_7 += theta[16*i + l + 55] * t32[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     double *const t35 = work + 64;
@@ -1331,9 +1682,18 @@ void node_spiral_residual_vjp_theta(const double *restrict y, const double *rest
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t21[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t21[l];
+            acc_1 += theta[16*i + l + 49] * t21[l + 1];
+            acc_2 += theta[16*i + l + 50] * t21[l + 2];
+            acc_3 += theta[16*i + l + 51] * t21[l + 3];
+            acc_4 += theta[16*i + l + 52] * t21[l + 4];
+            acc_5 += theta[16*i + l + 53] * t21[l + 5];
+            acc_6 += theta[16*i + l + 54] * t21[l + 6];
+            acc_7 += theta[16*i + l + 55] * t21[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     double *const t24 = work + 32;
@@ -1353,9 +1713,18 @@ void node_spiral_residual_vjp_theta(const double *restrict y, const double *rest
     }
     double *const t33 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t32[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t32[l];
+            acc_1 += theta[16*i + l + 49] * t32[l + 1];
+            acc_2 += theta[16*i + l + 50] * t32[l + 2];
+            acc_3 += theta[16*i + l + 51] * t32[l + 3];
+            acc_4 += theta[16*i + l + 52] * t32[l + 4];
+            acc_5 += theta[16*i + l + 53] * t32[l + 5];
+            acc_6 += theta[16*i + l + 54] * t32[l + 6];
+            acc_7 += theta[16*i + l + 55] * t32[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     double *const t35 = work + 64;
@@ -1460,9 +1829,18 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * state[l];
+            acc_1 += theta[16*i + l + 49] * state[l + 1];
+            acc_2 += theta[16*i + l + 50] * state[l + 2];
+            acc_3 += theta[16*i + l + 51] * state[l + 3];
+            acc_4 += theta[16*i + l + 52] * state[l + 4];
+            acc_5 += theta[16*i + l + 53] * state[l + 5];
+            acc_6 += theta[16*i + l + 54] * state[l + 6];
+            acc_7 += theta[16*i + l + 55] * state[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     for (int i = 0; i < 16; i++) {
@@ -1470,9 +1848,18 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * state[l + 16];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * state[l + 16];
+            acc_1 += theta[16*i + l + 321] * state[l + 17];
+            acc_2 += theta[16*i + l + 322] * state[l + 18];
+            acc_3 += theta[16*i + l + 323] * state[l + 19];
+            acc_4 += theta[16*i + l + 324] * state[l + 20];
+            acc_5 += theta[16*i + l + 325] * state[l + 21];
+            acc_6 += theta[16*i + l + 326] * state[l + 22];
+            acc_7 += theta[16*i + l + 327] * state[l + 23];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t28 = work + 2;
@@ -1491,9 +1878,18 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
     }
     double *const t33 = work + 16;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * state[l + 32];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * state[l + 32];
+            acc_1 += theta[16*i + l + 49] * state[l + 33];
+            acc_2 += theta[16*i + l + 50] * state[l + 34];
+            acc_3 += theta[16*i + l + 51] * state[l + 35];
+            acc_4 += theta[16*i + l + 52] * state[l + 36];
+            acc_5 += theta[16*i + l + 53] * state[l + 37];
+            acc_6 += theta[16*i + l + 54] * state[l + 38];
+            acc_7 += theta[16*i + l + 55] * state[l + 39];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     for (int i = 0; i < 16; i++) {
@@ -1501,9 +1897,18 @@ void node_spiral_linearise(const double *restrict y, const double *restrict x, c
     }
     double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * state[l + 48];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * state[l + 48];
+            acc_1 += theta[16*i + l + 321] * state[l + 49];
+            acc_2 += theta[16*i + l + 322] * state[l + 50];
+            acc_3 += theta[16*i + l + 323] * state[l + 51];
+            acc_4 += theta[16*i + l + 324] * state[l + 52];
+            acc_5 += theta[16*i + l + 325] * state[l + 53];
+            acc_6 += theta[16*i + l + 326] * state[l + 54];
+            acc_7 += theta[16*i + l + 327] * state[l + 55];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t36[i] = acc;
     }
     double *const t39 = work + 4;
@@ -1589,9 +1994,18 @@ void node_spiral_score_hvp_yy_apply(const double *restrict y, const double *rest
     }
     double *const t114 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t113[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t113[l];
+            acc_1 += theta[16*i + l + 49] * t113[l + 1];
+            acc_2 += theta[16*i + l + 50] * t113[l + 2];
+            acc_3 += theta[16*i + l + 51] * t113[l + 3];
+            acc_4 += theta[16*i + l + 52] * t113[l + 4];
+            acc_5 += theta[16*i + l + 53] * t113[l + 5];
+            acc_6 += theta[16*i + l + 54] * t113[l + 6];
+            acc_7 += theta[16*i + l + 55] * t113[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t114[i] = acc;
     }
     double *const t115 = work + 32;
@@ -1600,9 +2014,18 @@ void node_spiral_score_hvp_yy_apply(const double *restrict y, const double *rest
     }
     double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t115[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t115[l];
+            acc_1 += theta[16*i + l + 321] * t115[l + 1];
+            acc_2 += theta[16*i + l + 322] * t115[l + 2];
+            acc_3 += theta[16*i + l + 323] * t115[l + 3];
+            acc_4 += theta[16*i + l + 324] * t115[l + 4];
+            acc_5 += theta[16*i + l + 325] * t115[l + 5];
+            acc_6 += theta[16*i + l + 326] * t115[l + 6];
+            acc_7 += theta[16*i + l + 327] * t115[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t116[i] = acc;
     }
     double *const t118 = work + 2;
@@ -1622,9 +2045,18 @@ void node_spiral_score_hvp_yy_apply(const double *restrict y, const double *rest
     }
     double *const t122 = work + 48;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t121[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t121[l];
+            acc_1 += theta[16*i + l + 49] * t121[l + 1];
+            acc_2 += theta[16*i + l + 50] * t121[l + 2];
+            acc_3 += theta[16*i + l + 51] * t121[l + 3];
+            acc_4 += theta[16*i + l + 52] * t121[l + 4];
+            acc_5 += theta[16*i + l + 53] * t121[l + 5];
+            acc_6 += theta[16*i + l + 54] * t121[l + 6];
+            acc_7 += theta[16*i + l + 55] * t121[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t122[i] = acc;
     }
     double *const t123 = work + 80;
@@ -1633,9 +2065,18 @@ void node_spiral_score_hvp_yy_apply(const double *restrict y, const double *rest
     }
     double *const t124 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t123[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t123[l];
+            acc_1 += theta[16*i + l + 321] * t123[l + 1];
+            acc_2 += theta[16*i + l + 322] * t123[l + 2];
+            acc_3 += theta[16*i + l + 323] * t123[l + 3];
+            acc_4 += theta[16*i + l + 324] * t123[l + 4];
+            acc_5 += theta[16*i + l + 325] * t123[l + 5];
+            acc_6 += theta[16*i + l + 326] * t123[l + 6];
+            acc_7 += theta[16*i + l + 327] * t123[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t124[i] = acc;
     }
     double *const t126 = work + 4;
@@ -1733,9 +2174,18 @@ void node_spiral_score_vjp_xy_apply(const double *restrict y, const double *rest
     }
     double *const t114 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t113[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t113[l];
+            acc_1 += theta[16*i + l + 49] * t113[l + 1];
+            acc_2 += theta[16*i + l + 50] * t113[l + 2];
+            acc_3 += theta[16*i + l + 51] * t113[l + 3];
+            acc_4 += theta[16*i + l + 52] * t113[l + 4];
+            acc_5 += theta[16*i + l + 53] * t113[l + 5];
+            acc_6 += theta[16*i + l + 54] * t113[l + 6];
+            acc_7 += theta[16*i + l + 55] * t113[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t114[i] = acc;
     }
     double *const t115 = work + 16;
@@ -1744,9 +2194,18 @@ void node_spiral_score_vjp_xy_apply(const double *restrict y, const double *rest
     }
     double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t115[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t115[l];
+            acc_1 += theta[16*i + l + 321] * t115[l + 1];
+            acc_2 += theta[16*i + l + 322] * t115[l + 2];
+            acc_3 += theta[16*i + l + 323] * t115[l + 3];
+            acc_4 += theta[16*i + l + 324] * t115[l + 4];
+            acc_5 += theta[16*i + l + 325] * t115[l + 5];
+            acc_6 += theta[16*i + l + 326] * t115[l + 6];
+            acc_7 += theta[16*i + l + 327] * t115[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t116[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -1772,9 +2231,18 @@ void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *
     }
     double *const t114 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t113[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t113[l];
+            acc_1 += theta[16*i + l + 49] * t113[l + 1];
+            acc_2 += theta[16*i + l + 50] * t113[l + 2];
+            acc_3 += theta[16*i + l + 51] * t113[l + 3];
+            acc_4 += theta[16*i + l + 52] * t113[l + 4];
+            acc_5 += theta[16*i + l + 53] * t113[l + 5];
+            acc_6 += theta[16*i + l + 54] * t113[l + 6];
+            acc_7 += theta[16*i + l + 55] * t113[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t114[i] = acc;
     }
     double *const t115 = work + 32;
@@ -1783,9 +2251,18 @@ void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *
     }
     double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t115[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t115[l];
+            acc_1 += theta[16*i + l + 321] * t115[l + 1];
+            acc_2 += theta[16*i + l + 322] * t115[l + 2];
+            acc_3 += theta[16*i + l + 323] * t115[l + 3];
+            acc_4 += theta[16*i + l + 324] * t115[l + 4];
+            acc_5 += theta[16*i + l + 325] * t115[l + 5];
+            acc_6 += theta[16*i + l + 326] * t115[l + 6];
+            acc_7 += theta[16*i + l + 327] * t115[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t116[i] = acc;
     }
     double *const t118 = work + 2;
@@ -1805,9 +2282,18 @@ void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *
     }
     double *const t122 = work + 48;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t121[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t121[l];
+            acc_1 += theta[16*i + l + 49] * t121[l + 1];
+            acc_2 += theta[16*i + l + 50] * t121[l + 2];
+            acc_3 += theta[16*i + l + 51] * t121[l + 3];
+            acc_4 += theta[16*i + l + 52] * t121[l + 4];
+            acc_5 += theta[16*i + l + 53] * t121[l + 5];
+            acc_6 += theta[16*i + l + 54] * t121[l + 6];
+            acc_7 += theta[16*i + l + 55] * t121[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t122[i] = acc;
     }
     double *const t123 = work + 80;
@@ -1816,9 +2302,18 @@ void node_spiral_score_vjp_thetay_apply(const double *restrict y, const double *
     }
     double *const t124 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t123[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t123[l];
+            acc_1 += theta[16*i + l + 321] * t123[l + 1];
+            acc_2 += theta[16*i + l + 322] * t123[l + 2];
+            acc_3 += theta[16*i + l + 323] * t123[l + 3];
+            acc_4 += theta[16*i + l + 324] * t123[l + 4];
+            acc_5 += theta[16*i + l + 325] * t123[l + 5];
+            acc_6 += theta[16*i + l + 326] * t123[l + 6];
+            acc_7 += theta[16*i + l + 327] * t123[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t124[i] = acc;
     }
     double *const t126 = work + 4;
@@ -1926,9 +2421,18 @@ void node_spiral_residual_jvp_y_apply(const double *restrict y, const double *re
     }
     double *const t114 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t113[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t113[l];
+            acc_1 += theta[16*i + l + 49] * t113[l + 1];
+            acc_2 += theta[16*i + l + 50] * t113[l + 2];
+            acc_3 += theta[16*i + l + 51] * t113[l + 3];
+            acc_4 += theta[16*i + l + 52] * t113[l + 4];
+            acc_5 += theta[16*i + l + 53] * t113[l + 5];
+            acc_6 += theta[16*i + l + 54] * t113[l + 6];
+            acc_7 += theta[16*i + l + 55] * t113[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t114[i] = acc;
     }
     double *const t115 = work + 16;
@@ -1937,9 +2441,18 @@ void node_spiral_residual_jvp_y_apply(const double *restrict y, const double *re
     }
     double *const t116 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t115[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t115[l];
+            acc_1 += theta[16*i + l + 321] * t115[l + 1];
+            acc_2 += theta[16*i + l + 322] * t115[l + 2];
+            acc_3 += theta[16*i + l + 323] * t115[l + 3];
+            acc_4 += theta[16*i + l + 324] * t115[l + 4];
+            acc_5 += theta[16*i + l + 325] * t115[l + 5];
+            acc_6 += theta[16*i + l + 326] * t115[l + 6];
+            acc_7 += theta[16*i + l + 327] * t115[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t116[i] = acc;
     }
     double *const t120 = work + 16;
@@ -1955,9 +2468,18 @@ void node_spiral_residual_jvp_y_apply(const double *restrict y, const double *re
     }
     double *const t122 = work + 16;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * t121[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * t121[l];
+            acc_1 += theta[16*i + l + 49] * t121[l + 1];
+            acc_2 += theta[16*i + l + 50] * t121[l + 2];
+            acc_3 += theta[16*i + l + 51] * t121[l + 3];
+            acc_4 += theta[16*i + l + 52] * t121[l + 4];
+            acc_5 += theta[16*i + l + 53] * t121[l + 5];
+            acc_6 += theta[16*i + l + 54] * t121[l + 6];
+            acc_7 += theta[16*i + l + 55] * t121[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t122[i] = acc;
     }
     double *const t123 = work + 32;
@@ -1966,9 +2488,18 @@ void node_spiral_residual_jvp_y_apply(const double *restrict y, const double *re
     }
     double *const t124 = work + 16;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * t123[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * t123[l];
+            acc_1 += theta[16*i + l + 321] * t123[l + 1];
+            acc_2 += theta[16*i + l + 322] * t123[l + 2];
+            acc_3 += theta[16*i + l + 323] * t123[l + 3];
+            acc_4 += theta[16*i + l + 324] * t123[l + 4];
+            acc_5 += theta[16*i + l + 325] * t123[l + 5];
+            acc_6 += theta[16*i + l + 326] * t123[l + 6];
+            acc_7 += theta[16*i + l + 327] * t123[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t124[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -2160,9 +2691,18 @@ void node_spiral_residual_linearise(const double *restrict y, const double *rest
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * state[l];
+            acc_1 += theta[16*i + l + 49] * state[l + 1];
+            acc_2 += theta[16*i + l + 50] * state[l + 2];
+            acc_3 += theta[16*i + l + 51] * state[l + 3];
+            acc_4 += theta[16*i + l + 52] * state[l + 4];
+            acc_5 += theta[16*i + l + 53] * state[l + 5];
+            acc_6 += theta[16*i + l + 54] * state[l + 6];
+            acc_7 += theta[16*i + l + 55] * state[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     for (int i = 0; i < 16; i++) {
@@ -2170,9 +2710,18 @@ void node_spiral_residual_linearise(const double *restrict y, const double *rest
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * state[l + 16];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * state[l + 16];
+            acc_1 += theta[16*i + l + 321] * state[l + 17];
+            acc_2 += theta[16*i + l + 322] * state[l + 18];
+            acc_3 += theta[16*i + l + 323] * state[l + 19];
+            acc_4 += theta[16*i + l + 324] * state[l + 20];
+            acc_5 += theta[16*i + l + 325] * state[l + 21];
+            acc_6 += theta[16*i + l + 326] * state[l + 22];
+            acc_7 += theta[16*i + l + 327] * state[l + 23];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t30 = work + 16;
@@ -2187,9 +2736,18 @@ void node_spiral_residual_linearise(const double *restrict y, const double *rest
     }
     double *const t33 = work + 16;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * state[l + 32];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * state[l + 32];
+            acc_1 += theta[16*i + l + 49] * state[l + 33];
+            acc_2 += theta[16*i + l + 50] * state[l + 34];
+            acc_3 += theta[16*i + l + 51] * state[l + 35];
+            acc_4 += theta[16*i + l + 52] * state[l + 36];
+            acc_5 += theta[16*i + l + 53] * state[l + 37];
+            acc_6 += theta[16*i + l + 54] * state[l + 38];
+            acc_7 += theta[16*i + l + 55] * state[l + 39];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     for (int i = 0; i < 16; i++) {
@@ -2197,9 +2755,18 @@ void node_spiral_residual_linearise(const double *restrict y, const double *rest
     }
     double *const t36 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * state[l + 48];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * state[l + 48];
+            acc_1 += theta[16*i + l + 321] * state[l + 49];
+            acc_2 += theta[16*i + l + 322] * state[l + 50];
+            acc_3 += theta[16*i + l + 323] * state[l + 51];
+            acc_4 += theta[16*i + l + 324] * state[l + 52];
+            acc_5 += theta[16*i + l + 325] * state[l + 53];
+            acc_6 += theta[16*i + l + 326] * state[l + 54];
+            acc_7 += theta[16*i + l + 327] * state[l + 55];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t36[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -2226,9 +2793,18 @@ double node_spiral_score_linearise(const double *restrict y, const double *restr
     }
     double *const t22 = work + 0;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * state[l];
+            acc_1 += theta[16*i + l + 49] * state[l + 1];
+            acc_2 += theta[16*i + l + 50] * state[l + 2];
+            acc_3 += theta[16*i + l + 51] * state[l + 3];
+            acc_4 += theta[16*i + l + 52] * state[l + 4];
+            acc_5 += theta[16*i + l + 53] * state[l + 5];
+            acc_6 += theta[16*i + l + 54] * state[l + 6];
+            acc_7 += theta[16*i + l + 55] * state[l + 7];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t22[i] = acc;
     }
     for (int i = 0; i < 16; i++) {
@@ -2236,9 +2812,18 @@ double node_spiral_score_linearise(const double *restrict y, const double *restr
     }
     double *const t25 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * state[l + 16];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * state[l + 16];
+            acc_1 += theta[16*i + l + 321] * state[l + 17];
+            acc_2 += theta[16*i + l + 322] * state[l + 18];
+            acc_3 += theta[16*i + l + 323] * state[l + 19];
+            acc_4 += theta[16*i + l + 324] * state[l + 20];
+            acc_5 += theta[16*i + l + 325] * state[l + 21];
+            acc_6 += theta[16*i + l + 326] * state[l + 22];
+            acc_7 += theta[16*i + l + 327] * state[l + 23];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t25[i] = acc;
     }
     double *const t28 = work + 2;
@@ -2257,9 +2842,18 @@ double node_spiral_score_linearise(const double *restrict y, const double *restr
     }
     double *const t33 = work + 16;
     for (int i = 0; i < 16; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 48] * state[l + 32];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 48] * state[l + 32];
+            acc_1 += theta[16*i + l + 49] * state[l + 33];
+            acc_2 += theta[16*i + l + 50] * state[l + 34];
+            acc_3 += theta[16*i + l + 51] * state[l + 35];
+            acc_4 += theta[16*i + l + 52] * state[l + 36];
+            acc_5 += theta[16*i + l + 53] * state[l + 37];
+            acc_6 += theta[16*i + l + 54] * state[l + 38];
+            acc_7 += theta[16*i + l + 55] * state[l + 39];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t33[i] = acc;
     }
     for (int i = 0; i < 16; i++) {
@@ -2267,9 +2861,18 @@ double node_spiral_score_linearise(const double *restrict y, const double *restr
     }
     double *const t36 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 16; l++)
-            acc += theta[16*i + l + 320] * state[l + 48];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 16; l += 8) {
+            acc_0 += theta[16*i + l + 320] * state[l + 48];
+            acc_1 += theta[16*i + l + 321] * state[l + 49];
+            acc_2 += theta[16*i + l + 322] * state[l + 50];
+            acc_3 += theta[16*i + l + 323] * state[l + 51];
+            acc_4 += theta[16*i + l + 324] * state[l + 52];
+            acc_5 += theta[16*i + l + 325] * state[l + 53];
+            acc_6 += theta[16*i + l + 326] * state[l + 54];
+            acc_7 += theta[16*i + l + 327] * state[l + 55];
+        }
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t36[i] = acc;
     }
     double *const t39 = work + 4;

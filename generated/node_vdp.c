@@ -123,9 +123,22 @@ double node_vdp_score(const double *restrict y, const double *restrict x, const 
     }
     double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t18[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t18[l];
+            acc_1 += theta[500*i + l + 1501] * t18[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t18[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t18[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t18[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t18[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t18[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t18[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t18[496];
+        acc_1 += theta[500*i + 1997] * t18[497];
+        acc_2 += theta[500*i + 1998] * t18[498];
+        acc_3 += theta[500*i + 1999] * t18[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t19[i] = acc;
     }
     double s25 = 0.0;
@@ -152,9 +165,22 @@ void node_vdp_score_grad_y(const double *restrict y, const double *restrict x, c
     }
     double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t18[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t18[l];
+            acc_1 += theta[500*i + l + 1501] * t18[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t18[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t18[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t18[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t18[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t18[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t18[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t18[496];
+        acc_1 += theta[500*i + 1997] * t18[497];
+        acc_2 += theta[500*i + 1998] * t18[498];
+        acc_3 += theta[500*i + 1999] * t18[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t19[i] = acc;
     }
     double *const t22 = work + 2;
@@ -203,9 +229,22 @@ void node_vdp_score_hvp_yy(const double *restrict y, const double *restrict x, c
     }
     double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t18[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t18[l];
+            acc_1 += theta[500*i + l + 1501] * t18[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t18[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t18[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t18[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t18[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t18[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t18[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t18[496];
+        acc_1 += theta[500*i + 1997] * t18[497];
+        acc_2 += theta[500*i + 1998] * t18[498];
+        acc_3 += theta[500*i + 1999] * t18[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t19[i] = acc;
     }
     double *const t22 = work + 2;
@@ -237,9 +276,22 @@ void node_vdp_score_hvp_yy(const double *restrict y, const double *restrict x, c
     }
     double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t54[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t54[l];
+            acc_1 += theta[500*i + l + 1501] * t54[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t54[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t54[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t54[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t54[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t54[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t54[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t54[496];
+        acc_1 += theta[500*i + 1997] * t54[497];
+        acc_2 += theta[500*i + 1998] * t54[498];
+        acc_3 += theta[500*i + 1999] * t54[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t55[i] = acc;
     }
     double *const t57 = work + 2;
@@ -300,9 +352,22 @@ void node_vdp_score_vjp_xy(const double *restrict y, const double *restrict x, c
     }
     double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t54[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t54[l];
+            acc_1 += theta[500*i + l + 1501] * t54[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t54[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t54[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t54[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t54[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t54[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t54[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t54[496];
+        acc_1 += theta[500*i + 1997] * t54[497];
+        acc_2 += theta[500*i + 1998] * t54[498];
+        acc_3 += theta[500*i + 1999] * t54[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t55[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -327,9 +392,22 @@ void node_vdp_score_vjp_thetay(const double *restrict y, const double *restrict 
     }
     double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t18[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t18[l];
+            acc_1 += theta[500*i + l + 1501] * t18[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t18[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t18[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t18[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t18[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t18[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t18[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t18[496];
+        acc_1 += theta[500*i + 1997] * t18[497];
+        acc_2 += theta[500*i + 1998] * t18[498];
+        acc_3 += theta[500*i + 1999] * t18[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t19[i] = acc;
     }
     double *const t22 = work + 2;
@@ -373,9 +451,22 @@ void node_vdp_score_vjp_thetay(const double *restrict y, const double *restrict 
     }
     double *const t55 = work + 2;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t54[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t54[l];
+            acc_1 += theta[500*i + l + 1501] * t54[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t54[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t54[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t54[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t54[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t54[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t54[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t54[496];
+        acc_1 += theta[500*i + 1997] * t54[497];
+        acc_2 += theta[500*i + 1998] * t54[498];
+        acc_3 += theta[500*i + 1999] * t54[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t55[i] = acc;
     }
     double *const t57 = work + 4;
@@ -457,9 +548,22 @@ void node_vdp_residual(const double *restrict y, const double *restrict x, const
     }
     double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t18[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t18[l];
+            acc_1 += theta[500*i + l + 1501] * t18[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t18[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t18[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t18[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t18[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t18[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t18[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t18[496];
+        acc_1 += theta[500*i + 1997] * t18[497];
+        acc_2 += theta[500*i + 1998] * t18[498];
+        acc_3 += theta[500*i + 1999] * t18[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t19[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -496,9 +600,22 @@ void node_vdp_residual_jvp_y(const double *restrict y, const double *restrict x,
     }
     double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t54[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t54[l];
+            acc_1 += theta[500*i + l + 1501] * t54[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t54[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t54[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t54[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t54[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t54[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t54[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t54[496];
+        acc_1 += theta[500*i + 1997] * t54[497];
+        acc_2 += theta[500*i + 1998] * t54[498];
+        acc_3 += theta[500*i + 1999] * t54[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t55[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -618,9 +735,22 @@ void node_vdp_linearise(const double *restrict y, const double *restrict x, cons
     }
     double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * state[l];
+            acc_1 += theta[500*i + l + 1501] * state[l + 1];
+            acc_2 += theta[500*i + l + 1502] * state[l + 2];
+            acc_3 += theta[500*i + l + 1503] * state[l + 3];
+            acc_4 += theta[500*i + l + 1504] * state[l + 4];
+            acc_5 += theta[500*i + l + 1505] * state[l + 5];
+            acc_6 += theta[500*i + l + 1506] * state[l + 6];
+            acc_7 += theta[500*i + l + 1507] * state[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * state[496];
+        acc_1 += theta[500*i + 1997] * state[497];
+        acc_2 += theta[500*i + 1998] * state[498];
+        acc_3 += theta[500*i + 1999] * state[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t19[i] = acc;
     }
     double *const t22 = work + 2;
@@ -664,9 +794,22 @@ void node_vdp_score_hvp_yy_apply(const double *restrict y, const double *restric
     }
     double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t54[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t54[l];
+            acc_1 += theta[500*i + l + 1501] * t54[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t54[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t54[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t54[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t54[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t54[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t54[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t54[496];
+        acc_1 += theta[500*i + 1997] * t54[497];
+        acc_2 += theta[500*i + 1998] * t54[498];
+        acc_3 += theta[500*i + 1999] * t54[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t55[i] = acc;
     }
     double *const t57 = work + 2;
@@ -717,9 +860,22 @@ void node_vdp_score_vjp_xy_apply(const double *restrict y, const double *restric
     }
     double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t54[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t54[l];
+            acc_1 += theta[500*i + l + 1501] * t54[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t54[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t54[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t54[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t54[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t54[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t54[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t54[496];
+        acc_1 += theta[500*i + 1997] * t54[497];
+        acc_2 += theta[500*i + 1998] * t54[498];
+        acc_3 += theta[500*i + 1999] * t54[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t55[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -745,9 +901,22 @@ void node_vdp_score_vjp_thetay_apply(const double *restrict y, const double *res
     }
     double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t54[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t54[l];
+            acc_1 += theta[500*i + l + 1501] * t54[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t54[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t54[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t54[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t54[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t54[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t54[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t54[496];
+        acc_1 += theta[500*i + 1997] * t54[497];
+        acc_2 += theta[500*i + 1998] * t54[498];
+        acc_3 += theta[500*i + 1999] * t54[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t55[i] = acc;
     }
     double *const t57 = work + 2;
@@ -799,9 +968,22 @@ void node_vdp_residual_jvp_y_apply(const double *restrict y, const double *restr
     }
     double *const t55 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * t54[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * t54[l];
+            acc_1 += theta[500*i + l + 1501] * t54[l + 1];
+            acc_2 += theta[500*i + l + 1502] * t54[l + 2];
+            acc_3 += theta[500*i + l + 1503] * t54[l + 3];
+            acc_4 += theta[500*i + l + 1504] * t54[l + 4];
+            acc_5 += theta[500*i + l + 1505] * t54[l + 5];
+            acc_6 += theta[500*i + l + 1506] * t54[l + 6];
+            acc_7 += theta[500*i + l + 1507] * t54[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * t54[496];
+        acc_1 += theta[500*i + 1997] * t54[497];
+        acc_2 += theta[500*i + 1998] * t54[498];
+        acc_3 += theta[500*i + 1999] * t54[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t55[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -887,9 +1069,22 @@ void node_vdp_residual_linearise(const double *restrict y, const double *restric
     }
     double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * state[l];
+            acc_1 += theta[500*i + l + 1501] * state[l + 1];
+            acc_2 += theta[500*i + l + 1502] * state[l + 2];
+            acc_3 += theta[500*i + l + 1503] * state[l + 3];
+            acc_4 += theta[500*i + l + 1504] * state[l + 4];
+            acc_5 += theta[500*i + l + 1505] * state[l + 5];
+            acc_6 += theta[500*i + l + 1506] * state[l + 6];
+            acc_7 += theta[500*i + l + 1507] * state[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * state[496];
+        acc_1 += theta[500*i + 1997] * state[497];
+        acc_2 += theta[500*i + 1998] * state[498];
+        acc_3 += theta[500*i + 1999] * state[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t19[i] = acc;
     }
     for (int i = 0; i < 2; i++) {
@@ -913,9 +1108,22 @@ double node_vdp_score_linearise(const double *restrict y, const double *restrict
     }
     double *const t19 = work + 0;
     for (int i = 0; i < 2; i++) {
-        double acc = 0.0;
-        for (int l = 0; l < 500; l++)
-            acc += theta[500*i + l + 1500] * state[l];
+        double acc_0 = 0.0, acc_1 = 0.0, acc_2 = 0.0, acc_3 = 0.0, acc_4 = 0.0, acc_5 = 0.0, acc_6 = 0.0, acc_7 = 0.0;
+        for (int l = 0; l < 496; l += 8) {
+            acc_0 += theta[500*i + l + 1500] * state[l];
+            acc_1 += theta[500*i + l + 1501] * state[l + 1];
+            acc_2 += theta[500*i + l + 1502] * state[l + 2];
+            acc_3 += theta[500*i + l + 1503] * state[l + 3];
+            acc_4 += theta[500*i + l + 1504] * state[l + 4];
+            acc_5 += theta[500*i + l + 1505] * state[l + 5];
+            acc_6 += theta[500*i + l + 1506] * state[l + 6];
+            acc_7 += theta[500*i + l + 1507] * state[l + 7];
+        }
+        acc_0 += theta[500*i + 1996] * state[496];
+        acc_1 += theta[500*i + 1997] * state[497];
+        acc_2 += theta[500*i + 1998] * state[498];
+        acc_3 += theta[500*i + 1999] * state[499];
+        const double acc = ((acc_0 + acc_1) + (acc_2 + acc_3)) + ((acc_4 + acc_5) + (acc_6 + acc_7));
         t19[i] = acc;
     }
     double *const t22 = work + 2;

@@ -200,26 +200,31 @@ int dili_loss_call(const dil_model *m, const double *y, const double *x,
 {
     dili_call k;
     dili_args a = {DILI_CALL_LOSS, y, x, theta, data, NULL, dl_dx, dl_dtheta, theta_finite};
-    double *gy, *gx, *gth, lv;
     int st = dili_begin(&k, m, opt, &a);
 
     if (st == DIL_OK)
         st = dili_acquire(&k, m, x, theta, dili_loss_work(m, k.o), work);
-    if (st != DIL_OK)
-        return dili_end(&k, info, st);
-    gy = k.w;
-    gx = gy + m->ny;
-    gth = gx + m->nx;
-    st = dili_loss(&k.c, y, data, &lv);
+    if (st == DIL_OK)
+        st = dili_loss_run(&k, y, data, loss, dl_dx, dl_dtheta);
+    return dili_end(&k, info, st);
+}
+
+int dili_loss_run(dili_call *k, const double *y, const double *data, double *loss,
+                  double *dl_dx, double *dl_dtheta)
+{
+    const dil_model *m = k->c.m;
+    double *gy = k->w, *gx = gy + m->ny, *gth = gx + m->nx, lv;
+    int st = dili_loss(&k->c, y, data, &lv);
+
     if (loss != NULL)
         *loss = lv;
     /* the direct partials; g then solves (H + eps I) g = dL/dy */
     if (st == DIL_OK)
-        st = dili_loss_grad(&k.c, y, data, gy, gx, gth);
+        st = dili_loss_grad(&k->c, y, data, gy, gx, gth);
     if (st == DIL_OK) {
         dili_outputs out = {dl_dx, dl_dtheta, gx, gth};
-        st = dili_find_backward(k.o->backward)->run(&k.c, y, gy, &out, k.o,
-                                                    gth + m->ntheta);
+        st = dili_find_backward(k->o->backward)->run(&k->c, y, gy, &out, k->o,
+                                                     gth + m->ntheta);
     }
-    return dili_end(&k, info, st);
+    return st;
 }

@@ -1,6 +1,7 @@
 /*
  * batch.c - the batch calls (SPEC section 5): n instances of dil_solve,
- * dil_backward or dil_loss_gradient that share theta, spread over threads.
+ * dil_backward, dil_loss_gradient or dil_solve_loss_gradient that share
+ * theta, spread over threads.
  *
  * Instance i reads and writes the i-th block of every stacked array (x at
  * x + i nx, y at y + i ny, ...) and gets its own dil_info; it runs the
@@ -75,6 +76,10 @@ static void run_one(const batch *b, int i, double *dth, double *work)
     if (b->kind == DILI_CALL_SOLVE)
         st = dili_solve_call(m, x, b->theta, blk_out(b->y, i, m->ny), b->o, in, work,
                              b->theta_finite);
+    else if (b->kind == DILI_CALL_STEP)
+        st = dili_step_call(m, x, b->theta, blk_out(b->y, i, m->ny),
+                            blk(b->data, i, m->ndata), blk_out(b->loss, i, 1), dx, dth, b->o,
+                            in, work, b->theta_finite);
     else if (b->kind == DILI_CALL_BACKWARD)
         st = dili_backward_call(m, blk(b->yin, i, m->ny), x, b->theta,
                                 blk(b->dl_dy, i, m->ny), dx, dth, b->o, in, work,
@@ -254,6 +259,16 @@ int dil_loss_gradient_batch(const dil_model *m, int n, const double *y,
                             dil_info *info, int nthreads)
 {
     batch b = {DILI_CALL_LOSS, m, n, x, theta, data, NULL, y, NULL,
+               loss, dl_dx, NULL, NULL, opt, 0, info, NULL};
+    return run_batch(&b, dl_dtheta, nthreads);
+}
+
+int dil_solve_loss_gradient_batch(const dil_model *m, int n, const double *x,
+                                  const double *theta, double *y, const double *data,
+                                  double *loss, double *dl_dx, double *dl_dtheta,
+                                  const dil_options *opt, dil_info *info, int nthreads)
+{
+    batch b = {DILI_CALL_STEP, m, n, x, theta, data, NULL, NULL, y,
                loss, dl_dx, NULL, NULL, opt, 0, info, NULL};
     return run_batch(&b, dl_dtheta, nthreads);
 }

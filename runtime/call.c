@@ -45,21 +45,26 @@ static unsigned needed_kernels(const dil_model *m, const dil_options *o,
     const dili_solver *s;
     const dili_backward *b;
     unsigned need;
-    if (a->kind == DILI_CALL_SOLVE) {
-        s = dili_find_solver(o->solver);
+    s = dili_find_solver(o->solver);
+    if (a->kind == DILI_CALL_SOLVE)
         return s ? s->kernels : ~0u;
-    }
     b = dili_find_backward(o->backward);
-    if (b == NULL)
+    if (b == NULL || (a->kind == DILI_CALL_STEP && s == NULL))
         return ~0u;
-    need = b->kernels;
+    need = b->kernels | (a->kind == DILI_CALL_STEP ? s->kernels : 0u);
     if (a->dl_dx != NULL && m->nx > 0)
         need |= b->kernels_x;
     if (a->dl_dtheta != NULL && m->ntheta > 0)
         need |= b->kernels_theta;
-    if (a->kind == DILI_CALL_LOSS)
+    if (a->kind == DILI_CALL_LOSS || a->kind == DILI_CALL_STEP)
         need |= DILI_K_LOSS;
     return need;
+}
+
+/* The calls that evaluate the loss, and so read data. */
+static int dili_reads_data(const dili_args *a)
+{
+    return a->kind == DILI_CALL_LOSS || a->kind == DILI_CALL_STEP;
 }
 
 static int bad_args(const dil_model *m, const dil_options *o, const dili_args *a)
@@ -71,7 +76,7 @@ static int bad_args(const dil_model *m, const dil_options *o, const dili_args *a
     if (a->y == NULL || (a->x == NULL && m->nx > 0)
         || (a->theta == NULL && m->ntheta > 0)
         || (a->kind == DILI_CALL_BACKWARD && a->dl_dy == NULL)
-        || (a->kind == DILI_CALL_LOSS && a->data == NULL && m->ndata > 0))
+        || (dili_reads_data(a) && a->data == NULL && m->ndata > 0))
         return 1;
     if (dili_check_options(o) != DIL_OK)
         return 1;
@@ -86,7 +91,7 @@ static int not_finite(const dil_model *m, const dil_options *o, const dili_args 
         return 1;
     if (a->kind == DILI_CALL_BACKWARD && !dili_all_finite(m->ny, a->dl_dy))
         return 1;
-    if (a->kind == DILI_CALL_LOSS && !dili_all_finite(m->ndata, a->data))
+    if (dili_reads_data(a) && !dili_all_finite(m->ndata, a->data))
         return 1;
     return a->kind != DILI_CALL_SOLVE && o->cg_x0 != NULL
            && dili_find_backward(o->backward)->uses_x0
@@ -124,13 +129,15 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
         if (base == NULL)
             return DIL_NO_MEMORY;
     }
-    k->c = (dili_ctx){m, x, theta, base, &k->loc, NULL, NULL, 0};
+    k->c = (dili_ctx){m, x, theta, base, &k->loc, NULL, NULL, NULL, NULL, 0};
     k->w = base + m->work_size;
     if (m->linearise != NULL) {
         /* after the method's scratch, so that the user solver's layout
            (kernel scratch, then its own share) is unchanged */
         k->c.state = k->w + extra;
         k->c.lin_y = k->c.state + m->state_size;
+        k->c.lin_r = k->c.lin_y + m->ny;
+        k->c.lin_g = k->c.lin_r + m->nres;
     }
     return DIL_OK;
 }

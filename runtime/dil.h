@@ -247,6 +247,23 @@ int dil_loss_gradient(const dil_model *m, const double *y, const double *x,
                       const dil_options *opt, dil_info *info, double *work);
 
 /*
+ * A training step of one instance: dil_solve, then dil_loss_gradient at the
+ * y it returned, with these options, in one call.  The results are the bits
+ * of the two calls; what the call saves is work: the backward starts where
+ * the solve's last evaluation was, and takes the residual (or gradient) and
+ * the linearised state from it rather than from another sweep of the model
+ * (docs/solvers.md).  A solve that fails returns its status: y as dil_solve
+ * leaves it, and loss, dl_dx and dl_dtheta untouched.  Otherwise the
+ * status and outputs are dil_loss_gradient's.  info: the solve's figures
+ * (iterations, ...), then the backward's over those it sets (grad_norm and
+ * residual_norm at y, the CG figures); the call counters are the sums.
+ */
+int dil_solve_loss_gradient(const dil_model *m, const double *x, const double *theta,
+                            double *y, const double *data, double *loss, double *dl_dx,
+                            double *dl_dtheta, const dil_options *opt, dil_info *info,
+                            double *work);
+
+/*
  * Batches (SPEC section 5): n instances that share theta.  x, y, data,
  * dl_dy and dl_dx are n blocks stacked one after another (instance i's x at
  * x + i*nx); loss has n entries; dl_dtheta is the sum over the instances,
@@ -276,6 +293,12 @@ int dil_loss_gradient_batch(const dil_model *m, int n, const double *y,
                             const double *data, double *loss, double *dl_dx,
                             double *dl_dtheta, const dil_options *opt,
                             dil_info *info, int nthreads);
+/* dil_solve_loss_gradient over a batch: y is in and out as in
+   dil_solve_batch; an instance whose solve failed adds 0 to dl_dtheta. */
+int dil_solve_loss_gradient_batch(const dil_model *m, int n, const double *x,
+                                  const double *theta, double *y, const double *data,
+                                  double *loss, double *dl_dx, double *dl_dtheta,
+                                  const dil_options *opt, dil_info *info, int nthreads);
 
 /* A static English name of a status ("DIL_OK", ...); never NULL, also for
    values that are not statuses. */

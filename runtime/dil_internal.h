@@ -33,8 +33,12 @@ typedef struct dili_ctx {
     /* linearise once: state (m->state_size) and the y it was computed at
        (lin_y, ny); NULL when the model has no linearise kernel */
     double *state, *lin_y;
+    /* what the fused kernels returned at lin_y: r (lin_r, nres), and
+       gy then f (lin_g, ny + 1) */
+    double *lin_r, *lin_g;
     int lin_valid;        /* the parts of state (DILI_LIN_*) that hold
-                             lin_y's linearisation; 0: none */
+                             lin_y's linearisation, and which of lin_r,
+                             lin_g hold its values; 0: none */
 } dili_ctx;
 
 /* ------------------------------------------------------------------ */
@@ -55,7 +59,7 @@ int dili_moved(int n, const double *y, const double *y_try);  /* y_try != y */
 /* The parts of the linearise-once state: what the residual_*_apply
    kernels read (filled by residual_linearise) and what the score_*_apply
    kernels read (score_linearise); `linearise` fills both. */
-enum { DILI_LIN_RES = 1, DILI_LIN_SCORE = 2 };
+enum { DILI_LIN_RES = 1, DILI_LIN_SCORE = 2, DILI_LIN_R = 4, DILI_LIN_G = 8 };
 
 /* Each returns DIL_OK or DIL_NOT_FINITE (the output has a NaN or inf). */
 double dili_score(dili_ctx *c, const double *y);    /* value, may be non-finite */
@@ -223,7 +227,8 @@ extern const dili_backward dili_cg_backward, dili_dense_backward,
 /* call.c: the prologue and epilogue of every public call              */
 /* ------------------------------------------------------------------ */
 
-enum { DILI_CALL_SOLVE, DILI_CALL_BACKWARD, DILI_CALL_LOSS };
+/* DILI_CALL_STEP: dil_solve_loss_gradient, a solve then the loss's. */
+enum { DILI_CALL_SOLVE, DILI_CALL_BACKWARD, DILI_CALL_LOSS, DILI_CALL_STEP };
 
 /* The arguments of a public call, NULL where the call has none. */
 typedef struct dili_args {
@@ -273,6 +278,14 @@ int dili_loss_call(const dil_model *m, const double *y, const double *x,
                    const double *theta, const double *data, double *loss,
                    double *dl_dx, double *dl_dtheta, const dil_options *opt,
                    dil_info *info, double *work, int theta_finite);
+/* dil_solve_loss_gradient (step.c), theta_finite likewise. */
+int dili_step_call(const dil_model *m, const double *x, const double *theta, double *y,
+                   const double *data, double *loss, double *dl_dx, double *dl_dtheta,
+                   const dil_options *opt, dil_info *info, double *work, int theta_finite);
+/* dil_loss_gradient's work after its checks, on k's context (k->w holds
+   dili_loss_work doubles); step.c runs it after the solve. */
+int dili_loss_run(dili_call *k, const double *y, const double *data, double *loss,
+                  double *dl_dx, double *dl_dtheta);
 
 /* options.c: DIL_OK or DIL_BAD_ARG (ranges, and the solver's own check). */
 int dili_check_options(const dil_options *o);

@@ -140,6 +140,12 @@ int dili_grad(dili_ctx *c, const double *y, double *g)
  * score apply kernels'; c->lin_valid says which parts hold lin_y's, and
  * a missing part is filled by `linearise` (both parts).  0 when the
  * model has no linearise.
+ *
+ * The fused kernels' values are kept too (lin_r, lin_g; DILI_LIN_R,
+ * DILI_LIN_G), so that a second evaluation at the same point in the same
+ * call is a copy: dil_solve_loss_gradient's backward starts at the point
+ * where the solve's last sweep was, and skips that sweep.  The kernels
+ * are deterministic, so the copy has the bits a new call would give.
  */
 static int linearised(dili_ctx *c, const double *y, int part)
 {
@@ -166,7 +172,16 @@ static void lin_filled(dili_ctx *c, const double *y, int part)
 
 size_t dili_lin_work(const dil_model *m)
 {
-    return m->linearise != NULL ? dili_add(m->state_size, (size_t)m->ny) : 0;
+    /* state, lin_y (ny), lin_r (nres), lin_g (ny + 1) */
+    size_t vecs = dili_add(dili_mul(2, (size_t)m->ny), (size_t)m->nres + 1);
+    return m->linearise != NULL ? dili_add(m->state_size, vecs) : 0;
+}
+
+/* 1 when lin_y is y and the parts in `want` (DILI_LIN_*) are kept. */
+static int kept(const dili_ctx *c, const double *y, int want)
+{
+    return c->state != NULL && (c->lin_valid & want) == want
+           && memcmp(c->lin_y, y, sizeof(double) * (size_t)c->m->ny) == 0;
 }
 
 int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv)
@@ -230,9 +245,15 @@ int dili_residual_lin(dili_ctx *c, const double *y, double *r)
     const dil_model *m = c->m;
     if (m->residual_linearise == NULL || c->state == NULL)
         return dili_residual(c, y, r);
-    c->info->n_score++;
-    m->residual_linearise(y, c->x, c->theta, c->state, r, c->kw);
-    lin_filled(c, y, DILI_LIN_RES);
+    if (kept(c, y, DILI_LIN_RES | DILI_LIN_R)) {
+        dili_copy(m->nres, c->lin_r, r);
+    } else {
+        c->info->n_score++;
+        m->residual_linearise(y, c->x, c->theta, c->state, r, c->kw);
+        lin_filled(c, y, DILI_LIN_RES);
+        dili_copy(m->nres, r, c->lin_r);
+        c->lin_valid |= DILI_LIN_R;
+    }
     return dili_all_finite(m->nres, r) ? DIL_OK : DIL_NOT_FINITE;
 }
 
@@ -248,10 +269,18 @@ int dili_score_grad(dili_ctx *c, const double *y, double *f, double *g)
         *f = dili_score(c, y);
         return isfinite(*f) ? dili_grad(c, y, g) : DIL_NOT_FINITE;
     }
-    c->info->n_score++;
-    c->info->n_grad++;
-    *f = m->score_linearise(y, c->x, c->theta, c->state, g, c->kw);
-    lin_filled(c, y, DILI_LIN_SCORE);
+    if (kept(c, y, DILI_LIN_SCORE | DILI_LIN_G)) {
+        dili_copy(m->ny, c->lin_g, g);
+        *f = c->lin_g[m->ny];
+    } else {
+        c->info->n_score++;
+        c->info->n_grad++;
+        *f = m->score_linearise(y, c->x, c->theta, c->state, g, c->kw);
+        lin_filled(c, y, DILI_LIN_SCORE);
+        dili_copy(m->ny, g, c->lin_g);
+        c->lin_g[m->ny] = *f;
+        c->lin_valid |= DILI_LIN_G;
+    }
     return isfinite(*f) && dili_all_finite(m->ny, g) ? DIL_OK : DIL_NOT_FINITE;
 }
 

@@ -1034,6 +1034,96 @@ START_TEST(fused_runtime)
 }
 END_TEST
 
+/* dil_solve_loss_gradient (one call, the backward starting from the
+   solve's last sweep) against dil_solve then dil_loss_gradient: the same
+   bits in y, the loss and both gradients, in fewer model sweeps when the
+   model has a fused kernel; and its batch on 1 and 2 threads against the
+   single calls summed in order.  A solve that fails (max_iter 0 from a
+   point that is not a solution) returns its status with the outputs
+   untouched. */
+START_TEST(solve_step)
+{
+    if (M->loss == NULL)
+        return;
+    enum { NI = 3 };
+    int ny = blen[BY], nx = blen[BX], nt = blen[BT], nd = blen[BD];
+    int n = ny + 1 + nx + nt;
+    double *a = vec_new(n), *b = vec_new(n);
+    double *xs = vec_new(NI * nx), *ys = vec_new(NI * ny), *ds = vec_new(NI * nd);
+    double *s1 = vec_new(nt), *s2 = vec_new(nt), *ref = vec_new(nt), loss[NI];
+    for (int pass = 0; pass < 2; pass++) {
+        int residual = pass == 1;
+        if (residual && (M->nres != M->ny || !M->residual_jvp_y))
+            continue;
+        dil_options o = tight_options(residual ? DIL_BACKWARD_ROOT : DIL_BACKWARD_CG);
+        o.solver = residual ? DIL_SOLVER_GAUSS_NEWTON : DIL_SOLVER_NEWTON;
+        Point p = point_random(3100 + (unsigned)pass);
+        dil_info i1, i2;
+        memset(a, 0, (size_t)n * sizeof *a);
+        memset(b, 0, (size_t)n * sizeof *b);
+        ck_assert_int_eq(dil_solve(M, p.b[BX], p.b[BT], a, &o, &i1, NULL), DIL_OK);
+        ck_assert_int_eq(dil_loss_gradient(M, a, p.b[BX], p.b[BT], p.b[BD], a + ny,
+                                           a + ny + 1, a + ny + 1 + nx, &o, &i2, NULL),
+                         DIL_OK);
+        dil_info in;
+        ck_assert_int_eq(dil_solve_loss_gradient(M, p.b[BX], p.b[BT], b, p.b[BD], b + ny,
+                                                 b + ny + 1, b + ny + 1 + nx, &o, &in, NULL),
+                         DIL_OK);
+        for (int i = 0; i < n; i++)
+            ck_assert_msg(memcmp(&a[i], &b[i], sizeof a[i]) == 0,
+                          "%s: solve_loss_gradient[%d] = %.17g, two calls %.17g", M->name, i,
+                          b[i], a[i]);
+        ck_assert_int_eq(in.iterations, i1.iterations);
+        ck_assert(memcmp(&in.residual_norm, &i2.residual_norm, sizeof(double)) == 0);
+        ck_assert(memcmp(&in.grad_norm, &i2.grad_norm, sizeof(double)) == 0);
+        if (residual ? M->residual_linearise != NULL : M->score_linearise != NULL)
+            ck_assert_msg(in.n_score < i1.n_score + i2.n_score,
+                          "%s: %d evaluations in one call, %d + %d in two", M->name,
+                          in.n_score, i1.n_score, i2.n_score);
+
+        /* the batch: instances with x scaled a little */
+        for (int i = 0; i < NI; i++) {
+            for (int j = 0; j < nx; j++)
+                xs[i * nx + j] = p.b[BX][j] * (1.0 + 0.01 * i);
+            memcpy(ds + i * nd, p.b[BD], (size_t)nd * sizeof *ds);
+        }
+        memset(ref, 0, (size_t)nt * sizeof *ref);
+        for (int i = 0; i < NI; i++) {
+            memset(b, 0, (size_t)ny * sizeof *b);
+            ck_assert_int_eq(dil_solve_loss_gradient(M, xs + i * nx, p.b[BT], b, ds + i * nd,
+                                                     &loss[i], NULL, b + ny + 1 + nx, &o,
+                                                     NULL, NULL),
+                             DIL_OK);
+            for (int k = 0; k < nt; k++)
+                ref[k] += b[ny + 1 + nx + k];
+        }
+        for (int t = 1; t <= 2; t++) {
+            double *s = t == 1 ? s1 : s2;
+            memset(ys, 0, (size_t)(NI * ny) * sizeof *ys);
+            ck_assert_int_eq(dil_solve_loss_gradient_batch(M, NI, xs, p.b[BT], ys, ds, loss,
+                                                           NULL, s, &o, NULL, t),
+                             DIL_OK);
+            ck_assert(memcmp(s, ref, (size_t)nt * sizeof *ref) == 0);
+        }
+
+        /* a failed solve: its status, the outputs untouched */
+        o.max_iter = 0;
+        for (int i = 0; i < n; i++)
+            b[i] = 7.0;
+        memcpy(b, p.b[BY], (size_t)ny * sizeof *b);
+        b[0] += 1.0;
+        int st = dil_solve_loss_gradient(M, p.b[BX], p.b[BT], b, p.b[BD], b + ny, b + ny + 1,
+                                         b + ny + 1 + nx, &o, &in, NULL);
+        ck_assert_msg(st != DIL_OK, "%s: a solve with max_iter 0 succeeded", M->name);
+        ck_assert_int_eq(st, in.status);
+        for (int i = ny; i < n; i++)
+            ck_assert(b[i] == 7.0);
+        point_free(&p);
+    }
+    free(a), free(b), free(xs), free(ys), free(ds), free(s1), free(s2), free(ref);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* (b) kernels against the hyper-dual evaluation of the IR              */
 /* ------------------------------------------------------------------ */
@@ -1748,6 +1838,7 @@ static Suite *model_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, ift_loss);
     tcase_add_test(tc, batch_sum);
+    tcase_add_test(tc, solve_step);
     tcase_add_test(tc, ift_backward);
     tcase_add_test(tc, ift_residual);
     tcase_add_test(tc, by_hand);
