@@ -107,7 +107,8 @@ enum { ROOT_FINISH_BY_CG = -1 };
  * direct solve).  If z still misses cg_tol, ROOT_FINISH_BY_CG: CG on the
  * dense operator continues from z under its usual rules (cg_max_iter, its
  * recursive residual), so the status never claims more than the Krylov
- * path would.  b = 0 gives z = 0, as CG does.  jz, s: n doubles each.
+ * path would.  b = 0 gives z = 0 after the check and without a factor, as
+ * CG does.  jz, s: n doubles each.
  */
 static int root_direct(dili_ctx *c, const double *jd, const double *b, double *z,
                        double *jz, double *s, const dil_options *o)
@@ -127,16 +128,16 @@ static int root_direct(dili_ctx *c, const double *jd, const double *b, double *z
         if (lmin <= 16.0 * DBL_EPSILON * lmax)
             return DIL_SINGULAR;
     }
+    if (bn == 0.0) {            /* after the check, before any factor: as CG */
+        dili_zero(n, z);
+        return DIL_OK;
+    }
     for (i = 0; i < n; i++) {
         a[i * n + i] += eps;
         dmax = fmax(dmax, a[i * n + i]);
     }
     if (!dili_cholesky(n, a, n * DBL_EPSILON * dmax, &bad))
         return DIL_CG_BREAKDOWN;
-    if (bn == 0.0) {
-        dili_zero(n, z);
-        return DIL_OK;
-    }
     dili_copy(n, b, z);
     dili_cholesky_solve(n, a, z);
     dili_small_normal_res(n, n, jd, eps, b, z, jz, s);

@@ -1894,11 +1894,32 @@ START_TEST(test_cg_breakdown)
     ck_assert_int_eq(dil_backward(&sing_model, yz, NULL, NULL, dsing, NULL, NULL, &o, &info,
                                   NULL), DIL_SINGULAR);
     ck_assert(z[0] == 9 && z[1] == 9);                  /* untouched */
-    /* ... and without it CG meets |J p|^2 = 0 */
+    /* ... and without it CG meets |J p|^2 = 0 (this 2 x 2 J is held
+       densely: Cholesky meets the zero pivot; padded, CG meets it) */
     o.curvature_check = 0;
     ck_assert_int_eq(dil_backward(&sing_model, yz, NULL, NULL, dsing, NULL, NULL, &o, &info,
                                   NULL), DIL_CG_BREAKDOWN);
     ck_assert(z[0] == 9 && z[1] == 9);                  /* untouched */
+    {
+        dil_model ps = pad_model(&sing_model, PADN - 2);
+        double yp[PADN] = {0}, bp[PADN] = {0}, zp[PADN] = {9, 9};
+        memcpy(yp, yz, sizeof yz);
+        memcpy(bp, dsing, sizeof dsing);
+        o.cg_solution = zp;
+        ck_assert_int_eq(dil_backward(&ps, yp, NULL, NULL, bp, NULL, NULL, &o, &info, NULL),
+                         DIL_CG_BREAKDOWN);
+        ck_assert(zp[0] == 9 && zp[1] == 9);
+        /* b = 0: z = 0 without a factorisation or a CG step, on both paths */
+        memset(bp, 0, sizeof bp);
+        ck_assert_int_eq(dil_backward(&ps, yp, NULL, NULL, bp, NULL, NULL, &o, &info, NULL),
+                         DIL_OK);
+        ck_assert(zp[0] == 0 && zp[1] == 0);
+        o.cg_solution = z;
+        ck_assert_int_eq(dil_backward(&sing_model, yz, NULL, NULL, bp, NULL, NULL, &o, &info,
+                                      NULL), DIL_OK);
+        ck_assert(z[0] == 0 && z[1] == 0);
+        z[0] = z[1] = 9;
+    }
     /* and the score form at the same point: H = diag(1, 0) is only
        semi-definite, which the check accepts; CG then breaks down */
     o = dil_default_options();
