@@ -1563,6 +1563,19 @@ START_TEST(test_gauss_newton_dense_vs_krylov)
     gn_dense_vs_krylov(&quad_model, quad_x, quad_th, zero8);
     gn_dense_vs_krylov(&helical_model, NULL, NULL, helical_start);
     gn_dense_vs_krylov(&rosen_model, NULL, NULL, rosen_start);
+    {
+        /* a singular J (sing: diag(1, 0), lambda = 0): Cholesky meets the
+           zero pivot and CG on the dense J^T J takes the step, -J^T r being
+           in its range: the root y0 = 0 in one step, y1 untouched */
+        dil_options o = dil_default_options();
+        dil_info info;
+        double y[2] = {1.0, 3.0};
+        o.solver = DIL_SOLVER_GAUSS_NEWTON;
+        ck_assert_int_eq(dil_solve(&sing_model, NULL, NULL, y, &o, &info, NULL), DIL_OK);
+        ck_assert_int_eq(info.iterations, 1);
+        ck_assert(info.cg_total > 0);
+        ck_assert(y[0] == 0.0 && y[1] == 3.0);
+    }
 }
 END_TEST
 
