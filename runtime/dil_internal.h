@@ -371,18 +371,35 @@ typedef struct dili_normal_op {
 } dili_normal_op;
 int dili_normal_apply(void *op, const double *v, double *av);
 
+/* ------------------------------------------------------------------ */
+/* small.c: tiny Jacobians held densely, small dense factorisations    */
+/* ------------------------------------------------------------------ */
+
 /* Tiny Jacobians held densely.  When nres * ny <= DILI_SMALL_JAC (the Van
    der Pol step: 2 x 2), ny Jacobian products J e_j build J once per point
    (column-major, jd[j*nres + i] = dr_i/dy_j), and every later product at
-   that point (J v, J^T w, J^T J v in CG and Lanczos) is a small dense loop:
-   Gauss-Newton and the root-form backward otherwise spend two kernel calls
-   per CG or Lanczos step.  The iterations and their stopping rules are
-   unchanged; only the operator is cheaper. */
+   that point (J v, J^T w) is a small dense loop, and the systems with
+   J^T J + eps I are solved directly (Cholesky) rather than by CG:
+   Gauss-Newton's step and the root-form backward, which otherwise spend
+   two kernel calls per CG or Lanczos step (docs/solvers.md). */
 #define DILI_SMALL_JAC 64
 int dili_small_fits(const dil_model *m);
 int dili_small_jac(dili_ctx *c, const double *y, double *jd);
 void dili_small_jv(int nr, int n, const double *jd, const double *v, double *jv);
 void dili_small_jtw(int nr, int n, const double *jd, const double *w, double *out);
+/* a (n x n, row-major) = J^T J + eps I, exactly symmetric. */
+void dili_small_gram(int nr, int n, const double *jd, double eps, double *a);
+/* out = b - (J^T J z + eps z) through J (jz: nres doubles of scratch). */
+void dili_small_normal_res(int nr, int n, const double *jd, double eps, const double *b,
+                           const double *z, double *jz, double *out);
+/* The smallest and largest eigenvalue of the symmetric a (n^2 <=
+   DILI_SMALL_JAC) by cyclic Jacobi; a is not changed. */
+void dili_small_eig(int n, const double *a, double *lmin, double *lmax);
+/* Cholesky of the row-major a (any n) in its lower triangle: 1, or 0 when
+   a pivot is at or below thresh (that pivot in *bad); then x := A^-1 x
+   from the factor. */
+int dili_cholesky(int n, double *a, double thresh, double *bad);
+void dili_cholesky_solve(int n, const double *a, double *x);
 
 /* ------------------------------------------------------------------ */
 /* curvature.c: Lanczos on the Hessian, the curvature operator         */
