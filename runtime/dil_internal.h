@@ -34,11 +34,15 @@ typedef struct dili_ctx {
        (lin_y, ny); NULL when the model has no linearise kernel */
     double *state, *lin_y;
     /* what the fused kernels returned at lin_y: r (lin_r, nres), and
-       gy then f (lin_g, ny + 1) */
-    double *lin_r, *lin_g;
+       gy then f (lin_g, ny + 1); and a tiny J built there (lin_j,
+       nres * ny when dili_small_fits, else NULL) */
+    double *lin_r, *lin_g, *lin_j;
     int lin_valid;        /* the parts of state (DILI_LIN_*) that hold
                              lin_y's linearisation, and which of lin_r,
-                             lin_g hold its values; 0: none */
+                             lin_g, lin_j hold its values; 0: none */
+    int keep_jac;         /* a backward follows at the solve's answer
+                             (step.c): a solver that ends on a tiny J's
+                             root builds J there, for the backward */
 } dili_ctx;
 
 /* ------------------------------------------------------------------ */
@@ -59,7 +63,9 @@ int dili_moved(int n, const double *y, const double *y_try);  /* y_try != y */
 /* The parts of the linearise-once state: what the residual_*_apply
    kernels read (filled by residual_linearise) and what the score_*_apply
    kernels read (score_linearise); `linearise` fills both. */
-enum { DILI_LIN_RES = 1, DILI_LIN_SCORE = 2, DILI_LIN_R = 4, DILI_LIN_G = 8 };
+enum {
+    DILI_LIN_RES = 1, DILI_LIN_SCORE = 2, DILI_LIN_R = 4, DILI_LIN_G = 8, DILI_LIN_J = 16
+};
 
 /* Each returns DIL_OK or DIL_NOT_FINITE (the output has a NaN or inf). */
 double dili_score(dili_ctx *c, const double *y);    /* value, may be non-finite */
@@ -82,6 +88,9 @@ int dili_residual_lin(dili_ctx *c, const double *y, double *r);
 int dili_score_grad(dili_ctx *c, const double *y, double *f, double *g);
 int dili_grad_lin(dili_ctx *c, const double *y, double *g);
 int dili_fused_score(const dili_ctx *c);
+/* 1 when the context's state is at y (bit for bit) and holds the parts
+   and values in `want` (DILI_LIN_*). */
+int dili_kept(const dili_ctx *c, const double *y, int want);
 /* The loss and its partials (counted in info->n_loss). */
 int dili_loss(dili_ctx *c, const double *y, const double *data, double *value);
 int dili_loss_grad(dili_ctx *c, const double *y, const double *data,

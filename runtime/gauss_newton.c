@@ -81,7 +81,9 @@ static int gn_gradient(dili_ctx *c, gn_state *z, double rn, double tol)
     z->f = 0.5 * rn * rn;
     in->score = z->f;
     in->residual_norm = rn;
-    if (z->jd != NULL && !(rn <= tol)) {
+    /* at a root only grad_norm needs g: one J^T r product, unless the
+       backward that follows wants J itself (c->keep_jac) */
+    if (z->jd != NULL && (!(rn <= tol) || c->keep_jac)) {
         /* J^T r from J held densely; a J that went non-finite leaves its
            NaN in g, as the J^T r kernel would */
         st = dili_small_jac(c, z->y, z->jd);

@@ -31,6 +31,12 @@ int dili_small_jac(dili_ctx *c, const double *y, double *jd)
 {
     int n = c->m->ny, nr = c->m->nres, j, st;
     double e[DILI_SMALL_JAC];
+    /* built at this point before in this call (a solve that ends here and
+       the backward after it, step.c): the same bits again */
+    if (c->lin_j != NULL && dili_kept(c, y, DILI_LIN_RES | DILI_LIN_J)) {
+        dili_copy(n * nr, c->lin_j, jd);
+        return DIL_OK;
+    }
     dili_zero(n, e);
     dili_zero(n * nr, jd);      /* the columns after a failing one */
     for (j = 0; j < n; j++) {
@@ -38,6 +44,10 @@ int dili_small_jac(dili_ctx *c, const double *y, double *jd)
         if ((st = dili_jvp(c, y, e, jd + (size_t)j * nr)) != DIL_OK)
             return st;
         e[j] = 0.0;
+    }
+    if (c->lin_j != NULL && dili_kept(c, y, DILI_LIN_RES)) {
+        dili_copy(n * nr, jd, c->lin_j);
+        c->lin_valid |= DILI_LIN_J;
     }
     return DIL_OK;
 }
