@@ -464,8 +464,9 @@ cartpole_bc_CLONES void cartpole_bc_score_vjp_thetay(const double *restrict y, c
         out_theta[i + 900] = (t33[i] * out_theta[932]);
     }
     for (int i = 0; i < 32; i++) {
+        const double hj0 = out_theta[i + 868];
         for (int j = 0; j < 5; j++) {
-            out_theta[5*i + j + 708] = (out_theta[i + 868] * t30[j]);
+            out_theta[5*i + j + 708] = (hj0 * t30[j]);
         }
     }
     for (int i = 0; i < 4; i++) {
@@ -480,8 +481,9 @@ cartpole_bc_CLONES void cartpole_bc_score_vjp_thetay(const double *restrict y, c
         out_theta[i + 384] = (-t111[i]);
     }
     for (int i = 0; i < 64; i++) {
+        const double hj1 = t111[i];
         for (int j = 0; j < 6; j++) {
-            out_theta[6*i + j] = (-(t111[i] * t38[j]));
+            out_theta[6*i + j] = (-(hj1 * t38[j]));
         }
     }
 }
@@ -660,8 +662,9 @@ cartpole_bc_CLONES void cartpole_bc_score_vjp_thetay_apply(const double *restric
         out_theta[i + 900] = (state[i + 7] * out_theta[932]);
     }
     for (int i = 0; i < 32; i++) {
+        const double hj0 = out_theta[i + 868];
         for (int j = 0; j < 5; j++) {
-            out_theta[5*i + j + 708] = (out_theta[i + 868] * state[j + 2]);
+            out_theta[5*i + j + 708] = (hj0 * state[j + 2]);
         }
     }
     for (int i = 0; i < 4; i++) {
@@ -676,8 +679,9 @@ cartpole_bc_CLONES void cartpole_bc_score_vjp_thetay_apply(const double *restric
         out_theta[i + 384] = (-t111[i]);
     }
     for (int i = 0; i < 64; i++) {
+        const double hj1 = t111[i];
         for (int j = 0; j < 6; j++) {
-            out_theta[6*i + j] = (-(t111[i] * state[j + 40]));
+            out_theta[6*i + j] = (-(hj1 * state[j + 40]));
         }
     }
 }

@@ -324,8 +324,9 @@ cartpole_dyn_CLONES void cartpole_dyn_score_vjp_thetay(const double *restrict y,
         out_theta[i + 384] = (-t78[i]);
     }
     for (int i = 0; i < 64; i++) {
+        const double hj0 = t78[i];
         for (int j = 0; j < 6; j++) {
-            out_theta[6*i + j] = (-(t78[i] * t25[j]));
+            out_theta[6*i + j] = (-(hj0 * t25[j]));
         }
     }
 }
@@ -458,8 +459,9 @@ cartpole_dyn_CLONES void cartpole_dyn_score_vjp_thetay_apply(const double *restr
         out_theta[i + 384] = (-t78[i]);
     }
     for (int i = 0; i < 64; i++) {
+        const double hj0 = t78[i];
         for (int j = 0; j < 6; j++) {
-            out_theta[6*i + j] = (-(t78[i] * state[j + 2]));
+            out_theta[6*i + j] = (-(hj0 * state[j + 2]));
         }
     }
 }

@@ -33,8 +33,12 @@ dare_CLONES double dare_score(const double *restrict y, const double *restrict x
     t13[1] = 1.0;
     double *const t26 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t26[2*i + j] = (((y[0] * (t12[i] * t12[j])) + (y[1] * ((t12[i] * t13[j]) + (t13[i] * t12[j])))) + (y[2] * (t13[i] * t13[j])));
+            t26[2*i + j] = (((y[0] * (hj0 * t12[j])) + (y[1] * ((hj1 * t13[j]) + (hj2 * t12[j])))) + (y[2] * (hj3 * t13[j])));
         }
     }
     double *const t27 = work + 0;
@@ -77,8 +81,9 @@ dare_CLONES double dare_score(const double *restrict y, const double *restrict x
     }
     double *const t40 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t29[i];
         for (int j = 0; j < 2; j++) {
-            t40[2*i + j] = (((t34[2*i + j] - t26[2*i + j]) - ((t29[i] * t29[j]) / s32)) + (i == j ? 1.0 : 0.0));
+            t40[2*i + j] = (((t34[2*i + j] - t26[2*i + j]) - ((hj4 * t29[j]) / s32)) + (i == j ? 1.0 : 0.0));
         }
     }
     double *const t44 = work + 4;
@@ -105,20 +110,24 @@ dare_CLONES void dare_score_grad_y(const double *restrict y, const double *restr
     t13[1] = 1.0;
     double *const t15 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
         for (int j = 0; j < 2; j++) {
-            t15[2*i + j] = (t12[i] * t12[j]);
+            t15[2*i + j] = (hj0 * t12[j]);
         }
     }
     double *const t20 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t20[2*i + j] = ((t12[i] * t13[j]) + (t13[i] * t12[j]));
+            t20[2*i + j] = ((hj1 * t13[j]) + (hj2 * t12[j]));
         }
     }
     double *const t24 = work + 12;
     for (int i = 0; i < 2; i++) {
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t24[2*i + j] = (t13[i] * t13[j]);
+            t24[2*i + j] = (hj3 * t13[j]);
         }
     }
     double *const t26 = work + 16;
@@ -167,8 +176,9 @@ dare_CLONES void dare_score_grad_y(const double *restrict y, const double *restr
     }
     double *const t37 = work + 20;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t29[i];
         for (int j = 0; j < 2; j++) {
-            t37[2*i + j] = ((t29[i] * t29[j]) / s32);
+            t37[2*i + j] = ((hj4 * t29[j]) / s32);
         }
     }
     double *const t40 = work + 28;
@@ -244,8 +254,9 @@ dare_CLONES void dare_score_grad_y(const double *restrict y, const double *restr
     }
     double *const t99 = work + 24;
     for (int i = 0; i < 2; i++) {
+        const double hj5 = t97[i];
         for (int j = 0; j < 2; j++) {
-            t99[2*i + j] = ((t89[2*i + j] - t70[2*i + j]) + (t97[i] * theta[j + 4]));
+            t99[2*i + j] = ((t89[2*i + j] - t70[2*i + j]) + (hj5 * theta[j + 4]));
         }
     }
     double s103 = 0.0;
@@ -284,20 +295,24 @@ dare_CLONES void dare_score_hvp_yy(const double *restrict y, const double *restr
     t13[1] = 1.0;
     double *const t15 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
         for (int j = 0; j < 2; j++) {
-            t15[2*i + j] = (t12[i] * t12[j]);
+            t15[2*i + j] = (hj0 * t12[j]);
         }
     }
     double *const t20 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t20[2*i + j] = ((t12[i] * t13[j]) + (t13[i] * t12[j]));
+            t20[2*i + j] = ((hj1 * t13[j]) + (hj2 * t12[j]));
         }
     }
     double *const t24 = work + 12;
     for (int i = 0; i < 2; i++) {
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t24[2*i + j] = (t13[i] * t13[j]);
+            t24[2*i + j] = (hj3 * t13[j]);
         }
     }
     double *const t26 = work + 16;
@@ -346,8 +361,9 @@ dare_CLONES void dare_score_hvp_yy(const double *restrict y, const double *restr
     }
     double *const t37 = work + 20;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t29[i];
         for (int j = 0; j < 2; j++) {
-            t37[2*i + j] = ((t29[i] * t29[j]) / s32);
+            t37[2*i + j] = ((hj4 * t29[j]) / s32);
         }
     }
     double *const t40 = work + 28;
@@ -412,8 +428,10 @@ dare_CLONES void dare_score_hvp_yy(const double *restrict y, const double *restr
     }
     double *const t156 = work + 34;
     for (int i = 0; i < 2; i++) {
+        const double hj5 = t145[i];
+        const double hj6 = t29[i];
         for (int j = 0; j < 2; j++) {
-            t156[2*i + j] = ((((t145[i] * t29[j]) + (t29[i] * t145[j])) - (t37[2*i + j] * s147)) / s32);
+            t156[2*i + j] = ((((hj5 * t29[j]) + (hj6 * t145[j])) - (t37[2*i + j] * s147)) / s32);
         }
     }
     double *const t157 = work + 42;
@@ -504,8 +522,9 @@ dare_CLONES void dare_score_hvp_yy(const double *restrict y, const double *restr
     }
     double *const t203 = work + 34;
     for (int i = 0; i < 2; i++) {
+        const double hj7 = t201[i];
         for (int j = 0; j < 2; j++) {
-            t203[2*i + j] = ((t190[2*i + j] - t162[2*i + j]) + (t201[i] * theta[j + 4]));
+            t203[2*i + j] = ((t190[2*i + j] - t162[2*i + j]) + (hj7 * theta[j + 4]));
         }
     }
     double s209 = 0.0;
@@ -558,20 +577,24 @@ dare_CLONES void dare_score_vjp_thetay(const double *restrict y, const double *r
     t13[1] = 1.0;
     double *const t15 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
         for (int j = 0; j < 2; j++) {
-            t15[2*i + j] = (t12[i] * t12[j]);
+            t15[2*i + j] = (hj0 * t12[j]);
         }
     }
     double *const t20 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t20[2*i + j] = ((t12[i] * t13[j]) + (t13[i] * t12[j]));
+            t20[2*i + j] = ((hj1 * t13[j]) + (hj2 * t12[j]));
         }
     }
     double *const t24 = work + 12;
     for (int i = 0; i < 2; i++) {
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t24[2*i + j] = (t13[i] * t13[j]);
+            t24[2*i + j] = (hj3 * t13[j]);
         }
     }
     double *const t26 = work + 16;
@@ -620,8 +643,9 @@ dare_CLONES void dare_score_vjp_thetay(const double *restrict y, const double *r
     }
     double *const t37 = work + 28;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t29[i];
         for (int j = 0; j < 2; j++) {
-            t37[2*i + j] = ((t29[i] * t29[j]) / s32);
+            t37[2*i + j] = ((hj4 * t29[j]) / s32);
         }
     }
     double *const t40 = work + 32;
@@ -737,8 +761,10 @@ dare_CLONES void dare_score_vjp_thetay(const double *restrict y, const double *r
     }
     double *const t156 = work + 58;
     for (int i = 0; i < 2; i++) {
+        const double hj5 = t145[i];
+        const double hj6 = t29[i];
         for (int j = 0; j < 2; j++) {
-            t156[2*i + j] = ((((t145[i] * t29[j]) + (t29[i] * t145[j])) - (t37[2*i + j] * s147)) / s32);
+            t156[2*i + j] = ((((hj5 * t29[j]) + (hj6 * t145[j])) - (t37[2*i + j] * s147)) / s32);
         }
     }
     double *const t157 = work + 62;
@@ -872,8 +898,10 @@ dare_CLONES void dare_score_vjp_thetay(const double *restrict y, const double *r
     }
     double *const t215 = work + 32;
     for (int i = 0; i < 2; i++) {
+        const double hj7 = t180[i];
+        const double hj8 = t83[i];
         for (int j = 0; j < 2; j++) {
-            t215[i + 2*j] = ((t187[2*i + j] + t188[2*i + j]) + ((t180[i] * t27[j]) + (t83[i] * t144[j])));
+            t215[i + 2*j] = ((t187[2*i + j] + t188[2*i + j]) + ((hj7 * t27[j]) + (hj8 * t144[j])));
         }
     }
     for (int i = 0; i < 2; i++) {
@@ -964,20 +992,24 @@ dare_CLONES void dare_loss_grad(const double *restrict y, const double *restrict
     t13[1] = 1.0;
     double *const t15 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
         for (int j = 0; j < 2; j++) {
-            t15[2*i + j] = (t12[i] * t12[j]);
+            t15[2*i + j] = (hj0 * t12[j]);
         }
     }
     double *const t20 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t20[2*i + j] = ((t12[i] * t13[j]) + (t13[i] * t12[j]));
+            t20[2*i + j] = ((hj1 * t13[j]) + (hj2 * t12[j]));
         }
     }
     double *const t24 = work + 12;
     for (int i = 0; i < 2; i++) {
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t24[2*i + j] = (t13[i] * t13[j]);
+            t24[2*i + j] = (hj3 * t13[j]);
         }
     }
     double *const t26 = work + 16;
@@ -1117,8 +1149,9 @@ dare_CLONES void dare_loss_grad(const double *restrict y, const double *restrict
     }
     double *const t287 = work + 36;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t286[i];
         for (int j = 0; j < 2; j++) {
-            t287[2*i + j] = (t286[i] * theta[j + 4]);
+            t287[2*i + j] = (hj4 * theta[j + 4]);
         }
     }
     double *const t288 = work + 2;
@@ -1152,8 +1185,9 @@ dare_CLONES void dare_loss_grad(const double *restrict y, const double *restrict
     gy[0] = s307;
     double *const t317 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj5 = t272[i];
         for (int j = 0; j < 2; j++) {
-            t317[i + 2*j] = (t272[i] * t27[j]);
+            t317[i + 2*j] = (hj5 * t27[j]);
         }
     }
     for (int i = 0; i < 2; i++) {
@@ -1179,8 +1213,12 @@ dare_CLONES void dare_residual(const double *restrict y, const double *restrict 
     t13[1] = 1.0;
     double *const t26 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t26[2*i + j] = (((y[0] * (t12[i] * t12[j])) + (y[1] * ((t12[i] * t13[j]) + (t13[i] * t12[j])))) + (y[2] * (t13[i] * t13[j])));
+            t26[2*i + j] = (((y[0] * (hj0 * t12[j])) + (y[1] * ((hj1 * t13[j]) + (hj2 * t12[j])))) + (y[2] * (hj3 * t13[j])));
         }
     }
     double *const t27 = work + 0;
@@ -1223,8 +1261,9 @@ dare_CLONES void dare_residual(const double *restrict y, const double *restrict 
     }
     double *const t40 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t29[i];
         for (int j = 0; j < 2; j++) {
-            t40[2*i + j] = (((t34[2*i + j] - t26[2*i + j]) - ((t29[i] * t29[j]) / s32)) + (i == j ? 1.0 : 0.0));
+            t40[2*i + j] = (((t34[2*i + j] - t26[2*i + j]) - ((hj4 * t29[j]) / s32)) + (i == j ? 1.0 : 0.0));
         }
     }
     r[0] = t40[0];
@@ -1245,20 +1284,24 @@ dare_CLONES void dare_residual_jvp_y(const double *restrict y, const double *res
     t13[1] = 1.0;
     double *const t15 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
         for (int j = 0; j < 2; j++) {
-            t15[2*i + j] = (t12[i] * t12[j]);
+            t15[2*i + j] = (hj0 * t12[j]);
         }
     }
     double *const t20 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t20[2*i + j] = ((t12[i] * t13[j]) + (t13[i] * t12[j]));
+            t20[2*i + j] = ((hj1 * t13[j]) + (hj2 * t12[j]));
         }
     }
     double *const t24 = work + 12;
     for (int i = 0; i < 2; i++) {
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t24[2*i + j] = (t13[i] * t13[j]);
+            t24[2*i + j] = (hj3 * t13[j]);
         }
     }
     double *const t27 = work + 0;
@@ -1326,8 +1369,11 @@ dare_CLONES void dare_residual_jvp_y(const double *restrict y, const double *res
     }
     double *const t157 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t145[i];
+        const double hj5 = t29[i];
+        const double hj6 = t29[i];
         for (int j = 0; j < 2; j++) {
-            t157[2*i + j] = ((t149[2*i + j] - t143[2*i + j]) - ((((t145[i] * t29[j]) + (t29[i] * t145[j])) - (((t29[i] * t29[j]) / s32) * s147)) / s32));
+            t157[2*i + j] = ((t149[2*i + j] - t143[2*i + j]) - ((((hj4 * t29[j]) + (hj5 * t145[j])) - (((hj6 * t29[j]) / s32) * s147)) / s32));
         }
     }
     jv[0] = t157[0];
@@ -1348,20 +1394,24 @@ dare_CLONES void dare_residual_vjp_y(const double *restrict y, const double *res
     t13[1] = 1.0;
     double *const t15 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
         for (int j = 0; j < 2; j++) {
-            t15[2*i + j] = (t12[i] * t12[j]);
+            t15[2*i + j] = (hj0 * t12[j]);
         }
     }
     double *const t20 = work + 8;
     for (int i = 0; i < 2; i++) {
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t20[2*i + j] = ((t12[i] * t13[j]) + (t13[i] * t12[j]));
+            t20[2*i + j] = ((hj1 * t13[j]) + (hj2 * t12[j]));
         }
     }
     double *const t24 = work + 12;
     for (int i = 0; i < 2; i++) {
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t24[2*i + j] = (t13[i] * t13[j]);
+            t24[2*i + j] = (hj3 * t13[j]);
         }
     }
     double *const t27 = work + 0;
@@ -1451,8 +1501,9 @@ dare_CLONES void dare_residual_vjp_y(const double *restrict y, const double *res
     }
     double *const t355 = work + 20;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t353[i];
         for (int j = 0; j < 2; j++) {
-            t355[2*i + j] = ((t345[2*i + j] - t328[2*i + j]) + (t353[i] * theta[j + 4]));
+            t355[2*i + j] = ((t345[2*i + j] - t328[2*i + j]) + (hj4 * theta[j + 4]));
         }
     }
     double s359 = 0.0;
@@ -1505,8 +1556,12 @@ dare_CLONES void dare_residual_vjp_theta(const double *restrict y, const double 
     t13[1] = 1.0;
     double *const t26 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t12[i];
+        const double hj1 = t12[i];
+        const double hj2 = t13[i];
+        const double hj3 = t13[i];
         for (int j = 0; j < 2; j++) {
-            t26[2*i + j] = (((y[0] * (t12[i] * t12[j])) + (y[1] * ((t12[i] * t13[j]) + (t13[i] * t12[j])))) + (y[2] * (t13[i] * t13[j])));
+            t26[2*i + j] = (((y[0] * (hj0 * t12[j])) + (y[1] * ((hj1 * t13[j]) + (hj2 * t12[j])))) + (y[2] * (hj3 * t13[j])));
         }
     }
     double *const t27 = work + 0;
@@ -1622,8 +1677,9 @@ dare_CLONES void dare_residual_vjp_theta(const double *restrict y, const double 
     }
     double *const t385 = work + 4;
     for (int i = 0; i < 2; i++) {
+        const double hj4 = t341[i];
         for (int j = 0; j < 2; j++) {
-            t385[i + 2*j] = (t344[2*i + j] + (t341[i] * t27[j]));
+            t385[i + 2*j] = (t344[2*i + j] + (hj4 * t27[j]));
         }
     }
     for (int i = 0; i < 2; i++) {

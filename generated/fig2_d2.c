@@ -821,18 +821,24 @@ fig2_d2_CLONES void fig2_d2_score_vjp_thetay(const double *restrict y, const dou
         out_theta[i + 60] = ((t60[i] * t102[i]) + (t58[i] * ((-2.0) * (t21[i] * t72[i]))));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 1080];
+        const double hj1 = t47[i];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1020] = ((out_theta[i + 1080] * t24[j]) + (t47[i] * t74[j]));
+            out_theta[30*i + j + 1020] = ((hj0 * t24[j]) + (hj1 * t74[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 990];
+        const double hj3 = t56[i];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 90] = ((out_theta[i + 990] * t21[j]) + (t56[i] * t72[j]));
+            out_theta[30*i + j + 90] = ((hj2 * t21[j]) + (hj3 * t72[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj4 = out_theta[i + 60];
+        const double hj5 = t61[i];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 60] * y[j]) + (t61[i] * w[j]));
+            out_theta[2*i + j] = ((hj4 * y[j]) + (hj5 * w[j]));
         }
     }
 }
@@ -1205,18 +1211,21 @@ fig2_d2_CLONES void fig2_d2_residual_vjp_theta(const double *restrict y, const d
         out_theta[i + 60] = ((1.0 - (t21[i] * t21[i])) * t140[i]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 1080];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1020] = (out_theta[i + 1080] * t24[j]);
+            out_theta[30*i + j + 1020] = (hj0 * t24[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj1 = out_theta[i + 990];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 90] = (out_theta[i + 990] * t21[j]);
+            out_theta[30*i + j + 90] = (hj1 * t21[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 60];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (out_theta[i + 60] * y[j]);
+            out_theta[2*i + j] = (hj2 * y[j]);
         }
     }
 }
@@ -1591,18 +1600,24 @@ fig2_d2_CLONES void fig2_d2_score_vjp_thetay_apply(const double *restrict y, con
         out_theta[i + 60] = ((state[i + 184] * t102[i]) + (state[i + 154] * ((-2.0) * (state[i] * t72[i]))));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 1080];
+        const double hj1 = state[i + 62];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1020] = ((out_theta[i + 1080] * state[j + 30]) + (state[i + 62] * t74[j]));
+            out_theta[30*i + j + 1020] = ((hj0 * state[j + 30]) + (hj1 * t74[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 990];
+        const double hj3 = state[i + 124];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 90] = ((out_theta[i + 990] * state[j]) + (state[i + 124] * t72[j]));
+            out_theta[30*i + j + 90] = ((hj2 * state[j]) + (hj3 * t72[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj4 = out_theta[i + 60];
+        const double hj5 = state[i + 214];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 60] * y[j]) + (state[i + 214] * w[j]));
+            out_theta[2*i + j] = ((hj4 * y[j]) + (hj5 * w[j]));
         }
     }
 }
@@ -1749,18 +1764,21 @@ fig2_d2_CLONES void fig2_d2_residual_vjp_theta_apply(const double *restrict y, c
         out_theta[i + 60] = ((1.0 - (state[i] * state[i])) * t140[i]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 1080];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1020] = (out_theta[i + 1080] * state[j + 30]);
+            out_theta[30*i + j + 1020] = (hj0 * state[j + 30]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj1 = out_theta[i + 990];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 90] = (out_theta[i + 990] * state[j]);
+            out_theta[30*i + j + 90] = (hj1 * state[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 60];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (out_theta[i + 60] * y[j]);
+            out_theta[2*i + j] = (hj2 * y[j]);
         }
     }
 }

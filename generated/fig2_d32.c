@@ -909,18 +909,24 @@ fig2_d32_CLONES void fig2_d32_score_vjp_thetay(const double *restrict y, const d
         out_theta[i + 960] = ((t61[i] * t103[i]) + (t59[i] * ((-2.0) * (t22[i] * t73[i]))));
     }
     for (int i = 0; i < 32; i++) {
+        const double hj0 = out_theta[i + 2880];
+        const double hj1 = t48[i];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1920] = ((out_theta[i + 2880] * t25[j]) + (t48[i] * t75[j]));
+            out_theta[30*i + j + 1920] = ((hj0 * t25[j]) + (hj1 * t75[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 1890];
+        const double hj3 = t57[i];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 990] = ((out_theta[i + 1890] * t22[j]) + (t57[i] * t73[j]));
+            out_theta[30*i + j + 990] = ((hj2 * t22[j]) + (hj3 * t73[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj4 = out_theta[i + 960];
+        const double hj5 = t62[i];
         for (int j = 0; j < 32; j++) {
-            out_theta[32*i + j] = ((out_theta[i + 960] * y[j]) + (t62[i] * w[j]));
+            out_theta[32*i + j] = ((hj4 * y[j]) + (hj5 * w[j]));
         }
     }
 }
@@ -1354,18 +1360,21 @@ fig2_d32_CLONES void fig2_d32_residual_vjp_theta(const double *restrict y, const
         out_theta[i + 960] = ((1.0 - (t22[i] * t22[i])) * t141[i]);
     }
     for (int i = 0; i < 32; i++) {
+        const double hj0 = out_theta[i + 2880];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1920] = (out_theta[i + 2880] * t25[j]);
+            out_theta[30*i + j + 1920] = (hj0 * t25[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj1 = out_theta[i + 1890];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 990] = (out_theta[i + 1890] * t22[j]);
+            out_theta[30*i + j + 990] = (hj1 * t22[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 960];
         for (int j = 0; j < 32; j++) {
-            out_theta[32*i + j] = (out_theta[i + 960] * y[j]);
+            out_theta[32*i + j] = (hj2 * y[j]);
         }
     }
 }
@@ -1784,18 +1793,24 @@ fig2_d32_CLONES void fig2_d32_score_vjp_thetay_apply(const double *restrict y, c
         out_theta[i + 960] = ((state[i + 244] * t103[i]) + (state[i + 214] * ((-2.0) * (state[i] * t73[i]))));
     }
     for (int i = 0; i < 32; i++) {
+        const double hj0 = out_theta[i + 2880];
+        const double hj1 = state[i + 92];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1920] = ((out_theta[i + 2880] * state[j + 30]) + (state[i + 92] * t75[j]));
+            out_theta[30*i + j + 1920] = ((hj0 * state[j + 30]) + (hj1 * t75[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 1890];
+        const double hj3 = state[i + 184];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 990] = ((out_theta[i + 1890] * state[j]) + (state[i + 184] * t73[j]));
+            out_theta[30*i + j + 990] = ((hj2 * state[j]) + (hj3 * t73[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj4 = out_theta[i + 960];
+        const double hj5 = state[i + 274];
         for (int j = 0; j < 32; j++) {
-            out_theta[32*i + j] = ((out_theta[i + 960] * y[j]) + (state[i + 274] * w[j]));
+            out_theta[32*i + j] = ((hj4 * y[j]) + (hj5 * w[j]));
         }
     }
 }
@@ -1951,18 +1966,21 @@ fig2_d32_CLONES void fig2_d32_residual_vjp_theta_apply(const double *restrict y,
         out_theta[i + 960] = ((1.0 - (state[i] * state[i])) * t141[i]);
     }
     for (int i = 0; i < 32; i++) {
+        const double hj0 = out_theta[i + 2880];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1920] = (out_theta[i + 2880] * state[j + 30]);
+            out_theta[30*i + j + 1920] = (hj0 * state[j + 30]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj1 = out_theta[i + 1890];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 990] = (out_theta[i + 1890] * state[j]);
+            out_theta[30*i + j + 990] = (hj1 * state[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 960];
         for (int j = 0; j < 32; j++) {
-            out_theta[32*i + j] = (out_theta[i + 960] * y[j]);
+            out_theta[32*i + j] = (hj2 * y[j]);
         }
     }
 }

@@ -821,18 +821,24 @@ fig2_d8_CLONES void fig2_d8_score_vjp_thetay(const double *restrict y, const dou
         out_theta[i + 240] = ((t61[i] * t103[i]) + (t59[i] * ((-2.0) * (t22[i] * t73[i]))));
     }
     for (int i = 0; i < 8; i++) {
+        const double hj0 = out_theta[i + 1440];
+        const double hj1 = t48[i];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1200] = ((out_theta[i + 1440] * t25[j]) + (t48[i] * t75[j]));
+            out_theta[30*i + j + 1200] = ((hj0 * t25[j]) + (hj1 * t75[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 1170];
+        const double hj3 = t57[i];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 270] = ((out_theta[i + 1170] * t22[j]) + (t57[i] * t73[j]));
+            out_theta[30*i + j + 270] = ((hj2 * t22[j]) + (hj3 * t73[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj4 = out_theta[i + 240];
+        const double hj5 = t62[i];
         for (int j = 0; j < 8; j++) {
-            out_theta[8*i + j] = ((out_theta[i + 240] * y[j]) + (t62[i] * w[j]));
+            out_theta[8*i + j] = ((hj4 * y[j]) + (hj5 * w[j]));
         }
     }
 }
@@ -1205,18 +1211,21 @@ fig2_d8_CLONES void fig2_d8_residual_vjp_theta(const double *restrict y, const d
         out_theta[i + 240] = ((1.0 - (t22[i] * t22[i])) * t141[i]);
     }
     for (int i = 0; i < 8; i++) {
+        const double hj0 = out_theta[i + 1440];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1200] = (out_theta[i + 1440] * t25[j]);
+            out_theta[30*i + j + 1200] = (hj0 * t25[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj1 = out_theta[i + 1170];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 270] = (out_theta[i + 1170] * t22[j]);
+            out_theta[30*i + j + 270] = (hj1 * t22[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 240];
         for (int j = 0; j < 8; j++) {
-            out_theta[8*i + j] = (out_theta[i + 240] * y[j]);
+            out_theta[8*i + j] = (hj2 * y[j]);
         }
     }
 }
@@ -1591,18 +1600,24 @@ fig2_d8_CLONES void fig2_d8_score_vjp_thetay_apply(const double *restrict y, con
         out_theta[i + 240] = ((state[i + 196] * t103[i]) + (state[i + 166] * ((-2.0) * (state[i] * t73[i]))));
     }
     for (int i = 0; i < 8; i++) {
+        const double hj0 = out_theta[i + 1440];
+        const double hj1 = state[i + 68];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1200] = ((out_theta[i + 1440] * state[j + 30]) + (state[i + 68] * t75[j]));
+            out_theta[30*i + j + 1200] = ((hj0 * state[j + 30]) + (hj1 * t75[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 1170];
+        const double hj3 = state[i + 136];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 270] = ((out_theta[i + 1170] * state[j]) + (state[i + 136] * t73[j]));
+            out_theta[30*i + j + 270] = ((hj2 * state[j]) + (hj3 * t73[j]));
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj4 = out_theta[i + 240];
+        const double hj5 = state[i + 226];
         for (int j = 0; j < 8; j++) {
-            out_theta[8*i + j] = ((out_theta[i + 240] * y[j]) + (state[i + 226] * w[j]));
+            out_theta[8*i + j] = ((hj4 * y[j]) + (hj5 * w[j]));
         }
     }
 }
@@ -1749,18 +1764,21 @@ fig2_d8_CLONES void fig2_d8_residual_vjp_theta_apply(const double *restrict y, c
         out_theta[i + 240] = ((1.0 - (state[i] * state[i])) * t141[i]);
     }
     for (int i = 0; i < 8; i++) {
+        const double hj0 = out_theta[i + 1440];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 1200] = (out_theta[i + 1440] * state[j + 30]);
+            out_theta[30*i + j + 1200] = (hj0 * state[j + 30]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj1 = out_theta[i + 1170];
         for (int j = 0; j < 30; j++) {
-            out_theta[30*i + j + 270] = (out_theta[i + 1170] * state[j]);
+            out_theta[30*i + j + 270] = (hj1 * state[j]);
         }
     }
     for (int i = 0; i < 30; i++) {
+        const double hj2 = out_theta[i + 240];
         for (int j = 0; j < 8; j++) {
-            out_theta[8*i + j] = (out_theta[i + 240] * y[j]);
+            out_theta[8*i + j] = (hj2 * y[j]);
         }
     }
 }

@@ -935,8 +935,10 @@ lqr_tracking_CLONES void lqr_tracking_score_vjp_thetay(const double *restrict y,
         t324[i] += (0.1 * t212[i + 12]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t224[i];
+        const double hj1 = t111[i];
         for (int j = 0; j < 3; j++) {
-            t324[3*i + j] += ((t224[i] * t39[j + 12]) + (t111[i] * t212[j + 12]));
+            t324[3*i + j] += ((hj0 * t39[j + 12]) + (hj1 * t212[j + 12]));
         }
     }
     out_theta[25] = ((2.0 * theta[25]) * s313);

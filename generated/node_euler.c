@@ -484,13 +484,17 @@ node_euler_CLONES void node_euler_score_vjp_thetay(const double *restrict y, con
         out_theta[i + 100] = ((t43[i] * ((-0.1) * t62[i])) + (t41[i] * ((-2.0) * (t17[i] * t53[i]))));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 250];
+        const double hj1 = t38[i];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = ((out_theta[i + 250] * t17[j]) + (t38[i] * t53[j]));
+            out_theta[50*i + j + 150] = ((hj0 * t17[j]) + (hj1 * t53[j]));
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj2 = out_theta[i + 100];
+        const double hj3 = t44[i];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 100] * y[j]) + (t44[i] * w[j]));
+            out_theta[2*i + j] = ((hj2 * y[j]) + (hj3 * w[j]));
         }
     }
 }
@@ -700,13 +704,15 @@ node_euler_CLONES void node_euler_residual_vjp_theta(const double *restrict y, c
         out_theta[i + 100] = ((1.0 - (t17[i] * t17[i])) * ((-0.1) * t91[i]));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 250];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = (out_theta[i + 250] * t17[j]);
+            out_theta[50*i + j + 150] = (hj0 * t17[j]);
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj1 = out_theta[i + 100];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (out_theta[i + 100] * y[j]);
+            out_theta[2*i + j] = (hj1 * y[j]);
         }
     }
 }
@@ -922,13 +928,17 @@ node_euler_CLONES void node_euler_score_vjp_thetay_apply(const double *restrict 
         out_theta[i + 100] = ((state[i + 102] * ((-0.1) * t62[i])) + (((-0.1) * state[i + 52]) * ((-2.0) * (state[i] * t53[i]))));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 250];
+        const double hj1 = state[i + 50];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = ((out_theta[i + 250] * state[j]) + (state[i + 50] * t53[j]));
+            out_theta[50*i + j + 150] = ((hj0 * state[j]) + (hj1 * t53[j]));
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj2 = out_theta[i + 100];
+        const double hj3 = state[i + 152];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 100] * y[j]) + (state[i + 152] * w[j]));
+            out_theta[2*i + j] = ((hj2 * y[j]) + (hj3 * w[j]));
         }
     }
 }
@@ -1024,13 +1034,15 @@ node_euler_CLONES void node_euler_residual_vjp_theta_apply(const double *restric
         out_theta[i + 100] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t91[i]));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 250];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = (out_theta[i + 250] * state[j]);
+            out_theta[50*i + j + 150] = (hj0 * state[j]);
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj1 = out_theta[i + 100];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (out_theta[i + 100] * y[j]);
+            out_theta[2*i + j] = (hj1 * y[j]);
         }
     }
 }

@@ -731,18 +731,24 @@ node_mlp2_CLONES void node_mlp2_score_vjp_thetay(const double *restrict y, const
         out_theta[i + 100] = ((t54[i] * t86[i]) + (t52[i] * ((-2.0) * (t20[i] * t64[i]))));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 2800];
+        const double hj1 = t44[i];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 2700] = ((out_theta[i + 2800] * t23[j]) + (t44[i] * t66[j]));
+            out_theta[50*i + j + 2700] = ((hj0 * t23[j]) + (hj1 * t66[j]));
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj2 = out_theta[i + 2650];
+        const double hj3 = t50[i];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = ((out_theta[i + 2650] * t20[j]) + (t50[i] * t64[j]));
+            out_theta[50*i + j + 150] = ((hj2 * t20[j]) + (hj3 * t64[j]));
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj4 = out_theta[i + 100];
+        const double hj5 = t55[i];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 100] * y[j]) + (t55[i] * w[j]));
+            out_theta[2*i + j] = ((hj4 * y[j]) + (hj5 * w[j]));
         }
     }
 }
@@ -1085,18 +1091,21 @@ node_mlp2_CLONES void node_mlp2_residual_vjp_theta(const double *restrict y, con
         out_theta[i + 100] = ((1.0 - (t20[i] * t20[i])) * t118[i]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 2800];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 2700] = (out_theta[i + 2800] * t23[j]);
+            out_theta[50*i + j + 2700] = (hj0 * t23[j]);
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj1 = out_theta[i + 2650];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = (out_theta[i + 2650] * t20[j]);
+            out_theta[50*i + j + 150] = (hj1 * t20[j]);
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj2 = out_theta[i + 100];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (out_theta[i + 100] * y[j]);
+            out_theta[2*i + j] = (hj2 * y[j]);
         }
     }
 }
@@ -1435,18 +1444,24 @@ node_mlp2_CLONES void node_mlp2_score_vjp_thetay_apply(const double *restrict y,
         out_theta[i + 100] = ((state[i + 302] * t86[i]) + (state[i + 252] * ((-2.0) * (state[i] * t64[i]))));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 2800];
+        const double hj1 = state[i + 100];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 2700] = ((out_theta[i + 2800] * state[j + 50]) + (state[i + 100] * t66[j]));
+            out_theta[50*i + j + 2700] = ((hj0 * state[j + 50]) + (hj1 * t66[j]));
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj2 = out_theta[i + 2650];
+        const double hj3 = state[i + 202];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = ((out_theta[i + 2650] * state[j]) + (state[i + 202] * t64[j]));
+            out_theta[50*i + j + 150] = ((hj2 * state[j]) + (hj3 * t64[j]));
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj4 = out_theta[i + 100];
+        const double hj5 = state[i + 352];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 100] * y[j]) + (state[i + 352] * w[j]));
+            out_theta[2*i + j] = ((hj4 * y[j]) + (hj5 * w[j]));
         }
     }
 }
@@ -1587,18 +1602,21 @@ node_mlp2_CLONES void node_mlp2_residual_vjp_theta_apply(const double *restrict 
         out_theta[i + 100] = ((1.0 - (state[i] * state[i])) * t118[i]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 2800];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 2700] = (out_theta[i + 2800] * state[j + 50]);
+            out_theta[50*i + j + 2700] = (hj0 * state[j + 50]);
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj1 = out_theta[i + 2650];
         for (int j = 0; j < 50; j++) {
-            out_theta[50*i + j + 150] = (out_theta[i + 2650] * state[j]);
+            out_theta[50*i + j + 150] = (hj1 * state[j]);
         }
     }
     for (int i = 0; i < 50; i++) {
+        const double hj2 = out_theta[i + 100];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (out_theta[i + 100] * y[j]);
+            out_theta[2*i + j] = (hj2 * y[j]);
         }
     }
 }

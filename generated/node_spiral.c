@@ -1186,24 +1186,36 @@ node_spiral_CLONES void node_spiral_score_vjp_thetay(const double *restrict y, c
         out_theta[i + 352] = (t127[i] + t155[i]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t127[i];
+        const double hj1 = t61[i];
+        const double hj2 = t155[i];
+        const double hj3 = t83[i];
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 320] = (((t127[i] * t35[j]) + (t61[i] * t123[j])) + ((t155[i] * t24[j]) + (t83[i] * t115[j])));
+            out_theta[16*i + j + 320] = (((hj0 * t35[j]) + (hj1 * t123[j])) + ((hj2 * t24[j]) + (hj3 * t115[j])));
         }
     }
     for (int i = 0; i < 16; i++) {
         out_theta[i + 304] = (t138[i] + t168[i]);
     }
     for (int i = 0; i < 16; i++) {
+        const double hj4 = t138[i];
+        const double hj5 = t67[i];
+        const double hj6 = t168[i];
+        const double hj7 = t91[i];
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 48] = (((t138[i] * t32[j]) + (t67[i] * t121[j])) + ((t168[i] * t21[j]) + (t91[i] * t113[j])));
+            out_theta[16*i + j + 48] = (((hj4 * t32[j]) + (hj5 * t121[j])) + ((hj6 * t21[j]) + (hj7 * t113[j])));
         }
     }
     for (int i = 0; i < 16; i++) {
         out_theta[i + 32] = (t148[i] + t180[i]);
     }
     for (int i = 0; i < 16; i++) {
+        const double hj8 = t148[i];
+        const double hj9 = t72[i];
+        const double hj10 = t180[i];
+        const double hj11 = t98[i];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (((t148[i] * y[j + 2]) + (t72[i] * w[j + 2])) + ((t180[i] * y[j]) + (t98[i] * w[j])));
+            out_theta[2*i + j] = (((hj8 * y[j + 2]) + (hj9 * w[j + 2])) + ((hj10 * y[j]) + (hj11 * w[j])));
         }
     }
 }
@@ -1801,24 +1813,30 @@ node_spiral_CLONES void node_spiral_residual_vjp_theta(const double *restrict y,
         out_theta[i + 352] = (t212[i] + t230[i]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t212[i];
+        const double hj1 = t230[i];
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 320] = ((t212[i] * t35[j]) + (t230[i] * t24[j]));
+            out_theta[16*i + j + 320] = ((hj0 * t35[j]) + (hj1 * t24[j]));
         }
     }
     for (int i = 0; i < 16; i++) {
         out_theta[i + 304] = (t216[i] + t236[i]);
     }
     for (int i = 0; i < 16; i++) {
+        const double hj2 = t216[i];
+        const double hj3 = t236[i];
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 48] = ((t216[i] * t32[j]) + (t236[i] * t21[j]));
+            out_theta[16*i + j + 48] = ((hj2 * t32[j]) + (hj3 * t21[j]));
         }
     }
     for (int i = 0; i < 16; i++) {
         out_theta[i + 32] = (t219[i] + t241[i]);
     }
     for (int i = 0; i < 16; i++) {
+        const double hj4 = t219[i];
+        const double hj5 = t241[i];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((t219[i] * y[j + 2]) + (t241[i] * y[j]));
+            out_theta[2*i + j] = ((hj4 * y[j + 2]) + (hj5 * y[j]));
         }
     }
 }
@@ -2390,24 +2408,36 @@ node_spiral_CLONES void node_spiral_score_vjp_thetay_apply(const double *restric
         out_theta[i + 352] = (t127[i] + t155[i]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t127[i];
+        const double hj1 = state[i + 64];
+        const double hj2 = t155[i];
+        const double hj3 = state[i + 162];
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 320] = (((t127[i] * state[j + 48]) + (state[i + 64] * t123[j])) + ((t155[i] * state[j + 16]) + (state[i + 162] * t115[j])));
+            out_theta[16*i + j + 320] = (((hj0 * state[j + 48]) + (hj1 * t123[j])) + ((hj2 * state[j + 16]) + (hj3 * t115[j])));
         }
     }
     for (int i = 0; i < 16; i++) {
         out_theta[i + 304] = (t138[i] + t168[i]);
     }
     for (int i = 0; i < 16; i++) {
+        const double hj4 = t138[i];
+        const double hj5 = state[i + 98];
+        const double hj6 = t168[i];
+        const double hj7 = state[i + 196];
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 48] = (((t138[i] * state[j + 32]) + (state[i + 98] * t121[j])) + ((t168[i] * state[j]) + (state[i + 196] * t113[j])));
+            out_theta[16*i + j + 48] = (((hj4 * state[j + 32]) + (hj5 * t121[j])) + ((hj6 * state[j]) + (hj7 * t113[j])));
         }
     }
     for (int i = 0; i < 16; i++) {
         out_theta[i + 32] = (t148[i] + t180[i]);
     }
     for (int i = 0; i < 16; i++) {
+        const double hj8 = t148[i];
+        const double hj9 = state[i + 146];
+        const double hj10 = t180[i];
+        const double hj11 = state[i + 244];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (((t148[i] * y[j + 2]) + (state[i + 146] * w[j + 2])) + ((t180[i] * y[j]) + (state[i + 244] * w[j])));
+            out_theta[2*i + j] = (((hj8 * y[j + 2]) + (hj9 * w[j + 2])) + ((hj10 * y[j]) + (hj11 * w[j])));
         }
     }
 }
@@ -2663,24 +2693,30 @@ node_spiral_CLONES void node_spiral_residual_vjp_theta_apply(const double *restr
         out_theta[i + 352] = (t212[i] + t230[i]);
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = t212[i];
+        const double hj1 = t230[i];
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 320] = ((t212[i] * state[j + 48]) + (t230[i] * state[j + 16]));
+            out_theta[16*i + j + 320] = ((hj0 * state[j + 48]) + (hj1 * state[j + 16]));
         }
     }
     for (int i = 0; i < 16; i++) {
         out_theta[i + 304] = (t216[i] + t236[i]);
     }
     for (int i = 0; i < 16; i++) {
+        const double hj2 = t216[i];
+        const double hj3 = t236[i];
         for (int j = 0; j < 16; j++) {
-            out_theta[16*i + j + 48] = ((t216[i] * state[j + 32]) + (t236[i] * state[j]));
+            out_theta[16*i + j + 48] = ((hj2 * state[j + 32]) + (hj3 * state[j]));
         }
     }
     for (int i = 0; i < 16; i++) {
         out_theta[i + 32] = (t219[i] + t241[i]);
     }
     for (int i = 0; i < 16; i++) {
+        const double hj4 = t219[i];
+        const double hj5 = t241[i];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((t219[i] * y[j + 2]) + (t241[i] * y[j]));
+            out_theta[2*i + j] = ((hj4 * y[j + 2]) + (hj5 * y[j]));
         }
     }
 }

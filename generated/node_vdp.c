@@ -498,13 +498,17 @@ node_vdp_CLONES void node_vdp_score_vjp_thetay(const double *restrict y, const d
         out_theta[i + 1000] = ((t44[i] * ((-0.1) * t63[i])) + (t42[i] * ((-2.0) * (t18[i] * t54[i]))));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 2500];
+        const double hj1 = t39[i];
         for (int j = 0; j < 500; j++) {
-            out_theta[500*i + j + 1500] = ((out_theta[i + 2500] * t18[j]) + (t39[i] * t54[j]));
+            out_theta[500*i + j + 1500] = ((hj0 * t18[j]) + (hj1 * t54[j]));
         }
     }
     for (int i = 0; i < 500; i++) {
+        const double hj2 = out_theta[i + 1000];
+        const double hj3 = t45[i];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 1000] * y[j]) + (t45[i] * w[j]));
+            out_theta[2*i + j] = ((hj2 * y[j]) + (hj3 * w[j]));
         }
     }
 }
@@ -718,13 +722,15 @@ node_vdp_CLONES void node_vdp_residual_vjp_theta(const double *restrict y, const
         out_theta[i + 1000] = ((1.0 - (t18[i] * t18[i])) * ((-0.1) * t92[i]));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 2500];
         for (int j = 0; j < 500; j++) {
-            out_theta[500*i + j + 1500] = (out_theta[i + 2500] * t18[j]);
+            out_theta[500*i + j + 1500] = (hj0 * t18[j]);
         }
     }
     for (int i = 0; i < 500; i++) {
+        const double hj1 = out_theta[i + 1000];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (out_theta[i + 1000] * y[j]);
+            out_theta[2*i + j] = (hj1 * y[j]);
         }
     }
 }
@@ -948,13 +954,17 @@ node_vdp_CLONES void node_vdp_score_vjp_thetay_apply(const double *restrict y, c
         out_theta[i + 1000] = ((state[i + 1002] * ((-0.1) * t63[i])) + (((-0.1) * state[i + 502]) * ((-2.0) * (state[i] * t54[i]))));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 2500];
+        const double hj1 = state[i + 500];
         for (int j = 0; j < 500; j++) {
-            out_theta[500*i + j + 1500] = ((out_theta[i + 2500] * state[j]) + (state[i + 500] * t54[j]));
+            out_theta[500*i + j + 1500] = ((hj0 * state[j]) + (hj1 * t54[j]));
         }
     }
     for (int i = 0; i < 500; i++) {
+        const double hj2 = out_theta[i + 1000];
+        const double hj3 = state[i + 1502];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = ((out_theta[i + 1000] * y[j]) + (state[i + 1502] * w[j]));
+            out_theta[2*i + j] = ((hj2 * y[j]) + (hj3 * w[j]));
         }
     }
 }
@@ -1052,13 +1062,15 @@ node_vdp_CLONES void node_vdp_residual_vjp_theta_apply(const double *restrict y,
         out_theta[i + 1000] = ((1.0 - (state[i] * state[i])) * ((-0.1) * t92[i]));
     }
     for (int i = 0; i < 2; i++) {
+        const double hj0 = out_theta[i + 2500];
         for (int j = 0; j < 500; j++) {
-            out_theta[500*i + j + 1500] = (out_theta[i + 2500] * state[j]);
+            out_theta[500*i + j + 1500] = (hj0 * state[j]);
         }
     }
     for (int i = 0; i < 500; i++) {
+        const double hj1 = out_theta[i + 1000];
         for (int j = 0; j < 2; j++) {
-            out_theta[2*i + j] = (out_theta[i + 1000] * y[j]);
+            out_theta[2*i + j] = (hj1 * y[j]);
         }
     }
 }
