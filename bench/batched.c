@@ -68,50 +68,69 @@ static const dil_model *const m = &node_vdp_model;
    in k order from 0 as the emitted one-accumulator loops do (so W1 Y at
    D = 2 gives the emitted bits).  Two forms:
 
-   mat_lanes_long (inner >= 8): two rows at a time, so that each x[k][.]
-   load serves 16 products; the 16 sums are separate scalars, which gcc's
-   SLP pass keeps in four AVX2 registers (an array accumulator goes through
-   memory at every k).  Not inlined and not cloned for constant sizes
-   (noinline, noclone): with inner a known multiple of 4, gcc -O2's loop
-   vectoriser takes the k loop instead, four k at a time, and spends more
-   on transposing x than on the products (measured: J v at (2, 500) 1.9x
-   slower than this).
+   mat_lanes_long (inner >= 8): four rows at a time (then two, then one),
+   so that each x[k][.] load serves 32 products; the 32 sums are separate
+   scalars, which gcc's SLP pass keeps in eight AVX2 registers: eight
+   independent chains of additions, enough to hide the adder's latency (an
+   array accumulator would go through memory at every k).  Not inlined:
+   with inner a known multiple of 4, gcc -O2's loop vectoriser takes the k
+   loop instead, four k at a time, and spends more on transposing x than
+   on the products (measured: J v at (2, 500) 1.9x slower than this).
+   target_clones functions are not cloned for constant arguments.
 
    mat_lanes_short (inner < 8, inlined with its constant inner): one row at
    a time, the k loop unrolled, the lanes vectorised. */
-#define BATCHED_NOCLONE __attribute__((noinline))
-BATCHED_CLONES BATCHED_NOCLONE static void mat_lanes_long(int rows, int inner,
+#define LANES_ACC(a) double a##0 = 0, a##1 = 0, a##2 = 0, a##3 = 0, \
+                            a##4 = 0, a##5 = 0, a##6 = 0, a##7 = 0
+#define LANES_ADD(a, u) (a##0 += (u) * xk[0], a##1 += (u) * xk[1], a##2 += (u) * xk[2], \
+                         a##3 += (u) * xk[3], a##4 += (u) * xk[4], a##5 += (u) * xk[5], \
+                         a##6 += (u) * xk[6], a##7 += (u) * xk[7])
+#define LANES_PUT(z, a) ((z)[0] = a##0, (z)[1] = a##1, (z)[2] = a##2, (z)[3] = a##3, \
+                         (z)[4] = a##4, (z)[5] = a##5, (z)[6] = a##6, (z)[7] = a##7)
+BATCHED_CLONES __attribute__((noinline)) static void mat_lanes_long(int rows, int inner,
     const double *restrict w, const double *restrict x, double *restrict z)
 {
     int i = 0;
-    for (; i + 2 <= rows; i += 2) {
-        const double *w0 = w + (size_t)i * inner, *w1 = w0 + inner;
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-        double c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0, c7 = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const double *w0 = w + (size_t)i * inner, *w1 = w0 + inner, *w2 = w1 + inner,
+                     *w3 = w2 + inner;
+        LANES_ACC(a);
+        LANES_ACC(b);
+        LANES_ACC(c);
+        LANES_ACC(d);
         for (int k = 0; k < inner; k++) {
-            const double u = w0[k], v = w1[k], *xk = x + (size_t)k * LANES;
-            a0 += u * xk[0]; a1 += u * xk[1]; a2 += u * xk[2]; a3 += u * xk[3];
-            a4 += u * xk[4]; a5 += u * xk[5]; a6 += u * xk[6]; a7 += u * xk[7];
-            c0 += v * xk[0]; c1 += v * xk[1]; c2 += v * xk[2]; c3 += v * xk[3];
-            c4 += v * xk[4]; c5 += v * xk[5]; c6 += v * xk[6]; c7 += v * xk[7];
+            const double *xk = x + (size_t)k * LANES;
+            LANES_ADD(a, w0[k]);
+            LANES_ADD(b, w1[k]);
+            LANES_ADD(c, w2[k]);
+            LANES_ADD(d, w3[k]);
         }
         double *z0 = z + (size_t)i * LANES;
-        z0[0] = a0; z0[1] = a1; z0[2] = a2; z0[3] = a3;
-        z0[4] = a4; z0[5] = a5; z0[6] = a6; z0[7] = a7;
-        z0[8] = c0; z0[9] = c1; z0[10] = c2; z0[11] = c3;
-        z0[12] = c4; z0[13] = c5; z0[14] = c6; z0[15] = c7;
+        LANES_PUT(z0, a);
+        LANES_PUT(z0 + LANES, b);
+        LANES_PUT(z0 + 2 * LANES, c);
+        LANES_PUT(z0 + 3 * LANES, d);
     }
-    for (; i < rows; i++) {                 /* an odd last row */
-        const double *w0 = w + (size_t)i * inner;
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    for (; i + 2 <= rows; i += 2) {         /* D = 2: W2 S has two rows */
+        const double *w0 = w + (size_t)i * inner, *w1 = w0 + inner;
+        LANES_ACC(a);
+        LANES_ACC(b);
         for (int k = 0; k < inner; k++) {
-            const double u = w0[k], *xk = x + (size_t)k * LANES;
-            a0 += u * xk[0]; a1 += u * xk[1]; a2 += u * xk[2]; a3 += u * xk[3];
-            a4 += u * xk[4]; a5 += u * xk[5]; a6 += u * xk[6]; a7 += u * xk[7];
+            const double *xk = x + (size_t)k * LANES;
+            LANES_ADD(a, w0[k]);
+            LANES_ADD(b, w1[k]);
         }
-        double *z0 = z + (size_t)i * LANES;
-        z0[0] = a0; z0[1] = a1; z0[2] = a2; z0[3] = a3;
-        z0[4] = a4; z0[5] = a5; z0[6] = a6; z0[7] = a7;
+        LANES_PUT(z + (size_t)i * LANES, a);
+        LANES_PUT(z + (size_t)(i + 1) * LANES, b);
+    }
+    for (; i < rows; i++) {
+        const double *w0 = w + (size_t)i * inner;
+        LANES_ACC(a);
+        for (int k = 0; k < inner; k++) {
+            const double *xk = x + (size_t)k * LANES;
+            LANES_ADD(a, w0[k]);
+        }
+        LANES_PUT(z + (size_t)i * LANES, a);
     }
 }
 
