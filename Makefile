@@ -234,6 +234,26 @@ bench: $(BUILD)/dilc $(BENCH_MODELS:%=$(BUILD)/bench/kernels_%) \
 	$(Q)$(BUILD)/bench/batch_node_vdp
 	$(Q)BUILD=$(BUILD) sh bench/horizon.sh
 
+# make bench-batched   n calls of the emitted per-instance kernels against
+#                      a hand-written kernel on blocks of 8 instances as
+#                      matrix columns (bench/batched.c), M2 as a residual
+#                      (models/node_vdp.dil re-dimensioned) at each size of
+#                      M2_SIZES, n = 8, 32, 107.  Not part of check or bench.
+.PHONY: bench-batched
+$(BUILD)/bench/batched_%/m2r.c: models/node_vdp.dil $(BUILD)/dilc
+	@mkdir -p $(@D)
+	@echo "  DILC    $< ($(call m2_dims,$*))"
+	$(Q)sed 's/^dim .*/dim   $(call m2_dims,$*)/' $< > $(@D)/m2r.dil
+	$(Q)$(BUILD)/dilc $(@D)/m2r.dil -o $@
+$(BUILD)/bench/batched_%/batched: bench/batched.c compiler/vmath.h $(BUILD)/bench/batched_%/m2r.c
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Icompiler -I$(@D) -DBATCHED_D=$(word 1,$(subst _, ,$*)) \
+	    -DBATCHED_H=$(word 2,$(subst _, ,$*)) bench/batched.c $(@D)/m2r.c -lm -o $@
+bench-batched: $(M2_SIZES:%=$(BUILD)/bench/batched_%/batched)
+	$(Q)cat /proc/loadavg 2>/dev/null | sed 's/^/load before: /' || true
+	$(Q)for s in $(M2_SIZES); do $(BUILD)/bench/batched_$$s/batched || exit 1; done
+	$(Q)cat /proc/loadavg 2>/dev/null | sed 's/^/load after: /' || true
+
 # make bench-vmath   libm's tanh, exp, ... against compiler/vmath.h's, ns per
 #                    element at -O2 and at -O3 -march=native (docs/vmath.md).
 # make check-vmath-full   tests/check_vmath.c with 4e6 points per range, built

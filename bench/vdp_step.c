@@ -71,18 +71,19 @@ static double uniform(unsigned long long *s)
  * dil_solve followed by dil_loss_gradient (the same bits), whose backward
  * starts from the solve's last sweep instead of sweeping the network
  * again.  Solver and backward are the root-finding pair for this square
- * residual model: Gauss-Newton (lambda = 0 and the inner CG on the 2 x 2
- * matrix J^T J: Newton's method on r up to the forcing term, as
+ * residual model: Gauss-Newton (lambda = 0 and the step solved directly
+ * from the 2 x 2 J held densely, runtime/small.c: Newton's method on r, as
  * bench/vdp_step.py does it) stopping on ||r|| <= tol, and the root-form
- * backward J^T g = dL/dy: per pair 3.36 sweeps of the network (the fused
- * residual_linearise at the start and at each of 2.36 iterations), none
- * for the backward, and 7.7 Jacobian products from their state.  The
+ * backward J^T g = dL/dy (solved directly too): per pair 3.27 sweeps of
+ * the network (the fused residual_linearise at the start and at each of
+ * 2.27 iterations), none for the backward, and 8.5 Jacobian products from
+ * their state (n_jac: 5.5 in the solve, 3 in the backward).  The
  * score-form pair (Newton-CG on f = |r|^2/2 with its curvature
  * certificate, CG backward on H) gets the same answer with more sweeps
  * (score_linearise, each also computing the gradient) and 13 HVPs per
  * pair.  Each solve starts from y = x_t.  (From the explicit Euler step
  * y0 = x - r(x; x) instead, Gauss-Newton takes 2.05 iterations per pair
- * rather than 2.36, which saves fewer kernel sweeps, 33 fused ones and 66
+ * rather than 2.36 (both with CG steps), which saves fewer kernel sweeps, 33 fused ones and 66
  * Jacobian products per batch, than the 107 residuals the start costs.)
  */
 static int step(const double *theta, double *y, double *loss, double *grad, int nthreads)

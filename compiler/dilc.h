@@ -650,6 +650,6 @@ int emit_h(FILE *out, const Model *m, const Schedule *s, const EmitOptions *opt)
 /* driver.c: the whole compiler on a buffer, for main.c and the fuzzer  */
 /* ------------------------------------------------------------------ */
 
-#define DILC_VERSION "0.2.0"
+#define DILC_VERSION "0.3.0"
 
 #endif

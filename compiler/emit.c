@@ -121,7 +121,13 @@ typedef struct Emitter {
     FILE *out;
     const char *prefix;   /* "PREFIX_": of every emitted name, helpers included */
     int depth;            /* indentation */
+    /* emit_map_rows: reads of stored values that do not depend on j,
+       declared as locals hjN before the j loop (NULL: not collecting) */
+    const char **hoist;
+    int nhoist, nhj;      /* collected for this row; hjN of the kernel */
 } Emitter;
+
+enum { HOIST_MAX = 8 };
 
 /* Elementwise ops printed as calls of the vectorisable functions of
    compiler/vmath.h (docs/vmath.md) rather than of libm: glibc's are
@@ -253,6 +259,14 @@ static void put_storage(Emitter *e, Str *s, Node *n, Aff r, Aff c)
     const char *base = stored_at(e, v, r, c, &ix);
     if (v->home == HOME_LOCAL) {
         sput(s, "%s", base);
+        return;
+    }
+    if (e->hoist != NULL && ix.cj == 0 && ix.cl == 0 && e->nhoist < HOIST_MAX) {
+        Str t = {0};
+        aff_put(&t, ix);
+        e->hoist[e->nhoist++] = arena_printf("const double hj%d = %s[%s];", e->nhj, base, t.p);
+        sput(s, "hj%d", e->nhj++);
+        free(t.p);
         return;
     }
     sput(s, "%s[", base);
@@ -491,6 +505,41 @@ static void store_value(Emitter *e, Node *n, Aff r, Aff c, const char *op, Str *
 /* Stored nodes                                                         */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The loops over element (r, c) of a rows x cols value and the text of
+ * node n's element there (put_op when `op`, else put_expr), for the caller
+ * to store and then close the loops it was given.  Over a matrix the
+ * stored values read at an index without j (the column vector of an outer
+ * product, a row's scale) are read into locals hjN before the j loop.
+ * Without that, a read from the output array being written
+ * (out_theta[i + 2500] * state[j] into out_theta[500*i + j + 1500]) may
+ * alias the row as far as gcc can tell, and it vectorises nothing:
+ * node_vdp's residual_vjp_theta_apply took twice as long.  The same loads
+ * and arithmetic, so the same bits.
+ */
+static int open_map(Emitter *e, Node *n, int op, int rows, int cols, Aff *r, Aff *c, Str *s)
+{
+    const char *hoisted[HOIST_MAX];
+    if (rows == 1 || cols == 1) {
+        int loops = open_loops(e, rows, cols, r, c);
+        (op ? put_op : put_expr)(e, s, n, *r, *c);
+        return loops;
+    }
+    *r = aff_i();
+    *c = aff_j();
+    line(e, "for (int i = 0; i < %d; i++) {", rows);
+    e->depth++;
+    e->hoist = hoisted;
+    e->nhoist = 0;
+    (op ? put_op : put_expr)(e, s, n, *r, *c);
+    e->hoist = NULL;
+    for (int k = 0; k < e->nhoist; k++)
+        line(e, "%s", hoisted[k]);
+    line(e, "for (int j = 0; j < %d; j++) {", cols);
+    e->depth++;
+    return 2;
+}
+
 /* Puts n's value in its storage by a loop over its shape. */
 static void emit_map(Emitter *e, Node *n)
 {
@@ -502,9 +551,8 @@ static void emit_map(Emitter *e, Node *n)
         free(s.p);
         return;
     }
-    int loops = open_loops(e, n->rows, n->cols, &r, &c);
     Str s = {0};
-    put_op(e, &s, n, r, c);
+    int loops = open_map(e, n, 1, n->rows, n->cols, &r, &c, &s);
     store_value(e, n, r, c, "=", &s);
     free(s.p);
     close_loops(e, loops);
@@ -787,9 +835,8 @@ static void emit_assemble(Emitter *e, Node *n)
         long f0, fr, fc;
         assembly_place_flat(n, p, &f0, &fr, &fc);
         Aff r, c;
-        int loops = open_loops(e, pc->rows, pc->cols, &r, &c);
         Str s = {0};
-        put_expr(e, &s, pc, r, c);
+        int loops = open_map(e, pc, 0, pc->rows, pc->cols, &r, &c, &s);
         Aff ix;
         const char *base = stored_flat(e, val(e, n), aff_lin(f0, fr, r, fc, c), &ix);
         store_at(e, base, ix, cv.excl[p] ? "=" : "+=", s.p);
@@ -936,12 +983,9 @@ static void emit_loop(Emitter *e, const LoopSched *ls)
 static void emit_copy(Emitter *e, Node *o, int out)
 {
     Aff r, c;
-    int loops = open_loops(e, o->rows, o->cols, &r, &c);
     Str s = {0};
-    if (sched_copy_recomputes(val(e, o)))
-        put_op(e, &s, o, r, c);   /* cheap to recompute: no copy */
-    else
-        put_expr(e, &s, o, r, c);
+    /* cheap to recompute: no copy */
+    int loops = open_map(e, o, sched_copy_recomputes(val(e, o)), o->rows, o->cols, &r, &c, &s);
     store(e, e->k->info->outs[out], 0, o->cols, r, c, "=", &s);
     free(s.p);
     close_loops(e, loops);

@@ -132,7 +132,7 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
         if (base == NULL)
             return DIL_NO_MEMORY;
     }
-    k->c = (dili_ctx){m, x, theta, base, &k->loc, NULL, NULL, NULL, NULL, 0, 0};
+    k->c = (dili_ctx){m, x, theta, base, &k->loc, NULL, NULL, NULL, NULL, NULL, 0, 0, 0};
     k->w = base + m->work_size;
     if (m->linearise != NULL) {
         /* after the method's scratch, so that the user solver's layout
@@ -141,6 +141,8 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
         k->c.lin_y = k->c.state + m->state_size;
         k->c.lin_r = k->c.lin_y + m->ny;
         k->c.lin_g = k->c.lin_r + m->nres;
+        if (dili_small_fits(m))
+            k->c.lin_j = k->c.lin_g + m->ny + 1;
     }
     return DIL_OK;
 }

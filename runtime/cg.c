@@ -158,45 +158,6 @@ int dili_hess_apply(void *op, const double *v, double *av)
     return dili_hvp(h->c, h->y, v, av);
 }
 
-int dili_small_fits(const dil_model *m)
-{
-    return m->nres > 0 && m->ny > 0 && m->nres <= DILI_SMALL_JAC / m->ny;
-}
-
-/* J at y by ny products J e_j, column j straight into jd + j nres. */
-int dili_small_jac(dili_ctx *c, const double *y, double *jd)
-{
-    int n = c->m->ny, nr = c->m->nres, j, st;
-    double e[DILI_SMALL_JAC];
-    dili_zero(n, e);
-    dili_zero(n * nr, jd);      /* the columns after a failing one */
-    for (j = 0; j < n; j++) {
-        e[j] = 1.0;
-        if ((st = dili_jvp(c, y, e, jd + (size_t)j * nr)) != DIL_OK)
-            return st;
-        e[j] = 0.0;
-    }
-    return DIL_OK;
-}
-
-/* jv = J v (nres) */
-void dili_small_jv(int nr, int n, const double *jd, const double *v, double *jv)
-{
-    int i, j;
-    dili_zero(nr, jv);
-    for (j = 0; j < n; j++)
-        for (i = 0; i < nr; i++)
-            jv[i] += jd[j * nr + i] * v[j];
-}
-
-/* out = J^T w (ny) */
-void dili_small_jtw(int nr, int n, const double *jd, const double *w, double *out)
-{
-    int j;
-    for (j = 0; j < n; j++)
-        out[j] = dili_dot(nr, jd + j * nr, w);
-}
-
 /* J^T (J v): Gauss-Newton's matrix and the root-form backward's. */
 int dili_normal_apply(void *op, const double *v, double *av)
 {

@@ -11,10 +11,10 @@
  * and returned DIL_OK with a wrong gradient; issue 13).
  *
  * Numerics: the HVP kernel is symmetric only up to rounding, so H is first
- * symmetrised, (H + H^T)/2.  Cholesky runs in the lower triangle and leaves
- * the upper triangle intact, so a second factorisation (of H + eps I, see
- * factor) rebuilds the matrix from the upper triangle and a saved diagonal
- * without a second ny^2 buffer.  A pivot at or below
+ * symmetrised, (H + H^T)/2.  Cholesky (dili_cholesky, small.c) runs in
+ * the lower triangle and leaves the upper triangle intact, so a second
+ * factorisation (of H + eps I, see factor) rebuilds the matrix from the
+ * upper triangle and a saved diagonal without a second ny^2 buffer.  A pivot at or below
  * ny * DBL_EPSILON * max|H_ij| counts as zero: H + eps I is then
  * numerically singular and we say so (DIL_SINGULAR) rather than return a g
  * dominated by rounding.  Finally the true residual
@@ -32,49 +32,6 @@ static size_t dense_work(const dil_model *m)
        diagonal, unit vector / HVP output */
     size_t n = (size_t)m->ny;
     return dili_add(dili_mul(n, n), dili_mul(4, n));
-}
-
-/* Cholesky in the lower triangle of the row-major a; 0 when a pivot is not
-   safely positive, with that pivot in *bad. */
-static int cholesky(int n, double *a, double thresh, double *bad)
-{
-    int i, j, k;
-    for (j = 0; j < n; j++) {
-        double d = a[(size_t)j * n + j], ljj;
-        for (k = 0; k < j; k++)
-            d -= a[(size_t)j * n + k] * a[(size_t)j * n + k];
-        if (!(d > thresh)) {
-            *bad = d;
-            return 0;
-        }
-        ljj = sqrt(d);
-        a[(size_t)j * n + j] = ljj;
-        for (i = j + 1; i < n; i++) {
-            double s = a[(size_t)i * n + j];
-            for (k = 0; k < j; k++)
-                s -= a[(size_t)i * n + k] * a[(size_t)j * n + k];
-            a[(size_t)i * n + j] = s / ljj;
-        }
-    }
-    return 1;
-}
-
-/* L L^T g = b, g holding b on entry */
-static void cholesky_solve(int n, const double *a, double *g)
-{
-    int i, k;
-    for (i = 0; i < n; i++) {                   /* L z = b */
-        double s = g[i];
-        for (k = 0; k < i; k++)
-            s -= a[(size_t)i * n + k] * g[k];
-        g[i] = s / a[(size_t)i * n + i];
-    }
-    for (i = n - 1; i >= 0; i--) {              /* L^T g = z */
-        double s = g[i];
-        for (k = i + 1; k < n; k++)
-            s -= a[(size_t)k * n + i] * g[k];
-        g[i] = s / a[(size_t)i * n + i];
-    }
 }
 
 /* a := the symmetrised H from its upper triangle and saved diagonal, plus
@@ -101,7 +58,7 @@ static void restore(int n, double *a, const double *diag, double shift)
 static int factor(int n, double *a, const double *diag, double eps, double amax)
 {
     double thresh = n * DBL_EPSILON * amax, bad = 0.0;
-    if (cholesky(n, a, thresh, &bad)) {
+    if (dili_cholesky(n, a, thresh, &bad)) {
         if (eps == 0.0)
             return DIL_OK;
     } else if (bad < -sqrt(DBL_EPSILON) * amax) {
@@ -110,7 +67,7 @@ static int factor(int n, double *a, const double *diag, double eps, double amax)
         return DIL_SINGULAR;
     }
     restore(n, a, diag, eps);
-    return cholesky(n, a, n * DBL_EPSILON * (amax + eps), &bad) ? DIL_OK : DIL_SINGULAR;
+    return dili_cholesky(n, a, n * DBL_EPSILON * (amax + eps), &bad) ? DIL_OK : DIL_SINGULAR;
 }
 
 /*
@@ -155,10 +112,10 @@ static int dense_solve(dili_ctx *c, const double *y, const double *b, double *g,
         return st;
     /* the distance to the stationary point, ||(H + eps I)^-1 gy|| */
     dili_copy(n, gy, e);
-    cholesky_solve(n, a, e);
+    dili_cholesky_solve(n, a, e);
     *dist = dili_norm(n, e);
     dili_copy(n, b, g);
-    cholesky_solve(n, a, g);
+    dili_cholesky_solve(n, a, g);
     if (!dili_all_finite(n, g))
         return DIL_SINGULAR;
 

@@ -45,7 +45,7 @@ extern "C" {
    dil_version() and dil_abi_version() return the values of the library
    actually linked, so that a program (or the Python package) can check
    them against the header it was built with. */
-#define DIL_VERSION "0.2.0"
+#define DIL_VERSION "0.3.0"
 #define DIL_ABI_VERSION 1
 const char *dil_version(void);
 int dil_abi_version(void);

@@ -34,11 +34,15 @@ typedef struct dili_ctx {
        (lin_y, ny); NULL when the model has no linearise kernel */
     double *state, *lin_y;
     /* what the fused kernels returned at lin_y: r (lin_r, nres), and
-       gy then f (lin_g, ny + 1) */
-    double *lin_r, *lin_g;
+       gy then f (lin_g, ny + 1); and a tiny J built there (lin_j,
+       nres * ny when dili_small_fits, else NULL) */
+    double *lin_r, *lin_g, *lin_j;
     int lin_valid;        /* the parts of state (DILI_LIN_*) that hold
                              lin_y's linearisation, and which of lin_r,
-                             lin_g hold its values; 0: none */
+                             lin_g, lin_j hold its values; 0: none */
+    int keep_jac;         /* a backward follows at the solve's answer
+                             (step.c): a solver that ends on a tiny J's
+                             root builds J there, for the backward */
     int wrote_theta;      /* dili_ift_out has written dl_dtheta (its kernel
                              ran): DILI_FILL_THETA below */
 } dili_ctx;
@@ -61,7 +65,9 @@ int dili_moved(int n, const double *y, const double *y_try);  /* y_try != y */
 /* The parts of the linearise-once state: what the residual_*_apply
    kernels read (filled by residual_linearise) and what the score_*_apply
    kernels read (score_linearise); `linearise` fills both. */
-enum { DILI_LIN_RES = 1, DILI_LIN_SCORE = 2, DILI_LIN_R = 4, DILI_LIN_G = 8 };
+enum {
+    DILI_LIN_RES = 1, DILI_LIN_SCORE = 2, DILI_LIN_R = 4, DILI_LIN_G = 8, DILI_LIN_J = 16
+};
 
 /* Each returns DIL_OK or DIL_NOT_FINITE (the output has a NaN or inf). */
 double dili_score(dili_ctx *c, const double *y);    /* value, may be non-finite */
@@ -84,6 +90,9 @@ int dili_residual_lin(dili_ctx *c, const double *y, double *r);
 int dili_score_grad(dili_ctx *c, const double *y, double *f, double *g);
 int dili_grad_lin(dili_ctx *c, const double *y, double *g);
 int dili_fused_score(const dili_ctx *c);
+/* 1 when the context's state is at y (bit for bit) and holds the parts
+   and values in `want` (DILI_LIN_*). */
+int dili_kept(const dili_ctx *c, const double *y, int want);
 /* The loss and its partials (counted in info->n_loss). */
 int dili_loss(dili_ctx *c, const double *y, const double *data, double *value);
 int dili_loss_grad(dili_ctx *c, const double *y, const double *data,
@@ -386,18 +395,35 @@ typedef struct dili_normal_op {
 } dili_normal_op;
 int dili_normal_apply(void *op, const double *v, double *av);
 
+/* ------------------------------------------------------------------ */
+/* small.c: tiny Jacobians held densely, small dense factorisations    */
+/* ------------------------------------------------------------------ */
+
 /* Tiny Jacobians held densely.  When nres * ny <= DILI_SMALL_JAC (the Van
    der Pol step: 2 x 2), ny Jacobian products J e_j build J once per point
    (column-major, jd[j*nres + i] = dr_i/dy_j), and every later product at
-   that point (J v, J^T w, J^T J v in CG and Lanczos) is a small dense loop:
-   Gauss-Newton and the root-form backward otherwise spend two kernel calls
-   per CG or Lanczos step.  The iterations and their stopping rules are
-   unchanged; only the operator is cheaper. */
+   that point (J v, J^T w) is a small dense loop, and the systems with
+   J^T J + eps I are solved directly (Cholesky) rather than by CG:
+   Gauss-Newton's step and the root-form backward, which otherwise spend
+   two kernel calls per CG or Lanczos step (docs/solvers.md). */
 #define DILI_SMALL_JAC 64
 int dili_small_fits(const dil_model *m);
 int dili_small_jac(dili_ctx *c, const double *y, double *jd);
 void dili_small_jv(int nr, int n, const double *jd, const double *v, double *jv);
 void dili_small_jtw(int nr, int n, const double *jd, const double *w, double *out);
+/* a (n x n, row-major) = J^T J + eps I, exactly symmetric. */
+void dili_small_gram(int nr, int n, const double *jd, double eps, double *a);
+/* out = b - (J^T J z + eps z) through J (jz: nres doubles of scratch). */
+void dili_small_normal_res(int nr, int n, const double *jd, double eps, const double *b,
+                           const double *z, double *jz, double *out);
+/* The smallest and largest eigenvalue of the symmetric a (n^2 <=
+   DILI_SMALL_JAC) by cyclic Jacobi; a is not changed. */
+void dili_small_eig(int n, const double *a, double *lmin, double *lmax);
+/* Cholesky of the row-major a (any n) in its lower triangle: 1, or 0 when
+   a pivot is at or below thresh (that pivot in *bad); then x := A^-1 x
+   from the factor. */
+int dili_cholesky(int n, double *a, double thresh, double *bad);
+void dili_cholesky_solve(int n, const double *a, double *x);
 
 /* ------------------------------------------------------------------ */
 /* curvature.c: Lanczos on the Hessian, the curvature operator         */

@@ -11,6 +11,9 @@
  * remedy for a non-symmetric residual Jacobian (Sec. 3.1, multiply both
  * sides by J^T): each CG iteration costs two Jacobian products, J v
  * (residual_jvp_y) and J^T w (residual_vjp_y); no matrix is ever formed.
+ * A tiny J (nres ny <= DILI_SMALL_JAC) is the exception: built once per
+ * point from ny products, it gives the step directly (gn_direct: Cholesky
+ * of J^T J + lambda I, small.c).
  *
  * Globalisation is Levenberg-Marquardt: lambda starts at 0 (pure
  * Gauss-Newton, quadratic convergence on zero-residual problems).  A step is
@@ -31,7 +34,8 @@
 static size_t gauss_newton_work(const dil_model *m, const dil_options *o)
 {
     /* r, r_try, J p (nres each); g, p, y_try, b (ny each); CG r, d, Ad;
-       the curvature check's block */
+       the curvature check's block (a tiny J and its factor live on the
+       stack: DILI_SMALL_JAC doubles each) */
     return dili_add(dili_add(dili_mul(3, (size_t)m->nres), dili_mul(4, (size_t)m->ny)),
                     dili_add(dili_cg_work(m->ny), dili_curv_work(m->ny)));
 }
@@ -77,7 +81,9 @@ static int gn_gradient(dili_ctx *c, gn_state *z, double rn, double tol)
     z->f = 0.5 * rn * rn;
     in->score = z->f;
     in->residual_norm = rn;
-    if (z->jd != NULL && !(rn <= tol)) {
+    /* at a root only grad_norm needs g: one J^T r product, unless the
+       backward that follows wants J itself (c->keep_jac) */
+    if (z->jd != NULL && (!(rn <= tol) || c->keep_jac)) {
         /* J^T r from J held densely; a J that went non-finite leaves its
            NaN in g, as the J^T r kernel would */
         st = dili_small_jac(c, z->y, z->jd);
@@ -89,6 +95,38 @@ static int gn_gradient(dili_ctx *c, gn_state *z, double rn, double tol)
     }
     in->grad_norm = dili_norm(c->m->ny, z->g);
     return st;
+}
+
+/* gn_direct's answer when J^T J + lambda I is not numerically positive
+   definite: CG takes the step. */
+enum { GN_BY_CG = -1 };
+
+/*
+ * The step for a tiny J held densely (z->jd): (J^T J + lambda I) p = b
+ * (b = -J^T r) by Cholesky of the formed n x n matrix (small.c), exact to
+ * rounding, where CG would stop at the inexact-Newton forcing term
+ * min(inner_tol, sqrt(||g||)) or inner_max_iter: those two options do not
+ * apply to this solve.  A pivot at or below n DBL_EPSILON max A_ii (J
+ * singular, or nearly, with lambda = 0) leaves the step to CG on the same
+ * dense operator (GN_BY_CG): b = -J^T r lies in the range of J^T J, where
+ * CG from 0 still finds a step, as it did before this direct solve.
+ * info->cg_iterations is 0 after a direct step.  DIL_OK, GN_BY_CG or
+ * DIL_NOT_FINITE (p overflowed).
+ */
+static int gn_direct(dili_ctx *c, const gn_state *z, const double *b, double *p)
+{
+    int n = c->m->ny, i;
+    double a[DILI_SMALL_JAC], dmax = 0.0, bad;
+
+    dili_small_gram(c->m->nres, n, z->jd, z->lambda, a);
+    for (i = 0; i < n; i++)
+        dmax = fmax(dmax, a[i * n + i]);
+    if (!dili_cholesky(n, a, n * DBL_EPSILON * dmax, &bad))
+        return GN_BY_CG;
+    dili_copy(n, b, p);
+    dili_cholesky_solve(n, a, p);
+    c->info->cg_iterations = 0;
+    return dili_all_finite(n, p) ? DIL_OK : DIL_NOT_FINITE;
 }
 
 /*
@@ -180,9 +218,13 @@ static int gauss_newton_run(dili_ctx *c, double *y, const dil_options *o, double
 
         for (i = 0; i < n; i++)
             b[i] = -g[i];
-        pb.eps = z.lambda;
-        pb.rtol = fmin(o->inner_tol, sqrt(gn));
-        if (dili_cg_run(&pb, b, p, 0, cw, in) == DIL_NOT_FINITE)
+        st = z.jd != NULL ? gn_direct(c, &z, b, p) : GN_BY_CG;
+        if (st == GN_BY_CG) {
+            pb.eps = z.lambda;
+            pb.rtol = fmin(o->inner_tol, sqrt(gn));
+            st = dili_cg_run(&pb, b, p, 0, cw, in);
+        }
+        if (st == DIL_NOT_FINITE)
             return DIL_NOT_FINITE;
         gtp = dili_dot(n, g, p);
         if (!(gtp < 0.0)) {     /* J g = 0 at once (rounding): steepest descent */

@@ -32,6 +32,11 @@
  * (+ terms in r, zero at the root), so -J_theta^T J H^-1 b = -J_theta^T J^-T b.
  * eps > 0 regularises J^T J exactly as it does H in Algorithm 1.
  *
+ * A tiny J (nres ny <= DILI_SMALL_JAC) is built once from ny products and
+ * the same system is solved directly instead (root_direct: Jacobi
+ * eigenvalues for the singularity check, Cholesky, one step of
+ * refinement), with CG finishing only when that misses cg_tol.
+ *
  * The IFT here needs r = 0, not just J^T r = 0, so stationarity is judged
  * on ||r|| (info->residual_norm) against stationary_tol; info->grad_norm
  * still reports ||df/dy|| = ||J^T r||.  J^T J squares the condition number
@@ -72,15 +77,126 @@ static int check_nonsingular(dili_normal_op *op, int n, const dil_options *o, do
     return r.lmin <= 16.0 * DBL_EPSILON * r.lmax ? DIL_SINGULAR : DIL_OK;
 }
 
+/* root_direct's answer when z misses cg_tol after refinement: CG (the
+   Krylov path's) finishes from z. */
+enum { ROOT_FINISH_BY_CG = -1 };
+
+/*
+ * The direct solve for a tiny J held densely (jd, n x n with n^2 <=
+ * DILI_SMALL_JAC), in place of the Lanczos check and CG: A = J^T J + eps I
+ * is formed (dili_small_gram) and, when eps = 0 and curvature_check > 0,
+ * judged as check_nonsingular judges it: DIL_SINGULAR when
+ * lambda_min(J^T J) <= 16 DBL_EPSILON lambda_max.  Here the eigenvalues
+ * come from cyclic Jacobi on the formed matrix (all of them, the Lanczos
+ * run with k = n), accurate to a few DBL_EPSILON lambda_max in absolute
+ * terms, which is also the resolution of the Ritz values of products with
+ * J^T J.  Then Cholesky, A = L L^T: a pivot at or below n DBL_EPSILON
+ * max A_ii (A not numerically positive definite, possible only with the
+ * check off or eps > 0 lost in rounding) is the dense analogue of CG
+ * meeting p'Ap <= 0: DIL_CG_BREAKDOWN.  (A check that passes keeps every
+ * pivot >= lambda_min > 16 DBL_EPSILON lambda_max, above that threshold
+ * for n <= 8.)
+ *
+ * z = A^-1 b by the factor (cg_x0 is not needed: a direct solve has no
+ * starting point), and cg_residual is the true relative residual
+ * ||b - (J^T (J z) + eps z)|| / ||b||, through J rather than the formed A.
+ * Cholesky is backward stable, so that residual is at rounding level of
+ * ||A|| ||z||; when that is above cg_tol (an ill-conditioned J with a
+ * small cg_tol), one step of iterative refinement, z += A^-1 (b - A z),
+ * and cg_iterations = 1 (0 otherwise: the number of corrections after the
+ * direct solve).  If z still misses cg_tol, ROOT_FINISH_BY_CG: CG on the
+ * dense operator continues from z under its usual rules (cg_max_iter, its
+ * recursive residual), so the status never claims more than the Krylov
+ * path would.  b = 0 gives z = 0 after the check and without a factor, as
+ * CG does.  jz, s: n doubles each.
+ */
+static int root_direct(dili_ctx *c, const double *jd, const double *b, double *z,
+                       double *jz, double *s, const dil_options *o)
+{
+    int n = c->m->ny, i;
+    double a[DILI_SMALL_JAC], eps = o->cg_eps, bn = dili_norm(n, b), dmax = 0.0, bad, rel;
+    dil_info *in = c->info;
+
+    in->cg_iterations = 0;
+    in->cg_residual = 0.0;
+    dili_small_gram(n, n, jd, 0.0, a);
+    if (!dili_all_finite(n * n, a))
+        return DIL_NOT_FINITE;
+    if (eps == 0.0 && o->curvature_check > 0) {
+        double lmin, lmax;
+        dili_small_eig(n, a, &lmin, &lmax);
+        if (lmin <= 16.0 * DBL_EPSILON * lmax)
+            return DIL_SINGULAR;
+    }
+    if (bn == 0.0) {            /* after the check, before any factor: as CG */
+        dili_zero(n, z);
+        return DIL_OK;
+    }
+    for (i = 0; i < n; i++) {
+        a[i * n + i] += eps;
+        dmax = fmax(dmax, a[i * n + i]);
+    }
+    if (!dili_cholesky(n, a, n * DBL_EPSILON * dmax, &bad))
+        return DIL_CG_BREAKDOWN;
+    dili_copy(n, b, z);
+    dili_cholesky_solve(n, a, z);
+    dili_small_normal_res(n, n, jd, eps, b, z, jz, s);
+    rel = dili_norm(n, s) / bn;
+    if (rel > o->cg_tol && isfinite(rel)) {
+        dili_cholesky_solve(n, a, s);           /* the correction A^-1 (b - A z) */
+        dili_axpy(n, 1.0, s, z);
+        dili_small_normal_res(n, n, jd, eps, b, z, jz, s);
+        rel = dili_norm(n, s) / bn;
+        in->cg_iterations = 1;
+        in->cg_total += 1;
+    }
+    in->cg_residual = rel;
+    if (!isfinite(rel))
+        return DIL_NOT_FINITE;
+    return rel <= o->cg_tol ? DIL_OK : ROOT_FINISH_BY_CG;
+}
+
+/*
+ * (J^T J + eps I) z = b: directly for a tiny J held densely (op->jd), else
+ * the Lanczos check and CG from cg_x0 (or 0), whose products are kernel
+ * calls; and CG from the direct z when that missed cg_tol.  op->jv is
+ * scratch (n), w holds 3n doubles.  DIL_OK, DIL_CG_MAX_ITER, DIL_SINGULAR,
+ * DIL_CG_BREAKDOWN or DIL_NOT_FINITE.
+ */
+static int root_solve(dili_normal_op *op, const double *b, double *z, const dil_options *o,
+                      double *w)
+{
+    dili_ctx *c = op->c;
+    int n = c->m->ny, st, refined = 0, have_x0 = o->cg_x0 != NULL;
+    dili_cg_problem pb;
+
+    if (op->jd != NULL) {
+        st = root_direct(c, op->jd, b, z, op->jv, w, o);
+        if (st != ROOT_FINISH_BY_CG)
+            return st;
+        refined = c->info->cg_iterations;
+        have_x0 = 1;
+    } else {
+        if ((st = check_nonsingular(op, n, o, w)) != DIL_OK)
+            return st;
+        if (have_x0)
+            dili_copy(n, o->cg_x0, z);
+    }
+    pb = dili_cg_setup(n, dili_normal_apply, op, o->cg_eps, o->cg_tol, o->cg_max_iter);
+    st = dili_cg_run(&pb, b, z, have_x0, w, c->info);
+    c->info->cg_iterations += refined;
+    return st;
+}
+
 /*
  * Contract: nres == ny and the residual kernels present (checked by the
  * caller: residual, residual_jvp_y, residual_vjp_y, and residual_vjp_x /
  * residual_vjp_theta for each output asked for); b (ny) finite; w holds
  * root_work doubles.  Returns DIL_OK, DIL_CG_MAX_ITER, DIL_SINGULAR (J
  * singular, found by the check), DIL_CG_BREAKDOWN (J^T J + eps I not
- * positive definite: J singular and eps = 0, met by CG),
- * DIL_NOT_STATIONARY or DIL_NOT_FINITE, with the output rules of
- * dil_backward.
+ * positive definite: J singular and eps = 0, met by CG or the Cholesky
+ * factorisation), DIL_NOT_STATIONARY or DIL_NOT_FINITE, with the output
+ * rules of dil_backward.
  */
 static int root_run(dili_ctx *c, const double *y, const double *b,
                     const dili_outputs *out, const dil_options *o, double *w)
@@ -90,15 +206,14 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
     double *z = w, *a = z + n, *t = a + n, *rest = t + n, jd[DILI_SMALL_JAC];
     dil_info *in = c->info;
     dili_normal_op op = {c, y, NULL, NULL};
-    dili_cg_problem pb;
 
     /* the root condition: ||r|| (and ||J^T r|| = ||df/dy|| for info) */
     st = dili_residual_lin(c, y, a);     /* and J's state, one sweep */
     in->residual_norm = dili_norm(n, a);
     if (st != DIL_OK)
         return st;
-    /* a tiny J is built once (n products) and every product below is
-       then dense (dili_small_jac) */
+    /* a tiny J is built once (n products); then J^T r, the solve and J z
+       are dense (small.c) */
     if (dili_small_fits(m)) {
         op.jd = jd;
         st = dili_small_jac(c, y, jd);
@@ -113,14 +228,9 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
         return st;
     stationary = in->residual_norm <= o->stationary_tol;
 
-    /* (J^T J + eps I) z = b; the operator's J v scratch is t */
+    /* (J^T J + eps I) z = b; the J v scratch is t */
     op.jv = t;
-    if ((st = check_nonsingular(&op, n, o, rest)) != DIL_OK)
-        return st;
-    pb = dili_cg_setup(n, dili_normal_apply, &op, o->cg_eps, o->cg_tol, o->cg_max_iter);
-    if (o->cg_x0 != NULL)
-        dili_copy(n, o->cg_x0, z);
-    st = dili_cg_run(&pb, b, z, o->cg_x0 != NULL, rest, in);
+    st = root_solve(&op, b, z, o, rest);
     if (st != DIL_OK && st != DIL_CG_MAX_ITER)
         return st;
     if (o->cg_solution != NULL)

@@ -37,6 +37,9 @@ int dili_step_call(const dil_model *m, const double *x, const double *theta, dou
         l = dili_loss_work(m, k.o);
         st = dili_acquire(&k, m, x, theta, s > l ? s : l, work);
     }
+    /* the root form builds a tiny J at y: a solver ending there builds it
+       instead of one J^T r product, and the backward copies it */
+    k.c.keep_jac = k.o->backward == DIL_BACKWARD_ROOT;
     if (st == DIL_OK)
         st = dili_find_solver(k.o->solver)->run(&k.c, y, k.o, k.w);
     if (st == DIL_OK)

@@ -211,13 +211,15 @@ static void lin_filled(dili_ctx *c, const double *y, int part)
 
 size_t dili_lin_work(const dil_model *m)
 {
-    /* state, lin_y (ny), lin_r (nres), lin_g (ny + 1) */
+    /* state, lin_y (ny), lin_r (nres), lin_g (ny + 1), lin_j (nres ny) */
     size_t vecs = dili_add(dili_mul(2, (size_t)m->ny), (size_t)m->nres + 1);
+    if (dili_small_fits(m))
+        vecs = dili_add(vecs, (size_t)m->nres * (size_t)m->ny);
     return m->linearise != NULL ? dili_add(m->state_size, vecs) : 0;
 }
 
 /* 1 when lin_y is y and the parts in `want` (DILI_LIN_*) are kept. */
-static int kept(const dili_ctx *c, const double *y, int want)
+int dili_kept(const dili_ctx *c, const double *y, int want)
 {
     return c->state != NULL && (c->lin_valid & want) == want
            && memcmp(c->lin_y, y, sizeof(double) * (size_t)c->m->ny) == 0;
@@ -328,7 +330,7 @@ int dili_residual_lin(dili_ctx *c, const double *y, double *r)
     const dil_model *m = c->m;
     if (m->residual_linearise == NULL || c->state == NULL)
         return dili_residual(c, y, r);
-    if (kept(c, y, DILI_LIN_RES | DILI_LIN_R)) {
+    if (dili_kept(c, y, DILI_LIN_RES | DILI_LIN_R)) {
         dili_copy(m->nres, c->lin_r, r);
     } else {
         c->info->n_score++;
@@ -352,7 +354,7 @@ int dili_score_grad(dili_ctx *c, const double *y, double *f, double *g)
         *f = dili_score(c, y);
         return isfinite(*f) ? dili_grad(c, y, g) : DIL_NOT_FINITE;
     }
-    if (kept(c, y, DILI_LIN_SCORE | DILI_LIN_G)) {
+    if (dili_kept(c, y, DILI_LIN_SCORE | DILI_LIN_G)) {
         dili_copy(m->ny, c->lin_g, g);
         *f = c->lin_g[m->ny];
     } else {

@@ -8,7 +8,8 @@
 # about OpenMP's synchronisation, so this script builds with clang and
 # -fopenmp (libomp), in $BUILD/tsan, and runs check_runtime's "work" case
 # (the batch tests: 1, 2, 4 threads and all cores; failures; batch against
-# single calls) with CK_FORK=no so that the threads are TSan's to see.
+# single calls) and node_vdp's "implicit" case (batched sums and training
+# steps) with CK_FORK=no so that the threads are TSan's to see.
 # First a canary, a loop with a real race, must be reported: that proves
 # TSan and Archer are really on.  Skipped, loudly, without clang, libomp
 # or Archer.
@@ -30,8 +31,12 @@ if "$T/canary" >/dev/null 2>&1; then
     exit 1
 fi
 make --no-print-directory CC=clang BUILD="$T" OPT="-O1 -g -gdwarf-4" SAN="-fsanitize=thread" \
-    OPENMP=-fopenmp "$T/tests/check_runtime" >/dev/null || exit 1
-if CK_FORK=no CK_RUN_CASE=work "$T/tests/check_runtime"; then
+    OPENMP=-fopenmp "$T/tests/check_runtime" "$T/tests/model_node_vdp" >/dev/null || exit 1
+# check_runtime's batch cases, and node_vdp's batched sums and training
+# steps (model_test.c, case implicit: batch_sum and solve_step run on
+# 1 and 2 threads)
+if CK_FORK=no CK_RUN_CASE=work "$T/tests/check_runtime" &&
+    CK_FORK=no CK_RUN_CASE=implicit "$T/tests/model_node_vdp"; then
     echo "tsan.sh: batch tests clean under ThreadSanitizer (clang, libomp, Archer)"
 else
     echo "tsan.sh: ThreadSanitizer or a test failed"

@@ -23,7 +23,7 @@ from ._lib import ABI_VERSION
 from ._model import Model, Symbol, load
 from . import _build
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "compile", "load", "toolchain", "Model", "Symbol", "Info", "DilError",
