@@ -143,9 +143,17 @@ typedef struct ring {
     int next;         /* the first instance not yet added */
 } ring;
 
-/* A free block of thread me's ring, marked busy; polls while every one
-   holds an instance whose predecessors are still running (the thread
-   running the lowest of those is never in here, so it ends). */
+/*
+ * A free block of thread me's ring, marked busy; polls while every one
+ * holds an instance whose predecessors are still running.  The wait ends
+ * because the schedule is monotonic (run_threads): each thread takes its
+ * instances in increasing order, so the lowest instance not yet added is
+ * held by a thread whose earlier instances are all added, whose blocks
+ * are therefore free, which is never waiting here.  With OpenMP 5's
+ * default nonmonotonic dynamic schedule (LLVM's libomp steals ranges) a
+ * thread can be handed an instance below those in its ring and wait for
+ * itself: the batch tests hung so under libomp (make tsan).
+ */
 static int take_block(ring *r, int me)
 {
     int k, got = -1;
@@ -199,7 +207,7 @@ static void run_threads(const batch *b, size_t ws, int t, int *idx)
             for (i = 0; i < b->n; i++)
                 run_one(b, i, NULL, w);
         } else {
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(monotonic: dynamic, 1)
             for (i = 0; i < b->n; i++) {
                 k = take_block(&r, me);
                 run_one(b, i, b->gth + (size_t)k * (size_t)b->m->ntheta, w);
