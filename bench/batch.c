@@ -6,6 +6,10 @@
  *   single   a loop of dil_solve + dil_loss_gradient (caller's workspace)
  *   batch/1  dil_solve_batch + dil_loss_gradient_batch, 1 thread
  *   batch/2  the same on 2 threads (bitwise the same answer, checked)
+ *   step/1   dil_solve_loss_gradient_batch (the backward starts from the
+ *            solve's last evaluation and skips the checks the solve's
+ *            stopping test made), 1 thread; the same bits, checked
+ *   step/2   the same on 2 threads
  *   nocheck  batch/1 with curvature_check = 0: the cost of the minimum
  *            certificate (issue 13) is batch/1 minus this
  *
@@ -43,13 +47,16 @@ typedef struct problem {
     double *x, *theta, *data, *y, *loss, *g;
 } problem;
 
-/* One training step; mode 0 single calls, else batch on nthreads. */
-static int step(problem *p, int mode, int nthreads, const dil_options *o, double *work)
+enum { SINGLE, BATCH, STEP };
+
+/* One training step: single calls, the batch calls or the one-call batch
+   step, on nthreads. */
+static int step(problem *p, int kind, int nthreads, const dil_options *o, double *work)
 {
     const dil_model *m = p->m;
     int i, k, st = DIL_OK;
     memcpy(p->y, p->x, sizeof(double) * (size_t)p->n * m->ny);   /* y0 = x0 */
-    if (mode == 0) {
+    if (kind == SINGLE) {
         double *gi = malloc(sizeof(double) * (size_t)m->ntheta);
         memset(p->g, 0, sizeof(double) * (size_t)m->ntheta);
         for (i = 0; i < p->n && st == DIL_OK; i++) {
@@ -64,6 +71,9 @@ static int step(problem *p, int mode, int nthreads, const dil_options *o, double
         free(gi);
         return st;
     }
+    if (kind == STEP)
+        return dil_solve_loss_gradient_batch(m, p->n, p->x, p->theta, p->y, p->data, p->loss,
+                                             NULL, p->g, o, NULL, nthreads);
     st = dil_solve_batch(m, p->n, p->x, p->theta, p->y, o, NULL, nthreads);
     if (st == DIL_OK)
         st = dil_loss_gradient_batch(m, p->n, p->y, p->x, p->theta, p->data, p->loss, NULL,
@@ -75,7 +85,11 @@ int main(int argc, char **argv)
 {
     const dil_model *m = &node_vdp_model;
     int n = argc > 1 ? atoi(argv[1]) : 107, reps = argc > 2 ? atoi(argv[2]) : 20;
-    static const char *names[4] = {"single", "batch/1", "batch/2", "nocheck"};
+    enum { NMODE = 6 };
+    static const char *names[NMODE] = {"single", "batch/1", "batch/2", "step/1", "step/2",
+                                       "nocheck"};
+    static const int kind[NMODE] = {SINGLE, BATCH, BATCH, STEP, STEP, BATCH};
+    static const int threads[NMODE] = {1, 1, 2, 1, 2, 1};
     dil_options o = dil_default_options(), oc;
     problem p = {m, n, malloc(sizeof(double) * (size_t)n * m->nx),
                  malloc(sizeof(double) * (size_t)m->ntheta),
@@ -83,18 +97,18 @@ int main(int argc, char **argv)
                  malloc(sizeof(double) * (size_t)n * m->ny), malloc(sizeof(double) * (size_t)n),
                  malloc(sizeof(double) * (size_t)m->ntheta)};
     double *work = malloc(sizeof(double) * dil_work_size(m, &o));
-    double *g0 = malloc(sizeof(double) * (size_t)m->ntheta), best[4];
+    double *g0 = malloc(sizeof(double) * (size_t)m->ntheta), best[NMODE];
 
     fill(p.x, n * m->nx, 2, 1.0);
     fill(p.theta, m->ntheta, 3, 0.3);
     fill(p.data, n * m->ndata, 4, 1.0);
     oc = o;
     oc.curvature_check = 0;
-    for (int mode = 0; mode < 4; mode++) {
+    for (int mode = 0; mode < NMODE; mode++) {
         best[mode] = 1e300;
         for (int r = 0; r < reps; r++) {
             double t0 = now_ms();
-            int st = step(&p, mode > 0, mode == 2 ? 2 : 1, mode == 3 ? &oc : &o, work);
+            int st = step(&p, kind[mode], threads[mode], mode == NMODE - 1 ? &oc : &o, work);
             double dt = now_ms() - t0;
             if (st != DIL_OK) {
                 fprintf(stderr, "%s: %s\n", names[mode], dil_status_string(st));
@@ -102,16 +116,16 @@ int main(int argc, char **argv)
             }
             best[mode] = dt < best[mode] ? dt : best[mode];
         }
-        /* the single loop, batch/1 and batch/2 sum in the same order */
+        /* every mode but nocheck gives the single loop's bits */
         if (mode == 0)
             memcpy(g0, p.g, sizeof(double) * (size_t)m->ntheta);
-        if (mode <= 2 && memcmp(g0, p.g, sizeof(double) * (size_t)m->ntheta) != 0) {
+        if (mode < NMODE - 1 && memcmp(g0, p.g, sizeof(double) * (size_t)m->ntheta) != 0) {
             fprintf(stderr, "%s: dL/dtheta differs from the single calls'\n", names[mode]);
             return 1;
         }
     }
     printf("node_vdp training step, %d pairs (H = 500), best of %d, ms:\n", n, reps);
-    for (int mode = 0; mode < 4; mode++)
+    for (int mode = 0; mode < NMODE; mode++)
         printf("  %-8s %9.3f  (%.2fx single)\n", names[mode], best[mode], best[0] / best[mode]);
     return 0;
 }

@@ -20,10 +20,11 @@
  * knows B; it starts from A plus uniform noise in [-0.5, 0.5] and from the
  * wrong state weights q = (2, 0.4), and learns both (q is kept positive by
  * projection, so the plan stays a strictly convex problem).
- * Each iteration plans from a random training state with its current A
- * (dil_solve), measures the imitation loss |u - u_expert|^2 and gets
- * dL/dA through the implicit function theorem (dil_loss_gradient); Adam
- * updates A and q with a decaying step.  Printed: the imitation loss over
+ * Each iteration plans from a random training state with its current A,
+ * measures the imitation loss |u - u_expert|^2 and gets dL/dA through the
+ * implicit function theorem, in one call (dil_solve_loss_gradient); Adam
+ * updates A and q with a decaying step.  The imitation loss over all
+ * states is one batch call (dil_solve_loss_gradient_batch).  Printed: the imitation loss over
  * all states, the model error |A - A_true| (Frobenius) and the cost error
  * |q - q_true|.  Measured: A converges to the truth (error 2e-4) and the
  * plans are imitated to 7e-7, while q settles near (1.66, 0.34): along
@@ -60,25 +61,19 @@ static double uniform(unsigned long long *s)
     return (double)(*s >> 11) / 4503599627370496.0 - 1.0;
 }
 
-/* Imitation loss of theta, averaged over the training states. */
+/* Imitation loss of theta, averaged over the training states: every
+   state's plan and loss in one batch call (us: NDATA plans of ny). */
 static int imitation(const dil_model *m, const double *theta, double (*xs)[2],
-                     double *const *plans, double *u, const dil_options *opt,
-                     double *work, double *mean)
+                     const double *plans, double *us, const dil_options *opt, double *mean)
 {
+    double loss[NDATA];
+    memset(us, 0, (size_t)NDATA * (size_t)m->ny * sizeof *us);
+    int st = dil_solve_loss_gradient_batch(m, NDATA, &xs[0][0], theta, us, plans, loss, NULL,
+                                           NULL, opt, NULL, 1);
     *mean = 0;
-    for (int d = 0; d < NDATA; d++) {
-        dil_info info;
-        double loss;
-        memset(u, 0, (size_t)m->ny * sizeof *u);
-        int st = dil_solve(m, xs[d], theta, u, opt, &info, work);
-        if (st == DIL_OK)
-            st = dil_loss_gradient(m, u, xs[d], theta, plans[d], &loss, NULL, NULL, opt,
-                                   &info, work);
-        if (st != DIL_OK)
-            return st;
-        *mean += loss / NDATA;
-    }
-    return DIL_OK;
+    for (int d = 0; d < NDATA; d++)
+        *mean += loss[d] / NDATA;
+    return st;
 }
 
 int main(void)
@@ -97,13 +92,12 @@ int main(void)
     double *work = malloc(dil_work_size(m, &opt) * sizeof *work);
     double *expert = calloc((size_t)nt, sizeof *expert);
     double *theta = calloc((size_t)nt, sizeof *theta), *g = calloc((size_t)nt, sizeof *g);
-    double *u = calloc((size_t)n, sizeof *u);
-    double *plans[NDATA];
+    double *u = calloc((size_t)n, sizeof *u), *us = calloc((size_t)NDATA * n, sizeof *us);
+    /* the expert plans, one block of n per training state (data of the
+       loss, stacked as the batch call takes them) */
+    double *plans = calloc((size_t)NDATA * n, sizeof *plans);
     static double xs[NDATA][2];
-    int ok = work && expert && theta && g && u;
-    for (int d = 0; d < NDATA; d++)
-        ok = ok && (plans[d] = calloc((size_t)n, sizeof **plans)) != NULL;
-    if (!ok) {
+    if (!work || !expert || !theta || !g || !u || !us || !plans) {
         fprintf(stderr, "mpc_learn: out of memory\n");
         return EXIT_FAILURE;
     }
@@ -116,12 +110,12 @@ int main(void)
     for (int d = 0; d < NDATA; d++) {
         dil_info info;
         xs[d][0] = x[0], xs[d][1] = x[1];
-        int st = dil_solve(m, x, expert, plans[d], &opt, &info, work);
+        int st = dil_solve(m, x, expert, plans + (size_t)d * n, &opt, &info, work);
         if (st != DIL_OK) {
             fprintf(stderr, "mpc_learn: expert plan %d: %s\n", d, dil_status_string(st));
             return EXIT_FAILURE;
         }
-        double x0 = x[0], x1 = x[1], u0 = plans[d][0];
+        double x0 = x[0], x1 = x[1], u0 = plans[(size_t)d * n];
         x[0] = A_true[0] * x0 + A_true[1] * x1 + B_true[0] * u0;
         x[1] = A_true[2] * x0 + A_true[3] * x1 + B_true[1] * u0;
     }
@@ -142,7 +136,7 @@ int main(void)
     for (int it = 0; it <= ITERS; it++) {
         if (it % 100 == 0) {
             double mean, err = 0;
-            int st = imitation(m, theta, xs, plans, u, &opt, work, &mean);
+            int st = imitation(m, theta, xs, plans, us, &opt, &mean);
             if (st != DIL_OK) {
                 fprintf(stderr, "mpc_learn: evaluation: %s\n", dil_status_string(st));
                 return EXIT_FAILURE;
@@ -158,10 +152,8 @@ int main(void)
         dil_info info;
         double loss;
         memset(u, 0, (size_t)n * sizeof *u);
-        int st = dil_solve(m, xs[d], theta, u, &opt, &info, work);
-        if (st == DIL_OK)
-            st = dil_loss_gradient(m, u, xs[d], theta, plans[d], &loss, NULL, g, &opt, &info,
-                                   work);
+        int st = dil_solve_loss_gradient(m, xs[d], theta, u, plans + (size_t)d * n, &loss, NULL,
+                                         g, &opt, &info, work);
         if (st != DIL_OK) {
             fprintf(stderr, "mpc_learn: iteration %d: %s\n", it, dil_status_string(st));
             return EXIT_FAILURE;
@@ -182,8 +174,6 @@ int main(void)
     printf("# learned A = [%.4f %.4f; %.4f %.4f], true [0 1; -1 -1]\n", theta[oA],
            theta[oA + 1], theta[oA + 2], theta[oA + 3]);
     printf("# learned q = (%.4f, %.4f), true (1, 1)\n", theta[oq], theta[oq + 1]);
-    for (int d = 0; d < NDATA; d++)
-        free(plans[d]);
-    free(work), free(expert), free(theta), free(g), free(u);
+    free(plans), free(us), free(work), free(expert), free(theta), free(g), free(u);
     return EXIT_SUCCESS;
 }

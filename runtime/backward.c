@@ -101,15 +101,17 @@ int dili_score_backward(dili_ctx *c, const double *y, const double *b,
 }
 
 /*
- * Algorithm 1: (H + eps I) g = b by CG on Hessian-vector products.  First,
- * when curvature_check > 0, Lanczos from a random start certifies that H is
- * positive semi-definite (curvature.c): CG from b alone can miss a negative
- * eigenvalue whose eigenvector is orthogonal to b, and return the IFT
- * derivative of a saddle without a sign (issue 13).  eps does not enter
- * the check: H + eps I positive definite does not make y a minimum.
+ * The checks before the solve: when curvature_check > 0, Lanczos from a
+ * random start certifies that H is positive semi-definite (curvature.c):
+ * CG from b alone can miss a negative eigenvalue whose eigenvector is
+ * orthogonal to b, and return the IFT derivative of a saddle without a sign
+ * (issue 13).  eps does not enter the check: H + eps I positive definite
+ * does not make y a minimum.  Then the forward's Newton step at y (in g,
+ * with w as CG's scratch: both idle until the solve starts), ended once the
+ * verdict is known; skipped when the check is off.
  */
-static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
-                    const double *gy, double *dist, const dil_options *o, double *w)
+static int cg_checks(dili_ctx *c, const double *y, const double *gy, double *g,
+                     double *dist, const dil_options *o, double *w)
 {
     int n = c->m->ny, st;
     double lo = 0.0;
@@ -126,16 +128,32 @@ static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
         if (r.steps >= n && r.lmin > 1e-8 * fabs(r.lmax))
             lo = r.lmin + o->cg_eps;
     }
-    /* the forward's Newton step at y (in g, with w as CG's scratch: both
-       idle until the solve starts), ended once the verdict is known;
-       skipped when the check is off */
-    if (!isinf(o->stationary_tol) && dili_norm(n, gy) > 0.0) {
-        st = dili_newton_within(dili_hess_apply, &hop, n, gy, o->cg_eps,
-                                o->stationary_tol * (1.0 + dili_norm(n, y)), lo, g, w,
-                                dist);
-        if (st != DIL_OK)
-            return st;
-    }
+    if (!isinf(o->stationary_tol) && dili_norm(n, gy) > 0.0)
+        return dili_newton_within(dili_hess_apply, &hop, n, gy, o->cg_eps,
+                                  o->stationary_tol * (1.0 + dili_norm(n, y)), lo, g, w,
+                                  dist);
+    return DIL_OK;
+}
+
+/*
+ * Algorithm 1: (H + eps I) g = b by CG on Hessian-vector products, after
+ * the checks.  At a point that the solve of this same call accepted
+ * (dil_solve_loss_gradient; DILI_LIN_CERT, descent.c) the checks are
+ * skipped: the solver's stopping test ran the same Lanczos on the same H
+ * and found the Newton step within step_tol (1 + ||y||), which is within
+ * stationary_tol (1 + ||y||) when step_tol <= stationary_tol
+ * (stationary.c): both would say what it said.
+ */
+static int cg_solve(dili_ctx *c, const double *y, const double *b, double *g,
+                    const double *gy, double *dist, const dil_options *o, double *w)
+{
+    double stol = o->step_tol > 0.0 ? o->step_tol : o->tol;
+    dili_hess_op hop = {c, y};
+    int st;
+    if (dili_kept(c, y, DILI_LIN_SCORE | DILI_LIN_CERT) && stol <= o->stationary_tol)
+        *dist = 0.0;
+    else if ((st = cg_checks(c, y, gy, g, dist, o, w)) != DIL_OK)
+        return st;
     dili_cg_problem pb = dili_cg_setup(c->m->ny, dili_hess_apply, &hop, o->cg_eps,
                                        o->cg_tol, o->cg_max_iter);
     if (o->cg_x0 != NULL)

@@ -163,8 +163,12 @@ int dili_stop(dili_ctx *c, dili_iter *it, const dil_options *o)
         if (st != DIL_OK)
             return st;
     }
-    if (ok)
+    if (ok) {
+        /* for a backward at this point in the same call (step.c) */
+        if (dili_kept(c, it->y, DILI_LIN_SCORE))
+            c->lin_valid |= DILI_LIN_CERT;
         return DIL_OK;
+    }
     if (it->failed)
         return DIL_LINE_SEARCH;
     return it->k >= o->max_iter ? DIL_MAX_ITER : DILI_GO_ON;

@@ -65,8 +65,12 @@ int dili_moved(int n, const double *y, const double *y_try);  /* y_try != y */
 /* The parts of the linearise-once state: what the residual_*_apply
    kernels read (filled by residual_linearise) and what the score_*_apply
    kernels read (score_linearise); `linearise` fills both. */
+/* DILI_LIN_CERT: a descent solver's stopping test accepted lin_y (the
+   Newton step within step_tol, the curvature certified), which implies
+   the CG backward's checks with the same options (descent.c, backward.c). */
 enum {
-    DILI_LIN_RES = 1, DILI_LIN_SCORE = 2, DILI_LIN_R = 4, DILI_LIN_G = 8, DILI_LIN_J = 16
+    DILI_LIN_RES = 1, DILI_LIN_SCORE = 2, DILI_LIN_R = 4, DILI_LIN_G = 8, DILI_LIN_J = 16,
+    DILI_LIN_CERT = 32
 };
 
 /* Each returns DIL_OK or DIL_NOT_FINITE (the output has a NaN or inf). */

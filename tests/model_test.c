@@ -1080,6 +1080,11 @@ START_TEST(solve_step)
             ck_assert_msg(in.n_score < i1.n_score + i2.n_score,
                           "%s: %d evaluations in one call, %d + %d in two", M->name,
                           in.n_score, i1.n_score, i2.n_score);
+        /* Newton certified y*: the CG backward skips its own Lanczos */
+        if (!residual && M->score_linearise != NULL && M->score_hvp_yy_apply != NULL)
+            ck_assert_msg(in.n_hvp < i1.n_hvp + i2.n_hvp,
+                          "%s: %d HVPs in one call, %d + %d in two", M->name, in.n_hvp,
+                          i1.n_hvp, i2.n_hvp);
 
         /* the batch: instances with x scaled a little */
         for (int i = 0; i < NI; i++) {
