@@ -7,9 +7,9 @@
 # compiler that does not clone) both builds run the baseline, and the
 # script says so.  In check, a set that covers every vectorised function
 # of compiler/vmath.h (elementwise), long sums and the linearise-once
-# kernels (node_vdp, node_euler), logsumexp (softmax_layer), rolled
-# loops (mpc_linear, dare) and libm calls in loops (cartpole_dyn);
-# CLONES_ALL=1 takes every model (a minute and a half of compiling here).
+# kernels (node_vdp), logsumexp (softmax_layer) and rolled loops
+# (mpc_linear); CLONES_ALL=1 takes every model (a minute and a half of
+# compiling here; all 20 gave the same bits at 5219ed0).
 set -u
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
@@ -18,7 +18,7 @@ trap 'rm -rf "$T"' EXIT
 avx2=no
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && avx2=yes
 status=0 n=0 cloned=0
-models="elementwise node_vdp node_euler softmax_layer mpc_linear dare cartpole_dyn"
+models="elementwise node_vdp softmax_layer mpc_linear"
 [ "${CLONES_ALL:-0}" = 1 ] && models=$(for c in generated/*.c; do basename "$c" .c; done)
 for name in $models; do
     c=generated/$name.c
