@@ -121,7 +121,7 @@ typedef struct Emitter {
     FILE *out;
     const char *prefix;   /* "PREFIX_": of every emitted name, helpers included */
     int depth;            /* indentation */
-    /* emit_map_rows: reads of stored values that do not depend on j,
+    /* open_map: reads of stored values that do not depend on j,
        declared as locals hjN before the j loop (NULL: not collecting) */
     const char **hoist;
     int nhoist, nhj;      /* collected for this row; hjN of the kernel */
@@ -716,29 +716,17 @@ static void emit_matvec_rows(Emitter *e, Node *n)
     free(mat.p);
 }
 
-/* acc = sum over l of a(r, l) b(l, c), one accumulator, l in order. */
-static void emit_dot(Emitter *e, Node *a, Node *b, int k, Aff r, Aff c)
+/* acc = the sum of term(l) for l < k, one accumulator, l in order. */
+static void emit_dot(Emitter *e, const Term *t, int k)
 {
-    line(e, "double acc = 0.0;");
-    int kl = k > 1;
-    Aff l = kl ? aff_l() : aff_const(0);
-    if (kl)
-        line(e, "for (int l = 0; l < %d; l++)", k);
     Str s = {0};
-    if (a->rank == 2)
-        put_expr(e, &s, a, r, l);
-    else
-        put_expr(e, &s, a, l, aff_const(0));
-    sput(&s, " * ");
-    if (b->rank == 2)
-        put_expr(e, &s, b, l, c);
-    else
-        put_expr(e, &s, b, l, aff_const(0));
-    if (kl)
-        e->depth++;
+    line(e, "double acc = 0.0;");
+    put_term(e, &s, t, k > 1 ? aff_l() : aff_const(0));
+    if (k > 1)
+        line(e, "for (int l = 0; l < %d; l++)", k);
+    e->depth += k > 1;
     line(e, "acc += %s;", s.p);
-    if (kl)
-        e->depth--;
+    e->depth -= k > 1;
     free(s.p);
 }
 
@@ -765,12 +753,11 @@ static void emit_matmul(Emitter *e, Node *n)
         out_r = c;
         out_c = aff_const(0);
     }
-    if (val(e, n)->lanes) {
-        Term t = {a, b, r, c, a->rank == 1, b->rank == 1, 0};
+    Term t = {a, b, r, c, a->rank == 1, b->rank == 1, 0};
+    if (val(e, n)->lanes)
         emit_lanes(e, "acc", k, &t);
-    } else {
-        emit_dot(e, a, b, k, r, c);
-    }
+    else
+        emit_dot(e, &t, k);
     Str v = {0};
     sput(&v, "acc");
     store_value(e, n, out_r, out_c, "=", &v);
@@ -984,7 +971,7 @@ static void emit_copy(Emitter *e, Node *o, int out)
 {
     Aff r, c;
     Str s = {0};
-    /* cheap to recompute: no copy */
+    /* a value cheap to recompute is computed again here, not copied */
     int loops = open_map(e, o, sched_copy_recomputes(val(e, o)), o->rows, o->cols, &r, &c, &s);
     store(e, e->k->info->outs[out], 0, o->cols, r, c, "=", &s);
     free(s.p);

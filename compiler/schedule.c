@@ -595,6 +595,37 @@ static int mat_strides(const Node *n, long *sr, long *sc)
     return 1;
 }
 
+/* The terms a MATMUL sums per output element. */
+static int matmul_depth(const Node *nd)
+{
+    const Node *a = nd->args[0];
+    return a->rank == 2 ? a->cols : a->rows;
+}
+
+/* A view of a view ... of a leaf: read in place with the leaf's strides,
+   whatever the kernel. */
+static int leaf_strided(const Node *n)
+{
+    while (n->op == OP_VIEW)
+        n = n->args[0];
+    return n->op == OP_LEAF;
+}
+
+/* The matrix of a matrix-vector product nd (one operand of rank 2, the
+   other of rank 1), read in place: 1 when it is contiguous along the
+   result and strided along the sum (the layout the row-wise order
+   streams), 0 when not, -1 when it has no layout in this kernel. */
+static int rowwise_layout(const Node *nd)
+{
+    const Node *a = nd->args[0];
+    long sr, sc;
+    if (!mat_strides(a->rank == 2 ? a : nd->args[1], &sr, &sc))
+        return -1;
+    /* (output index, summed index) strides of the matrix */
+    long so = a->rank == 2 ? sr : sc, sl = a->rank == 2 ? sc : sr;
+    return (so == 1 || so == -1) && sl != 1 && sl != -1;
+}
+
 /* Matrix-vector products whose matrix is read with a stride along the
    sum and contiguously along the result (a transposed matrix, or a row
    vector times a matrix) are accumulated row by row: the same sums in
@@ -612,32 +643,10 @@ static void pass_matvec(Node **order, int n)
         if (nd->op != OP_MATMUL || nd->rank != 1 ||
             (v->home != HOME_WORK && v->home != HOME_OUT && v->home != HOME_STATE))
             continue;
-        Node *a = nd->args[0], *b = nd->args[1];
-        Node *mat = a->rank == 2 ? a : b;
-        long sr, sc;
-        if (a->rank == b->rank || !mat_strides(mat, &sr, &sc))
+        if (nd->args[0]->rank == nd->args[1]->rank)
             continue;
-        /* (output index, summed index) strides of the matrix */
-        long so = a->rank == 2 ? sr : sc, sl = a->rank == 2 ? sc : sr;
-        int k = a->rank == 2 ? a->cols : a->rows;
-        v->rowwise = k > 1 && ir_size(nd) > 1 && (so == 1 || so == -1) && sl != 1 && sl != -1;
+        v->rowwise = matmul_depth(nd) > 1 && ir_size(nd) > 1 && rowwise_layout(nd) == 1;
     }
-}
-
-/* A view of a view ... of a leaf: read in place with the leaf's strides,
-   whatever the kernel. */
-static int leaf_strided(const Node *n)
-{
-    while (n->op == OP_VIEW)
-        n = n->args[0];
-    return n->op == OP_LEAF;
-}
-
-/* The terms a MATMUL sums per output element. */
-static int matmul_depth(const Node *nd)
-{
-    const Node *a = nd->args[0];
-    return a->rank == 2 ? a->cols : a->rows;
 }
 
 /*
@@ -671,16 +680,12 @@ static void pass_lanes(Node **order, int n)
         }
         if (nd->op != OP_MATMUL || matmul_depth(nd) < SCHED_LANES_MIN)
             continue;
-        Node *a = nd->args[0], *b = nd->args[1];
-        if (nd->rank == 1 && a->rank != b->rank) {
-            Node *mat = a->rank == 2 ? a : b;
-            long sr, sc;
-            if (!leaf_strided(mat) || !mat_strides(mat, &sr, &sc))
-                continue;
-            long so = a->rank == 2 ? sr : sc, sl = a->rank == 2 ? sc : sr;
-            if ((so == 1 || so == -1) && sl != 1 && sl != -1)
-                continue;             /* row-wise where DILC_ROWWISE allows */
-        }
+        const Node *a = nd->args[0], *b = nd->args[1];
+        /* a matrix-vector product: a leaf's layout, and not the row-wise
+           one (where DILC_ROWWISE allows that order) */
+        if (nd->rank == 1 && a->rank != b->rank
+            && (!leaf_strided(a->rank == 2 ? a : b) || rowwise_layout(nd) != 0))
+            continue;
         v->lanes = 1;
     }
 }
@@ -913,8 +918,7 @@ static void cost_step(Cost *c, const Node *n)
         c->arith += 2.0 * (double)ir_size(a);
         return;
     case OP_MATMUL: {
-        int k = a->rank == 2 ? a->cols : a->rows;
-        double trip = (double)ir_size(n) * k;
+        double trip = (double)ir_size(n) * matmul_depth(n);
         c->arith += 2.0 * trip;
         cost_expr(c, a, trip);
         cost_expr(c, n->args[1], trip);

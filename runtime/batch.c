@@ -250,6 +250,18 @@ static void run_all(const batch *b, size_t ws, int t, int *idx)
     free(w);
 }
 
+/* st in every instance's info (zeroed otherwise), before any instance
+   ran; returns st. */
+static int fail_all(const batch *b, int st)
+{
+    int i;
+    for (i = 0; b->info != NULL && i < b->n; i++) {
+        memset(&b->info[i], 0, sizeof b->info[i]);
+        b->info[i].status = st;
+    }
+    return st;
+}
+
 /*
  * The common driver: checks n and nthreads, allocates the status array and
  * the dL/dtheta blocks, runs (dL/dtheta summed in index order), and
@@ -263,11 +275,7 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
 
     if (b->n < 0 || nthreads < 0 || m == NULL || m->ny < 1 || m->nx < 0
         || m->ntheta < 0 || m->ndata < 0 || m->nres < 0) {
-        for (i = 0; b->info != NULL && i < b->n; i++) {
-            memset(&b->info[i], 0, sizeof b->info[i]);
-            b->info[i].status = DIL_BAD_ARG;
-        }
-        return DIL_BAD_ARG;
+        return fail_all(b, DIL_BAD_ARG);
     }
     if (b->n == 0) {
         if (dl_dtheta != NULL)
@@ -295,11 +303,7 @@ static int run_batch(batch *b, double *dl_dtheta, int nthreads)
         || ws >= (size_t)-1 / sizeof(double)) {
         free(b->status);
         free(b->gth);
-        for (i = 0; b->info != NULL && i < b->n; i++) {
-            memset(&b->info[i], 0, sizeof b->info[i]);
-            b->info[i].status = DIL_NO_MEMORY;
-        }
-        return DIL_NO_MEMORY;
+        return fail_all(b, DIL_NO_MEMORY);
     }
     run_all(b, ws, t, nidx > (size_t)b->n ? b->status + b->n : NULL);
     for (i = b->n - 1; i >= 0; i--)

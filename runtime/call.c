@@ -37,6 +37,12 @@ int dili_has_kernels(const dil_model *m, unsigned need)
              || ((need & DILI_K_SQUARE) && m->nres != m->ny));
 }
 
+/* The calls that evaluate the loss, and so read data. */
+static int reads_data(const dili_args *a)
+{
+    return a->kind == DILI_CALL_LOSS || a->kind == DILI_CALL_STEP;
+}
+
 /* The kernels the call needs with these (checked) options, or ~0u when
    the method named in them does not exist. */
 static unsigned needed_kernels(const dil_model *m, const dil_options *o,
@@ -56,15 +62,9 @@ static unsigned needed_kernels(const dil_model *m, const dil_options *o,
         need |= b->kernels_x;
     if (a->dl_dtheta != NULL && m->ntheta > 0)
         need |= b->kernels_theta;
-    if (a->kind == DILI_CALL_LOSS || a->kind == DILI_CALL_STEP)
+    if (reads_data(a))
         need |= DILI_K_LOSS;
     return need;
-}
-
-/* The calls that evaluate the loss, and so read data. */
-static int dili_reads_data(const dili_args *a)
-{
-    return a->kind == DILI_CALL_LOSS || a->kind == DILI_CALL_STEP;
 }
 
 static int bad_args(const dil_model *m, const dil_options *o, const dili_args *a)
@@ -76,7 +76,7 @@ static int bad_args(const dil_model *m, const dil_options *o, const dili_args *a
     if (a->y == NULL || (a->x == NULL && m->nx > 0)
         || (a->theta == NULL && m->ntheta > 0)
         || (a->kind == DILI_CALL_BACKWARD && a->dl_dy == NULL)
-        || (dili_reads_data(a) && a->data == NULL && m->ndata > 0))
+        || (reads_data(a) && a->data == NULL && m->ndata > 0))
         return 1;
     if (dili_check_options(o) != DIL_OK)
         return 1;
@@ -91,7 +91,7 @@ static int not_finite(const dil_model *m, const dil_options *o, const dili_args 
         return 1;
     if (a->kind == DILI_CALL_BACKWARD && !dili_all_finite(m->ny, a->dl_dy))
         return 1;
-    if (dili_reads_data(a) && !dili_all_finite(m->ndata, a->data))
+    if (reads_data(a) && !dili_all_finite(m->ndata, a->data))
         return 1;
     return a->kind != DILI_CALL_SOLVE && o->cg_x0 != NULL
            && dili_find_backward(o->backward)->uses_x0
@@ -132,7 +132,7 @@ int dili_acquire(dili_call *k, const dil_model *m, const double *x,
         if (base == NULL)
             return DIL_NO_MEMORY;
     }
-    k->c = (dili_ctx){m, x, theta, base, &k->loc, NULL, NULL, NULL, NULL, NULL, 0, 0, 0};
+    k->c = (dili_ctx){.m = m, .x = x, .theta = theta, .kw = base, .info = &k->loc};
     k->w = base + m->work_size;
     if (m->linearise != NULL) {
         /* after the method's scratch, so that the user solver's layout
@@ -178,6 +178,12 @@ size_t dili_backward_work(const dil_model *m, const dil_options *o)
 {
     const dili_backward *b = dili_find_backward(o->backward);
     return b ? b->work(m) : 0;
+}
+
+size_t dili_step_work(const dil_model *m, const dil_options *o)
+{
+    size_t s = dili_solve_work(m, o), l = dili_loss_work(m, o);
+    return s > l ? s : l;
 }
 
 size_t dili_loss_work(const dil_model *m, const dil_options *o)

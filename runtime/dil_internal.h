@@ -322,6 +322,8 @@ int dili_check_options(const dil_options *o);
 size_t dili_solve_work(const dil_model *m, const dil_options *o);
 size_t dili_backward_work(const dil_model *m, const dil_options *o);
 size_t dili_loss_work(const dil_model *m, const dil_options *o);
+/* dil_solve_loss_gradient's: the larger of the solve's and the loss's. */
+size_t dili_step_work(const dil_model *m, const dil_options *o);
 int dili_default_cap(int ny);                       /* max(2*ny, 50) */
 
 /* ------------------------------------------------------------------ */
@@ -415,6 +417,10 @@ int dili_small_fits(const dil_model *m);
 int dili_small_jac(dili_ctx *c, const double *y, double *jd);
 void dili_small_jv(int nr, int n, const double *jd, const double *v, double *jv);
 void dili_small_jtw(int nr, int n, const double *jd, const double *w, double *out);
+/* g = J^T w at y (ny): by the kernel when jd is NULL; else J is first
+   built into jd (dili_small_jac) and g is the dense product.  DIL_OK or
+   DIL_NOT_FINITE. */
+int dili_jtw(dili_ctx *c, const double *y, const double *w, double *jd, double *g);
 /* a (n x n, row-major) = J^T J + eps I, exactly symmetric. */
 void dili_small_gram(int nr, int n, const double *jd, double eps, double *a);
 /* out = b - (J^T J z + eps z) through J (jz: nres doubles of scratch). */

@@ -81,18 +81,11 @@ static int gn_gradient(dili_ctx *c, gn_state *z, double rn, double tol)
     z->f = 0.5 * rn * rn;
     in->score = z->f;
     in->residual_norm = rn;
-    /* at a root only grad_norm needs g: one J^T r product, unless the
-       backward that follows wants J itself (c->keep_jac) */
-    if (z->jd != NULL && (!(rn <= tol) || c->keep_jac)) {
-        /* J^T r from J held densely; a J that went non-finite leaves its
-           NaN in g, as the J^T r kernel would */
-        st = dili_small_jac(c, z->y, z->jd);
-        dili_small_jtw(c->m->nres, c->m->ny, z->jd, z->r, z->g);
-        if (st == DIL_OK && !dili_all_finite(c->m->ny, z->g))
-            st = DIL_NOT_FINITE;
-    } else {
-        st = dili_rvjp(c, z->y, z->r, z->g);
-    }
+    /* J held densely for the next step; at a root only grad_norm needs g,
+       one J^T r product, unless the backward that follows wants J itself
+       (c->keep_jac) */
+    st = dili_jtw(c, z->y, z->r, z->jd != NULL && (!(rn <= tol) || c->keep_jac) ? z->jd : NULL,
+                  z->g);
     in->grad_norm = dili_norm(c->m->ny, z->g);
     return st;
 }

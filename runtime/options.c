@@ -78,7 +78,6 @@ int dili_check_options(const dil_options *o)
 size_t dil_work_size(const dil_model *m, const dil_options *opt)
 {
     dil_options def;
-    size_t s, l;
     if (m == NULL || m->ny < 1 || m->nx < 0 || m->ntheta < 0 || m->ndata < 0
         || m->nres < 0)
         return 0;
@@ -86,7 +85,5 @@ size_t dil_work_size(const dil_model *m, const dil_options *opt)
         def = dil_default_options();
         opt = &def;
     }
-    s = dili_solve_work(m, opt);
-    l = dili_loss_work(m, opt);
-    return dili_add(dili_add(m->work_size, s > l ? s : l), dili_lin_work(m));
+    return dili_add(dili_add(m->work_size, dili_step_work(m, opt)), dili_lin_work(m));
 }

@@ -214,15 +214,8 @@ static int root_run(dili_ctx *c, const double *y, const double *b,
         return st;
     /* a tiny J is built once (n products); then J^T r, the solve and J z
        are dense (small.c) */
-    if (dili_small_fits(m)) {
-        op.jd = jd;
-        st = dili_small_jac(c, y, jd);
-        dili_small_jtw(n, n, jd, a, t);
-        if (st == DIL_OK && !dili_all_finite(n, t))
-            st = DIL_NOT_FINITE;
-    } else {
-        st = dili_rvjp(c, y, a, t);
-    }
+    st = dili_jtw(c, y, a, dili_small_fits(m) ? jd : NULL, t);
+    op.jd = dili_small_fits(m) ? jd : NULL;
     in->grad_norm = dili_norm(n, t);
     if (st != DIL_OK)
         return st;

@@ -52,6 +52,17 @@ int dili_small_jac(dili_ctx *c, const double *y, double *jd)
     return DIL_OK;
 }
 
+int dili_jtw(dili_ctx *c, const double *y, const double *w, double *jd, double *g)
+{
+    int st;
+    if (jd == NULL)
+        return dili_rvjp(c, y, w, g);
+    /* a J that went non-finite leaves its NaN in g, as the kernel would */
+    st = dili_small_jac(c, y, jd);
+    dili_small_jtw(c->m->nres, c->m->ny, jd, w, g);
+    return st == DIL_OK && !dili_all_finite(c->m->ny, g) ? DIL_NOT_FINITE : st;
+}
+
 /* jv = J v (nres) */
 void dili_small_jv(int nr, int n, const double *jd, const double *v, double *jv)
 {

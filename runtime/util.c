@@ -240,23 +240,17 @@ int dili_hvp(dili_ctx *c, const double *y, const double *v, double *hv)
  * out = -out + direct (direct NULL: + 0.0, which turns a -0 into +0 as
  * before), and 1 when every result is finite: the sign, the direct term
  * and the finiteness check (zero_sum's reduction) in one pass over the
- * (ntheta-long) output, with the NULL test out of the loop and restrict
- * pointers (out and direct never overlap), so that gcc -O2 vectorises it
- * without a run-time overlap check.  Same expression, same bits as one
- * element at a time.
+ * (ntheta-long) output, in blocks written out as zero_sum's are, so that
+ * gcc -O2 vectorises them (it does not vectorise a loop that needs a
+ * scalar remainder), with the NULL test out of the loops and restrict
+ * pointers (out and direct never overlap).  Same expression, same bits as
+ * one element at a time.  (A separate dili_all_finite pass afterwards
+ * cost 3% of the Van der Pol step.)
  */
 static int ift_finish(int n, double *restrict out, const double *restrict direct)
 {
-    double acc[DILI_LANES] = {0.0};
-    int i = 0, j, bad = 0;
-    if (n < 2 * DILI_LANES) {
-        /* short outputs (nx, a small ntheta) element by element */
-        for (; i < n; i++) {
-            out[i] = -out[i] + (direct != NULL ? direct[i] : 0.0);
-            bad |= !isfinite(out[i]);
-        }
-        return !bad;
-    }
+    double acc[DILI_LANES] = {0.0}, s;
+    int i = 0, j;
     if (direct != NULL) {
         for (; i + DILI_LANES <= n; i += DILI_LANES)
 #pragma GCC unroll 8
@@ -280,8 +274,8 @@ static int ift_finish(int n, double *restrict out, const double *restrict direct
             acc[0] += out[i] * 0.0;
         }
     }
-    acc[0] = lanes_sum(acc);
-    return acc[0] == acc[0];
+    s = lanes_sum(acc);
+    return s == s;
 }
 
 int dili_ift_out(dili_ctx *c, int which, const double *y, const double *w,
